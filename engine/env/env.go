@@ -1,0 +1,150 @@
+// Package env defines ultra's environment interfaces and the batched VecEnv
+// that steps many instances of one task together.
+//
+// A task (a MuJoCo robot, Pong, …) implements [Env] for one instance and is
+// described by a [Spec]: its id, spaces, episode limit, observation layout
+// and constructor. [New] turns a Spec into a [VecEnv]: N instances stepped by
+// a pool of worker goroutines into flat float32 buffers the VecEnv owns, with
+// auto-reset, per-env seeding and episode statistics.
+package env
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+)
+
+// Space is an observation or action space: a box of Dim float values with
+// per-dimension bounds, or a discrete set {0, …, N-1}.
+type Space struct {
+	Dim       int       // number of float32 values per instance (1 for Discrete)
+	Low, High []float32 // Box bounds, len Dim (±Inf where unbounded); nil for Discrete
+	N         int       // number of actions of a Discrete space; 0 for a Box
+}
+
+// Box returns a continuous space with the given bounds.
+func Box(low, high []float32) Space { return Space{Dim: len(low), Low: low, High: high} }
+
+// UnboundedBox returns a continuous space of dim values bounded by ±Inf.
+func UnboundedBox(dim int) Space {
+	lo, hi := make([]float32, dim), make([]float32, dim)
+	for i := range lo {
+		lo[i], hi[i] = float32(math.Inf(-1)), float32(math.Inf(1))
+	}
+	return Box(lo, hi)
+}
+
+// Discrete returns the space {0, …, n-1}, held as one float32 per instance.
+func Discrete(n int) Space { return Space{Dim: 1, N: n} }
+
+// IsDiscrete reports whether s is a Discrete space.
+func (s Space) IsDiscrete() bool { return s.N > 0 }
+
+// String renders the space as "Box(3, [-1, 1])" or "Discrete(6)".
+func (s Space) String() string {
+	if s.IsDiscrete() {
+		return fmt.Sprintf("Discrete(%d)", s.N)
+	}
+	lo, hi := s.Low[0], s.High[0]
+	for i := range s.Low {
+		if s.Low[i] != lo || s.High[i] != hi {
+			return fmt.Sprintf("Box(%d, mixed bounds)", s.Dim)
+		}
+	}
+	return fmt.Sprintf("Box(%d, [%g, %g])", s.Dim, lo, hi)
+}
+
+// Field documents one element of an observation vector.
+type Field struct {
+	Name string // e.g. "thigh_joint angle"
+	Unit string // e.g. "rad", "m/s"
+	Doc  string // one line of meaning; later turned into text for the LLM
+}
+
+// Options adjusts a task instance at construction.
+type Options struct {
+	// ResetNoise scales the random perturbation of the initial state; a
+	// negative value keeps the task's default.
+	ResetNoise float64
+}
+
+// DefaultOptions keeps every task default.
+func DefaultOptions() Options { return Options{ResetNoise: -1} }
+
+// Spec describes a task: everything a caller needs before making one.
+type Spec struct {
+	ID              string  // common id, e.g. "hopper"
+	Doc             string  // one line: what the agent must do
+	Observation     Space   // per-instance observation space
+	Action          Space   // per-instance action space
+	ObsLayout       []Field // index → meaning, len Observation.Dim
+	MaxEpisodeSteps int     // episodes are truncated after this many steps
+	DefaultNoise    float64 // default reset-noise scale
+	// New makes one instance. Instances of one VecEnv may share read-only
+	// state (a compiled model); New must be safe to call repeatedly.
+	New func(opts Options) (Env, error)
+}
+
+// Env is one instance of a task. It is used by one goroutine at a time.
+type Env interface {
+	// Reset starts an episode, drawing any randomness from rng, and writes
+	// the first observation into obs.
+	Reset(rng *rand.Rand, obs []float32)
+	// Step applies action (already checked to be finite and of the right
+	// length), writes the next observation into obs and returns the reward
+	// and whether the episode terminated. A physics failure is returned as
+	// an error wrapping ErrUnstable, with obs left untouched; the instance
+	// must then be Reset.
+	Step(action []float32, obs []float32) (reward float64, terminated bool, err error)
+	// Snapshot writes the full simulator state into dst, resized as needed
+	// (no allocation when its capacity suffices), and returns it.
+	Snapshot(dst []float64) []float64
+	// Restore sets the simulator state from a Snapshot of the same task and
+	// writes the corresponding observation into obs.
+	Restore(snap []float64, obs []float32) error
+	// Close releases the instance's resources.
+	Close() error
+}
+
+// ErrUnstable marks a physics blow-up (NaN or huge state) inside Env.Step.
+var ErrUnstable = errors.New("unstable simulation")
+
+// Registry maps task ids to specs.
+type Registry struct {
+	specs map[string]Spec
+}
+
+// NewRegistry returns a registry holding specs. Duplicate ids panic: they
+// are programming errors.
+func NewRegistry(specs ...Spec) *Registry {
+	r := &Registry{specs: map[string]Spec{}}
+	for _, s := range specs {
+		if _, dup := r.specs[s.ID]; dup {
+			panic("env: duplicate task id " + s.ID)
+		}
+		r.specs[s.ID] = s
+	}
+	return r
+}
+
+// IDs returns the registered ids in sorted order.
+func (r *Registry) IDs() []string {
+	ids := make([]string, 0, len(r.specs))
+	for id := range r.specs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Lookup returns the spec for id. An unknown id's error lists the valid ones.
+func (r *Registry) Lookup(id string) (Spec, error) {
+	s, ok := r.specs[strings.ToLower(strings.TrimSpace(id))]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown env %q: valid envs are %s", id, strings.Join(r.IDs(), ", "))
+	}
+	return s, nil
+}

@@ -1,0 +1,305 @@
+package env
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+)
+
+// VecEnv steps N instances of one task together. Buffers in a [Result] are
+// owned by the VecEnv and stay valid until the next Step or Reset.
+type VecEnv interface {
+	Spec() Spec
+	NumEnvs() int
+	// Reset seeds instance i from (seed, i), starts every episode and
+	// returns the first observations (N × obs dim).
+	Reset(seed uint64) ([]float32, error)
+	// Step applies one action per instance (N × action dim, row-major).
+	// Instances whose episode ended are reset automatically; their last
+	// observation is kept in Result.FinalObs.
+	Step(actions []float32) (Result, error)
+	// Snapshot writes instance i's simulator state into dst and returns it.
+	Snapshot(i int, dst []float64) []float64
+	// Restore puts instance i into a snapshotted state as the start of a new
+	// episode and writes its observation into row i of the observations.
+	Restore(i int, snap []float64) error
+	// Stats returns cumulative counters.
+	Stats() Stats
+	Close() error
+}
+
+// Result views the outcome of one Step. Row i of every buffer belongs to
+// instance i.
+type Result struct {
+	Obs        []float32 // next observations; for ended episodes, the first observation of the next one
+	Rewards    []float32
+	Terminated []bool // the episode reached a terminal state (no bootstrapping past it)
+	Truncated  []bool // the episode was cut short (time limit or physics failure; bootstrap from FinalObs)
+	FinalObs   []float32
+	// EpisodeReturn and EpisodeLength hold the finished episode's
+	// undiscounted return and step count where Terminated or Truncated.
+	EpisodeReturn []float64
+	EpisodeLength []int
+}
+
+// Done reports whether instance i's episode ended in this step.
+func (r Result) Done(i int) bool { return r.Terminated[i] || r.Truncated[i] }
+
+// Stats counts what a VecEnv has done since it was made.
+type Stats struct {
+	Steps         int64 // instance steps (N per Step call)
+	Episodes      int64 // finished episodes
+	PhysicsResets int64 // episodes cut short by an unstable simulation
+	LastUnstable  error // the most recent physics failure, if any
+}
+
+// Config sizes a VecEnv.
+type Config struct {
+	NumEnvs int     // instances, ≥ 1
+	Workers int     // worker goroutines; 0 means min(NumEnvs, GOMAXPROCS)
+	Options Options // passed to every instance
+}
+
+// Pool is the VecEnv implementation: instances stepped in contiguous chunks
+// by persistent worker goroutines (or inline when one worker suffices).
+type Pool struct {
+	spec           Spec
+	n, obsDim, act int
+	envs           []Env
+	rngs           []*rand.Rand
+	pcgs           []*rand.PCG
+
+	obs, finalObs []float32
+	rew           []float32
+	term, trunc   []bool
+	epRet         []float64
+	epLen         []int
+	curRet        []float64
+	curLen        []int
+	episodes      []int64
+	physics       []int64
+	unstable      []error
+
+	actions []float32 // the Step call's actions, read by workers
+	steps   int64
+	started bool
+
+	chunks [][2]int
+	work   chan [2]int
+	wg     sync.WaitGroup
+	closed bool
+}
+
+var _ VecEnv = (*Pool)(nil)
+
+// New makes a VecEnv of cfg.NumEnvs instances of spec.
+func New(spec Spec, cfg Config) (*Pool, error) {
+	if cfg.NumEnvs < 1 {
+		return nil, fmt.Errorf("env %s: --envs must be at least 1, got %d", spec.ID, cfg.NumEnvs)
+	}
+	if cfg.Workers < 0 {
+		return nil, fmt.Errorf("env %s: workers must be ≥ 0 (0 = automatic), got %d", spec.ID, cfg.Workers)
+	}
+	w := cfg.Workers
+	if w == 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	w = min(w, cfg.NumEnvs)
+	n, od, ad := cfg.NumEnvs, spec.Observation.Dim, spec.Action.Dim
+	p := &Pool{
+		spec: spec, n: n, obsDim: od, act: ad,
+		obs: make([]float32, n*od), finalObs: make([]float32, n*od),
+		rew: make([]float32, n), term: make([]bool, n), trunc: make([]bool, n),
+		epRet: make([]float64, n), epLen: make([]int, n),
+		curRet: make([]float64, n), curLen: make([]int, n),
+		episodes: make([]int64, n), physics: make([]int64, n), unstable: make([]error, n),
+	}
+	for i := 0; i < n; i++ {
+		e, err := spec.New(cfg.Options)
+		if err != nil {
+			p.closeEnvs()
+			return nil, fmt.Errorf("env %s: instance %d: %w", spec.ID, i, err)
+		}
+		p.envs = append(p.envs, e)
+		pcg := rand.NewPCG(0, 0)
+		p.pcgs = append(p.pcgs, pcg)
+		p.rngs = append(p.rngs, rand.New(pcg))
+	}
+	if w > 1 {
+		// Several small chunks per worker balance uneven step costs (resets,
+		// contacts) without much dispatch overhead.
+		nc := min(n, 4*w)
+		for c := 0; c < nc; c++ {
+			p.chunks = append(p.chunks, [2]int{c * n / nc, (c + 1) * n / nc})
+		}
+		p.work = make(chan [2]int, nc)
+		for i := 0; i < w; i++ {
+			go p.worker()
+		}
+	}
+	return p, nil
+}
+
+func (p *Pool) worker() {
+	for c := range p.work {
+		p.stepRange(c[0], c[1])
+		p.wg.Done()
+	}
+}
+
+// Spec returns the task's spec.
+func (p *Pool) Spec() Spec { return p.spec }
+
+// NumEnvs returns the number of instances.
+func (p *Pool) NumEnvs() int { return p.n }
+
+// splitmix64 decorrelates nearby seeds so (seed, i) streams are independent.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// Reset seeds every instance and starts a new episode in each.
+func (p *Pool) Reset(seed uint64) ([]float32, error) {
+	if p.closed {
+		return nil, errors.New("env: Reset on a closed VecEnv")
+	}
+	for i, e := range p.envs {
+		p.pcgs[i].Seed(splitmix64(seed), splitmix64(seed^splitmix64(uint64(i)+1)))
+		e.Reset(p.rngs[i], p.obsRow(p.obs, i))
+		p.curRet[i], p.curLen[i] = 0, 0
+	}
+	p.started = true
+	return p.obs, nil
+}
+
+func (p *Pool) obsRow(buf []float32, i int) []float32 { return buf[i*p.obsDim : (i+1)*p.obsDim] }
+
+// Step advances every instance by one step; see [VecEnv.Step].
+func (p *Pool) Step(actions []float32) (Result, error) {
+	if err := p.checkActions(actions); err != nil {
+		return Result{}, err
+	}
+	p.actions = actions
+	if p.work == nil {
+		p.stepRange(0, p.n)
+	} else {
+		p.wg.Add(len(p.chunks))
+		for _, c := range p.chunks {
+			p.work <- c
+		}
+		p.wg.Wait()
+	}
+	p.actions = nil
+	p.steps += int64(p.n)
+	return Result{
+		Obs: p.obs, Rewards: p.rew, Terminated: p.term, Truncated: p.trunc,
+		FinalObs: p.finalObs, EpisodeReturn: p.epRet, EpisodeLength: p.epLen,
+	}, nil
+}
+
+func (p *Pool) checkActions(actions []float32) error {
+	switch {
+	case p.closed:
+		return errors.New("env: Step on a closed VecEnv")
+	case !p.started:
+		return errors.New("env: Step before Reset: call Reset(seed) first")
+	case len(actions) != p.n*p.act:
+		return fmt.Errorf("env %s: got %d action values, want %d (%d envs × action dim %d)",
+			p.spec.ID, len(actions), p.n*p.act, p.n, p.act)
+	}
+	sp := p.spec.Action
+	for j, a := range actions {
+		f := float64(a)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("env %s: action %d of env %d is %v; actions must be finite", p.spec.ID, j%p.act, j/p.act, a)
+		}
+		if sp.IsDiscrete() && (a != float32(int(a)) || a < 0 || int(a) >= sp.N) {
+			return fmt.Errorf("env %s: action of env %d is %v; want an integer in [0, %d)", p.spec.ID, j, a, sp.N)
+		}
+	}
+	return nil
+}
+
+// stepRange steps instances [lo, hi). Each instance touches only its own
+// rows and counters, so chunks run in parallel without locks.
+func (p *Pool) stepRange(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		obs := p.obsRow(p.obs, i)
+		r, term, err := p.envs[i].Step(p.actions[i*p.act:(i+1)*p.act], obs)
+		trunc := false
+		if err != nil {
+			// Physics blow-up: end the episode as truncated at the last good
+			// observation (obs is untouched on error), count it, reset.
+			p.physics[i]++
+			p.unstable[i] = err
+			r, term, trunc = 0, false, true
+		} else {
+			p.curLen[i]++
+			trunc = !term && p.curLen[i] >= p.spec.MaxEpisodeSteps
+		}
+		p.curRet[i] += r
+		p.rew[i] = float32(r)
+		p.term[i], p.trunc[i] = term, trunc
+		if term || trunc {
+			copy(p.obsRow(p.finalObs, i), obs)
+			p.epRet[i], p.epLen[i] = p.curRet[i], p.curLen[i]
+			p.episodes[i]++
+			p.envs[i].Reset(p.rngs[i], obs)
+			p.curRet[i], p.curLen[i] = 0, 0
+		}
+	}
+}
+
+// Snapshot writes instance i's simulator state into dst and returns it.
+func (p *Pool) Snapshot(i int, dst []float64) []float64 { return p.envs[i].Snapshot(dst) }
+
+// Restore starts a new episode of instance i from a snapshotted state.
+func (p *Pool) Restore(i int, snap []float64) error {
+	if i < 0 || i >= p.n {
+		return fmt.Errorf("env %s: Restore: instance %d out of range [0, %d)", p.spec.ID, i, p.n)
+	}
+	if err := p.envs[i].Restore(snap, p.obsRow(p.obs, i)); err != nil {
+		return fmt.Errorf("env %s: Restore instance %d: %w", p.spec.ID, i, err)
+	}
+	p.curRet[i], p.curLen[i] = 0, 0
+	return nil
+}
+
+// Stats sums the per-instance counters.
+func (p *Pool) Stats() Stats {
+	s := Stats{Steps: p.steps}
+	for i := range p.envs {
+		s.Episodes += p.episodes[i]
+		s.PhysicsResets += p.physics[i]
+		if p.unstable[i] != nil {
+			s.LastUnstable = p.unstable[i]
+		}
+	}
+	return s
+}
+
+// Close stops the workers and closes every instance.
+func (p *Pool) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	if p.work != nil {
+		close(p.work)
+	}
+	return p.closeEnvs()
+}
+
+func (p *Pool) closeEnvs() error {
+	var errs []error
+	for _, e := range p.envs {
+		errs = append(errs, e.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,118 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// adamState is a backend-independent Adam optimizer over flat float32
+// parameter buffers (PyTorch torch.optim.Adam semantics, no weight decay,
+// no amsgrad).
+type adamState struct {
+	cfg  AdamConfig
+	m, v [][]float32 // first and second moments, one buffer per parameter
+	t    int         // number of steps taken
+}
+
+// newAdamState allocates zero moments shaped like params.
+func newAdamState(cfg AdamConfig, params [][]float32) *adamState {
+	s := &adamState{cfg: cfg, m: make([][]float32, len(params)), v: make([][]float32, len(params))}
+	for i, p := range params {
+		s.m[i] = make([]float32, len(p))
+		s.v[i] = make([]float32, len(p))
+	}
+	return s
+}
+
+// gradNorm returns the global L2 norm of grads, accumulated in float64.
+func gradNorm(grads [][]float32) float64 {
+	var s float64
+	for _, g := range grads {
+		for _, x := range g {
+			s += float64(x) * float64(x)
+		}
+	}
+	return math.Sqrt(s)
+}
+
+// clipGrads scales grads in place so that their global norm is at most
+// maxNorm, like torch.nn.utils.clip_grad_norm_: the scale is
+// maxNorm/(norm+1e-6), applied only when it is below 1.
+func clipGrads(grads [][]float32, norm float64, maxNorm float32) {
+	if maxNorm <= 0 {
+		return
+	}
+	coef := float64(maxNorm) / (norm + 1e-6)
+	if coef >= 1 {
+		return
+	}
+	for _, g := range grads {
+		for i := range g {
+			g[i] = float32(float64(g[i]) * coef)
+		}
+	}
+}
+
+// step clips grads (if maxNorm > 0), applies one Adam update to params and
+// returns the pre-clip gradient norm. Per element, with t the new step count:
+//
+//	m = b1*m + (1-b1)*g
+//	v = b2*v + (1-b2)*g²
+//	p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
+//
+// The arithmetic is float64; m, v and p are stored as float32. A
+// non-finite gradient norm is reported as an error and nothing changes.
+func (s *adamState) step(params, grads [][]float32, lr, maxNorm float32) (float32, error) {
+	if math.IsNaN(float64(lr)) || math.IsInf(float64(lr), 0) || lr < 0 {
+		return 0, fmt.Errorf("nn: Step: lr = %v, want a finite lr >= 0", lr)
+	}
+	if math.IsNaN(float64(maxNorm)) || math.IsInf(float64(maxNorm), 0) {
+		return 0, fmt.Errorf("nn: Step: maxGradNorm = %v, want a finite value (<= 0 disables clipping)", maxNorm)
+	}
+	norm := gradNorm(grads)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return float32(norm), fmt.Errorf("nn: Step: gradient norm is %v; parameters and Adam state left unchanged", norm)
+	}
+	clipGrads(grads, norm, maxNorm)
+	s.t++
+	b1, b2, eps := float64(s.cfg.Beta1), float64(s.cfg.Beta2), float64(s.cfg.Eps)
+	bc1 := 1 - math.Pow(b1, float64(s.t))
+	bc2 := 1 - math.Pow(b2, float64(s.t))
+	stepSize := float64(lr) / bc1
+	sqrtBC2 := math.Sqrt(bc2)
+	for i, p := range params {
+		g, m, v := grads[i], s.m[i], s.v[i]
+		for j := range p {
+			gj := float64(g[j])
+			mj := b1*float64(m[j]) + (1-b1)*gj
+			vj := b2*float64(v[j]) + (1-b2)*gj*gj
+			m[j], v[j] = float32(mj), float32(vj)
+			p[j] = float32(float64(p[j]) - stepSize*mj/(math.Sqrt(vj)/sqrtBC2+eps))
+		}
+	}
+	return float32(norm), nil
+}
+
+// set copies checkpointed moments into s after checking their shapes.
+func (s *adamState) set(m, v [][]float32, t int, names []string) error {
+	if t < 0 {
+		return fmt.Errorf("nn: SetAdamState: t = %d, want t >= 0", t)
+	}
+	if len(m) != len(s.m) || len(v) != len(s.v) {
+		return fmt.Errorf("nn: SetAdamState: got %d m and %d v buffers, want %d each (one per parameter)", len(m), len(v), len(s.m))
+	}
+	for i := range s.m {
+		if len(m[i]) != len(s.m[i]) {
+			return fmt.Errorf("nn: SetAdamState: m[%d] (%s) has %d values, want %d", i, names[i], len(m[i]), len(s.m[i]))
+		}
+		if len(v[i]) != len(s.v[i]) {
+			return fmt.Errorf("nn: SetAdamState: v[%d] (%s) has %d values, want %d", i, names[i], len(v[i]), len(s.v[i]))
+		}
+	}
+	for i := range s.m {
+		copy(s.m[i], m[i])
+		copy(s.v[i], v[i])
+	}
+	s.t = t
+	return nil
+}

@@ -1,0 +1,244 @@
+// Package nn holds the policy and value networks used by PPO, together with
+// the PPO loss and the Adam optimizer, behind a small [Backend] interface.
+//
+// The maths follows CleanRL's ppo_continuous_action.py (diagonal Gaussian
+// head with a state-independent log-std) and ppo.py (categorical head):
+//
+//	policy MLP: Linear -> act -> Linear -> act -> ... -> Linear (mean or logits)
+//	value  MLP: Linear -> act -> Linear -> act -> ... -> Linear (1 output)
+//
+// Weights are stored in PyTorch layout ([out, in], row-major), so a
+// parameter named "policy.2.weight" here corresponds to CleanRL's
+// "actor_mean.2.weight" (continuous) or "actor.2.weight" (discrete),
+// "policy.log_std" to "actor_logstd" (shape [1, ActDim] there, [ActDim]
+// here) and "value.*" to "critic.*".
+//
+// [NewGorgonia] returns the CPU backend built on gorgonia.org/gorgonia. A CUDA
+// backend implements the same interface and must agree with it numerically.
+// Backends are not safe for concurrent use.
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Spec describes a policy+value network pair.
+type Spec struct {
+	// ObsDim is the length of one observation vector.
+	ObsDim int
+	// ActDim is the number of action dimensions (continuous) or the number
+	// of discrete actions (Discrete).
+	ActDim int
+	// Discrete selects a categorical head instead of a diagonal Gaussian.
+	Discrete bool
+	// Hidden lists the hidden layer sizes, default {64, 64}. The policy and
+	// value nets are separate MLPs of the same shape.
+	Hidden []int
+	// Activation is "tanh" (default) or "relu".
+	Activation string
+	// InitLogStd is the initial value of every entry of the
+	// state-independent log-std (continuous only), default 0.
+	InitLogStd float32
+}
+
+// Activation names accepted by [Spec].
+const (
+	ActTanh = "tanh"
+	ActReLU = "relu"
+)
+
+// DefaultHidden is the hidden layer layout used when Spec.Hidden is empty.
+var DefaultHidden = []int{64, 64}
+
+// maxDim bounds every layer width; it only exists to reject nonsense sizes
+// with a clear message before they turn into huge allocations.
+const maxDim = 1 << 20
+
+// withDefaults returns a copy of s with empty fields replaced by defaults.
+// The Hidden slice is always copied so that callers cannot mutate it later.
+func (s Spec) withDefaults() Spec {
+	if len(s.Hidden) == 0 {
+		s.Hidden = append([]int(nil), DefaultHidden...)
+	} else {
+		s.Hidden = append([]int(nil), s.Hidden...)
+	}
+	if s.Activation == "" {
+		s.Activation = ActTanh
+	}
+	return s
+}
+
+// Validate reports whether s describes a network this package can build.
+// Empty Hidden and Activation are valid and mean their defaults.
+func (s Spec) Validate() error {
+	var errs []error
+	if s.ObsDim < 1 || s.ObsDim > maxDim {
+		errs = append(errs, fmt.Errorf("ObsDim = %d, want 1 <= ObsDim <= %d", s.ObsDim, maxDim))
+	}
+	minAct := 1
+	if s.Discrete {
+		minAct = 2
+	}
+	if s.ActDim < minAct || s.ActDim > maxDim {
+		what := "continuous action dimensions"
+		if s.Discrete {
+			what = "discrete actions"
+		}
+		errs = append(errs, fmt.Errorf("ActDim = %d (%s), want %d <= ActDim <= %d", s.ActDim, what, minAct, maxDim))
+	}
+	for i, h := range s.Hidden {
+		if h < 1 || h > maxDim {
+			errs = append(errs, fmt.Errorf("Hidden[%d] = %d, want 1 <= size <= %d", i, h, maxDim))
+		}
+	}
+	switch s.Activation {
+	case "", ActTanh, ActReLU:
+	default:
+		errs = append(errs, fmt.Errorf("Activation = %q, want %q (default) or %q", s.Activation, ActTanh, ActReLU))
+	}
+	ls := float64(s.InitLogStd)
+	switch {
+	case math.IsNaN(ls) || math.IsInf(ls, 0):
+		errs = append(errs, fmt.Errorf("InitLogStd = %v, want a finite value", s.InitLogStd))
+	case s.Discrete && s.InitLogStd != 0:
+		errs = append(errs, fmt.Errorf("InitLogStd = %v, want 0 with Discrete (the categorical head has no log-std)", s.InitLogStd))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("nn: invalid Spec: %w", errors.Join(errs...))
+}
+
+// Param is one named parameter tensor; Data aliases the backend's storage
+// (row-major), so writing to it changes the network.
+type Param struct {
+	// Name is stable across runs, e.g. "policy.0.weight", "policy.log_std",
+	// "value.4.bias" (PyTorch nn.Sequential indices: Linear layers sit at
+	// even positions, activations between them).
+	Name string
+	// Shape is [out, in] for weights, [out] for biases, [ActDim] for log_std.
+	Shape []int
+	// Data holds prod(Shape) values in row-major order.
+	Data []float32
+}
+
+// Batch is a PPO minibatch in flat row-major float32 buffers.
+type Batch struct {
+	// N is the number of samples.
+	N int
+	// Obs holds N*ObsDim observation values.
+	Obs []float32
+	// Actions holds N*ActDim values (continuous) or N action indices stored
+	// as float32 (discrete).
+	Actions []float32
+	// LogProbs holds the N behaviour-policy log-probabilities of Actions.
+	LogProbs []float32
+	// Advantages holds N advantages (already normalised by the caller if
+	// wanted).
+	Advantages []float32
+	// Returns holds the N value targets.
+	Returns []float32
+	// Values holds the N value predictions at collection time; only read
+	// when LossConfig.ClipVLoss is set.
+	Values []float32
+}
+
+// LossConfig holds PPO loss coefficients (CleanRL names).
+type LossConfig struct {
+	// ClipCoef is the surrogate clipping coefficient (CleanRL clip_coef,
+	// typically 0.2); also the value clipping range when ClipVLoss is set.
+	ClipCoef float32
+	// VfCoef weights the value loss (vf_coef, typically 0.5).
+	VfCoef float32
+	// EntCoef weights the entropy bonus (ent_coef, 0 for continuous
+	// control, 0.01 for Atari).
+	EntCoef float32
+	// ClipVLoss enables value clipping around Batch.Values (clip_vloss).
+	ClipVLoss bool
+}
+
+// LossStats reports the loss terms of one Grad call, averaged over the batch.
+type LossStats struct {
+	// Loss = PolicyLoss - EntCoef*Entropy + VfCoef*ValueLoss.
+	Loss float64
+	// PolicyLoss is the clipped surrogate objective (pg_loss).
+	PolicyLoss float64
+	// ValueLoss is 0.5 * mean squared error, clipped if requested (v_loss).
+	ValueLoss float64
+	// Entropy is the mean policy entropy.
+	Entropy float64
+	// ApproxKL is mean((ratio-1) - log(ratio)), the low-variance KL
+	// estimator CleanRL logs as approx_kl. Statistic only, no gradient.
+	ApproxKL float64
+	// ClipFrac is the fraction of samples with |ratio-1| > ClipCoef.
+	// Statistic only, no gradient.
+	ClipFrac float64
+}
+
+// AdamConfig holds Adam's hyper-parameters; zero fields take the defaults
+// Beta1 0.9, Beta2 0.999, Eps 1e-5 (CleanRL passes eps=1e-5).
+type AdamConfig struct {
+	Beta1, Beta2, Eps float32
+}
+
+// withDefaults fills zero fields with the defaults documented on AdamConfig.
+func (c AdamConfig) withDefaults() AdamConfig {
+	if c.Beta1 == 0 {
+		c.Beta1 = 0.9
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = 0.999
+	}
+	if c.Eps == 0 {
+		c.Eps = 1e-5
+	}
+	return c
+}
+
+// validate checks the (defaulted) Adam hyper-parameters.
+func (c AdamConfig) validate() error {
+	if !(c.Beta1 >= 0 && c.Beta1 < 1) {
+		return fmt.Errorf("nn: invalid AdamConfig: Beta1 = %v, want 0 <= Beta1 < 1", c.Beta1)
+	}
+	if !(c.Beta2 >= 0 && c.Beta2 < 1) {
+		return fmt.Errorf("nn: invalid AdamConfig: Beta2 = %v, want 0 <= Beta2 < 1", c.Beta2)
+	}
+	if !(c.Eps > 0) || math.IsInf(float64(c.Eps), 0) {
+		return fmt.Errorf("nn: invalid AdamConfig: Eps = %v, want a finite Eps > 0", c.Eps)
+	}
+	return nil
+}
+
+// Backend is the network maths behind PPO: forward, backward and optimizer
+// step over a batch. A CUDA backend implements the same interface and must
+// agree numerically with the gorgonia one.
+type Backend interface {
+	// Spec returns the network description with defaults filled in.
+	Spec() Spec
+	// Forward evaluates n observations (obs holds n*ObsDim values): dist
+	// gets n*ActDim values (Gaussian mean, or logits) and values gets n.
+	Forward(obs []float32, n int, dist, values []float32) error
+	// Grad computes the PPO loss over the batch and stores its gradient
+	// (replacing any previous one).
+	Grad(b Batch, c LossConfig) (LossStats, error)
+	// Step clips the stored gradient to global L2 norm maxGradNorm (if > 0),
+	// applies one Adam step with learning rate lr (bias-corrected), and
+	// returns the pre-clip global gradient norm.
+	Step(lr, maxGradNorm float32) (float32, error)
+	// Params lists the policy MLP, log_std (continuous) and the value MLP, in
+	// a stable order with stable names. Data aliases the live parameters.
+	Params() []Param
+	// Grads lists the stored gradient in the same order and shapes as
+	// Params (after Step it holds the clipped gradient).
+	Grads() []Param
+	// AdamState returns Adam's first and second moments (same order and
+	// shapes as Params, aliasing the live state) and the step count.
+	AdamState() (m, v []Param, t int)
+	// SetAdamState copies m and v (one slice per parameter, in Params
+	// order) into the optimizer and sets its step count to t.
+	SetAdamState(m, v [][]float32, t int) error
+	// Close releases the backend; later calls fail.
+	Close() error
+}

@@ -1,0 +1,227 @@
+package mujoco
+
+// #include "shim.h"
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// Warning is one of MuJoCo's warning kinds (mjtWarning).
+type Warning int
+
+// MuJoCo's warning kinds.
+const (
+	WarnInertia     Warning = C.mjWARN_INERTIA     // (near) singular inertia matrix
+	WarnContactFull Warning = C.mjWARN_CONTACTFULL // too many contacts
+	WarnCnstrFull   Warning = C.mjWARN_CNSTRFULL   // too many constraints
+	WarnVGeomFull   Warning = C.mjWARN_VGEOMFULL   // too many visual geoms
+	WarnBadQPos     Warning = C.mjWARN_BADQPOS     // NaN/Inf/huge value in qpos
+	WarnBadQVel     Warning = C.mjWARN_BADQVEL     // NaN/Inf/huge value in qvel
+	WarnBadQAcc     Warning = C.mjWARN_BADQACC     // NaN/Inf/huge value in qacc
+	WarnBadCtrl     Warning = C.mjWARN_BADCTRL     // NaN/Inf/huge value in ctrl
+	NumWarnings             = int(C.mjNWARNING)
+)
+
+var warningNames = [...]string{"inertia", "contact_full", "constraint_full", "vgeom_full", "bad_qpos", "bad_qvel", "bad_qacc", "bad_ctrl"}
+
+// String returns a short snake_case name, e.g. "bad_qacc".
+func (w Warning) String() string {
+	if int(w) >= 0 && int(w) < len(warningNames) {
+		return warningNames[w]
+	}
+	return fmt.Sprintf("warning(%d)", int(w))
+}
+
+// Unstable reports whether the warning means the state became non-finite or
+// huge. MuJoCo resets the data when it raises one of these.
+func (w Warning) Unstable() bool { return w == WarnBadQPos || w == WarnBadQVel || w == WarnBadQAcc }
+
+// WarningError is returned by [Data.Step] when the simulation became unstable.
+// Message is MuJoCo's own text for the warning.
+type WarningError struct {
+	Warning Warning
+	Info    int     // MuJoCo's info value, e.g. the offending DOF index
+	Time    float64 // simulation time at which stepping stopped, seconds
+	Message string
+}
+
+func (e *WarningError) Error() string {
+	return fmt.Sprintf("mujoco: unstable simulation (%s) near t=%.4gs: %s", e.Warning, e.Time, e.Message)
+}
+
+// Data is the simulation state of one model instance (mjData). It is not safe
+// for concurrent use; the slices its accessors return alias MuJoCo's memory
+// and stay valid until Close.
+type Data struct {
+	model *Model // keeps the model alive as long as the data
+	d     *C.mjData
+
+	warnings [C.mjNWARNING]int64
+
+	qpos, qvel, act, ctrl, warm []float64
+	qfrcApplied, xfrcApplied     []float64
+	mocapPos, mocapQuat, user    []float64
+	xpos, cfrcExt, sensor        []float64
+}
+
+// NewData allocates simulation data for m, initialised to the model's
+// reference configuration.
+func NewData(m *Model) (*Data, error) {
+	if m == nil || m.m == nil {
+		return nil, fmt.Errorf("mujoco: NewData: model is nil or closed")
+	}
+	cd := C.mj_makeData(m.m)
+	if cd == nil {
+		return nil, fmt.Errorf("mujoco: NewData: mj_makeData failed (out of memory?)")
+	}
+	d := &Data{model: m, d: cd}
+	mm := m.m
+	nmocap := int(mm.nmocap)
+	d.qpos = f64(cd.qpos, m.NQ())
+	d.qvel = f64(cd.qvel, m.NV())
+	d.act = f64(cd.act, m.NA())
+	d.ctrl = f64(cd.ctrl, m.NU())
+	d.warm = f64(cd.qacc_warmstart, m.NV())
+	d.qfrcApplied = f64(cd.qfrc_applied, m.NV())
+	d.xfrcApplied = f64(cd.xfrc_applied, 6*m.NBody())
+	d.mocapPos = f64(cd.mocap_pos, 3*nmocap)
+	d.mocapQuat = f64(cd.mocap_quat, 4*nmocap)
+	d.user = f64(cd.userdata, int(mm.nuserdata))
+	d.xpos = f64(cd.xpos, 3*m.NBody())
+	d.cfrcExt = f64(cd.cfrc_ext, 6*m.NBody())
+	d.sensor = f64(cd.sensordata, m.NSensorData())
+	runtime.SetFinalizer(d, (*Data).Close)
+	C.mj_forward(mm, cd)
+	return d, nil
+}
+
+// Close frees the data. Close is idempotent and is also run by a finalizer.
+func (d *Data) Close() {
+	if d.d != nil {
+		C.mj_deleteData(d.d)
+		d.d = nil
+		runtime.SetFinalizer(d, nil)
+	}
+}
+
+// Model returns the model the data was made from.
+func (d *Data) Model() *Model { return d.model }
+
+// Step advances the simulation by n physics steps (mj_step), in one cgo call.
+// If the state turns non-finite or huge, MuJoCo resets the data to the
+// reference configuration; Step then stops early and returns a
+// *WarningError with MuJoCo's text. Other warnings (e.g. contact buffer
+// full) do not stop stepping; they are counted in [Data.Warnings].
+func (d *Data) Step(n int) error {
+	mask := int(C.ultra_step(d.model.m, d.d, C.int(n)))
+	if mask == 0 {
+		return nil
+	}
+	var bad *WarningError
+	for w := 0; w < NumWarnings; w++ {
+		if mask&(1<<w) == 0 {
+			continue
+		}
+		d.warnings[w]++
+		if bad == nil && Warning(w).Unstable() {
+			info := int(C.ultra_warning_info(d.d, C.int(w)))
+			bad = &WarningError{
+				Warning: Warning(w),
+				Info:    info,
+				Time:    d.Time(),
+				Message: C.GoString(C.ultra_warning_text(C.int(w), C.int(info))),
+			}
+		}
+	}
+	if bad != nil {
+		return bad
+	}
+	return nil
+}
+
+// Warnings returns how many calls of Step raised each kind of warning since
+// the data was made.
+func (d *Data) Warnings() [NumWarnings]int64 { return d.warnings }
+
+// Forward recomputes every derived quantity (positions, contacts, forces)
+// from the current state without advancing time (mj_forward).
+func (d *Data) Forward() { C.mj_forward(d.model.m, d.d) }
+
+// RNEPostConstraint computes cfrc_ext and the other post-constraint body
+// forces (mj_rnePostConstraint); call it after Step before reading CFrcExt.
+func (d *Data) RNEPostConstraint() { C.mj_rnePostConstraint(d.model.m, d.d) }
+
+// Reset restores the reference configuration (qpos0, zero velocity, time 0).
+func (d *Data) Reset() { C.mj_resetData(d.model.m, d.d) }
+
+// Time is the simulation time in seconds.
+func (d *Data) Time() float64 { return float64(d.d.time) }
+
+// QPos is the generalised position (nq).
+func (d *Data) QPos() []float64 { return d.qpos }
+
+// QVel is the generalised velocity (nv).
+func (d *Data) QVel() []float64 { return d.qvel }
+
+// Act is the actuator activation state (na).
+func (d *Data) Act() []float64 { return d.act }
+
+// Ctrl is the control input (nu); write actions here before Step.
+func (d *Data) Ctrl() []float64 { return d.ctrl }
+
+// XPos is each body's Cartesian position in the world frame (nbody×3),
+// valid after Step or Forward.
+func (d *Data) XPos() []float64 { return d.xpos }
+
+// CFrcExt is each body's external contact force/torque (nbody×6, torque
+// first), valid after RNEPostConstraint.
+func (d *Data) CFrcExt() []float64 { return d.cfrcExt }
+
+// SensorData is the sensor output vector (nsensordata).
+func (d *Data) SensorData() []float64 { return d.sensor }
+
+// SnapshotSize is the length of a snapshot of this data's state.
+func (d *Data) SnapshotSize() int {
+	return 1 + len(d.qpos) + len(d.qvel) + len(d.act) + len(d.warm) + len(d.ctrl) +
+		len(d.qfrcApplied) + len(d.xfrcApplied) + len(d.mocapPos) + len(d.mocapQuat) + len(d.user)
+}
+
+func (d *Data) stateParts() [10][]float64 {
+	return [10][]float64{d.qpos, d.qvel, d.act, d.warm, d.ctrl, d.qfrcApplied, d.xfrcApplied, d.mocapPos, d.mocapQuat, d.user}
+}
+
+// Snapshot writes the full physics state into dst (resized to SnapshotSize;
+// no allocation when its capacity suffices) and returns it: time, qpos, qvel,
+// act, the solver's warm start, ctrl, applied forces, mocap poses and user
+// data. Restoring it and stepping reproduces the original run bit for bit.
+func (d *Data) Snapshot(dst []float64) []float64 {
+	n := d.SnapshotSize()
+	if cap(dst) < n {
+		dst = make([]float64, n)
+	}
+	dst = dst[:n]
+	dst[0] = float64(d.d.time)
+	off := 1
+	for _, p := range d.stateParts() {
+		off += copy(dst[off:], p)
+	}
+	return dst
+}
+
+// Restore sets the state from a snapshot made by Snapshot on data of the same
+// model, then recomputes derived quantities (mj_forward).
+func (d *Data) Restore(snap []float64) error {
+	if n := d.SnapshotSize(); len(snap) != n {
+		return fmt.Errorf("mujoco: Restore: snapshot has %d values, this model needs %d (was it taken from another model?)", len(snap), n)
+	}
+	d.d.time = C.mjtNum(snap[0])
+	off := 1
+	for _, p := range d.stateParts() {
+		off += copy(p, snap[off:])
+	}
+	d.Forward()
+	return nil
+}
+

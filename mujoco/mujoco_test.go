@@ -1,0 +1,162 @@
+package mujoco
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const pendulum = `<mujoco model="pendulum">
+  <option timestep="0.002"/>
+  <worldbody>
+    <geom type="plane" size="1 1 0.1"/>
+    <body name="pole" pos="0 0 1">
+      <joint name="hinge" type="hinge" axis="0 1 0" damping="0.1"/>
+      <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.05" mass="1"/>
+      <body name="ball" pos="0 0 -0.5">
+        <joint name="hinge2" type="hinge" axis="0 1 0"/>
+        <geom type="sphere" size="0.1" mass="0.5"/>
+      </body>
+    </body>
+  </worldbody>
+  <actuator><motor joint="hinge" gear="2" ctrlrange="-1 1" ctrllimited="true"/></actuator>
+  <sensor><jointpos joint="hinge"/></sensor>
+</mujoco>`
+
+func mustLoad(t *testing.T) (*Model, *Data) {
+	t.Helper()
+	m, err := LoadXML(pendulum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewData(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close(); m.Close() })
+	return m, d
+}
+
+func TestModelSizes(t *testing.T) {
+	m, d := mustLoad(t)
+	if m.NQ() != 2 || m.NV() != 2 || m.NU() != 1 || m.NBody() != 3 || m.NSensorData() != 1 {
+		t.Fatalf("sizes nq=%d nv=%d nu=%d nbody=%d nsensor=%d", m.NQ(), m.NV(), m.NU(), m.NBody(), m.NSensorData())
+	}
+	if got := m.Timestep(); got != 0.002 {
+		t.Errorf("timestep %v", got)
+	}
+	if id := m.ID(ObjJoint, "hinge2"); id != 1 || m.Name(ObjJoint, id) != "hinge2" {
+		t.Errorf("joint id %d name %q", id, m.Name(ObjJoint, id))
+	}
+	if m.ID(ObjBody, "nope") != -1 {
+		t.Error("unknown name should give -1")
+	}
+	if g := m.ActuatorGear()[0]; g != 2 {
+		t.Errorf("gear %v", g)
+	}
+	if len(d.QPos()) != 2 || len(d.XPos()) != 9 || len(d.CFrcExt()) != 18 || len(d.SensorData()) != 1 {
+		t.Error("slice lengths")
+	}
+	if v := Version(); !strings.Contains(v, ".") {
+		t.Errorf("version %q", v)
+	}
+}
+
+func TestLoadErrorsCarryMuJoCoText(t *testing.T) {
+	_, err := LoadXML(`<mujoco><worldbody><body><geom type="sphere" size="0.1"/><joint type="bogus"/></body></worldbody></mujoco>`)
+	if err == nil || !strings.Contains(err.Error(), "bogus") {
+		t.Fatalf("want MuJoCo's message naming the bad value, got %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.xml")
+	if err := os.WriteFile(bad, []byte("<mujoco><worldbody>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadFile(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("malformed file: %v", err)
+	}
+	if _, err := LoadFile(filepath.Join(t.TempDir(), "missing.xml")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestSlicesAliasMuJoCoMemory(t *testing.T) {
+	_, d := mustLoad(t)
+	d.QPos()[0] = 0.3
+	d.Forward()
+	if s := d.SensorData()[0]; s != 0.3 {
+		t.Fatalf("sensor sees %v after writing qpos", s)
+	}
+	if z := d.XPos()[3*2+2]; math.Abs(z-(1-0.5*math.Cos(0.3))) > 1e-12 {
+		t.Fatalf("ball z %v", z)
+	}
+}
+
+func TestSnapshotRestoreReplaysExactly(t *testing.T) {
+	_, d := mustLoad(t)
+	d.QPos()[0], d.QPos()[1] = 0.7, -0.4
+	d.Ctrl()[0] = 0.5
+	if err := d.Step(50); err != nil {
+		t.Fatal(err)
+	}
+	snap := d.Snapshot(nil)
+	if len(snap) != d.SnapshotSize() {
+		t.Fatalf("snapshot size %d want %d", len(snap), d.SnapshotSize())
+	}
+	run := func() []float64 {
+		for k := 0; k < 100; k++ {
+			d.Ctrl()[0] = math.Sin(float64(k))
+			if err := d.Step(3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d.Snapshot(nil)
+	}
+	a := run()
+	if err := d.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	b := run()
+	for i := range a {
+		if a[i] != b[i] { // bit-identical, not approximately equal
+			t.Fatalf("state %d differs after replay: %v vs %v", i, a[i], b[i])
+		}
+	}
+	if err := d.Restore(snap[:3]); err == nil || !strings.Contains(err.Error(), "snapshot has 3 values") {
+		t.Fatalf("short snapshot: %v", err)
+	}
+	if allocs := testing.AllocsPerRun(10, func() { snap = d.Snapshot(snap) }); allocs != 0 {
+		t.Errorf("Snapshot into a sized buffer allocates %v", allocs)
+	}
+}
+
+func TestUnstableStepIsReported(t *testing.T) {
+	var msgs []string
+	SetWarningHandler(func(m string) { msgs = append(msgs, m) })
+	defer SetWarningHandler(nil)
+	_, d := mustLoad(t)
+	d.QVel()[0] = math.NaN()
+	err := d.Step(4)
+	we, ok := err.(*WarningError)
+	if !ok {
+		t.Fatalf("want *WarningError, got %v", err)
+	}
+	if !we.Warning.Unstable() || !strings.Contains(strings.ToLower(we.Message), "qvel") {
+		t.Fatalf("warning %v message %q", we.Warning, we.Message)
+	}
+	if d.Warnings()[WarnBadQVel] != 1 {
+		t.Errorf("counts %v", d.Warnings())
+	}
+	if len(msgs) == 0 {
+		t.Error("warning handler never called")
+	}
+	for _, v := range d.QVel() {
+		if math.IsNaN(v) {
+			t.Fatal("MuJoCo should have reset the state")
+		}
+	}
+	if err := d.Step(4); err != nil { // the reset state steps normally again
+		t.Fatal(err)
+	}
+}
