@@ -61,9 +61,9 @@ type Data struct {
 	warnings [C.mjNWARNING]int64
 
 	qpos, qvel, act, ctrl, warm []float64
-	qfrcApplied, xfrcApplied     []float64
-	mocapPos, mocapQuat, user    []float64
-	xpos, cfrcExt, sensor        []float64
+	qfrcApplied, xfrcApplied    []float64
+	mocapPos, mocapQuat, user   []float64
+	xpos, cfrcExt, sensor       []float64
 }
 
 // NewData allocates simulation data for m, initialised to the model's
@@ -224,4 +224,3 @@ func (d *Data) Restore(snap []float64) error {
 	d.Forward()
 	return nil
 }
-

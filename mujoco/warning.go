@@ -51,4 +51,3 @@ func defaultWarning(text string) {
 		slog.Warn("mujoco warning", "msg", text, "count", n)
 	}
 }
-

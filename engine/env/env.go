@@ -64,15 +64,19 @@ type Field struct {
 	Doc  string // one line of meaning; later turned into text for the LLM
 }
 
-// Options adjusts a task instance at construction.
+// Options adjusts a task instance at construction. The zero value keeps
+// every task default.
 type Options struct {
-	// ResetNoise scales the random perturbation of the initial state; a
-	// negative value keeps the task's default.
-	ResetNoise float64
+	// ResetNoise, when set, replaces the task's default scale of the random
+	// perturbation of the initial state (0 starts every episode identically).
+	ResetNoise *float64
 }
 
 // DefaultOptions keeps every task default.
-func DefaultOptions() Options { return Options{ResetNoise: -1} }
+func DefaultOptions() Options { return Options{} }
+
+// WithResetNoise returns options that set the reset-noise scale.
+func WithResetNoise(scale float64) Options { return Options{ResetNoise: &scale} }
 
 // Spec describes a task: everything a caller needs before making one.
 type Spec struct {

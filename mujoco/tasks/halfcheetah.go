@@ -33,8 +33,8 @@ func HalfCheetahSpec(cfg HalfCheetahConfig) env.Spec {
 	layout := planarLayout(halfCheetahJoints, inf)
 	layout[0] = env.Field{Name: "torso height offset", Unit: "m", Doc: "z of the torso relative to its start at 0.7 m (rootz)"}
 	return env.Spec{
-		ID:  "halfcheetah",
-		Doc: "planar cheetah: run forward as fast as possible; no termination",
+		ID:          "halfcheetah",
+		Doc:         "planar cheetah: run forward as fast as possible; no termination",
 		Observation: env.UnboundedBox(17), Action: unitBox(6),
 		ObsLayout:       layout,
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,

@@ -167,8 +167,8 @@ func unitBox(n int) env.Space {
 
 // checkNoise returns the reset noise to use: opts overrides the default.
 func checkNoise(opts env.Options, def float64) float64 {
-	if opts.ResetNoise >= 0 {
-		return opts.ResetNoise
+	if opts.ResetNoise != nil {
+		return *opts.ResetNoise
 	}
 	return def
 }

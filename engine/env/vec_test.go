@@ -1,0 +1,175 @@
+package env
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// counter is a fake task: the observation is [position, episode draw], the
+// action adds to the position, the episode terminates past 10 and a
+// "blow-up" happens when the action is exactly 99.
+type counter struct{ pos, draw float64 }
+
+func (c *counter) Reset(rng *rand.Rand, obs []float32) {
+	c.pos, c.draw = 0, rng.Float64()
+	c.write(obs)
+}
+func (c *counter) write(obs []float32) { obs[0], obs[1] = float32(c.pos), float32(c.draw) }
+func (c *counter) Step(a, obs []float32) (float64, bool, error) {
+	if a[0] == 99 {
+		return 0, false, ErrUnstable
+	}
+	c.pos += float64(a[0])
+	c.write(obs)
+	return float64(a[0]), c.pos > 10, nil
+}
+func (c *counter) Snapshot(dst []float64) []float64 { return append(dst[:0], c.pos, c.draw) }
+func (c *counter) Restore(s []float64, obs []float32) error {
+	if len(s) != 2 {
+		return errors.New("bad snapshot")
+	}
+	c.pos, c.draw = s[0], s[1]
+	c.write(obs)
+	return nil
+}
+func (c *counter) Close() error { return nil }
+
+func counterSpec(maxSteps int) Spec {
+	return Spec{ID: "counter", Observation: UnboundedBox(2), Action: Box([]float32{-5}, []float32{5}),
+		MaxEpisodeSteps: maxSteps, New: func(Options) (Env, error) { return &counter{}, nil }}
+}
+
+func TestAutoResetKeepsFinalObservation(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		v, err := New(counterSpec(100), Config{NumEnvs: 5, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		obs, _ := v.Reset(1)
+		first := append([]float32(nil), obs...)
+		act := []float32{4, 4, 4, 1, 1}
+		var res Result
+		for k := 0; k < 3; k++ {
+			if res, err = v.Step(act); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Envs 0-2 passed 10 on the third step (12 > 10): terminated.
+		for i := 0; i < 5; i++ {
+			want := i < 3
+			if res.Terminated[i] != want || res.Truncated[i] {
+				t.Fatalf("workers=%d env %d: terminated=%v truncated=%v", workers, i, res.Terminated[i], res.Truncated[i])
+			}
+			if want {
+				if res.FinalObs[2*i] != 12 || res.EpisodeReturn[i] != 12 || res.EpisodeLength[i] != 3 {
+					t.Errorf("env %d: final obs %v return %v length %d", i, res.FinalObs[2*i], res.EpisodeReturn[i], res.EpisodeLength[i])
+				}
+				if res.Obs[2*i] != 0 || res.Obs[2*i+1] == first[2*i+1] {
+					t.Errorf("env %d: next episode should start at 0 with a fresh draw, obs %v", i, res.Obs[2*i:2*i+2])
+				}
+			}
+		}
+		if st := v.Stats(); st.Episodes != 3 || st.Steps != 15 {
+			t.Errorf("stats %+v", st)
+		}
+		v.Close()
+	}
+}
+
+func TestTruncationAtTimeLimit(t *testing.T) {
+	v, _ := New(counterSpec(4), Config{NumEnvs: 2})
+	defer v.Close()
+	v.Reset(0)
+	var res Result
+	for k := 0; k < 4; k++ {
+		res, _ = v.Step([]float32{0, 0})
+	}
+	if !res.Truncated[0] || res.Terminated[0] || res.EpisodeLength[0] != 4 {
+		t.Fatalf("truncated %v terminated %v length %v", res.Truncated, res.Terminated, res.EpisodeLength)
+	}
+}
+
+func TestUnstableIsCountedTruncation(t *testing.T) {
+	v, _ := New(counterSpec(100), Config{NumEnvs: 2})
+	defer v.Close()
+	v.Reset(0)
+	v.Step([]float32{2, 2})
+	res, err := v.Step([]float32{99, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Truncated[0] || res.Terminated[0] || res.FinalObs[0] != 2 || res.Rewards[0] != 0 {
+		t.Fatalf("blow-up: trunc %v term %v final %v reward %v", res.Truncated, res.Terminated, res.FinalObs, res.Rewards)
+	}
+	if st := v.Stats(); st.PhysicsResets != 1 || !errors.Is(st.LastUnstable, ErrUnstable) {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestSeedingIsPerEnvAndReproducible(t *testing.T) {
+	draws := func(seed uint64, workers int) []float32 {
+		v, _ := New(counterSpec(100), Config{NumEnvs: 4, Workers: workers})
+		defer v.Close()
+		obs, _ := v.Reset(seed)
+		return append([]float32(nil), obs...)
+	}
+	a, b, c := draws(5, 1), draws(5, 4), draws(6, 1)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("worker count changed the draws: %v vs %v", a, b)
+		}
+	}
+	if a[1] == a[3] || a[1] == c[1] {
+		t.Fatalf("envs or seeds share streams: %v %v", a, c)
+	}
+}
+
+func TestDiscreteActionsAreChecked(t *testing.T) {
+	s := counterSpec(10)
+	s.Action = Discrete(3)
+	v, _ := New(s, Config{NumEnvs: 1})
+	defer v.Close()
+	v.Reset(0)
+	for _, a := range []float32{-1, 3, 1.5} {
+		if _, err := v.Step([]float32{a}); err == nil || !strings.Contains(err.Error(), "integer in [0, 3)") {
+			t.Errorf("action %v: %v", a, err)
+		}
+	}
+}
+
+func TestRestoreStartsEpisode(t *testing.T) {
+	v, _ := New(counterSpec(100), Config{NumEnvs: 2})
+	defer v.Close()
+	v.Reset(0)
+	v.Step([]float32{1, 1})
+	if err := v.Restore(1, []float64{9, 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := v.Step([]float32{0, 2})
+	if !res.Terminated[1] || res.EpisodeLength[1] != 1 || res.EpisodeReturn[1] != 2 {
+		t.Fatalf("restored episode: term %v len %v ret %v", res.Terminated[1], res.EpisodeLength[1], res.EpisodeReturn[1])
+	}
+	if err := v.Restore(2, nil); err == nil {
+		t.Error("out-of-range instance accepted")
+	}
+	if err := v.Restore(0, []float64{1}); err == nil || !strings.Contains(err.Error(), "instance 0") {
+		t.Errorf("bad snapshot: %v", err)
+	}
+}
+
+func TestSpaceString(t *testing.T) {
+	for _, tc := range []struct {
+		s    Space
+		want string
+	}{
+		{Box([]float32{-1, -1}, []float32{1, 1}), "Box(2, [-1, 1])"},
+		{UnboundedBox(3), "Box(3, [-Inf, +Inf])"},
+		{Discrete(6), "Discrete(6)"},
+	} {
+		if got := tc.s.String(); got != tc.want {
+			t.Errorf("got %q want %q", got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,448 @@
+package tasks
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/mujoco"
+)
+
+func registry() *env.Registry { return env.NewRegistry(Specs()...) }
+
+func spec(t *testing.T, id string) env.Spec {
+	t.Helper()
+	s, err := registry().Lookup(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSpacesMatchGymnasiumV4(t *testing.T) {
+	for _, tc := range []struct {
+		id       string
+		obs, act int
+		asset    string
+		gears    []float64
+	}{
+		{"hopper", 11, 3, "hopper.xml", []float64{200, 200, 200}},
+		{"walker2d", 17, 6, "walker2d.xml", []float64{100, 100, 100, 100, 100, 100}},
+		{"halfcheetah", 17, 6, "half_cheetah.xml", []float64{120, 90, 60, 120, 60, 30}},
+		{"ant", 27, 8, "ant.xml", []float64{150, 150, 150, 150, 150, 150, 150, 150}},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			s := spec(t, tc.id)
+			if s.Observation.Dim != tc.obs || s.Action.Dim != tc.act || len(s.ObsLayout) != tc.obs {
+				t.Fatalf("obs %d act %d layout %d; want %d %d", s.Observation.Dim, s.Action.Dim, len(s.ObsLayout), tc.obs, tc.act)
+			}
+			if s.MaxEpisodeSteps != 1000 {
+				t.Errorf("max episode steps %d", s.MaxEpisodeSteps)
+			}
+			m, err := Model(tc.asset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cr, gear := m.ActuatorCtrlRange(), m.ActuatorGear()
+			for i := 0; i < m.NU(); i++ {
+				if float32(cr[2*i]) != s.Action.Low[i] || float32(cr[2*i+1]) != s.Action.High[i] {
+					t.Errorf("actuator %d ctrlrange %v..%v vs spec %v..%v", i, cr[2*i], cr[2*i+1], s.Action.Low[i], s.Action.High[i])
+				}
+				if gear[6*i] != tc.gears[i] {
+					t.Errorf("actuator %d gear %v want %v", i, gear[6*i], tc.gears[i])
+				}
+			}
+			for _, f := range s.ObsLayout {
+				if f.Name == "" || f.Doc == "" {
+					t.Errorf("undocumented observation field %+v", f)
+				}
+			}
+		})
+	}
+}
+
+// TestModelsMatchStandardRobots checks the local-coordinate MJCF against the
+// standard robots' global joint positions, timesteps and masses.
+func TestModelsMatchStandardRobots(t *testing.T) {
+	bodyZ := func(m *mujoco.Model, name string) float64 {
+		d, err := mujoco.NewData(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		id := m.ID(mujoco.ObjBody, name)
+		if id < 0 {
+			t.Fatalf("no body %q", name)
+		}
+		return d.XPos()[3*id+2]
+	}
+	capsule := func(r, l, rho float64) float64 { return rho * (math.Pi*r*r*l + 4.0/3*math.Pi*r*r*r) }
+	for _, asset := range []string{"hopper.xml", "walker2d.xml"} {
+		m, err := Model(asset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Hip, knee and ankle of the standard model sit at z = 1.05, 0.6, 0.1 m.
+		for name, z := range map[string]float64{"torso": 1.25, "thigh": 1.05, "leg": 0.6, "foot": 0.1} {
+			if got := bodyZ(m, name); math.Abs(got-z) > 1e-12 {
+				t.Errorf("%s: body %s at z=%v want %v", asset, name, got, z)
+			}
+		}
+		if m.Timestep() != 0.002 {
+			t.Errorf("%s timestep %v", asset, m.Timestep())
+		}
+		mass := m.BodyMass()
+		if want := capsule(0.05, 0.4, 1000); math.Abs(mass[1]-want) > 1e-9 {
+			t.Errorf("%s torso mass %v want %v", asset, mass[1], want)
+		}
+		if want := capsule(0.04, 0.5, 1000); math.Abs(mass[3]-want) > 1e-9 {
+			t.Errorf("%s leg mass %v want %v", asset, mass[3], want)
+		}
+	}
+	hc, _ := Model("half_cheetah.xml")
+	total := 0.0
+	for _, v := range hc.BodyMass() {
+		total += v
+	}
+	if math.Abs(total-14) > 1e-9 || hc.Timestep() != 0.01 {
+		t.Errorf("halfcheetah total mass %v timestep %v, want 14 kg and 0.01 s", total, hc.Timestep())
+	}
+	ant, _ := Model("ant.xml")
+	if want := 5 * 4.0 / 3 * math.Pi * math.Pow(0.25, 3); math.Abs(ant.BodyMass()[1]-want) > 1e-9 {
+		t.Errorf("ant torso mass %v want %v", ant.BodyMass()[1], want)
+	}
+	if ant.NQ() != 15 || ant.NV() != 14 || ant.NBody() != 14 {
+		t.Errorf("ant nq %d nv %d nbody %d", ant.NQ(), ant.NV(), ant.NBody())
+	}
+}
+
+// TestRewardTermsFromState recomputes each step's reward from the state
+// before and after it and compares with what the task returned.
+func TestRewardTermsFromState(t *testing.T) {
+	for _, id := range []string{"hopper", "walker2d", "halfcheetah", "ant"} {
+		t.Run(id, func(t *testing.T) {
+			s := spec(t, id)
+			e, err := s.New(env.DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			rng := rand.New(rand.NewPCG(1, 2))
+			obs := make([]float32, s.Observation.Dim)
+			e.Reset(rng, obs)
+			d := e.(interface{ Data() *mujoco.Data }).Data()
+			m := d.Model()
+			torso := m.ID(mujoco.ObjBody, "torso")
+			var dt float64
+			var ctrlW, healthyR float64
+			switch id {
+			case "hopper", "walker2d":
+				dt, ctrlW, healthyR = 0.008, 1e-3, 1
+			case "halfcheetah":
+				dt, ctrlW = 0.05, 0.1
+			case "ant":
+				dt, ctrlW, healthyR = 0.05, 0.5, 1
+			}
+			act := make([]float32, s.Action.Dim)
+			for step := 0; step < 200; step++ {
+				for i := range act {
+					act[i] = float32(2*rng.Float64() - 1)
+				}
+				x0 := d.QPos()[0]
+				if id == "ant" {
+					x0 = d.XPos()[3*torso]
+				}
+				r, term, err := e.Step(act, obs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x1 := d.QPos()[0]
+				if id == "ant" {
+					x1 = d.XPos()[3*torso]
+				}
+				var ctrl float64
+				for _, a := range act {
+					ctrl += float64(a) * float64(a)
+				}
+				want := (x1-x0)/dt + healthyR - ctrlW*ctrl
+				if math.Abs(r-want) > 1e-9*math.Max(1, math.Abs(want)) {
+					t.Fatalf("step %d: reward %v, recomputed %v", step, r, want)
+				}
+				// The observation is the state without the x (and y) position.
+				off := 1
+				if id == "ant" {
+					off = 2
+				}
+				if obs[0] != float32(d.QPos()[off]) {
+					t.Fatalf("obs[0]=%v want qpos[%d]=%v", obs[0], off, d.QPos()[off])
+				}
+				if term {
+					e.Reset(rng, obs)
+				}
+			}
+		})
+	}
+}
+
+func TestHopperHealthyRanges(t *testing.T) {
+	s := spec(t, "hopper")
+	e, _ := s.New(env.DefaultOptions())
+	defer e.Close()
+	p := e.(*planar)
+	obs := make([]float32, 11)
+	p.Reset(rand.New(rand.NewPCG(3, 4)), obs)
+	for _, tc := range []struct {
+		name    string
+		set     func()
+		healthy bool
+	}{
+		{"reset state", func() {}, true},
+		{"too low", func() { p.qpos[1] = 0.69 }, false},
+		{"pitched forward", func() { p.qpos[2] = 0.21 }, false},
+		{"pitched back", func() { p.qpos[2] = -0.21 }, false},
+		{"fast joint", func() { p.qvel[4] = 101 }, false},
+		{"fast forward (x velocity is bounded too)", func() { p.qvel[0] = 100.5 }, false},
+		{"x position is not bounded", func() { p.qpos[0] = 1e6 }, true},
+	} {
+		p.Reset(rand.New(rand.NewPCG(3, 4)), obs)
+		tc.set()
+		if got := p.healthy(); got != tc.healthy {
+			t.Errorf("%s: healthy=%v want %v", tc.name, got, tc.healthy)
+		}
+	}
+}
+
+// run steps a VecEnv with a fixed policy and returns the first episode lengths.
+func episodeLengths(t *testing.T, id string, n int, policy func(step int, act []float32)) []int {
+	t.Helper()
+	v, err := env.New(spec(t, id), env.Config{NumEnvs: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Reset(7); err != nil {
+		t.Fatal(err)
+	}
+	act := make([]float32, n*v.Spec().Action.Dim)
+	lengths := make([]int, n)
+	for step := 0; step < 1001; step++ {
+		policy(step, act)
+		res, err := v.Step(act)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			if res.Done(i) && lengths[i] == 0 {
+				lengths[i] = res.EpisodeLength[i]
+				if res.Truncated[i] != (res.EpisodeLength[i] == 1000) {
+					t.Errorf("env %d: truncated=%v at length %d", i, res.Truncated[i], res.EpisodeLength[i])
+				}
+			}
+		}
+	}
+	return lengths
+}
+
+func zero(int, []float32) {}
+
+func TestZeroActionHopperFallsCheetahRunsToTimeLimit(t *testing.T) {
+	for i, l := range episodeLengths(t, "hopper", 4, zero) {
+		if l == 0 || l >= 500 {
+			t.Errorf("hopper env %d: zero-action episode length %d, want a fall well before 1000", i, l)
+		}
+	}
+	for i, l := range episodeLengths(t, "halfcheetah", 2, zero) {
+		if l != 1000 {
+			t.Errorf("halfcheetah env %d: episode length %d, want truncation at 1000", i, l)
+		}
+	}
+}
+
+func trajectory(t *testing.T, id string, seed uint64, steps int) []float32 {
+	t.Helper()
+	v, err := env.New(spec(t, id), env.Config{NumEnvs: 3, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	obs, _ := v.Reset(seed)
+	out := append([]float32(nil), obs...)
+	rng := rand.New(rand.NewPCG(seed, 99))
+	act := make([]float32, 3*v.Spec().Action.Dim)
+	for k := 0; k < steps; k++ {
+		for i := range act {
+			act[i] = float32(2*rng.Float64() - 1)
+		}
+		res, err := v.Step(act)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, res.Obs...)
+		out = append(out, res.Rewards...)
+	}
+	return out
+}
+
+func TestSeedsReproduceExactly(t *testing.T) {
+	for _, id := range []string{"hopper", "ant"} {
+		a, b, c := trajectory(t, id, 11, 150), trajectory(t, id, 11, 150), trajectory(t, id, 12, 150)
+		same := true
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s: same seed differs at %d: %v vs %v", id, i, a[i], b[i])
+			}
+			same = same && a[i] == c[i]
+		}
+		if same {
+			t.Errorf("%s: seeds 11 and 12 gave identical trajectories", id)
+		}
+	}
+}
+
+func TestSnapshotRestoreReplaysEpisode(t *testing.T) {
+	for _, id := range []string{"walker2d", "halfcheetah"} {
+		v, err := env.New(spec(t, id), env.Config{NumEnvs: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Reset(5)
+		act := make([]float32, v.Spec().Action.Dim)
+		for i := range act {
+			act[i] = 0.3
+		}
+		for k := 0; k < 10; k++ {
+			v.Step(act)
+		}
+		snap := v.Snapshot(0, nil)
+		// Replay up to the episode's end: the reset after it draws from the
+		// instance's RNG stream, which a physics snapshot does not rewind.
+		run := func() []float32 {
+			var out []float32
+			for k := 0; k < 40; k++ {
+				act[k%len(act)] = float32(math.Sin(float64(k)))
+				res, err := v.Step(act)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, res.Rewards[0])
+				if res.Done(0) {
+					break
+				}
+				out = append(out, res.Obs...)
+			}
+			return out
+		}
+		a := run()
+		if err := v.Restore(0, snap); err != nil {
+			t.Fatal(err)
+		}
+		for i := range act {
+			act[i] = 0.3
+		}
+		b := run()
+		if len(a) != len(b) || len(a) < 10*18 {
+			t.Fatalf("%s: replay lengths %d and %d (want ≥ 10 steps)", id, len(a), len(b))
+		}
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s: replay differs at %d: %v vs %v", id, i, a[i], b[i])
+			}
+		}
+		v.Close()
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	if _, err := registry().Lookup("hoper"); err == nil || !strings.Contains(err.Error(), "ant, halfcheetah, hopper, walker2d") {
+		t.Errorf("unknown env: %v", err)
+	}
+	v, err := env.New(spec(t, "hopper"), env.Config{NumEnvs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Step(make([]float32, 6)); err == nil || !strings.Contains(err.Error(), "Reset") {
+		t.Errorf("step before reset: %v", err)
+	}
+	v.Reset(1)
+	for _, tc := range []struct {
+		name string
+		act  []float32
+		want string
+	}{
+		{"short", make([]float32, 5), "got 5 action values, want 6"},
+		{"NaN", []float32{0, 0, 0, 0, float32(math.NaN()), 0}, "action 1 of env 1 is NaN"},
+		{"Inf", []float32{float32(math.Inf(1)), 0, 0, 0, 0, 0}, "action 0 of env 0 is +Inf"},
+	} {
+		if _, err := v.Step(tc.act); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want error containing %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := env.New(spec(t, "hopper"), env.Config{NumEnvs: 0}); err == nil || !strings.Contains(err.Error(), "at least 1") {
+		t.Errorf("zero envs: %v", err)
+	}
+}
+
+// TestPhysicsBlowUpIsACountedReset drives a hopper into a NaN state: the
+// episode ends as truncated at the last good observation, is counted, and the
+// instance restarts cleanly.
+func TestPhysicsBlowUpIsACountedReset(t *testing.T) {
+	mujoco.SetWarningHandler(func(string) {})
+	defer mujoco.SetWarningHandler(nil)
+	v, err := env.New(spec(t, "hopper"), env.Config{NumEnvs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	v.Reset(3)
+	snap := v.Snapshot(1, nil)
+	snap[1+6+2] = math.NaN() // time, 6 qpos, then qvel[2]
+	if err := v.Restore(1, snap); err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Step(make([]float32, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Truncated[1] || res.Terminated[1] || res.Truncated[0] || res.Rewards[1] != 0 {
+		t.Fatalf("flags: trunc %v term %v reward %v", res.Truncated, res.Terminated, res.Rewards)
+	}
+	st := v.Stats()
+	if st.PhysicsResets != 1 || !errors.Is(st.LastUnstable, env.ErrUnstable) || !strings.Contains(st.LastUnstable.Error(), "QVEL") {
+		t.Fatalf("stats %+v", st)
+	}
+	for _, x := range res.Obs {
+		if math.IsNaN(float64(x)) {
+			t.Fatal("NaN observation after auto-reset")
+		}
+	}
+	if res, err = v.Step(make([]float32, 6)); err != nil || res.Truncated[1] {
+		t.Fatalf("after reset: %v %v", err, res.Truncated)
+	}
+}
+
+func TestStepAllocatesNothing(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		v, err := env.New(spec(t, "hopper"), env.Config{NumEnvs: 8, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Reset(1)
+		act := make([]float32, 8*3)
+		for i := range act {
+			act[i] = 0.5
+		}
+		allocs := testing.AllocsPerRun(500, func() {
+			if _, err := v.Step(act); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("workers=%d: %v allocations per Step, want 0", workers, allocs)
+		}
+		v.Close()
+	}
+}
