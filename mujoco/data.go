@@ -224,3 +224,11 @@ func (d *Data) Restore(snap []float64) error {
 	d.Forward()
 	return nil
 }
+
+// CLoop runs the benchmark reference: steps iterations of a plain C loop
+// over d's model, each writing uniform random controls and calling mj_step
+// frameSkip times, with mj_resetData every resetEvery steps (0: never). It
+// makes one cgo call, so timing it measures MuJoCo alone.
+func (d *Data) CLoop(steps, frameSkip, resetEvery int, seed uint64) {
+	C.ultra_cloop(d.model.m, d.d, C.long(steps), C.int(frameSkip), C.int(resetEvery), C.ulonglong(seed))
+}

@@ -37,3 +37,22 @@ int ultra_warning_info(const mjData* d, int w) { return (int)d->warning[w].lasti
 const char* ultra_warning_text(int w, int info) { return mju_warningText(w, info); }
 
 double ultra_timestep(const mjModel* m) { return m->opt.timestep; }
+
+// ultra_cloop is the reference for the env benchmark: a plain C loop that
+// writes uniform random controls inside each actuator's ctrlrange, calls
+// mj_step frameskip times per step, and resets the data every reset_every
+// steps. It uses a xorshift generator so drawing controls costs next to nothing.
+void ultra_cloop(const mjModel* m, mjData* d, long steps, int frameskip, int reset_every,
+                 unsigned long long seed) {
+  unsigned long long x = seed ? seed : 0x9e3779b97f4a7c15ULL;
+  for (long s = 0; s < steps; s++) {
+    if (reset_every > 0 && s % reset_every == 0) mj_resetData(m, d);
+    for (int i = 0; i < m->nu; i++) {
+      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+      double u = (double)(x >> 11) / 9007199254740992.0;
+      double lo = m->actuator_ctrlrange[2*i], hi = m->actuator_ctrlrange[2*i+1];
+      d->ctrl[i] = lo + u * (hi - lo);
+    }
+    for (int k = 0; k < frameskip; k++) mj_step(m, d);
+  }
+}

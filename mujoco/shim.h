@@ -9,4 +9,5 @@ int ultra_step(const mjModel* m, mjData* d, int n);
 int ultra_warning_info(const mjData* d, int w);
 const char* ultra_warning_text(int w, int info);
 double ultra_timestep(const mjModel* m);
+void ultra_cloop(const mjModel* m, mjData* d, long steps, int frameskip, int reset_every, unsigned long long seed);
 #endif

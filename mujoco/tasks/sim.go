@@ -176,3 +176,24 @@ func checkNoise(opts env.Options, def float64) float64 {
 var inf = math.Inf(1)
 
 const mujocoBody = mujoco.ObjBody
+
+// Physics returns the compiled model and frame skip behind a task id, for
+// benchmarks that drive MuJoCo directly.
+func Physics(id string) (*mujoco.Model, int, error) {
+	var asset string
+	var skip int
+	switch id {
+	case "hopper":
+		asset, skip = DefaultHopper().Asset, DefaultHopper().FrameSkip
+	case "walker2d":
+		asset, skip = DefaultWalker2d().Asset, DefaultWalker2d().FrameSkip
+	case "halfcheetah":
+		asset, skip = DefaultHalfCheetah().Asset, DefaultHalfCheetah().FrameSkip
+	case "ant":
+		asset, skip = DefaultAnt().Asset, DefaultAnt().FrameSkip
+	default:
+		return nil, 0, fmt.Errorf("tasks: %q is not a MuJoCo task", id)
+	}
+	m, err := Model(asset)
+	return m, skip, err
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/eval"
+)
+
+func cmdEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", stderr)
+	envID := fs.String("env", "", "task id (see 'ultra envs'); required")
+	policy := fs.String("policy", "random", "baseline policy: zero or random")
+	episodes := fs.Int("episodes", 10, "number of episodes, ≥ 1")
+	seed := fs.Uint64("seed", 1, "seed for the environments and the policy")
+	noise := fs.Float64("reset-noise", -1, "reset-noise scale (≥ 0); default: the task's own")
+	envs := fs.Int("envs", 0, "parallel env instances; 0 = min(episodes, cores)")
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *envID == "" {
+		return fmt.Errorf("eval: --env is required: valid envs are %v", registry().IDs())
+	}
+	spec, err := registry().Lookup(*envID)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if *episodes < 1 {
+		return fmt.Errorf("eval: --episodes must be ≥ 1, got %d", *episodes)
+	}
+	var p eval.Policy
+	switch *policy {
+	case "zero":
+		p = eval.Zero{}
+	case "random":
+		p = eval.Random{Space: spec.Action, Rng: rand.New(rand.NewPCG(*seed, 0x5eed))}
+	default:
+		return fmt.Errorf("eval: unknown --policy %q: valid policies are zero, random", *policy)
+	}
+	opts := env.DefaultOptions()
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "reset-noise" {
+			opts = env.WithResetNoise(*noise)
+		}
+	})
+	if opts.ResetNoise != nil && *opts.ResetNoise < 0 {
+		return fmt.Errorf("eval: --reset-noise must be ≥ 0, got %g", *noise)
+	}
+	n := *envs
+	if n <= 0 {
+		n = min(*episodes, runtime.GOMAXPROCS(0))
+	}
+	v, err := env.New(spec, env.Config{NumEnvs: n, Options: opts})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	eps, err := eval.Run(v, p, *episodes, *seed)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	sum := eval.Summarise(eps)
+	st := v.Stats()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{
+			"env": spec.ID, "policy": *policy, "seed": *seed, "episodes": eps, "summary": sum,
+			"physics_resets": st.PhysicsResets,
+		})
+	}
+	for _, e := range eps {
+		fmt.Fprintf(stdout, "episode %3d  return %10.2f  length %4d\n", e.Index+1, e.Return, e.Length)
+	}
+	fmt.Fprintf(stdout, "%s %s policy, %d episodes, seed %d: return %.2f ± %.2f (min %.2f, max %.2f), mean length %.1f\n",
+		spec.ID, *policy, sum.Episodes, *seed, sum.MeanReturn, sum.StdReturn, sum.MinReturn, sum.MaxReturn, sum.MeanLength)
+	if st.PhysicsResets > 0 {
+		fmt.Fprintf(stdout, "warning: %d episodes ended by an unstable simulation (last: %v)\n", st.PhysicsResets, st.LastUnstable)
+	}
+	return nil
+}
