@@ -6,7 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // VecEnv steps N instances of one task together. Buffers in a [Result] are
@@ -63,8 +64,9 @@ type Config struct {
 	Options Options // passed to every instance
 }
 
-// Pool is the VecEnv implementation: instances stepped in contiguous chunks
-// by persistent worker goroutines (or inline when one worker suffices).
+// Pool is the VecEnv implementation: instances are stepped in contiguous
+// chunks claimed by the calling goroutine and persistent helper goroutines
+// (all inline when one worker suffices).
 type Pool struct {
 	spec           Spec
 	n, obsDim, act int
@@ -87,11 +89,27 @@ type Pool struct {
 	steps   int64
 	started bool
 
-	chunks [][2]int
-	work   chan [2]int
-	wg     sync.WaitGroup
-	closed bool
+	// Parallel stepping: the caller and helper goroutines claim chunks of
+	// chunkSize instances from next until all are taken. A Step bumps gen;
+	// helpers spin briefly on it before parking, because waking a parked
+	// goroutine costs tens of microseconds on a VM — a large share of a step.
+	chunkSize int
+	nChunks   int32
+	next      atomic.Int32
+	gen       atomic.Uint64
+	remaining atomic.Int32 // helpers still working on this Step
+	helpers   []*helper
+	closed    bool
 }
+
+// helper is one persistent worker goroutine's parking spot.
+type helper struct {
+	sleeping atomic.Bool
+	wake     chan struct{}
+}
+
+// spinFor bounds busy-waiting for the next Step or for helpers to finish.
+const spinFor = 50 * time.Microsecond
 
 var _ VecEnv = (*Pool)(nil)
 
@@ -128,25 +146,76 @@ func New(spec Spec, cfg Config) (*Pool, error) {
 		p.pcgs = append(p.pcgs, pcg)
 		p.rngs = append(p.rngs, rand.New(pcg))
 	}
-	if w > 1 {
-		// Several small chunks per worker balance uneven step costs (resets,
-		// contacts) without much dispatch overhead.
-		nc := min(n, 4*w)
-		for c := 0; c < nc; c++ {
-			p.chunks = append(p.chunks, [2]int{c * n / nc, (c + 1) * n / nc})
-		}
-		p.work = make(chan [2]int, nc)
-		for i := 0; i < w; i++ {
-			go p.worker()
-		}
+	// Small chunks (about 8 per worker) balance uneven step costs — resets,
+	// contacts — since whoever is free claims the next one.
+	p.chunkSize = max(1, n/(8*w))
+	p.nChunks = int32((n + p.chunkSize - 1) / p.chunkSize)
+	for i := 1; i < w; i++ {
+		h := &helper{wake: make(chan struct{}, 1)}
+		p.helpers = append(p.helpers, h)
+		go p.work(h)
 	}
 	return p, nil
 }
 
-func (p *Pool) worker() {
-	for c := range p.work {
-		p.stepRange(c[0], c[1])
-		p.wg.Done()
+// work is a helper goroutine's loop: wait for a new generation, claim
+// chunks, report done.
+func (p *Pool) work(h *helper) {
+	seen := uint64(0)
+	for {
+		if !p.spinUntil(func() bool { return p.gen.Load() != seen }) {
+			// Park. Announce it, then re-check so a Step that bumped gen
+			// in between is not missed; if that Step already took the
+			// announcement, it has sent (or will send) a token.
+			h.sleeping.Store(true)
+			if p.gen.Load() == seen || !h.sleeping.Swap(false) {
+				<-h.wake
+			}
+		}
+		seen = p.gen.Load()
+		if p.closed {
+			return
+		}
+		p.claimChunks()
+		p.remaining.Add(-1)
+	}
+}
+
+// spinUntil busy-waits up to spinFor for cond, yielding to the scheduler.
+func (p *Pool) spinUntil(cond func() bool) bool {
+	start := time.Now()
+	for i := 0; ; i++ {
+		if cond() {
+			return true
+		}
+		if i&63 == 63 {
+			if time.Since(start) > spinFor {
+				return false
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// bump starts a new generation and wakes parked helpers.
+func (p *Pool) bump() {
+	p.gen.Add(1)
+	for _, h := range p.helpers {
+		if h.sleeping.Swap(false) {
+			h.wake <- struct{}{}
+		}
+	}
+}
+
+// claimChunks steps chunks until none is left.
+func (p *Pool) claimChunks() {
+	for {
+		c := int(p.next.Add(1) - 1)
+		if c >= int(p.nChunks) {
+			return
+		}
+		lo := c * p.chunkSize
+		p.stepRange(lo, min(lo+p.chunkSize, p.n))
 	}
 }
 
@@ -186,14 +255,16 @@ func (p *Pool) Step(actions []float32) (Result, error) {
 		return Result{}, err
 	}
 	p.actions = actions
-	if p.work == nil {
+	if len(p.helpers) == 0 {
 		p.stepRange(0, p.n)
 	} else {
-		p.wg.Add(len(p.chunks))
-		for _, c := range p.chunks {
-			p.work <- c
+		p.next.Store(0)
+		p.remaining.Store(int32(len(p.helpers)))
+		p.bump()
+		p.claimChunks() // the caller works too instead of waiting idle
+		for p.remaining.Load() > 0 {
+			runtime.Gosched() // helpers are mid-chunk: at most one env step away
 		}
-		p.wg.Wait()
 	}
 	p.actions = nil
 	p.steps += int64(p.n)
@@ -290,9 +361,7 @@ func (p *Pool) Close() error {
 		return nil
 	}
 	p.closed = true
-	if p.work != nil {
-		close(p.work)
-	}
+	p.bump()
 	return p.closeEnvs()
 }
 

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // adamState is a backend-independent Adam optimizer over flat float32
@@ -60,8 +61,11 @@ func clipGrads(grads [][]float32, norm float64, maxNorm float32) {
 //	v = b2*v + (1-b2)*g²
 //	p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
 //
-// The arithmetic is float64; m, v and p are stored as float32. A
-// non-finite gradient norm is reported as an error and nothing changes.
+// The arithmetic is float64; m, v and p are stored as float32. Beta1, Beta2
+// and Eps are widened with decimal64, so 0.999 means the double 0.999 as in
+// PyTorch (where 1-beta2 and the bias corrections are computed in double),
+// not float32(0.999) = 0.99900001287, whose 1-b2 is off by 1.3e-5 relative.
+// A non-finite gradient norm is reported as an error and nothing changes.
 func (s *adamState) step(params, grads [][]float32, lr, maxNorm float32) (float32, error) {
 	if math.IsNaN(float64(lr)) || math.IsInf(float64(lr), 0) || lr < 0 {
 		return 0, fmt.Errorf("nn: Step: lr = %v, want a finite lr >= 0", lr)
@@ -75,7 +79,7 @@ func (s *adamState) step(params, grads [][]float32, lr, maxNorm float32) (float3
 	}
 	clipGrads(grads, norm, maxNorm)
 	s.t++
-	b1, b2, eps := float64(s.cfg.Beta1), float64(s.cfg.Beta2), float64(s.cfg.Eps)
+	b1, b2, eps := decimal64(s.cfg.Beta1), decimal64(s.cfg.Beta2), decimal64(s.cfg.Eps)
 	bc1 := 1 - math.Pow(b1, float64(s.t))
 	bc2 := 1 - math.Pow(b2, float64(s.t))
 	stepSize := float64(lr) / bc1
@@ -115,4 +119,14 @@ func (s *adamState) set(m, v [][]float32, t int, names []string) error {
 	}
 	s.t = t
 	return nil
+}
+
+// decimal64 widens f to the float64 with the same shortest decimal
+// representation (float32(0.999) -> 0.999), i.e. the value the user wrote.
+func decimal64(f float32) float64 {
+	d, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	if err != nil {
+		return float64(f)
+	}
+	return d
 }

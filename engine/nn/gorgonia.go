@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -44,14 +45,19 @@ import (
 // term, which has the same derivative as the clipped one there, so the
 // result equals torch's (which splits ties half/half between two equal
 // derivatives). The same holds for the value loss. Only the measure-zero
-// points ratio == 1±ClipCoef differ from torch, as does ReLU at exactly 0
-// (gorgonia's Rectify passes gradient 1 there, torch 0).
+// points ratio == 1±ClipCoef (and v-oldV == ±ClipCoef) differ from torch.
 //
 // Allocation. Inputs and output buffers are allocated once per compiled
 // graph. gorgonia's TapeMachine, however, drops every intermediate value
 // on Reset and runs each program on a fresh goroutine, so each Forward/Grad
 // still allocates its intermediate tensors; that cannot be avoided from
 // outside gorgonia v0.9.18.
+
+// buildMu serialises graph construction and compilation across backends:
+// gorgonia shares package-level constant nodes (used by Grad and Rectify,
+// among others) between graphs and lazily writes their hash codes, which
+// races when two backends build graphs concurrently (found with -race).
+var buildMu sync.Mutex
 
 // maxCachedGraphs bounds each graph cache; batch sizes in PPO take a handful
 // of values (envs, minibatch, last partial minibatch), so eviction is rare.
@@ -279,6 +285,7 @@ type netGraph struct {
 	x      *G.Node   // [ObsDim, n] observations (input)
 	xbuf   []float32
 	ones   *G.Node // [1, n] row of ones (input)
+	zero   *G.Node // scalar 0 (input), for ReLU
 	head   *G.Node // [ActDim, n] Gaussian mean or logits
 	vrow   *G.Node // [1, n] values
 }
@@ -300,13 +307,17 @@ func (b *gorgoniaBackend) buildNet(n int) *netGraph {
 	}
 	ng.ones = G.NewMatrix(ng.g, G.Float32, G.WithShape(1, n), G.WithName("ones"),
 		G.WithValue(tensor.New(tensor.WithShape(1, n), tensor.WithBacking(ones))))
+	ng.zero, _ = inputScalar(ng.g, "zero", 0)
 	ng.head = b.buildMLP(ng, b.policy)
 	ng.vrow = b.buildMLP(ng, b.value)
 	return ng
 }
 
 // buildMLP applies layers to ng.x: act(W·h + b·1ᵀ) for hidden layers, no
-// activation on the last one.
+// activation on the last one. ReLU is x ⊙ (x > 0) with the mask treated as
+// a constant, so its derivative at exactly 0 is 0 as in torch; gorgonia's
+// Rectify uses x >= 0, which differs from torch whenever a pre-activation is
+// exactly 0 (common at init: zero biases behind an all-dead layer).
 func (b *gorgoniaBackend) buildMLP(ng *netGraph, layers []layerRef) *G.Node {
 	h := ng.x
 	for l, lr := range layers {
@@ -314,7 +325,7 @@ func (b *gorgoniaBackend) buildMLP(ng *netGraph, layers []layerRef) *G.Node {
 		z = must(G.Add(z, must(G.Mul(ng.params[lr.b], ng.ones))))
 		if l+1 < len(layers) {
 			if b.spec.Activation == ActReLU {
-				z = must(G.Rectify(z))
+				z = must(G.HadamardProd(z, must(G.Gt(z, ng.zero, true))))
 			} else {
 				z = must(G.Tanh(z))
 			}
@@ -339,7 +350,8 @@ func inputScalar(g *G.ExprGraph, name string, v float32) (*G.Node, *G.F32) {
 	return G.NewScalar(g, G.Float32, G.WithName(name), G.WithValue(val)), val
 }
 
-// newVM compiles g into a tape machine, turning compile panics into errors.
+// newVM compiles g into a tape machine. It panics on compile errors; callers
+// run it under catchBuild.
 func newVM(g *G.ExprGraph) G.VM {
 	return G.NewTapeMachine(g)
 }
@@ -362,11 +374,13 @@ type fwdGraph struct {
 	headV, valsV G.Value
 }
 
-// forwardGraph returns the cached forward graph for batch size n.
-func (b *gorgoniaBackend) forwardGraph(n int) (fg *fwdGraph, err error) {
+// fwdGraphFor returns the cached forward graph for batch size n.
+func (b *gorgoniaBackend) fwdGraphFor(n int) (fg *fwdGraph, err error) {
 	if fg = b.fwd[n]; fg != nil {
 		return fg, nil
 	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	defer catchBuild("forward", &err)
 	fg = &fwdGraph{n: n, net: b.buildNet(n)}
 	fg.head = make([]float32, b.spec.ActDim*n)
@@ -404,7 +418,7 @@ func (b *gorgoniaBackend) Forward(obs []float32, n int, dist, values []float32) 
 	case len(values) != n:
 		return fmt.Errorf("nn: Forward: values has %d values, want n = %d", len(values), n)
 	}
-	fg, err := b.forwardGraph(n)
+	fg, err := b.fwdGraphFor(n)
 	if err != nil {
 		return err
 	}
@@ -459,11 +473,13 @@ type lossGraph struct {
 	gradV                    []G.Value
 }
 
-// lossGraph returns the cached loss graph for key.
-func (b *gorgoniaBackend) lossGraph(key lossKey) (lg *lossGraph, err error) {
+// lossGraphFor returns the cached loss graph for key.
+func (b *gorgoniaBackend) lossGraphFor(key lossKey) (lg *lossGraph, err error) {
 	if lg = b.loss[key]; lg != nil {
 		return lg, nil
 	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	defer catchBuild("loss", &err)
 	s := b.spec
 	n := key.n
@@ -488,7 +504,12 @@ func (b *gorgoniaBackend) lossGraph(key lossKey) (lg *lossGraph, err error) {
 	// New log-probabilities and mean entropy.
 	var logp, entMean *G.Node
 	if s.Discrete {
-		lsm := must(G.LogSoftMax(ng.head, 0)) // stable, per column
+		// log_softmax over actions = axis 0 of the [A, n] logits. The axis
+		// must be explicit: gorgonia's backward op passes it unresolved, and
+		// its last-axis kernel shifts by the first element of the whole
+		// tensor instead of the row max; the inner-axis kernel used here
+		// shifts each column by its own max, so it is stable.
+		lsm := must(G.LogSoftMax(ng.head, 0))
 		logp = must(G.Sum(must(G.HadamardProd(lsm, act)), 0))
 		p := must(G.Exp(lsm))
 		ent := must(G.Neg(must(G.Sum(must(G.HadamardProd(p, lsm)), 0))))
@@ -572,7 +593,7 @@ func (b *gorgoniaBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 	if err := b.checkBatch(bt, c); err != nil {
 		return LossStats{}, err
 	}
-	lg, err := b.lossGraph(lossKey{n: bt.N, clipV: c.ClipVLoss})
+	lg, err := b.lossGraphFor(lossKey{n: bt.N, clipV: c.ClipVLoss})
 	if err != nil {
 		return LossStats{}, err
 	}
@@ -683,25 +704,33 @@ func (b *gorgoniaBackend) checkBatch(bt Batch, c LossConfig) error {
 		}
 		return nil
 	}
-	errs := []error{check("Obs", len(bt.Obs), n*s.ObsDim, "N*ObsDim")}
-	if s.Discrete {
-		errs = append(errs, check("Actions", len(bt.Actions), n, "N (one action index per sample)"))
-	} else {
-		errs = append(errs, check("Actions", len(bt.Actions), n*s.ActDim, "N*ActDim"))
-	}
-	errs = append(errs,
-		check("LogProbs", len(bt.LogProbs), n, "N"),
-		check("Advantages", len(bt.Advantages), n, "N"),
-		check("Returns", len(bt.Returns), n, "N"))
-	if c.ClipVLoss {
-		errs = append(errs, check("Values", len(bt.Values), n, "N (required by ClipVLoss)"))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := check("Obs", len(bt.Obs), n*s.ObsDim, "N*ObsDim"); err != nil {
 		return err
 	}
 	if s.Discrete {
+		if err := check("Actions", len(bt.Actions), n, "N (one action index per sample)"); err != nil {
+			return err
+		}
+	} else if err := check("Actions", len(bt.Actions), n*s.ActDim, "N*ActDim"); err != nil {
+		return err
+	}
+	if err := check("LogProbs", len(bt.LogProbs), n, "N"); err != nil {
+		return err
+	}
+	if err := check("Advantages", len(bt.Advantages), n, "N"); err != nil {
+		return err
+	}
+	if err := check("Returns", len(bt.Returns), n, "N"); err != nil {
+		return err
+	}
+	if c.ClipVLoss {
+		if err := check("Values", len(bt.Values), n, "N (required by ClipVLoss)"); err != nil {
+			return err
+		}
+	}
+	if s.Discrete {
 		for i, a := range bt.Actions {
-			if a != float32(int(a)) || a < 0 || int(a) >= s.ActDim {
+			if !(a >= 0 && a < float32(s.ActDim)) || a != float32(int(a)) {
 				return fmt.Errorf("nn: Grad: Batch.Actions[%d] = %v is not an action index in [0, %d)", i, a, s.ActDim)
 			}
 		}

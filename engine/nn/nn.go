@@ -15,7 +15,8 @@
 //
 // [NewGorgonia] returns the CPU backend built on gorgonia.org/gorgonia. A CUDA
 // backend implements the same interface and must agree with it numerically.
-// Backends are not safe for concurrent use.
+// A Backend is not safe for concurrent use; distinct backends may be used
+// from different goroutines.
 package nn
 
 import (
@@ -90,13 +91,13 @@ func (s Spec) Validate() error {
 	}
 	for i, h := range s.Hidden {
 		if h < 1 || h > maxDim {
-			errs = append(errs, fmt.Errorf("Hidden[%d] = %d, want 1 <= size <= %d", i, h, maxDim))
+			errs = append(errs, fmt.Errorf("hidden layer %d size = %d, want 1 <= size <= %d", i, h, maxDim))
 		}
 	}
 	switch s.Activation {
 	case "", ActTanh, ActReLU:
 	default:
-		errs = append(errs, fmt.Errorf("Activation = %q, want %q (default) or %q", s.Activation, ActTanh, ActReLU))
+		errs = append(errs, fmt.Errorf("activation = %q, want %q (default) or %q", s.Activation, ActTanh, ActReLU))
 	}
 	ls := float64(s.InitLogStd)
 	switch {

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(args, &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+func TestEnvsListsEveryTask(t *testing.T) {
+	out, err := runCLI(t, "envs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"hopper", "Box(11, [-Inf, +Inf])", "Box(3, [-1, 1])", "walker2d", "halfcheetah", "ant", "Box(27"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("envs output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestEvalJSON(t *testing.T) {
+	out, err := runCLI(t, "eval", "--env", "hopper", "--policy", "zero", "--episodes", "3", "--seed", "2", "--json")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var got struct {
+		Env      string
+		Episodes []struct {
+			Return float64
+			Length int
+		}
+		Summary struct {
+			Episodes int `json:"episodes"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	if got.Env != "hopper" || len(got.Episodes) != 3 || got.Summary.Episodes != 3 {
+		t.Fatalf("%+v", got)
+	}
+	for _, e := range got.Episodes {
+		if e.Length < 20 || e.Length >= 1000 || e.Return <= 0 {
+			t.Errorf("zero-action hopper episode %+v", e)
+		}
+	}
+	again, _ := runCLI(t, "eval", "--env", "hopper", "--policy", "zero", "--episodes", "3", "--seed", "2", "--json")
+	if again != out {
+		t.Error("same seed gave different output")
+	}
+	noNoise, _ := runCLI(t, "eval", "--env", "hopper", "--policy", "zero", "--episodes", "2", "--reset-noise", "0", "--json")
+	if !strings.Contains(noNoise, `"length"`) {
+		t.Error(noNoise)
+	}
+}
+
+func TestCLIErrorsNameTheFix(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fly"}, "valid commands are envs, eval, bench"},
+		{[]string{"eval", "--env", "hoper"}, "valid envs are ant, halfcheetah, hopper, walker2d"},
+		{[]string{"eval"}, "--env is required"},
+		{[]string{"eval", "--env", "hopper", "--policy", "smart"}, "valid policies are zero, random"},
+		{[]string{"eval", "--env", "hopper", "--episodes", "0"}, "--episodes must be ≥ 1"},
+		{[]string{"eval", "--env", "hopper", "--reset-noise", "-2"}, "--reset-noise must be ≥ 0"},
+		{[]string{"bench"}, "ultra bench env"},
+		{[]string{"bench", "env", "--steps", "10"}, "--steps ≥ 1000"},
+		{[]string{"eval", "--env", "hopper", "extra"}, `unexpected argument "extra"`},
+	} {
+		out, err := runCLI(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error()+out, tc.want) {
+			t.Errorf("%v: got %v (%s), want %q", tc.args, err, out, tc.want)
+		}
+	}
+}
+
+func TestBenchEnvReportsRatios(t *testing.T) {
+	out, err := runCLI(t, "bench", "env", "--env", "halfcheetah", "--envs", "2", "--steps", "1000", "--rounds", "1", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b envBench
+	if err := json.Unmarshal([]byte(out), &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.CLoopSPS <= 0 || b.SingleSPS <= 0 || b.BatchSPS <= 0 || b.SingleVsC <= 0 || b.Envs != 2 {
+		t.Fatalf("%+v", b)
+	}
+}

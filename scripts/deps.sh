@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# deps.sh — make sure what ultra needs to build and test is installed.
+#
+# Needed: Go ≥ 1.24 and a C compiler (cgo), and MuJoCo's C library and headers
+# (Debian/Ubuntu: libmujoco-dev). Optional extras are named with the feature
+# that wants them. As root on Debian/Ubuntu the missing packages are installed
+# with apt-get (running 'apt-get update' first); otherwise the exact command
+# to run is printed and the script fails.
+set -euo pipefail
+
+missing=()
+have_header() { printf '#include <%s>\n' "$1" | ${CC:-cc} -E -x c - >/dev/null 2>&1; }
+
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v make >/dev/null 2>&1 || missing+=(make)
+if ! have_header mujoco/mujoco.h || ! ldconfig -p 2>/dev/null | grep -q 'libmujoco\.so'; then
+  missing+=(libmujoco-dev)
+fi
+# promtool checks the /metrics exposition in the tests (prometheus package).
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "deps: missing ${missing[*]}; install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "deps: Go is not installed. Install Go 1.24 or newer from https://go.dev/dl/ and put it on PATH" >&2
+  echo "  (Debian's golang-go is too old for this module)." >&2
+  exit 1
+fi
+gov=$(go env GOVERSION | sed 's/^go//')
+if [ "$(printf '%s\n1.24\n' "$gov" | sort -V | head -1)" != "1.24" ]; then
+  echo "deps: Go $gov is too old; ultra needs Go 1.24 or newer (https://go.dev/dl/)" >&2
+  exit 1
+fi
+echo "deps: ok (go $gov, MuJoCo headers and library found)" >&2
