@@ -90,8 +90,8 @@ func TestSpecValidate(t *testing.T) {
 		{"obs", Spec{ObsDim: 0, ActDim: 1}, "ObsDim = 0, want 1 <= ObsDim"},
 		{"act", Spec{ObsDim: 1, ActDim: -1}, "ActDim = -1 (continuous action dimensions), want 1 <= ActDim"},
 		{"discrete act", Spec{ObsDim: 1, ActDim: 1, Discrete: true}, "ActDim = 1 (discrete actions), want 2 <= ActDim"},
-		{"hidden", Spec{ObsDim: 1, ActDim: 1, Hidden: []int{64, 0}}, "Hidden[1] = 0, want 1 <= size"},
-		{"activation", Spec{ObsDim: 1, ActDim: 1, Activation: "gelu"}, `Activation = "gelu", want "tanh" (default) or "relu"`},
+		{"hidden", Spec{ObsDim: 1, ActDim: 1, Hidden: []int{64, 0}}, "hidden layer 1 size = 0, want 1 <= size"},
+		{"activation", Spec{ObsDim: 1, ActDim: 1, Activation: "gelu"}, `activation = "gelu", want "tanh" (default) or "relu"`},
 		{"logstd nan", Spec{ObsDim: 1, ActDim: 1, InitLogStd: float32(math.NaN())}, "InitLogStd = NaN, want a finite value"},
 		{"logstd discrete", Spec{ObsDim: 1, ActDim: 2, Discrete: true, InitLogStd: 1}, "InitLogStd = 1, want 0 with Discrete"},
 	}
