@@ -3,7 +3,7 @@ GO          ?= go
 BIN         ?= bin/ultra
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # Packages whose concurrency the race detector checks in `make test`.
-RACE_PKGS   ?= ./engine/env/... ./mujoco/...
+RACE_PKGS   ?= ./engine/... ./mujoco/...
 
 .PHONY: all deps build test race lint bench demo clean
 
