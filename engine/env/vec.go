@@ -1,6 +1,8 @@
 package env
 
 import (
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
@@ -27,8 +29,16 @@ type VecEnv interface {
 	// Restore puts instance i into a snapshotted state as the start of a new
 	// episode and writes its observation into row i of the observations.
 	Restore(i int, snap []float64) error
+	// Obs returns the current observations (N × obs dim).
+	Obs() []float32
 	// Stats returns cumulative counters.
 	Stats() Stats
+	// MarshalBinary captures everything a resumed run needs to continue
+	// exactly: each instance's simulator state, RNG state and the progress
+	// of its current episode. UnmarshalBinary restores it into a VecEnv of
+	// the same task and size.
+	MarshalBinary() ([]byte, error)
+	UnmarshalBinary([]byte) error
 	Close() error
 }
 
@@ -372,3 +382,67 @@ func (p *Pool) closeEnvs() error {
 	}
 	return errors.Join(errs...)
 }
+
+// poolState is the serialised form of a Pool (see VecEnv.MarshalBinary).
+type poolState struct {
+	Task      string
+	Snapshots [][]float64
+	RNGs      [][]byte
+	CurRet    []float64
+	CurLen    []int
+	Steps     int64
+	Episodes  []int64
+	Physics   []int64
+}
+
+// MarshalBinary implements VecEnv.
+func (p *Pool) MarshalBinary() ([]byte, error) {
+	if !p.started {
+		return nil, errors.New("env: MarshalBinary before Reset")
+	}
+	st := poolState{Task: p.spec.ID, CurRet: p.curRet, CurLen: p.curLen, Steps: p.steps,
+		Episodes: p.episodes, Physics: p.physics}
+	for i, e := range p.envs {
+		st.Snapshots = append(st.Snapshots, e.Snapshot(nil))
+		b, err := p.pcgs[i].MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("env: marshal RNG %d: %w", i, err)
+		}
+		st.RNGs = append(st.RNGs, b)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(st); err != nil {
+		return nil, fmt.Errorf("env: marshal state: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// UnmarshalBinary implements VecEnv.
+func (p *Pool) UnmarshalBinary(b []byte) error {
+	var st poolState
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
+		return fmt.Errorf("env: unmarshal state: %w", err)
+	}
+	if st.Task != p.spec.ID || len(st.Snapshots) != p.n || len(st.RNGs) != p.n || len(st.CurRet) != p.n || len(st.CurLen) != p.n {
+		return fmt.Errorf("env: saved state is for %d %q envs, this VecEnv has %d %q envs", len(st.Snapshots), st.Task, p.n, p.spec.ID)
+	}
+	for i, e := range p.envs {
+		if err := e.Restore(st.Snapshots[i], p.obsRow(p.obs, i)); err != nil {
+			return fmt.Errorf("env: restore instance %d: %w", i, err)
+		}
+		if err := p.pcgs[i].UnmarshalBinary(st.RNGs[i]); err != nil {
+			return fmt.Errorf("env: restore RNG %d: %w", i, err)
+		}
+	}
+	copy(p.curRet, st.CurRet)
+	copy(p.curLen, st.CurLen)
+	p.steps = st.Steps
+	copy(p.episodes, st.Episodes)
+	copy(p.physics, st.Physics)
+	p.started = true
+	return nil
+}
+
+// Obs returns the current observations (N × obs dim), as last returned by
+// Reset, Step or written by Restore/UnmarshalBinary.
+func (p *Pool) Obs() []float32 { return p.obs }

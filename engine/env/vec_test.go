@@ -173,3 +173,43 @@ func TestSpaceString(t *testing.T) {
 		}
 	}
 }
+
+func TestMarshalStateContinuesExactly(t *testing.T) {
+	v, _ := New(counterSpec(100), Config{NumEnvs: 3})
+	defer v.Close()
+	v.Reset(9)
+	act := []float32{1, 2, 3}
+	for k := 0; k < 4; k++ {
+		v.Step(act)
+	}
+	b, err := v.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(v VecEnv) []float32 {
+		var out []float32
+		for k := 0; k < 10; k++ {
+			res, _ := v.Step(act)
+			out = append(out, res.Obs...)
+			out = append(out, float32(res.EpisodeLength[0]))
+		}
+		return out
+	}
+	a := run(v)
+	w, _ := New(counterSpec(100), Config{NumEnvs: 3})
+	defer w.Close()
+	if err := w.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	c := run(w)
+	for i := range a {
+		if a[i] != c[i] {
+			t.Fatalf("resumed VecEnv differs at %d: %v vs %v", i, a[i], c[i])
+		}
+	}
+	small, _ := New(counterSpec(100), Config{NumEnvs: 2})
+	defer small.Close()
+	if err := small.UnmarshalBinary(b); err == nil || !strings.Contains(err.Error(), "3 \"counter\" envs") {
+		t.Errorf("size mismatch: %v", err)
+	}
+}

@@ -1,0 +1,127 @@
+package ppo
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Config holds every PPO hyperparameter. [Defaults] returns CleanRL's
+// ppo_continuous_action values; each field has a YAML key and a flag of the
+// same name in `ultra train`.
+type Config struct {
+	Env            string  `yaml:"env"`             // task id
+	Seed           uint64  `yaml:"seed"`            // seeds envs, networks, sampling and shuffling
+	TotalSteps     int     `yaml:"steps"`           // env steps to train for (summed over envs)
+	NumEnvs        int     `yaml:"envs"`            // parallel env instances
+	NumSteps       int     `yaml:"num-steps"`       // rollout length per env per iteration
+	NumMinibatches int     `yaml:"num-minibatches"` // minibatches per epoch
+	UpdateEpochs   int     `yaml:"update-epochs"`   // passes over each rollout
+	LearningRate   float64 `yaml:"learning-rate"`   // Adam step size
+	AnnealLR       bool    `yaml:"anneal-lr"`       // linear decay of the learning rate to 0
+	Gamma          float64 `yaml:"gamma"`           // discount
+	GAELambda      float64 `yaml:"gae-lambda"`      // GAE λ
+	NormAdv        bool    `yaml:"norm-adv"`        // normalise advantages per minibatch
+	ClipCoef       float64 `yaml:"clip-coef"`       // surrogate clipping ε
+	ClipVLoss      bool    `yaml:"clip-vloss"`      // clip the value loss like the surrogate
+	EntCoef        float64 `yaml:"ent-coef"`        // entropy bonus weight
+	VfCoef         float64 `yaml:"vf-coef"`         // value loss weight
+	MaxGradNorm    float64 `yaml:"max-grad-norm"`   // global gradient-norm clip (0: off)
+	TargetKL       float64 `yaml:"target-kl"`       // stop an update's epochs early past this approx-KL (0: off)
+	NormObs        bool    `yaml:"norm-obs"`        // running mean/std observation normalisation
+	ClipObs        float64 `yaml:"clip-obs"`        // clip normalised observations to ±this
+	NormReward     bool    `yaml:"norm-reward"`     // scale rewards by the std of the discounted return
+	ClipReward     float64 `yaml:"clip-reward"`     // clip scaled rewards to ±this
+	Hidden         []int   `yaml:"hidden"`          // hidden layer sizes of both networks
+	Activation     string  `yaml:"activation"`      // tanh or relu
+	Backend        string  `yaml:"backend"`         // network backend: see nn backends
+	Workers        int     `yaml:"workers"`         // env worker goroutines (0: automatic)
+}
+
+// Defaults returns CleanRL ppo_continuous_action's hyperparameters.
+func Defaults() Config {
+	return Config{
+		Env: "hopper", Seed: 1, TotalSteps: 1_000_000, NumEnvs: 1, NumSteps: 2048,
+		NumMinibatches: 32, UpdateEpochs: 10, LearningRate: 3e-4, AnnealLR: true,
+		Gamma: 0.99, GAELambda: 0.95, NormAdv: true, ClipCoef: 0.2, ClipVLoss: true,
+		EntCoef: 0, VfCoef: 0.5, MaxGradNorm: 0.5, TargetKL: 0,
+		NormObs: true, ClipObs: 10, NormReward: true, ClipReward: 10,
+		Hidden: []int{64, 64}, Activation: "tanh", Backend: "gorgonia",
+	}
+}
+
+// BatchSize is the number of samples per iteration.
+func (c Config) BatchSize() int { return c.NumEnvs * c.NumSteps }
+
+// MinibatchSize is the number of samples per gradient step.
+func (c Config) MinibatchSize() int { return c.BatchSize() / c.NumMinibatches }
+
+// Iterations is the number of rollout+update iterations TotalSteps needs.
+func (c Config) Iterations() int { return c.TotalSteps / c.BatchSize() }
+
+// Validate names every bad value with its valid range.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key string, v any, want string) {
+		errs = append(errs, fmt.Errorf("%s = %v, want %s", key, v, want))
+	}
+	if c.NumEnvs < 1 {
+		bad("envs", c.NumEnvs, "≥ 1")
+	}
+	if c.NumSteps < 1 {
+		bad("num-steps", c.NumSteps, "≥ 1")
+	}
+	if c.NumMinibatches < 1 || (c.NumEnvs >= 1 && c.NumSteps >= 1 && c.NumMinibatches > c.BatchSize()) {
+		bad("num-minibatches", c.NumMinibatches, fmt.Sprintf("in [1, envs × num-steps = %d]", c.BatchSize()))
+	}
+	if c.NumEnvs >= 1 && c.NumSteps >= 1 && c.TotalSteps < c.BatchSize() {
+		bad("steps", c.TotalSteps, fmt.Sprintf("≥ envs × num-steps = %d (one iteration)", c.BatchSize()))
+	}
+	if c.UpdateEpochs < 1 {
+		bad("update-epochs", c.UpdateEpochs, "≥ 1")
+	}
+	if !(c.LearningRate > 0 && c.LearningRate < 1) {
+		bad("learning-rate", c.LearningRate, "in (0, 1)")
+	}
+	if !(c.Gamma >= 0 && c.Gamma <= 1) {
+		bad("gamma", c.Gamma, "in [0, 1]")
+	}
+	if !(c.GAELambda >= 0 && c.GAELambda <= 1) {
+		bad("gae-lambda", c.GAELambda, "in [0, 1]")
+	}
+	if !(c.ClipCoef > 0 && c.ClipCoef < 1) {
+		bad("clip-coef", c.ClipCoef, "in (0, 1)")
+	}
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{{"ent-coef", c.EntCoef}, {"vf-coef", c.VfCoef}, {"max-grad-norm", c.MaxGradNorm}, {"target-kl", c.TargetKL}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 0) {
+			bad(f.key, f.v, "a finite value ≥ 0")
+		}
+	}
+	if c.NormObs && !(c.ClipObs > 0) {
+		bad("clip-obs", c.ClipObs, "> 0")
+	}
+	if c.NormReward && !(c.ClipReward > 0) {
+		bad("clip-reward", c.ClipReward, "> 0")
+	}
+	if len(c.Hidden) == 0 {
+		bad("hidden", c.Hidden, "at least one layer size, e.g. [64, 64]")
+	}
+	for i, h := range c.Hidden {
+		if h < 1 {
+			bad(fmt.Sprintf("hidden[%d]", i), h, "≥ 1")
+		}
+	}
+	if c.Activation != "tanh" && c.Activation != "relu" {
+		bad("activation", fmt.Sprintf("%q", c.Activation), `"tanh" or "relu"`)
+	}
+	if c.Workers < 0 {
+		bad("workers", c.Workers, "≥ 0 (0 = automatic)")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ppo: invalid config: %w", err)
+	}
+	return nil
+}

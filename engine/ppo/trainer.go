@@ -1,0 +1,541 @@
+// Package ppo is ultra's PPO learner: CleanRL's ppo_continuous_action (and
+// its categorical twin for discrete actions) over a batched VecEnv, with the
+// hooks ULTRA needs — replace the action taken at a step, add a bonus to its
+// reward, and receive every finished episode — and exact checkpoints.
+//
+// One iteration is a rollout of NumSteps steps of every env followed by
+// UpdateEpochs passes of minibatch updates. The tricks are the ones CleanRL
+// names: running observation normalisation and return-based reward scaling
+// (both clipped to ±10), GAE, per-minibatch advantage normalisation, the
+// clipped surrogate and value losses, global gradient clipping and a linearly
+// annealed learning rate. Unlike CleanRL, truncated episodes are bootstrapped
+// from their kept final observation instead of being treated as terminal.
+package ppo
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/nn"
+)
+
+// Modulator lets a caller steer the rollout (ULTRA's policy modulation). It
+// is asked once per env per step, before the env steps, with the raw
+// observation and the sampled action.
+type Modulator interface {
+	// Modulate may overwrite action with another in-space action and
+	// return replaced = true; the trainer then stores that action and its
+	// log-probability under the behaviour policy. bonus is added to the
+	// step's env reward (before reward scaling).
+	Modulate(env int, obs, action []float32) (replaced bool, bonus float64)
+}
+
+// Episode is one finished episode as the learner saw it.
+type Episode struct {
+	Env        int
+	Obs        []float32 // Length × obs dim raw observations, the state before each step
+	ObsDim     int
+	Actions    []float32 // Length × action dim, as executed (clipped to the space)
+	ActDim     int
+	Rewards    []float32 // env rewards, before any bonus or scaling
+	Bonus      []float32 // modulator bonus per step
+	Replaced   []bool    // the modulator chose the step's action
+	FinalObs   []float32 // the observation after the last step
+	Terminated bool
+	Truncated  bool
+	Return     float64 // Σ Rewards
+	Step       int64   // global step at which the episode ended
+}
+
+// Len is the number of steps.
+func (e *Episode) Len() int { return len(e.Rewards) }
+
+// Hooks are the optional extension points of a Trainer.
+type Hooks struct {
+	Modulator Modulator
+	// OnEpisode receives each finished episode; it owns ep afterwards. It
+	// runs on the training goroutine, so it must hand slow work elsewhere.
+	OnEpisode func(ep *Episode)
+}
+
+// IterStats reports one iteration.
+type IterStats struct {
+	Iteration     int     `json:"iteration"`
+	GlobalStep    int64   `json:"global_step"`
+	SPS           float64 `json:"sps"` // env steps per second over this iteration
+	LearningRate  float64 `json:"learning_rate"`
+	PolicyLoss    float64 `json:"policy_loss"`
+	ValueLoss     float64 `json:"value_loss"`
+	Entropy       float64 `json:"entropy"`
+	ApproxKL      float64 `json:"approx_kl"`
+	ClipFrac      float64 `json:"clip_frac"`
+	ExplainedVar  float64 `json:"explained_variance"`
+	GradNorm      float64 `json:"grad_norm"`
+	Epochs        int     `json:"epochs"` // fewer than UpdateEpochs after a target-KL stop
+	Episodes      int     `json:"episodes"`
+	ReturnMean    float64 `json:"episodic_return"` // mean over episodes finished this iteration (NaN if none)
+	LengthMean    float64 `json:"episodic_length"`
+	Replaced      int     `json:"modulated_actions"` // steps whose action the modulator replaced
+	Bonused       int     `json:"bonus_steps"`       // steps given a non-zero bonus
+	PhysicsResets int64   `json:"physics_resets"`    // cumulative
+	RolloutSec    float64 `json:"rollout_seconds"`
+	UpdateSec     float64 `json:"update_seconds"`
+}
+
+// Trainer runs PPO. It is not safe for concurrent use.
+type Trainer struct {
+	cfg   Config
+	spec  env.Spec
+	env   env.VecEnv
+	net   nn.Backend
+	hooks Hooks
+
+	obsRMS *RunningMeanStd
+	rew    *RewardScaler
+	pcg    *rand.PCG
+	rng    *rand.Rand
+
+	iteration  int
+	globalStep int64
+
+	n, od, ad, T int
+	discrete     bool
+	logStd       []float32 // aliases the backend's parameter (continuous only)
+
+	// Rollout storage, step-major (t*N + i).
+	obs, actions             []float32
+	logp, rewards, values    []float32
+	adv, returns             []float32
+	ended                    []bool
+	normObs, dist, val       []float32 // N rows for the current step
+	envAct, bonus            []float32
+	replaced                 []bool
+	truncIdx                 []int
+	truncObs, truncV, truncD []float32
+	rawObs                   []float32 // copy of the current raw observation (env buffers are reused)
+
+	mb   nn.Batch
+	perm []int
+
+	builders []*Episode
+}
+
+// New builds a trainer: the VecEnv for spec, fresh networks, and the state
+// of iteration 0.
+func New(cfg Config, spec env.Spec, hooks Hooks) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	v, err := env.New(spec, env.Config{NumEnvs: cfg.NumEnvs, Workers: cfg.Workers})
+	if err != nil {
+		return nil, err
+	}
+	net, err := NewBackend(cfg, spec)
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	t := &Trainer{cfg: cfg, spec: spec, env: v, net: net, hooks: hooks}
+	t.alloc()
+	t.pcg = rand.NewPCG(cfg.Seed, 0x707)
+	t.rng = rand.New(t.pcg)
+	obs, err := v.Reset(cfg.Seed)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	if cfg.NormObs {
+		t.obsRMS.Update(obs, t.n)
+	}
+	t.observe(obs)
+	return t, nil
+}
+
+// NewBackend makes the networks cfg asks for, sized for spec.
+func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
+	ns := nn.Spec{ObsDim: spec.Observation.Dim, ActDim: spec.Action.Dim, Hidden: cfg.Hidden, Activation: cfg.Activation}
+	if spec.Action.IsDiscrete() {
+		ns.ActDim, ns.Discrete = spec.Action.N, true
+	}
+	switch cfg.Backend {
+	case "gorgonia":
+		return nn.NewGorgonia(ns, cfg.Seed, nn.AdamConfig{})
+	default:
+		return nil, fmt.Errorf("ppo: unknown backend %q: valid backends are %s", cfg.Backend, "gorgonia")
+	}
+}
+
+func (t *Trainer) alloc() {
+	c := t.cfg
+	t.n, t.od, t.T = c.NumEnvs, t.spec.Observation.Dim, c.NumSteps
+	t.discrete = t.spec.Action.IsDiscrete()
+	t.ad = t.spec.Action.Dim
+	distDim := t.ad
+	if t.discrete {
+		distDim = t.spec.Action.N
+	}
+	B := c.BatchSize()
+	t.obs = make([]float32, B*t.od)
+	t.actions = make([]float32, B*t.ad)
+	t.logp, t.rewards, t.values = make([]float32, B), make([]float32, B), make([]float32, B)
+	t.adv, t.returns, t.ended = make([]float32, B), make([]float32, B), make([]bool, B)
+	t.normObs, t.dist, t.val = make([]float32, t.n*t.od), make([]float32, t.n*distDim), make([]float32, t.n)
+	t.envAct, t.bonus, t.replaced = make([]float32, t.n*t.ad), make([]float32, t.n), make([]bool, t.n)
+	t.truncObs, t.truncV, t.truncD = make([]float32, t.n*t.od), make([]float32, t.n), make([]float32, t.n*distDim)
+	t.rawObs = make([]float32, t.n*t.od)
+	mbs := c.MinibatchSize()
+	t.mb = nn.Batch{Obs: make([]float32, mbs*t.od), Actions: make([]float32, mbs*t.ad), LogProbs: make([]float32, mbs),
+		Advantages: make([]float32, mbs), Returns: make([]float32, mbs), Values: make([]float32, mbs)}
+	t.perm = make([]int, B)
+	t.obsRMS = NewRunningMeanStd(t.od)
+	t.rew = NewRewardScaler(t.n, c.Gamma, c.ClipReward)
+	t.builders = make([]*Episode, t.n)
+	if !t.discrete {
+		for _, p := range t.net.Params() {
+			if p.Name == "policy.log_std" {
+				t.logStd = p.Data
+			}
+		}
+	}
+}
+
+// observe records the raw observations of the current step and their
+// normalised form.
+func (t *Trainer) observe(raw []float32) {
+	copy(t.rawObs, raw)
+	t.normalize(t.normObs, raw, t.n)
+}
+
+func (t *Trainer) normalize(dst, raw []float32, n int) {
+	if t.cfg.NormObs {
+		t.obsRMS.Normalize(dst, raw, n, t.cfg.ClipObs)
+	} else {
+		copy(dst, raw[:n*t.od])
+	}
+}
+
+// Config returns the trainer's configuration.
+func (t *Trainer) Config() Config { return t.cfg }
+
+// Backend returns the networks.
+func (t *Trainer) Backend() nn.Backend { return t.net }
+
+// GlobalStep is the number of env steps taken so far.
+func (t *Trainer) GlobalStep() int64 { return t.globalStep }
+
+// Iteration is the number of finished iterations.
+func (t *Trainer) Iteration() int { return t.iteration }
+
+// Done reports whether the configured step budget is spent.
+func (t *Trainer) Done() bool { return t.iteration >= t.cfg.Iterations() }
+
+// ObsRMS returns the observation normaliser's statistics.
+func (t *Trainer) ObsRMS() *RunningMeanStd { return t.obsRMS }
+
+// Close releases the env and the networks.
+func (t *Trainer) Close() error {
+	return errors.Join(t.env.Close(), t.net.Close())
+}
+
+// sample draws each env's action from the policy into t.actions at row
+// offset base and its log-probability into t.logp.
+func (t *Trainer) sample(base int) {
+	for i := 0; i < t.n; i++ {
+		k := base + i
+		a := t.actions[k*t.ad : (k+1)*t.ad]
+		if t.discrete {
+			logits := t.dist[i*t.spec.Action.N : (i+1)*t.spec.Action.N]
+			a[0] = float32(sampleCategorical(logits, t.rng))
+			t.logp[k] = float32(nn.CategoricalLogProb(logits, int(a[0])))
+			continue
+		}
+		mean := t.dist[i*t.ad : (i+1)*t.ad]
+		for j := range a {
+			a[j] = mean[j] + float32(math.Exp(float64(t.logStd[j]))*t.rng.NormFloat64())
+		}
+		t.logp[k] = float32(nn.GaussianLogProb(mean, t.logStd, a))
+	}
+}
+
+func sampleCategorical(logits []float32, rng *rand.Rand) int {
+	mx := logits[0]
+	for _, l := range logits {
+		mx = max(mx, l)
+	}
+	var sum float64
+	for _, l := range logits {
+		sum += math.Exp(float64(l - mx))
+	}
+	u := rng.Float64() * sum
+	for j, l := range logits {
+		u -= math.Exp(float64(l - mx))
+		if u <= 0 {
+			return j
+		}
+	}
+	return len(logits) - 1
+}
+
+// Iterate runs one rollout and one update and returns their statistics.
+func (t *Trainer) Iterate() (IterStats, error) {
+	if t.Done() {
+		return IterStats{}, fmt.Errorf("ppo: the step budget (%d steps, %d iterations) is spent", t.cfg.TotalSteps, t.cfg.Iterations())
+	}
+	st := IterStats{Iteration: t.iteration + 1}
+	start := time.Now()
+	var retSum, lenSum float64
+	for s := 0; s < t.T; s++ {
+		if err := t.rolloutStep(s, &st, &retSum, &lenSum); err != nil {
+			return st, err
+		}
+	}
+	st.RolloutSec = time.Since(start).Seconds()
+	if st.Episodes > 0 {
+		st.ReturnMean, st.LengthMean = retSum/float64(st.Episodes), lenSum/float64(st.Episodes)
+	} else {
+		st.ReturnMean, st.LengthMean = math.NaN(), math.NaN()
+	}
+	upd := time.Now()
+	if err := t.update(&st); err != nil {
+		return st, err
+	}
+	st.UpdateSec = time.Since(upd).Seconds()
+	t.iteration++
+	st.GlobalStep = t.globalStep
+	st.SPS = float64(t.T*t.n) / time.Since(start).Seconds()
+	st.PhysicsResets = t.env.Stats().PhysicsResets
+	return st, nil
+}
+
+func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) error {
+	base := s * t.n
+	copy(t.obs[base*t.od:(base+t.n)*t.od], t.normObs)
+	if err := t.net.Forward(t.normObs, t.n, t.dist, t.val); err != nil {
+		return fmt.Errorf("ppo: policy forward: %w", err)
+	}
+	copy(t.values[base:base+t.n], t.val)
+	t.sample(base)
+	for i := 0; i < t.n; i++ {
+		k := base + i
+		a := t.actions[k*t.ad : (k+1)*t.ad]
+		t.replaced[i], t.bonus[i] = false, 0
+		if m := t.hooks.Modulator; m != nil {
+			rep, bonus := m.Modulate(i, t.rawObs[i*t.od:(i+1)*t.od], a)
+			t.replaced[i], t.bonus[i] = rep, float32(bonus)
+			if rep {
+				st.Replaced++
+				t.logp[k] = float32(t.logProb(i, a))
+			}
+			if bonus != 0 {
+				st.Bonused++
+			}
+		}
+		// The stored action is the one sampled (or chosen by the
+		// modulator); the env gets it clipped to the action space.
+		ea := t.envAct[i*t.ad : (i+1)*t.ad]
+		for j, v := range a {
+			if !t.discrete {
+				v = min(max(v, t.spec.Action.Low[j]), t.spec.Action.High[j])
+			}
+			ea[j] = v
+		}
+	}
+	res, err := t.env.Step(t.envAct)
+	if err != nil {
+		return fmt.Errorf("ppo: env step: %w", err)
+	}
+	t.globalStep += int64(t.n)
+	if t.hooks.OnEpisode != nil {
+		t.record(res)
+	}
+	rew := t.rewards[base : base+t.n]
+	ended := t.ended[base : base+t.n]
+	for i := 0; i < t.n; i++ {
+		rew[i] = res.Rewards[i] + t.bonus[i]
+		ended[i] = res.Done(i)
+		if ended[i] {
+			st.Episodes++
+			*retSum += res.EpisodeReturn[i]
+			*lenSum += float64(res.EpisodeLength[i])
+		}
+	}
+	if t.cfg.NormReward {
+		t.rew.Scale(rew, ended)
+	}
+	if err := t.bootstrapTruncated(res, rew); err != nil {
+		return err
+	}
+	if t.cfg.NormObs {
+		t.obsRMS.Update(res.Obs, t.n)
+	}
+	t.observe(res.Obs)
+	return nil
+}
+
+// bootstrapTruncated adds γ·V(final observation) to the reward of every
+// episode cut short by the time limit, so GAE can treat all episode ends
+// alike.
+func (t *Trainer) bootstrapTruncated(res env.Result, rew []float32) error {
+	t.truncIdx = t.truncIdx[:0]
+	for i := 0; i < t.n; i++ {
+		if res.Truncated[i] {
+			copy(t.truncObs[len(t.truncIdx)*t.od:], res.FinalObs[i*t.od:(i+1)*t.od])
+			t.truncIdx = append(t.truncIdx, i)
+		}
+	}
+	m := len(t.truncIdx)
+	if m == 0 {
+		return nil
+	}
+	t.normalize(t.truncObs, t.truncObs, m)
+	if err := t.net.Forward(t.truncObs[:m*t.od], m, t.truncD, t.truncV); err != nil {
+		return fmt.Errorf("ppo: value of final observations: %w", err)
+	}
+	for j, i := range t.truncIdx {
+		rew[i] += float32(t.cfg.Gamma) * t.truncV[j]
+	}
+	return nil
+}
+
+// logProb is the behaviour policy's log-probability of action a for env i
+// at the current step.
+func (t *Trainer) logProb(i int, a []float32) float64 {
+	if t.discrete {
+		n := t.spec.Action.N
+		return nn.CategoricalLogProb(t.dist[i*n:(i+1)*n], int(a[0]))
+	}
+	return nn.GaussianLogProb(t.dist[i*t.ad:(i+1)*t.ad], t.logStd, a)
+}
+
+// record appends this step to each env's episode and flushes ended ones.
+func (t *Trainer) record(res env.Result) {
+	for i := 0; i < t.n; i++ {
+		ep := t.builders[i]
+		if ep == nil {
+			ep = &Episode{Env: i, ObsDim: t.od, ActDim: t.ad}
+			t.builders[i] = ep
+		}
+		ep.Obs = append(ep.Obs, t.rawObs[i*t.od:(i+1)*t.od]...)
+		ep.Actions = append(ep.Actions, t.envAct[i*t.ad:(i+1)*t.ad]...)
+		ep.Rewards = append(ep.Rewards, res.Rewards[i])
+		ep.Bonus = append(ep.Bonus, t.bonus[i])
+		ep.Replaced = append(ep.Replaced, t.replaced[i])
+		ep.Return += float64(res.Rewards[i])
+		if res.Done(i) {
+			ep.FinalObs = append([]float32(nil), res.FinalObs[i*t.od:(i+1)*t.od]...)
+			ep.Terminated, ep.Truncated, ep.Step = res.Terminated[i], res.Truncated[i], t.globalStep
+			t.builders[i] = nil
+			t.hooks.OnEpisode(ep)
+		}
+	}
+}
+
+// update computes advantages and runs the epochs of minibatch updates.
+func (t *Trainer) update(st *IterStats) error {
+	c := t.cfg
+	// V(s_T) for the observation after the rollout.
+	if err := t.net.Forward(t.normObs, t.n, t.dist, t.val); err != nil {
+		return fmt.Errorf("ppo: bootstrap value: %w", err)
+	}
+	GAE(t.rewards, t.values, t.ended, t.val, t.n, c.Gamma, c.GAELambda, t.adv, t.returns)
+	lr := c.LearningRate
+	if c.AnnealLR {
+		lr *= 1 - float64(t.iteration)/float64(c.Iterations())
+	}
+	st.LearningRate = lr
+	loss := nn.LossConfig{ClipCoef: float32(c.ClipCoef), VfCoef: float32(c.VfCoef), EntCoef: float32(c.EntCoef), ClipVLoss: c.ClipVLoss}
+	B, mbs := c.BatchSize(), c.MinibatchSize()
+	for i := range t.perm {
+		t.perm[i] = i
+	}
+	var updates int
+	for epoch := 0; epoch < c.UpdateEpochs; epoch++ {
+		t.rng.Shuffle(B, func(i, j int) { t.perm[i], t.perm[j] = t.perm[j], t.perm[i] })
+		var lastKL float64
+		for start := 0; start+mbs <= B; start += mbs {
+			t.gather(t.perm[start : start+mbs])
+			ls, err := t.net.Grad(t.mb, loss)
+			if err != nil {
+				return fmt.Errorf("ppo: gradient: %w", err)
+			}
+			gn, err := t.net.Step(float32(lr), float32(c.MaxGradNorm))
+			if err != nil {
+				return fmt.Errorf("ppo: optimizer step (iteration %d, epoch %d): %w", t.iteration+1, epoch, err)
+			}
+			st.PolicyLoss += ls.PolicyLoss
+			st.ValueLoss += ls.ValueLoss
+			st.Entropy += ls.Entropy
+			st.ApproxKL += ls.ApproxKL
+			st.ClipFrac += ls.ClipFrac
+			st.GradNorm += float64(gn)
+			lastKL = ls.ApproxKL
+			updates++
+		}
+		st.Epochs = epoch + 1
+		if c.TargetKL > 0 && lastKL > c.TargetKL {
+			break
+		}
+	}
+	u := float64(updates)
+	st.PolicyLoss /= u
+	st.ValueLoss /= u
+	st.Entropy /= u
+	st.ApproxKL /= u
+	st.ClipFrac /= u
+	st.GradNorm /= u
+	st.ExplainedVar = explainedVariance(t.values, t.returns)
+	return nil
+}
+
+// gather copies the samples idx into the minibatch, normalising advantages
+// over the minibatch when configured.
+func (t *Trainer) gather(idx []int) {
+	mb := &t.mb
+	mb.N = len(idx)
+	var mean, sq float64
+	for j, k := range idx {
+		copy(mb.Obs[j*t.od:(j+1)*t.od], t.obs[k*t.od:(k+1)*t.od])
+		copy(mb.Actions[j*t.ad:(j+1)*t.ad], t.actions[k*t.ad:(k+1)*t.ad])
+		mb.LogProbs[j], mb.Returns[j], mb.Values[j], mb.Advantages[j] = t.logp[k], t.returns[k], t.values[k], t.adv[k]
+		mean += float64(t.adv[k])
+	}
+	if !t.cfg.NormAdv {
+		return
+	}
+	mean /= float64(len(idx))
+	for _, a := range mb.Advantages {
+		sq += (float64(a) - mean) * (float64(a) - mean)
+	}
+	// torch.std is the unbiased estimate; CleanRL adds 1e-8.
+	std := math.Sqrt(sq / float64(max(1, len(idx)-1)))
+	for j, a := range mb.Advantages {
+		mb.Advantages[j] = float32((float64(a) - mean) / (std + 1e-8))
+	}
+}
+
+// explainedVariance is 1 − Var(returns − values)/Var(returns).
+func explainedVariance(values, returns []float32) float64 {
+	var my, md float64
+	n := float64(len(values))
+	for i := range values {
+		my += float64(returns[i])
+		md += float64(returns[i] - values[i])
+	}
+	my /= n
+	md /= n
+	var vy, vd float64
+	for i := range values {
+		y := float64(returns[i]) - my
+		d := float64(returns[i]-values[i]) - md
+		vy += y * y
+		vd += d * d
+	}
+	if vy == 0 {
+		return math.NaN()
+	}
+	return 1 - vd/vy
+}
