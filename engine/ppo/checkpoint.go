@@ -1,0 +1,317 @@
+package ppo
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/nn"
+)
+
+// Checkpoint file format, version 1 (all integers little-endian):
+//
+//	magic "ULTRACKP" | uint32 version | uint64 n | n bytes of JSON header |
+//	float32 tensor data in header order | 32-byte SHA-256 of everything before it
+//
+// The header holds the config, counters, normaliser statistics, RNG and env
+// state; the tensors are the network parameters and Adam's moments.
+const (
+	ckptMagic   = "ULTRACKP"
+	ckptVersion = 1
+)
+
+// TensorInfo locates one tensor in a checkpoint's data section.
+type TensorInfo struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape"`
+	Len   int    `json:"len"` // float32 values
+}
+
+// RMSState is a serialised RunningMeanStd.
+type RMSState struct {
+	Mean  []float64 `json:"mean"`
+	Var   []float64 `json:"var"`
+	Count float64   `json:"count"`
+}
+
+// Checkpoint is everything needed to continue a run exactly, or to use its
+// policy.
+type Checkpoint struct {
+	Version       int          `json:"version"`
+	Config        Config       `json:"config"`
+	Net           nn.Spec      `json:"net"`
+	Iteration     int          `json:"iteration"`
+	GlobalStep    int64        `json:"global_step"`
+	ObsRMS        RMSState     `json:"obs_rms"`
+	RewardRMS     RMSState     `json:"reward_rms"`
+	RewardReturns []float64    `json:"reward_returns"`
+	RNG           []byte       `json:"rng"`
+	EnvState      []byte       `json:"env_state"`
+	AdamT         int          `json:"adam_t"`
+	Tensors       []TensorInfo `json:"tensors"`
+
+	data map[string][]float32
+}
+
+// Tensor returns a tensor's values by name ("policy.0.weight",
+// "adam.m/policy.0.weight", …), or nil.
+func (c *Checkpoint) Tensor(name string) []float32 { return c.data[name] }
+
+func rmsState(r *RunningMeanStd) RMSState {
+	return RMSState{Mean: append([]float64(nil), r.Mean...), Var: append([]float64(nil), r.Var...), Count: r.Count}
+}
+
+func (s RMSState) restore(r *RunningMeanStd) error {
+	if len(s.Mean) != len(r.Mean) || len(s.Var) != len(r.Var) {
+		return fmt.Errorf("normaliser has %d values, want %d", len(s.Mean), len(r.Mean))
+	}
+	copy(r.Mean, s.Mean)
+	copy(r.Var, s.Var)
+	r.Count = s.Count
+	return nil
+}
+
+// Checkpoint captures the trainer's state at an iteration boundary.
+func (t *Trainer) Checkpoint() (*Checkpoint, error) {
+	rng, err := t.pcg.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("ppo: checkpoint RNG: %w", err)
+	}
+	es, err := t.env.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("ppo: checkpoint env: %w", err)
+	}
+	c := &Checkpoint{
+		Version: ckptVersion, Config: t.cfg, Net: t.net.Spec(), Iteration: t.iteration, GlobalStep: t.globalStep,
+		ObsRMS: rmsState(t.obsRMS), RewardRMS: rmsState(t.rew.RMS),
+		RewardReturns: append([]float64(nil), t.rew.Returns...), RNG: rng, EnvState: es,
+		data: map[string][]float32{},
+	}
+	add := func(prefix string, ps []nn.Param) {
+		for _, p := range ps {
+			name := prefix + p.Name
+			c.Tensors = append(c.Tensors, TensorInfo{Name: name, Shape: p.Shape, Len: len(p.Data)})
+			c.data[name] = append([]float32(nil), p.Data...)
+		}
+	}
+	m, v, step := t.net.AdamState()
+	c.AdamT = step
+	add("", t.net.Params())
+	add("adam.m/", m)
+	add("adam.v/", v)
+	return c, nil
+}
+
+// Encode writes the checkpoint in the versioned binary format.
+func (c *Checkpoint) Encode(w io.Writer) error {
+	hdr, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("ppo: encode checkpoint header: %w", err)
+	}
+	b := []byte(ckptMagic)
+	b = binary.LittleEndian.AppendUint32(b, ckptVersion)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(hdr)))
+	b = append(b, hdr...)
+	for _, ti := range c.Tensors {
+		for _, f := range c.data[ti.Name] {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+		}
+	}
+	sum := sha256.Sum256(b)
+	_, err = w.Write(append(b, sum[:]...))
+	return err
+}
+
+// DecodeCheckpoint parses and verifies a checkpoint. Truncated or corrupted
+// files fail the checksum with an error that says so.
+func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
+	const fixed = len(ckptMagic) + 4 + 8
+	if len(b) < fixed+sha256.Size {
+		return nil, fmt.Errorf("checkpoint is %d bytes, too short to be one (truncated?)", len(b))
+	}
+	if string(b[:len(ckptMagic)]) != ckptMagic {
+		return nil, errors.New("not an ultra checkpoint (bad magic)")
+	}
+	body, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+		return nil, errors.New("checkpoint checksum mismatch: the file is truncated or corrupted; use an earlier checkpoint")
+	}
+	if v := binary.LittleEndian.Uint32(b[8:12]); v != ckptVersion {
+		return nil, fmt.Errorf("checkpoint format version %d, this build reads version %d", v, ckptVersion)
+	}
+	n := binary.LittleEndian.Uint64(b[12:20])
+	if n > uint64(len(body)-fixed) {
+		return nil, errors.New("checkpoint header length exceeds the file")
+	}
+	c := &Checkpoint{data: map[string][]float32{}}
+	if err := json.Unmarshal(body[fixed:fixed+int(n)], c); err != nil {
+		return nil, fmt.Errorf("checkpoint header: %w", err)
+	}
+	data := body[fixed+int(n):]
+	for _, ti := range c.Tensors {
+		if ti.Len*4 > len(data) || ti.Len < 0 {
+			return nil, fmt.Errorf("checkpoint tensor %s runs past the data section", ti.Name)
+		}
+		f := make([]float32, ti.Len)
+		for i := range f {
+			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		c.data[ti.Name] = f
+		data = data[4*ti.Len:]
+	}
+	if len(data) != 0 {
+		return nil, fmt.Errorf("checkpoint has %d unexplained trailing bytes", len(data))
+	}
+	return c, nil
+}
+
+// LoadCheckpoint reads and verifies a checkpoint file.
+func LoadCheckpoint(path string) (*Checkpoint, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint: %w", err)
+	}
+	c, err := DecodeCheckpoint(b)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Save writes the checkpoint to path atomically: a temporary file in the
+// same directory is written, fsynced and renamed over path, and the
+// directory is fsynced. A crash or a full disk leaves the old file intact.
+func (c *Checkpoint) Save(path string) error {
+	var buf bytes.Buffer
+	if err := c.Encode(&buf); err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	return nil
+}
+
+// writeTemp writes data to the temporary file; tests replace it to inject
+// failures such as a full disk.
+var writeTemp = func(f *os.File, data []byte) error {
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// WriteFileAtomic replaces path with data so that readers see either the
+// old or the new content, never a mix, even across a crash.
+func WriteFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = writeTemp(f, data); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync() // best effort: makes the rename durable where supported
+		d.Close()
+	}
+	return nil
+}
+
+// Resume builds a trainer that continues exactly where the checkpoint's run
+// stopped. spec must be the task the run trained on. In-flight episodes are
+// continued by the env, but the OnEpisode hook sees only their remainder.
+func Resume(ck *Checkpoint, spec env.Spec, hooks Hooks) (*Trainer, error) {
+	if spec.ID != ck.Config.Env {
+		return nil, fmt.Errorf("ppo: checkpoint was trained on %q, not %q", ck.Config.Env, spec.ID)
+	}
+	t, err := New(ck.Config, spec, hooks)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.restore(ck); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("ppo: resume: %w", err)
+	}
+	return t, nil
+}
+
+// LoadWeights copies a checkpoint's network parameters (not its optimizer
+// state, counters or env state) into the trainer: a new run that starts
+// from a trained policy.
+func (t *Trainer) LoadWeights(ck *Checkpoint) error {
+	if err := loadParams(t.net, ck, ""); err != nil {
+		return err
+	}
+	if err := ck.ObsRMS.restore(t.obsRMS); err != nil {
+		return fmt.Errorf("ppo: observation normaliser: %w", err)
+	}
+	t.observe(t.env.Obs())
+	return nil
+}
+
+func loadParams(net nn.Backend, ck *Checkpoint, prefix string) error {
+	for _, p := range net.Params() {
+		src := ck.Tensor(prefix + p.Name)
+		if len(src) != len(p.Data) {
+			return fmt.Errorf("ppo: checkpoint tensor %s has %d values, the network needs %d (different architecture?)", prefix+p.Name, len(src), len(p.Data))
+		}
+		copy(p.Data, src)
+	}
+	return nil
+}
+
+func (t *Trainer) restore(ck *Checkpoint) error {
+	if err := loadParams(t.net, ck, ""); err != nil {
+		return err
+	}
+	var m, v [][]float32
+	for _, p := range t.net.Params() {
+		m = append(m, ck.Tensor("adam.m/"+p.Name))
+		v = append(v, ck.Tensor("adam.v/"+p.Name))
+	}
+	if err := t.net.SetAdamState(m, v, ck.AdamT); err != nil {
+		return err
+	}
+	if err := ck.ObsRMS.restore(t.obsRMS); err != nil {
+		return fmt.Errorf("observation normaliser: %w", err)
+	}
+	if err := ck.RewardRMS.restore(t.rew.RMS); err != nil {
+		return fmt.Errorf("reward normaliser: %w", err)
+	}
+	if len(ck.RewardReturns) != len(t.rew.Returns) {
+		return fmt.Errorf("reward returns for %d envs, want %d", len(ck.RewardReturns), len(t.rew.Returns))
+	}
+	copy(t.rew.Returns, ck.RewardReturns)
+	if err := t.pcg.UnmarshalBinary(ck.RNG); err != nil {
+		return fmt.Errorf("rng: %w", err)
+	}
+	if err := t.env.UnmarshalBinary(ck.EnvState); err != nil {
+		return err
+	}
+	t.iteration, t.globalStep = ck.Iteration, ck.GlobalStep
+	t.observe(t.env.Obs())
+	return nil
+}

@@ -1,0 +1,170 @@
+package ppo
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/nn"
+)
+
+// Policy acts with a checkpoint's policy network and frozen observation
+// statistics. It implements eval.Policy.
+type Policy struct {
+	net           nn.Backend
+	spec          env.Spec
+	cfg           Config
+	rms           *RunningMeanStd
+	Deterministic bool // take the mean action (argmax for discrete) instead of sampling
+	rng           *rand.Rand
+	logStd        []float32
+	norm, dist    []float32
+	val           []float32
+}
+
+// NewPolicy loads the checkpoint's networks for acting on spec.
+func NewPolicy(ck *Checkpoint, spec env.Spec, deterministic bool, seed uint64) (*Policy, error) {
+	if spec.ID != ck.Config.Env {
+		return nil, fmt.Errorf("ppo: checkpoint was trained on %q, not %q", ck.Config.Env, spec.ID)
+	}
+	net, err := NewBackend(ck.Config, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadParams(net, ck, ""); err != nil {
+		net.Close()
+		return nil, err
+	}
+	p := &Policy{net: net, spec: spec, cfg: ck.Config, rms: NewRunningMeanStd(spec.Observation.Dim),
+		Deterministic: deterministic, rng: rand.New(rand.NewPCG(seed, 0xac7))}
+	if err := ck.ObsRMS.restore(p.rms); err != nil {
+		net.Close()
+		return nil, fmt.Errorf("ppo: observation normaliser: %w", err)
+	}
+	for _, q := range net.Params() {
+		if q.Name == "policy.log_std" {
+			p.logStd = q.Data
+		}
+	}
+	return p, nil
+}
+
+// Close releases the networks.
+func (p *Policy) Close() error { return p.net.Close() }
+
+// Act implements eval.Policy.
+func (p *Policy) Act(obs []float32, n int, actions []float32) {
+	od := p.spec.Observation.Dim
+	dd := p.spec.Action.Dim
+	if p.spec.Action.IsDiscrete() {
+		dd = p.spec.Action.N
+	}
+	if len(p.norm) < n*od {
+		p.norm, p.dist, p.val = make([]float32, n*od), make([]float32, n*dd), make([]float32, n)
+	}
+	if p.cfg.NormObs {
+		p.rms.Normalize(p.norm, obs, n, p.cfg.ClipObs)
+	} else {
+		copy(p.norm, obs[:n*od])
+	}
+	if err := p.net.Forward(p.norm[:n*od], n, p.dist[:n*dd], p.val[:n]); err != nil {
+		panic(fmt.Sprintf("ppo: policy forward: %v", err)) // sizes are ours; an error is a bug
+	}
+	for i := 0; i < n; i++ {
+		d := p.dist[i*dd : (i+1)*dd]
+		if p.spec.Action.IsDiscrete() {
+			if p.Deterministic {
+				best := 0
+				for j := range d {
+					if d[j] > d[best] {
+						best = j
+					}
+				}
+				actions[i] = float32(best)
+			} else {
+				actions[i] = float32(sampleCategorical(d, p.rng))
+			}
+			continue
+		}
+		for j := range d {
+			a := d[j]
+			if !p.Deterministic {
+				a += float32(math.Exp(float64(p.logStd[j])) * p.rng.NormFloat64())
+			}
+			actions[i*dd+j] = min(max(a, p.spec.Action.Low[j]), p.spec.Action.High[j])
+		}
+	}
+}
+
+// ExportSafetensors writes the policy and value networks and the
+// observation normaliser as a safetensors file (https://huggingface.co/docs/safetensors):
+// tensors "policy.*", "value.*" (weights [out, in], PyTorch's nn.Linear
+// layout), "policy.log_std" for continuous actions, "obs_rms.mean" and
+// "obs_rms.var" (float32); the metadata names the env, activation, hidden
+// sizes and observation clipping. To act outside Go:
+// a = policy_net(clip((obs − mean)/sqrt(var + 1e-8), ±obs_clip)).
+func (c *Checkpoint) ExportSafetensors(w io.Writer) error {
+	type entry struct {
+		DType   string `json:"dtype"`
+		Shape   []int  `json:"shape"`
+		Offsets [2]int `json:"data_offsets"`
+	}
+	header := map[string]any{}
+	var data []byte
+	add := func(name string, shape []int, vals []float32) {
+		start := len(data)
+		for _, f := range vals {
+			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(f))
+		}
+		header[name] = entry{DType: "F32", Shape: shape, Offsets: [2]int{start, len(data)}}
+	}
+	names := make([]string, 0, len(c.Tensors))
+	shapes := map[string][]int{}
+	for _, ti := range c.Tensors {
+		if !strings.HasPrefix(ti.Name, "adam.") {
+			names = append(names, ti.Name)
+			shapes[ti.Name] = ti.Shape
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		add(n, shapes[n], c.data[n])
+	}
+	to32 := func(x []float64) []float32 {
+		out := make([]float32, len(x))
+		for i, v := range x {
+			out[i] = float32(v)
+		}
+		return out
+	}
+	add("obs_rms.mean", []int{len(c.ObsRMS.Mean)}, to32(c.ObsRMS.Mean))
+	add("obs_rms.var", []int{len(c.ObsRMS.Var)}, to32(c.ObsRMS.Var))
+	hidden := make([]string, len(c.Net.Hidden))
+	for i, h := range c.Net.Hidden {
+		hidden[i] = strconv.Itoa(h)
+	}
+	header["__metadata__"] = map[string]string{
+		"format": "ultra-ppo-v1", "env": c.Config.Env, "activation": c.Config.Activation,
+		"hidden": strings.Join(hidden, ","), "norm_obs": strconv.FormatBool(c.Config.NormObs),
+		"obs_clip": strconv.FormatFloat(c.Config.ClipObs, 'g', -1, 64), "obs_eps": "1e-8",
+		"discrete": strconv.FormatBool(c.Net.Discrete), "global_step": strconv.FormatInt(c.GlobalStep, 10),
+	}
+	hb, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	for len(hb)%8 != 0 { // align the data section to 8 bytes
+		hb = append(hb, ' ')
+	}
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(hb)))
+	out = append(out, hb...)
+	_, err = w.Write(append(out, data...))
+	return err
+}

@@ -1,0 +1,434 @@
+package ppo
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/nn"
+	"github.com/ultra-rl/ultra/mujoco/tasks"
+)
+
+func hopper(t testing.TB) env.Spec {
+	s, err := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// small is a quick config: 2 envs × 64 steps, 4 minibatches, 2 epochs.
+func small() Config {
+	c := Defaults()
+	c.NumEnvs, c.NumSteps, c.NumMinibatches, c.UpdateEpochs = 2, 64, 4, 2
+	c.TotalSteps = 128 * 6
+	c.Seed = 3
+	return c
+}
+
+func TestGAEHandComputed(t *testing.T) {
+	// One env, 4 steps, γ = 0.9, λ = 0.5. The episode terminates after step
+	// 1 (no value past it); steps 2-3 run on and bootstrap from lastValue.
+	r := []float32{1, 2, 3, 4}
+	v := []float32{0.5, 1, 1.5, 2}
+	ended := []bool{false, true, false, false}
+	adv, ret := make([]float32, 4), make([]float32, 4)
+	GAE(r, v, ended, []float32{10}, 1, 0.9, 0.5, adv, ret)
+	d3 := 4 + 0.9*10 - 2.0 // 11
+	d2 := 3 + 0.9*2 - 1.5  // 3.3
+	d1 := 2 - 1.0          // 1 (terminal)
+	d0 := 1 + 0.9*1 - 0.5  // 1.4
+	want := []float64{d0 + 0.45*d1, d1, d2 + 0.45*d3, d3}
+	for i := range want {
+		if math.Abs(float64(adv[i])-want[i]) > 1e-5 || math.Abs(float64(ret[i]-v[i]-adv[i])) > 1e-6 {
+			t.Errorf("step %d: adv %v want %v (ret %v)", i, adv[i], want[i], ret[i])
+		}
+	}
+	// Two envs interleaved step-major give each env its own recursion.
+	r2 := []float32{1, 0, 2, 0}
+	v2 := []float32{0, 0, 0, 0}
+	e2 := []bool{false, false, true, false}
+	adv2, ret2 := make([]float32, 4), make([]float32, 4)
+	GAE(r2, v2, e2, []float32{5, 7}, 2, 1, 1, adv2, ret2)
+	if adv2[0] != 3 || adv2[2] != 2 || adv2[1] != 7 || adv2[3] != 7 {
+		t.Errorf("two envs: %v", adv2)
+	}
+}
+
+func TestTruncatedEpisodesAreBootstrapped(t *testing.T) {
+	spec := hopper(t)
+	spec.MaxEpisodeSteps = 5 // every episode ends by truncation unless it falls first
+	c := small()
+	c.NormReward = false
+	tr, err := New(c, spec, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Iterate(); err != nil {
+		t.Fatal(err)
+	}
+	// The stored reward of a truncated step exceeds the env reward by γ·V(final obs);
+	// with a freshly initialised value head V is small but not zero.
+	found := false
+	for k, e := range tr.ended {
+		if e && tr.rewards[k] != 0 {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no episode ends recorded")
+	}
+}
+
+func TestRunningMeanStdMatchesDirect(t *testing.T) {
+	r := NewRunningMeanStd(2)
+	rng := rand.New(rand.NewPCG(1, 1))
+	var all [][2]float64
+	for b := 0; b < 5; b++ {
+		x := make([]float32, 2*7)
+		for i := 0; i < 7; i++ {
+			x[2*i], x[2*i+1] = float32(rng.NormFloat64()*3+1), float32(rng.Float64())
+			all = append(all, [2]float64{float64(x[2*i]), float64(x[2*i+1])})
+		}
+		r.Update(x, 7)
+	}
+	for j := 0; j < 2; j++ {
+		var m, v float64
+		for _, a := range all {
+			m += a[j]
+		}
+		m /= float64(len(all))
+		for _, a := range all {
+			v += (a[j] - m) * (a[j] - m)
+		}
+		v /= float64(len(all))
+		if math.Abs(r.Mean[j]-m) > 1e-4 || math.Abs(r.Var[j]-v) > 1e-3 {
+			t.Errorf("dim %d: mean %v var %v, direct %v %v", j, r.Mean[j], r.Var[j], m, v)
+		}
+	}
+	dst := make([]float32, 2)
+	r.Normalize(dst, []float32{1e6, float32(r.Mean[1])}, 1, 10)
+	if dst[0] != 10 || math.Abs(float64(dst[1])) > 1e-6 {
+		t.Errorf("normalize: %v", dst)
+	}
+}
+
+// recorder replaces env 0's action at every step with a fixed in-space
+// action and gives env 1 a bonus.
+type recorder struct{ calls int }
+
+func (r *recorder) Modulate(i int, obs, a []float32) (bool, float64) {
+	r.calls++
+	if i == 0 {
+		copy(a, []float32{0.25, -0.5, 0.75})
+		return true, 0
+	}
+	return false, 0.5
+}
+
+func TestHooksReplaceActionAddBonusAndFlushEpisodes(t *testing.T) {
+	c := small()
+	c.NormReward = false
+	mod := &recorder{}
+	var eps []*Episode
+	tr, err := New(c, hopper(t), Hooks{Modulator: mod, OnEpisode: func(e *Episode) { eps = append(eps, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	// Keep the behaviour-policy outputs of one step to check the stored log-prob.
+	st, err := tr.Iterate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mod.calls != c.NumSteps*c.NumEnvs || st.Replaced != c.NumSteps || st.Bonused != c.NumSteps {
+		t.Fatalf("calls %d replaced %d bonused %d", mod.calls, st.Replaced, st.Bonused)
+	}
+	for s := 0; s < c.NumSteps; s++ {
+		k := s * c.NumEnvs
+		a := tr.actions[k*3 : k*3+3]
+		if a[0] != 0.25 || a[1] != -0.5 || a[2] != 0.75 {
+			t.Fatalf("step %d: stored action %v is not the executed one", s, a)
+		}
+	}
+	if len(eps) == 0 {
+		t.Fatal("no episode flushed")
+	}
+	for _, e := range eps {
+		var sum float64
+		for k, r := range e.Rewards {
+			sum += float64(r)
+			if e.Env == 0 && (!e.Replaced[k] || e.Actions[3*k] != 0.25) {
+				t.Fatalf("env 0 step %d: replaced %v action %v", k, e.Replaced[k], e.Actions[3*k:3*k+3])
+			}
+			if e.Env == 1 && e.Bonus[k] != 0.5 {
+				t.Fatalf("env 1 bonus %v", e.Bonus[k])
+			}
+		}
+		if math.Abs(sum-e.Return) > 1e-4 || len(e.Obs) != e.Len()*11 || !(e.Terminated || e.Truncated) {
+			t.Fatalf("episode: return %v vs Σ %v, obs %d, len %d", e.Return, sum, len(e.Obs), e.Len())
+		}
+	}
+}
+
+func TestReplacedActionLogProbIsBehaviourPolicy(t *testing.T) {
+	c := small()
+	tr, err := New(c, hopper(t), Hooks{Modulator: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	// Recompute, for step 0, the policy's log-prob of the replaced action.
+	obs := append([]float32(nil), tr.normObs...)
+	dist, val := make([]float32, 2*3), make([]float32, 2)
+	if err := tr.net.Forward(obs, 2, dist, val); err != nil {
+		t.Fatal(err)
+	}
+	want := nn.GaussianLogProb(dist[:3], tr.logStd, []float32{0.25, -0.5, 0.75})
+	if err := tr.rolloutStep(0, &IterStats{}, new(float64), new(float64)); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(float64(tr.logp[0])-want) > 1e-5 {
+		t.Fatalf("stored log-prob %v, behaviour policy gives %v", tr.logp[0], want)
+	}
+}
+
+func paramsOf(tr *Trainer) []float32 {
+	var out []float32
+	for _, p := range tr.net.Params() {
+		out = append(out, p.Data...)
+	}
+	return out
+}
+
+func TestCheckpointResumeIsExact(t *testing.T) {
+	dir := t.TempDir()
+	c := small()
+	full, err := New(c, hopper(t), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	var fullStats []IterStats
+	for !full.Done() {
+		st, err := full.Iterate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fullStats = append(fullStats, st)
+	}
+
+	part, _ := New(c, hopper(t), Hooks{})
+	for i := 0; i < 3; i++ {
+		part.Iterate()
+	}
+	ck, err := part.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ckpt.bin")
+	if err := ck.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	part.Close()
+	loaded, err := LoadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Resume(loaded, hopper(t), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	if res.GlobalStep() != 3*128 || res.Iteration() != 3 {
+		t.Fatalf("resumed at step %d iteration %d", res.GlobalStep(), res.Iteration())
+	}
+	for i := 3; !res.Done(); i++ {
+		st, err := res.Iterate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := fullStats[i]
+		if st.PolicyLoss != f.PolicyLoss || st.ValueLoss != f.ValueLoss || st.ApproxKL != f.ApproxKL || st.GlobalStep != f.GlobalStep {
+			t.Fatalf("iteration %d differs: resumed %+v, uninterrupted %+v", i+1, st, f)
+		}
+	}
+	a, b := paramsOf(full), paramsOf(res)
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("parameter %d differs after resume: %v vs %v", i, a[i], b[i])
+		}
+	}
+}
+
+func TestCorruptCheckpointsAreRejected(t *testing.T) {
+	tr, _ := New(small(), hopper(t), Hooks{})
+	defer tr.Close()
+	ck, _ := tr.Checkpoint()
+	var buf bytes.Buffer
+	ck.Encode(&buf)
+	good := buf.Bytes()
+	flip := append([]byte(nil), good...)
+	flip[len(flip)/2] ^= 1
+	wrongVer := append([]byte(nil), good...)
+	binary.LittleEndian.PutUint32(wrongVer[8:], 99)
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"truncated", good[:len(good)-100], "checksum mismatch"},
+		{"bit flip", flip, "checksum mismatch"},
+		{"tiny", good[:10], "too short"},
+		{"not ours", append([]byte("PK\x03\x04xxxxxxxxxxxxxxxx"), make([]byte, 40)...), "bad magic"},
+		{"version", wrongVer, "checksum mismatch"},
+	} {
+		if _, err := DecodeCheckpoint(tc.b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := DecodeCheckpoint(good); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCheckpoint(filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing: %v", err)
+	}
+}
+
+func TestAtomicSaveKeepsOldFileOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ckpt.bin")
+	if err := WriteFileAtomic(path, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	// A disk that fills up halfway through the write.
+	orig := writeTemp
+	writeTemp = func(f *os.File, data []byte) error {
+		f.Write(data[:len(data)/2])
+		return syscall.ENOSPC
+	}
+	defer func() { writeTemp = orig }()
+	err := WriteFileAtomic(path, []byte("new content"))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("want ENOSPC, got %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old" {
+		t.Fatalf("old content lost: %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("temporary file left behind: %v", ents)
+	}
+}
+
+func TestSafetensorsExport(t *testing.T) {
+	tr, _ := New(small(), hopper(t), Hooks{})
+	defer tr.Close()
+	ck, _ := tr.Checkpoint()
+	var buf bytes.Buffer
+	if err := ck.ExportSafetensors(&buf); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	n := binary.LittleEndian.Uint64(b)
+	if (8+n)%8 != 0 {
+		t.Errorf("data section not 8-aligned")
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(b[8:8+n], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	data := b[8+n:]
+	total := 0
+	for name, raw := range hdr {
+		if name == "__metadata__" {
+			continue
+		}
+		var e struct {
+			DType   string `json:"dtype"`
+			Shape   []int  `json:"shape"`
+			Offsets [2]int `json:"data_offsets"`
+		}
+		json.Unmarshal(raw, &e)
+		size := 4
+		for _, d := range e.Shape {
+			size *= d
+		}
+		if e.DType != "F32" || e.Offsets[1]-e.Offsets[0] != size || e.Offsets[1] > len(data) {
+			t.Errorf("%s: %+v", name, e)
+		}
+		total += size
+		if name == "policy.0.weight" {
+			got := math.Float32frombits(binary.LittleEndian.Uint32(data[e.Offsets[0]:]))
+			if got != ck.Tensor(name)[0] {
+				t.Errorf("first weight %v want %v", got, ck.Tensor(name)[0])
+			}
+		}
+	}
+	if total != len(data) || hdr["obs_rms.mean"] == nil || !strings.Contains(string(hdr["__metadata__"]), `"env":"hopper"`) {
+		t.Errorf("total %d data %d; header %s", total, len(data), b[8:8+n])
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, tc := range []struct {
+		mut  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.NumEnvs = 0 }, "envs = 0, want ≥ 1"},
+		{func(c *Config) { c.LearningRate = 2 }, "learning-rate = 2, want in (0, 1)"},
+		{func(c *Config) { c.Gamma = 1.5 }, "gamma = 1.5, want in [0, 1]"},
+		{func(c *Config) { c.NumMinibatches = 5000 }, "num-minibatches = 5000"},
+		{func(c *Config) { c.TotalSteps = 10 }, "steps = 10, want ≥ envs × num-steps = 2048"},
+		{func(c *Config) { c.Activation = "gelu" }, `activation = "gelu"`},
+		{func(c *Config) { c.EntCoef = math.NaN() }, "ent-coef"},
+	} {
+		c := Defaults()
+		tc.mut(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+	if err := Defaults().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLearnsHopper: PPO must clearly improve a fresh hopper within a short
+// budget (about 20 s on 2 cores with the default backend).
+func TestLearnsHopper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("learning test skipped in -short mode")
+	}
+	c := Defaults()
+	c.TotalSteps, c.Seed = 2048*10, 1
+	tr, err := New(c, hopper(t), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var first, last float64
+	for !tr.Done() {
+		st, err := tr.Iterate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Iteration == 1 {
+			first = st.ReturnMean
+		}
+		last = st.ReturnMean
+	}
+	t.Logf("mean episodic return: first iteration %.1f, last %.1f", first, last)
+	if !(last > 3*first && last > 100) {
+		t.Fatalf("no clear improvement: first %.1f, last %.1f", first, last)
+	}
+}
