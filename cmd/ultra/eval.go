@@ -10,12 +10,15 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/ppo"
 )
 
 func cmdEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stderr)
 	envID := fs.String("env", "", "task id (see 'ultra envs'); required")
-	policy := fs.String("policy", "random", "baseline policy: zero or random")
+	policy := fs.String("policy", "random", "baseline policy: zero or random (ignored with --checkpoint)")
+	ckPath := fs.String("checkpoint", "", "evaluate the policy of this checkpoint (a run's checkpoint.bin) instead of a baseline")
+	mode := fs.String("mode", "both", "with --checkpoint: deterministic (mean action), stochastic (sampled), or both")
 	episodes := fs.Int("episodes", 10, "number of episodes, ≥ 1")
 	seed := fs.Uint64("seed", 1, "seed for the environments and the policy")
 	noise := fs.Float64("reset-noise", -1, "reset-noise scale (≥ 0); default: the task's own")
@@ -23,6 +26,16 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var ck *ppo.Checkpoint
+	if *ckPath != "" {
+		var err error
+		if ck, err = ppo.LoadCheckpoint(*ckPath); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		if *envID == "" {
+			*envID = ck.Config.Env
+		}
 	}
 	if *envID == "" {
 		return fmt.Errorf("eval: --env is required: valid envs are %v", registry().IDs())
@@ -34,14 +47,35 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	if *episodes < 1 {
 		return fmt.Errorf("eval: --episodes must be ≥ 1, got %d", *episodes)
 	}
-	var p eval.Policy
-	switch *policy {
-	case "zero":
-		p = eval.Zero{}
-	case "random":
-		p = eval.Random{Space: spec.Action, Rng: rand.New(rand.NewPCG(*seed, 0x5eed))}
+	type run struct {
+		name string
+		p    eval.Policy
+	}
+	var runs []run
+	switch {
+	case ck != nil:
+		modes := map[string][]bool{"deterministic": {true}, "stochastic": {false}, "both": {true, false}}[*mode]
+		if modes == nil {
+			return fmt.Errorf("eval: --mode must be deterministic, stochastic or both, got %q", *mode)
+		}
+		for _, det := range modes {
+			p, err := ppo.NewPolicy(ck, spec, det, *seed)
+			if err != nil {
+				return fmt.Errorf("eval: %w", err)
+			}
+			defer p.Close()
+			name := "checkpoint/stochastic"
+			if det {
+				name = "checkpoint/deterministic"
+			}
+			runs = append(runs, run{name, p})
+		}
+	case *policy == "zero":
+		runs = []run{{"zero", eval.Zero{}}}
+	case *policy == "random":
+		runs = []run{{"random", eval.Random{Space: spec.Action, Rng: rand.New(rand.NewPCG(*seed, 0x5eed))}}}
 	default:
-		return fmt.Errorf("eval: unknown --policy %q: valid policies are zero, random", *policy)
+		return fmt.Errorf("eval: unknown --policy %q: valid policies are zero, random (or give --checkpoint)", *policy)
 	}
 	opts := env.DefaultOptions()
 	fs.Visit(func(f *flag.Flag) {
@@ -61,27 +95,37 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer v.Close()
-	eps, err := eval.Run(v, p, *episodes, *seed)
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
+	var reports []map[string]any
+	for _, r := range runs {
+		eps, err := eval.Run(v, r.p, *episodes, *seed)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		sum := eval.Summarise(eps)
+		st := v.Stats()
+		if *asJSON {
+			reports = append(reports, map[string]any{
+				"env": spec.ID, "policy": r.name, "seed": *seed, "episodes": eps, "summary": sum,
+				"physics_resets": st.PhysicsResets,
+			})
+			continue
+		}
+		for _, e := range eps {
+			fmt.Fprintf(stdout, "episode %3d  return %10.2f  length %4d\n", e.Index+1, e.Return, e.Length)
+		}
+		fmt.Fprintf(stdout, "%s %s policy, %d episodes, seed %d: return %.2f ± %.2f (min %.2f, max %.2f), mean length %.1f\n",
+			spec.ID, r.name, sum.Episodes, *seed, sum.MeanReturn, sum.StdReturn, sum.MinReturn, sum.MaxReturn, sum.MeanLength)
+		if st.PhysicsResets > 0 {
+			fmt.Fprintf(stdout, "warning: %d episodes ended by an unstable simulation (last: %v)\n", st.PhysicsResets, st.LastUnstable)
+		}
 	}
-	sum := eval.Summarise(eps)
-	st := v.Stats()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{
-			"env": spec.ID, "policy": *policy, "seed": *seed, "episodes": eps, "summary": sum,
-			"physics_resets": st.PhysicsResets,
-		})
-	}
-	for _, e := range eps {
-		fmt.Fprintf(stdout, "episode %3d  return %10.2f  length %4d\n", e.Index+1, e.Return, e.Length)
-	}
-	fmt.Fprintf(stdout, "%s %s policy, %d episodes, seed %d: return %.2f ± %.2f (min %.2f, max %.2f), mean length %.1f\n",
-		spec.ID, *policy, sum.Episodes, *seed, sum.MeanReturn, sum.StdReturn, sum.MinReturn, sum.MaxReturn, sum.MeanLength)
-	if st.PhysicsResets > 0 {
-		fmt.Fprintf(stdout, "warning: %d episodes ended by an unstable simulation (last: %v)\n", st.PhysicsResets, st.LastUnstable)
+		if len(reports) == 1 {
+			return enc.Encode(reports[0])
+		}
+		return enc.Encode(reports)
 	}
 	return nil
 }

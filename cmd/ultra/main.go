@@ -1,7 +1,8 @@
 // Command ultra is the ULTRA training engine's command line: list tasks,
-// evaluate policies and benchmark the environments.
+// train PPO agents, evaluate policies and benchmark the environments.
 //
 //	ultra envs
+//	ultra train --env hopper --steps 1000000 --seed 1 --out runs/hopper [--envs 1] [--config c.yaml] [--resume]
 //	ultra eval  --env hopper --policy random --episodes 10 [--seed 1] [--reset-noise X] [--json]
 //	ultra bench env --env hopper --envs 8 --steps 20000 [--json]
 package main
@@ -21,7 +22,8 @@ const usage = `ultra — LLM-guided reinforcement learning engine
 
 Usage:
   ultra envs                 list the tasks with their observation and action spaces
-  ultra eval [flags]         run a baseline policy and report per-episode return and length
+  ultra train [flags]        train a PPO agent (checkpoints, metrics and the policy go to --out)
+  ultra eval [flags]         evaluate a baseline policy or a checkpoint: per-episode return and length
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
 
 Run 'ultra <command> -h' for the flags of a command.
@@ -51,12 +53,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdEval(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
+	case "train":
+		return cmdTrain(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q: valid commands are envs, eval, bench", args[0])
+	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, bench", args[0])
 }
 
 // newFlags makes a flag set that reports errors instead of exiting.

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// configFlags exposes every field of a config struct that has a yaml tag as
+// a flag of the same name, so each option can be set from a YAML file
+// (--config) and overridden on the command line. Precedence: defaults <
+// config file < explicitly given flags.
+type configFlags struct {
+	target any // pointer to the config struct
+	fs     *flag.FlagSet
+	raw    map[string]*string
+}
+
+func newConfigFlags(fs *flag.FlagSet, target any, docs map[string]string) *configFlags {
+	cf := &configFlags{target: target, fs: fs, raw: map[string]*string{}}
+	v := reflect.ValueOf(target).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if key == "" || key == "-" {
+			continue
+		}
+		def := formatValue(v.Field(i))
+		s := new(string)
+		cf.raw[key] = s
+		doc := docs[key]
+		if doc == "" {
+			doc = "see the config reference in README.md"
+		}
+		usage := fmt.Sprintf("%s (default %s)", doc, def)
+		if f.Type.Kind() == reflect.Bool {
+			fs.Var(&boolValue{s: s}, key, usage) // a bare --key means true
+			continue
+		}
+		fs.Func(key, usage, func(x string) error { *s = x; return nil })
+	}
+	return cf
+}
+
+// boolValue records a boolean option's text; IsBoolFlag lets it stand alone.
+type boolValue struct{ s *string }
+
+func (b *boolValue) String() string     { return "" }
+func (b *boolValue) Set(x string) error { *b.s = x; return nil }
+func (b *boolValue) IsBoolFlag() bool   { return true }
+
+func formatValue(v reflect.Value) string {
+	if v.Kind() == reflect.Slice {
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = fmt.Sprint(v.Index(i).Interface())
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// apply loads the config file (if any) then the flags given explicitly.
+func (cf *configFlags) apply(configPath string) error {
+	if configPath != "" {
+		b, err := os.ReadFile(configPath)
+		if err != nil {
+			return fmt.Errorf("--config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(cf.target); err != nil && err.Error() != "EOF" {
+			return fmt.Errorf("--config %s: %w (keys are the flag names, e.g. learning-rate: 3e-4)", configPath, err)
+		}
+	}
+	var err error
+	cf.fs.Visit(func(f *flag.Flag) {
+		s, ok := cf.raw[f.Name]
+		if !ok || err != nil {
+			return
+		}
+		err = cf.set(f.Name, *s)
+	})
+	return err
+}
+
+// set parses x into the field tagged key.
+func (cf *configFlags) set(key, x string) error {
+	v := reflect.ValueOf(cf.target).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0] != key {
+			continue
+		}
+		fv := v.Field(i)
+		bad := func(want string) error { return fmt.Errorf("--%s %q: want %s", key, x, want) }
+		switch fv.Kind() {
+		case reflect.Int:
+			n, err := strconv.Atoi(strings.ReplaceAll(x, "_", ""))
+			if err != nil {
+				if f, ferr := strconv.ParseFloat(x, 64); ferr == nil && f == float64(int(f)) {
+					n = int(f) // accept 1e6
+				} else {
+					return bad("an integer")
+				}
+			}
+			fv.SetInt(int64(n))
+		case reflect.Uint64:
+			n, err := strconv.ParseUint(x, 10, 64)
+			if err != nil {
+				return bad("a non-negative integer")
+			}
+			fv.SetUint(n)
+		case reflect.Float64:
+			f, err := strconv.ParseFloat(x, 64)
+			if err != nil {
+				return bad("a number")
+			}
+			fv.SetFloat(f)
+		case reflect.Bool:
+			if x == "" {
+				x = "true"
+			}
+			b, err := strconv.ParseBool(x)
+			if err != nil {
+				return bad("true or false")
+			}
+			fv.SetBool(b)
+		case reflect.String:
+			fv.SetString(x)
+		case reflect.Slice:
+			var out []int
+			for _, p := range strings.Split(x, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(p))
+				if err != nil {
+					return bad("comma-separated integers, e.g. 64,64")
+				}
+				out = append(out, n)
+			}
+			fv.Set(reflect.ValueOf(out))
+		default:
+			return fmt.Errorf("--%s: unsupported option type %s", key, fv.Kind())
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown option %q", key)
+}
