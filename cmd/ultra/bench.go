@@ -11,15 +11,22 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/nn"
+	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/mujoco"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "env" {
-		return fmt.Errorf("bench: want a target: 'ultra bench env [flags]'")
+	if len(args) > 0 {
+		switch args[0] {
+		case "env":
+			return benchEnv(args[1:], stdout, stderr)
+		case "update":
+			return benchUpdate(args[1:], stdout, stderr)
+		}
 	}
-	return benchEnv(args[1:], stdout, stderr)
+	return fmt.Errorf("bench: want a target: 'ultra bench env [flags]' or 'ultra bench update [flags]'")
 }
 
 // envBench is the result of 'ultra bench env'. Every figure comes from one
@@ -145,4 +152,108 @@ func median(x []float64) float64 {
 		return y[len(y)/2]
 	}
 	return (y[len(y)/2-1] + y[len(y)/2]) / 2
+}
+
+// benchUpdate times PPO updates (forward + backward + Adam over every
+// minibatch of every epoch) on a synthetic batch, the workload of
+// bench/ppo_update_torch.py.
+func benchUpdate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench update", stderr)
+	backend := fs.String("backend", "gorgonia", "network backend")
+	obsDim := fs.Int("obs", 11, "observation size")
+	actDim := fs.Int("act", 3, "action size")
+	hidden := fs.Int("hidden", 64, "hidden layer width (two layers)")
+	batch := fs.Int("batch", 2048, "samples per update")
+	mbs := fs.Int("minibatch", 64, "samples per minibatch")
+	epochs := fs.Int("epochs", 10, "epochs per update")
+	rounds := fs.Int("rounds", 3, "timed updates (median reported)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *batch < 1 || *mbs < 1 || *mbs > *batch || *epochs < 1 || *rounds < 1 || *hidden < 1 {
+		return fmt.Errorf("bench update: want batch ≥ minibatch ≥ 1, epochs, rounds, hidden ≥ 1")
+	}
+	cfg := ppo.Defaults()
+	cfg.Backend, cfg.Hidden = *backend, []int{*hidden, *hidden}
+	lo, hi := make([]float32, *actDim), make([]float32, *actDim)
+	spec := env.Spec{Observation: env.UnboundedBox(*obsDim), Action: env.Box(lo, hi)}
+	net, err := ppo.NewBackend(cfg, spec)
+	if err != nil {
+		return fmt.Errorf("bench update: %w", err)
+	}
+	defer net.Close()
+	rng := rand.New(rand.NewPCG(1, 1))
+	B, od, ad := *batch, *obsDim, *actDim
+	obs, act := make([]float32, B*od), make([]float32, B*ad)
+	for i := range obs {
+		obs[i] = float32(rng.NormFloat64())
+	}
+	for i := range act {
+		act[i] = float32(rng.NormFloat64())
+	}
+	dist, val := make([]float32, B*ad), make([]float32, B)
+	if err := net.Forward(obs, B, dist, val); err != nil {
+		return err
+	}
+	var logStd []float32
+	for _, p := range net.Params() {
+		if p.Name == "policy.log_std" {
+			logStd = p.Data
+		}
+	}
+	logp, adv, ret := make([]float32, B), make([]float32, B), make([]float32, B)
+	for i := 0; i < B; i++ {
+		logp[i] = float32(nn.GaussianLogProb(dist[i*ad:(i+1)*ad], logStd, act[i*ad:(i+1)*ad]))
+		adv[i] = float32(rng.NormFloat64())
+		ret[i] = val[i] + float32(rng.NormFloat64())
+	}
+	n := *mbs
+	mb := nn.Batch{N: n, Obs: make([]float32, n*od), Actions: make([]float32, n*ad), LogProbs: make([]float32, n),
+		Advantages: make([]float32, n), Returns: make([]float32, n), Values: make([]float32, n)}
+	loss := nn.LossConfig{ClipCoef: 0.2, VfCoef: 0.5, ClipVLoss: true}
+	perm := make([]int, B)
+	for i := range perm {
+		perm[i] = i
+	}
+	update := func() error {
+		for e := 0; e < *epochs; e++ {
+			rng.Shuffle(B, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+			for s := 0; s+n <= B; s += n {
+				for j, k := range perm[s : s+n] {
+					copy(mb.Obs[j*od:(j+1)*od], obs[k*od:(k+1)*od])
+					copy(mb.Actions[j*ad:(j+1)*ad], act[k*ad:(k+1)*ad])
+					mb.LogProbs[j], mb.Advantages[j], mb.Returns[j], mb.Values[j] = logp[k], adv[k], ret[k], val[k]
+				}
+				if _, err := net.Grad(mb, loss); err != nil {
+					return err
+				}
+				if _, err := net.Step(3e-4, 0.5); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := update(); err != nil { // warm-up
+		return err
+	}
+	var times []float64
+	for r := 0; r < *rounds; r++ {
+		t0 := time.Now()
+		if err := update(); err != nil {
+			return err
+		}
+		times = append(times, time.Since(t0).Seconds())
+	}
+	sec := median(times)
+	res := map[string]any{"impl": "ultra-" + *backend, "batch": B, "minibatch": n, "hidden": *hidden,
+		"epochs": *epochs, "update_seconds": sec, "samples_per_second": float64(B**epochs) / sec,
+		"gomaxprocs": runtime.GOMAXPROCS(0)}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "PPO update, %s backend: %d×%d-%d MLP, batch %d, minibatch %d, %d epochs: %.3f s/update, %.0f samples/s\n",
+		*backend, od, *hidden, *hidden, B, n, *epochs, sec, float64(B**epochs)/sec)
+	return nil
 }
