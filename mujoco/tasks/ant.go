@@ -134,10 +134,4 @@ func (t *ant) writeObs(obs []float32) {
 }
 
 // Restore implements env.Env.
-func (t *ant) Restore(snap []float64, obs []float32) error {
-	if err := t.data.Restore(snap); err != nil {
-		return err
-	}
-	t.writeObs(obs)
-	return nil
-}
+func (t *ant) Restore(snap []float64, obs []float32) error { return t.restore(snap, obs, t.writeObs) }

@@ -80,10 +80,4 @@ func (t *halfCheetah) writeObs(obs []float32) {
 }
 
 // Restore implements env.Env.
-func (t *halfCheetah) Restore(snap []float64, obs []float32) error {
-	if err := t.data.Restore(snap); err != nil {
-		return err
-	}
-	t.writeObs(obs)
-	return nil
-}
+func (t *halfCheetah) Restore(snap []float64, obs []float32) error { return t.restore(snap, obs, t.writeObs) }

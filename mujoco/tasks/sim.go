@@ -128,6 +128,15 @@ func (s *sim) step(action []float32) error {
 	return nil
 }
 
+// restore sets the physics state and writes the task's observation of it.
+func (s *sim) restore(snap []float64, obs []float32, write func([]float32)) error {
+	if err := s.data.Restore(snap); err != nil {
+		return err
+	}
+	write(obs)
+	return nil
+}
+
 // Snapshot implements env.Env.
 func (s *sim) Snapshot(dst []float64) []float64 { return s.data.Snapshot(dst) }
 
