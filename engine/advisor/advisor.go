@@ -1,0 +1,141 @@
+// Package advisor turns trajectories into ULTRA annotations: for each
+// critical step, the episode and step index, a short reason, a better action
+// inside the action space and an implicit reward in [-1, 1].
+//
+// Every advisor implements [Advisor] and is usable offline (ultra annotate)
+// or from the asynchronous stage in engine/ultra. The llm advisor asks an
+// OpenAI-compatible model following the paper's three steps; scripted is a
+// rule-based expert from physics (not an LLM) that lets the pipeline run
+// offline; random is the ablation.
+package advisor
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/ultra-rl/ultra/engine/env"
+)
+
+// Trajectory is one finished episode as an advisor sees it.
+type Trajectory struct {
+	ID         string    `json:"id"`  // unique within a run, e.g. "s1-ep000042"
+	Env        string    `json:"env"` // task id
+	ObsDim     int       `json:"obs_dim"`
+	ActDim     int       `json:"act_dim"`
+	Obs        []float32 `json:"obs"`     // Len × ObsDim: the state before each step
+	Actions    []float32 `json:"actions"` // Len × ActDim: the actions executed
+	Rewards    []float32 `json:"rewards"` // env rewards
+	Terminated bool      `json:"terminated"`
+	Truncated  bool      `json:"truncated"`
+	Return     float64   `json:"return"`
+	// Snapshots optionally holds the simulator state before each step
+	// (Len rows), for resetting to a critical state.
+	Snapshots [][]float64 `json:"snapshots,omitempty"`
+}
+
+// Len is the number of steps.
+func (t *Trajectory) Len() int { return len(t.Rewards) }
+
+// ObsAt returns the observation before step k.
+func (t *Trajectory) ObsAt(k int) []float32 { return t.Obs[k*t.ObsDim : (k+1)*t.ObsDim] }
+
+// ActionAt returns the action executed at step k.
+func (t *Trajectory) ActionAt(k int) []float32 { return t.Actions[k*t.ActDim : (k+1)*t.ActDim] }
+
+// Validate checks the sizes agree with each other and with spec.
+func (t *Trajectory) Validate(spec env.Spec) error {
+	n := t.Len()
+	switch {
+	case t.Env != spec.ID:
+		return fmt.Errorf("trajectory %s is from env %q, want %q", t.ID, t.Env, spec.ID)
+	case t.ObsDim != spec.Observation.Dim || t.ActDim != spec.Action.Dim:
+		return fmt.Errorf("trajectory %s has obs/action dims %d/%d, %s has %d/%d", t.ID, t.ObsDim, t.ActDim, spec.ID, spec.Observation.Dim, spec.Action.Dim)
+	case len(t.Obs) != n*t.ObsDim || len(t.Actions) != n*t.ActDim:
+		return fmt.Errorf("trajectory %s: %d steps but %d obs and %d action values", t.ID, n, len(t.Obs), len(t.Actions))
+	case t.Snapshots != nil && len(t.Snapshots) != n:
+		return fmt.Errorf("trajectory %s: %d steps but %d snapshots", t.ID, n, len(t.Snapshots))
+	}
+	return nil
+}
+
+// Annotation marks one critical step with the advisor's suggestion.
+type Annotation struct {
+	Episode string    `json:"episode"` // Trajectory.ID
+	Step    int       `json:"step"`    // index into the trajectory
+	Reason  string    `json:"reason"`
+	Action  []float32 `json:"action"` // suggested action, inside the action space
+	Reward  float64   `json:"reward"` // implicit reward in [-1, 1]
+	Obs     []float32 `json:"obs"`    // the state at Step: the lookup key
+	// Snapshot is the simulator state at Step when the trajectory had one.
+	Snapshot []float64 `json:"snapshot,omitempty"`
+	Source   string    `json:"source"` // advisor name
+}
+
+// Report summarises one Annotate call.
+type Report struct {
+	Trajectories     int            `json:"trajectories"`
+	Annotations      int            `json:"annotations"`
+	Requests         int            `json:"requests"`
+	PromptTokens     int            `json:"prompt_tokens"`
+	CompletionTokens int            `json:"completion_tokens"`
+	CacheHits        int            `json:"cache_hits"`
+	Rejected         map[string]int `json:"rejected,omitempty"` // rejected answer parts by kind
+	Failed           int            `json:"failed_batches"`     // batches whose annotation was lost
+	BudgetExhausted  bool           `json:"budget_exhausted"`
+}
+
+// Add folds o into r.
+func (r *Report) Add(o Report) {
+	r.Trajectories += o.Trajectories
+	r.Annotations += o.Annotations
+	r.Requests += o.Requests
+	r.PromptTokens += o.PromptTokens
+	r.CompletionTokens += o.CompletionTokens
+	r.CacheHits += o.CacheHits
+	r.Failed += o.Failed
+	r.BudgetExhausted = r.BudgetExhausted || o.BudgetExhausted
+	for k, v := range o.Rejected {
+		if r.Rejected == nil {
+			r.Rejected = map[string]int{}
+		}
+		r.Rejected[k] += v
+	}
+}
+
+// Reject counts one rejected answer part of the given kind.
+func (r *Report) Reject(kind string) {
+	if r.Rejected == nil {
+		r.Rejected = map[string]int{}
+	}
+	r.Rejected[kind]++
+}
+
+// Advisor annotates a batch of trajectories of one task. Annotate returns
+// what it could annotate even when it also returns an error (a failed batch
+// loses only its own annotations); ErrBudget says the advisor's budget is
+// spent and further calls will do nothing.
+type Advisor interface {
+	Name() string
+	Annotate(ctx context.Context, trajs []Trajectory) ([]Annotation, Report, error)
+}
+
+// ErrBudget is returned once an advisor's request or token budget is spent.
+var ErrBudget = fmt.Errorf("advisor budget exhausted")
+
+// ClampAction clamps a to the space's bounds in place and reports whether
+// every value was finite. Discrete actions are rounded and clamped to [0, N).
+func ClampAction(a []float32, sp env.Space) bool {
+	for i, v := range a {
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return false
+		}
+		if sp.IsDiscrete() {
+			a[i] = float32(math.Max(0, math.Min(float64(sp.N-1), math.Round(f))))
+			continue
+		}
+		a[i] = min(max(v, sp.Low[i]), sp.High[i])
+	}
+	return true
+}

@@ -1,0 +1,239 @@
+package advisor
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/mujoco/tasks"
+)
+
+// Scripted is a rule-based expert built from each task's physics. It is NOT
+// an LLM: it stands in for one so the whole ULTRA pipeline runs offline, and
+// it is a baseline in its own right.
+//
+// For each step it computes a safety margin in [0, 1] — how far the state is
+// from the task's failure set (0 = failed). Critical steps are those where
+// the margin shrinks fastest while already low, plus the last steps before a
+// termination. The suggested action is a PD correction toward safety (e.g.
+// for hopper: hip torque against the torso's pitch and pitch rate, knee
+// extension while sinking). The reward is tanh(Δmargin/scale): positive when
+// the action taken moved the state away from failure, negative toward it,
+// -1 on the step that terminated the episode.
+type Scripted struct {
+	spec env.Spec
+	cfg  ScriptedConfig
+	task scriptedTask
+}
+
+// ScriptedConfig tunes the scripted expert.
+type ScriptedConfig struct {
+	MaxCritical int     // critical steps per episode, at most (default 5)
+	Threshold   float64 // a step can be critical only below this margin (default 0.5)
+	NearEnd     int     // steps before a termination always considered (default 5)
+	RewardScale float64 // Δmargin giving reward tanh(1) ≈ 0.76 (default 0.05)
+	Gain        float64 // scale of the PD correction (default 1)
+}
+
+// DefaultScriptedConfig returns the defaults documented on ScriptedConfig.
+func DefaultScriptedConfig() ScriptedConfig {
+	return ScriptedConfig{MaxCritical: 5, Threshold: 0.5, NearEnd: 5, RewardScale: 0.05, Gain: 1}
+}
+
+// scriptedTask is the per-task physics: margin and correction.
+type scriptedTask struct {
+	margin  func(obs []float32) float64
+	correct func(obs []float32, out []float32, gain float64)
+}
+
+// NewScripted returns the scripted expert for spec's task.
+func NewScripted(spec env.Spec, cfg ScriptedConfig) (*Scripted, error) {
+	if cfg.MaxCritical < 1 || !(cfg.Threshold > 0 && cfg.Threshold <= 1) || cfg.NearEnd < 0 || !(cfg.RewardScale > 0) || !(cfg.Gain > 0) {
+		return nil, fmt.Errorf("scripted advisor: bad config %+v: want MaxCritical ≥ 1, Threshold in (0, 1], NearEnd ≥ 0, RewardScale > 0, Gain > 0", cfg)
+	}
+	var t scriptedTask
+	switch spec.ID {
+	case "hopper":
+		t = planarTask(tasks.DefaultHopper(), 1)
+	case "walker2d":
+		t = planarTask(tasks.DefaultWalker2d(), 2)
+	case "halfcheetah":
+		t = cheetahTask()
+	case "ant":
+		t = antTask(tasks.DefaultAnt())
+	default:
+		return nil, fmt.Errorf("scripted advisor: no expert for env %q: supported envs are ant, halfcheetah, hopper, walker2d", spec.ID)
+	}
+	return &Scripted{spec: spec, cfg: cfg, task: t}, nil
+}
+
+// Name implements Advisor.
+func (s *Scripted) Name() string { return "scripted" }
+
+// Annotate implements Advisor.
+func (s *Scripted) Annotate(ctx context.Context, trajs []Trajectory) ([]Annotation, Report, error) {
+	rep := Report{Trajectories: len(trajs)}
+	var out []Annotation
+	for i := range trajs {
+		if err := ctx.Err(); err != nil {
+			return out, rep, err
+		}
+		t := &trajs[i]
+		if err := t.Validate(s.spec); err != nil {
+			rep.Failed++
+			rep.Reject("invalid_trajectory")
+			continue
+		}
+		out = append(out, s.annotate(t)...)
+	}
+	rep.Annotations = len(out)
+	return out, rep, nil
+}
+
+func (s *Scripted) annotate(t *Trajectory) []Annotation {
+	n := t.Len()
+	if n == 0 {
+		return nil
+	}
+	m := make([]float64, n+1) // margin before each step, and after the last
+	for k := 0; k < n; k++ {
+		m[k] = s.task.margin(t.ObsAt(k))
+	}
+	if t.Terminated {
+		m[n] = 0
+	} else {
+		m[n] = m[n-1]
+	}
+	type cand struct {
+		k     int
+		score float64
+	}
+	var cands []cand
+	for k := 0; k < n; k++ {
+		drop := m[k] - m[k+1] // > 0: moving toward failure
+		nearEnd := t.Terminated && k >= n-s.cfg.NearEnd
+		if (m[k] < s.cfg.Threshold && drop > 0) || nearEnd {
+			score := drop + (1 - m[k])
+			if nearEnd {
+				score += 1
+			}
+			cands = append(cands, cand{k, score})
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+	if len(cands) > s.cfg.MaxCritical {
+		cands = cands[:s.cfg.MaxCritical]
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].k < cands[j].k })
+	out := make([]Annotation, 0, len(cands))
+	for _, c := range cands {
+		k := c.k
+		obs := t.ObsAt(k)
+		act := make([]float32, t.ActDim)
+		copy(act, t.ActionAt(k))
+		s.task.correct(obs, act, s.cfg.Gain)
+		ClampAction(act, s.spec.Action)
+		r := math.Tanh((m[k+1] - m[k]) / s.cfg.RewardScale)
+		reason := fmt.Sprintf("safety margin %.2f falling to %.2f", m[k], m[k+1])
+		if t.Terminated && k == n-1 {
+			r, reason = -1, fmt.Sprintf("this step ended the episode (margin %.2f)", m[k])
+		}
+		a := Annotation{Episode: t.ID, Step: k, Reason: reason, Action: act, Reward: r,
+			Obs: append([]float32(nil), obs...), Source: "scripted"}
+		if t.Snapshots != nil {
+			a.Snapshot = t.Snapshots[k]
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// openMargin is the normalised distance of x inside (lo, hi): 1 at the
+// centre (or `reach` away from a one-sided bound), 0 at a bound.
+func openMargin(x, lo, hi, reach float64) float64 {
+	switch {
+	case math.IsInf(lo, -1) && math.IsInf(hi, 1):
+		return 1
+	case math.IsInf(hi, 1):
+		return clamp01((x - lo) / reach)
+	case math.IsInf(lo, -1):
+		return clamp01((hi - x) / reach)
+	}
+	half := (hi - lo) / 2
+	return clamp01(math.Min(x-lo, hi-x) / math.Min(half, reach))
+}
+
+func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
+
+// planarTask: hopper (legs = 1) and walker2d (legs = 2). Observation: height,
+// pitch, then per leg thigh, leg, foot angles; then forward and vertical
+// velocity, pitch rate, joint velocities. Hinges turn about −y, so a
+// positive thigh torque pitches the torso forward by reaction: the
+// correction drives the thighs against pitch and pitch rate, and extends
+// the knees while the torso sinks.
+func planarTask(cfg tasks.PlanarConfig, legs int) scriptedTask {
+	nj := 3 * legs
+	return scriptedTask{
+		margin: func(o []float32) float64 {
+			z := openMargin(float64(o[0]), cfg.HealthyZRange[0], cfg.HealthyZRange[1], 0.5)
+			p := openMargin(float64(o[1]), cfg.HealthyAngleRange[0], cfg.HealthyAngleRange[1], 1)
+			return math.Min(z, p)
+		},
+		correct: func(o []float32, a []float32, g float64) {
+			pitch, vz, rate := float64(o[1]), float64(o[2+nj+1]), float64(o[2+nj+2])
+			lim := cfg.HealthyAngleRange[1]
+			for l := 0; l < legs; l++ {
+				thigh := -g * (2*pitch/lim + 0.3*rate)
+				a[3*l] = float32(math.Max(-1, math.Min(1, thigh)))
+				if vz < 0 { // sinking: straighten the knee (0 rad is straight)
+					knee := float64(o[2+3*l+1])
+					a[3*l+1] = float32(math.Max(-1, math.Min(1, -g*3*knee)))
+				}
+			}
+		},
+	}
+}
+
+// cheetahTask: the cheetah cannot fall, but it can flip onto its back,
+// which ends useful running. Margin: how far |pitch| is from 90°. Its hinges
+// turn about +y, so a positive thigh torque pitches the torso backward.
+func cheetahTask() scriptedTask {
+	return scriptedTask{
+		margin: func(o []float32) float64 { return clamp01(1 - math.Abs(float64(o[1]))/(math.Pi/2)) },
+		correct: func(o []float32, a []float32, g float64) {
+			pitch, rate := float64(o[1]), float64(o[10])
+			c := float32(math.Max(-1, math.Min(1, g*(2*pitch+0.3*rate))))
+			a[0], a[3] = c, c // bthigh, fthigh
+		},
+	}
+}
+
+// antTask: margin from torso height inside [0.2, 1] m and uprightness (the
+// torso's z axis against the world's). The correction is a PD pull toward a
+// stable stance (hips 0°, ankles at the middle of their ranges).
+func antTask(cfg tasks.AntConfig) scriptedTask {
+	// Ankle targets in qpos order (legs 1-4), and actuator order of the
+	// joints: hip_4, ankle_4, hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3.
+	stance := [8]float64{0, 50, 0, -50, 0, -50, 0, 50}
+	for i := range stance {
+		stance[i] *= math.Pi / 180
+	}
+	actToQ := [8]int{6, 7, 0, 1, 2, 3, 4, 5}
+	return scriptedTask{
+		margin: func(o []float32) float64 {
+			z := openMargin(float64(o[0]), cfg.HealthyZRange[0], cfg.HealthyZRange[1], 0.3)
+			w, x, y, q := float64(o[1]), float64(o[2]), float64(o[3]), float64(o[4])
+			n := w*w + x*x + y*y + q*q
+			up := 1 - 2*(x*x+y*y)/math.Max(n, 1e-12) // z component of the torso's z axis
+			return math.Min(z, clamp01(up))
+		},
+		correct: func(o []float32, a []float32, g float64) {
+			for i, j := range actToQ {
+				q, qd := float64(o[5+j]), float64(o[19+j])
+				a[i] = float32(math.Max(-1, math.Min(1, g*(3*(stance[j]-q)-0.1*qd))))
+			}
+		},
+	}
+}
