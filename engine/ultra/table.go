@@ -1,0 +1,137 @@
+// Package ultra holds ULTRA's machinery around the PPO learner: the lookup
+// table of critical states, the asynchronous annotation stage that fills it
+// from the trainer's flushed episodes, and the modulator the trainer asks at
+// every step.
+package ultra
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+)
+
+// Entry is one critical state with the advisor's suggestion.
+type Entry struct {
+	Key      []float32 // normalised observation
+	Action   []float32
+	Reward   float64
+	Episode  string
+	Step     int
+	Reason   string
+	Snapshot []float64
+}
+
+// Table maps live states to the nearest annotated critical state within a
+// radius, in observation space normalised by fixed per-dimension statistics
+// (so every dimension counts alike). It is safe for concurrent use: the
+// annotation stage adds while the trainer looks up.
+type Table struct {
+	mean, invStd []float64
+	radius       float64
+
+	mu      sync.RWMutex
+	entries []Entry
+	seen    map[string]bool
+
+	hits, lookups atomic.Int64
+}
+
+// NewTable makes an empty table for observations normalised by mean and
+// std (std values ≤ 0 are treated as 1); radius is the match distance.
+func NewTable(mean, std []float64, radius float64) (*Table, error) {
+	if len(mean) != len(std) || len(mean) == 0 {
+		return nil, fmt.Errorf("ultra: table needs equal-length mean and std, got %d and %d", len(mean), len(std))
+	}
+	if !(radius > 0) || math.IsInf(radius, 0) {
+		return nil, fmt.Errorf("ultra: table radius must be a finite value > 0, got %v", radius)
+	}
+	t := &Table{mean: append([]float64(nil), mean...), invStd: make([]float64, len(std)), radius: radius, seen: map[string]bool{}}
+	for i, s := range std {
+		if !(s > 0) {
+			s = 1
+		}
+		t.invStd[i] = 1 / s
+	}
+	return t, nil
+}
+
+// Radius is the match distance in normalised units.
+func (t *Table) Radius() float64 { return t.radius }
+
+// Normalize writes the normalised form of obs into dst.
+func (t *Table) Normalize(dst, obs []float32) {
+	for j, v := range obs {
+		dst[j] = float32((float64(v) - t.mean[j]) * t.invStd[j])
+	}
+}
+
+// Add inserts annotations, skipping repeats of an (episode, step) already
+// present and ones whose observation has the wrong size; it returns how
+// many were added.
+func (t *Table) Add(anns ...advisor.Annotation) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	added := 0
+	for _, a := range anns {
+		id := fmt.Sprintf("%s#%d", a.Episode, a.Step)
+		if t.seen[id] || len(a.Obs) != len(t.mean) {
+			continue
+		}
+		t.seen[id] = true
+		key := make([]float32, len(a.Obs))
+		t.Normalize(key, a.Obs)
+		t.entries = append(t.entries, Entry{Key: key, Action: a.Action, Reward: a.Reward, Episode: a.Episode,
+			Step: a.Step, Reason: a.Reason, Snapshot: a.Snapshot})
+		added++
+	}
+	return added
+}
+
+// Len is the number of entries.
+func (t *Table) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.entries)
+}
+
+// Entries returns a copy of the entry list (the entries themselves are
+// shared and must not be modified).
+func (t *Table) Entries() []Entry {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return append([]Entry(nil), t.entries...)
+}
+
+// Lookup returns the entry nearest to obs if it lies within the radius.
+// It allocates nothing.
+func (t *Table) Lookup(obs []float32) (Entry, float64, bool) {
+	t.lookups.Add(1)
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	best, bestD := -1, t.radius*t.radius
+	for i := range t.entries {
+		k := t.entries[i].Key
+		var d float64
+		for j, v := range obs {
+			x := (float64(v)-t.mean[j])*t.invStd[j] - float64(k[j])
+			d += x * x
+			if d > bestD {
+				break
+			}
+		}
+		if d < bestD || (best < 0 && d == bestD) { // ties keep the earlier entry
+			best, bestD = i, d
+		}
+	}
+	if best < 0 {
+		return Entry{}, 0, false
+	}
+	t.hits.Add(1)
+	return t.entries[best], math.Sqrt(bestD), true
+}
+
+// HitRate returns lookups that matched and all lookups so far.
+func (t *Table) HitRate() (hits, lookups int64) { return t.hits.Load(), t.lookups.Load() }
