@@ -24,6 +24,8 @@ Usage:
   ultra envs                 list the tasks with their observation and action spaces
   ultra train [flags]        train a PPO agent (checkpoints, metrics and the policy go to --out)
   ultra eval [flags]         evaluate a baseline policy or a checkpoint: per-episode return and length
+  ultra collect [flags]      record a policy's episodes as trajectories (JSONL)
+  ultra annotate [flags]     have an advisor (llm, scripted, random) mark critical states in trajectories
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
 
 Run 'ultra <command> -h' for the flags of a command.
@@ -55,12 +57,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdBench(args[1:], stdout, stderr)
 	case "train":
 		return cmdTrain(args[1:], stdout, stderr)
+	case "collect":
+		return cmdCollect(args[1:], stdout, stderr)
+	case "annotate":
+		return cmdAnnotate(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, bench", args[0])
+	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, collect, annotate, bench", args[0])
 }
 
 // newFlags makes a flag set that reports errors instead of exiting.

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/ppo"
+)
+
+func cmdCollect(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("collect", stderr)
+	ckPath := fs.String("checkpoint", "", "collect with this checkpoint's policy (or give --env and --policy)")
+	envID := fs.String("env", "", "task id (default: the checkpoint's)")
+	policy := fs.String("policy", "", "baseline policy instead of a checkpoint: zero or random")
+	episodes := fs.Int("episodes", 16, "episodes to collect, ≥ 1")
+	seed := fs.Uint64("seed", 1, "seed for envs and sampling")
+	det := fs.Bool("deterministic", false, "take the policy's mean action instead of sampling")
+	snaps := fs.Bool("snapshots", false, "also record the simulator state before every step (for resets to critical states)")
+	envs := fs.Int("envs", 0, "parallel env instances; 0 = min(episodes, cores)")
+	out := fs.String("out", "", "output JSONL file, one trajectory per line (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("collect: --out FILE is required")
+	}
+	if *episodes < 1 {
+		return fmt.Errorf("collect: --episodes must be ≥ 1, got %d", *episodes)
+	}
+	var p eval.Policy
+	var ck *ppo.Checkpoint
+	if *ckPath != "" {
+		var err error
+		if ck, err = ppo.LoadCheckpoint(*ckPath); err != nil {
+			return fmt.Errorf("collect: %w", err)
+		}
+		if *envID == "" {
+			*envID = ck.Config.Env
+		}
+	} else if *policy == "" {
+		return errors.New("collect: give --checkpoint C, or --env E with --policy zero|random")
+	}
+	spec, err := registry().Lookup(*envID)
+	if err != nil {
+		return fmt.Errorf("collect: %w", err)
+	}
+	switch {
+	case ck != nil:
+		pol, err := ppo.NewPolicy(ck, spec, *det, *seed)
+		if err != nil {
+			return fmt.Errorf("collect: %w", err)
+		}
+		defer pol.Close()
+		p = pol
+	case *policy == "zero":
+		p = eval.Zero{}
+	case *policy == "random":
+		p = eval.Random{Space: spec.Action, Rng: rand.New(rand.NewPCG(*seed, 0x5eed))}
+	default:
+		return fmt.Errorf("collect: unknown --policy %q: valid policies are zero, random", *policy)
+	}
+	n := *envs
+	if n <= 0 {
+		n = min(*episodes, runtime.GOMAXPROCS(0))
+	}
+	v, err := env.New(spec, env.Config{NumEnvs: n})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	trajs, err := advisor.Collect(v, p, *episodes, *seed, fmt.Sprintf("s%d-", *seed), *snaps)
+	if err != nil {
+		return fmt.Errorf("collect: %w", err)
+	}
+	if err := writeJSONLFile(*out, trajs); err != nil {
+		return fmt.Errorf("collect: %w", err)
+	}
+	sum := 0.0
+	for _, t := range trajs {
+		sum += t.Return
+	}
+	fmt.Fprintf(stdout, "collected %d %s episodes (mean return %.2f) into %s\n", len(trajs), spec.ID, sum/float64(len(trajs)), *out)
+	return nil
+}
+
+func writeJSONLFile[T any](path string, items []T) error {
+	var buf strings.Builder
+	if err := advisor.WriteJSONL(&buf, items); err != nil {
+		return err
+	}
+	return ppo.WriteFileAtomic(path, []byte(buf.String()))
+}
+
+// advisorFlags are the options every advisor-using command shares.
+type advisorFlags struct {
+	name, llmURL, model, llmConfig string
+	perEpisode                     int
+	seed                           uint64
+}
+
+func addAdvisorFlags(fs interface {
+	StringVar(*string, string, string, string)
+	IntVar(*int, string, int, string)
+	Uint64Var(*uint64, string, uint64, string)
+}, a *advisorFlags) {
+	fs.StringVar(&a.name, "advisor", "scripted", "advisor: "+strings.Join(advisorNames(), ", "))
+	fs.StringVar(&a.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm (default $ULTRA_LLM_URL)")
+	fs.StringVar(&a.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model name for --advisor llm (default $ULTRA_LLM_MODEL)")
+	fs.StringVar(&a.llmConfig, "llm-config", "", "YAML file with the llm advisor's settings (timeouts, limits, budget, cache, prompts)")
+	fs.IntVar(&a.perEpisode, "critical", 5, "critical steps per episode at most (scripted, random)")
+	fs.Uint64Var(&a.seed, "advisor-seed", 1, "seed of the random advisor")
+}
+
+func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("annotate", stderr)
+	var af advisorFlags
+	addAdvisorFlags(fs, &af)
+	trajPath := fs.String("traj", "", "trajectories JSONL from 'ultra collect' (required)")
+	out := fs.String("out", "", "output annotations JSONL (required)")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *trajPath == "" || *out == "" {
+		return errors.New("annotate: --traj FILE and --out FILE are required")
+	}
+	trajs, err := advisor.ReadJSONL[advisor.Trajectory](*trajPath)
+	if err != nil {
+		return fmt.Errorf("annotate: %w", err)
+	}
+	if len(trajs) == 0 {
+		return fmt.Errorf("annotate: %s holds no trajectories", *trajPath)
+	}
+	spec, err := registry().Lookup(trajs[0].Env)
+	if err != nil {
+		return fmt.Errorf("annotate: %w", err)
+	}
+	for i := range trajs {
+		if err := trajs[i].Validate(spec); err != nil {
+			return fmt.Errorf("annotate: %s line %d: %w", *trajPath, i+1, err)
+		}
+	}
+	adv, closeAdv, err := newAdvisor(af, spec, stderr)
+	if err != nil {
+		return fmt.Errorf("annotate: %w", err)
+	}
+	defer closeAdv()
+	anns, rep, err := adv.Annotate(context.Background(), trajs)
+	if err != nil && !errors.Is(err, advisor.ErrBudget) {
+		fmt.Fprintf(stderr, "ultra annotate: advisor error (kept %d annotations): %v\n", len(anns), err)
+	}
+	if anns == nil {
+		anns = []advisor.Annotation{}
+	}
+	if werr := writeJSONLFile(*out, anns); werr != nil {
+		return fmt.Errorf("annotate: %w", werr)
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{"advisor": adv.Name(), "out": *out, "report": rep})
+	}
+	fmt.Fprintf(stdout, "%s advisor: %d critical states in %d trajectories → %s\n", adv.Name(), len(anns), len(trajs), *out)
+	fmt.Fprintf(stdout, "requests %d, tokens %d prompt + %d completion, cache hits %d, failed batches %d",
+		rep.Requests, rep.PromptTokens, rep.CompletionTokens, rep.CacheHits, rep.Failed)
+	if len(rep.Rejected) > 0 {
+		fmt.Fprintf(stdout, ", rejected %v", rep.Rejected)
+	}
+	if rep.BudgetExhausted {
+		fmt.Fprint(stdout, " (budget exhausted)")
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
