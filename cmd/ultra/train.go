@@ -37,7 +37,7 @@ var trainDocs = map[string]string{
 	"norm-obs": "normalise observations with running statistics", "clip-obs": "clip normalised observations to ±this",
 	"norm-reward": "scale rewards by the discounted-return std", "clip-reward": "clip scaled rewards to ±this",
 	"hidden": "hidden layer sizes, e.g. 64,64", "activation": "tanh or relu",
-	"backend": "network backend", "workers": "env worker goroutines (0: automatic)",
+	"backend": "network backend: native (fast, plain Go) or gorgonia (reference)", "workers": "env worker goroutines (0: automatic)",
 }
 
 // Files in a run directory.
@@ -108,8 +108,8 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("train: iteration %d: %w", tr.Iteration()+1, err)
 		}
-		if !math.IsNaN(st.ReturnMean) {
-			lastReturn = st.ReturnMean
+		if !math.IsNaN(st.Return10) {
+			lastReturn = st.Return10
 		}
 		if err := metrics.write(st); err != nil {
 			return fmt.Errorf("train: metrics: %w", err)
@@ -118,7 +118,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 			drawBar(stderr, tr.GlobalStep(), int64(cfg.TotalSteps), startStep, start, lastReturn)
 		} else {
 			logger.Info("iteration", "iter", st.Iteration, "step", st.GlobalStep, "sps", round(st.SPS, 0),
-				"return", round(st.ReturnMean, 2), "length", round(st.LengthMean, 1), "pg_loss", round(st.PolicyLoss, 5),
+				"return", round(st.ReturnMean, 2), "return_last10", round(st.Return10, 2), "length", round(st.LengthMean, 1), "pg_loss", round(st.PolicyLoss, 5),
 				"v_loss", round(st.ValueLoss, 5), "entropy", round(st.Entropy, 4), "approx_kl", round(st.ApproxKL, 5),
 				"clipfrac", round(st.ClipFrac, 4), "explained_var", round(st.ExplainedVar, 3), "lr", st.LearningRate)
 		}
@@ -142,7 +142,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	logger.Info("done", "steps", tr.GlobalStep(), "last_return", round(lastReturn, 2),
 		"wall", time.Since(start).Round(time.Second).String(), "checkpoint", filepath.Join(*out, ckptFile),
 		"policy", filepath.Join(*out, exportFile))
-	fmt.Fprintf(stdout, "trained %s for %d steps in %s; mean return of the last iteration's episodes: %.2f\n",
+	fmt.Fprintf(stdout, "trained %s for %d steps in %s; mean return of the last 10 episodes: %.2f\n",
 		cfg.Env, tr.GlobalStep(), time.Since(start).Round(time.Second), lastReturn)
 	return nil
 }
@@ -225,7 +225,7 @@ type metricsWriter struct {
 	csv         *csv.Writer
 }
 
-var csvColumns = []string{"iteration", "global_step", "sps", "episodic_return", "episodic_length", "episodes",
+var csvColumns = []string{"iteration", "global_step", "sps", "episodic_return", "episodic_length", "episodes", "return_last10",
 	"policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "explained_variance", "grad_norm",
 	"learning_rate", "epochs", "modulated_actions", "bonus_steps", "physics_resets", "rollout_seconds", "update_seconds"}
 
@@ -276,14 +276,16 @@ func jsonSafe(st ppo.IterStats) map[string]any {
 		ReturnMean *float64 `json:"episodic_return"`
 		LengthMean *float64 `json:"episodic_length"`
 		Explained  *float64 `json:"explained_variance"`
-	}{IterStats: withoutNaN(st), ReturnMean: nanToNil(st.ReturnMean), LengthMean: nanToNil(st.LengthMean), Explained: nanToNil(st.ExplainedVar)})
+		Return10   *float64 `json:"return_last10"`
+	}{IterStats: withoutNaN(st), ReturnMean: nanToNil(st.ReturnMean), LengthMean: nanToNil(st.LengthMean),
+		Explained: nanToNil(st.ExplainedVar), Return10: nanToNil(st.Return10)})
 	var m map[string]any
 	json.Unmarshal(b, &m)
 	return m
 }
 
 func withoutNaN(st ppo.IterStats) ppo.IterStats {
-	st.ReturnMean, st.LengthMean, st.ExplainedVar = 0, 0, 0
+	st.ReturnMean, st.LengthMean, st.ExplainedVar, st.Return10 = 0, 0, 0, 0
 	return st
 }
 

@@ -56,6 +56,7 @@ type Checkpoint struct {
 	RNG           []byte       `json:"rng"`
 	EnvState      []byte       `json:"env_state"`
 	AdamT         int          `json:"adam_t"`
+	Last10        []float64    `json:"last10_returns"`
 	Tensors       []TensorInfo `json:"tensors"`
 
 	data map[string][]float32
@@ -93,7 +94,8 @@ func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 		Version: ckptVersion, Config: t.cfg, Net: t.net.Spec(), Iteration: t.iteration, GlobalStep: t.globalStep,
 		ObsRMS: rmsState(t.obsRMS), RewardRMS: rmsState(t.rew.RMS),
 		RewardReturns: append([]float64(nil), t.rew.Returns...), RNG: rng, EnvState: es,
-		data: map[string][]float32{},
+		Last10: append([]float64(nil), t.last10...),
+		data:   map[string][]float32{},
 	}
 	add := func(prefix string, ps []nn.Param) {
 		for _, p := range ps {
@@ -312,6 +314,7 @@ func (t *Trainer) restore(ck *Checkpoint) error {
 		return err
 	}
 	t.iteration, t.globalStep = ck.Iteration, ck.GlobalStep
+	t.last10 = append([]float64(nil), ck.Last10...)
 	t.observe(t.env.Obs())
 	return nil
 }

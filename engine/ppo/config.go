@@ -34,7 +34,7 @@ type Config struct {
 	ClipReward     float64 `yaml:"clip-reward"`     // clip scaled rewards to ±this
 	Hidden         []int   `yaml:"hidden"`          // hidden layer sizes of both networks
 	Activation     string  `yaml:"activation"`      // tanh or relu
-	Backend        string  `yaml:"backend"`         // network backend: see nn backends
+	Backend        string  `yaml:"backend"`         // network maths: native (default, plain Go) or gorgonia (the reference)
 	Workers        int     `yaml:"workers"`         // env worker goroutines (0: automatic)
 }
 
@@ -46,7 +46,7 @@ func Defaults() Config {
 		Gamma: 0.99, GAELambda: 0.95, NormAdv: true, ClipCoef: 0.2, ClipVLoss: true,
 		EntCoef: 0, VfCoef: 0.5, MaxGradNorm: 0.5, TargetKL: 0,
 		NormObs: true, ClipObs: 10, NormReward: true, ClipReward: 10,
-		Hidden: []int{64, 64}, Activation: "tanh", Backend: "gorgonia",
+		Hidden: []int{64, 64}, Activation: "tanh", Backend: "native",
 	}
 }
 
@@ -116,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if c.Activation != "tanh" && c.Activation != "relu" {
 		bad("activation", fmt.Sprintf("%q", c.Activation), `"tanh" or "relu"`)
+	}
+	if c.Backend != "native" && c.Backend != "gorgonia" {
+		bad("backend", fmt.Sprintf("%q", c.Backend), `"native" or "gorgonia"`)
 	}
 	if c.Workers < 0 {
 		bad("workers", c.Workers, "≥ 0 (0 = automatic)")

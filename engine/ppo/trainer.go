@@ -79,6 +79,7 @@ type IterStats struct {
 	Episodes      int     `json:"episodes"`
 	ReturnMean    float64 `json:"episodic_return"` // mean over episodes finished this iteration (NaN if none)
 	LengthMean    float64 `json:"episodic_length"`
+	Return10      float64 `json:"return_last10"`     // mean return of the last 10 finished episodes (NaN before any)
 	Replaced      int     `json:"modulated_actions"` // steps whose action the modulator replaced
 	Bonused       int     `json:"bonus_steps"`       // steps given a non-zero bonus
 	PhysicsResets int64   `json:"physics_resets"`    // cumulative
@@ -122,6 +123,7 @@ type Trainer struct {
 	perm []int
 
 	builders []*Episode
+	last10   []float64 // returns of the most recent finished episodes, at most 10
 }
 
 // New builds a trainer: the VecEnv for spec, fresh networks, and the state
@@ -162,10 +164,12 @@ func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
 		ns.ActDim, ns.Discrete = spec.Action.N, true
 	}
 	switch cfg.Backend {
+	case "native":
+		return nn.NewNative(ns, cfg.Seed, nn.AdamConfig{})
 	case "gorgonia":
 		return nn.NewGorgonia(ns, cfg.Seed, nn.AdamConfig{})
 	default:
-		return nil, fmt.Errorf("ppo: unknown backend %q: valid backends are %s", cfg.Backend, "gorgonia")
+		return nil, fmt.Errorf("ppo: unknown backend %q: valid backends are native, gorgonia", cfg.Backend)
 	}
 }
 
@@ -308,6 +312,13 @@ func (t *Trainer) Iterate() (IterStats, error) {
 	st.GlobalStep = t.globalStep
 	st.SPS = float64(t.T*t.n) / time.Since(start).Seconds()
 	st.PhysicsResets = t.env.Stats().PhysicsResets
+	st.Return10 = math.NaN()
+	if len(t.last10) > 0 {
+		st.Return10 = 0
+		for _, r := range t.last10 {
+			st.Return10 += r / float64(len(t.last10))
+		}
+	}
 	return st, nil
 }
 
@@ -361,6 +372,10 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 			st.Episodes++
 			*retSum += res.EpisodeReturn[i]
 			*lenSum += float64(res.EpisodeLength[i])
+			if len(t.last10) == 10 {
+				t.last10 = t.last10[1:]
+			}
+			t.last10 = append(t.last10, res.EpisodeReturn[i])
 		}
 	}
 	if t.cfg.NormReward {
