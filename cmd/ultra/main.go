@@ -8,6 +8,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ Usage:
   ultra eval [flags]         evaluate a baseline policy or a checkpoint: per-episode return and length
   ultra collect [flags]      record a policy's episodes as trajectories (JSONL)
   ultra annotate [flags]     have an advisor (llm, scripted, random) mark critical states in trajectories
+  ultra refine [flags]       fine-tune a checkpoint with annotations (ppo, ultra-a, ultra-r, ultra-ra, random, rice)
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
 
 Run 'ultra <command> -h' for the flags of a command.
@@ -61,12 +63,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdCollect(args[1:], stdout, stderr)
 	case "annotate":
 		return cmdAnnotate(args[1:], stdout, stderr)
+	case "refine":
+		return cmdRefine(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, collect, annotate, bench", args[0])
+	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, collect, annotate, refine, bench", args[0])
 }
 
 // newFlags makes a flag set that reports errors instead of exiting.
@@ -86,3 +90,5 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

@@ -87,15 +87,40 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	defer tr.Close()
 
+	if err := trainLoop(tr, loopOptions{out: *out, every: *every, progress: *progress, logger: logger, stdout: stdout, stderr: stderr}); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+// loopOptions configures trainLoop.
+type loopOptions struct {
+	out      string
+	every    int
+	progress string
+	logger   *slog.Logger
+	stdout   io.Writer
+	stderr   io.Writer
+	// extra adds fields to each iteration's log line (e.g. modulator counts).
+	extra func() []any
+}
+
+// trainLoop runs iterations until the budget is spent, writing metrics and
+// checkpoints; SIGINT/SIGTERM ends it after the current iteration with a
+// checkpoint.
+func trainLoop(tr *ppo.Trainer, o loopOptions) error {
+	cfg := tr.Config()
+	out, every, logger, stdout, stderr := &o.out, &o.every, o.logger, o.stdout, o.stderr
+	progress := &o.progress
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	bar := *progress == "bar" || (*progress == "auto" && isTerminal(stderr))
 	if *progress != "bar" && *progress != "log" && *progress != "auto" {
-		return fmt.Errorf("train: --progress must be bar, log or auto, got %q", *progress)
+		return fmt.Errorf("--progress must be bar, log or auto, got %q", *progress)
 	}
 	metrics, err := openMetrics(*out)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return err
 	}
 	defer metrics.Close()
 
@@ -106,26 +131,30 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	for !tr.Done() {
 		st, err := tr.Iterate()
 		if err != nil {
-			return fmt.Errorf("train: iteration %d: %w", tr.Iteration()+1, err)
+			return fmt.Errorf("iteration %d: %w", tr.Iteration()+1, err)
 		}
 		if !math.IsNaN(st.Return10) {
 			lastReturn = st.Return10
 		}
 		if err := metrics.write(st); err != nil {
-			return fmt.Errorf("train: metrics: %w", err)
+			return fmt.Errorf("metrics: %w", err)
 		}
 		if bar {
 			drawBar(stderr, tr.GlobalStep(), int64(cfg.TotalSteps), startStep, start, lastReturn)
 		} else {
-			logger.Info("iteration", "iter", st.Iteration, "step", st.GlobalStep, "sps", round(st.SPS, 0),
+			fields := []any{"iter", st.Iteration, "step", st.GlobalStep, "sps", round(st.SPS, 0),
 				"return", round(st.ReturnMean, 2), "return_last10", round(st.Return10, 2), "length", round(st.LengthMean, 1), "pg_loss", round(st.PolicyLoss, 5),
 				"v_loss", round(st.ValueLoss, 5), "entropy", round(st.Entropy, 4), "approx_kl", round(st.ApproxKL, 5),
-				"clipfrac", round(st.ClipFrac, 4), "explained_var", round(st.ExplainedVar, 3), "lr", st.LearningRate)
+				"clipfrac", round(st.ClipFrac, 4), "explained_var", round(st.ExplainedVar, 3), "lr", st.LearningRate}
+			if o.extra != nil {
+				fields = append(fields, o.extra()...)
+			}
+			logger.Info("iteration", fields...)
 		}
 		interrupted := ctx.Err() != nil
 		if st.Iteration%*every == 0 || tr.Done() || interrupted {
 			if err := saveRun(tr, *out); err != nil {
-				return fmt.Errorf("train: %w", err)
+				return fmt.Errorf("%w", err)
 			}
 		}
 		if interrupted {

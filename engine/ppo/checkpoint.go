@@ -260,15 +260,44 @@ func Resume(ck *Checkpoint, spec env.Spec, hooks Hooks) (*Trainer, error) {
 	return t, nil
 }
 
-// LoadWeights copies a checkpoint's network parameters (not its optimizer
-// state, counters or env state) into the trainer: a new run that starts
-// from a trained policy.
-func (t *Trainer) LoadWeights(ck *Checkpoint) error {
+// Continue builds a new run that starts from a checkpoint's policy: its
+// weights, Adam moments and normaliser statistics carry over; cfg (seed,
+// step budget, envs) and the counters, RNG and env states are new. Every
+// refinement variant starts this way, so they differ only in their hooks.
+func Continue(ck *Checkpoint, cfg Config, spec env.Spec, hooks Hooks) (*Trainer, error) {
+	if spec.ID != ck.Config.Env {
+		return nil, fmt.Errorf("ppo: checkpoint was trained on %q, not %q", ck.Config.Env, spec.ID)
+	}
+	cfg.Env, cfg.Hidden, cfg.Activation = ck.Config.Env, ck.Config.Hidden, ck.Config.Activation
+	t, err := New(cfg, spec, hooks)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.loadPolicy(ck); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("ppo: continue from checkpoint: %w", err)
+	}
+	return t, nil
+}
+
+// loadPolicy restores weights, optimizer moments and normalisers.
+func (t *Trainer) loadPolicy(ck *Checkpoint) error {
 	if err := loadParams(t.net, ck, ""); err != nil {
 		return err
 	}
+	var m, v [][]float32
+	for _, p := range t.net.Params() {
+		m = append(m, ck.Tensor("adam.m/"+p.Name))
+		v = append(v, ck.Tensor("adam.v/"+p.Name))
+	}
+	if err := t.net.SetAdamState(m, v, ck.AdamT); err != nil {
+		return err
+	}
 	if err := ck.ObsRMS.restore(t.obsRMS); err != nil {
-		return fmt.Errorf("ppo: observation normaliser: %w", err)
+		return fmt.Errorf("observation normaliser: %w", err)
+	}
+	if err := ck.RewardRMS.restore(t.rew.RMS); err != nil {
+		return fmt.Errorf("reward normaliser: %w", err)
 	}
 	t.observe(t.env.Obs())
 	return nil
@@ -286,22 +315,8 @@ func loadParams(net nn.Backend, ck *Checkpoint, prefix string) error {
 }
 
 func (t *Trainer) restore(ck *Checkpoint) error {
-	if err := loadParams(t.net, ck, ""); err != nil {
+	if err := t.loadPolicy(ck); err != nil {
 		return err
-	}
-	var m, v [][]float32
-	for _, p := range t.net.Params() {
-		m = append(m, ck.Tensor("adam.m/"+p.Name))
-		v = append(v, ck.Tensor("adam.v/"+p.Name))
-	}
-	if err := t.net.SetAdamState(m, v, ck.AdamT); err != nil {
-		return err
-	}
-	if err := ck.ObsRMS.restore(t.obsRMS); err != nil {
-		return fmt.Errorf("observation normaliser: %w", err)
-	}
-	if err := ck.RewardRMS.restore(t.rew.RMS); err != nil {
-		return fmt.Errorf("reward normaliser: %w", err)
 	}
 	if len(ck.RewardReturns) != len(t.rew.Returns) {
 		return fmt.Errorf("reward returns for %d envs, want %d", len(ck.RewardReturns), len(t.rew.Returns))

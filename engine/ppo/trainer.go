@@ -60,6 +60,10 @@ type Hooks struct {
 	// OnEpisode receives each finished episode; it owns ep afterwards. It
 	// runs on the training goroutine, so it must hand slow work elsewhere.
 	OnEpisode func(ep *Episode)
+	// ResetState, when set, is asked for each env whose episode just ended;
+	// a non-nil simulator snapshot replaces the env's fresh start (RICE's
+	// mixed initial distribution).
+	ResetState func(env int) []float64
 }
 
 // IterStats reports one iteration.
@@ -81,6 +85,7 @@ type IterStats struct {
 	LengthMean    float64 `json:"episodic_length"`
 	Return10      float64 `json:"return_last10"`     // mean return of the last 10 finished episodes (NaN before any)
 	Replaced      int     `json:"modulated_actions"` // steps whose action the modulator replaced
+	Restarts      int     `json:"state_resets"`      // episodes started from a ResetState snapshot
 	Bonused       int     `json:"bonus_steps"`       // steps given a non-zero bonus
 	PhysicsResets int64   `json:"physics_resets"`    // cumulative
 	RolloutSec    float64 `json:"rollout_seconds"`
@@ -383,6 +388,19 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 	}
 	if err := t.bootstrapTruncated(res, rew); err != nil {
 		return err
+	}
+	if t.hooks.ResetState != nil {
+		for i := 0; i < t.n; i++ {
+			if !ended[i] {
+				continue
+			}
+			if snap := t.hooks.ResetState(i); snap != nil {
+				if err := t.env.Restore(i, snap); err != nil {
+					return fmt.Errorf("ppo: reset env %d to a stored state: %w", i, err)
+				}
+				st.Restarts++
+			}
+		}
 	}
 	if t.cfg.NormObs {
 		t.obsRMS.Update(res.Obs, t.n)

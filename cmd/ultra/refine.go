@@ -1,0 +1,197 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/ultra"
+)
+
+// refineFlags are the options of one refinement run.
+type refineFlags struct {
+	ckpt, variant, annotations, traj, out, progress, logFormat string
+	steps, envs, every                                         int
+	seed                                                       uint64
+	alpha, radius, radiusQ, overrideProb, overrideEnd, resetP  float64
+	annealSteps                                                int64
+	adv                                                        advisorFlags
+}
+
+func cmdRefine(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("refine", stderr)
+	var f refineFlags
+	fs.StringVar(&f.ckpt, "checkpoint", "", "the sub-optimal agent to refine (required)")
+	fs.StringVar(&f.variant, "variant", "ultra-ra", "ppo, ultra-a, ultra-r, ultra-ra, random or rice")
+	fs.StringVar(&f.annotations, "annotations", "", "annotations JSONL from 'ultra annotate' (or use --advisor for live annotation)")
+	fs.StringVar(&f.traj, "traj", "", "trajectories JSONL the annotations came from, to derive the match radius from data")
+	fs.IntVar(&f.steps, "steps", 200000, "env steps of refinement")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of this refinement run")
+	fs.IntVar(&f.envs, "envs", 0, "parallel envs (0: the checkpoint's)")
+	fs.StringVar(&f.out, "out", "", "run directory (required)")
+	fs.Float64Var(&f.alpha, "alpha", 0.1, "weight of the implicit reward (paper: 0.1 MuJoCo, 0.5 Pong)")
+	fs.Float64Var(&f.radius, "radius", 0, "match radius in normalised observation units (0: derive from --traj, else 0.5)")
+	fs.Float64Var(&f.radiusQ, "radius-quantile", 0.5, "quantile of cross-episode nearest-neighbour distances used as the radius")
+	fs.Float64Var(&f.overrideProb, "override-prob", 1, "probability of taking the suggested action at a matched state, at the start")
+	fs.Float64Var(&f.overrideEnd, "override-end", 0, "that probability at the end of --anneal-steps")
+	fs.Int64Var(&f.annealSteps, "anneal-steps", 0, "env steps over which the override probability decays (0: constant)")
+	fs.Float64Var(&f.resetP, "reset-prob", 0.5, "rice: fraction of episodes restarted at a critical state")
+	fs.IntVar(&f.every, "checkpoint-every", 10, "checkpoint every N iterations")
+	fs.StringVar(&f.progress, "progress", "auto", "bar, log or auto")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	addAdvisorFlags(fs, &f.adv)
+	adviserSet := false
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	fs.Visit(func(fl *flag.Flag) { adviserSet = adviserSet || fl.Name == "advisor" })
+	if err := refine(f, adviserSet, stdout, stderr); err != nil {
+		return fmt.Errorf("refine: %w", err)
+	}
+	return nil
+}
+
+func refine(f refineFlags, live bool, stdout, stderr io.Writer) error {
+	if f.ckpt == "" || f.out == "" {
+		return errors.New("--checkpoint C and --out DIR are required")
+	}
+	v, err := ultra.ParseVariant(f.variant)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(f.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	ck, err := ppo.LoadCheckpoint(f.ckpt)
+	if err != nil {
+		return err
+	}
+	spec, err := registry().Lookup(ck.Config.Env)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(f.out, ckptFile)); err == nil {
+		return fmt.Errorf("%s already holds a run; choose another --out", f.out)
+	}
+	cfg := ck.Config
+	cfg.Seed, cfg.TotalSteps = f.seed, f.steps
+	if f.envs > 0 {
+		cfg.NumEnvs = f.envs
+	}
+	if cfg.TotalSteps < cfg.BatchSize() {
+		return fmt.Errorf("--steps %d is less than one iteration (%d)", f.steps, cfg.BatchSize())
+	}
+
+	// The table normalises states like the policy does.
+	std := make([]float64, len(ck.ObsRMS.Var))
+	for i, x := range ck.ObsRMS.Var {
+		std[i] = math.Sqrt(x + 1e-8)
+	}
+	radius := f.radius
+	var anns []advisor.Annotation
+	if f.annotations != "" {
+		if anns, err = advisor.ReadJSONL[advisor.Annotation](f.annotations); err != nil {
+			return err
+		}
+	}
+	if radius == 0 {
+		radius = 0.5
+		if f.traj != "" {
+			trajs, err := advisor.ReadJSONL[advisor.Trajectory](f.traj)
+			if err != nil {
+				return err
+			}
+			probe, _ := ultra.NewTable(ck.ObsRMS.Mean, std, 1)
+			if radius, err = ultra.SuggestRadius(trajs, probe, f.radiusQ, f.seed); err != nil {
+				return err
+			}
+		}
+	}
+	table, err := ultra.NewTable(ck.ObsRMS.Mean, std, radius)
+	if err != nil {
+		return err
+	}
+	table.Add(anns...)
+	needTable := v != ultra.PPO
+	if needTable && table.Len() == 0 && !live {
+		return fmt.Errorf("variant %s needs critical states: give --annotations FILE or --advisor NAME", v)
+	}
+
+	var hooks ppo.Hooks
+	var mod *ultra.Modulator
+	switch v {
+	case ultra.RICE:
+		rs, err := ultra.NewResetter(table, f.resetP, f.seed)
+		if err != nil {
+			return err
+		}
+		snaps := 0
+		for _, e := range table.Entries() {
+			if e.Snapshot != nil {
+				snaps++
+			}
+		}
+		if snaps == 0 && !live {
+			return errors.New("rice needs annotations with simulator snapshots: collect with 'ultra collect --snapshots'")
+		}
+		hooks.ResetState = rs.Reset
+	case ultra.PPO:
+	default:
+		mod, err = ultra.NewModulator(table, ultra.ModulatorConfig{Variant: v, Alpha: f.alpha, OverrideProb: f.overrideProb,
+			OverrideEnd: f.overrideEnd, AnnealSteps: f.annealSteps, Seed: f.seed})
+		if err != nil {
+			return err
+		}
+		hooks.Modulator = mod
+	}
+	var stage *ultra.Stage
+	if live && v != ultra.PPO {
+		adv, closeAdv, err := newAdvisor(f.adv, spec, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeAdv()
+		stage, err = ultra.NewStage(adv, table, ultra.StageConfig{Env: spec.ID, RunID: fmt.Sprintf("r%d-", f.seed)}, logger)
+		if err != nil {
+			return err
+		}
+		defer stage.Close()
+		hooks.OnEpisode = stage.Submit
+	}
+	tr, err := ppo.Continue(ck, cfg, spec, hooks)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	logger.Info("refining", "variant", v, "checkpoint", f.ckpt, "table", table.Len(), "radius", round(radius, 4),
+		"alpha", f.alpha, "steps", f.steps, "seed", f.seed)
+	extra := func() []any {
+		h, l := table.HitRate()
+		fields := []any{"table", table.Len(), "hits", h, "lookups", l}
+		if stage != nil {
+			st := stage.Stats()
+			fields = append(fields, "annotated_batches", st.Annotated, "dropped_batches", st.Dropped)
+		}
+		return fields
+	}
+	err = trainLoop(tr, loopOptions{out: f.out, every: f.every, progress: f.progress, logger: logger, stdout: stdout, stderr: stderr, extra: extra})
+	h, l := table.HitRate()
+	summary := map[string]any{"variant": v, "radius": radius, "table_entries": table.Len(), "lookups": l, "hits": h}
+	if mod != nil {
+		summary["overrides"], summary["bonuses"] = mod.Overrides.Load(), mod.Bonuses.Load()
+	}
+	if b, jerr := jsonMarshal(summary); jerr == nil {
+		ppo.WriteFileAtomic(filepath.Join(f.out, "modulator.json"), b)
+	}
+	return err
+}

@@ -1,0 +1,114 @@
+package ultra
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+)
+
+// Variant names a refinement variant (the paper's names).
+type Variant string
+
+// The refinement variants.
+const (
+	PPO     Variant = "ppo"      // plain PPO continued from the checkpoint
+	UltraA  Variant = "ultra-a"  // take the suggested action at matched critical states
+	UltraR  Variant = "ultra-r"  // add alpha × r_llm to the reward at matched critical states
+	UltraRA Variant = "ultra-ra" // both
+	Random  Variant = "random"   // ULTRA-RA over randomly chosen critical states (identification ablation)
+	RICE    Variant = "rice"     // reset a fraction of episodes to critical states (mixed initial distribution)
+)
+
+// Variants lists every variant in report order.
+var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, Random, RICE}
+
+// ParseVariant checks a variant name.
+func ParseVariant(s string) (Variant, error) {
+	for _, v := range Variants {
+		if string(v) == s {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("unknown variant %q: valid variants are ppo, ultra-a, ultra-r, ultra-ra, random, rice", s)
+}
+
+// Overrides reports whether the variant replaces actions.
+func (v Variant) Overrides() bool { return v == UltraA || v == UltraRA || v == Random }
+
+// Rewards reports whether the variant adds the implicit reward.
+func (v Variant) Rewards() bool { return v == UltraR || v == UltraRA || v == Random }
+
+// ModulatorConfig tunes how annotations steer the learner.
+type ModulatorConfig struct {
+	Variant Variant
+	Alpha   float64 // weight of the implicit reward (paper: 0.1 MuJoCo, 0.5 Pong)
+	// OverrideProb is the probability of taking the suggested action at a
+	// matched state when refinement starts; it decays linearly to
+	// OverrideEnd over AnnealSteps env steps (0: no decay).
+	OverrideProb float64
+	OverrideEnd  float64
+	AnnealSteps  int64
+	Seed         uint64
+}
+
+// Modulator answers the trainer's per-step question from the table: is this
+// state critical, which action, what bonus. It implements ppo.Modulator.
+// It is used by the training goroutine only; its counters may be read from
+// others.
+type Modulator struct {
+	table *Table
+	cfg   ModulatorConfig
+	rng   *rand.Rand
+	step  atomic.Int64 // env steps seen, for the annealing schedule
+
+	Lookups, Matches, Overrides, Bonuses atomic.Int64
+}
+
+// NewModulator makes a modulator over table.
+func NewModulator(table *Table, cfg ModulatorConfig) (*Modulator, error) {
+	if cfg.OverrideProb < 0 || cfg.OverrideProb > 1 || cfg.OverrideEnd < 0 || cfg.OverrideEnd > 1 {
+		return nil, fmt.Errorf("ultra: override probabilities must lie in [0, 1], got %v → %v", cfg.OverrideProb, cfg.OverrideEnd)
+	}
+	if cfg.Alpha < 0 || cfg.AnnealSteps < 0 {
+		return nil, fmt.Errorf("ultra: alpha and anneal steps must be ≥ 0, got %v and %d", cfg.Alpha, cfg.AnnealSteps)
+	}
+	return &Modulator{table: table, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x30d))}, nil
+}
+
+// overrideProb is the current probability of taking the suggested action.
+func (m *Modulator) overrideProb() float64 {
+	if m.cfg.AnnealSteps == 0 {
+		return m.cfg.OverrideProb
+	}
+	f := min(1, float64(m.step.Load())/float64(m.cfg.AnnealSteps))
+	return m.cfg.OverrideProb + f*(m.cfg.OverrideEnd-m.cfg.OverrideProb)
+}
+
+// Modulate implements ppo.Modulator.
+func (m *Modulator) Modulate(_ int, obs, action []float32) (bool, float64) {
+	m.step.Add(1)
+	v := m.cfg.Variant
+	if !v.Overrides() && !v.Rewards() {
+		return false, 0
+	}
+	m.Lookups.Add(1)
+	e, _, ok := m.table.Lookup(obs)
+	if !ok {
+		return false, 0
+	}
+	m.Matches.Add(1)
+	replaced := false
+	if v.Overrides() && m.rng.Float64() < m.overrideProb() {
+		copy(action, e.Action)
+		replaced = true
+		m.Overrides.Add(1)
+	}
+	bonus := 0.0
+	if v.Rewards() {
+		bonus = m.cfg.Alpha * e.Reward
+		if bonus != 0 {
+			m.Bonuses.Add(1)
+		}
+	}
+	return replaced, bonus
+}

@@ -1,0 +1,107 @@
+package ultra
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"sync"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+)
+
+// Resetter implements RICE's mixed initial distribution: with probability
+// Prob an ended episode restarts from a random critical state of the table
+// that carries a simulator snapshot. Use Reset as ppo.Hooks.ResetState.
+type Resetter struct {
+	table *Table
+	prob  float64
+	mu    sync.Mutex
+	rng   *rand.Rand
+}
+
+// NewResetter restarts a fraction prob of episodes at stored critical states.
+func NewResetter(table *Table, prob float64, seed uint64) (*Resetter, error) {
+	if !(prob >= 0 && prob <= 1) {
+		return nil, fmt.Errorf("ultra: reset probability must lie in [0, 1], got %v", prob)
+	}
+	return &Resetter{table: table, prob: prob, rng: rand.New(rand.NewPCG(seed, 0x71ce))}, nil
+}
+
+// Reset returns a snapshot to start env's next episode from, or nil.
+func (r *Resetter) Reset(int) []float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rng.Float64() >= r.prob {
+		return nil
+	}
+	r.table.mu.RLock()
+	defer r.table.mu.RUnlock()
+	var with []int
+	for i := range r.table.entries {
+		if r.table.entries[i].Snapshot != nil {
+			with = append(with, i)
+		}
+	}
+	if len(with) == 0 {
+		return nil
+	}
+	return r.table.entries[with[r.rng.IntN(len(with))]].Snapshot
+}
+
+// SuggestRadius derives the table's match radius from data: for each
+// state, the normalised distance to its nearest neighbour in another
+// episode, and the q-quantile of those distances (at most 2000 states are
+// sampled). With q = 0.5 a critical state matches the live states about as
+// often as typical states of different episodes come that close to each
+// other — near enough to share the advice, far enough not to match
+// everything.
+func SuggestRadius(trajs []advisor.Trajectory, t *Table, q float64, seed uint64) (float64, error) {
+	type pt struct {
+		ep  int
+		key []float32
+	}
+	var pts []pt
+	for e := range trajs {
+		for k := 0; k < trajs[e].Len(); k++ {
+			key := make([]float32, trajs[e].ObsDim)
+			t.Normalize(key, trajs[e].ObsAt(k))
+			pts = append(pts, pt{e, key})
+		}
+	}
+	if len(trajs) < 2 || len(pts) < 2 {
+		return 0, fmt.Errorf("ultra: need states from at least 2 episodes to derive a radius, got %d episodes", len(trajs))
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x4ad))
+	rng.Shuffle(len(pts), func(i, j int) { pts[i], pts[j] = pts[j], pts[i] })
+	if len(pts) > 2000 {
+		pts = pts[:2000]
+	}
+	var nn []float64
+	for i, a := range pts {
+		best := math.Inf(1)
+		for j, b := range pts {
+			if i == j || a.ep == b.ep {
+				continue
+			}
+			var d float64
+			for k := range a.key {
+				x := float64(a.key[k] - b.key[k])
+				d += x * x
+			}
+			best = math.Min(best, d)
+		}
+		if !math.IsInf(best, 1) {
+			nn = append(nn, math.Sqrt(best))
+		}
+	}
+	if len(nn) == 0 {
+		return 0, fmt.Errorf("ultra: no cross-episode neighbours to derive a radius from")
+	}
+	sort.Float64s(nn)
+	r := nn[min(len(nn)-1, int(q*float64(len(nn))))]
+	if !(r > 0) {
+		r = 1e-6
+	}
+	return r, nil
+}
