@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 // refineFlags are the options of one refinement run.
 type refineFlags struct {
 	ckpt, variant, annotations, traj, out, progress, logFormat string
-	steps, envs, every                                         int
+	steps, envs, every, workers                                int
 	seed                                                       uint64
 	alpha, radius, radiusQ, overrideProb, overrideEnd, resetP  float64
 	annealSteps                                                int64
@@ -51,13 +52,19 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fs.Visit(func(fl *flag.Flag) { adviserSet = adviserSet || fl.Name == "advisor" })
-	if err := refine(f, adviserSet, stdout, stderr); err != nil {
+	err := refine(nil, f, adviserSet, stdout, stderr)
+	if errors.Is(err, errInterrupted) {
+		return nil // the checkpoint is written; the note was logged
+	}
+	if err != nil {
 		return fmt.Errorf("refine: %w", err)
 	}
 	return nil
 }
 
-func refine(f refineFlags, live bool, stdout, stderr io.Writer) error {
+// refine runs one refinement; ctx (nil: SIGINT/SIGTERM) stops it early with
+// a checkpoint and errInterrupted.
+func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Writer) error {
 	if f.ckpt == "" || f.out == "" {
 		return errors.New("--checkpoint C and --out DIR are required")
 	}
@@ -88,6 +95,7 @@ func refine(f refineFlags, live bool, stdout, stderr io.Writer) error {
 	if f.envs > 0 {
 		cfg.NumEnvs = f.envs
 	}
+	cfg.Workers = f.workers
 	if cfg.TotalSteps < cfg.BatchSize() {
 		return fmt.Errorf("--steps %d is less than one iteration (%d)", f.steps, cfg.BatchSize())
 	}
@@ -184,7 +192,7 @@ func refine(f refineFlags, live bool, stdout, stderr io.Writer) error {
 		}
 		return fields
 	}
-	err = trainLoop(tr, loopOptions{out: f.out, every: f.every, progress: f.progress, logger: logger, stdout: stdout, stderr: stderr, extra: extra})
+	err = trainLoop(tr, loopOptions{out: f.out, every: f.every, progress: f.progress, logger: logger, stdout: stdout, stderr: stderr, extra: extra, ctx: ctx})
 	h, l := table.HitRate()
 	summary := map[string]any{"variant": v, "radius": radius, "table_entries": table.Len(), "lookups": l, "hits": h}
 	if mod != nil {

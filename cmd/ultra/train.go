@@ -87,7 +87,12 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	defer tr.Close()
 
-	if err := trainLoop(tr, loopOptions{out: *out, every: *every, progress: *progress, logger: logger, stdout: stdout, stderr: stderr}); err != nil {
+	err = trainLoop(tr, loopOptions{out: *out, every: *every, progress: *progress, logger: logger, stdout: stdout, stderr: stderr})
+	if errors.Is(err, errInterrupted) {
+		logger.Info("continue the run with: ultra train --out " + *out + " --resume")
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
@@ -103,7 +108,13 @@ type loopOptions struct {
 	stderr   io.Writer
 	// extra adds fields to each iteration's log line (e.g. modulator counts).
 	extra func() []any
+	// ctx stops the loop after the current iteration (with a checkpoint);
+	// nil means SIGINT/SIGTERM do.
+	ctx context.Context
 }
+
+// errInterrupted reports a run stopped by a signal after saving its state.
+var errInterrupted = errors.New("interrupted by signal; state saved")
 
 // trainLoop runs iterations until the budget is spent, writing metrics and
 // checkpoints; SIGINT/SIGTERM ends it after the current iteration with a
@@ -112,8 +123,12 @@ func trainLoop(tr *ppo.Trainer, o loopOptions) error {
 	cfg := tr.Config()
 	out, every, logger, stdout, stderr := &o.out, &o.every, o.logger, o.stdout, o.stderr
 	progress := &o.progress
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := o.ctx
+	if ctx == nil {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
 	bar := *progress == "bar" || (*progress == "auto" && isTerminal(stderr))
 	if *progress != "bar" && *progress != "log" && *progress != "auto" {
 		return fmt.Errorf("--progress must be bar, log or auto, got %q", *progress)
@@ -154,15 +169,15 @@ func trainLoop(tr *ppo.Trainer, o loopOptions) error {
 		interrupted := ctx.Err() != nil
 		if st.Iteration%*every == 0 || tr.Done() || interrupted {
 			if err := saveRun(tr, *out); err != nil {
-				return fmt.Errorf("%w", err)
+				return err
 			}
 		}
 		if interrupted {
 			if bar {
 				fmt.Fprintln(stderr)
 			}
-			logger.Info("interrupted: checkpoint written; continue with --resume", "step", tr.GlobalStep(), "out", *out)
-			return nil
+			logger.Info("interrupted: checkpoint written", "step", tr.GlobalStep(), "out", *out)
+			return errInterrupted
 		}
 	}
 	if bar {

@@ -27,10 +27,14 @@ func DefaultAnt() AntConfig {
 		MaxEpisodeSteps: 1000}
 }
 
-// antLegJoints are the hinges in qpos order; the actuators drive them in
-// the order hip_4, ankle_4, hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3.
-var antLegJoints = []string{"hip_1 (front left)", "ankle_1 (front left)", "hip_2 (front right)", "ankle_2 (front right)",
-	"hip_3 (back left)", "ankle_3 (back left)", "hip_4 (back right)", "ankle_4 (back right)"}
+// antLegJoints are the hinges in qpos order, labelled by where each leg
+// points with +x (the rewarded direction) as forward: leg 1 at (+x, +y),
+// 2 at (−x, +y), 3 at (−x, −y), 4 at (+x, −y). (The standard model's body
+// names, e.g. "front_right_leg" for leg 2, do not match this geometry.) The
+// actuators drive them in the order hip_4, ankle_4, hip_1, ankle_1, hip_2,
+// ankle_2, hip_3, ankle_3.
+var antLegJoints = []string{"hip_1 (front left)", "ankle_1 (front left)", "hip_2 (back left)", "ankle_2 (back left)",
+	"hip_3 (back right)", "ankle_3 (back right)", "hip_4 (front right)", "ankle_4 (front right)"}
 
 func antLayout() []env.Field {
 	f := []env.Field{

@@ -80,4 +80,6 @@ func (t *halfCheetah) writeObs(obs []float32) {
 }
 
 // Restore implements env.Env.
-func (t *halfCheetah) Restore(snap []float64, obs []float32) error { return t.restore(snap, obs, t.writeObs) }
+func (t *halfCheetah) Restore(snap []float64, obs []float32) error {
+	return t.restore(snap, obs, t.writeObs)
+}

@@ -98,7 +98,9 @@ func (t *planar) writeObs(obs []float32) {
 }
 
 // Restore implements env.Env.
-func (t *planar) Restore(snap []float64, obs []float32) error { return t.restore(snap, obs, t.writeObs) }
+func (t *planar) Restore(snap []float64, obs []float32) error {
+	return t.restore(snap, obs, t.writeObs)
+}
 
 func copy64to32(dst []float32, src []float64) int {
 	for i, v := range src {

@@ -1,0 +1,299 @@
+package interpret
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/env"
+)
+
+// Budget defaults.
+const (
+	DefaultMaxTokens = 2000 // Budget.MaxTokens when ≤ 0
+	DefaultNearEnd   = 10   // Budget.NearEnd when 0
+)
+
+// Budget controls how a trajectory is summarised. The zero value takes
+// every default.
+type Budget struct {
+	// MaxTokens bounds the summary's estimated tokens (EstimateTokens);
+	// ≤ 0 means DefaultMaxTokens.
+	MaxTokens int
+	// Every keeps every k-th step (0, k, 2k, …). 0 chooses the smallest k
+	// that fits; a positive value is the smallest stride tried, raised
+	// further if the text does not fit.
+	Every int
+	// NearEnd keeps the last NearEnd steps of an episode that terminated
+	// (not one that was truncated); 0 means DefaultNearEnd, < 0 none.
+	NearEnd int
+	// RewardJump keeps every step whose reward differs from the previous
+	// step's by more than this; 0 means 2 × the population standard
+	// deviation of the trajectory's rewards, < 0 keeps none.
+	RewardJump float64
+}
+
+// Summary is a trajectory rendered to text.
+type Summary struct {
+	// Text is a header (episode id, length, return, how it ended), the kept
+	// step lines (DescribeStep) and a final line stating exactly what was
+	// left out.
+	Text string
+	// Steps are the indices of the steps shown, ascending; an advisor may
+	// only name these.
+	Steps []int
+	// Omitted is the number of steps not shown: Len() - len(Steps).
+	Omitted int
+	// Tokens is EstimateTokens(Text).
+	Tokens int
+}
+
+// EstimateTokens approximates an LLM tokenizer's count as one token per 4
+// bytes of UTF-8, rounded up: about 4 characters per token for English and
+// numbers, and more tokens for non-ASCII symbols such as "°" and "·" (2
+// bytes each), which tokenizers also split finely.
+func EstimateTokens(s string) int { return (len(s) + 3) / 4 }
+
+// Summarize renders a trajectory within b. It keeps, in order of priority,
+// the required steps — the first and last step, the last NearEnd steps
+// before a termination and the steps where the reward jumps by more than
+// RewardJump — and every k-th step, choosing the smallest k ≥ Every whose
+// text fits MaxTokens. If even the required steps do not fit, it drops the
+// oldest of them until the text fits (possibly showing no step at all) and
+// says so. The final line states the selection rule and the number of
+// omitted steps, e.g. "(shown 42 of 160 steps: every 4th step from step 0,
+// …; 118 of 160 steps omitted)".
+func Summarize(spec env.Spec, tr *advisor.Trajectory, b Budget) (Summary, error) {
+	t, err := lookup(spec)
+	if err != nil {
+		return Summary{}, err
+	}
+	if tr == nil {
+		return Summary{}, errors.New("interpret: nil trajectory")
+	}
+	if err := tr.Validate(spec); err != nil {
+		return Summary{}, fmt.Errorf("interpret: %w", err)
+	}
+	n := tr.Len()
+	if n == 0 {
+		return Summary{}, fmt.Errorf("interpret: trajectory %s has no steps", tr.ID)
+	}
+	maxTok := b.MaxTokens
+	if maxTok <= 0 {
+		maxTok = DefaultMaxTokens
+	}
+	nearEnd := b.NearEnd
+	if nearEnd == 0 {
+		nearEnd = DefaultNearEnd
+	}
+	if nearEnd < 0 || !tr.Terminated {
+		nearEnd = 0
+	}
+	nearEnd = min(nearEnd, n)
+	kmin := max(b.Every, 1)
+
+	// Reward statistics and jumps.
+	mean, lo, hi := 0.0, math.Inf(1), math.Inf(-1)
+	for _, r := range tr.Rewards {
+		mean += float64(r)
+		lo, hi = min(lo, float64(r)), max(hi, float64(r))
+	}
+	mean /= float64(n)
+	var ss float64
+	for _, r := range tr.Rewards {
+		ss += (float64(r) - mean) * (float64(r) - mean)
+	}
+	thr := b.RewardJump
+	if thr == 0 {
+		thr = 2 * math.Sqrt(ss/float64(n))
+	}
+	var jumps []int
+	if thr > 0 && !math.IsInf(thr, 1) {
+		for k := 1; k < n; k++ {
+			if math.Abs(float64(tr.Rewards[k])-float64(tr.Rewards[k-1])) > thr {
+				jumps = append(jumps, k)
+			}
+		}
+	}
+
+	// Required steps, ascending.
+	req := map[int]bool{0: true, n - 1: true}
+	for k := n - nearEnd; k < n; k++ {
+		req[k] = true
+	}
+	for _, k := range jumps {
+		req[k] = true
+	}
+	required := make([]int, 0, len(req))
+	for k := range req {
+		required = append(required, k)
+	}
+	sort.Ints(required)
+
+	header := t.header(tr, mean, lo, hi)
+	lines := make([]string, n)
+	line := func(k int) string {
+		if lines[k] == "" {
+			lines[k] = t.step(k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
+		}
+		return lines[k]
+	}
+	sel := selection{n: n, nearEnd: nearEnd, jumps: len(jumps), thr: thr, maxTok: maxTok}
+	render := func(steps []int) string {
+		var sb strings.Builder
+		sb.WriteString(header)
+		for _, k := range steps {
+			sb.WriteString(line(k))
+			sb.WriteByte('\n')
+		}
+		sb.WriteString(sel.footer(len(steps)))
+		return sb.String()
+	}
+	done := func(steps []int, text string) (Summary, error) {
+		return Summary{Text: text, Steps: steps, Omitted: n - len(steps), Tokens: EstimateTokens(text)}, nil
+	}
+
+	// Smallest stride that fits; k ≥ n keeps only step 0 of the stride.
+	for k := kmin; ; k++ {
+		steps := merge(required, k, n)
+		sel.every = k
+		if text := render(steps); EstimateTokens(text) <= maxTok {
+			return done(steps, text)
+		}
+		if k >= n {
+			break
+		}
+	}
+	// Even the required steps do not fit: drop the oldest.
+	sel.every = 0
+	for d := 1; d <= len(required); d++ {
+		steps := required[d:]
+		sel.dropped = required[:d]
+		if text := render(steps); EstimateTokens(text) <= maxTok || d == len(required) {
+			return done(steps, text)
+		}
+	}
+	panic("unreachable")
+}
+
+// merge returns required ∪ {0, k, 2k, …} below n, ascending.
+func merge(required []int, k, n int) []int {
+	out := make([]int, 0, len(required)+n/k+1)
+	r := 0
+	for s := 0; s < n; s += k {
+		for r < len(required) && required[r] < s {
+			out = append(out, required[r])
+			r++
+		}
+		if r < len(required) && required[r] == s {
+			r++
+		}
+		out = append(out, s)
+	}
+	return append(out, required[r:]...)
+}
+
+// header is the summary's opening: episode, length, return, how it ended,
+// reward statistics and how to read the step lines.
+func (t *task) header(tr *advisor.Trajectory, mean, lo, hi float64) string {
+	n := tr.Len()
+	var end string
+	switch {
+	case tr.Terminated:
+		end = fmt.Sprintf("terminated after step %d (the state after it was unhealthy: a failure)", n-1)
+	case tr.Truncated:
+		end = fmt.Sprintf("truncated after step %d by the %d-step time limit (not a failure)", n-1, t.maxSteps)
+	default:
+		end = fmt.Sprintf("recorded up to step %d without terminating or being truncated", n-1)
+	}
+	return fmt.Sprintf("Episode %s (%s): %d steps, return %s, %s.\nReward per step: mean %s, min %s, max %s. Each step line gives the state before the step, the action taken and the reward it earned.\n",
+		tr.ID, t.id, n, fixed(tr.Return, 2), end, fixed(mean, 2), fixed(lo, 2), fixed(hi, 2))
+}
+
+// selection describes how steps were chosen, for the final line.
+type selection struct {
+	n, nearEnd, jumps int
+	thr               float64
+	maxTok            int
+	every             int   // stride; 0 when only required steps remain
+	dropped           []int // required steps dropped to fit, oldest first
+}
+
+// footer states what was shown and what was left out.
+func (s selection) footer(shown int) string {
+	var rules []string
+	switch {
+	case s.every == 1:
+		rules = append(rules, "every step")
+	case s.every > 1 && s.every < s.n:
+		rules = append(rules, fmt.Sprintf("every %s step from step 0", ordinal(s.every)))
+	}
+	if s.every != 1 {
+		first := "the first and last steps"
+		if len(s.dropped) > 0 {
+			first = "only required steps — " + first
+		}
+		rules = append(rules, first)
+		if s.nearEnd > 0 {
+			rules = append(rules, fmt.Sprintf("the last %d steps before termination (%d-%d)", s.nearEnd, s.n-s.nearEnd, s.n-1))
+		}
+		if s.jumps > 0 {
+			rules = append(rules, fmt.Sprintf("%d %s where the reward changed by more than %s from the previous step", s.jumps, plural(s.jumps, "step", "steps"), fixed(s.thr, 2)))
+		}
+	}
+	drop := ""
+	if d := len(s.dropped); d > 0 {
+		drop = fmt.Sprintf("; the budget of %d tokens could not hold them all, so the %d oldest required %s (%s) %s dropped",
+			s.maxTok, d, plural(d, "step", "steps"), stepList(s.dropped), plural(d, "was", "were"))
+		if shown == 0 {
+			drop += ", leaving no step shown"
+		}
+	}
+	return fmt.Sprintf("(shown %d of %d steps: %s%s; %d of %d steps omitted)", shown, s.n, strings.Join(rules, ", "), drop, s.n-shown, s.n)
+}
+
+// stepList names ascending steps: "step 5", "steps 0, 12 and 465", or
+// for more than four "steps 0 to 465" (not all of them in between).
+func stepList(ks []int) string {
+	switch len(ks) {
+	case 0:
+		return "none"
+	case 1:
+		return fmt.Sprintf("step %d", ks[0])
+	}
+	if len(ks) > 4 {
+		return fmt.Sprintf("steps %d to %d", ks[0], ks[len(ks)-1])
+	}
+	parts := make([]string, len(ks)-1)
+	for i, k := range ks[:len(ks)-1] {
+		parts[i] = strconv.Itoa(k)
+	}
+	return fmt.Sprintf("steps %s and %d", strings.Join(parts, ", "), ks[len(ks)-1])
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// ordinal renders 2 → "2nd", 11 → "11th", 23 → "23rd".
+func ordinal(k int) string {
+	suf := "th"
+	if k%100 < 11 || k%100 > 13 {
+		switch k % 10 {
+		case 1:
+			suf = "st"
+		case 2:
+			suf = "nd"
+		case 3:
+			suf = "rd"
+		}
+	}
+	return fmt.Sprintf("%d%s", k, suf)
+}
