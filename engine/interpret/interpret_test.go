@@ -116,8 +116,8 @@ func TestDescribe(t *testing.T) {
 		{"halfcheetah full turn", "halfcheetah", map[string]float64{"torso pitch": 2*math.Pi + 0.1},
 			[]string{"pitched 5.7° nose-down (after 1 full turns)"}, []string{"FLIPPED"}},
 		{"ant upright", "ant", merged(antQuat([4]float64{1, 0, 0, 0}), map[string]float64{
-			"hip_1 (front left) angle": rad(10), "ankle_2 (front right) angle": rad(-50), "forward velocity": 0.5, "lateral velocity": -0.1,
-			"yaw rate": rad(10), "hip_4 (back right) angular velocity": rad(-5)}),
+			"hip_1 (front left) angle": rad(10), "ankle_2 (back left) angle": rad(-50), "forward velocity": 0.5, "lateral velocity": -0.1,
+			"yaw rate": rad(10), "hip_4 (front right) angular velocity": rad(-5)}),
 			[]string{"torso 0.55 m high (0.35 m above the 0.2 m lower limit, 0.45 m below the 1 m upper limit)",
 				"upright (tilt 0.0°): roll 0.0° (level), pitch 0.0° (level), yaw 0.0° (facing +x)",
 				"hips FL 10° (0°/s), BL 0° (0°/s), BR 0° (0°/s), FR 0° (-5°/s); ankles FL 0° (0°/s), BL -50° (0°/s)",
