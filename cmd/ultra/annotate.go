@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -104,6 +105,7 @@ func writeJSONLFile[T any](path string, items []T) error {
 // advisorFlags are the options every advisor-using command shares.
 type advisorFlags struct {
 	name, llmURL, model, llmConfig string
+	audit, cache                   string // llm defaults: audit log and cache beside the outputs
 	perEpisode                     int
 	seed                           uint64
 }
@@ -150,6 +152,8 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("annotate: %s line %d: %w", *trajPath, i+1, err)
 		}
 	}
+	af.audit = strings.TrimSuffix(*out, ".jsonl") + ".audit.jsonl"
+	af.cache = filepath.Join(filepath.Dir(*out), "llm-cache")
 	adv, closeAdv, err := newAdvisor(af, spec, stderr)
 	if err != nil {
 		return fmt.Errorf("annotate: %w", err)

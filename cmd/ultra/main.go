@@ -28,6 +28,7 @@ Usage:
   ultra collect [flags]      record a policy's episodes as trajectories (JSONL)
   ultra annotate [flags]     have an advisor (llm, scripted, random) mark critical states in trajectories
   ultra refine [flags]       fine-tune a checkpoint with annotations (ppo, ultra-a, ultra-r, ultra-ra, random, rice)
+  ultra experiment [flags]   the whole pipeline: pretrain, collect, annotate, refine every variant × seed, evaluate, report
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
 
 Run 'ultra <command> -h' for the flags of a command.
@@ -65,12 +66,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdAnnotate(args[1:], stdout, stderr)
 	case "refine":
 		return cmdRefine(args[1:], stdout, stderr)
+	case "experiment":
+		return cmdExperiment(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, collect, annotate, refine, bench", args[0])
+	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, collect, annotate, refine, experiment, bench", args[0])
 }
 
 // newFlags makes a flag set that reports errors instead of exiting.

@@ -67,7 +67,7 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"fly"}, "valid commands are envs, train, eval, collect, annotate, refine, bench"},
+		{[]string{"fly"}, "valid commands are envs, train, eval, collect, annotate, refine, experiment, bench"},
 		{[]string{"eval", "--env", "hoper"}, "valid envs are ant, halfcheetah, hopper, walker2d"},
 		{[]string{"eval"}, "--env is required"},
 		{[]string{"eval", "--env", "hopper", "--policy", "smart"}, "valid policies are zero, random"},

@@ -1,0 +1,503 @@
+// Package llm is ULTRA's LLM advisor (arXiv 2505.20671): it shows batches of
+// episode summaries to a model behind any OpenAI-compatible chat-completions
+// endpoint and turns its answer into annotations, following the paper's
+// three steps: identify the critical states where the action most changed
+// the future return, suggest a better action there, and assign an implicit
+// reward in [-1, 1] from a case analysis contrasting higher- and lower-return
+// episodes.
+//
+// In ModeSingle one request does all three steps; in ModeThree three
+// requests do one step each, each continuing the conversation with the
+// previous answer. Episodes are dealt into batches of
+// Config.TrajectoriesPerRequest by return, so every prompt holds better and
+// worse episodes to contrast.
+//
+// Answers are untrusted. The JSON is extracted from prose or code fences and
+// validated: unknown episodes, steps outside the episode or not shown in the
+// prompt, malformed fields, NaN and infinities, duplicates and annotations
+// beyond Config.MaxCritical per episode are dropped; actions outside the
+// action space are clamped (counted as "action_clamped") and finite rewards
+// outside [-1, 1] are clamped (counted as "reward_clamped"). Every kind is
+// counted in advisor.Report.Rejected. An unusable answer (no JSON, no
+// annotation list) fails only its batch: it is counted in Report.Failed and
+// is not an error, since the endpoint worked; a request that fails after its
+// retries fails its batch with an error. Annotate returns the annotations of
+// the other batches either way.
+//
+// Requests go through a semaphore (Config.Concurrency), request and token
+// rate limiters, retries with full-jitter backoff honouring Retry-After, a
+// per-request timeout and a cap on the response size. A lifetime budget of
+// requests or tokens makes Annotate return advisor.ErrBudget once spent.
+// An on-disk content-addressed cache answers repeated prompts without a
+// request, and an audit log records every prompt and answer as JSON lines.
+// The API key never appears in logs, errors, the audit log or the cache.
+package llm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/interpret"
+)
+
+// Advisor is the llm advisor. It is safe for concurrent use.
+type Advisor struct {
+	cfg    Config
+	spec   env.Spec
+	log    *slog.Logger
+	key    string
+	client *openai.Client
+	tmpl   *templateSet
+	base   promptData
+	source string
+
+	sem      chan struct{}
+	rpm, tpm *bucket
+	cache    *diskCache
+	audit    *auditLog
+
+	noJSONMode atomic.Bool // the server rejected response_format
+	instance   string      // random prefix of request ids
+	seq        atomic.Uint64
+
+	mu       sync.Mutex // guards the lifetime spend below
+	requests int
+	tokens   int
+}
+
+var _ advisor.Advisor = (*Advisor)(nil)
+
+// New checks cfg, reads the API key, loads the prompt templates (rendering
+// them once against spec to catch template errors now rather than mid-run)
+// and returns the advisor. logger may be nil.
+func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if spec.Action.Dim <= 0 || (!spec.Action.IsDiscrete() && (len(spec.Action.Low) != spec.Action.Dim || len(spec.Action.High) != spec.Action.Dim)) {
+		return nil, fmt.Errorf("llm: env %q has an invalid action space", spec.ID)
+	}
+	key, err := cfg.apiKey()
+	if err != nil {
+		return nil, err
+	}
+	a := &Advisor{
+		cfg: cfg, spec: spec, key: key,
+		log:    logger.With("advisor", "llm", "model", cfg.Model),
+		source: "llm:" + cfg.Model,
+		sem:    make(chan struct{}, cfg.Concurrency),
+		rpm:    newBucket(cfg.RequestsPerMinute),
+		tpm:    newBucket(cfg.TokensPerMinute),
+	}
+	if key == "" {
+		a.log.Info("llm: no API key found; sending requests without one", "api_key_env", cfg.APIKeyEnv)
+	}
+	var id [4]byte
+	_, _ = rand.Read(id[:])
+	a.instance = hex.EncodeToString(id[:])
+
+	rules, err := interpret.Rules(spec)
+	if err != nil {
+		return nil, fmt.Errorf("llm: rules of %s: %w", spec.ID, err)
+	}
+	a.base = baseData(spec, rules, cfg.MaxCritical)
+	t, err := loadTemplates(cfg.PromptDir)
+	if err != nil {
+		return nil, err
+	}
+	a.tmpl = &templateSet{t}
+	if err := a.tmpl.check(a.base); err != nil {
+		return nil, err
+	}
+
+	if cfg.CacheDir != "" {
+		a.cache = &diskCache{dir: cfg.CacheDir, scrub: a.scrub}
+	}
+	if cfg.AuditLog != "" {
+		a.audit = &auditLog{path: cfg.AuditLog, scrub: a.scrub}
+	}
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.Concurrency
+	oc := openai.DefaultConfig(key)
+	oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	oc.HTTPClient = &cappedDoer{client: &http.Client{Transport: tr}, max: cfg.MaxResponseBytes, now: time.Now}
+	a.client = openai.NewClientWithConfig(oc)
+	return a, nil
+}
+
+// Name returns "llm".
+func (a *Advisor) Name() string { return "llm" }
+
+// scrub removes the API key from text bound for logs, errors and files.
+func (a *Advisor) scrub(s string) string {
+	if a.key == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, a.key, "[REDACTED]")
+}
+
+// scrubErr returns err, or a plain error with the key removed when its text
+// holds the key (dropping the chain, which could expose it again).
+func (a *Advisor) scrubErr(err error) error {
+	if err == nil || a.key == "" || !strings.Contains(err.Error(), a.key) {
+		return err
+	}
+	return errors.New(a.scrub(err.Error()))
+}
+
+// exhausted reports whether the lifetime budget is spent.
+func (a *Advisor) exhausted() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.exhaustedLocked()
+}
+
+func (a *Advisor) exhaustedLocked() bool {
+	return (a.cfg.BudgetRequests > 0 && a.requests >= a.cfg.BudgetRequests) ||
+		(a.cfg.BudgetTokens > 0 && a.tokens >= a.cfg.BudgetTokens)
+}
+
+// reserve counts one request against the budget, or reports it spent.
+func (a *Advisor) reserve() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.exhaustedLocked() {
+		return false
+	}
+	a.requests++
+	return true
+}
+
+func (a *Advisor) spend(tokens int) {
+	a.mu.Lock()
+	a.tokens += tokens
+	a.mu.Unlock()
+}
+
+// Annotate annotates trajs in batches of Config.TrajectoriesPerRequest, run
+// concurrently (requests in flight never exceed Config.Concurrency).
+// Invalid trajectories are skipped and reported in the error; empty ones
+// are skipped silently. It returns advisor.ErrBudget, with whatever was
+// annotated before, once the budget is spent.
+func (a *Advisor) Annotate(ctx context.Context, trajs []advisor.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
+	var rep advisor.Report
+	if a.exhausted() {
+		rep.BudgetExhausted = true
+		return nil, rep, advisor.ErrBudget
+	}
+	var errs []error
+	valid := make([]*advisor.Trajectory, 0, len(trajs))
+	ids := map[string]bool{}
+	for i := range trajs {
+		t := &trajs[i]
+		switch err := t.Validate(a.spec); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("llm: skipping trajectory: %w", err))
+		case t.Len() == 0:
+		case t.ID == "" || ids[t.ID]:
+			errs = append(errs, fmt.Errorf("llm: skipping trajectory with empty or duplicate id %q", t.ID))
+		default:
+			ids[t.ID] = true
+			valid = append(valid, t)
+		}
+	}
+	rep.Trajectories = len(valid)
+
+	batches := deal(valid, a.cfg.TrajectoriesPerRequest)
+	results := make([]batchResult, len(batches))
+	var wg sync.WaitGroup
+	for i, b := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = a.runBatch(ctx, i, b)
+		}()
+	}
+	wg.Wait()
+
+	var anns []advisor.Annotation
+	budget := false
+	for i, r := range results {
+		anns = append(anns, r.anns...)
+		rep.Add(r.rep)
+		switch {
+		case r.err == nil:
+		case errors.Is(r.err, advisor.ErrBudget):
+			budget = true
+		default:
+			errs = append(errs, fmt.Errorf("llm: batch %d: %w", i, r.err))
+		}
+	}
+	rep.Annotations = len(anns)
+	rep.BudgetExhausted = a.exhausted()
+	for _, err := range errs {
+		a.log.Warn("llm: annotate", "err", err.Error())
+	}
+	if budget {
+		rep.BudgetExhausted = true
+		a.log.Warn("llm: budget exhausted", "budget_requests", a.cfg.BudgetRequests, "budget_tokens", a.cfg.BudgetTokens)
+		return anns, rep, advisor.ErrBudget
+	}
+	if ctx.Err() != nil {
+		return anns, rep, ctx.Err()
+	}
+	return anns, rep, a.scrubErr(errors.Join(errs...))
+}
+
+// deal sorts trajectories by decreasing return and deals them round-robin
+// into ceil(n/per) batches, so each batch spans the range of returns: batch
+// b gets ranks b, b+nb, b+2nb, … (better and worse episodes to contrast).
+func deal(trajs []*advisor.Trajectory, per int) [][]*advisor.Trajectory {
+	if len(trajs) == 0 {
+		return nil
+	}
+	sorted := append([]*advisor.Trajectory(nil), trajs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Return > sorted[j].Return })
+	nb := (len(sorted) + per - 1) / per
+	out := make([][]*advisor.Trajectory, nb)
+	for i, t := range sorted {
+		out[i%nb] = append(out[i%nb], t)
+	}
+	return out
+}
+
+type batchResult struct {
+	anns []advisor.Annotation
+	rep  advisor.Report
+	err  error
+}
+
+// runBatch prompts for one batch and validates the answer.
+func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*advisor.Trajectory) (res batchResult) {
+	rep := &res.rep
+	fail := func(err error) batchResult {
+		rep.Failed++
+		res.err = err
+		return res
+	}
+	sums := make([]interpret.Summary, len(trajs))
+	eps := make(map[string]*shownEpisode, len(trajs))
+	for i, t := range trajs {
+		s, err := interpret.Summarize(a.spec, t, interpret.Budget{MaxTokens: a.cfg.SummaryTokens})
+		if err != nil {
+			return fail(fmt.Errorf("summarizing %s: %w", t.ID, err))
+		}
+		sums[i] = s
+		shown := make(map[int]bool, len(s.Steps))
+		for _, k := range s.Steps {
+			shown[k] = true
+		}
+		eps[t.ID] = &shownEpisode{traj: t, shown: shown}
+	}
+	d := batchData(a.base, trajs, sums)
+	sys, err := a.tmpl.render("system.tmpl", d)
+	if err != nil {
+		return fail(err)
+	}
+	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: sys}}
+	batchID := fmt.Sprintf("b%d", idx)
+
+	steps := []string{"single"}
+	if a.cfg.Mode == ModeThree {
+		steps = []string{"identify", "suggest", "reward"}
+	}
+	var answer string
+	for i, step := range steps {
+		user, err := a.tmpl.render(step+".tmpl", d)
+		if err != nil {
+			return fail(err)
+		}
+		if i > 0 {
+			msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: answer})
+		}
+		msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: user})
+		answer, err = a.call(ctx, batchID, step, msgs, rep)
+		if err != nil {
+			return fail(err)
+		}
+		if i < len(steps)-1 {
+			// An intermediate answer must hold JSON for the next step to
+			// build on; otherwise stop spending on this batch.
+			if _, ok := extractJSON(answer); !ok {
+				rep.Reject(rejNoJSON)
+				rep.Failed++
+				a.log.Warn("llm: answer without JSON", "batch", batchID, "step", step)
+				return res
+			}
+		}
+	}
+	anns, ok := parseAnswer(answer, eps, a.spec, a.cfg.MaxCritical, a.source, rep)
+	if !ok {
+		rep.Failed++
+		a.log.Warn("llm: unusable answer", "batch", batchID, "rejected", rep.Rejected)
+		return res
+	}
+	res.anns = anns
+	return res
+}
+
+// call sends one chat completion (or answers it from the cache) with
+// retries, and accounts for it in rep.
+func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.ChatCompletionMessage, rep *advisor.Report) (string, error) {
+	cfg := &a.cfg
+	auditMsgs := make([]message, len(msgs))
+	var promptText strings.Builder
+	for i, m := range msgs {
+		auditMsgs[i] = message{m.Role, m.Content}
+		promptText.WriteString(m.Content)
+		promptText.WriteByte('\n')
+	}
+	estPrompt := interpret.EstimateTokens(promptText.String())
+	key := cacheKey(cfg, msgs)
+	id := fmt.Sprintf("%s-%d-%s-%s", a.instance, a.seq.Add(1), batchID, step)
+
+	rec := auditRecord{RequestID: id, Model: cfg.Model, Step: step, Messages: auditMsgs}
+	writeAudit := func(r auditRecord) {
+		r.Time = time.Now().UTC()
+		if err := a.audit.write(r); err != nil {
+			a.log.Warn("llm: audit log", "err", a.scrub(err.Error()))
+		}
+	}
+
+	if e, ok, err := a.cache.get(key); err != nil {
+		a.log.Warn("llm: cache", "err", a.scrub(err.Error()))
+	} else if ok {
+		rep.CacheHits++
+		r := rec
+		r.CacheHit, r.Answer, r.Usage, r.JSONMode = true, e.Answer, e.Usage, cfg.JSONMode
+		writeAudit(r)
+		return e.Answer, nil
+	}
+
+	for attempt := 0; ; attempt++ {
+		jsonMode := cfg.JSONMode && !a.noJSONMode.Load()
+		req := openai.ChatCompletionRequest{Model: cfg.Model, Messages: msgs}
+		if reasoningModel(cfg.Model) {
+			req.MaxCompletionTokens = cfg.MaxTokens
+		} else {
+			req.MaxTokens = cfg.MaxTokens
+			req.Temperature = float32(cfg.Temperature)
+		}
+		if jsonMode {
+			req.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
+		}
+
+		taken, err := a.waitTurn(ctx, estPrompt+cfg.MaxTokens)
+		if err != nil {
+			return "", err
+		}
+		// The budget is checked with a concurrency slot held, so it sees
+		// the usage of every request that finished before this one.
+		if !a.reserve() {
+			<-a.sem
+			a.tpm.adjust(-taken)
+			return "", advisor.ErrBudget
+		}
+		info := &callInfo{retryAfter: -1}
+		actx, cancel := context.WithTimeout(context.WithValue(ctx, callInfoKey{}, info), cfg.Timeout)
+		start := time.Now()
+		resp, err := a.client.CreateChatCompletion(actx, req)
+		latency := time.Since(start)
+		cancel()
+		<-a.sem
+		rep.Requests++
+
+		r := rec
+		r.Attempt, r.JSONMode = attempt, jsonMode
+		r.LatencyMS = float64(latency.Microseconds()) / 1000
+		if err == nil {
+			var answer, finish string
+			if len(resp.Choices) > 0 {
+				// Scrubbed at once, so the key cannot reach annotations,
+				// the cache or the audit log through an answer.
+				answer = a.scrub(resp.Choices[0].Message.Content)
+				finish = string(resp.Choices[0].FinishReason)
+			}
+			u := usage{resp.Usage.PromptTokens, resp.Usage.CompletionTokens}
+			if u.total() == 0 { // the server reported no usage: estimate it
+				u = usage{estPrompt, interpret.EstimateTokens(answer)}
+			}
+			rep.PromptTokens += u.PromptTokens
+			rep.CompletionTokens += u.CompletionTokens
+			a.spend(u.total())
+			a.tpm.adjust(float64(u.total()) - taken)
+			r.ResponseID, r.Answer, r.Finish, r.Usage = resp.ID, answer, finish, u
+			writeAudit(r)
+			if finish == string(openai.FinishReasonLength) {
+				a.log.Warn("llm: answer cut at max_tokens", "request_id", id, "max_tokens", cfg.MaxTokens)
+			}
+			if answer != "" {
+				if err := a.cache.put(cacheEntry{Key: key, Model: cfg.Model, Time: time.Now().UTC(), Answer: answer, Usage: u}); err != nil {
+					a.log.Warn("llm: cache", "err", a.scrub(err.Error()))
+				}
+			}
+			a.log.Debug("llm: answer", "request_id", id, "latency", latency, "prompt_tokens", u.PromptTokens, "completion_tokens", u.CompletionTokens)
+			return answer, nil
+		}
+
+		a.tpm.adjust(-taken) // nothing (known to be) consumed
+		serr := a.scrubErr(err)
+		r.Error = serr.Error()
+		writeAudit(r)
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		if jsonMode && statusOf(err, info) == http.StatusBadRequest && mentionsResponseFormat(err) {
+			a.noJSONMode.Store(true)
+			a.log.Info("llm: endpoint rejects response_format; retrying without JSON mode", "request_id", id)
+			attempt-- // does not count as a retry; happens at most once
+			continue
+		}
+		retry, wait := retryDecision(err, info)
+		if !retry || attempt >= cfg.MaxRetries {
+			return "", fmt.Errorf("%s request %s failed after %d attempt(s): %w", step, id, attempt+1, serr)
+		}
+		if wait < 0 {
+			wait = backoff(cfg.BackoffBase, cfg.BackoffMax, attempt)
+		} else {
+			wait = min(wait, cfg.MaxRetryAfter)
+		}
+		a.log.Warn("llm: request failed; retrying", "request_id", id, "attempt", attempt+1, "wait", wait, "status", statusOf(err, info), "err", serr.Error())
+		if err := sleep(ctx, wait); err != nil {
+			return "", err
+		}
+	}
+}
+
+// waitTurn waits for the rate limiters and a concurrency slot (released by
+// the caller with <-a.sem). It returns the tokens taken from the token
+// limiter, to be corrected by the actual usage.
+func (a *Advisor) waitTurn(ctx context.Context, estTokens int) (float64, error) {
+	if _, err := a.rpm.wait(ctx, 1); err != nil {
+		return 0, err
+	}
+	taken, err := a.tpm.wait(ctx, float64(estTokens))
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case a.sem <- struct{}{}:
+		return taken, nil
+	case <-ctx.Done():
+		a.tpm.adjust(-taken)
+		return 0, ctx.Err()
+	}
+}
