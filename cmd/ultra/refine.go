@@ -8,7 +8,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/ppo"
@@ -52,7 +54,9 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fs.Visit(func(fl *flag.Flag) { adviserSet = adviserSet || fl.Name == "advisor" })
-	err := refine(nil, f, adviserSet, stdout, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := refine(ctx, f, adviserSet, stdout, stderr)
 	if errors.Is(err, errInterrupted) {
 		return nil // the checkpoint is written; the note was logged
 	}
@@ -62,8 +66,8 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// refine runs one refinement; ctx (nil: SIGINT/SIGTERM) stops it early with
-// a checkpoint and errInterrupted.
+// refine runs one refinement; cancelling ctx stops it after the current
+// iteration with a checkpoint and errInterrupted.
 func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Writer) error {
 	if f.ckpt == "" || f.out == "" {
 		return errors.New("--checkpoint C and --out DIR are required")
