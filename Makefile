@@ -35,13 +35,13 @@ bench: build
 	$(BIN) bench env --env hopper --envs 1
 	$(BIN) bench env --env hopper --envs 8
 
-## demo: the main job. For now: baseline policies on every task, then the env benchmark.
+## demo: the main job — a quick ULTRA experiment on hopper: pretrain a sub-optimal PPO agent,
+## annotate its episodes (scripted advisor, or the LLM when ULTRA_LLM_URL/ULTRA_LLM_MODEL are set),
+## refine every variant × 2 seeds, evaluate, and print the results table. Rerunning resumes.
+DEMO_OUT ?= runs/demo
 demo: build
-	$(BIN) envs
-	$(BIN) eval --env hopper --policy zero --episodes 5 --seed 1
-	$(BIN) eval --env hopper --policy random --episodes 5 --seed 1
-	$(BIN) eval --env halfcheetah --policy random --episodes 2 --seed 1
-	$(BIN) bench env --env hopper --envs 8 --steps 20000
+	$(BIN) experiment --env hopper --out $(DEMO_OUT) --pretrain-steps 100000 --collect-episodes 16 \
+		--variants ppo,ultra-a,ultra-r,ultra-ra,random,rice --seeds 2 --refine-steps 100000 --eval-episodes 5
 
 clean:
 	rm -rf bin
