@@ -156,6 +156,19 @@ func (s slow) Annotate(ctx context.Context, trajs []advisor.Trajectory) ([]advis
 }
 
 func trainSPS(b *testing.B, withStage bool) float64 {
+	return trainSPSWith(b, func() advisor.Advisor {
+		if withStage {
+			return slow{2 * time.Second}
+		}
+		return nil
+	})
+}
+
+// trainSPSWith trains 3 hopper iterations, with an annotation stage over the
+// advisor mk returns (none if nil), and returns env steps per second.
+func trainSPSWith(b *testing.B, mk func() advisor.Advisor) float64 {
+	adv := mk()
+	withStage := adv != nil
 	spec, _ := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
 	c := ppo.Defaults()
 	c.TotalSteps = 2048 * 3
@@ -163,7 +176,7 @@ func trainSPS(b *testing.B, withStage bool) float64 {
 	var s *Stage
 	if withStage {
 		tb, _ := NewTable(make([]float64, 11), make([]float64, 11), 1)
-		s, _ = NewStage(slow{2 * time.Second}, tb, StageConfig{Env: "hopper"}, nil)
+		s, _ = NewStage(adv, tb, StageConfig{Env: "hopper"}, nil)
 		hooks.OnEpisode = s.Submit
 	}
 	tr, err := ppo.New(c, spec, hooks)
