@@ -20,6 +20,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/report"
 	"github.com/ultra-rl/ultra/engine/ultra"
@@ -68,6 +69,8 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&x.refine.adv.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model for --advisor llm")
 	fs.StringVar(&x.refine.adv.llmConfig, "llm-config", "", "YAML settings of the llm advisor")
 	logFormat := fs.String("log-format", "text", "text or json")
+	metricsAddr := fs.String("metrics-addr", metrics.DefaultAddr, "serve Prometheus /metrics for every run here (empty disables)")
+	fs.DurationVar(&x.refine.shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let running iterations finish")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -77,6 +80,12 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	reg, stopMetrics, err := serveMetrics(*metricsAddr, x.logger)
+	if err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	defer stopMetrics()
+	x.refine.reg = reg
 	err = x.run(ctx, fs)
 	if errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil) {
 		x.logger.Info("experiment interrupted; rerun the same command to resume", "out", x.out)
@@ -177,8 +186,12 @@ func (x *experiment) pretrain(ctx context.Context, spec env.Spec) (string, error
 		return "", err
 	}
 	defer logf.Close()
+	met, err := runMetrics(x.refine.reg, metrics.Labels{Run: filepath.Base(x.out) + "/pretrain", Env: spec.ID, Variant: "pretrain"})
+	if err != nil {
+		return "", err
+	}
 	err = trainLoop(tr, loopOptions{out: dir, every: 10, progress: "log", logger: slog.New(slog.NewTextHandler(logf, nil)),
-		stdout: io.Discard, stderr: logf, ctx: ctx})
+		stdout: io.Discard, stderr: logf, ctx: ctx, shutdown: x.refine.shutdown, met: met})
 	return path, err
 }
 

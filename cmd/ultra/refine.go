@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"context"
 	"errors"
 	"flag"
@@ -11,8 +13,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/ultra"
 )
@@ -25,6 +29,11 @@ type refineFlags struct {
 	alpha, radius, radiusQ, overrideProb, overrideEnd, resetP  float64
 	annealSteps                                                int64
 	adv                                                        advisorFlags
+	metricsAddr                                                string
+	shutdown                                                   time.Duration
+	// reg, when set, is a shared metrics registry (experiment); otherwise
+	// refine serves its own on metricsAddr.
+	reg *prometheus.Registry
 }
 
 func cmdRefine(args []string, stdout, stderr io.Writer) error {
@@ -48,6 +57,8 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.every, "checkpoint-every", 10, "checkpoint every N iterations")
 	fs.StringVar(&f.progress, "progress", "auto", "bar, log or auto")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, "serve Prometheus /metrics here (empty disables)")
+	fs.DurationVar(&f.shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let the running iteration finish")
 	addAdvisorFlags(fs, &f.adv)
 	adviserSet := false
 	if err := parse(fs, args); err != nil {
@@ -180,6 +191,21 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 		defer stage.Close()
 		hooks.OnEpisode = stage.Submit
 	}
+	reg := f.reg
+	if reg == nil {
+		var stop func()
+		if reg, stop, err = serveMetrics(f.metricsAddr, logger); err != nil {
+			return err
+		}
+		defer stop()
+	}
+	met, err := runMetrics(reg, metrics.Labels{Run: filepath.Base(f.out), Env: spec.ID, Variant: string(v)})
+	if err != nil {
+		return err
+	}
+	if met != nil {
+		hooks.EpisodeEnd = met.Episode
+	}
 	tr, err := ppo.Continue(ck, cfg, spec, hooks)
 	if err != nil {
 		return err
@@ -196,7 +222,8 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 		}
 		return fields
 	}
-	err = trainLoop(tr, loopOptions{out: f.out, every: f.every, progress: f.progress, logger: logger, stdout: stdout, stderr: stderr, extra: extra, ctx: ctx})
+	err = trainLoop(tr, loopOptions{out: f.out, every: f.every, progress: f.progress, logger: logger, stdout: stdout,
+		stderr: stderr, extra: extra, ctx: ctx, shutdown: f.shutdown, met: met, stage: stage, table: table})
 	h, l := table.HitRate()
 	summary := map[string]any{"variant": v, "radius": radius, "table_entries": table.Len(), "lookups": l, "hits": h}
 	if mod != nil {

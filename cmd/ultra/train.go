@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -11,15 +10,14 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 )
 
@@ -47,7 +45,7 @@ const (
 	jsonlFile   = "metrics.jsonl"
 	csvFile     = "metrics.csv"
 	exportFile  = "policy.safetensors"
-	resumeFlags = "steps out resume checkpoint-every log-format progress"
+	resumeFlags = "steps out resume checkpoint-every log-format progress metrics-addr shutdown-timeout"
 )
 
 func cmdTrain(args []string, stdout, stderr io.Writer) error {
@@ -60,6 +58,8 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	every := fs.Int("checkpoint-every", 10, "write a checkpoint every N iterations (and always at the end), ≥ 1")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	progress := fs.String("progress", "auto", "progress display: bar, log or auto (bar on a terminal)")
+	metricsAddr := fs.String("metrics-addr", metrics.DefaultAddr, "serve Prometheus /metrics here (empty disables)")
+	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let the running iteration finish before abandoning it for the previous checkpoint")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -77,17 +77,37 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("train: %w", err)
 	}
 	var tr *ppo.Trainer
-	if *resume {
-		tr, err = resumeRun(fs, *out, &cfg, cf, logger)
-	} else {
-		tr, err = startRun(*out, &cfg, cf, *configPath)
+	var hooks ppo.Hooks
+	var met *metrics.Metrics
+	stopMetrics := func() {}
+	// startMetrics runs once the config (and so the env) is known.
+	startMetrics := func() error {
+		reg, stop, err := serveMetrics(*metricsAddr, logger)
+		if err != nil {
+			return err
+		}
+		stopMetrics = stop
+		if met, err = runMetrics(reg, metrics.Labels{Run: filepath.Base(*out), Env: cfg.Env, Variant: "train"}); err != nil {
+			return err
+		}
+		if met != nil {
+			hooks.EpisodeEnd = met.Episode
+		}
+		return nil
 	}
+	if *resume {
+		tr, err = resumeRun(fs, *out, &cfg, cf, logger, startMetrics, &hooks)
+	} else {
+		tr, err = startRun(*out, &cfg, cf, *configPath, startMetrics, &hooks)
+	}
+	defer func() { stopMetrics() }()
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	defer tr.Close()
 
-	err = trainLoop(tr, loopOptions{out: *out, every: *every, progress: *progress, logger: logger, stdout: stdout, stderr: stderr})
+	err = trainLoop(tr, loopOptions{out: *out, every: *every, progress: *progress, logger: logger, stdout: stdout, stderr: stderr,
+		shutdown: *shutdown, met: met})
 	if errors.Is(err, errInterrupted) {
 		logger.Info("continue the run with: ultra train --out " + *out + " --resume")
 		return nil
@@ -98,100 +118,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// loopOptions configures trainLoop.
-type loopOptions struct {
-	out      string
-	every    int
-	progress string
-	logger   *slog.Logger
-	stdout   io.Writer
-	stderr   io.Writer
-	// extra adds fields to each iteration's log line (e.g. modulator counts).
-	extra func() []any
-	// ctx stops the loop after the current iteration (with a checkpoint);
-	// nil means SIGINT/SIGTERM do.
-	ctx context.Context
-}
-
-// errInterrupted reports a run stopped by a signal after saving its state.
-var errInterrupted = errors.New("interrupted by signal; state saved")
-
-// trainLoop runs iterations until the budget is spent, writing metrics and
-// checkpoints; SIGINT/SIGTERM ends it after the current iteration with a
-// checkpoint.
-func trainLoop(tr *ppo.Trainer, o loopOptions) error {
-	cfg := tr.Config()
-	out, every, logger, stdout, stderr := &o.out, &o.every, o.logger, o.stdout, o.stderr
-	progress := &o.progress
-	ctx := o.ctx
-	if ctx == nil {
-		var stop context.CancelFunc
-		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-	}
-	bar := *progress == "bar" || (*progress == "auto" && isTerminal(stderr))
-	if *progress != "bar" && *progress != "log" && *progress != "auto" {
-		return fmt.Errorf("--progress must be bar, log or auto, got %q", *progress)
-	}
-	metrics, err := openMetrics(*out)
-	if err != nil {
-		return err
-	}
-	defer metrics.Close()
-
-	logger.Info("training", "env", cfg.Env, "steps", cfg.TotalSteps, "envs", cfg.NumEnvs, "seed", cfg.Seed,
-		"backend", cfg.Backend, "out", *out, "start_step", tr.GlobalStep())
-	start, startStep := time.Now(), tr.GlobalStep()
-	lastReturn := math.NaN()
-	for !tr.Done() {
-		st, err := tr.Iterate()
-		if err != nil {
-			return fmt.Errorf("iteration %d: %w", tr.Iteration()+1, err)
-		}
-		if !math.IsNaN(st.Return10) {
-			lastReturn = st.Return10
-		}
-		if err := metrics.write(st); err != nil {
-			return fmt.Errorf("metrics: %w", err)
-		}
-		if bar {
-			drawBar(stderr, tr.GlobalStep(), int64(cfg.TotalSteps), startStep, start, lastReturn)
-		} else {
-			fields := []any{"iter", st.Iteration, "step", st.GlobalStep, "sps", round(st.SPS, 0),
-				"return", round(st.ReturnMean, 2), "return_last10", round(st.Return10, 2), "length", round(st.LengthMean, 1), "pg_loss", round(st.PolicyLoss, 5),
-				"v_loss", round(st.ValueLoss, 5), "entropy", round(st.Entropy, 4), "approx_kl", round(st.ApproxKL, 5),
-				"clipfrac", round(st.ClipFrac, 4), "explained_var", round(st.ExplainedVar, 3), "lr", st.LearningRate}
-			if o.extra != nil {
-				fields = append(fields, o.extra()...)
-			}
-			logger.Info("iteration", fields...)
-		}
-		interrupted := ctx.Err() != nil
-		if st.Iteration%*every == 0 || tr.Done() || interrupted {
-			if err := saveRun(tr, *out); err != nil {
-				return err
-			}
-		}
-		if interrupted {
-			if bar {
-				fmt.Fprintln(stderr)
-			}
-			logger.Info("interrupted: checkpoint written", "step", tr.GlobalStep(), "out", *out)
-			return errInterrupted
-		}
-	}
-	if bar {
-		fmt.Fprintln(stderr)
-	}
-	logger.Info("done", "steps", tr.GlobalStep(), "last_return", round(lastReturn, 2),
-		"wall", time.Since(start).Round(time.Second).String(), "checkpoint", filepath.Join(*out, ckptFile),
-		"policy", filepath.Join(*out, exportFile))
-	fmt.Fprintf(stdout, "trained %s for %d steps in %s; mean return of the last 10 episodes: %.2f\n",
-		cfg.Env, tr.GlobalStep(), time.Since(start).Round(time.Second), lastReturn)
-	return nil
-}
-
-func startRun(out string, cfg *ppo.Config, cf *configFlags, configPath string) (*ppo.Trainer, error) {
+func startRun(out string, cfg *ppo.Config, cf *configFlags, configPath string, startMetrics func() error, hooks *ppo.Hooks) (*ppo.Trainer, error) {
 	if _, err := os.Stat(filepath.Join(out, ckptFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run: pass --resume to continue it, or choose another --out", out)
 	}
@@ -209,10 +136,13 @@ func startRun(out string, cfg *ppo.Config, cf *configFlags, configPath string) (
 	for _, f := range []string{jsonlFile, csvFile} {
 		os.Remove(filepath.Join(out, f))
 	}
-	return ppo.New(*cfg, spec, ppo.Hooks{})
+	if err := startMetrics(); err != nil {
+		return nil, err
+	}
+	return ppo.New(*cfg, spec, *hooks)
 }
 
-func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configFlags, logger *slog.Logger) (*ppo.Trainer, error) {
+func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configFlags, logger *slog.Logger, startMetrics func() error, hooks *ppo.Hooks) (*ppo.Trainer, error) {
 	ck, err := ppo.LoadCheckpoint(filepath.Join(out, ckptFile))
 	if err != nil {
 		return nil, err
@@ -244,15 +174,14 @@ func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configFlags, l
 	if err := trimMetrics(out, ck.Iteration); err != nil {
 		return nil, err
 	}
-	return ppo.Resume(ck, spec, ppo.Hooks{})
+	if err := startMetrics(); err != nil {
+		return nil, err
+	}
+	return ppo.Resume(ck, spec, *hooks)
 }
 
-// saveRun writes the checkpoint and the exported policy.
-func saveRun(tr *ppo.Trainer, out string) error {
-	ck, err := tr.Checkpoint()
-	if err != nil {
-		return err
-	}
+// saveCheckpoint writes the checkpoint and the exported policy.
+func saveCheckpoint(ck *ppo.Checkpoint, out string) error {
 	if err := ck.Save(filepath.Join(out, ckptFile)); err != nil {
 		return err
 	}

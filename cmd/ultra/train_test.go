@@ -12,7 +12,7 @@ func TestTrainResumeAndEvalCheckpoint(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(cfg, []byte("num-steps: 256\nnum-minibatches: 4\nupdate-epochs: 2\nenvs: 2\n"), 0o644)
-	common := []string{"--env", "hopper", "--seed", "5", "--out", dir, "--config", cfg, "--progress", "log", "--checkpoint-every", "1"}
+	common := []string{"--env", "hopper", "--seed", "5", "--out", dir, "--config", cfg, "--progress", "log", "--checkpoint-every", "1", "--metrics-addr", ""}
 	if out, err := runCLI(t, append([]string{"train", "--steps", "1024"}, common...)...); err != nil {
 		t.Fatal(err, out)
 	}
@@ -27,7 +27,7 @@ func TestTrainResumeAndEvalCheckpoint(t *testing.T) {
 	if _, err := runCLI(t, "train", "--out", dir, "--resume", "--learning-rate", "0.1"); err == nil || !strings.Contains(err.Error(), "--learning-rate cannot change") {
 		t.Errorf("resume with a changed option: %v", err)
 	}
-	if out, err := runCLI(t, "train", "--out", dir, "--resume", "--steps", "2048", "--progress", "log"); err != nil {
+	if out, err := runCLI(t, "train", "--out", dir, "--resume", "--steps", "2048", "--progress", "log", "--metrics-addr", ""); err != nil {
 		t.Fatal(err, out)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, jsonlFile))

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/env"
@@ -60,6 +61,9 @@ type Hooks struct {
 	// OnEpisode receives each finished episode; it owns ep afterwards. It
 	// runs on the training goroutine, so it must hand slow work elsewhere.
 	OnEpisode func(ep *Episode)
+	// EpisodeEnd, when set, receives each finished episode's return and
+	// length (cheap, unlike OnEpisode: no trajectory is recorded).
+	EpisodeEnd func(ret float64, length int)
 	// ResetState, when set, is asked for each env whose episode just ended;
 	// a non-nil simulator snapshot replaces the env's fresh start (RICE's
 	// mixed initial distribution).
@@ -129,7 +133,18 @@ type Trainer struct {
 
 	builders []*Episode
 	last10   []float64 // returns of the most recent finished episodes, at most 10
+
+	stop atomic.Bool // set by Stop: abandon the current iteration
 }
+
+// ErrStopped is returned by Iterate after Stop: the iteration was abandoned
+// midway, leaving the trainer in a state that must not be checkpointed or
+// continued; restore the checkpoint taken before the iteration instead.
+var ErrStopped = errors.New("ppo: iteration abandoned by Stop")
+
+// Stop makes a running Iterate return ErrStopped at its next step or
+// minibatch. It is safe to call from any goroutine.
+func (t *Trainer) Stop() { t.stop.Store(true) }
 
 // New builds a trainer: the VecEnv for spec, fresh networks, and the state
 // of iteration 0.
@@ -298,6 +313,9 @@ func (t *Trainer) Iterate() (IterStats, error) {
 	start := time.Now()
 	var retSum, lenSum float64
 	for s := 0; s < t.T; s++ {
+		if t.stop.Load() {
+			return st, ErrStopped
+		}
 		if err := t.rolloutStep(s, &st, &retSum, &lenSum); err != nil {
 			return st, err
 		}
@@ -381,6 +399,9 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 				t.last10 = t.last10[1:]
 			}
 			t.last10 = append(t.last10, res.EpisodeReturn[i])
+			if t.hooks.EpisodeEnd != nil {
+				t.hooks.EpisodeEnd(res.EpisodeReturn[i], res.EpisodeLength[i])
+			}
 		}
 	}
 	if t.cfg.NormReward {
@@ -490,6 +511,9 @@ func (t *Trainer) update(st *IterStats) error {
 		t.rng.Shuffle(B, func(i, j int) { t.perm[i], t.perm[j] = t.perm[j], t.perm[i] })
 		var lastKL float64
 		for start := 0; start+mbs <= B; start += mbs {
+			if t.stop.Load() {
+				return ErrStopped
+			}
 			t.gather(t.perm[start : start+mbs])
 			ls, err := t.net.Grad(t.mb, loss)
 			if err != nil {
