@@ -35,7 +35,8 @@ var trainDocs = map[string]string{
 	"norm-obs": "normalise observations with running statistics", "clip-obs": "clip normalised observations to ±this",
 	"norm-reward": "scale rewards by the discounted-return std", "clip-reward": "clip scaled rewards to ±this",
 	"hidden": "hidden layer sizes, e.g. 64,64", "activation": "tanh or relu",
-	"backend": "network backend: native (fast, plain Go) or gorgonia (reference)", "workers": "env worker goroutines (0: automatic)",
+	"backend": "network backend: native (fast, plain Go) or gorgonia (reference)",
+	"device":  "cpu, or cuda (needs a binary built with -tags cuda)", "workers": "env worker goroutines (0: automatic)",
 }
 
 // Files in a run directory.

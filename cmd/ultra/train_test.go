@@ -67,6 +67,8 @@ func TestTrainRejectsBadOptions(t *testing.T) {
 		{[]string{"train", "--out", dir + "/d", "--config", bad}, "field lerning-rate not found"},
 		{[]string{"train", "--out", dir + "/e", "--hidden", "64,a"}, "comma-separated integers"},
 		{[]string{"train", "--out", dir + "/f", "--resume"}, "no such file"},
+		{[]string{"train", "--out", dir + "/g", "--device", "tpu"}, `device = "tpu", want "cpu" or "cuda"`},
+		{[]string{"train", "--out", dir + "/h", "--device", "cuda", "--metrics-addr", ""}, "built without the CUDA backend"},
 	} {
 		out, err := runCLI(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error()+out, tc.want) {

@@ -35,6 +35,7 @@ type Config struct {
 	Hidden         []int   `yaml:"hidden"`          // hidden layer sizes of both networks
 	Activation     string  `yaml:"activation"`      // tanh or relu
 	Backend        string  `yaml:"backend"`         // network maths: native (default, plain Go) or gorgonia (the reference)
+	Device         string  `yaml:"device"`          // cpu, or cuda (needs a build with -tags cuda)
 	Workers        int     `yaml:"workers"`         // env worker goroutines (0: automatic)
 }
 
@@ -46,7 +47,7 @@ func Defaults() Config {
 		Gamma: 0.99, GAELambda: 0.95, NormAdv: true, ClipCoef: 0.2, ClipVLoss: true,
 		EntCoef: 0, VfCoef: 0.5, MaxGradNorm: 0.5, TargetKL: 0,
 		NormObs: true, ClipObs: 10, NormReward: true, ClipReward: 10,
-		Hidden: []int{64, 64}, Activation: "tanh", Backend: "native",
+		Hidden: []int{64, 64}, Activation: "tanh", Backend: "native", Device: "cpu",
 	}
 }
 
@@ -119,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if c.Backend != "native" && c.Backend != "gorgonia" {
 		bad("backend", fmt.Sprintf("%q", c.Backend), `"native" or "gorgonia"`)
+	}
+	if c.Device != "cpu" && c.Device != "cuda" {
+		bad("device", fmt.Sprintf("%q", c.Device), `"cpu" or "cuda"`)
 	}
 	if c.Workers < 0 {
 		bad("workers", c.Workers, "≥ 0 (0 = automatic)")

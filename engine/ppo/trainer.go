@@ -183,6 +183,9 @@ func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
 	if spec.Action.IsDiscrete() {
 		ns.ActDim, ns.Discrete = spec.Action.N, true
 	}
+	if cfg.Device == "cuda" {
+		return newCUDABackend(ns, cfg.Seed)
+	}
 	switch cfg.Backend {
 	case "native":
 		return nn.NewNative(ns, cfg.Seed, nn.AdamConfig{})
