@@ -226,6 +226,9 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 			os.Remove(tmp)
 		}
 	}()
+	if err = f.Chmod(0o644); err != nil { // CreateTemp makes 0600 files; outputs are meant to be shared
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
 	if err = writeTemp(f, data); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
