@@ -38,6 +38,9 @@ func newAdvisor(af advisorFlags, spec env.Spec, stderr io.Writer) (advisor.Advis
 		if err != nil {
 			return nil, nil, err
 		}
+		if af.met != nil {
+			a.ObserveRequests(af.met.AdvisorRequest)
+		}
 		return a, func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("unknown --advisor %q: valid advisors are %v", af.name, advisorNames())

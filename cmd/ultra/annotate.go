@@ -15,6 +15,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 )
 
@@ -105,7 +106,8 @@ func writeJSONLFile[T any](path string, items []T) error {
 // advisorFlags are the options every advisor-using command shares.
 type advisorFlags struct {
 	name, llmURL, model, llmConfig string
-	audit, cache                   string // llm defaults: audit log and cache beside the outputs
+	audit, cache                   string           // llm defaults: audit log and cache beside the outputs
+	met                            *metrics.Metrics // when set, the llm advisor reports each request to it
 	perEpisode                     int
 	seed                           uint64
 }

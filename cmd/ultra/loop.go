@@ -40,6 +40,9 @@ type loopOptions struct {
 	met   *metrics.Metrics
 	stage *ultra.Stage
 	table *ultra.Table
+	// advisorObserved: the advisor reports requests, tokens and cache hits
+	// itself (llm with ObserveRequests); only rejections come from totals.
+	advisorObserved bool
 }
 
 // errInterrupted reports a run stopped by a signal after saving its state.
@@ -179,7 +182,11 @@ func (o *loopOptions) observe(st ppo.IterStats) {
 	if o.stage != nil {
 		ss := o.stage.Stats()
 		o.met.Stage(ss)
-		o.met.AdvisorTotals(ss.Report)
+		r := ss.Report
+		if o.advisorObserved {
+			r.PromptTokens, r.CompletionTokens, r.CacheHits = 0, 0, 0 // counted per request already
+		}
+		o.met.AdvisorTotals(r)
 	}
 	if o.table != nil {
 		o.met.TableHits(o.table.HitRate())

@@ -177,20 +177,6 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 		}
 		hooks.Modulator = mod
 	}
-	var stage *ultra.Stage
-	if live && v != ultra.PPO {
-		adv, closeAdv, err := newAdvisor(f.adv, spec, stderr)
-		if err != nil {
-			return err
-		}
-		defer closeAdv()
-		stage, err = ultra.NewStage(adv, table, ultra.StageConfig{Env: spec.ID, RunID: fmt.Sprintf("r%d-", f.seed)}, logger)
-		if err != nil {
-			return err
-		}
-		defer stage.Close()
-		hooks.OnEpisode = stage.Submit
-	}
 	reg := f.reg
 	if reg == nil {
 		var stop func()
@@ -205,6 +191,21 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 	}
 	if met != nil {
 		hooks.EpisodeEnd = met.Episode
+	}
+	var stage *ultra.Stage
+	if live && v != ultra.PPO {
+		f.adv.met = met
+		adv, closeAdv, err := newAdvisor(f.adv, spec, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeAdv()
+		stage, err = ultra.NewStage(adv, table, ultra.StageConfig{Env: spec.ID, RunID: fmt.Sprintf("r%d-", f.seed)}, logger)
+		if err != nil {
+			return err
+		}
+		defer stage.Close()
+		hooks.OnEpisode = stage.Submit
 	}
 	tr, err := ppo.Continue(ck, cfg, spec, hooks)
 	if err != nil {
@@ -223,7 +224,8 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 		return fields
 	}
 	err = trainLoop(tr, loopOptions{out: f.out, every: f.every, progress: f.progress, logger: logger, stdout: stdout,
-		stderr: stderr, extra: extra, ctx: ctx, shutdown: f.shutdown, met: met, stage: stage, table: table})
+		stderr: stderr, extra: extra, ctx: ctx, shutdown: f.shutdown, met: met, stage: stage, table: table,
+		advisorObserved: live && f.adv.name == "llm"})
 	h, l := table.HitRate()
 	summary := map[string]any{"variant": v, "radius": radius, "table_entries": table.Len(), "lookups": l, "hits": h}
 	if mod != nil {

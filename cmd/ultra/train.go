@@ -134,6 +134,9 @@ func startRun(out string, cfg *ppo.Config, cf *configFlags, configPath string, s
 	if err := ppo.WriteFileAtomic(filepath.Join(out, configFile), b); err != nil {
 		return nil, err
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	for _, f := range []string{jsonlFile, csvFile} {
 		os.Remove(filepath.Join(out, f))
 	}

@@ -68,9 +68,9 @@ func TestTrainRejectsBadOptions(t *testing.T) {
 		{[]string{"train", "--out", dir + "/e", "--hidden", "64,a"}, "comma-separated integers"},
 		{[]string{"train", "--out", dir + "/f", "--resume"}, "no such file"},
 		{[]string{"train", "--out", dir + "/g", "--device", "tpu"}, `device = "tpu", want "cpu" or "cuda"`},
-		{[]string{"train", "--out", dir + "/h", "--device", "cuda", "--metrics-addr", ""}, "built without the CUDA backend"},
+		{[]string{"train", "--out", dir + "/h", "--device", "cuda"}, "built without the CUDA backend"},
 	} {
-		out, err := runCLI(t, tc.args...)
+		out, err := runCLI(t, append(tc.args, "--metrics-addr", "")...)
 		if err == nil || !strings.Contains(err.Error()+out, tc.want) {
 			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
 		}

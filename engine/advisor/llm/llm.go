@@ -56,14 +56,15 @@ import (
 
 // Advisor is the llm advisor. It is safe for concurrent use.
 type Advisor struct {
-	cfg    Config
-	spec   env.Spec
-	log    *slog.Logger
-	key    string
-	client *openai.Client
-	tmpl   *templateSet
-	base   promptData
-	source string
+	cfg     Config
+	observe RequestObserver
+	spec    env.Spec
+	log     *slog.Logger
+	key     string
+	client  *openai.Client
+	tmpl    *templateSet
+	base    promptData
+	source  string
 
 	sem      chan struct{}
 	rpm, tpm *bucket
@@ -356,6 +357,31 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*advisor.Trajec
 
 // call sends one chat completion (or answers it from the cache) with
 // retries, and accounts for it in rep.
+// RequestObserver receives each request's outcome ("ok", "error",
+// "timeout", "rate_limited", "cache_hit" or "budget"), its latency and the
+// tokens it used, e.g. to export metrics.
+type RequestObserver func(outcome string, latency time.Duration, promptTokens, completionTokens int)
+
+// ObserveRequests sets the observer; call it before the first Annotate.
+func (a *Advisor) ObserveRequests(f RequestObserver) { a.observe = f }
+
+func (a *Advisor) observed(outcome string, latency time.Duration, prompt, completion int) {
+	if a.observe != nil {
+		a.observe(outcome, latency, prompt, completion)
+	}
+}
+
+// outcomeOf classifies a failed request for RequestObserver.
+func outcomeOf(err error, info *callInfo) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout"):
+		return "timeout"
+	case statusOf(err, info) == http.StatusTooManyRequests:
+		return "rate_limited"
+	}
+	return "error"
+}
+
 func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.ChatCompletionMessage, rep *advisor.Report) (string, error) {
 	cfg := &a.cfg
 	auditMsgs := make([]message, len(msgs))
@@ -384,6 +410,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		r := rec
 		r.CacheHit, r.Answer, r.Usage, r.JSONMode = true, e.Answer, e.Usage, cfg.JSONMode
 		writeAudit(r)
+		a.observed("cache_hit", 0, 0, 0)
 		return e.Answer, nil
 	}
 
@@ -409,6 +436,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		if !a.reserve() {
 			<-a.sem
 			a.tpm.adjust(-taken)
+			a.observed("budget", 0, 0, 0)
 			return "", advisor.ErrBudget
 		}
 		info := &callInfo{retryAfter: -1}
@@ -441,6 +469,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			a.tpm.adjust(float64(u.total()) - taken)
 			r.ResponseID, r.Answer, r.Finish, r.Usage = resp.ID, answer, finish, u
 			writeAudit(r)
+			a.observed("ok", latency, u.PromptTokens, u.CompletionTokens)
 			if finish == string(openai.FinishReasonLength) {
 				a.log.Warn("llm: answer cut at max_tokens", "request_id", id, "max_tokens", cfg.MaxTokens)
 			}
@@ -457,6 +486,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		serr := a.scrubErr(err)
 		r.Error = serr.Error()
 		writeAudit(r)
+		a.observed(outcomeOf(err, info), latency, 0, 0)
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -761,5 +762,45 @@ func TestReasoningModelParams(t *testing.T) {
 	q := srv.requests()[0].req
 	if q.MaxTokens != 0 || q.MaxCompletionTokens != 1500 || q.Temperature != 0 {
 		t.Errorf("max_tokens %d max_completion_tokens %d temperature %v", q.MaxTokens, q.MaxCompletionTokens, q.Temperature)
+	}
+}
+
+func TestRequestObserverSeesEveryOutcome(t *testing.T) {
+	trajs := hopperTrajs(t, 2)
+	var cfg Config
+	calls := 0
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request, q request) {
+		calls++
+		if calls == 1 {
+			w.Header().Set("Retry-After", "0")
+			apiError(w, http.StatusTooManyRequests, "slow down")
+			return
+		}
+		replyUsage(w, goodAnswer(t, cfg, trajs, q), 321, 12)
+	})
+	cfg = testConfig(srv.URL)
+	cfg.TrajectoriesPerRequest = 2
+	cfg.CacheDir = t.TempDir()
+	var mu sync.Mutex
+	var seen []string
+	tokens := 0
+	observe := func(outcome string, _ time.Duration, p, c int) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, outcome)
+		tokens += p + c
+	}
+	a := newAdvisor(t, cfg, nil)
+	a.ObserveRequests(observe)
+	if _, _, err := annotate(t, a, trajs); err != nil {
+		t.Fatal(err)
+	}
+	b := newAdvisor(t, cfg, nil)
+	b.ObserveRequests(observe)
+	if _, _, err := annotate(t, b, trajs); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(seen, ",") != "rate_limited,ok,cache_hit" || tokens != 333 {
+		t.Fatalf("outcomes %v, tokens %d", seen, tokens)
 	}
 }
