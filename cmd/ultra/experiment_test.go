@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestExperimentWritesEveryRunAndResumes runs a tiny experiment, checks
+// the results cover every variant and seed, then reruns it: every stage
+// must be skipped and the table must come out the same.
+func TestExperimentWritesEveryRunAndResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("experiment test skipped in -short mode")
+	}
+	dir := filepath.Join(t.TempDir(), "exp")
+	args := []string{"experiment", "--env", "hopper", "--out", dir, "--pretrain-steps", "2048", "--collect-episodes", "3",
+		"--variants", "ppo,ultra-ra,rice", "--seeds", "2", "--refine-steps", "2048", "--eval-episodes", "2", "--jobs", "2",
+		"--metrics-addr", ""}
+	var out, log bytes.Buffer
+	if err := run(args, &out, &log); err != nil {
+		t.Fatal(err, log.String())
+	}
+	f, err := os.Open(filepath.Join(dir, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rows[1:] {
+		got[r[0]] = r[1]
+	}
+	for _, v := range []string{"ppo", "ultra-ra", "rice"} {
+		if got[v] != "2" {
+			t.Errorf("results.csv: variant %s has %q seeds, want 2 (rows %v)", v, got[v], rows)
+		}
+		for _, s := range []string{"1", "2"} {
+			if _, err := os.Stat(filepath.Join(dir, "refine", v+"-s"+s, "eval.json")); err != nil {
+				t.Errorf("run %s-s%s: %v", v, s, err)
+			}
+		}
+	}
+	img, err := os.Open(filepath.Join(dir, "curves.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := png.Decode(img); err != nil {
+		t.Errorf("curves.png: %v", err)
+	}
+	img.Close()
+	for _, name := range []string{"results.md", "curves.svg", "report.html"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	first := out.String()
+
+	out.Reset()
+	log.Reset()
+	if err := run(args, &out, &log); err != nil {
+		t.Fatal(err, log.String())
+	}
+	if n := strings.Count(log.String(), "skipping"); n != 1+1+1+6 { // pretrain, collect, scripted annotations, 6 runs
+		t.Errorf("rerun skipped %d stages, want 9:\n%s", n, log.String())
+	}
+	if strings.Contains(log.String(), "refining") {
+		t.Error("rerun refined again")
+	}
+	tableOf := func(s string) string { return s[:strings.Index(s, "- Sub-optimal")] }
+	if tableOf(out.String()) != tableOf(first) {
+		t.Errorf("rerun table differs:\n%s\nvs\n%s", out.String(), first)
+	}
+}
