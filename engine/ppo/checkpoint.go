@@ -153,7 +153,9 @@ func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 	if n > uint64(len(body)-fixed) {
 		return nil, errors.New("checkpoint header length exceeds the file")
 	}
-	c := &Checkpoint{data: map[string][]float32{}}
+	// Fields a newer build added are missing from older headers: they keep
+	// their defaults.
+	c := &Checkpoint{Config: Defaults(), data: map[string][]float32{}}
 	if err := json.Unmarshal(body[fixed:fixed+int(n)], c); err != nil {
 		return nil, fmt.Errorf("checkpoint header: %w", err)
 	}

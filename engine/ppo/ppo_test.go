@@ -2,6 +2,7 @@ package ppo
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -299,6 +300,23 @@ func TestCorruptCheckpointsAreRejected(t *testing.T) {
 	}
 	if _, err := DecodeCheckpoint(good); err != nil {
 		t.Fatal(err)
+	}
+	// A header from an older build lacks newer config fields: they take defaults.
+	old := *ck
+	old.Config.Device, old.Config.Backend = "", ""
+	hdr, _ := json.Marshal(old)
+	hdr = bytes.Replace(hdr, []byte(`"Device":"",`), nil, 1)
+	hdr = bytes.Replace(hdr, []byte(`"Backend":"",`), nil, 1)
+	var ob bytes.Buffer
+	old.Encode(&ob) // to learn the tensor bytes
+	body := ob.Bytes()[:ob.Len()-32]
+	n := binary.LittleEndian.Uint64(body[12:20])
+	legacy := append(append(append([]byte(nil), body[:12]...), binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))...), hdr...)
+	legacy = append(legacy, body[20+n:]...)
+	sum := sha256.Sum256(legacy)
+	dec, err := DecodeCheckpoint(append(legacy, sum[:]...))
+	if err != nil || dec.Config.Device != "cpu" || dec.Config.Backend != "native" {
+		t.Fatalf("legacy header: %v, device %q backend %q", err, dec.Config.Device, dec.Config.Backend)
 	}
 	if _, err := LoadCheckpoint(filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing: %v", err)
