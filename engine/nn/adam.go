@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -129,4 +130,34 @@ func decimal64(f float32) float64 {
 		return float64(f)
 	}
 	return d
+}
+
+// optimizer is the half of a Backend that does not depend on how the
+// network maths is computed: per-parameter value and gradient buffers, their
+// names, and Adam. Backends embed it.
+type optimizer struct {
+	pdata, gdata [][]float32
+	names        []string
+	opt          *adamState
+	hasGrad      bool // Grad has stored a gradient
+	closed       bool
+}
+
+// SetAdamState copies checkpointed Adam moments and step count.
+func (o *optimizer) SetAdamState(m, v [][]float32, t int) error {
+	if o.closed {
+		return errors.New("nn: SetAdamState: backend is closed")
+	}
+	return o.opt.set(m, v, t, o.names)
+}
+
+// Step clips the stored gradient and applies one Adam update.
+func (o *optimizer) Step(lr, maxGradNorm float32) (float32, error) {
+	if o.closed {
+		return 0, errors.New("nn: Step: backend is closed")
+	}
+	if !o.hasGrad {
+		return 0, errors.New("nn: Step: no gradient stored; call Grad first")
+	}
+	return o.opt.step(o.pdata, o.gdata, lr, maxGradNorm)
 }

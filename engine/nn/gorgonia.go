@@ -78,19 +78,14 @@ type layerRef struct{ w, b int }
 
 // gorgoniaBackend implements Backend with gorgonia graphs on the CPU.
 type gorgoniaBackend struct {
-	spec    Spec
-	params  []*gparam
-	policy  []layerRef
-	logStd  int // index of log_std in params, -1 when Discrete
-	value   []layerRef
-	pdata   [][]float32 // params[i].data, for the optimizer
-	gdata   [][]float32 // params[i].grad
-	names   []string
-	opt     *adamState
-	fwd     map[int]*fwdGraph
-	loss    map[lossKey]*lossGraph
-	hasGrad bool
-	closed  bool
+	spec      Spec
+	params    []*gparam
+	policy    []layerRef
+	logStd    int // index of log_std in params, -1 when Discrete
+	value     []layerRef
+	optimizer // pdata[i] = params[i].data, gdata[i] = params[i].grad
+	fwd       map[int]*fwdGraph
+	loss      map[lossKey]*lossGraph
 }
 
 // NewGorgonia builds the policy and value networks described by spec on
@@ -206,25 +201,6 @@ func (b *gorgoniaBackend) AdamState() (m, v []Param, t int) {
 		v[i] = Param{Name: p.name, Shape: append([]int(nil), p.shape...), Data: b.opt.v[i]}
 	}
 	return m, v, b.opt.t
-}
-
-// SetAdamState copies checkpointed Adam moments and step count.
-func (b *gorgoniaBackend) SetAdamState(m, v [][]float32, t int) error {
-	if b.closed {
-		return errors.New("nn: SetAdamState: backend is closed")
-	}
-	return b.opt.set(m, v, t, b.names)
-}
-
-// Step clips the stored gradient and applies one Adam update.
-func (b *gorgoniaBackend) Step(lr, maxGradNorm float32) (float32, error) {
-	if b.closed {
-		return 0, errors.New("nn: Step: backend is closed")
-	}
-	if !b.hasGrad {
-		return 0, errors.New("nn: Step: no gradient stored; call Grad first")
-	}
-	return b.opt.step(b.pdata, b.gdata, lr, maxGradNorm)
 }
 
 // Close releases all compiled graphs.

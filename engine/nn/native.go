@@ -94,20 +94,15 @@ type nparam struct {
 
 // nativeBackend implements Backend in plain Go; see the file comment.
 type nativeBackend struct {
-	spec   Spec
-	params []nparam
-	pflat  []float32   // all parameters, Params order
-	gflat  []float32   // all gradients, Params order
-	pdata  [][]float32 // per-parameter views of pflat, for the optimizer
-	gdata  [][]float32 // per-parameter views of gflat
-	names  []string
-	nets   [2][]nlayer // policy, value
-	logStd []float32   // live log_std (nil when Discrete)
-	gLSOff int         // offset of log_std's gradient (-1 when Discrete)
-	maxW   int         // widest layer input or output
-	opt    *adamState
-
-	hasGrad, closed bool
+	spec      Spec
+	params    []nparam
+	pflat     []float32   // all parameters, Params order
+	gflat     []float32   // all gradients, Params order
+	nets      [2][]nlayer // policy, value
+	logStd    []float32   // live log_std (nil when Discrete)
+	gLSOff    int         // offset of log_std's gradient (-1 when Discrete)
+	maxW      int         // widest layer input or output
+	optimizer             // pdata/gdata are per-parameter views of pflat/gflat
 
 	// Per-call scratch, sized on demand and reused.
 	work      []*nativeWork    // one per worker
@@ -278,25 +273,6 @@ func (b *nativeBackend) Grads() []Param { return b.paramList(b.gdata) }
 // count.
 func (b *nativeBackend) AdamState() (m, v []Param, t int) {
 	return b.paramList(b.opt.m), b.paramList(b.opt.v), b.opt.t
-}
-
-// SetAdamState copies checkpointed Adam moments and step count.
-func (b *nativeBackend) SetAdamState(m, v [][]float32, t int) error {
-	if b.closed {
-		return errors.New("nn: SetAdamState: backend is closed")
-	}
-	return b.opt.set(m, v, t, b.names)
-}
-
-// Step clips the stored gradient and applies one Adam update.
-func (b *nativeBackend) Step(lr, maxGradNorm float32) (float32, error) {
-	if b.closed {
-		return 0, errors.New("nn: Step: backend is closed")
-	}
-	if !b.hasGrad {
-		return 0, errors.New("nn: Step: no gradient stored; call Grad first")
-	}
-	return b.opt.step(b.pdata, b.gdata, lr, maxGradNorm)
 }
 
 // Close stops the worker goroutines; later calls fail.
