@@ -16,6 +16,7 @@ import (
 	"os"
 
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
@@ -35,7 +36,7 @@ Run 'ultra <command> -h' for the flags of a command.
 `
 
 // registry holds every task the binary knows.
-func registry() *env.Registry { return env.NewRegistry(tasks.Specs()...) }
+func registry() *env.Registry { return env.NewRegistry(append(tasks.Specs(), pong.Specs()...)...) }
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {

@@ -68,7 +68,7 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 		want string
 	}{
 		{[]string{"fly"}, "valid commands are envs, train, eval, collect, annotate, refine, experiment, bench"},
-		{[]string{"eval", "--env", "hoper"}, "valid envs are ant, halfcheetah, hopper, walker2d"},
+		{[]string{"eval", "--env", "hoper"}, "valid envs are ant, halfcheetah, hopper, pong, pong-pixels, walker2d"},
 		{[]string{"eval"}, "--env is required"},
 		{[]string{"eval", "--env", "hopper", "--policy", "smart"}, "valid policies are zero, random"},
 		{[]string{"eval", "--env", "hopper", "--episodes", "0"}, "--episodes must be ≥ 1"},
