@@ -62,7 +62,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&x.refine.radiusQ, "radius-quantile", 0.5, "quantile of cross-episode nearest-neighbour distances used as radius")
 	fs.Float64Var(&x.refine.overrideProb, "override-prob", 1, "probability of taking the suggested action at a match, at the start")
 	fs.Float64Var(&x.refine.overrideEnd, "override-end", 0, "that probability after --anneal-steps")
-	fs.Int64Var(&x.refine.annealSteps, "anneal-steps", 0, "env steps over which the override probability decays (0: constant)")
+	fs.Int64Var(&x.refine.annealSteps, "anneal-steps", -1, "env steps over which the override probability decays to --override-end (-1: the first half of --refine-steps; 0: constant)")
 	fs.Float64Var(&x.refine.resetP, "reset-prob", 0.5, "rice: fraction of episodes restarted at a critical state")
 	fs.IntVar(&x.refine.adv.perEpisode, "critical", 5, "critical steps per episode at most (scripted, random)")
 	fs.StringVar(&x.refine.adv.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm")
@@ -440,6 +440,9 @@ func (x *experiment) describeStart() string {
 }
 
 func (x *experiment) overrideNote() string {
+	if x.refine.annealSteps < 0 {
+		return fmt.Sprintf("%.2f → %.2f over the first half of refinement", x.refine.overrideProb, x.refine.overrideEnd)
+	}
 	if x.refine.annealSteps == 0 {
 		return fmt.Sprintf("%.2f (constant)", x.refine.overrideProb)
 	}

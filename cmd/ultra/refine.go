@@ -52,7 +52,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.radiusQ, "radius-quantile", 0.5, "quantile of cross-episode nearest-neighbour distances used as the radius")
 	fs.Float64Var(&f.overrideProb, "override-prob", 1, "probability of taking the suggested action at a matched state, at the start")
 	fs.Float64Var(&f.overrideEnd, "override-end", 0, "that probability at the end of --anneal-steps")
-	fs.Int64Var(&f.annealSteps, "anneal-steps", 0, "env steps over which the override probability decays (0: constant)")
+	fs.Int64Var(&f.annealSteps, "anneal-steps", -1, "env steps over which the override probability decays to --override-end (-1: the first half of --steps; 0: constant)")
 	fs.Float64Var(&f.resetP, "reset-prob", 0.5, "rice: fraction of episodes restarted at a critical state")
 	fs.IntVar(&f.every, "checkpoint-every", 10, "checkpoint every N iterations")
 	fs.StringVar(&f.progress, "progress", "auto", "bar, log or auto")
@@ -104,6 +104,12 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 	}
 	if _, err := os.Stat(filepath.Join(f.out, ckptFile)); err == nil {
 		return fmt.Errorf("%s already holds a run; choose another --out", f.out)
+	}
+	if f.annealSteps < 0 {
+		// Default: hand control back to the policy over the first half.
+		// On hopper a constant override gave +36% over ppo inside the seed
+		// noise, annealing over the first half +85% outside it (README).
+		f.annealSteps = int64(f.steps / 2)
 	}
 	cfg := ck.Config
 	cfg.Seed, cfg.TotalSteps = f.seed, f.steps
