@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
@@ -22,6 +23,14 @@ import (
 // extension while sinking). The reward is tanh(Δmargin/scale): positive when
 // the action taken moved the state away from failure, negative toward it,
 // -1 on the step that terminated the episode.
+//
+// Pong ("pong", features) has its own expert, described on pongExpert:
+// critical steps are those where the ball heads to the agent's paddle and
+// the predicted intercept lies outside it, with the last chance before
+// every lost point first; the suggestion is the discrete action index that
+// moves the paddle toward the intercept (RIGHT = up, LEFT = down, NOOP when
+// covered), and the reward is the gap the action taken closed (+) or
+// widened (−), −1 at a lost point's last chance.
 type Scripted struct {
 	spec env.Spec
 	cfg  ScriptedConfig
@@ -42,10 +51,12 @@ func DefaultScriptedConfig() ScriptedConfig {
 	return ScriptedConfig{MaxCritical: 5, Threshold: 0.5, NearEnd: 5, RewardScale: 0.05, Gain: 1}
 }
 
-// scriptedTask is the per-task physics: margin and correction.
+// scriptedTask is the per-task physics: margin and correction, or an
+// expert of its own (annotate).
 type scriptedTask struct {
-	margin  func(obs []float32) float64
-	correct func(obs []float32, out []float32, gain float64)
+	margin   func(obs []float32) float64
+	correct  func(obs []float32, out []float32, gain float64)
+	annotate func(t *Trajectory) []Annotation
 }
 
 // NewScripted returns the scripted expert for spec's task.
@@ -63,8 +74,13 @@ func NewScripted(spec env.Spec, cfg ScriptedConfig) (*Scripted, error) {
 		t = cheetahTask()
 	case "ant":
 		t = antTask(tasks.DefaultAnt())
+	case "pong":
+		if !spec.Action.IsDiscrete() || spec.Action.N != pong.NumActions || spec.Observation.Dim != pong.NumFeatures {
+			return nil, fmt.Errorf("scripted advisor: pong spec with %s actions and %d observation values: want Discrete(%d) and the %d features", spec.Action, spec.Observation.Dim, pong.NumActions, pong.NumFeatures)
+		}
+		t.annotate = (&pongExpert{cfg: pong.DefaultConfig(), max: cfg.MaxCritical}).annotate
 	default:
-		return nil, fmt.Errorf("scripted advisor: no expert for env %q: supported envs are ant, halfcheetah, hopper, walker2d", spec.ID)
+		return nil, fmt.Errorf("scripted advisor: no expert for env %q: supported envs are ant, halfcheetah, hopper, pong, walker2d", spec.ID)
 	}
 	return &Scripted{spec: spec, cfg: cfg, task: t}, nil
 }
@@ -93,6 +109,9 @@ func (s *Scripted) Annotate(ctx context.Context, trajs []Trajectory) ([]Annotati
 }
 
 func (s *Scripted) annotate(t *Trajectory) []Annotation {
+	if s.task.annotate != nil {
+		return s.task.annotate(t)
+	}
 	n := t.Len()
 	if n == 0 {
 		return nil

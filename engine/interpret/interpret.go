@@ -10,7 +10,10 @@
 // Everything is derived from the task's [env.Spec] observation layout, the
 // default config of the task (tasks.DefaultHopper() and friends) and its
 // compiled MuJoCo model (gears, control and joint ranges, timestep), so the
-// text follows the simulator rather than a copy of its numbers. Output uses
+// text follows the simulator rather than a copy of its numbers. Pong (env
+// "pong", the features observation; not "pong-pixels") is read the same way
+// from engine/pong's constants, [pong.DefaultConfig] and its state helpers
+// (the ball's predicted intercept with the agent's paddle line). Output uses
 // fixed decimals and never depends on map order or clocks, so equal inputs
 // give byte-equal text (prompts stay cacheable).
 //
@@ -51,6 +54,9 @@ func Rules(spec env.Spec) (string, error) {
 	t, err := lookup(spec)
 	if err != nil {
 		return "", err
+	}
+	if t.kind == kindPong {
+		return t.pongRules(spec), nil
 	}
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
@@ -214,7 +220,11 @@ func clipNote(clip float64, r [2]float64) string {
 // distance to each healthy limit is given. Ant orientation is given as roll,
 // pitch and yaw computed from the quaternion plus upright/tilted/flipped;
 // halfcheetah notes when it is flipped onto its back (|pitch| > 90°).
-// Velocities at the observation's clip bound are marked "≥"/"≤".
+// Velocities at the observation's clip bound are marked "≥"/"≤". Pong gives
+// the ball's position and heading, where it will meet the agent's paddle
+// line (folded at the walls), the agent paddle's offset from that point in
+// paddle heights and whether it can get there in time, and the opponent's
+// paddle (see describePong).
 func Describe(spec env.Spec, obs []float32) (string, error) {
 	t, err := lookup(spec)
 	if err != nil {
@@ -231,6 +241,8 @@ func Describe(spec env.Spec, obs []float32) (string, error) {
 func (t *task) describe(b *strings.Builder, o []float32) {
 	v := func(i int) float64 { return float64(o[i]) }
 	switch t.kind {
+	case kindPong:
+		t.describePong(b, o)
 	case kindPlanar:
 		c := t.planar
 		h := v(t.height)
@@ -426,14 +438,14 @@ func eulerFromQuat(q [4]float64) (euler, bool) {
 // leg -0.20 (-40 N·m), foot 0.00": each dimension's joint, value and
 // resulting motor torque (omitted for values that round to 0.00); values
 // outside the control range are shown with the clamped torque MuJoCo
-// applies.
+// applies. A pong action is named with its effect: "RIGHT (paddle up)".
 func DescribeAction(spec env.Spec, action []float32) (string, error) {
 	t, err := lookup(spec)
 	if err != nil {
 		return "", err
 	}
-	if len(action) != len(t.acts) {
-		return "", fmt.Errorf("interpret: %s action has %d values, want %d", t.id, len(action), len(t.acts))
+	if len(action) != t.actDim {
+		return "", fmt.Errorf("interpret: %s action has %d values, want %d", t.id, len(action), t.actDim)
 	}
 	var b strings.Builder
 	t.describeAction(&b, action)
@@ -441,6 +453,10 @@ func DescribeAction(spec env.Spec, action []float32) (string, error) {
 }
 
 func (t *task) describeAction(b *strings.Builder, action []float32) {
+	if t.kind == kindPong {
+		t.describePongAction(b, action)
+		return
+	}
 	for i, a := range t.acts {
 		if i > 0 {
 			b.WriteString(", ")
@@ -467,9 +483,9 @@ func DescribeStep(spec env.Spec, step int, obs, action []float32, reward float64
 	if err != nil {
 		return "", err
 	}
-	if len(obs) != t.obsDim || len(action) != len(t.acts) {
+	if len(obs) != t.obsDim || len(action) != t.actDim {
 		return "", fmt.Errorf("interpret: %s step %d has %d observation and %d action values, want %d and %d",
-			t.id, step, len(obs), len(action), t.obsDim, len(t.acts))
+			t.id, step, len(obs), len(action), t.obsDim, t.actDim)
 	}
 	return t.step(step, obs, action, reward), nil
 }

@@ -380,8 +380,8 @@ func TestDescribeStep(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	unknown := env.Spec{ID: "pong", Observation: env.UnboundedBox(4), Action: env.Discrete(6)}
-	tr := &advisor.Trajectory{ID: "x", Env: "pong", Rewards: []float32{1}}
+	unknown := env.Spec{ID: "breakout", Observation: env.UnboundedBox(4), Action: env.Discrete(6)}
+	tr := &advisor.Trajectory{ID: "x", Env: "breakout", Rewards: []float32{1}}
 	for name, err := range map[string]error{
 		"Rules":          second(Rules(unknown)),
 		"Describe":       second(Describe(unknown, make([]float32, 4))),
@@ -393,7 +393,7 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s accepted an unknown env", name)
 			continue
 		}
-		for _, id := range []string{"pong", "ant", "halfcheetah", "hopper", "walker2d"} {
+		for _, id := range []string{"breakout", "ant", "halfcheetah", "hopper", "pong", "walker2d"} {
 			if !strings.Contains(err.Error(), id) {
 				t.Errorf("%s error %q does not name %s", name, err, id)
 			}

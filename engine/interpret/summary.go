@@ -33,7 +33,9 @@ type Budget struct {
 	NearEnd int
 	// RewardJump keeps every step whose reward differs from the previous
 	// step's by more than this; 0 means 2 × the population standard
-	// deviation of the trajectory's rewards, < 0 keeps none.
+	// deviation of the trajectory's rewards, < 0 keeps none. Pong ignores
+	// it: its rewards are the points (±1), and every step that scored one
+	// is kept.
 	RewardJump float64
 }
 
@@ -61,7 +63,8 @@ func EstimateTokens(s string) int { return (len(s) + 3) / 4 }
 // Summarize renders a trajectory within b. It keeps, in order of priority,
 // the required steps — the first and last step, the last NearEnd steps
 // before a termination and the steps where the reward jumps by more than
-// RewardJump — and every k-th step, choosing the smallest k ≥ Every whose
+// RewardJump (for pong: every step that scored a point) — and every k-th
+// step, choosing the smallest k ≥ Every whose
 // text fits MaxTokens. If even the required steps do not fit, it drops the
 // oldest of them until the text fits (possibly showing no step at all) and
 // says so. The final line states the selection rule and the number of
@@ -112,7 +115,14 @@ func Summarize(spec env.Spec, tr *advisor.Trajectory, b Budget) (Summary, error)
 		thr = 2 * math.Sqrt(ss/float64(n))
 	}
 	var jumps []int
-	if thr > 0 && !math.IsInf(thr, 1) {
+	if t.kind == kindPong {
+		// Pong's rewards are the points: every one is a jump.
+		for k, r := range tr.Rewards {
+			if r != 0 {
+				jumps = append(jumps, k)
+			}
+		}
+	} else if thr > 0 && !math.IsInf(thr, 1) {
 		for k := 1; k < n; k++ {
 			if math.Abs(float64(tr.Rewards[k])-float64(tr.Rewards[k-1])) > thr {
 				jumps = append(jumps, k)
@@ -142,7 +152,7 @@ func Summarize(spec env.Spec, tr *advisor.Trajectory, b Budget) (Summary, error)
 		}
 		return lines[k]
 	}
-	sel := selection{n: n, nearEnd: nearEnd, jumps: len(jumps), thr: thr, maxTok: maxTok}
+	sel := selection{n: n, nearEnd: nearEnd, jumps: len(jumps), thr: thr, points: t.kind == kindPong, maxTok: maxTok}
 	render := func(steps []int) string {
 		var sb strings.Builder
 		sb.WriteString(header)
@@ -203,6 +213,8 @@ func (t *task) header(tr *advisor.Trajectory, mean, lo, hi float64) string {
 	n := tr.Len()
 	var end string
 	switch {
+	case tr.Terminated && t.kind == kindPong:
+		end = fmt.Sprintf("terminated after step %d: the game ended (one side won)", n-1)
 	case tr.Terminated:
 		end = fmt.Sprintf("terminated after step %d (the state after it was unhealthy: a failure)", n-1)
 	case tr.Truncated:
@@ -210,14 +222,28 @@ func (t *task) header(tr *advisor.Trajectory, mean, lo, hi float64) string {
 	default:
 		end = fmt.Sprintf("recorded up to step %d without terminating or being truncated", n-1)
 	}
-	return fmt.Sprintf("Episode %s (%s): %d steps, return %s, %s.\nReward per step: mean %s, min %s, max %s. Each step line gives the state before the step, the action taken and the reward it earned.\n",
-		tr.ID, t.id, n, fixed(tr.Return, 2), end, fixed(mean, 2), fixed(lo, 2), fixed(hi, 2))
+	points := ""
+	if t.kind == kindPong {
+		won, lost := 0, 0
+		for _, r := range tr.Rewards {
+			switch {
+			case r > 0:
+				won++
+			case r < 0:
+				lost++
+			}
+		}
+		points = fmt.Sprintf(" (points won %d, lost %d)", won, lost)
+	}
+	return fmt.Sprintf("Episode %s (%s): %d steps, return %s%s, %s.\nReward per step: mean %s, min %s, max %s. Each step line gives the state before the step, the action taken and the reward it earned.\n",
+		tr.ID, t.id, n, fixed(tr.Return, 2), points, end, fixed(mean, 2), fixed(lo, 2), fixed(hi, 2))
 }
 
 // selection describes how steps were chosen, for the final line.
 type selection struct {
 	n, nearEnd, jumps int
 	thr               float64
+	points            bool // the jumps are pong's scoring steps
 	maxTok            int
 	every             int   // stride; 0 when only required steps remain
 	dropped           []int // required steps dropped to fit, oldest first
@@ -241,7 +267,9 @@ func (s selection) footer(shown int) string {
 		if s.nearEnd > 0 {
 			rules = append(rules, fmt.Sprintf("the last %d steps before termination (%d-%d)", s.nearEnd, s.n-s.nearEnd, s.n-1))
 		}
-		if s.jumps > 0 {
+		if s.jumps > 0 && s.points {
+			rules = append(rules, fmt.Sprintf("the %d %s where a point was scored (reward ±1)", s.jumps, plural(s.jumps, "step", "steps")))
+		} else if s.jumps > 0 {
 			rules = append(rules, fmt.Sprintf("%d %s where the reward changed by more than %s from the previous step", s.jumps, plural(s.jumps, "step", "steps"), fixed(s.thr, 2)))
 		}
 	}

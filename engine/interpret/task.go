@@ -8,12 +8,13 @@ import (
 	"sync"
 
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/mujoco"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
 // supported lists the task ids this package can interpret, sorted.
-var supported = []string{"ant", "halfcheetah", "hopper", "walker2d"}
+var supported = []string{"ant", "halfcheetah", "hopper", "pong", "walker2d"}
 
 // kind groups tasks that are described alike.
 type kind int
@@ -22,6 +23,7 @@ const (
 	kindPlanar  kind = iota // hopper, walker2d: upright planar walkers that can fall
 	kindCheetah             // halfcheetah: planar, lying body, never terminates
 	kindAnt                 // ant: free-floating torso with a quaternion
+	kindPong                // pong (features): a discrete-action Atari game, no MuJoCo model
 )
 
 // joint is one actuated hinge as the observation shows it.
@@ -58,6 +60,7 @@ type task struct {
 	layout    []env.Field // the layout the indices were derived from
 	obsDim    int
 	actDim    int
+	actN      int // actions of a Discrete space, else 0
 	maxSteps  int
 	frameSkip int
 	timestep  float64 // s per physics step
@@ -73,6 +76,8 @@ type task struct {
 	ant         tasks.AntConfig
 	cheetah     tasks.HalfCheetahConfig
 	startHeight float64 // torso height at the model's reference pose, m
+
+	pong pong.Config // kindPong: the game's configuration
 }
 
 // dt is the duration of one env step in seconds.
@@ -84,12 +89,13 @@ var (
 )
 
 // lookup returns the interpretation of spec, building it on first use. A
-// spec whose layout differs from the cached one's is rebuilt.
+// spec whose layout (field names and units) or space sizes differ from the
+// cached one's is rebuilt.
 func lookup(spec env.Spec) (*task, error) {
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
 	if t, ok := cache[spec.ID]; ok && sameLayout(t.layout, spec.ObsLayout) &&
-		t.obsDim == spec.Observation.Dim && t.actDim == spec.Action.Dim {
+		t.obsDim == spec.Observation.Dim && t.actDim == spec.Action.Dim && t.actN == spec.Action.N {
 		return t, nil
 	}
 	t, err := build(spec)
@@ -105,7 +111,7 @@ func sameLayout(a, b []env.Field) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].Name != b[i].Name {
+		if a[i].Name != b[i].Name || a[i].Unit != b[i].Unit {
 			return false
 		}
 	}
@@ -118,9 +124,12 @@ func unknown(id string) error {
 
 // build derives a task from spec, the defaults of its config and its model.
 func build(spec env.Spec) (*task, error) {
-	t := &task{id: spec.ID, layout: spec.ObsLayout, obsDim: spec.Observation.Dim, actDim: spec.Action.Dim,
+	t := &task{id: spec.ID, layout: spec.ObsLayout, obsDim: spec.Observation.Dim, actDim: spec.Action.Dim, actN: spec.Action.N,
 		maxSteps: spec.MaxEpisodeSteps, velClip: math.Inf(1),
 		height: -1, pitch: -1, vx: -1, vy: -1, vz: -1, pitchRate: -1, rollRate: -1, yawRate: -1, quat: [4]int{-1, -1, -1, -1}}
+	if spec.ID == "pong" {
+		return buildPong(t, spec)
+	}
 	var asset string
 	var qposOffset int // observation index = qpos index - qposOffset
 	switch spec.ID {

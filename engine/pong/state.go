@@ -2,6 +2,7 @@ package pong
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/ultra-rl/ultra/engine/env"
 )
@@ -112,4 +113,52 @@ func featureLayout(cfg Config) []env.Field {
 		{Name: "agent paddle y", Unit: "80 px", Doc: "centre row of the agent's (right, green) paddle relative to row 114 ÷ 80, y grows DOWN; reach ±0.9; RIGHT moves it up (−), LEFT down (+)"},
 		{Name: "opponent paddle y", Unit: "80 px", Doc: "centre row of the built-in opponent's (left, orange) paddle relative to row 114 ÷ 80, y grows DOWN; it follows the ball's height at a capped speed"},
 	}
+}
+
+// FeatureX maps a screen column to the features' x scale (see [FeatBallX]):
+// −1 the left edge, +1 the right edge.
+func FeatureX(col float64) float64 { return (col - centreX) / halfX }
+
+// FeatureY maps a screen row to the features' y scale (see [FeatBallX]):
+// −1 the top wall, +1 the bottom wall (y grows down).
+func FeatureY(row float64) float64 { return (row - centreY) / halfY }
+
+// Reach of a paddle's centre row: the paddles stay inside the playfield.
+const (
+	PaddleMinRow = PlayTop + PaddleH/2    // highest centre row (features −0.9)
+	PaddleMaxRow = PlayBottom - PaddleH/2 // lowest centre row (features +0.9)
+)
+
+// Intercept predicts where a ball moving toward the agent reaches the
+// agent's paddle line, moving as the game moves it: straight, reflected at
+// the top and bottom walls, with no change of speed. frames is the time
+// until the ball's leading edge reaches the face of the agent's paddle
+// (column [AgentX]); row is the ball's centre row then; bounces counts the
+// wall bounces on the way (the first off the bottom wall when BallVY > 0,
+// else off the top). The agent's paddle returns the ball when its centre is
+// within (PaddleH+BallH)/2 rows of that row at that moment. ok is false
+// when no ball is in play, the ball is not moving toward the agent, or its
+// leading edge is already past the face (the point is lost).
+func (s State) Intercept() (frames, row float64, bounces int, ok bool) {
+	face := AgentX - BallW/2.0 // ball centre column with its leading edge on the face
+	if !s.BallInPlay || !(s.BallVX > 0) || s.BallX > face {
+		return 0, 0, 0, false
+	}
+	frames = (face - s.BallX) / s.BallVX
+	lo, hi := PlayTop+BallH/2.0, PlayBottom-BallH/2.0 // the ball centre's range
+	span := hi - lo
+	y := s.BallY + s.BallVY*frames - lo // unfolded, relative to lo
+	if y >= 0 {
+		bounces = int(y / span)
+	} else {
+		bounces = int(math.Ceil(-y / span))
+	}
+	m := math.Mod(y, 2*span)
+	if m < 0 {
+		m += 2 * span
+	}
+	if m > span {
+		m = 2*span - m
+	}
+	return frames, lo + m, bounces, true
 }
