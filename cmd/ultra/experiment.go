@@ -57,7 +57,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&x.evalEpisodes, "eval-episodes", 10, "evaluation episodes of each final policy (mean action)")
 	fs.Uint64Var(&x.evalSeed, "eval-seed", 1000, "seed of the evaluation episodes (the same for every run)")
 	fs.IntVar(&x.jobs, "jobs", runtime.GOMAXPROCS(0), "refinement runs executed in parallel")
-	fs.Float64Var(&x.refine.alpha, "alpha", 0.1, "weight of the implicit reward (paper: 0.1 MuJoCo)")
+	fs.Float64Var(&x.refine.alpha, "alpha", 0, "weight of the implicit reward (default: 0.5 for pong and pong-pixels, 0.1 otherwise, as in the paper)")
 	fs.Float64Var(&x.refine.radius, "radius", 0, "match radius in normalised units (0: derive from the collected states)")
 	fs.Float64Var(&x.refine.radiusQ, "radius-quantile", 0.5, "quantile of cross-episode nearest-neighbour distances used as radius")
 	fs.Float64Var(&x.refine.overrideProb, "override-prob", 1, "probability of taking the suggested action at a match, at the start")
@@ -73,6 +73,10 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&x.refine.shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let running iterations finish")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	fs.Visit(func(fl *flag.Flag) { x.refine.alphaSet = x.refine.alphaSet || fl.Name == "alpha" })
+	if !x.refine.alphaSet {
+		x.refine.alpha, x.refine.alphaSet = defaultAlpha(x.env), true
 	}
 	var err error
 	if x.logger, err = newLogger(*logFormat, stderr); err != nil {

@@ -27,6 +27,7 @@ type refineFlags struct {
 	steps, envs, every, workers                                int
 	seed                                                       uint64
 	alpha, radius, radiusQ, overrideProb, overrideEnd, resetP  float64
+	alphaSet                                                   bool // --alpha given; else refine uses defaultAlpha(env)
 	annealSteps                                                int64
 	adv                                                        advisorFlags
 	metricsAddr                                                string
@@ -47,7 +48,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of this refinement run")
 	fs.IntVar(&f.envs, "envs", 0, "parallel envs (0: the checkpoint's)")
 	fs.StringVar(&f.out, "out", "", "run directory (required)")
-	fs.Float64Var(&f.alpha, "alpha", 0.1, "weight of the implicit reward (paper: 0.1 MuJoCo, 0.5 Pong)")
+	fs.Float64Var(&f.alpha, "alpha", 0, "weight of the implicit reward (default: 0.5 for pong and pong-pixels, 0.1 otherwise, as in the paper)")
 	fs.Float64Var(&f.radius, "radius", 0, "match radius in normalised observation units (0: derive from --traj, else 0.5)")
 	fs.Float64Var(&f.radiusQ, "radius-quantile", 0.5, "quantile of cross-episode nearest-neighbour distances used as the radius")
 	fs.Float64Var(&f.overrideProb, "override-prob", 1, "probability of taking the suggested action at a matched state, at the start")
@@ -64,7 +65,10 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	fs.Visit(func(fl *flag.Flag) { adviserSet = adviserSet || fl.Name == "advisor" })
+	fs.Visit(func(fl *flag.Flag) {
+		adviserSet = adviserSet || fl.Name == "advisor"
+		f.alphaSet = f.alphaSet || fl.Name == "alpha"
+	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := refine(ctx, f, adviserSet, stdout, stderr)
@@ -75,6 +79,15 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("refine: %w", err)
 	}
 	return nil
+}
+
+// defaultAlpha is the paper's implicit-reward weight for an env: 0.5 for
+// Pong, 0.1 for the MuJoCo tasks.
+func defaultAlpha(env string) float64 {
+	if env == "pong" || env == "pong-pixels" {
+		return 0.5
+	}
+	return 0.1
 }
 
 // refine runs one refinement; cancelling ctx stops it after the current
@@ -98,6 +111,9 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 	spec, err := registry().Lookup(ck.Config.Env)
 	if err != nil {
 		return err
+	}
+	if !f.alphaSet {
+		f.alpha = defaultAlpha(spec.ID)
 	}
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return err
@@ -176,7 +192,7 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 		hooks.ResetState = rs.Reset
 	case ultra.PPO:
 	default:
-		mod, err = ultra.NewModulator(table, ultra.ModulatorConfig{Variant: v, Alpha: f.alpha, OverrideProb: f.overrideProb,
+		mod, err = ultra.NewModulator(table, ultra.ModulatorConfig{Variant: v, Alpha: f.alpha, Action: spec.Action, OverrideProb: f.overrideProb,
 			OverrideEnd: f.overrideEnd, AnnealSteps: f.annealSteps, Seed: f.seed})
 		if err != nil {
 			return err

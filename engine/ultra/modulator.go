@@ -2,8 +2,12 @@ package ultra
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/env"
 )
 
 // Variant names a refinement variant (the paper's names).
@@ -49,6 +53,12 @@ type ModulatorConfig struct {
 	OverrideEnd  float64
 	AnnealSteps  int64
 	Seed         uint64
+	// Action, when set (Dim > 0), is the env's action space: overrides are
+	// fitted to it — a Discrete space's action index rounded and clamped
+	// to [0, N), a Box's values clamped to its bounds — and entries with
+	// the wrong number of values or non-finite ones are not used. Unset,
+	// an entry's action is copied as is when its length matches.
+	Action env.Space
 }
 
 // Modulator answers the trainer's per-step question from the table: is this
@@ -98,8 +108,11 @@ func (m *Modulator) Modulate(_ int, obs, action []float32) (bool, float64) {
 	}
 	m.Matches.Add(1)
 	replaced := false
-	if v.Overrides() && m.rng.Float64() < m.overrideProb() {
+	if v.Overrides() && m.rng.Float64() < m.overrideProb() && m.fits(e.Action, len(action)) {
 		copy(action, e.Action)
+		if m.cfg.Action.Dim > 0 {
+			advisor.ClampAction(action, m.cfg.Action)
+		}
 		replaced = true
 		m.Overrides.Add(1)
 	}
@@ -111,4 +124,18 @@ func (m *Modulator) Modulate(_ int, obs, action []float32) (bool, float64) {
 		}
 	}
 	return replaced, bonus
+}
+
+// fits reports whether a suggested action can replace one of n values: the
+// same length (and the space's), every value finite.
+func (m *Modulator) fits(a []float32, n int) bool {
+	if len(a) != n || (m.cfg.Action.Dim > 0 && len(a) != m.cfg.Action.Dim) {
+		return false
+	}
+	for _, v := range a {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false
+		}
+	}
+	return true
 }

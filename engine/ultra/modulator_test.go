@@ -7,6 +7,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
@@ -97,6 +98,86 @@ func TestRICEResetsLandOnSnapshots(t *testing.T) {
 	for _, e := range eps[1:] {
 		if !starts[[11]float32(e.Obs[:11])] {
 			t.Fatalf("an episode started at %v, not at a stored critical state", e.Obs[:11])
+		}
+	}
+}
+
+// TestDiscreteOverride: for a Discrete(6) action space (Pong) the override
+// writes the annotation's action index, fitted to the space when the
+// modulator knows it, and never a malformed suggestion.
+func TestDiscreteOverride(t *testing.T) {
+	sp := pong.Spec(pong.DefaultConfig())
+	obs := []float32{0.1, -0.2, 0.5, 0.3, 0.4, -0.1}
+	nan := float32(math.NaN())
+	for _, tc := range []struct {
+		name     string
+		space    env.Space
+		suggest  []float32
+		replaced bool
+		want     float32
+	}{
+		{"index", sp.Action, []float32{pong.ActRight}, true, pong.ActRight},
+		{"index, space unset", env.Space{}, []float32{pong.ActLeft}, true, pong.ActLeft},
+		{"fraction rounds", sp.Action, []float32{4.6}, true, 5},
+		{"too large clamps", sp.Action, []float32{9}, true, 5},
+		{"negative clamps", sp.Action, []float32{-3}, true, 0},
+		{"NaN is not used", sp.Action, []float32{nan}, false, pong.ActFire},
+		{"two values are not used", sp.Action, []float32{2, 3}, false, pong.ActFire},
+		{"two values, space unset", env.Space{}, []float32{2, 3}, false, pong.ActFire},
+		{"no action", sp.Action, nil, false, pong.ActFire},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb, _ := NewTable(make([]float64, 6), []float64{1, 1, 1, 1, 1, 1}, 0.1)
+			ann := advisor.Annotation{Episode: "p", Step: 3, Obs: obs, Action: tc.suggest, Reward: 0.5}
+			tb.Add(ann)
+			if len(tc.suggest) > 0 {
+				tc.suggest[0] = 1 // the table holds a copy
+			}
+			m, err := NewModulator(tb, ModulatorConfig{Variant: UltraRA, Alpha: 0.5, OverrideProb: 1, Action: tc.space})
+			if err != nil {
+				t.Fatal(err)
+			}
+			act := []float32{pong.ActFire}
+			rep, bonus := m.Modulate(0, obs, act)
+			if rep != tc.replaced || act[0] != tc.want || bonus != 0.25 {
+				t.Errorf("replaced %v action %v bonus %v; want replaced %v action %v bonus 0.25", rep, act, bonus, tc.replaced, tc.want)
+			}
+		})
+	}
+}
+
+// TestDiscreteOverrideEndToEnd: the scripted expert's Pong annotations,
+// looked up at their own states, replace the policy's action with the
+// suggested index, which the env accepts.
+func TestDiscreteOverrideEndToEnd(t *testing.T) {
+	sp := pong.Spec(pong.DefaultConfig())
+	v, err := env.New(sp, env.Config{NumEnvs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	trajs, err := advisor.Collect(v, eval.Zero{}, 1, 9, "d", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := advisor.NewScripted(sp, advisor.DefaultScriptedConfig())
+	anns, _, err := s.Annotate(t.Context(), trajs)
+	if err != nil || len(anns) == 0 {
+		t.Fatalf("%d annotations, err %v", len(anns), err)
+	}
+	tb, _ := NewTable(make([]float64, 6), []float64{1, 1, 1, 1, 1, 1}, 1e-3)
+	tb.Add(anns...)
+	m, _ := NewModulator(tb, ModulatorConfig{Variant: UltraA, OverrideProb: 1, Action: sp.Action})
+	if _, err := v.Reset(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range anns {
+		act := []float32{pong.ActNoop}
+		if rep, _ := m.Modulate(0, a.Obs, act); !rep || act[0] != a.Action[0] || (act[0] != pong.ActRight && act[0] != pong.ActLeft) {
+			t.Errorf("step %d: replaced %v with %v, suggested %v", a.Step, rep, act, a.Action)
+		}
+		if _, err := v.Step(act); err != nil {
+			t.Fatalf("the env refuses the override %v: %v", act, err)
 		}
 	}
 }

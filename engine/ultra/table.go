@@ -15,7 +15,12 @@ import (
 
 // Entry is one critical state with the advisor's suggestion.
 type Entry struct {
-	Key      []float32 // normalised observation
+	Key []float32 // normalised observation
+	// Action is the suggested action, a copy of the annotation's: one value
+	// per action dimension, so for a Discrete space a one-element action
+	// index (e.g. [2] for Pong's RIGHT). The Modulator writes it over the
+	// sampled action as is, rounded and clamped when it knows the space
+	// (ModulatorConfig.Action).
 	Action   []float32
 	Reward   float64
 	Episode  string
@@ -28,6 +33,13 @@ type Entry struct {
 // radius, in observation space normalised by fixed per-dimension statistics
 // (so every dimension counts alike). It is safe for concurrent use: the
 // annotation stage adds while the trainer looks up.
+//
+// Matching is radius-based for every task, discrete-action ones included:
+// a Discrete space changes only what an entry's Action holds (an action
+// index), not how states are keyed. An exact-match key would be meaningless
+// for Pong's features, whose ball and paddle positions and ball speeds are
+// continuous: the same state practically never recurs, so a live state
+// matches the nearest annotated one within the radius instead.
 type Table struct {
 	mean, invStd []float64
 	radius       float64
@@ -83,7 +95,7 @@ func (t *Table) Add(anns ...advisor.Annotation) int {
 		t.seen[id] = true
 		key := make([]float32, len(a.Obs))
 		t.Normalize(key, a.Obs)
-		t.entries = append(t.entries, Entry{Key: key, Action: a.Action, Reward: a.Reward, Episode: a.Episode,
+		t.entries = append(t.entries, Entry{Key: key, Action: append([]float32(nil), a.Action...), Reward: a.Reward, Episode: a.Episode,
 			Step: a.Step, Reason: a.Reason, Snapshot: a.Snapshot})
 		added++
 	}

@@ -16,7 +16,9 @@
 // validated: unknown episodes, steps outside the episode or not shown in the
 // prompt, malformed fields, NaN and infinities, duplicates and annotations
 // beyond Config.MaxCritical per episode are dropped; actions outside the
-// action space are clamped (counted as "action_clamped") and finite rewards
+// action space are clamped — for a Discrete space, values that are not an
+// integer in [0, N) are rounded and clamped — (counted as
+// "action_clamped") and finite rewards
 // outside [-1, 1] are clamped (counted as "reward_clamped"). Every kind is
 // counted in advisor.Report.Rejected. An unusable answer (no JSON, no
 // annotation list) fails only its batch: it is counted in Report.Failed and

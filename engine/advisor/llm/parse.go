@@ -35,7 +35,7 @@ const (
 	rejTooMany      = "over_max_critical" // beyond MaxCritical annotations for one episode
 	// Kept after clamping.
 	rejRewardClamped = "reward_clamped" // finite reward outside [-1, 1], clamped
-	rejActionClamped = "action_clamped" // action outside the space's bounds, clamped
+	rejActionClamped = "action_clamped" // action outside the space's bounds, clamped (discrete: not an integer in [0, N), rounded and clamped)
 )
 
 // maxReasonRunes caps the kept reason text.
@@ -306,11 +306,12 @@ func parseItem(it any, eps map[string]*shownEpisode, spec env.Spec, rep *advisor
 }
 
 // outOfBounds reports whether a finite action lies outside the space (for a
-// discrete space: rounds outside {0, …, N-1}).
+// discrete space: is not an integer in {0, …, N-1}, so that ClampAction
+// rounds or clamps it).
 func outOfBounds(a []float32, sp env.Space) bool {
 	for i, v := range a {
 		if sp.IsDiscrete() {
-			if v < -0.5 || v >= float32(sp.N)-0.5 {
+			if v != float32(math.Round(float64(v))) || v < 0 || v > float32(sp.N-1) {
 				return true
 			}
 			continue

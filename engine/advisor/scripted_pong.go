@@ -1,0 +1,178 @@
+package advisor
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/ultra-rl/ultra/engine/pong"
+)
+
+// pongExpert is the scripted expert of Pong from features ("pong"), under
+// the default game configuration (the one the registered spec uses). It
+// reads each state with [pong.StateFromFeatures] and predicts where the
+// ball meets the agent's paddle line ([pong.State.Intercept]).
+//
+// A step is a candidate critical state when the ball is heading to the
+// agent and the predicted intercept lies outside the agent's paddle (more
+// than half a paddle height from its centre) before the step, or after it
+// (the action moved the paddle off the intercept). The suggested action is
+// RIGHT (paddle up) or LEFT (paddle down) toward the intercept, NOOP when
+// the paddle already covers it. The reward of the action taken is the gap
+// (the paddle travel still needed to cover the intercept) it closed, as a
+// fraction of what it could close in one step, in [−1, 1]: +1 for a full
+// step toward the intercept, −x when it widened the gap by x steps of
+// travel, −0.5 when the paddle stood still while it had to move.
+//
+// Every lost point adds its last chance as a candidate with reward −1: the
+// last step before the point at which the paddle could still reach the
+// intercept at full speed (the action taken there let the point go), or,
+// when it never could, the last step before the ball passed the paddle
+// line. Candidates are ranked — last chances first, then by urgency (the
+// travel needed over the time left, highest just before the intercept gets
+// out of reach) and by how much the action widened the gap — and at most
+// MaxCritical per episode are kept. Threshold, NearEnd, RewardScale and
+// Gain do not apply to Pong.
+type pongExpert struct {
+	cfg pong.Config
+	max int
+}
+
+// pongCand is one candidate critical step.
+type pongCand struct {
+	k      int
+	score  float64
+	reward float64
+	action int
+	reason string
+}
+
+func (p *pongExpert) annotate(t *Trajectory) []Annotation {
+	n := t.Len()
+	if n == 0 {
+		return nil
+	}
+	c := p.cfg
+	travel := c.AgentSpeed * float64(c.FrameSkip) // paddle rows per step of RIGHT/LEFT
+	const half = pong.PaddleH / 2.0               // the paddle covers rows within this of its centre
+	st := make([]pong.State, n)
+	for k := range n {
+		st[k] = pong.StateFromFeatures(t.ObsAt(k), c)
+	}
+	// gap is the paddle travel (rows) still needed to cover row with the
+	// paddle's centre at y.
+	gap := func(row, y float64) float64 { return math.Max(0, math.Abs(row-y)-half) }
+
+	// The last chance before each lost point.
+	lastChance := map[int]bool{}
+	for j, r := range t.Rewards {
+		if r >= 0 {
+			continue
+		}
+		last, savable := -1, -1
+		for k := j; k >= 0; k-- {
+			s := st[k]
+			frames, row, _, ok := s.Intercept()
+			if !ok {
+				if !s.BallInPlay || s.BallVX <= 0 || last >= 0 {
+					break // before this rally, or a previous flight
+				}
+				continue // the ball is past the paddle line
+			}
+			if last < 0 {
+				last = k
+			}
+			if gap(row, s.AgentY) <= travel*frames/float64(c.FrameSkip) {
+				savable = k
+				break
+			}
+		}
+		switch {
+		case savable >= 0:
+			lastChance[savable] = true
+		case last >= 0:
+			lastChance[last] = true
+		}
+	}
+
+	var cands []pongCand
+	for k := range n {
+		s := st[k]
+		frames, row, _, ok := s.Intercept()
+		if !ok {
+			continue
+		}
+		y1 := s.AgentY // the paddle after the step
+		if k+1 < n {
+			y1 = st[k+1].AgentY
+		} else {
+			switch int(t.ActionAt(k)[0]) {
+			case pong.ActRight, pong.ActRightFire:
+				y1 = math.Max(pong.PaddleMinRow, y1-travel)
+			case pong.ActLeft, pong.ActLeftFire:
+				y1 = math.Min(pong.PaddleMaxRow, y1+travel)
+			}
+		}
+		g0, g1 := gap(row, s.AgentY), gap(row, y1)
+		lost := lastChance[k]
+		if g0 == 0 && g1 == 0 && !lost {
+			continue
+		}
+		act, move := pong.ActNoop, "stay (NOOP)"
+		if g0 > 0 {
+			act, move = pong.ActLeft, "move down (LEFT)"
+			if row < s.AgentY {
+				act, move = pong.ActRight, "move up (RIGHT)"
+			}
+		}
+		var r float64
+		var effect string
+		switch {
+		case g1 < g0:
+			r, effect = (g0-g1)/math.Min(g0, travel), "closed the gap"
+		case g1 > g0:
+			r, effect = -(g1-g0)/travel, "widened the gap"
+		default:
+			r, effect = -0.5, "left the paddle short of it"
+		}
+		r = math.Max(-1, math.Min(1, r))
+		steps := frames / float64(c.FrameSkip)
+		need := g0 / travel
+		urgency := need / math.Max(steps, 0.25)
+		if urgency > 1 {
+			urgency = math.Max(0, 2-urgency) // hopeless states matter less
+		}
+		score := urgency + math.Max(0, -r)/2
+		taken := actionName(t.ActionAt(k)[0])
+		reason := fmt.Sprintf("ball heading to your paddle meets its line in %.1f steps at y %.2f; the paddle at y %.2f needs %.1f steps of travel to cover it: %s; the action taken (%s) %s",
+			steps, pong.FeatureY(row), pong.FeatureY(s.AgentY), need, move, taken, effect)
+		if lost {
+			r, score = -1, score+2
+			reason = "last chance before a lost point: " + reason
+		}
+		cands = append(cands, pongCand{k: k, score: score, reward: r, action: act, reason: reason})
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+	if len(cands) > p.max {
+		cands = cands[:p.max]
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].k < cands[j].k })
+	out := make([]Annotation, 0, len(cands))
+	for _, cd := range cands {
+		a := Annotation{Episode: t.ID, Step: cd.k, Reason: cd.reason, Action: []float32{float32(cd.action)}, Reward: cd.reward,
+			Obs: append([]float32(nil), t.ObsAt(cd.k)...), Source: "scripted"}
+		if t.Snapshots != nil {
+			a.Snapshot = t.Snapshots[cd.k]
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// actionName names a Pong action index ("RIGHT"), or prints the value.
+func actionName(v float32) string {
+	if i := int(v); float32(i) == v && i >= 0 && i < pong.NumActions {
+		return pong.ActionNames[i]
+	}
+	return fmt.Sprint(v)
+}
