@@ -36,7 +36,11 @@ Run 'ultra <command> -h' for the flags of a command.
 `
 
 // registry holds every task the binary knows.
-func registry() *env.Registry { return env.NewRegistry(append(tasks.Specs(), pong.Specs()...)...) }
+func registry() *env.Registry {
+	return env.NewRegistry(append(tasks.Specs(), pong.Specs()...)...).WithHint("ale:",
+		"Atari games through ALE are not in this build: install the Arcade Learning Environment's C++ library and "+
+			"build with `go build -tags ale ./cmd/ultra`; the native `pong` and `pong-pixels` envs need neither")
+}
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {

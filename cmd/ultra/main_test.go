@@ -70,6 +70,7 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 		{[]string{"fly"}, "valid commands are envs, train, eval, collect, annotate, refine, experiment, bench"},
 		{[]string{"eval", "--env", "hoper"}, "valid envs are ant, halfcheetah, hopper, pong, pong-pixels, walker2d"},
 		{[]string{"eval"}, "--env is required"},
+		{[]string{"eval", "--env", "ale:pong"}, "build with `go build -tags ale ./cmd/ultra`"},
 		{[]string{"eval", "--env", "hopper", "--policy", "smart"}, "valid policies are zero, random"},
 		{[]string{"eval", "--env", "hopper", "--episodes", "0"}, "--episodes must be ≥ 1"},
 		{[]string{"eval", "--env", "hopper", "--reset-noise", "-2"}, "--reset-noise must be ≥ 0"},

@@ -119,6 +119,17 @@ var ErrUnstable = errors.New("unstable simulation")
 // Registry maps task ids to specs.
 type Registry struct {
 	specs map[string]Spec
+	hints map[string]string // id prefix → why such ids are unavailable and how to get them
+}
+
+// WithHint makes Lookup of an unknown id starting with prefix answer with
+// hint (e.g. how to build the binary with an optional backend).
+func (r *Registry) WithHint(prefix, hint string) *Registry {
+	if r.hints == nil {
+		r.hints = map[string]string{}
+	}
+	r.hints[prefix] = hint
+	return r
 }
 
 // NewRegistry returns a registry holding specs. Duplicate ids panic: they
@@ -148,6 +159,11 @@ func (r *Registry) IDs() []string {
 func (r *Registry) Lookup(id string) (Spec, error) {
 	s, ok := r.specs[strings.ToLower(strings.TrimSpace(id))]
 	if !ok {
+		for prefix, hint := range r.hints {
+			if strings.HasPrefix(strings.ToLower(id), prefix) {
+				return Spec{}, fmt.Errorf("env %q: %s", id, hint)
+			}
+		}
 		return Spec{}, fmt.Errorf("unknown env %q: valid envs are %s", id, strings.Join(r.IDs(), ", "))
 	}
 	return s, nil
