@@ -139,3 +139,25 @@ func ClampAction(a []float32, sp env.Space) bool {
 	}
 	return true
 }
+
+// annotateEach is the loop local advisors share: each trajectory is checked
+// against spec (invalid ones are counted and skipped) and annotated by f.
+func annotateEach(ctx context.Context, spec env.Spec, trajs []Trajectory, f func(t *Trajectory) []Annotation) ([]Annotation, Report, error) {
+	rep := Report{Trajectories: len(trajs)}
+	var out []Annotation
+	for i := range trajs {
+		if err := ctx.Err(); err != nil {
+			rep.Annotations = len(out)
+			return out, rep, err
+		}
+		t := &trajs[i]
+		if err := t.Validate(spec); err != nil {
+			rep.Failed++
+			rep.Reject("invalid_trajectory")
+			continue
+		}
+		out = append(out, f(t)...)
+	}
+	rep.Annotations = len(out)
+	return out, rep, nil
+}

@@ -31,40 +31,31 @@ func (r *Random) Name() string { return "random" }
 
 // Annotate implements Advisor.
 func (r *Random) Annotate(ctx context.Context, trajs []Trajectory) ([]Annotation, Report, error) {
-	rep := Report{Trajectories: len(trajs)}
+	return annotateEach(ctx, r.spec, trajs, r.annotate)
+}
+
+func (r *Random) annotate(t *Trajectory) []Annotation {
 	var out []Annotation
-	for i := range trajs {
-		if err := ctx.Err(); err != nil {
-			return out, rep, err
-		}
-		t := &trajs[i]
-		if err := t.Validate(r.spec); err != nil {
-			rep.Failed++
-			rep.Reject("invalid_trajectory")
-			continue
-		}
-		n := t.Len()
-		k := min(r.perEp, n)
-		steps := r.rng.Perm(n)[:k]
-		sort.Ints(steps)
-		for _, s := range steps {
-			act := make([]float32, t.ActDim)
-			for j := range act {
-				if r.spec.Action.IsDiscrete() {
-					act[j] = float32(r.rng.IntN(r.spec.Action.N))
-				} else {
-					lo, hi := r.spec.Action.Low[j], r.spec.Action.High[j]
-					act[j] = lo + float32(r.rng.Float64())*(hi-lo)
-				}
+	n := t.Len()
+	k := min(r.perEp, n)
+	steps := r.rng.Perm(n)[:k]
+	sort.Ints(steps)
+	for _, s := range steps {
+		act := make([]float32, t.ActDim)
+		for j := range act {
+			if r.spec.Action.IsDiscrete() {
+				act[j] = float32(r.rng.IntN(r.spec.Action.N))
+			} else {
+				lo, hi := r.spec.Action.Low[j], r.spec.Action.High[j]
+				act[j] = lo + float32(r.rng.Float64())*(hi-lo)
 			}
-			a := Annotation{Episode: t.ID, Step: s, Reason: "random (ablation)", Action: act,
-				Reward: 2*r.rng.Float64() - 1, Obs: append([]float32(nil), t.ObsAt(s)...), Source: "random"}
-			if t.Snapshots != nil {
-				a.Snapshot = t.Snapshots[s]
-			}
-			out = append(out, a)
 		}
+		a := Annotation{Episode: t.ID, Step: s, Reason: "random (ablation)", Action: act,
+			Reward: 2*r.rng.Float64() - 1, Obs: append([]float32(nil), t.ObsAt(s)...), Source: "random"}
+		if t.Snapshots != nil {
+			a.Snapshot = t.Snapshots[s]
+		}
+		out = append(out, a)
 	}
-	rep.Annotations = len(out)
-	return out, rep, nil
+	return out
 }

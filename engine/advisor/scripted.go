@@ -90,22 +90,7 @@ func (s *Scripted) Name() string { return "scripted" }
 
 // Annotate implements Advisor.
 func (s *Scripted) Annotate(ctx context.Context, trajs []Trajectory) ([]Annotation, Report, error) {
-	rep := Report{Trajectories: len(trajs)}
-	var out []Annotation
-	for i := range trajs {
-		if err := ctx.Err(); err != nil {
-			return out, rep, err
-		}
-		t := &trajs[i]
-		if err := t.Validate(s.spec); err != nil {
-			rep.Failed++
-			rep.Reject("invalid_trajectory")
-			continue
-		}
-		out = append(out, s.annotate(t)...)
-	}
-	rep.Annotations = len(out)
-	return out, rep, nil
+	return annotateEach(ctx, s.spec, trajs, s.annotate)
 }
 
 func (s *Scripted) annotate(t *Trajectory) []Annotation {
