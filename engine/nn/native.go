@@ -293,19 +293,8 @@ func (b *nativeBackend) Close() error {
 // Forward evaluates n observations: dist gets the n*ActDim Gaussian means
 // or logits (row-major [n, ActDim]) and values gets the n value estimates.
 func (b *nativeBackend) Forward(obs []float32, n int, dist, values []float32) error {
-	if b.closed {
-		return errors.New("nn: Forward: backend is closed")
-	}
-	s := b.spec
-	switch {
-	case n < 1:
-		return fmt.Errorf("nn: Forward: n = %d, want n >= 1", n)
-	case len(obs) != n*s.ObsDim:
-		return fmt.Errorf("nn: Forward: obs has %d values, want n*ObsDim = %d", len(obs), n*s.ObsDim)
-	case len(dist) != n*s.ActDim:
-		return fmt.Errorf("nn: Forward: dist has %d values, want n*ActDim = %d", len(dist), n*s.ActDim)
-	case len(values) != n:
-		return fmt.Errorf("nn: Forward: values has %d values, want n = %d", len(values), n)
+	if err := b.spec.checkForward(b.closed, obs, n, dist, values); err != nil {
+		return err
 	}
 	chunkRows := n
 	if n >= fwdParallelRows {
@@ -365,7 +354,7 @@ func (b *nativeBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 	if b.closed {
 		return LossStats{}, errors.New("nn: Grad: backend is closed")
 	}
-	if err := checkBatchFor(b.spec, bt, c); err != nil {
+	if err := b.spec.checkBatch(bt, c); err != nil {
 		return LossStats{}, err
 	}
 	s, n := b.spec, bt.N
@@ -433,13 +422,6 @@ func (b *nativeBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 	st.Loss = st.PolicyLoss - float64(c.EntCoef)*st.Entropy + float64(c.VfCoef)*st.ValueLoss
 	b.hasGrad = true
 	return st, nil
-}
-
-// checkBatchFor validates a minibatch against s with exactly the gorgonia
-// backend's rules and messages (its checkBatch only reads the spec).
-func checkBatchFor(s Spec, bt Batch, c LossConfig) error {
-	v := gorgoniaBackend{spec: s}
-	return v.checkBatch(bt, c)
 }
 
 // gradChunk computes chunk k (rows [r0, r1)) of the current Grad task into

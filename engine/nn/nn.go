@@ -243,3 +243,78 @@ type Backend interface {
 	// Close releases the backend; later calls fail.
 	Close() error
 }
+
+// checkBatch validates a minibatch and loss coefficients against the spec
+// (every backend uses it, so their errors are the same).
+func (s Spec) checkBatch(bt Batch, c LossConfig) error {
+	n := bt.N
+	if n < 1 {
+		return fmt.Errorf("nn: Grad: Batch.N = %d, want N >= 1", n)
+	}
+	check := func(field string, got, want int, wantDesc string) error {
+		if got != want {
+			return fmt.Errorf("nn: Grad: Batch.%s has %d values, want %s = %d", field, got, wantDesc, want)
+		}
+		return nil
+	}
+	if err := check("Obs", len(bt.Obs), n*s.ObsDim, "N*ObsDim"); err != nil {
+		return err
+	}
+	if s.Discrete {
+		if err := check("Actions", len(bt.Actions), n, "N (one action index per sample)"); err != nil {
+			return err
+		}
+	} else if err := check("Actions", len(bt.Actions), n*s.ActDim, "N*ActDim"); err != nil {
+		return err
+	}
+	if err := check("LogProbs", len(bt.LogProbs), n, "N"); err != nil {
+		return err
+	}
+	if err := check("Advantages", len(bt.Advantages), n, "N"); err != nil {
+		return err
+	}
+	if err := check("Returns", len(bt.Returns), n, "N"); err != nil {
+		return err
+	}
+	if c.ClipVLoss {
+		if err := check("Values", len(bt.Values), n, "N (required by ClipVLoss)"); err != nil {
+			return err
+		}
+	}
+	if s.Discrete {
+		for i, a := range bt.Actions {
+			if !(a >= 0 && a < float32(s.ActDim)) || a != float32(int(a)) {
+				return fmt.Errorf("nn: Grad: Batch.Actions[%d] = %v is not an action index in [0, %d)", i, a, s.ActDim)
+			}
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float32
+	}{{"ClipCoef", c.ClipCoef}, {"VfCoef", c.VfCoef}, {"EntCoef", c.EntCoef}} {
+		if math.IsNaN(float64(f.v)) || math.IsInf(float64(f.v), 0) {
+			return fmt.Errorf("nn: Grad: LossConfig.%s = %v, want a finite value", f.name, f.v)
+		}
+	}
+	if c.ClipCoef < 0 {
+		return fmt.Errorf("nn: Grad: LossConfig.ClipCoef = %v, want ClipCoef >= 0", c.ClipCoef)
+	}
+	return nil
+}
+
+// checkForward validates Forward's arguments against the spec.
+func (s Spec) checkForward(closed bool, obs []float32, n int, dist, values []float32) error {
+	switch {
+	case closed:
+		return errors.New("nn: Forward: backend is closed")
+	case n < 1:
+		return fmt.Errorf("nn: Forward: n = %d, want n >= 1", n)
+	case len(obs) != n*s.ObsDim:
+		return fmt.Errorf("nn: Forward: obs has %d values, want n*ObsDim = %d", len(obs), n*s.ObsDim)
+	case len(dist) != n*s.ActDim:
+		return fmt.Errorf("nn: Forward: dist has %d values, want n*ActDim = %d", len(dist), n*s.ActDim)
+	case len(values) != n:
+		return fmt.Errorf("nn: Forward: values has %d values, want n = %d", len(values), n)
+	}
+	return nil
+}
