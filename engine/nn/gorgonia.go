@@ -83,7 +83,8 @@ type gorgoniaBackend struct {
 	policy    []layerRef
 	logStd    int // index of log_std in params, -1 when Discrete
 	value     []layerRef
-	optimizer // pdata[i] = params[i].data, gdata[i] = params[i].grad
+	cnn       *cnnRefs // the conv torso when spec.IsImage(), else nil
+	optimizer          // pdata[i] = params[i].data, gdata[i] = params[i].grad
 	fwd       map[int]*fwdGraph
 	loss      map[lossKey]*lossGraph
 }
@@ -110,6 +111,24 @@ func NewGorgonia(spec Spec, seed uint64, adam AdamConfig) (Backend, error) {
 		loss:   make(map[lossKey]*lossGraph),
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	if spec.IsImage() {
+		b.addCNN(rng)
+	} else {
+		b.addMLPs(rng)
+	}
+	for _, p := range b.params {
+		b.pdata = append(b.pdata, p.data)
+		b.gdata = append(b.gdata, p.grad)
+		b.names = append(b.names, p.name)
+	}
+	b.opt = newAdamState(adam, b.pdata)
+	return b, nil
+}
+
+// addMLPs creates and initialises the policy MLP, log_std (continuous) and
+// the value MLP.
+func (b *gorgoniaBackend) addMLPs(rng *rand.Rand) {
+	spec := b.spec
 	b.policy = b.addMLP("policy", spec.ActDim, 0.01, rng)
 	if !spec.Discrete {
 		b.logStd = b.addParam("policy.log_std", []int{spec.ActDim}, tensor.Shape{spec.ActDim, 1})
@@ -118,13 +137,6 @@ func NewGorgonia(spec Spec, seed uint64, adam AdamConfig) (Backend, error) {
 		}
 	}
 	b.value = b.addMLP("value", 1, 1.0, rng)
-	for _, p := range b.params {
-		b.pdata = append(b.pdata, p.data)
-		b.gdata = append(b.gdata, p.grad)
-		b.names = append(b.names, p.name)
-	}
-	b.opt = newAdamState(adam, b.pdata)
-	return b, nil
 }
 
 // addParam appends a zero parameter and returns its index.
@@ -274,9 +286,6 @@ func (b *gorgoniaBackend) buildNet(n int) *netGraph {
 		ng.params = append(ng.params, G.NewMatrix(ng.g, G.Float32, G.WithShape(p.gshape...),
 			G.WithName(p.name), G.WithValue(p.dense)))
 	}
-	ng.xbuf = make([]float32, b.spec.ObsDim*n)
-	ng.x = G.NewMatrix(ng.g, G.Float32, G.WithShape(b.spec.ObsDim, n), G.WithName("obs"),
-		G.WithValue(tensor.New(tensor.WithShape(b.spec.ObsDim, n), tensor.WithBacking(ng.xbuf))))
 	ones := make([]float32, n)
 	for i := range ones {
 		ones[i] = 1
@@ -284,6 +293,13 @@ func (b *gorgoniaBackend) buildNet(n int) *netGraph {
 	ng.ones = G.NewMatrix(ng.g, G.Float32, G.WithShape(1, n), G.WithName("ones"),
 		G.WithValue(tensor.New(tensor.WithShape(1, n), tensor.WithBacking(ones))))
 	ng.zero, _ = inputScalar(ng.g, "zero", 0)
+	ng.xbuf = make([]float32, b.spec.ObsDim*n)
+	if b.cnn != nil {
+		b.buildCNN(ng, n)
+		return ng
+	}
+	ng.x = G.NewMatrix(ng.g, G.Float32, G.WithShape(b.spec.ObsDim, n), G.WithName("obs"),
+		G.WithValue(tensor.New(tensor.WithShape(b.spec.ObsDim, n), tensor.WithBacking(ng.xbuf))))
 	ng.head = b.buildMLP(ng, b.policy)
 	ng.vrow = b.buildMLP(ng, b.value)
 	return ng
@@ -388,13 +404,23 @@ func (b *gorgoniaBackend) Forward(obs []float32, n int, dist, values []float32) 
 	if err != nil {
 		return err
 	}
-	transposeInto(fg.net.xbuf, obs, n, s.ObsDim)
+	b.loadObs(fg.net.xbuf, obs, n)
 	if err := run(fg.vm); err != nil {
 		return fmt.Errorf("nn: Forward (n = %d): %w", n, err)
 	}
 	transposeInto(dist, fg.head, s.ActDim, n)
 	copy(values, fg.vals)
 	return nil
+}
+
+// loadObs copies n row-major observations into a graph's observation
+// buffer: transposed to [ObsDim, n] for the MLPs, as is (NCHW) for the CNN.
+func (b *gorgoniaBackend) loadObs(xbuf, obs []float32, n int) {
+	if b.cnn != nil {
+		copy(xbuf, obs)
+		return
+	}
+	transposeInto(xbuf, obs, n, b.spec.ObsDim)
 }
 
 // transposeInto writes the transpose of the rows×cols row-major src into
@@ -565,7 +591,7 @@ func (b *gorgoniaBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 	}
 	s, n := b.spec, bt.N
 
-	transposeInto(lg.net.xbuf, bt.Obs, n, s.ObsDim)
+	b.loadObs(lg.net.xbuf, bt.Obs, n)
 	if s.Discrete {
 		clear(lg.act)
 		for i, a := range bt.Actions {

@@ -164,6 +164,9 @@ func NewNative(spec Spec, seed uint64, adam AdamConfig) (Backend, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	if spec.IsImage() {
+		return nil, errors.New("nn: NewNative: Spec.Image is set but the native backend has no convolutions; use NewGorgonia")
+	}
 	adam = adam.withDefaults()
 	if err := adam.validate(); err != nil {
 		return nil, err

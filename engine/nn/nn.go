@@ -13,6 +13,10 @@
 // "policy.log_std" to "actor_logstd" (shape [1, ActDim] there, [ActDim]
 // here) and "value.*" to "critic.*".
 //
+// With Spec.Image set, [NewGorgonia] instead builds the Nature-CNN
+// actor-critic of CleanRL's ppo_atari.py (shared conv torso, "torso.*",
+// "actor.*" and "critic.*" parameters; see cnn.go).
+//
 // [NewGorgonia] returns the CPU backend built on gorgonia.org/gorgonia. A CUDA
 // backend implements the same interface and must agree with it numerically.
 // A Backend is not safe for concurrent use; distinct backends may be used
@@ -42,7 +46,22 @@ type Spec struct {
 	// InitLogStd is the initial value of every entry of the
 	// state-independent log-std (continuous only), default 0.
 	InitLogStd float32
+	// Image, when non-zero, is the (channels, height, width) layout of a
+	// channel-first image observation (obs[c*H*W + y*W + x]) and selects
+	// the Nature-CNN actor-critic of CleanRL's ppo_atari.py instead of the
+	// two MLPs (see cnn.go): ObsDim must equal C*H*W, Discrete must be set,
+	// H and W must be at least 36, Hidden must be empty and Activation
+	// empty or "relu". Only the gorgonia backend builds it.
+	Image [3]int
 }
+
+// minImageSide is the smallest image height/width the Nature-CNN accepts:
+// the three valid convolutions (8/4, 4/2, 3/1) need 36 pixels for a 1×1
+// output.
+const minImageSide = 36
+
+// IsImage reports whether s describes the convolutional network.
+func (s Spec) IsImage() bool { return s.Image != [3]int{} }
 
 // Activation names accepted by [Spec].
 const (
@@ -60,6 +79,12 @@ const maxDim = 1 << 20
 // withDefaults returns a copy of s with empty fields replaced by defaults.
 // The Hidden slice is always copied so that callers cannot mutate it later.
 func (s Spec) withDefaults() Spec {
+	if s.IsImage() {
+		// The CNN's only hidden Linear layer is the 512-unit ReLU one.
+		s.Hidden = []int{cnnHidden}
+		s.Activation = ActReLU
+		return s
+	}
 	if len(s.Hidden) == 0 {
 		s.Hidden = append([]int(nil), DefaultHidden...)
 	} else {
@@ -98,6 +123,24 @@ func (s Spec) Validate() error {
 	case "", ActTanh, ActReLU:
 	default:
 		errs = append(errs, fmt.Errorf("activation = %q, want %q (default) or %q", s.Activation, ActTanh, ActReLU))
+	}
+	if s.IsImage() {
+		c, h, w := s.Image[0], s.Image[1], s.Image[2]
+		switch {
+		case c < 1 || h < minImageSide || w < minImageSide || c > maxDim || h > maxDim || w > maxDim:
+			errs = append(errs, fmt.Errorf("image layout %v (channels, height, width), want channels >= 1 and height, width >= %d", s.Image, minImageSide))
+		case c*h*w != s.ObsDim:
+			errs = append(errs, fmt.Errorf("image layout %v has %d values, want ObsDim = %d", s.Image, c*h*w, s.ObsDim))
+		}
+		if !s.Discrete {
+			errs = append(errs, errors.New("an image spec requires Discrete (the CNN has a categorical head only)"))
+		}
+		if len(s.Hidden) != 0 {
+			errs = append(errs, fmt.Errorf("hidden layers %v with Image, want none (the CNN layout is fixed)", s.Hidden))
+		}
+		if s.Activation != "" && s.Activation != ActReLU {
+			errs = append(errs, fmt.Errorf("activation = %q with Image, want %q or empty (the CNN uses ReLU)", s.Activation, ActReLU))
+		}
 	}
 	ls := float64(s.InitLogStd)
 	switch {

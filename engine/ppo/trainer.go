@@ -183,6 +183,14 @@ func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
 	if spec.Action.IsDiscrete() {
 		ns.ActDim, ns.Discrete = spec.Action.N, true
 	}
+	if img, ok := imageLayout(spec); ok {
+		// Pixel observations get CleanRL's ppo_atari Nature-CNN, which only
+		// the gorgonia backend implements: it is used whatever cfg.Backend
+		// ("native" has no convolutions) or cfg.Device says. The MLP
+		// settings (Hidden, Activation) do not apply to it.
+		ns.Image, ns.Hidden, ns.Activation = img, nil, ""
+		return nn.NewGorgonia(ns, cfg.Seed, nn.AdamConfig{})
+	}
 	if cfg.Device == "cuda" {
 		return newCUDABackend(ns, cfg.Seed)
 	}
@@ -194,6 +202,16 @@ func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
 	default:
 		return nil, fmt.Errorf("ppo: unknown backend %q: valid backends are native, gorgonia", cfg.Backend)
 	}
+}
+
+// imageLayout returns the (channels, height, width) layout of image
+// observations: pong-pixels' 4 stacked 84×84 frames, channel-first and
+// already scaled to [0, 1]. Other environments have vector observations.
+func imageLayout(spec env.Spec) ([3]int, bool) {
+	if spec.ID == "pong-pixels" {
+		return [3]int{4, 84, 84}, true
+	}
+	return [3]int{}, false
 }
 
 func (t *Trainer) alloc() {
