@@ -88,8 +88,12 @@ func trainLoop(tr *ppo.Trainer, o loopOptions) error {
 		}()
 	}
 
+	backend := cfg.Backend
+	if tr.Backend().Spec().IsImage() {
+		backend = "gorgonia (Nature-CNN)" // image observations always use the CNN
+	}
 	o.logger.Info("training", "env", cfg.Env, "steps", cfg.TotalSteps, "envs", cfg.NumEnvs, "seed", cfg.Seed,
-		"backend", cfg.Backend, "out", o.out, "start_step", tr.GlobalStep())
+		"backend", backend, "out", o.out, "start_step", tr.GlobalStep())
 	start, startStep := time.Now(), tr.GlobalStep()
 	lastReturn := math.NaN()
 	for !tr.Done() {
