@@ -123,6 +123,10 @@ func startRun(out string, cfg *ppo.Config, cf *configFlags, configPath string, s
 	if _, err := os.Stat(filepath.Join(out, ckptFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run: pass --resume to continue it, or choose another --out", out)
 	}
+	if err := cf.apply(configPath); err != nil { // learn the env
+		return nil, err
+	}
+	*cfg = ppo.DefaultsFor(cfg.Env) // the env's defaults, then the file and flags again on top
 	if err := cf.apply(configPath); err != nil {
 		return nil, err
 	}

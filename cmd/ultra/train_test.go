@@ -76,3 +76,21 @@ func TestTrainRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvDefaultsUnderFileAndFlags: Pong starts from CleanRL's Atari
+// settings; a config file and flags still win over them.
+func TestEnvDefaultsUnderFileAndFlags(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pong")
+	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfgFile, []byte("update-epochs: 2\n"), 0o644)
+	if out, err := runCLI(t, "train", "--env", "pong", "--steps", "1024", "--envs", "2", "--config", cfgFile,
+		"--out", dir, "--progress", "log", "--metrics-addr", ""); err != nil {
+		t.Fatal(err, out)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, configFile))
+	for _, want := range []string{"envs: 2\n", "num-steps: 128\n", "ent-coef: 0.01\n", "update-epochs: 2\n", "learning-rate: 0.00025\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("config.yaml lacks %q:\n%s", want, b)
+		}
+	}
+}

@@ -51,6 +51,23 @@ func Defaults() Config {
 	}
 }
 
+// DefaultsFor returns the defaults for one task: CleanRL's
+// ppo_continuous_action for the MuJoCo tasks and, for Pong, CleanRL's
+// ppo_atari rollout and optimisation settings (8 envs × 128 steps, 4
+// minibatches, 4 epochs, lr 2.5e-4, entropy 0.01, clip 0.1).
+func DefaultsFor(env string) Config {
+	c := Defaults()
+	c.Env = env
+	if env == "pong" || env == "pong-pixels" {
+		c.NumEnvs, c.NumSteps, c.NumMinibatches, c.UpdateEpochs = 8, 128, 4, 4
+		c.LearningRate, c.EntCoef, c.ClipCoef = 2.5e-4, 0.01, 0.1
+	}
+	if env == "pong-pixels" {
+		c.NormObs = false // pixels are already in [0, 1]
+	}
+	return c
+}
+
 // BatchSize is the number of samples per iteration.
 func (c Config) BatchSize() int { return c.NumEnvs * c.NumSteps }
 
