@@ -177,8 +177,8 @@ func (x *experiment) pretrain(ctx context.Context, spec env.Spec) (string, error
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", err
 		}
-		cfg := ppo.Defaults()
-		cfg.Env, cfg.Seed, cfg.TotalSteps = spec.ID, x.pretrainSeed, x.pretrainSteps
+		cfg := ppo.DefaultsFor(spec.ID)
+		cfg.Seed, cfg.TotalSteps = x.pretrainSeed, x.pretrainSteps
 		if tr, err = ppo.New(cfg, spec, ppo.Hooks{}); err != nil {
 			return "", err
 		}
