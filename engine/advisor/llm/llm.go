@@ -447,7 +447,6 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		resp, err := a.client.CreateChatCompletion(actx, req)
 		latency := time.Since(start)
 		cancel()
-		<-a.sem
 		rep.Requests++
 
 		r := rec
@@ -469,6 +468,9 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			rep.CompletionTokens += u.CompletionTokens
 			a.spend(u.total())
 			a.tpm.adjust(float64(u.total()) - taken)
+			// Release the slot only once the usage is booked, so the next
+			// request's budget check sees it (no overshoot at concurrency 1).
+			<-a.sem
 			r.ResponseID, r.Answer, r.Finish, r.Usage = resp.ID, answer, finish, u
 			writeAudit(r)
 			a.observed("ok", latency, u.PromptTokens, u.CompletionTokens)
@@ -484,6 +486,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			return answer, nil
 		}
 
+		<-a.sem
 		a.tpm.adjust(-taken) // nothing (known to be) consumed
 		serr := a.scrubErr(err)
 		r.Error = serr.Error()
