@@ -73,7 +73,7 @@ func (b *gorgoniaBackend) addCNN(rng *rand.Rand) {
 		k := in * cv.kernel * cv.kernel
 		idx := 2 * i // Conv2d, ReLU, Conv2d, ReLU, ...
 		wi := b.addParam(fmt.Sprintf("torso.%d.weight", idx), []int{cv.out, in, cv.kernel, cv.kernel}, tensor.Shape{cv.out, k})
-		copy(b.params[wi].data, orthogonalFast(cv.out, k, math.Sqrt2, rng))
+		copy(b.params[wi].data, Orthogonal(cv.out, k, math.Sqrt2, rng))
 		bi := b.addParam(fmt.Sprintf("torso.%d.bias", idx), []int{cv.out}, tensor.Shape{1, cv.out})
 		refs.conv[i] = layerRef{w: wi, b: bi}
 		h, w, in = convOut(h, cv.kernel, cv.stride), convOut(w, cv.kernel, cv.stride), cv.out
@@ -81,7 +81,7 @@ func (b *gorgoniaBackend) addCNN(rng *rand.Rand) {
 	flat := in * h * w
 	fcIdx := 2*len(cnnConvs) + 1 // after the last ReLU and the Flatten
 	wi := b.addParam(fmt.Sprintf("torso.%d.weight", fcIdx), []int{cnnHidden, flat}, tensor.Shape{cnnHidden, flat})
-	copy(b.params[wi].data, orthogonalFast(cnnHidden, flat, math.Sqrt2, rng))
+	copy(b.params[wi].data, Orthogonal(cnnHidden, flat, math.Sqrt2, rng))
 	bi := b.addParam(fmt.Sprintf("torso.%d.bias", fcIdx), []int{cnnHidden}, tensor.Shape{cnnHidden, 1})
 	refs.fc = layerRef{w: wi, b: bi}
 	b.cnn = refs
@@ -93,7 +93,7 @@ func (b *gorgoniaBackend) addCNN(rng *rand.Rand) {
 // prefix.weight / prefix.bias.
 func (b *gorgoniaBackend) addLinear(prefix string, out, in int, gain float64, rng *rand.Rand) layerRef {
 	wi := b.addParam(prefix+".weight", []int{out, in}, tensor.Shape{out, in})
-	copy(b.params[wi].data, orthogonalFast(out, in, gain, rng))
+	copy(b.params[wi].data, Orthogonal(out, in, gain, rng))
 	bi := b.addParam(prefix+".bias", []int{out}, tensor.Shape{out, 1})
 	return layerRef{w: wi, b: bi}
 }
@@ -147,124 +147,4 @@ func (b *gorgoniaBackend) buildCNN(ng *netGraph, n int) {
 	}
 	ng.head = head(b.policy[0])
 	ng.vrow = head(b.value[0])
-}
-
-// orthogonalFast is [Orthogonal] with cache-friendly loops, for the large
-// CNN weights (the 512×3136 Linear of the 84×84 network takes ~19 s with
-// Orthogonal's column-strided Householder updates, under 1 s here). Every
-// sum is accumulated over the same terms in the same order as in
-// householderQ, so the result is bit-identical (TestOrthogonalFast).
-func orthogonalFast(rows, cols int, gain float64, rng *rand.Rand) []float32 {
-	if rows < 0 || cols < 0 {
-		panic(fmt.Sprintf("nn: Orthogonal: negative shape %d×%d", rows, cols))
-	}
-	out := make([]float32, rows*cols)
-	if rows == 0 || cols == 0 {
-		return out
-	}
-	flat := make([]float64, rows*cols)
-	for i := range flat {
-		flat[i] = rng.NormFloat64()
-	}
-	m, k := rows, cols
-	a := flat
-	transposed := rows < cols
-	if transposed {
-		m, k = cols, rows
-		a = make([]float64, m*k)
-		for i := 0; i < rows; i++ {
-			for j := 0; j < cols; j++ {
-				a[j*k+i] = flat[i*cols+j]
-			}
-		}
-	}
-	q := householderQRows(a, m, k)
-	if transposed {
-		for i := 0; i < rows; i++ {
-			for j := 0; j < cols; j++ {
-				out[i*cols+j] = float32(gain * q[j*k+i])
-			}
-		}
-		return out
-	}
-	for i, x := range q {
-		out[i] = float32(gain * x)
-	}
-	return out
-}
-
-// reflectRows applies A[j:, c0:] -= 2 v (vᵀ A[j:, c0:]) to the row-major
-// m×k matrix a, walking rows (d[c] sums over i in increasing order, as the
-// column loop of householderQ does).
-func reflectRows(a, v, d []float64, j, c0, m, k int) {
-	clear(d)
-	for i := j; i < m; i++ {
-		vi := v[i-j]
-		row := a[i*k : (i+1)*k]
-		for c := c0; c < k; c++ {
-			d[c] += vi * row[c]
-		}
-	}
-	for i := j; i < m; i++ {
-		vi := v[i-j]
-		row := a[i*k : (i+1)*k]
-		for c := c0; c < k; c++ {
-			row[c] -= 2 * d[c] * vi
-		}
-	}
-}
-
-// householderQRows is householderQ with row-wise loops.
-func householderQRows(a []float64, m, k int) []float64 {
-	vs := make([][]float64, k)
-	diag := make([]float64, k)
-	d := make([]float64, k)
-	for j := 0; j < k; j++ {
-		var norm float64
-		for i := j; i < m; i++ {
-			norm += a[i*k+j] * a[i*k+j]
-		}
-		norm = math.Sqrt(norm)
-		if norm == 0 {
-			diag[j] = 0
-			continue
-		}
-		alpha := -norm
-		if a[j*k+j] < 0 {
-			alpha = norm
-		}
-		v := make([]float64, m-j)
-		for i := j; i < m; i++ {
-			v[i-j] = a[i*k+j]
-		}
-		v[0] -= alpha
-		var vn float64
-		for _, x := range v {
-			vn += x * x
-		}
-		vn = math.Sqrt(vn)
-		for i := range v {
-			v[i] /= vn
-		}
-		vs[j] = v
-		reflectRows(a, v, d, j, j, m, k)
-		diag[j] = alpha
-	}
-	q := make([]float64, m*k)
-	for j := 0; j < k; j++ {
-		q[j*k+j] = 1
-	}
-	for j := k - 1; j >= 0; j-- {
-		if vs[j] != nil {
-			reflectRows(q, vs[j], d, j, 0, m, k)
-		}
-	}
-	for j := 0; j < k; j++ {
-		if diag[j] < 0 {
-			for i := 0; i < m; i++ {
-				q[i*k+j] = -q[i*k+j]
-			}
-		}
-	}
-	return q
 }

@@ -18,6 +18,12 @@ import (
 // The maths is done in float64 with Householder reflections. It panics if
 // rows or cols is negative.
 func Orthogonal(rows, cols int, gain float64, rng *rand.Rand) []float32 {
+	return orthogonal(rows, cols, gain, rng, householderQRows)
+}
+
+// orthogonal is Orthogonal with the QR factorisation passed in (a test
+// checks the row-wise one against the textbook column-wise one).
+func orthogonal(rows, cols int, gain float64, rng *rand.Rand, householder func(a []float64, m, k int) []float64) []float32 {
 	if rows < 0 || cols < 0 {
 		panic(fmt.Sprintf("nn: Orthogonal: negative shape %d×%d", rows, cols))
 	}
@@ -42,7 +48,7 @@ func Orthogonal(rows, cols int, gain float64, rng *rand.Rand) []float32 {
 			}
 		}
 	}
-	q := householderQ(a, m, k)
+	q := householder(a, m, k)
 	if transposed {
 		// W = Qᵀ: W[i][j] = Q[j][i], W is rows×cols = k×m.
 		for i := 0; i < rows; i++ {
@@ -58,12 +64,35 @@ func Orthogonal(rows, cols int, gain float64, rng *rand.Rand) []float32 {
 	return out
 }
 
-// householderQ factorises the m×k (m >= k) row-major matrix a = Q·R in place
-// and returns the m×k matrix Q with its columns sign-corrected so that R has
-// a non-negative diagonal.
-func householderQ(a []float64, m, k int) []float64 {
-	vs := make([][]float64, k) // Householder vectors, vs[j] has length m-j
-	diag := make([]float64, k) // diagonal of R
+// reflectRows applies A[j:, c0:] -= 2 v (vᵀ A[j:, c0:]) to the row-major
+// m×k matrix a, walking rows (d[c] sums over i in increasing order, as the
+// column loop of householderQ does).
+func reflectRows(a, v, d []float64, j, c0, m, k int) {
+	clear(d)
+	for i := j; i < m; i++ {
+		vi := v[i-j]
+		row := a[i*k : (i+1)*k]
+		for c := c0; c < k; c++ {
+			d[c] += vi * row[c]
+		}
+	}
+	for i := j; i < m; i++ {
+		vi := v[i-j]
+		row := a[i*k : (i+1)*k]
+		for c := c0; c < k; c++ {
+			row[c] -= 2 * d[c] * vi
+		}
+	}
+}
+
+// householderQRows factorises the m×k (m >= k) row-major matrix a = Q·R in
+// place with Householder reflections and returns the m×k matrix Q with its
+// columns sign-corrected so that R has a non-negative diagonal. Its loops
+// walk rows, which keeps large weights (the CNN's 512×3136 layer) fast.
+func householderQRows(a []float64, m, k int) []float64 {
+	vs := make([][]float64, k)
+	diag := make([]float64, k)
+	d := make([]float64, k)
 	for j := 0; j < k; j++ {
 		var norm float64
 		for i := j; i < m; i++ {
@@ -92,36 +121,16 @@ func householderQ(a []float64, m, k int) []float64 {
 			v[i] /= vn
 		}
 		vs[j] = v
-		// A[j:, j:] -= 2 v (vᵀ A[j:, j:])
-		for c := j; c < k; c++ {
-			var d float64
-			for i := j; i < m; i++ {
-				d += v[i-j] * a[i*k+c]
-			}
-			for i := j; i < m; i++ {
-				a[i*k+c] -= 2 * d * v[i-j]
-			}
-		}
+		reflectRows(a, v, d, j, j, m, k)
 		diag[j] = alpha
 	}
-	// Q = H_0 H_1 ... H_{k-1} applied to the first k columns of I.
 	q := make([]float64, m*k)
 	for j := 0; j < k; j++ {
 		q[j*k+j] = 1
 	}
 	for j := k - 1; j >= 0; j-- {
-		v := vs[j]
-		if v == nil {
-			continue
-		}
-		for c := 0; c < k; c++ {
-			var d float64
-			for i := j; i < m; i++ {
-				d += v[i-j] * q[i*k+c]
-			}
-			for i := j; i < m; i++ {
-				q[i*k+c] -= 2 * d * v[i-j]
-			}
+		if vs[j] != nil {
+			reflectRows(q, vs[j], d, j, 0, m, k)
 		}
 	}
 	for j := 0; j < k; j++ {
