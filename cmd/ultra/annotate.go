@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -64,12 +63,10 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pol.Close()
 		p = pol
-	case *policy == "zero":
-		p = eval.Zero{}
-	case *policy == "random":
-		p = eval.Random{Space: spec.Action, Rng: rand.New(rand.NewPCG(*seed, 0x5eed))}
 	default:
-		return fmt.Errorf("collect: unknown --policy %q: valid policies are zero, random", *policy)
+		if p, err = eval.Baseline(*policy, spec.Action, *seed); err != nil {
+			return fmt.Errorf("collect: --policy: %w", err)
+		}
 	}
 	n := *envs
 	if n <= 0 {

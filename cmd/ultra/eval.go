@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"runtime"
 
 	"github.com/ultra-rl/ultra/engine/env"
@@ -70,12 +69,12 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 			}
 			runs = append(runs, run{name, p})
 		}
-	case *policy == "zero":
-		runs = []run{{"zero", eval.Zero{}}}
-	case *policy == "random":
-		runs = []run{{"random", eval.Random{Space: spec.Action, Rng: rand.New(rand.NewPCG(*seed, 0x5eed))}}}
 	default:
-		return fmt.Errorf("eval: unknown --policy %q: valid policies are zero, random (or give --checkpoint)", *policy)
+		p, err := eval.Baseline(*policy, spec.Action, *seed)
+		if err != nil {
+			return fmt.Errorf("eval: --policy: %w (or give --checkpoint)", err)
+		}
+		runs = []run{{*policy, p}}
 	}
 	opts := env.DefaultOptions()
 	fs.Visit(func(f *flag.Flag) {

@@ -22,10 +22,7 @@ func Collect(v env.VecEnv, p eval.Policy, episodes int, seed uint64, prefix stri
 	if err != nil {
 		return nil, err
 	}
-	quota := make([]int, n)
-	for k := 0; k < episodes; k++ {
-		quota[k%n]++
-	}
+	quota := eval.Quota(episodes, n)
 	done := make([]int, n)
 	out := make([]Trajectory, episodes)
 	cur := make([]Trajectory, n)

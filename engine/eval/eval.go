@@ -46,6 +46,28 @@ func (r Random) Act(_ []float32, n int, actions []float32) {
 	}
 }
 
+// Baseline returns the named baseline policy for an action space: "zero"
+// or "random" (seeded).
+func Baseline(name string, space env.Space, seed uint64) (Policy, error) {
+	switch name {
+	case "zero":
+		return Zero{}, nil
+	case "random":
+		return Random{Space: space, Rng: rand.New(rand.NewPCG(seed, 0x5eed))}, nil
+	}
+	return nil, fmt.Errorf("unknown policy %q: valid policies are zero, random", name)
+}
+
+// Quota assigns episodes to n instances round-robin: instance i runs
+// episodes i, i+n, …, so short episodes are not over-represented.
+func Quota(episodes, n int) []int {
+	q := make([]int, n)
+	for k := 0; k < episodes; k++ {
+		q[k%n]++
+	}
+	return q
+}
+
 // Episode is one finished evaluation episode.
 type Episode struct {
 	Index  int     `json:"index"`  // 0-based, in the order of the per-env schedule
@@ -67,10 +89,7 @@ func Run(v env.VecEnv, p Policy, episodes int, seed uint64) ([]Episode, error) {
 	if err != nil {
 		return nil, err
 	}
-	quota := make([]int, n)
-	for k := 0; k < episodes; k++ {
-		quota[k%n]++
-	}
+	quota := Quota(episodes, n)
 	done := make([]int, n)
 	out := make([]Episode, episodes)
 	actions := make([]float32, n*v.Spec().Action.Dim)
