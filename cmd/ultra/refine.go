@@ -48,13 +48,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of this refinement run")
 	fs.IntVar(&f.envs, "envs", 0, "parallel envs (0: the checkpoint's)")
 	fs.StringVar(&f.out, "out", "", "run directory (required)")
-	fs.Float64Var(&f.alpha, "alpha", 0, "weight of the implicit reward (default: 0.5 for pong and pong-pixels, 0.1 otherwise, as in the paper)")
-	fs.Float64Var(&f.radius, "radius", 0, "match radius in normalised observation units (0: derive from --traj, else 0.5)")
-	fs.Float64Var(&f.radiusQ, "radius-quantile", 0.5, "quantile of cross-episode nearest-neighbour distances used as the radius")
-	fs.Float64Var(&f.overrideProb, "override-prob", 1, "probability of taking the suggested action at a matched state, at the start")
-	fs.Float64Var(&f.overrideEnd, "override-end", 0, "that probability at the end of --anneal-steps")
-	fs.Int64Var(&f.annealSteps, "anneal-steps", -1, "env steps over which the override probability decays to --override-end (-1: the first half of --steps; 0: constant)")
-	fs.Float64Var(&f.resetP, "reset-prob", 0.5, "rice: fraction of episodes restarted at a critical state")
+	addTuningFlags(fs, &f, "--steps")
 	fs.IntVar(&f.every, "checkpoint-every", 10, "checkpoint every N iterations")
 	fs.StringVar(&f.progress, "progress", "auto", "bar, log or auto")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -88,6 +82,18 @@ func defaultAlpha(env string) float64 {
 		return 0.5
 	}
 	return 0.1
+}
+
+// addTuningFlags registers the refinement knobs refine and experiment share;
+// stepsFlag names the flag holding the refinement length.
+func addTuningFlags(fs *flag.FlagSet, f *refineFlags, stepsFlag string) {
+	fs.Float64Var(&f.alpha, "alpha", 0, "weight of the implicit reward (default: 0.5 for pong and pong-pixels, 0.1 otherwise, as in the paper)")
+	fs.Float64Var(&f.radius, "radius", 0, "match radius in normalised observation units (0: derive from the collected states, else 0.5)")
+	fs.Float64Var(&f.radiusQ, "radius-quantile", 0.5, "quantile of cross-episode nearest-neighbour distances used as the radius")
+	fs.Float64Var(&f.overrideProb, "override-prob", 1, "probability of taking the suggested action at a matched state, at the start")
+	fs.Float64Var(&f.overrideEnd, "override-end", 0, "that probability at the end of --anneal-steps")
+	fs.Int64Var(&f.annealSteps, "anneal-steps", -1, "env steps over which the override probability decays to --override-end (-1: the first half of "+stepsFlag+"; 0: constant)")
+	fs.Float64Var(&f.resetP, "reset-prob", 0.5, "rice: fraction of episodes restarted at a critical state")
 }
 
 // refine runs one refinement; cancelling ctx stops it after the current
