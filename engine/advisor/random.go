@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/eval"
 )
 
 // Random is the paper's identification ablation: critical steps chosen
@@ -42,14 +43,7 @@ func (r *Random) annotate(t *Trajectory) []Annotation {
 	sort.Ints(steps)
 	for _, s := range steps {
 		act := make([]float32, t.ActDim)
-		for j := range act {
-			if r.spec.Action.IsDiscrete() {
-				act[j] = float32(r.rng.IntN(r.spec.Action.N))
-			} else {
-				lo, hi := r.spec.Action.Low[j], r.spec.Action.High[j]
-				act[j] = lo + float32(r.rng.Float64())*(hi-lo)
-			}
-		}
+		eval.Random{Space: r.spec.Action, Rng: r.rng}.Act(nil, 1, act)
 		a := Annotation{Episode: t.ID, Step: s, Reason: "random (ablation)", Action: act,
 			Reward: 2*r.rng.Float64() - 1, Obs: append([]float32(nil), t.ObsAt(s)...), Source: "random"}
 		if t.Snapshots != nil {
