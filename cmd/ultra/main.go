@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/ultra-rl/ultra/bindings/ale"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
@@ -37,9 +38,7 @@ Run 'ultra <command> -h' for the flags of a command.
 
 // registry holds every task the binary knows.
 func registry() *env.Registry {
-	return env.NewRegistry(append(tasks.Specs(), pong.Specs()...)...).WithHint("ale:",
-		"Atari games through ALE are not in this build: install the Arcade Learning Environment's C++ library and "+
-			"build with `go build -tags ale ./cmd/ultra`; the native `pong` and `pong-pixels` envs need neither")
+	return env.NewRegistry(append(tasks.Specs(), pong.Specs()...)...).WithResolver(ale.Prefix, ale.Resolve)
 }
 
 func main() {

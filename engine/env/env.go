@@ -118,17 +118,19 @@ var ErrUnstable = errors.New("unstable simulation")
 
 // Registry maps task ids to specs.
 type Registry struct {
-	specs map[string]Spec
-	hints map[string]string // id prefix → why such ids are unavailable and how to get them
+	specs     map[string]Spec
+	resolvers map[string]func(id string) (Spec, error) // id prefix → maker of specs for such ids
 }
 
-// WithHint makes Lookup of an unknown id starting with prefix answer with
-// hint (e.g. how to build the binary with an optional backend).
-func (r *Registry) WithHint(prefix, hint string) *Registry {
-	if r.hints == nil {
-		r.hints = map[string]string{}
+// WithResolver makes Lookup of an unregistered id starting with prefix
+// answer with resolve(id): for families of ids made on demand (Atari games
+// through ALE, found by ROM), or, in a build without them, an error saying
+// how to enable them.
+func (r *Registry) WithResolver(prefix string, resolve func(id string) (Spec, error)) *Registry {
+	if r.resolvers == nil {
+		r.resolvers = map[string]func(string) (Spec, error){}
 	}
-	r.hints[prefix] = hint
+	r.resolvers[prefix] = resolve
 	return r
 }
 
@@ -159,9 +161,9 @@ func (r *Registry) IDs() []string {
 func (r *Registry) Lookup(id string) (Spec, error) {
 	s, ok := r.specs[strings.ToLower(strings.TrimSpace(id))]
 	if !ok {
-		for prefix, hint := range r.hints {
-			if strings.HasPrefix(strings.ToLower(id), prefix) {
-				return Spec{}, fmt.Errorf("env %q: %s", id, hint)
+		for prefix, resolve := range r.resolvers {
+			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(id)), prefix) {
+				return resolve(id)
 			}
 		}
 		return Spec{}, fmt.Errorf("unknown env %q: valid envs are %s", id, strings.Join(r.IDs(), ", "))

@@ -260,6 +260,19 @@ func resampled(gray []uint8, i, j int) float32 {
 	return s
 }
 
+// Resize area-resizes a 210×160 grayscale frame (row-major) into dst, the
+// Side×Side values in [0, 1] of one stacked plane: the pixel pipeline's
+// resize, for frames rendered elsewhere (the ALE binding's screens).
+func Resize(gray []uint8, dst []float32) {
+	_ = gray[ScreenH*ScreenW-1]
+	_ = dst[Side*Side-1]
+	for i := 0; i < Side; i++ {
+		for j := 0; j < Side; j++ {
+			dst[i*Side+j] = resampled(gray, i, j)
+		}
+	}
+}
+
 // colMask is a set of output columns.
 type colMask [2]uint64
 

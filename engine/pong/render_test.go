@@ -2,6 +2,7 @@ package pong
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/ultra-rl/ultra/engine/env"
@@ -183,5 +184,33 @@ func TestMaxOfTwoFrames(t *testing.T) {
 	// The second ball adds 8 source pixels of white over the background.
 	if d := (sumTwo - sumOne) * (ScreenH * ScreenW) / (Side * Side) * 255 / (236 - 87); d < 7.9 || d > 8.1 {
 		t.Errorf("max of two frames adds %.3f source pixels of ball, want 8", d)
+	}
+}
+
+// TestResizeMatchesPlanes checks the exported Resize (used on ALE screens)
+// against the incremental renderer: the resized gray of the full frame is
+// the observation's newest plane whenever both frames of the step agree
+// (right after a reset).
+func TestResizeMatchesPlanes(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Obs = ObsPixels
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := make([]float32, PixelObsDim)
+	g.Reset(rand.New(rand.NewPCG(1, 2)), obs)
+	rgb := g.Frame(nil)
+	gray := make([]uint8, ScreenH*ScreenW)
+	for i := range gray {
+		gray[i] = Gray([3]uint8{rgb[3*i], rgb[3*i+1], rgb[3*i+2]})
+	}
+	plane := make([]float32, Side*Side)
+	Resize(gray, plane)
+	newest := obs[(FrameStack-1)*Side*Side:]
+	for i := range plane {
+		if math.Abs(float64(plane[i]-newest[i])) > 1e-6 {
+			t.Fatalf("pixel %d: Resize %v, renderer %v", i, plane[i], newest[i])
+		}
 	}
 }
