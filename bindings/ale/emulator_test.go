@@ -95,6 +95,9 @@ func TestVecEnv(t *testing.T) {
 			if spec.ID != id || !spec.Action.IsDiscrete() || spec.MaxEpisodeSteps != 27000 {
 				t.Fatalf("spec %s, %s, %d steps", spec.ID, spec.Action, spec.MaxEpisodeSteps)
 			}
+			if pixels := strings.HasSuffix(id, "-pixels"); pixels != (spec.Image == [3]int{4, 84, 84}) {
+				t.Fatalf("spec image layout %v", spec.Image)
+			}
 			v, err := env.New(spec, env.Config{NumEnvs: 3, Workers: 2})
 			if err != nil {
 				t.Fatal(err)

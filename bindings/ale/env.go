@@ -85,7 +85,7 @@ func Spec(cfg Config) (env.Spec, error) {
 	case ObsPixels:
 		s.Doc = what + " from pixels: 4 stacked 84×84 grayscale frames"
 		ns := pong.Specs()[1]
-		s.Observation, s.ObsLayout = ns.Observation, ns.ObsLayout
+		s.Observation, s.ObsLayout, s.Image = ns.Observation, ns.ObsLayout, ns.Image
 	case ObsRAM:
 		s.Doc = what + " from its 128 RAM bytes ÷ 255"
 		lo, hi := make([]float32, RAMSize), make([]float32, RAMSize)

@@ -21,3 +21,6 @@ func Resolve(id string) (env.Spec, error) {
 		"Environment's C++ library (README, \"Atari through ALE\") and build with `go build -tags ale ./cmd/ultra`; "+
 		"the native `pong` and `pong-pixels` envs need neither", id)
 }
+
+// Version is "" in a build without the binding.
+func Version() string { return "" }

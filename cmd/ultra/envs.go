@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+
+	"github.com/ultra-rl/ultra/bindings/ale"
 )
 
 func cmdEnvs(args []string, stdout, stderr io.Writer) error {
@@ -48,6 +51,12 @@ func cmdEnvs(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if ale.Available {
+		fmt.Fprintf(stdout, "\nAtari through ALE %s: %sGAME-pixels and %sGAME-ram for any ROM, %spong from RAM features; ROMs (GAME.bin) are looked for in %s\n",
+			ale.Version(), ale.Prefix, ale.Prefix, ale.Prefix, strings.Join(ale.ROMDirs(), ", "))
+	} else {
+		fmt.Fprintf(stdout, "\nAtari through ALE (%sGAME-pixels, %sGAME-ram, %spong): not in this build; see the README, \"Atari through ALE\"\n", ale.Prefix, ale.Prefix, ale.Prefix)
 	}
 	if *verbose {
 		for _, id := range reg.IDs() {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/ultra-rl/ultra/bindings/ale"
 )
 
 func runCLI(t *testing.T, args ...string) (string, error) {
@@ -63,6 +65,10 @@ func TestEvalJSON(t *testing.T) {
 }
 
 func TestCLIErrorsNameTheFix(t *testing.T) {
+	aleFix := "build with `go build -tags ale ./cmd/ultra`"
+	if ale.Available {
+		aleFix = "set ULTRA_ALE_ROMS to its directory"
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -70,7 +76,8 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 		{[]string{"fly"}, "valid commands are envs, train, eval, collect, annotate, refine, experiment, bench"},
 		{[]string{"eval", "--env", "hoper"}, "valid envs are ant, halfcheetah, hopper, pong, pong-pixels, walker2d"},
 		{[]string{"eval"}, "--env is required"},
-		{[]string{"eval", "--env", "ale:pong"}, "build with `go build -tags ale ./cmd/ultra`"},
+		{[]string{"eval", "--env", "ale:no_such_game-pixels"}, aleFix},
+		{[]string{"eval", "--env", "ale:breakout"}, "use ale:breakout-pixels or ale:breakout-ram"},
 		{[]string{"eval", "--env", "hopper", "--policy", "smart"}, "valid policies are zero, random"},
 		{[]string{"eval", "--env", "hopper", "--episodes", "0"}, "--episodes must be ≥ 1"},
 		{[]string{"eval", "--env", "hopper", "--reset-noise", "-2"}, "--reset-noise must be ≥ 0"},

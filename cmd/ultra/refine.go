@@ -17,6 +17,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/metrics"
+	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/ultra"
 )
@@ -78,7 +79,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 // defaultAlpha is the paper's implicit-reward weight for an env: 0.5 for
 // Pong, 0.1 for the MuJoCo tasks.
 func defaultAlpha(env string) float64 {
-	if env == "pong" || env == "pong-pixels" {
+	if pong.IsPong(env) {
 		return 0.5
 	}
 	return 0.1

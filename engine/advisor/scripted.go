@@ -74,13 +74,13 @@ func NewScripted(spec env.Spec, cfg ScriptedConfig) (*Scripted, error) {
 		t = cheetahTask()
 	case "ant":
 		t = antTask(tasks.DefaultAnt())
-	case "pong":
+	case "pong", "ale:pong":
 		if !spec.Action.IsDiscrete() || spec.Action.N != pong.NumActions || spec.Observation.Dim != pong.NumFeatures {
 			return nil, fmt.Errorf("scripted advisor: pong spec with %s actions and %d observation values: want Discrete(%d) and the %d features", spec.Action, spec.Observation.Dim, pong.NumActions, pong.NumFeatures)
 		}
 		t.annotate = (&pongExpert{cfg: pong.DefaultConfig(), max: cfg.MaxCritical}).annotate
 	default:
-		return nil, fmt.Errorf("scripted advisor: no expert for env %q: supported envs are ant, halfcheetah, hopper, pong, walker2d", spec.ID)
+		return nil, fmt.Errorf("scripted advisor: no expert for env %q: supported envs are ale:pong, ant, halfcheetah, hopper, pong, walker2d", spec.ID)
 	}
 	return &Scripted{spec: spec, cfg: cfg, task: t}, nil
 }

@@ -87,6 +87,9 @@ type Spec struct {
 	ObsLayout       []Field // index → meaning, len Observation.Dim
 	MaxEpisodeSteps int     // episodes are truncated after this many steps
 	DefaultNoise    float64 // default reset-noise scale
+	// Image is (channels, height, width) when the observation is an image,
+	// channel-first with values in [0, 1] (Atari pixels); zero for vectors.
+	Image [3]int
 	// New makes one instance. Instances of one VecEnv may share read-only
 	// state (a compiled model); New must be safe to call repeatedly.
 	New func(opts Options) (Env, error)

@@ -191,3 +191,19 @@ func TestSummarizePong(t *testing.T) {
 }
 
 func itoa(n int) string { return strings.TrimSpace(fixed(float64(n), 0)) }
+
+// TestALEPongReadsAsPong checks that the ALE binding's "ale:pong", whose
+// features share the native layout, is interpreted as Pong.
+func TestALEPongReadsAsPong(t *testing.T) {
+	ale := pongSpec()
+	ale.ID = "ale:pong"
+	obs := pongObs(pong.State{BallInPlay: true, BallX: 80, BallY: 100, BallVX: 2, BallVY: 1, AgentY: 114, OpponentY: 114})
+	got, err := Describe(ale, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Describe(pongSpec(), obs)
+	if got != want {
+		t.Fatalf("ale:pong reads\n%s\nnative pong reads\n%s", got, want)
+	}
+}

@@ -14,7 +14,7 @@ import (
 )
 
 // supported lists the task ids this package can interpret, sorted.
-var supported = []string{"ant", "halfcheetah", "hopper", "pong", "walker2d"}
+var supported = []string{"ale:pong", "ant", "halfcheetah", "hopper", "pong", "walker2d"}
 
 // kind groups tasks that are described alike.
 type kind int
@@ -127,7 +127,7 @@ func build(spec env.Spec) (*task, error) {
 	t := &task{id: spec.ID, layout: spec.ObsLayout, obsDim: spec.Observation.Dim, actDim: spec.Action.Dim, actN: spec.Action.N,
 		maxSteps: spec.MaxEpisodeSteps, velClip: math.Inf(1),
 		height: -1, pitch: -1, vx: -1, vy: -1, vz: -1, pitchRate: -1, rollRate: -1, yawRate: -1, quat: [4]int{-1, -1, -1, -1}}
-	if spec.ID == "pong" {
+	if pong.IsFeatures(spec.ID) {
 		return buildPong(t, spec)
 	}
 	var asset string

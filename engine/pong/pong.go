@@ -210,6 +210,7 @@ func Spec(cfg Config) env.Spec {
 		}
 		s.Observation = env.Box(lo, hi)
 		s.ObsLayout = pixelLayout()
+		s.Image = [3]int{FrameStack, Side, Side}
 	} else {
 		s.ID = "pong"
 		s.Doc = "Atari 2600 Pong from features (ball and paddle positions, ball velocity): the right paddle returns the ball past the left one; first to 21 wins"
@@ -218,6 +219,20 @@ func Spec(cfg Config) env.Spec {
 	}
 	return s
 }
+
+// IsPong reports whether id is Pong: the native "pong" and "pong-pixels",
+// or the ALE binding's "ale:pong", "ale:pong-pixels" and "ale:pong-ram".
+func IsPong(id string) bool {
+	switch id {
+	case "pong", "pong-pixels", "ale:pong", "ale:pong-pixels", "ale:pong-ram":
+		return true
+	}
+	return false
+}
+
+// IsFeatures reports whether id is a Pong whose observation is the six
+// features of [FeatBallX] ("pong", or "ale:pong" decoded from RAM).
+func IsFeatures(id string) bool { return id == "pong" || id == "ale:pong" }
 
 // Specs returns the features and pixels specs with the default config.
 func Specs() []env.Spec {

@@ -597,3 +597,17 @@ func BenchmarkPong(b *testing.B) {
 		})
 	}
 }
+
+func TestFamilyIDs(t *testing.T) {
+	for _, tt := range []struct {
+		id              string
+		isPong, feature bool
+	}{
+		{"pong", true, true}, {"ale:pong", true, true}, {"pong-pixels", true, false},
+		{"ale:pong-pixels", true, false}, {"ale:pong-ram", true, false}, {"ale:breakout-pixels", false, false}, {"hopper", false, false},
+	} {
+		if IsPong(tt.id) != tt.isPong || IsFeatures(tt.id) != tt.feature {
+			t.Errorf("%s: IsPong %v IsFeatures %v, want %v %v", tt.id, IsPong(tt.id), IsFeatures(tt.id), tt.isPong, tt.feature)
+		}
+	}
+}

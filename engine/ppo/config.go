@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Config holds every PPO hyperparameter. [Defaults] returns CleanRL's
@@ -52,17 +53,18 @@ func Defaults() Config {
 }
 
 // DefaultsFor returns the defaults for one task: CleanRL's
-// ppo_continuous_action for the MuJoCo tasks and, for Pong, CleanRL's
-// ppo_atari rollout and optimisation settings (8 envs × 128 steps, 4
-// minibatches, 4 epochs, lr 2.5e-4, entropy 0.01, clip 0.1).
+// ppo_continuous_action for the MuJoCo tasks and, for Pong and the ALE
+// games ("ale:…"), CleanRL's ppo_atari rollout and optimisation settings
+// (8 envs × 128 steps, 4 minibatches, 4 epochs, lr 2.5e-4, entropy 0.01,
+// clip 0.1); pixel observations ("…-pixels") are not normalised.
 func DefaultsFor(env string) Config {
 	c := Defaults()
 	c.Env = env
-	if env == "pong" || env == "pong-pixels" {
+	if env == "pong" || env == "pong-pixels" || strings.HasPrefix(env, "ale:") {
 		c.NumEnvs, c.NumSteps, c.NumMinibatches, c.UpdateEpochs = 8, 128, 4, 4
 		c.LearningRate, c.EntCoef, c.ClipCoef = 2.5e-4, 0.01, 0.1
 	}
-	if env == "pong-pixels" {
+	if strings.HasSuffix(env, "-pixels") {
 		c.NormObs = false // pixels are already in [0, 1]
 	}
 	return c

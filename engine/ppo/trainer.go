@@ -205,13 +205,11 @@ func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
 }
 
 // imageLayout returns the (channels, height, width) layout of image
-// observations: pong-pixels' 4 stacked 84×84 frames, channel-first and
-// already scaled to [0, 1]. Other environments have vector observations.
+// observations (pong-pixels' and the ALE games' 4 stacked 84×84 frames,
+// channel-first and already scaled to [0, 1]); other environments have
+// vector observations.
 func imageLayout(spec env.Spec) ([3]int, bool) {
-	if spec.ID == "pong-pixels" {
-		return [3]int{4, 84, 84}, true
-	}
-	return [3]int{}, false
+	return spec.Image, spec.Image != [3]int{}
 }
 
 func (t *Trainer) alloc() {
