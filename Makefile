@@ -5,7 +5,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # Packages whose concurrency the race detector checks in `make test`.
 RACE_PKGS   ?= ./engine/... ./mujoco/...
 
-.PHONY: all deps build test race lint bench demo clean
+.PHONY: all deps build test race lint bench demo clean ale-check build-ale test-ale
 
 all: build
 
@@ -28,6 +28,10 @@ lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	@if [ -f $(ALE_PREFIX)/include/ale/ale_interface.hpp ]; then \
+		echo "vet + staticcheck with -tags ale"; \
+		$(ALE_ENV) $(GO) vet -tags ale ./bindings/ale/ ./cmd/ultra/ && $(ALE_ENV) $(GO) run $(STATICCHECK) -tags ale ./bindings/ale/ ./cmd/ultra/; \
+	else echo "lint: no ALE under $(ALE_PREFIX): the files behind the ale tag were not vetted"; fi
 
 ## bench: Go micro-benchmarks and the env benchmark against a plain C MuJoCo loop.
 bench: build
@@ -42,6 +46,20 @@ DEMO_OUT ?= runs/demo
 demo: build
 	$(BIN) experiment --env hopper --out $(DEMO_OUT) --pretrain-steps 100000 --collect-episodes 16 \
 		--variants ppo,ultra-a,ultra-r,ultra-ra,random,rice --seeds 2 --refine-steps 100000 --eval-episodes 5
+
+## build-ale / test-ale: the binary and the tests with the ALE binding (build tag `ale`). They need
+## ALE's C++ library under ALE_PREFIX: scripts/install-ale.sh --prefix $(ALE_PREFIX) builds it.
+ALE_PREFIX ?= /usr/local
+ALE_ENV     = CGO_CPPFLAGS="-I$(ALE_PREFIX)/include" CGO_LDFLAGS="-L$(ALE_PREFIX)/lib"
+ale-check:
+	@test -f $(ALE_PREFIX)/include/ale/ale_interface.hpp || { echo "ALE is not installed under $(ALE_PREFIX): run  scripts/install-ale.sh --prefix $(ALE_PREFIX)  (or set ALE_PREFIX)"; exit 1; }
+
+build-ale: deps ale-check
+	$(ALE_ENV) $(GO) build -tags ale -o $(BIN) ./cmd/ultra
+
+test-ale: deps ale-check
+	ULTRA_ALE_ROMS="$${ULTRA_ALE_ROMS:-$(ALE_PREFIX)/share/ultra/roms}" $(ALE_ENV) $(GO) test -count=1 -tags ale ./bindings/ale/ ./cmd/ultra/
+	ULTRA_ALE_ROMS="$${ULTRA_ALE_ROMS:-$(ALE_PREFIX)/share/ultra/roms}" $(ALE_ENV) $(GO) test -count=1 -race -tags ale ./bindings/ale/
 
 clean:
 	rm -rf bin
