@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
@@ -159,8 +159,11 @@ func trainLoop(tr *ppo.Trainer, o loopOptions) error {
 	o.logger.Info("done", "steps", tr.GlobalStep(), "last_return", round(lastReturn, 2),
 		"wall", time.Since(start).Round(time.Second).String(), "checkpoint", filepath.Join(o.out, ckptFile),
 		"policy", filepath.Join(o.out, exportFile))
-	fmt.Fprintf(o.stdout, "trained %s for %d steps in %s; mean return of the last 10 episodes: %.2f\n",
-		cfg.Env, tr.GlobalStep(), time.Since(start).Round(time.Second), lastReturn)
+	summary := fmt.Sprintf("mean return of the last 10 episodes: %.2f", lastReturn)
+	if math.IsNaN(lastReturn) {
+		summary = "no episode finished yet (train longer for a return)"
+	}
+	fmt.Fprintf(o.stdout, "trained %s for %d steps in %s; %s\n", cfg.Env, tr.GlobalStep(), time.Since(start).Round(time.Second), summary)
 	return nil
 }
 
