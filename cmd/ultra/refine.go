@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"context"
 	"errors"
 	"flag"
@@ -14,6 +12,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/metrics"
