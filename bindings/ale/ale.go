@@ -46,7 +46,10 @@
 // − 13), opponent (left, orange) paddle [RAMPongOpponentY] (top row = value
 // − 15), scores [RAMPongAgentScore] and [RAMPongOpponentScore]. The ball's
 // velocity is its displacement over the step divided by the frames the
-// step ran; it is 0 on the step the ball appears. Without the Pong ROM
+// step ran; it is 0 on the step the ball appears. The interpretation and
+// the scripted advisor judge reachability with the native game's paddle
+// speed and sizes, an approximation for the ROM's paddle (15 rows tall,
+// with inertia). Without the Pong ROM
 // these offsets cannot be checked here: the test under the tag that plays
 // Pong skips with a message when pong.bin is missing.
 package ale
