@@ -414,18 +414,28 @@ func (x *experiment) report(runs []report.Run, variants []ultra.Variant, wall ti
 			return err
 		}
 	}
+	// The table stands on the evaluations; the curves need finished
+	// training episodes, which a short refinement of long episodes may not
+	// have. A curve that cannot be drawn costs the plot, not the report.
 	png, svg := filepath.Join(x.out, "curves.png"), filepath.Join(x.out, "curves.svg")
-	if err := report.PlotCurves(runs, title, png, svg); err != nil {
-		return err
+	images := []string{"curves.svg", "curves.png"}
+	plotErr := report.PlotCurves(runs, title, png, svg)
+	if plotErr != nil {
+		images = nil
+		x.logger.Warn("no learning-curve plot", "err", plotErr, "fix", "refine for more steps, so every run finishes training episodes")
 	}
 	var html strings.Builder
-	if err := report.WriteHTML(&html, title, rows, notes, []string{"curves.svg", "curves.png"}); err != nil {
+	if err := report.WriteHTML(&html, title, rows, notes, images); err != nil {
 		return err
 	}
 	if err := ppo.WriteFileAtomic(filepath.Join(x.out, "report.html"), []byte(html.String())); err != nil {
 		return err
 	}
 	fmt.Fprint(x.stdout, md.String())
+	if plotErr != nil {
+		fmt.Fprintf(x.stdout, "\nno plots (%v: refine longer)\nreport: %s\n", plotErr, filepath.Join(x.out, "report.html"))
+		return nil
+	}
 	fmt.Fprintf(x.stdout, "\nplots: %s, %s\nreport: %s\n", png, svg, filepath.Join(x.out, "report.html"))
 	return nil
 }
