@@ -79,3 +79,30 @@ func TestExperimentWritesEveryRunAndResumes(t *testing.T) {
 		t.Errorf("rerun table differs:\n%s\nvs\n%s", out.String(), first)
 	}
 }
+
+// TestExperimentWithoutCurves: refinements too short to finish a training
+// episode (Pong games are long) still give the results table and the HTML
+// report; only the plot is skipped, with the reason.
+func TestExperimentWithoutCurves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("experiment test skipped in -short mode")
+	}
+	dir := filepath.Join(t.TempDir(), "exp")
+	args := []string{"experiment", "--env", "pong", "--out", dir, "--pretrain-steps", "1024", "--collect-episodes", "2",
+		"--variants", "ppo", "--seeds", "1", "--refine-steps", "1024", "--eval-episodes", "1", "--metrics-addr", ""}
+	var out, log bytes.Buffer
+	if err := run(args, &out, &log); err != nil {
+		t.Fatal(err, log.String())
+	}
+	if !strings.Contains(out.String(), "no plots (") || !strings.Contains(out.String(), "| ppo | 1 |") {
+		t.Fatalf("output lacks the table or the reason for no plots:\n%s", out.String())
+	}
+	for _, f := range []string{"results.md", "results.csv", "report.html"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "curves.png")); err == nil {
+		t.Error("curves.png written without curves")
+	}
+}
