@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bench/cnn.sh — the Nature-CNN PPO minibatch step (pong-pixels), ultra's
+# gorgonia backend vs PyTorch eager on this machine, in one run: Grad + Step on
+# 256 samples of 4×84×84 (CleanRL ppo_atari). Rounds are interleaved; each
+# figure is the median over rounds.
+#
+#   bash bench/cnn.sh [ROUNDS]
+#
+# Needs Debian's python3-torch (run with /usr/bin/python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+py=${PYTHON:-/usr/bin/python3}
+if ! "$py" -c 'import torch' 2>/dev/null; then
+  echo "bench/cnn.sh: PyTorch not found for $py; install it with: sudo apt-get install -y python3-torch" >&2
+  exit 1
+fi
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+go test -c -o bin/nn.test ./engine/nn
+for r in $(seq "$rounds"); do
+  bin/nn.test -test.run '^$' -test.bench 'CNNUpdate$' -test.benchtime 3x |
+    awk '/samples\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "samples/s") printf "{\"impl\": \"ultra-gorgonia\", \"samples_per_second\": %s}\n", $i }' >>"$out"
+  "$py" bench/cnn_update_torch.py --threads 1 >>"$out"
+  "$py" bench/cnn_update_torch.py --threads 2 >>"$out"
+done
+python3 - "$out" <<'PY'
+import json, sys, statistics
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = {}
+for r in rows:
+    by.setdefault(r["impl"], []).append(r["samples_per_second"])
+ref = next(k for k in by if k.endswith("-2thread"))
+m_ref = statistics.median(by[ref])
+print(f"{'implementation':28} {'samples/s':>10} {'vs ' + ref:>32}")
+for impl, v in by.items():
+    m = statistics.median(v)
+    print(f"{impl:28} {m:10.1f} {m / m_ref:31.2f}x")
+PY
