@@ -116,10 +116,10 @@ func (x *experiment) run(ctx context.Context, fs *flag.FlagSet) error {
 	}
 	if spec.Image != [3]int{} {
 		// Collected trajectories keep every observation (and a snapshot per
-		// step): 113 KB a step for 4×84×84 frames, gigabytes per episode
-		// batch, and no advisor reads pixels.
+		// step): gigabytes per batch of Atari episodes, and no advisor
+		// reads pixels.
 		return fmt.Errorf("env %q observes pixels, which the advisors cannot read and the trajectories cannot hold "+
-			"(113 KB per step): run the experiment on a features env (pong, ale:pong) or a MuJoCo task", spec.ID)
+			"(%d KB per step): run the experiment on a features env (pong, ale:pong) or a MuJoCo task", spec.ID, spec.Observation.Dim*4/1000)
 	}
 	if err := os.MkdirAll(x.out, 0o755); err != nil {
 		return err
