@@ -260,3 +260,47 @@ func TestPong(t *testing.T) {
 	}
 	t.Fatal("no game over in 27000 steps")
 }
+
+// TestConcurrentEmulators opens and steps emulators from several goroutines
+// at once, as parallel experiment jobs do: each ALE instance must be
+// independent of the others.
+func TestConcurrentEmulators(t *testing.T) {
+	p := rom(t, "tetris")
+	const n = 4
+	ram := make([][]byte, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			em, err := Open(p, OpenOptions{Mode: -1, Difficulty: -1})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer em.Close()
+			if err := em.Reset(42); err != nil {
+				errs <- err
+				return
+			}
+			acts := em.MinimalActions()
+			buf := make([]byte, RAMSize)
+			for s := 0; s < 300; s++ {
+				if _, _, _, err := em.Step(acts[s%len(acts)], 4, nil, buf); err != nil {
+					errs <- err
+					return
+				}
+			}
+			ram[i] = buf
+			errs <- nil
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < n; i++ { // same seed, same actions: same game
+		if string(ram[i]) != string(ram[0]) {
+			t.Fatalf("emulator %d diverged from emulator 0 under concurrency", i)
+		}
+	}
+}
