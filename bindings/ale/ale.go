@@ -59,6 +59,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/ultra-rl/ultra/engine/pong"
@@ -207,6 +208,25 @@ func FindROM(game string) (string, error) {
 	return "", fmt.Errorf("%w: no %s.bin in %s; copy the ROM there or set %s to its directory "+
 		"(`pip install ale-py` ships the ROMs in site-packages/ale_py/roms)",
 		ErrNoROM, game, strings.Join(dirs, ", "), ROMEnv)
+}
+
+// FoundROMs lists the games whose ROM (GAME.bin) is in one of [ROMDirs],
+// sorted, each once. A ROM is only checked by ALE when a game opens it.
+func FoundROMs() []string {
+	seen := map[string]bool{}
+	var games []string
+	for _, d := range ROMDirs() {
+		matches, _ := filepath.Glob(filepath.Join(d, "*.bin"))
+		for _, m := range matches {
+			g := strings.TrimSuffix(filepath.Base(m), ".bin")
+			if st, err := os.Stat(m); err == nil && st.Mode().IsRegular() && validGame(g) && !seen[g] {
+				seen[g] = true
+				games = append(games, g)
+			}
+		}
+	}
+	sort.Strings(games)
+	return games
 }
 
 // Pong's RAM addresses; see the package doc for their meaning.

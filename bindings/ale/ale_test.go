@@ -59,6 +59,15 @@ func TestFindROM(t *testing.T) {
 	if !errors.Is(err, ErrNoROM) || !strings.Contains(err.Error(), ROMEnv) || !strings.Contains(err.Error(), a) {
 		t.Fatalf("FindROM(breakout) error %v: want ErrNoROM naming the directories and %s", err, ROMEnv)
 	}
+	if err := os.WriteFile(filepath.Join(a, "Bad Name.bin"), []byte{1}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a, "pong.bin"), []byte{1}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := FoundROMs(); strings.Join(got, ",") != "pong" {
+		t.Errorf("FoundROMs() = %v, want [pong] once (directories and bad names skipped)", got)
+	}
 	if dirs := ROMDirs(); dirs[0] != a || dirs[1] != b {
 		t.Errorf("ROMDirs() = %v: want $%s first, in order", dirs, ROMEnv)
 	}

@@ -53,8 +53,12 @@ func cmdEnvs(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if ale.Available {
-		fmt.Fprintf(stdout, "\nAtari through ALE %s: %sGAME-pixels and %sGAME-ram for any ROM, %spong from RAM features; ROMs (GAME.bin) are looked for in %s\n",
-			ale.Version(), ale.Prefix, ale.Prefix, ale.Prefix, strings.Join(ale.ROMDirs(), ", "))
+		found := "none"
+		if games := ale.FoundROMs(); len(games) > 0 {
+			found = strings.Join(games, ", ")
+		}
+		fmt.Fprintf(stdout, "\nAtari through ALE %s: %sGAME-pixels and %sGAME-ram for any ROM, %spong from RAM features; ROMs (GAME.bin) are looked for in %s; found: %s\n",
+			ale.Version(), ale.Prefix, ale.Prefix, ale.Prefix, strings.Join(ale.ROMDirs(), ", "), found)
 	} else {
 		fmt.Fprintf(stdout, "\nAtari through ALE (%sGAME-pixels, %sGAME-ram, %spong): not in this build; see the README, \"Atari through ALE\"\n", ale.Prefix, ale.Prefix, ale.Prefix)
 	}
