@@ -159,20 +159,27 @@ func (e *Emulator) Lives() int { return int(C.ultra_ale_lives(e.p)) }
 func (e *Emulator) Frame() int { return int(C.ultra_ale_frame(e.p)) }
 
 // Clone serialises the full state, the sticky-action generator included,
-// into dst (resized as needed) and returns it.
+// into dst (grown as needed) and returns it. With a buffer from an earlier
+// Clone of the same game the state is serialised once.
 func (e *Emulator) Clone(dst []byte) ([]byte, error) {
 	if e.p == nil {
 		return nil, ErrClosed
 	}
-	n := C.ultra_ale_clone(e.p, nil, 0, e.errp(), C.size_t(len(e.errBuf)))
-	if n < 0 {
-		return nil, fmt.Errorf("ale: clone %s: %s", e.rom, e.lastErr())
+	for {
+		dst = dst[:cap(dst)]
+		var p *C.uint8_t
+		if len(dst) > 0 {
+			p = (*C.uint8_t)(unsafe.Pointer(&dst[0]))
+		}
+		n := int(C.ultra_ale_clone(e.p, p, C.long(len(dst)), e.errp(), C.size_t(len(e.errBuf))))
+		switch {
+		case n < 0:
+			return nil, fmt.Errorf("ale: clone %s: %s", e.rom, e.lastErr())
+		case n <= len(dst):
+			return dst[:n], nil
+		}
+		dst = make([]byte, n)
 	}
-	dst = resize(dst, int(n))
-	if n > 0 && C.ultra_ale_clone(e.p, (*C.uint8_t)(unsafe.Pointer(&dst[0])), n, e.errp(), C.size_t(len(e.errBuf))) != n {
-		return nil, fmt.Errorf("ale: clone %s: the state changed size between two calls", e.rom)
-	}
-	return dst, nil
 }
 
 // Restore sets the state from a Clone of the same ROM.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -38,6 +39,20 @@ void quiet() {
   std::call_once(quiet_once, [] { ale::Logger::setMode(ale::Logger::Error); });
 }
 
+// guarded runs f and returns its result; a C++ exception is written to err
+// and turned into fail.
+template <typename T, typename F>
+T guarded(char *err, size_t errlen, T fail, F f) {
+  try {
+    return f();
+  } catch (const std::exception &e) {
+    seterr(err, errlen, e.what());
+  } catch (...) {
+    seterr(err, errlen, "unknown C++ exception");
+  }
+  return fail;
+}
+
 }  // namespace
 
 extern "C" {
@@ -45,14 +60,13 @@ extern "C" {
 ultra_ale *ultra_ale_open(const char *rom, float sticky, int seed, int mode, int difficulty,
                           char *err, size_t errlen) {
   quiet();
-  ultra_ale *a = nullptr;
-  try {
+  return guarded<ultra_ale *>(err, errlen, nullptr, [&]() -> ultra_ale * {
     // ALE calls exit() on a ROM it does not know: check first.
     if (!ale::ALEInterface::isSupportedROM(rom).has_value()) {
       seterr(err, errlen, "not a ROM this ALE supports (its MD5 matches no supported game)");
       return nullptr;
     }
-    a = new ultra_ale();
+    auto a = std::make_unique<ultra_ale>();
     a->ale.setInt("random_seed", seed);
     a->ale.setFloat("repeat_action_probability", sticky);
     a->ale.setInt("frame_skip", 1);
@@ -64,19 +78,12 @@ ultra_ale *ultra_ale_open(const char *rom, float sticky, int seed, int mode, int
     const size_t n = ULTRA_ALE_H * ULTRA_ALE_W;
     if (a->ale.getScreen().height() * a->ale.getScreen().width() != n) {
       seterr(err, errlen, "unexpected screen size");
-      delete a;
       return nullptr;
     }
     a->gray[0].resize(n);
     a->gray[1].resize(n);
-    return a;
-  } catch (const std::exception &e) {
-    seterr(err, errlen, e.what());
-  } catch (...) {
-    seterr(err, errlen, "unknown C++ exception");
-  }
-  delete a;
-  return nullptr;
+    return a.release();
+  });
 }
 
 void ultra_ale_close(ultra_ale *a) { delete a; }
@@ -88,21 +95,16 @@ int ultra_ale_minimal_actions(ultra_ale *a, int *out, int cap) {
 }
 
 int ultra_ale_reset(ultra_ale *a, uint32_t seed, char *err, size_t errlen) {
-  try {
+  return guarded(err, errlen, -1, [&] {
     a->ale.environment->getEnvironmentRNG().seed(seed);
     a->ale.reset_game();
     return 0;
-  } catch (const std::exception &e) {
-    seterr(err, errlen, e.what());
-  } catch (...) {
-    seterr(err, errlen, "unknown C++ exception");
-  }
-  return -1;
+  });
 }
 
 int ultra_ale_step(ultra_ale *a, int action, int skip, int *reward, int *over,
                    uint8_t *gray, uint8_t *ram, char *err, size_t errlen) {
-  try {
+  return guarded(err, errlen, -1, [&] {
     int total = 0, frames = 0;
     bool have_prev = false;  // a->gray[0] holds the second-to-last frame
     while (frames < skip && !a->ale.game_over(false)) {
@@ -127,12 +129,7 @@ int ultra_ale_step(ultra_ale *a, int action, int skip, int *reward, int *over,
     *reward = total;
     *over = a->ale.game_over(false) ? 1 : 0;
     return frames;
-  } catch (const std::exception &e) {
-    seterr(err, errlen, e.what());
-  } catch (...) {
-    seterr(err, errlen, "unknown C++ exception");
-  }
-  return -1;
+  });
 }
 
 void ultra_ale_screen_rgb(ultra_ale *a, uint8_t *out) {
@@ -156,30 +153,20 @@ int ultra_ale_lives(ultra_ale *a) { return a->ale.lives(); }
 int ultra_ale_frame(ultra_ale *a) { return a->ale.getEpisodeFrameNumber(); }
 
 long ultra_ale_clone(ultra_ale *a, uint8_t *out, long cap, char *err, size_t errlen) {
-  try {
+  return guarded(err, errlen, -1L, [&] {
     std::string s = a->ale.cloneState(true).serialize();
     long n = static_cast<long>(s.size());
     if (out != nullptr && cap >= n) std::memcpy(out, s.data(), s.size());
     return n;
-  } catch (const std::exception &e) {
-    seterr(err, errlen, e.what());
-  } catch (...) {
-    seterr(err, errlen, "unknown C++ exception");
-  }
-  return -1;
+  });
 }
 
 int ultra_ale_restore(ultra_ale *a, const uint8_t *state, long n, char *err, size_t errlen) {
-  try {
+  return guarded(err, errlen, -1, [&] {
     ale::ALEState s(std::string(reinterpret_cast<const char *>(state), static_cast<size_t>(n)));
     a->ale.restoreState(s);
     return 0;
-  } catch (const std::exception &e) {
-    seterr(err, errlen, e.what());
-  } catch (...) {
-    seterr(err, errlen, "unknown C++ exception");
-  }
-  return -1;
+  });
 }
 
 const char *ultra_ale_version(void) { return ALE_VERSION; }

@@ -53,8 +53,9 @@ void ultra_ale_ram(ultra_ale *a, uint8_t *out);
 int ultra_ale_lives(ultra_ale *a);
 int ultra_ale_frame(ultra_ale *a); /* frames since the episode started */
 
-/* Serialises the full state, sticky-action generator included. With out ==
- * NULL or cap too small it only returns the size needed. */
+/* Serialises the full state, sticky-action generator included, into out
+ * when it fits in cap bytes, and returns the state's size (so a caller whose
+ * buffer was too small grows it and calls again). */
 long ultra_ale_clone(ultra_ale *a, uint8_t *out, long cap, char *err, size_t errlen);
 int ultra_ale_restore(ultra_ale *a, const uint8_t *state, long n, char *err, size_t errlen);
 
