@@ -24,13 +24,21 @@ func Resolve(id string) (env.Spec, error) {
 	if err != nil {
 		return env.Spec{}, err
 	}
-	rom, err := FindROM(game)
+	spec, err := Spec(DefaultConfig(game, obs))
 	if err != nil {
 		return env.Spec{}, fmt.Errorf("env %q: %w", id, err)
 	}
-	cfg := DefaultConfig(game, obs)
-	cfg.ROM = rom
-	return Spec(cfg)
+	return spec, nil
+}
+
+// withROM returns c with its ROM looked up by [FindROM] when unset.
+func (c Config) withROM() (Config, error) {
+	if c.ROM != "" {
+		return c, nil
+	}
+	rom, err := FindROM(c.Game)
+	c.ROM = rom
+	return c, err
 }
 
 // actionNames are ALE's names of its 18 player-A actions, by id.
@@ -51,12 +59,9 @@ func Spec(cfg Config) (env.Spec, error) {
 	if err := cfg.validate(); err != nil {
 		return env.Spec{}, err
 	}
-	if cfg.ROM == "" {
-		rom, err := FindROM(cfg.Game)
-		if err != nil {
-			return env.Spec{}, err
-		}
-		cfg.ROM = rom
+	cfg, err := cfg.withROM()
+	if err != nil {
+		return env.Spec{}, err
 	}
 	em, err := Open(cfg.ROM, OpenOptions{Mode: cfg.Mode, Difficulty: cfg.Difficulty})
 	if err != nil {
@@ -103,6 +108,10 @@ func Spec(cfg Config) (env.Spec, error) {
 	return s, nil
 }
 
+// pongScales is the native game's configuration, whose speed scales the
+// ale:pong features share.
+var pongScales = pong.DefaultConfig()
+
 // Game is one ALE env instance; it implements [env.Env].
 type Game struct {
 	cfg     Config
@@ -113,21 +122,17 @@ type Game struct {
 	stack   [pong.FrameStack][]float32 // pixels: stack[head] newest
 	head    int
 	track   PongTracker // features
-	pongCfg pong.Config
-	state   []byte // Snapshot scratch
-	err     error  // a failed Reset, reported by the next Step
+	state   []byte      // Snapshot scratch
+	err     error       // a failed Reset, reported by the next Step
 }
 
 var _ env.Env = (*Game)(nil)
 
 // New makes a game with cfg (the ROM looked up when cfg.ROM is empty).
 func New(cfg Config) (*Game, error) {
-	if cfg.ROM == "" {
-		rom, err := FindROM(cfg.Game)
-		if err != nil {
-			return nil, err
-		}
-		cfg.ROM = rom
+	cfg, err := cfg.withROM()
+	if err != nil {
+		return nil, err
 	}
 	return newGame(cfg, env.Options{})
 }
@@ -143,7 +148,7 @@ func newGame(cfg Config, opts env.Options) (*Game, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Game{cfg: cfg, em: em, actions: em.MinimalActions(), ram: make([]byte, RAMSize), pongCfg: pong.DefaultConfig()}
+	g := &Game{cfg: cfg, em: em, actions: em.MinimalActions(), ram: make([]byte, RAMSize)}
 	if cfg.Obs == ObsPixels {
 		g.gray = make([]byte, ScreenH*ScreenW)
 		for c := range g.stack {
@@ -222,7 +227,7 @@ func (g *Game) writeObs(obs []float32) {
 			obs[i] = float32(b) / 255
 		}
 	case ObsFeatures:
-		g.track.Last().Features(obs, g.pongCfg)
+		g.track.Last().Features(obs, pongScales)
 	}
 }
 
