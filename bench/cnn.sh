@@ -24,16 +24,4 @@ for r in $(seq "$rounds"); do
   "$py" bench/cnn_update_torch.py --threads 1 >>"$out"
   "$py" bench/cnn_update_torch.py --threads 2 >>"$out"
 done
-python3 - "$out" <<'PY'
-import json, sys, statistics
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-by = {}
-for r in rows:
-    by.setdefault(r["impl"], []).append(r["samples_per_second"])
-ref = next(k for k in by if k.endswith("-2thread"))
-m_ref = statistics.median(by[ref])
-print(f"{'implementation':28} {'samples/s':>10} {'vs ' + ref:>32}")
-for impl, v in by.items():
-    m = statistics.median(v)
-    print(f"{impl:28} {m:10.1f} {m / m_ref:31.2f}x")
-PY
+python3 bench/ratios.py "$out" -2thread

@@ -26,15 +26,4 @@ for r in $(seq "$rounds"); do
   "$py" bench/ppo_update_torch.py --rounds 3 >>"$out"
   "$py" bench/ppo_update_torch.py --rounds 3 --threads 2 | sed 's/pytorch-eager/pytorch-eager-2threads/' >>"$out"
 done
-python3 - "$out" <<'PY'
-import json, sys, statistics
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-by = {}
-for r in rows:
-    by.setdefault(r["impl"], []).append(r["samples_per_second"])
-ref = statistics.median(by["pytorch-eager"])
-print(f"{'implementation':28} {'samples/s':>12} {'vs PyTorch eager (1 thread)':>28}")
-for impl, v in by.items():
-    m = statistics.median(v)
-    print(f"{impl:28} {m:12.0f} {m / ref:27.2f}x")
-PY
+python3 bench/ratios.py "$out" pytorch-eager
