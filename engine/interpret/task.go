@@ -131,7 +131,8 @@ func build(spec env.Spec) (*task, error) {
 		return buildPong(t, spec)
 	}
 	var asset string
-	var qposOffset int // observation index = qpos index - qposOffset
+	var qposOffset int   // observation index = qpos index - qposOffset
+	var defaultSteps int // the task config's episode limit, for a spec without one
 	switch spec.ID {
 	case "hopper", "walker2d":
 		t.kind = kindPlanar
@@ -141,25 +142,22 @@ func build(spec env.Spec) (*task, error) {
 			t.planar = tasks.DefaultWalker2d()
 		}
 		asset, t.frameSkip, t.velClip, qposOffset = t.planar.Asset, t.planar.FrameSkip, t.planar.ObsVelocityClip, 1
-		if t.maxSteps == 0 {
-			t.maxSteps = t.planar.MaxEpisodeSteps
-		}
+		defaultSteps = t.planar.MaxEpisodeSteps
 	case "halfcheetah":
 		t.kind = kindCheetah
 		t.cheetah = tasks.DefaultHalfCheetah()
 		asset, t.frameSkip, qposOffset = t.cheetah.Asset, t.cheetah.FrameSkip, 1
-		if t.maxSteps == 0 {
-			t.maxSteps = t.cheetah.MaxEpisodeSteps
-		}
+		defaultSteps = t.cheetah.MaxEpisodeSteps
 	case "ant":
 		t.kind = kindAnt
 		t.ant = tasks.DefaultAnt()
 		asset, t.frameSkip, qposOffset = t.ant.Asset, t.ant.FrameSkip, 2
-		if t.maxSteps == 0 {
-			t.maxSteps = t.ant.MaxEpisodeSteps
-		}
+		defaultSteps = t.ant.MaxEpisodeSteps
 	default:
 		return nil, unknown(spec.ID)
+	}
+	if t.maxSteps == 0 {
+		t.maxSteps = defaultSteps
 	}
 	if len(spec.ObsLayout) != spec.Observation.Dim {
 		return nil, fmt.Errorf("interpret: %s layout has %d fields for %d observation values", spec.ID, len(spec.ObsLayout), spec.Observation.Dim)
