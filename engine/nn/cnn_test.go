@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -87,42 +88,11 @@ func (r *refCNN) forward(obs []float64) ([]float64, float64) {
 func (r *refCNN) loss(b Batch, c LossConfig) refLoss {
 	d := r.spec.ObsDim
 	lp := &refNet{spec: r.spec}
-	clip := float64(c.ClipCoef)
-	var out refLoss
-	n := float64(b.N)
-	for i := 0; i < b.N; i++ {
+	return refPPOLoss(b, c, func(i int) (logp, ent, v float64) {
 		logits, v := r.forward(to64(b.Obs[i*d : (i+1)*d]))
-		logp, ent := lp.logProbEntropy(logits, nil, []float64{float64(b.Actions[i])})
-		logRatio := logp - float64(b.LogProbs[i])
-		ratio := math.Exp(logRatio)
-		out.kl += ((ratio - 1) - logRatio) / n
-		if math.Abs(ratio-1) > clip {
-			out.clipFrac += 1 / n
-		}
-		adv := float64(b.Advantages[i])
-		pg1 := -adv * ratio
-		pg2 := -adv * math.Min(math.Max(ratio, 1-clip), 1+clip)
-		if pg2 > pg1 {
-			out.pgClipped++
-		}
-		out.pg += math.Max(pg1, pg2) / n
-		ret := float64(b.Returns[i])
-		unclipped := (v - ret) * (v - ret)
-		if c.ClipVLoss {
-			old := float64(b.Values[i])
-			vc := old + math.Min(math.Max(v-old, -clip), clip)
-			clipped := (vc - ret) * (vc - ret)
-			if clipped > unclipped {
-				out.vClipped++
-			}
-			out.vloss += 0.5 * math.Max(unclipped, clipped) / n
-		} else {
-			out.vloss += 0.5 * unclipped / n
-		}
-		out.ent += ent / n
-	}
-	out.loss = out.pg - float64(c.EntCoef)*out.ent + float64(c.VfCoef)*out.vloss
-	return out
+		logp, ent = lp.logProbEntropy(logits, nil, []float64{float64(b.Actions[i])})
+		return logp, ent, v
+	})
 }
 
 // makeCNNBatch builds a random minibatch with observations in [0, 1) and
@@ -308,17 +278,7 @@ func TestCNNGradFiniteDifference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, x := range []struct {
-			name      string
-			got, want float64
-		}{
-			{"Loss", st.Loss, want.loss}, {"PolicyLoss", st.PolicyLoss, want.pg}, {"ValueLoss", st.ValueLoss, want.vloss},
-			{"Entropy", st.Entropy, want.ent}, {"ApproxKL", st.ApproxKL, want.kl}, {"ClipFrac", st.ClipFrac, want.clipFrac},
-		} {
-			if math.Abs(x.got-x.want) > 1e-5*(1+math.Abs(x.want)) {
-				t.Errorf("cfg %d: %s = %.8g, reference %.8g", ci, x.name, x.got, x.want)
-			}
-		}
+		checkLossStats(t, fmt.Sprintf("cfg %d: ", ci), st, want)
 		const h = 1e-6
 		var worst float64
 		for pi, g := range b.Grads() {

@@ -84,37 +84,9 @@ func TestGradFiniteDifference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, x := range []struct {
-				name      string
-				got, want float64
-			}{
-				{"Loss", st.Loss, want.loss}, {"PolicyLoss", st.PolicyLoss, want.pg}, {"ValueLoss", st.ValueLoss, want.vloss},
-				{"Entropy", st.Entropy, want.ent}, {"ApproxKL", st.ApproxKL, want.kl}, {"ClipFrac", st.ClipFrac, want.clipFrac},
-			} {
-				if math.Abs(x.got-x.want) > 1e-5*(1+math.Abs(x.want)) {
-					t.Errorf("%s = %.8g, reference %.8g", x.name, x.got, x.want)
-				}
-			}
+			checkLossStats(t, "", st, want)
 
-			fd := ref.fdGrad(bt, tc.cfg, 1e-6)
-			var maxFD float64
-			for _, g := range fd {
-				for _, x := range g {
-					maxFD = math.Max(maxFD, math.Abs(x))
-				}
-			}
-			var worst float64
-			for pi, p := range b.Grads() {
-				for j, g := range p.Data {
-					want := fd[pi][j]
-					diff := math.Abs(float64(g) - want)
-					tol := 1e-4*math.Abs(want) + 1e-5*maxFD
-					worst = math.Max(worst, diff/tol)
-					if diff > tol {
-						t.Errorf("grad %s[%d] = %.8g, finite difference %.8g (|diff| %.3g > tol %.3g)", p.Name, j, g, want, diff, tol)
-					}
-				}
-			}
+			worst, maxFD := checkGradsFD(t, b.Grads(), ref.fdGrad(bt, tc.cfg, 1e-6))
 			t.Logf("max |grad-fd|/tol = %.3f (max |fd| %.3g; %d/%d pg clipped, %d value clipped)", worst, maxFD, want.pgClipped, bt.N, want.vClipped)
 		})
 	}

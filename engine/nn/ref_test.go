@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"testing"
 )
 
 // This file holds a plain float64 re-implementation of the networks and of
@@ -109,10 +110,7 @@ type refLoss struct {
 
 func (r *refNet) loss(b Batch, c LossConfig) refLoss {
 	s := r.spec
-	clip := float64(c.ClipCoef)
-	var out refLoss
-	n := float64(b.N)
-	for i := 0; i < b.N; i++ {
+	return refPPOLoss(b, c, func(i int) (logp, ent, v float64) {
 		obs := to64(b.Obs[i*s.ObsDim : (i+1)*s.ObsDim])
 		var act []float64
 		if s.Discrete {
@@ -121,7 +119,19 @@ func (r *refNet) loss(b Batch, c LossConfig) refLoss {
 			act = to64(b.Actions[i*s.ActDim : (i+1)*s.ActDim])
 		}
 		head, logStd, v := r.forward(obs)
-		lp, ent := r.logProbEntropy(head, logStd, act)
+		logp, ent = r.logProbEntropy(head, logStd, act)
+		return logp, ent, v
+	})
+}
+
+// refPPOLoss is CleanRL's PPO minibatch loss in float64 given, per sample
+// i, the policy's log-prob of the taken action, its entropy and the value.
+func refPPOLoss(b Batch, c LossConfig, sample func(i int) (logp, ent, v float64)) refLoss {
+	clip := float64(c.ClipCoef)
+	var out refLoss
+	n := float64(b.N)
+	for i := 0; i < b.N; i++ {
+		lp, ent, v := sample(i)
 		logRatio := lp - float64(b.LogProbs[i])
 		ratio := math.Exp(logRatio)
 		out.kl += ((ratio - 1) - logRatio) / n
@@ -152,6 +162,47 @@ func (r *refNet) loss(b Batch, c LossConfig) refLoss {
 	}
 	out.loss = out.pg - float64(c.EntCoef)*out.ent + float64(c.VfCoef)*out.vloss
 	return out
+}
+
+// checkLossStats compares a backend's loss statistics with the reference's
+// to 1e-5 relative; prefix starts each error.
+func checkLossStats(t *testing.T, prefix string, st LossStats, want refLoss) {
+	t.Helper()
+	for _, x := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"Loss", st.Loss, want.loss}, {"PolicyLoss", st.PolicyLoss, want.pg}, {"ValueLoss", st.ValueLoss, want.vloss},
+		{"Entropy", st.Entropy, want.ent}, {"ApproxKL", st.ApproxKL, want.kl}, {"ClipFrac", st.ClipFrac, want.clipFrac},
+	} {
+		if math.Abs(x.got-x.want) > 1e-5*(1+math.Abs(x.want)) {
+			t.Errorf("%s%s = %.8g, reference %.8g", prefix, x.name, x.got, x.want)
+		}
+	}
+}
+
+// checkGradsFD compares every gradient value with the finite-difference
+// gradient fd (in Params order) to 1e-4 relative plus 1e-5 of the largest
+// |fd|, and returns the worst |diff|/tol and that largest |fd|.
+func checkGradsFD(t *testing.T, grads []Param, fd [][]float64) (worst, maxFD float64) {
+	t.Helper()
+	for _, g := range fd {
+		for _, x := range g {
+			maxFD = math.Max(maxFD, math.Abs(x))
+		}
+	}
+	for pi, p := range grads {
+		for j, g := range p.Data {
+			want := fd[pi][j]
+			diff := math.Abs(float64(g) - want)
+			tol := 1e-4*math.Abs(want) + 1e-5*maxFD
+			worst = math.Max(worst, diff/tol)
+			if diff > tol {
+				t.Errorf("grad %s[%d] = %.8g, finite difference %.8g (|diff| %.3g > tol %.3g)", p.Name, j, g, want, diff, tol)
+			}
+		}
+	}
+	return worst, maxFD
 }
 
 // fdGrad returns the central finite-difference gradient of the reference
