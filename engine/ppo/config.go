@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/ultra-rl/ultra/engine/pong"
 )
 
 // Config holds every PPO hyperparameter. [Defaults] returns CleanRL's
@@ -60,7 +62,7 @@ func Defaults() Config {
 func DefaultsFor(env string) Config {
 	c := Defaults()
 	c.Env = env
-	if env == "pong" || env == "pong-pixels" || strings.HasPrefix(env, "ale:") {
+	if pong.IsPong(env) || strings.HasPrefix(env, "ale:") {
 		c.NumEnvs, c.NumSteps, c.NumMinibatches, c.UpdateEpochs = 8, 128, 4, 4
 		c.LearningRate, c.EntCoef, c.ClipCoef = 2.5e-4, 0.01, 0.1
 	}
