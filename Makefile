@@ -5,7 +5,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # Packages whose concurrency the race detector checks in `make test`.
 RACE_PKGS   ?= ./engine/... ./mujoco/...
 
-.PHONY: all deps build test race lint bench demo clean ale-check build-ale test-ale
+.PHONY: all deps build test race lint bench demo clean ale-check build-ale test-ale cuda-kernels build-cuda gpu-check
 
 all: build
 
@@ -60,6 +60,26 @@ build-ale: deps ale-check
 test-ale: deps ale-check
 	ULTRA_ALE_ROMS="$${ULTRA_ALE_ROMS:-$(ALE_PREFIX)/share/ultra/roms}" $(ALE_ENV) $(GO) test -count=1 -tags ale ./bindings/ale/ ./cmd/ultra/
 	ULTRA_ALE_ROMS="$${ULTRA_ALE_ROMS:-$(ALE_PREFIX)/share/ultra/roms}" $(ALE_ENV) $(GO) test -count=1 -race -tags ale ./bindings/ale/
+
+## cuda-kernels: recompile cuda/kernels/*.cu into the committed fatbin (SASS for sm_80 and sm_90,
+## compute_90 PTX for newer GPUs) and record the sources' SHA-256 next to it. Needs nvcc (on Debian 12:
+## sudo bash scripts/install-cuda-toolkit.sh); nvcc 11.8 uses its own gcc-11 wrapper as host compiler.
+NVCC            ?= nvcc
+CUDA_GENCODE    ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+CUDA_NVCC_FLAGS ?= -fatbin -O3 -std=c++14 -Xfatbin=-compress-all
+cuda-kernels:
+	@command -v $(NVCC) >/dev/null 2>&1 || { echo "cuda-kernels: nvcc not found; on Debian 12 run  sudo bash scripts/install-cuda-toolkit.sh  (or install NVIDIA's CUDA toolkit)"; exit 1; }
+	cd cuda/kernels && $(NVCC) $(CUDA_NVCC_FLAGS) $(CUDA_GENCODE) -o ultra.fatbin kernels.cu
+	cd cuda/kernels && { sha256sum kernels.cu ops.cuh; echo "# nvcc $$($(NVCC) --version | grep -o 'release .*')"; echo "# $(NVCC) $(CUDA_NVCC_FLAGS) $(CUDA_GENCODE)"; } > ultra.fatbin.sha256
+
+## build-cuda: the binary with the CUDA backend. Needs no CUDA package: the driver and cuBLAS are
+## loaded at run time, and the kernels are embedded.
+build-cuda: deps
+	$(GO) build -tags cuda -o $(BIN) ./cmd/ultra
+
+## gpu-check: on a machine with an NVIDIA GPU, every GPU check in one command (see scripts/gpu-check.sh).
+gpu-check: deps
+	bash scripts/gpu-check.sh
 
 clean:
 	rm -rf bin

@@ -1,0 +1,423 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"unsafe"
+)
+
+// Options selects the device and the libraries. The zero value opens device
+// 0 through libcuda.so.1 and the newest cuBLAS found, in full FP32.
+type Options struct {
+	// Ordinal is the device index (as in nvidia-smi / CUDA_VISIBLE_DEVICES).
+	Ordinal int
+	// Driver is the driver library; empty means $ULTRA_CUDA_DRIVER, then
+	// libcuda.so.1.
+	Driver string
+	// Cublas is the cuBLAS library; empty means the colon-separated list in
+	// $ULTRA_CUDA_CUBLAS, then libcublas.so.13, .12 and .11 (the first one
+	// that loads and creates a handle is used).
+	Cublas string
+	// TF32 lets cuBLAS use TF32 tensor cores for FP32 matrix products
+	// (Ampere and newer): several times faster, with 10-bit mantissas in the
+	// products. Off by default, so results agree with the CPU backends.
+	TF32 bool
+}
+
+// Info describes an opened device.
+type Info struct {
+	Name          string
+	Ordinal       int
+	Major, Minor  int // compute capability
+	SMs           int
+	TotalMem      int64
+	DriverVersion int // e.g. 12040 for CUDA 12.4
+	CublasVersion int // e.g. 120401
+	CublasLibrary string
+	DriverLibrary string
+	TF32          bool
+	KernelArchs   string // what the embedded fatbin holds
+}
+
+// String is a one-line description for logs.
+func (i Info) String() string {
+	return fmt.Sprintf("%s (device %d, compute capability %d.%d, %d SMs, %.1f GiB, driver %s, cuBLAS %d from %s)",
+		i.Name, i.Ordinal, i.Major, i.Minor, i.SMs, float64(i.TotalMem)/(1<<30), versionString(i.DriverVersion),
+		i.CublasVersion, i.CublasLibrary)
+}
+
+func versionString(v int) string { return fmt.Sprintf("%d.%d", v/1000, v%1000/10) }
+
+// Ptr is a device address.
+type Ptr uint64
+
+// Off returns p advanced by bytes.
+func (p Ptr) Off(bytes int) Ptr { return p + Ptr(bytes) }
+
+// F32 returns the address of float32 element i of the array at p.
+func (p Ptr) F32(i int) Ptr { return p + Ptr(4*i) }
+
+// Buffer is a block of device memory from a Device's pool.
+type Buffer struct {
+	Ptr   Ptr
+	Bytes int // the size asked for; the block may be larger
+	class int
+}
+
+// Device is one CUDA device opened through the driver API: its primary
+// context, one non-blocking stream on which every copy, kernel and cuBLAS
+// call is queued in order, the project's kernels, a cuBLAS handle and a
+// pooled allocator. A Device is not safe for concurrent use; open one per
+// goroutine (they share the device's primary context).
+type Device struct {
+	s      session
+	dev    cDevice
+	module cModule
+	fns    [numKernels]cFunction
+	blas   *blas
+	info   Info
+	pool   pool
+	args   argBuf
+	// Scratch for multi-pass reductions, grown on demand.
+	scratch    Buffer
+	normPart   Buffer // partial sums of squares of AdamStep
+	scalarsF64 Buffer // small double results (sums, norms)
+	closed     bool
+}
+
+// Open initialises the driver, opens device o.Ordinal and loads the kernels
+// and cuBLAS. Without a usable GPU it returns an error for which
+// IsNoDevice is true: a *LoadError when the driver library is missing, an
+// *Error with CUDA_ERROR_NO_DEVICE when cuInit finds no device.
+func Open(o Options) (*Device, error) {
+	drv, err := loadDriver(driverPath(o))
+	if err != nil {
+		return nil, err
+	}
+	if err := drv.init(); err != nil {
+		return nil, err
+	}
+	n, err := drv.deviceCount()
+	if err != nil {
+		return nil, err
+	}
+	if o.Ordinal < 0 || o.Ordinal >= n {
+		return nil, &Error{Call: "cuDeviceGet", Code: codeInvalidDevice, Name: "CUDA_ERROR_INVALID_DEVICE",
+			Desc: fmt.Sprintf("device %d asked for, %d device(s) visible", o.Ordinal, n)}
+	}
+	dev, err := drv.device(o.Ordinal)
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{dev: dev}
+	d.info.Ordinal, d.info.DriverLibrary, d.info.TF32, d.info.KernelArchs = o.Ordinal, drv.path, o.TF32, KernelArchs
+	if d.info.Name, err = drv.deviceName(dev); err != nil {
+		return nil, err
+	}
+	for _, a := range []struct {
+		attr int
+		name string
+		dst  *int
+	}{{attrCCMajor, "COMPUTE_CAPABILITY_MAJOR", &d.info.Major}, {attrCCMinor, "COMPUTE_CAPABILITY_MINOR", &d.info.Minor},
+		{attrSMs, "MULTIPROCESSOR_COUNT", &d.info.SMs}} {
+		if *a.dst, err = drv.attribute(dev, a.attr, a.name); err != nil {
+			return nil, err
+		}
+	}
+	if d.info.TotalMem, err = drv.totalMem(dev); err != nil {
+		return nil, err
+	}
+	if d.info.DriverVersion, err = drv.version(); err != nil {
+		return nil, err
+	}
+	ctx, err := drv.retainPrimary(dev)
+	if err != nil {
+		return nil, err
+	}
+	d.s = session{drv: drv, ctx: ctx}
+	if err := d.setup(o); err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	return d, nil
+}
+
+// setup creates the stream, loads the kernels and cuBLAS.
+func (d *Device) setup(o Options) error {
+	var err error
+	if d.s.stream, err = d.s.drv.newStream(d.s.ctx); err != nil {
+		return err
+	}
+	if d.module, err = d.s.loadModule(fatbin); err != nil {
+		var e *Error
+		if errors.As(err, &e) && (e.Code == codeNoBinaryForGPU || e.Code == codeUnsupportedPTX || e.Code == codeInsufficientDriver) {
+			return fmt.Errorf("%w: the embedded kernels (%s) do not run on %s, compute capability %d.%d, driver %s; ultra needs compute capability 8.0 or newer and a driver for CUDA 11.8 or newer",
+				err, KernelArchs, d.info.Name, d.info.Major, d.info.Minor, versionString(d.info.DriverVersion))
+		}
+		return err
+	}
+	for k := range kernelNames {
+		if d.fns[k], err = d.s.function(d.module, kernelNames[k]); err != nil {
+			return fmt.Errorf("%w: the embedded fatbin lacks a kernel; rebuild it with make cuda-kernels", err)
+		}
+	}
+	var errs []error
+	for _, path := range cublasPaths(o) {
+		lib, err := loadCublas(path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b, err := d.s.newBlas(lib, o.TF32)
+		if err != nil {
+			// A cuBLAS newer than the driver fails here; try the next one.
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		d.blas = b
+		d.info.CublasLibrary = path
+		if d.info.CublasVersion, err = d.s.blasVersion(b); err != nil {
+			return err
+		}
+		break
+	}
+	if d.blas == nil {
+		return fmt.Errorf("cuda: no usable cuBLAS (install the CUDA runtime's libcublas, or set ULTRA_CUDA_CUBLAS): %w", errors.Join(errs...))
+	}
+	if d.scalarsF64, err = d.Alloc(8 * scalarSlots); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Info describes the device.
+func (d *Device) Info() Info { return d.info }
+
+// Close waits for queued work and releases everything the device holds,
+// including buffers not given back with Free. Later calls fail; Close is
+// idempotent.
+func (d *Device) Close() error {
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var errs []error
+	if d.s.ctx == nil {
+		return nil
+	}
+	if d.s.stream != nil {
+		errs = append(errs, d.s.sync())
+	}
+	if d.blas != nil {
+		errs = append(errs, d.s.destroyBlas(d.blas))
+	}
+	errs = append(errs, d.pool.releaseAll(&d.s))
+	if d.module != nil {
+		errs = append(errs, d.s.unloadModule(d.module))
+	}
+	if d.s.stream != nil {
+		errs = append(errs, d.s.destroyStream())
+	}
+	errs = append(errs, d.s.drv.releasePrimary(d.dev))
+	return errors.Join(errs...)
+}
+
+var errClosed = errors.New("cuda: device is closed")
+
+// Alloc returns a buffer of at least bytes bytes from the pool. When the
+// device is out of memory, the pool's cached blocks are freed and the
+// allocation is tried once more.
+func (d *Device) Alloc(bytes int) (Buffer, error) {
+	if d.closed {
+		return Buffer{}, errClosed
+	}
+	if bytes < 1 {
+		return Buffer{}, fmt.Errorf("cuda: Alloc(%d): want at least 1 byte", bytes)
+	}
+	return d.pool.alloc(&d.s, bytes)
+}
+
+// Free returns b to the pool for reuse. Work already queued that uses b
+// still runs before any later use, since everything runs on one stream.
+func (d *Device) Free(b Buffer) {
+	if b.Ptr != 0 && !d.closed {
+		d.pool.put(b)
+	}
+}
+
+// MemStats reports the pool's bytes in use and cached for reuse.
+func (d *Device) MemStats() (inUse, cached int64) { return d.pool.inUse, d.pool.cached }
+
+// MemInfo is the driver's free and total device memory.
+func (d *Device) MemInfo() (free, total int64, err error) {
+	if d.closed {
+		return 0, 0, errClosed
+	}
+	return d.s.memInfo()
+}
+
+// Upload copies src to device address dst.
+func (d *Device) Upload(dst Ptr, src []float32) error {
+	if d.closed {
+		return errClosed
+	}
+	if len(src) == 0 {
+		return nil
+	}
+	return d.s.htod(dst, unsafe.Pointer(&src[0]), 4*len(src))
+}
+
+// UploadInt32 copies src to device address dst.
+func (d *Device) UploadInt32(dst Ptr, src []int32) error {
+	if d.closed {
+		return errClosed
+	}
+	if len(src) == 0 {
+		return nil
+	}
+	return d.s.htod(dst, unsafe.Pointer(&src[0]), 4*len(src))
+}
+
+// Download waits for the queued work and copies len(dst) float32 values from
+// device address src.
+func (d *Device) Download(dst []float32, src Ptr) error {
+	if d.closed {
+		return errClosed
+	}
+	if len(dst) == 0 {
+		return d.Sync()
+	}
+	return d.s.dtoh(unsafe.Pointer(&dst[0]), src, 4*len(dst))
+}
+
+// DownloadFloat64 waits for the queued work and copies len(dst) float64
+// values from device address src.
+func (d *Device) DownloadFloat64(dst []float64, src Ptr) error {
+	if d.closed {
+		return errClosed
+	}
+	if len(dst) == 0 {
+		return d.Sync()
+	}
+	return d.s.dtoh(unsafe.Pointer(&dst[0]), src, 8*len(dst))
+}
+
+// Copy queues a device-to-device copy of bytes bytes.
+func (d *Device) Copy(dst, src Ptr, bytes int) error {
+	if d.closed {
+		return errClosed
+	}
+	if bytes == 0 {
+		return nil
+	}
+	return d.s.dtod(dst, src, bytes)
+}
+
+// Zero queues setting n float32 (or any 32-bit) values at p to 0.
+func (d *Device) Zero(p Ptr, n int) error {
+	if d.closed {
+		return errClosed
+	}
+	if n == 0 {
+		return nil
+	}
+	return d.s.memset32(p, 0, n)
+}
+
+// Sync waits until all queued work has finished and reports the first
+// asynchronous error (a failed kernel surfaces here).
+func (d *Device) Sync() error {
+	if d.closed {
+		return errClosed
+	}
+	return d.s.sync()
+}
+
+// pool is a caching allocator: blocks are rounded up to a size class (four
+// classes per power of two, so at most 25% is wasted) and kept on a free
+// list per class when given back.
+type pool struct {
+	free          map[int][]Ptr
+	live          map[Ptr]int // every allocated block -> its class size
+	inUse, cached int64
+}
+
+// sizeClass rounds n up to 256 bytes or to the next of 1, 1.25, 1.5, 1.75
+// times a power of two.
+func sizeClass(n int) int {
+	if n <= 256 {
+		return 256
+	}
+	p := 1 << (bits.Len(uint(n-1)) - 1) // largest power of two below n
+	step := p / 4
+	return (n + step - 1) / step * step
+}
+
+func (p *pool) alloc(s *session, bytes int) (Buffer, error) {
+	if bytes > math.MaxInt64/2 {
+		return Buffer{}, fmt.Errorf("cuda: Alloc(%d): too large", bytes)
+	}
+	class := sizeClass(bytes)
+	if p.free == nil {
+		p.free, p.live = map[int][]Ptr{}, map[Ptr]int{}
+	}
+	if l := p.free[class]; len(l) > 0 {
+		ptr := l[len(l)-1]
+		p.free[class] = l[:len(l)-1]
+		p.cached -= int64(class)
+		p.inUse += int64(class)
+		return Buffer{Ptr: ptr, Bytes: bytes, class: class}, nil
+	}
+	ptr, err := s.alloc(class)
+	if IsOutOfMemory(err) && p.cached > 0 {
+		if err := p.releaseCached(s); err != nil {
+			return Buffer{}, err
+		}
+		ptr, err = s.alloc(class)
+	}
+	if err != nil {
+		return Buffer{}, fmt.Errorf("%w (allocating %d bytes; %d in use by ultra on this device)", err, class, p.inUse)
+	}
+	p.live[ptr] = class
+	p.inUse += int64(class)
+	return Buffer{Ptr: ptr, Bytes: bytes, class: class}, nil
+}
+
+func (p *pool) put(b Buffer) {
+	if _, ok := p.live[b.Ptr]; !ok {
+		return
+	}
+	p.free[b.class] = append(p.free[b.class], b.Ptr)
+	p.inUse -= int64(b.class)
+	p.cached += int64(b.class)
+}
+
+// releaseCached frees the cached blocks.
+func (p *pool) releaseCached(s *session) error {
+	if err := s.sync(); err != nil {
+		return err
+	}
+	var errs []error
+	for class, l := range p.free {
+		for _, ptr := range l {
+			errs = append(errs, s.free(ptr))
+			delete(p.live, ptr)
+		}
+		p.cached -= int64(class) * int64(len(l))
+		delete(p.free, class)
+	}
+	return errors.Join(errs...)
+}
+
+// releaseAll frees every block, cached or not.
+func (p *pool) releaseAll(s *session) error {
+	var errs []error
+	for ptr := range p.live {
+		errs = append(errs, s.free(ptr))
+	}
+	p.free, p.live, p.inUse, p.cached = nil, nil, 0, 0
+	return errors.Join(errs...)
+}
