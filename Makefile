@@ -75,7 +75,7 @@ cuda-kernels:
 ## build-cuda: the binary with the CUDA backend. Needs no CUDA package: the driver and cuBLAS are
 ## loaded at run time, and the kernels are embedded.
 build-cuda: deps
-	$(GO) build -tags cuda -o $(BIN) ./cmd/ultra
+	$(GO) build -tags ultracuda -o $(BIN) ./cmd/ultra
 
 ## gpu-check: on a machine with an NVIDIA GPU, every GPU check in one command (see scripts/gpu-check.sh).
 gpu-check: deps

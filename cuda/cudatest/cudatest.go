@@ -1,4 +1,4 @@
-//go:build cuda
+//go:build ultracuda
 
 // Package cudatest builds the CPU emulator of the CUDA driver and cuBLAS
 // (cuda/kernels/emu/fake_driver.cc, with the kernels of kernels.cu compiled

@@ -68,34 +68,60 @@ func clipGrads(grads [][]float32, norm float64, maxNorm float32) {
 // not float32(0.999) = 0.99900001287, whose 1-b2 is off by 1.3e-5 relative.
 // A non-finite gradient norm is reported as an error and nothing changes.
 func (s *adamState) step(params, grads [][]float32, lr, maxNorm float32) (float32, error) {
-	if math.IsNaN(float64(lr)) || math.IsInf(float64(lr), 0) || lr < 0 {
-		return 0, fmt.Errorf("nn: Step: lr = %v, want a finite lr >= 0", lr)
-	}
-	if math.IsNaN(float64(maxNorm)) || math.IsInf(float64(maxNorm), 0) {
-		return 0, fmt.Errorf("nn: Step: maxGradNorm = %v, want a finite value (<= 0 disables clipping)", maxNorm)
+	if err := checkStepArgs(lr, maxNorm); err != nil {
+		return 0, err
 	}
 	norm := gradNorm(grads)
-	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return float32(norm), fmt.Errorf("nn: Step: gradient norm is %v; parameters and Adam state left unchanged", norm)
+	if err := checkNorm(norm); err != nil {
+		return float32(norm), err
 	}
 	clipGrads(grads, norm, maxNorm)
 	s.t++
-	b1, b2, eps := decimal64(s.cfg.Beta1), decimal64(s.cfg.Beta2), decimal64(s.cfg.Eps)
-	bc1 := 1 - math.Pow(b1, float64(s.t))
-	bc2 := 1 - math.Pow(b2, float64(s.t))
-	stepSize := float64(lr) / bc1
-	sqrtBC2 := math.Sqrt(bc2)
+	k := s.cfg.coefs(s.t, lr)
 	for i, p := range params {
 		g, m, v := grads[i], s.m[i], s.v[i]
 		for j := range p {
 			gj := float64(g[j])
-			mj := b1*float64(m[j]) + (1-b1)*gj
-			vj := b2*float64(v[j]) + (1-b2)*gj*gj
+			mj := k.b1*float64(m[j]) + (1-k.b1)*gj
+			vj := k.b2*float64(v[j]) + (1-k.b2)*gj*gj
 			m[j], v[j] = float32(mj), float32(vj)
-			p[j] = float32(float64(p[j]) - stepSize*mj/(math.Sqrt(vj)/sqrtBC2+eps))
+			p[j] = float32(float64(p[j]) - k.stepSize*mj/(math.Sqrt(vj)/k.sqrtBC2+k.eps))
 		}
 	}
 	return float32(norm), nil
+}
+
+// checkStepArgs validates Step's arguments (every backend uses it).
+func checkStepArgs(lr, maxNorm float32) error {
+	if math.IsNaN(float64(lr)) || math.IsInf(float64(lr), 0) || lr < 0 {
+		return fmt.Errorf("nn: Step: lr = %v, want a finite lr >= 0", lr)
+	}
+	if math.IsNaN(float64(maxNorm)) || math.IsInf(float64(maxNorm), 0) {
+		return fmt.Errorf("nn: Step: maxGradNorm = %v, want a finite value (<= 0 disables clipping)", maxNorm)
+	}
+	return nil
+}
+
+// checkNorm reports a non-finite gradient norm, which Step refuses.
+func checkNorm(norm float64) error {
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return fmt.Errorf("nn: Step: gradient norm is %v; parameters and Adam state left unchanged", norm)
+	}
+	return nil
+}
+
+// adamCoefs are the per-step constants of Adam for step t (1-based).
+type adamCoefs struct {
+	b1, b2, eps       float64
+	stepSize, sqrtBC2 float64 // lr/(1-β1^t) and sqrt(1-β2^t)
+}
+
+// coefs computes step t's constants in double, as PyTorch does.
+func (c AdamConfig) coefs(t int, lr float32) adamCoefs {
+	b1, b2, eps := decimal64(c.Beta1), decimal64(c.Beta2), decimal64(c.Eps)
+	bc1 := 1 - math.Pow(b1, float64(t))
+	bc2 := 1 - math.Pow(b2, float64(t))
+	return adamCoefs{b1: b1, b2: b2, eps: eps, stepSize: float64(lr) / bc1, sqrtBC2: math.Sqrt(bc2)}
 }
 
 // set copies checkpointed moments into s after checking their shapes.

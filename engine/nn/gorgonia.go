@@ -85,6 +85,7 @@ type gorgoniaBackend struct {
 	value     []layerRef
 	cnn       *cnnRefs // the conv torso when spec.IsImage(), else nil
 	optimizer          // pdata[i] = params[i].data, gdata[i] = params[i].grad
+	rollout   hostRollout
 	fwd       map[int]*fwdGraph
 	loss      map[lossKey]*lossGraph
 }
@@ -582,7 +583,7 @@ func (b *gorgoniaBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 	if b.closed {
 		return LossStats{}, errors.New("nn: Grad: backend is closed")
 	}
-	if err := b.spec.checkBatch(bt, c); err != nil {
+	if err := b.spec.checkBatch("Grad", bt, c); err != nil {
 		return LossStats{}, err
 	}
 	lg, err := b.lossGraphFor(lossKey{n: bt.N, clipV: c.ClipVLoss})
@@ -681,4 +682,24 @@ func scalarValue(v G.Value) (float64, error) {
 		return 0, errors.New("no value was read")
 	}
 	return 0, fmt.Errorf("unexpected value type %T", v)
+}
+
+// SetRollout keeps b (read in place) for GradMinibatch.
+func (b *gorgoniaBackend) SetRollout(ro Batch) error {
+	if b.closed {
+		return errors.New("nn: SetRollout: backend is closed")
+	}
+	return b.rollout.set(b.spec, ro)
+}
+
+// GradMinibatch gathers the samples idx of the rollout and runs Grad on them.
+func (b *gorgoniaBackend) GradMinibatch(idx []int, normAdv bool, c LossConfig) (LossStats, error) {
+	if b.closed {
+		return LossStats{}, errors.New("nn: GradMinibatch: backend is closed")
+	}
+	mb, err := b.rollout.gather(b.spec, idx, normAdv)
+	if err != nil {
+		return LossStats{}, err
+	}
+	return b.Grad(mb, c)
 }

@@ -267,6 +267,17 @@ type Backend interface {
 	// Grad computes the PPO loss over the batch and stores its gradient
 	// (replacing any previous one).
 	Grad(b Batch, c LossConfig) (LossStats, error)
+	// SetRollout hands over one iteration's samples (b.N of them, Values
+	// included) for GradMinibatch. Host backends read b's buffers in place,
+	// so they must not change until the next SetRollout; the CUDA backend
+	// copies them to the device once, so that minibatches are gathered
+	// there.
+	SetRollout(b Batch) error
+	// GradMinibatch is Grad over the samples idx of the rollout given to
+	// SetRollout, with their advantages normalised over the minibatch when
+	// normAdv is set (mean 0, unbiased standard deviation, +1e-8 in the
+	// denominator, as CleanRL's norm_adv).
+	GradMinibatch(idx []int, normAdv bool, c LossConfig) (LossStats, error)
 	// Step clips the stored gradient to global L2 norm maxGradNorm (if > 0),
 	// applies one Adam step with learning rate lr (bias-corrected), and
 	// returns the pre-clip global gradient norm.
@@ -288,15 +299,16 @@ type Backend interface {
 }
 
 // checkBatch validates a minibatch and loss coefficients against the spec
-// (every backend uses it, so their errors are the same).
-func (s Spec) checkBatch(bt Batch, c LossConfig) error {
+// for the method call (every backend uses it, so their errors are the
+// same).
+func (s Spec) checkBatch(call string, bt Batch, c LossConfig) error {
 	n := bt.N
 	if n < 1 {
-		return fmt.Errorf("nn: Grad: Batch.N = %d, want N >= 1", n)
+		return fmt.Errorf("nn: %s: Batch.N = %d, want N >= 1", call, n)
 	}
 	check := func(field string, got, want int, wantDesc string) error {
 		if got != want {
-			return fmt.Errorf("nn: Grad: Batch.%s has %d values, want %s = %d", field, got, wantDesc, want)
+			return fmt.Errorf("nn: %s: Batch.%s has %d values, want %s = %d", call, field, got, wantDesc, want)
 		}
 		return nil
 	}
@@ -327,20 +339,25 @@ func (s Spec) checkBatch(bt Batch, c LossConfig) error {
 	if s.Discrete {
 		for i, a := range bt.Actions {
 			if !(a >= 0 && a < float32(s.ActDim)) || a != float32(int(a)) {
-				return fmt.Errorf("nn: Grad: Batch.Actions[%d] = %v is not an action index in [0, %d)", i, a, s.ActDim)
+				return fmt.Errorf("nn: %s: Batch.Actions[%d] = %v is not an action index in [0, %d)", call, i, a, s.ActDim)
 			}
 		}
 	}
+	return c.check(call)
+}
+
+// check validates the loss coefficients for the method call.
+func (c LossConfig) check(call string) error {
 	for _, f := range []struct {
 		name string
 		v    float32
 	}{{"ClipCoef", c.ClipCoef}, {"VfCoef", c.VfCoef}, {"EntCoef", c.EntCoef}} {
 		if math.IsNaN(float64(f.v)) || math.IsInf(float64(f.v), 0) {
-			return fmt.Errorf("nn: Grad: LossConfig.%s = %v, want a finite value", f.name, f.v)
+			return fmt.Errorf("nn: %s: LossConfig.%s = %v, want a finite value", call, f.name, f.v)
 		}
 	}
 	if c.ClipCoef < 0 {
-		return fmt.Errorf("nn: Grad: LossConfig.ClipCoef = %v, want ClipCoef >= 0", c.ClipCoef)
+		return fmt.Errorf("nn: %s: LossConfig.ClipCoef = %v, want ClipCoef >= 0", call, c.ClipCoef)
 	}
 	return nil
 }

@@ -128,7 +128,6 @@ type Trainer struct {
 	truncObs, truncV, truncD []float32
 	rawObs                   []float32 // copy of the current raw observation (env buffers are reused)
 
-	mb   nn.Batch
 	perm []int
 
 	builders []*Episode
@@ -230,9 +229,6 @@ func (t *Trainer) alloc() {
 	t.envAct, t.bonus, t.replaced = make([]float32, t.n*t.ad), make([]float32, t.n), make([]bool, t.n)
 	t.truncObs, t.truncV, t.truncD = make([]float32, t.n*t.od), make([]float32, t.n), make([]float32, t.n*distDim)
 	t.rawObs = make([]float32, t.n*t.od)
-	mbs := c.MinibatchSize()
-	t.mb = nn.Batch{Obs: make([]float32, mbs*t.od), Actions: make([]float32, mbs*t.ad), LogProbs: make([]float32, mbs),
-		Advantages: make([]float32, mbs), Returns: make([]float32, mbs), Values: make([]float32, mbs)}
 	t.perm = make([]int, B)
 	t.obsRMS = NewRunningMeanStd(t.od)
 	t.rew = NewRewardScaler(t.n, c.Gamma, c.ClipReward)
@@ -522,6 +518,12 @@ func (t *Trainer) update(st *IterStats) error {
 	st.LearningRate = lr
 	loss := nn.LossConfig{ClipCoef: float32(c.ClipCoef), VfCoef: float32(c.VfCoef), EntCoef: float32(c.EntCoef), ClipVLoss: c.ClipVLoss}
 	B, mbs := c.BatchSize(), c.MinibatchSize()
+	// The whole rollout goes to the networks once; minibatches are named by
+	// index (a GPU backend gathers them on the device).
+	if err := t.net.SetRollout(nn.Batch{N: B, Obs: t.obs, Actions: t.actions, LogProbs: t.logp,
+		Advantages: t.adv, Returns: t.returns, Values: t.values}); err != nil {
+		return fmt.Errorf("ppo: rollout to the networks: %w", err)
+	}
 	for i := range t.perm {
 		t.perm[i] = i
 	}
@@ -533,8 +535,7 @@ func (t *Trainer) update(st *IterStats) error {
 			if t.stop.Load() {
 				return ErrStopped
 			}
-			t.gather(t.perm[start : start+mbs])
-			ls, err := t.net.Grad(t.mb, loss)
+			ls, err := t.net.GradMinibatch(t.perm[start:start+mbs], c.NormAdv, loss)
 			if err != nil {
 				return fmt.Errorf("ppo: gradient: %w", err)
 			}
@@ -565,32 +566,6 @@ func (t *Trainer) update(st *IterStats) error {
 	st.GradNorm /= u
 	st.ExplainedVar = explainedVariance(t.values, t.returns)
 	return nil
-}
-
-// gather copies the samples idx into the minibatch, normalising advantages
-// over the minibatch when configured.
-func (t *Trainer) gather(idx []int) {
-	mb := &t.mb
-	mb.N = len(idx)
-	var mean, sq float64
-	for j, k := range idx {
-		copy(mb.Obs[j*t.od:(j+1)*t.od], t.obs[k*t.od:(k+1)*t.od])
-		copy(mb.Actions[j*t.ad:(j+1)*t.ad], t.actions[k*t.ad:(k+1)*t.ad])
-		mb.LogProbs[j], mb.Returns[j], mb.Values[j], mb.Advantages[j] = t.logp[k], t.returns[k], t.values[k], t.adv[k]
-		mean += float64(t.adv[k])
-	}
-	if !t.cfg.NormAdv {
-		return
-	}
-	mean /= float64(len(idx))
-	for _, a := range mb.Advantages {
-		sq += (float64(a) - mean) * (float64(a) - mean)
-	}
-	// torch.std is the unbiased estimate; CleanRL adds 1e-8.
-	std := math.Sqrt(sq / float64(max(1, len(idx)-1)))
-	for j, a := range mb.Advantages {
-		mb.Advantages[j] = float32((float64(a) - mean) / (std + 1e-8))
-	}
 }
 
 // explainedVariance is 1 − Var(returns − values)/Var(returns).

@@ -1,0 +1,814 @@
+//go:build ultracuda
+
+package nn
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ultra-rl/ultra/cuda"
+)
+
+// This file implements Backend on an NVIDIA GPU through package cuda (the
+// driver API, cuBLAS and the project's kernels; build tag `cuda`).
+//
+// Same networks, same maths. The parameters, their names, order, shapes
+// and initial values are those of [NewNative] (MLPs) or [NewGorgonia]
+// (Nature-CNN): the backend builds that reference once to take its
+// initialisation. The loss and Adam run in the kernels of cuda/kernels,
+// whose per-element bodies mirror native.go and adam.go operation for
+// operation (the loss terms and Adam in double precision); matrix products
+// are cuBLAS sgemm in full FP32 unless Options.TF32 is set. The tests run
+// this file against the native and gorgonia backends on the CPU emulator of
+// the driver (cuda/cudatest), and `make gpu-check` on a GPU.
+//
+// Where the data lives. Parameters, gradients and Adam's moments live on
+// the device in four flat buffers laid out in Params order, so gradient
+// clipping and Adam are one pass each over all parameters. SetRollout copies
+// a whole rollout to the device once per iteration; GradMinibatch uploads
+// only the minibatch's indices and gathers the samples there. Forward
+// uploads the observations and downloads the distribution parameters and
+// values: the rollout's only per-step copies. Every copy, kernel and cuBLAS
+// call is queued on one stream; the host waits only where it needs a
+// result (Forward's outputs, Grad's loss statistics, Step's gradient norm).
+//
+// Host mirrors. Params, Grads and AdamState return host copies, because
+// callers hold and write their Data (checkpoint loading writes the
+// parameters; the trainer reads log_std while it samples). The backend
+// keeps the mirrors coherent: after a Step the device is newer, and the
+// next Params, AdamState or Forward call refreshes the host copy (Forward
+// does, so that a log_std slice kept by the caller is current during the
+// rollout); after Params or AdamState the host copy may have been written,
+// so the next device computation uploads it first.
+//
+// Layouts follow native.go: activations are row-major [rows, width], so a
+// Linear layer is Z = H·Wᵀ + b with W in PyTorch layout [out, in]. The CNN
+// keeps its activations as [n·oh·ow, channels] (NHWC) matrices, which is
+// what im2col + sgemm produce and the next im2col reads; the torso output
+// is transposed once to PyTorch's channel-major flatten order.
+
+// clayer is one Linear layer: offsets (in float32s) of its weight and bias
+// in the flat parameter buffer.
+type clayer struct{ in, out, w, b int }
+
+// cconv is one convolution of the CNN torso.
+type cconv struct {
+	clayer // out = channels out, in = channels in·k·k; w, b offsets
+	geom   cuda.Conv
+}
+
+// cudaBackend implements Backend on a GPU; see the file comment.
+type cudaBackend struct {
+	spec  Spec
+	dev   *cuda.Device
+	shape [][]int // per parameter
+	offs  []int   // per parameter, in float32s
+	total int     // float32s in all parameters
+	logSO int     // offset of log_std, -1 when Discrete
+	mlp   [2][]clayer
+	conv  []cconv // the CNN torso, nil for MLPs
+	fc    clayer  // the CNN's 512-unit Linear
+	act   cuda.Act
+
+	// Device state, flat in Params order.
+	p, g, m, v cuda.Buffer
+	// Host mirrors: optimizer.pdata/gdata and opt.m/opt.v are views of these.
+	hp, hg, hm, hv []float32
+	optimizer
+
+	devNewer    bool // the device's parameters and moments changed since the mirrors
+	gradStale   bool // the host gradient mirror is older than the device's
+	hostParams  bool // Params was called: the host parameters may have been written
+	hostMoments bool // AdamState was called: the host moments may have been written
+
+	ws     cudaWork
+	rollN  int // samples in the device rollout
+	roll   struct{ obs, act, scal cuda.Buffer }
+	idx    []int32   // host staging for GradMinibatch's indices
+	stage  []float32 // host staging for Grad's and SetRollout's per-sample scalars
+	stats  [6]float64
+	fwdOut struct{ dist, val cuda.Ptr }
+}
+
+// cudaWork is the device workspace for up to rows samples.
+type cudaWork struct {
+	rows int
+	bufs []cuda.Buffer
+	x    cuda.Ptr // [rows, ObsDim] network input
+	act  cuda.Ptr // [rows, ActDim] (or [rows]) actions
+	scal cuda.Ptr // [rows, 4]: old log-prob, advantage, return, old value
+	idx  cuda.Ptr // [rows] int32 minibatch indices
+	// MLP: per net, per hidden layer [rows, width] activations; head outputs.
+	h    [2][]cuda.Ptr
+	head [2]cuda.Ptr // [rows, ActDim] and [rows]
+	// Backward.
+	dA, dB cuda.Ptr // [rows, maxWidth] ping-pong
+	dHead  cuda.Ptr // [rows, ActDim]
+	dV     cuda.Ptr // [rows]
+	stats  cuda.Ptr // [rows, 5] float64
+	dls    cuda.Ptr // [rows, ActDim] float64
+	dlsSum cuda.Ptr // [ActDim] float64
+	// CNN: per convolution its column matrix, output and their gradients.
+	col, z, dcol, dz []cuda.Ptr
+	flat, hid, dflat cuda.Ptr
+}
+
+// NewCUDA builds the policy and value networks described by spec on the GPU
+// opts selects (device, libraries, TF32). Equal seeds give the same initial
+// networks as [NewNative] (MLPs) and [NewGorgonia] (Spec.Image). Without a
+// usable GPU it fails with the driver's error (cuda.IsNoDevice).
+func NewCUDA(spec Spec, seed uint64, adam AdamConfig, opts cuda.Options) (Backend, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	adam = adam.withDefaults()
+	if err := adam.validate(); err != nil {
+		return nil, err
+	}
+	// The reference initialisation, taken before touching the GPU so that
+	// spec errors come first.
+	var ref Backend
+	var err error
+	if spec.IsImage() {
+		ref, err = NewGorgonia(spec, seed, adam)
+	} else {
+		ref, err = NewNative(spec, seed, adam)
+	}
+	spec = spec.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	params := ref.Params()
+	defer ref.Close()
+
+	dev, err := cuda.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &cudaBackend{spec: spec, dev: dev, logSO: -1, act: cuda.ActTanh}
+	if spec.Activation == ActReLU {
+		b.act = cuda.ActReLU
+	}
+	if err := b.layout(params); err != nil {
+		dev.Close()
+		return nil, err
+	}
+	if err := b.allocState(params, adam); err != nil {
+		return nil, errors.Join(err, b.Close())
+	}
+	return b, nil
+}
+
+// layout records the parameters' offsets and the layers that use them.
+func (b *cudaBackend) layout(params []Param) error {
+	off := map[string]int{}
+	for _, p := range params {
+		n := len(p.Data)
+		b.names = append(b.names, p.Name)
+		b.shape = append(b.shape, append([]int(nil), p.Shape...))
+		b.offs = append(b.offs, b.total)
+		off[p.Name] = b.total
+		b.total += n
+	}
+	linear := func(name string, in, out int) clayer {
+		return clayer{in: in, out: out, w: off[name+".weight"], b: off[name+".bias"]}
+	}
+	s := b.spec
+	if s.IsImage() {
+		c, h, w := s.Image[0], s.Image[1], s.Image[2]
+		in := c
+		for i, cv := range cnnConvs {
+			oh, ow := convOut(h, cv.kernel, cv.stride), convOut(w, cv.kernel, cv.stride)
+			l := linear(fmt.Sprintf("torso.%d", 2*i), in*cv.kernel*cv.kernel, cv.out)
+			b.conv = append(b.conv, cconv{clayer: l, geom: cuda.Conv{C: in, H: h, W: w, K: cv.kernel, S: cv.stride,
+				OH: oh, OW: ow, NHWC: i > 0}})
+			h, w, in = oh, ow, cv.out
+		}
+		b.fc = linear(fmt.Sprintf("torso.%d", 2*len(cnnConvs)+1), in*h*w, cnnHidden)
+		b.mlp[0] = []clayer{linear("actor", cnnHidden, s.ActDim)}
+		b.mlp[1] = []clayer{linear("critic", cnnHidden, 1)}
+		b.act = cuda.ActReLU
+		return nil
+	}
+	for k, prefix := range [2]string{"policy", "value"} {
+		sizes := append(append([]int{s.ObsDim}, s.Hidden...), s.ActDim)
+		if k == 1 {
+			sizes[len(sizes)-1] = 1
+		}
+		for l := 0; l+1 < len(sizes); l++ {
+			b.mlp[k] = append(b.mlp[k], linear(fmt.Sprintf("%s.%d", prefix, 2*l), sizes[l], sizes[l+1]))
+		}
+	}
+	if !s.Discrete {
+		b.logSO = off["policy.log_std"]
+	}
+	return nil
+}
+
+// allocState allocates the device and host state and uploads params.
+func (b *cudaBackend) allocState(params []Param, adam AdamConfig) error {
+	for _, buf := range []*cuda.Buffer{&b.p, &b.g, &b.m, &b.v} {
+		var err error
+		if *buf, err = b.dev.Alloc(4 * b.total); err != nil {
+			return err
+		}
+	}
+	b.hp, b.hg = make([]float32, b.total), make([]float32, b.total)
+	b.hm, b.hv = make([]float32, b.total), make([]float32, b.total)
+	b.opt = &adamState{cfg: adam}
+	for i, p := range params {
+		o, n := b.offs[i], len(p.Data)
+		copy(b.hp[o:o+n], p.Data)
+		b.pdata = append(b.pdata, b.hp[o:o+n:o+n])
+		b.gdata = append(b.gdata, b.hg[o:o+n:o+n])
+		b.opt.m = append(b.opt.m, b.hm[o:o+n:o+n])
+		b.opt.v = append(b.opt.v, b.hv[o:o+n:o+n])
+	}
+	if err := b.dev.Upload(b.p.Ptr, b.hp); err != nil {
+		return err
+	}
+	if err := b.dev.Zero(b.m.Ptr, b.total); err != nil {
+		return err
+	}
+	if err := b.dev.Zero(b.v.Ptr, b.total); err != nil {
+		return err
+	}
+	return b.dev.Zero(b.g.Ptr, b.total)
+}
+
+// Spec returns the network description with defaults filled in.
+func (b *cudaBackend) Spec() Spec {
+	s := b.spec
+	s.Hidden = append([]int(nil), s.Hidden...)
+	return s
+}
+
+// Device describes the GPU the backend runs on.
+func (b *cudaBackend) Device() cuda.Info { return b.dev.Info() }
+
+// paramList returns Params-shaped entries aliasing bufs.
+func (b *cudaBackend) paramList(bufs [][]float32) []Param {
+	out := make([]Param, len(b.names))
+	for i, name := range b.names {
+		out[i] = Param{Name: name, Shape: append([]int(nil), b.shape[i]...), Data: bufs[i]}
+	}
+	return out
+}
+
+// pull refreshes the host mirrors of the parameters and moments when the
+// device is newer.
+func (b *cudaBackend) pull() error {
+	if !b.devNewer {
+		return nil
+	}
+	for _, x := range []struct {
+		h []float32
+		d cuda.Buffer
+	}{{b.hp, b.p}, {b.hm, b.m}, {b.hv, b.v}} {
+		if err := b.dev.Download(x.h, x.d.Ptr); err != nil {
+			return fmt.Errorf("nn: reading the parameters back from the GPU: %w", err)
+		}
+	}
+	b.devNewer = false
+	return nil
+}
+
+// push uploads host mirrors that callers may have written.
+func (b *cudaBackend) push() error {
+	if b.hostParams {
+		if err := b.dev.Upload(b.p.Ptr, b.hp); err != nil {
+			return err
+		}
+		b.hostParams = false
+	}
+	if b.hostMoments {
+		if err := b.dev.Upload(b.m.Ptr, b.hm); err != nil {
+			return err
+		}
+		if err := b.dev.Upload(b.v.Ptr, b.hv); err != nil {
+			return err
+		}
+		b.hostMoments = false
+	}
+	return nil
+}
+
+// Params lists the parameters. Data holds a host copy, current at the call
+// and after each Forward; writes to it reach the GPU before the next
+// computation.
+func (b *cudaBackend) Params() []Param {
+	if b.closed {
+		return b.paramList(b.pdata)
+	}
+	if err := b.pull(); err != nil {
+		// Params cannot fail; the next device call reports the error again.
+		return b.paramList(b.pdata)
+	}
+	b.hostParams = true
+	return b.paramList(b.pdata)
+}
+
+// Grads lists a host copy of the stored gradient (after Step, the clipped
+// one).
+func (b *cudaBackend) Grads() []Param {
+	if !b.closed && b.gradStale {
+		if err := b.dev.Download(b.hg, b.g.Ptr); err == nil {
+			b.gradStale = false
+		}
+	}
+	return b.paramList(b.gdata)
+}
+
+// AdamState returns host copies of Adam's moments (written back to the GPU
+// before the next Step) and the step count.
+func (b *cudaBackend) AdamState() (m, v []Param, t int) {
+	if !b.closed && b.pull() == nil {
+		b.hostMoments = true
+	}
+	return b.paramList(b.opt.m), b.paramList(b.opt.v), b.opt.t
+}
+
+// SetAdamState copies checkpointed Adam moments and step count.
+func (b *cudaBackend) SetAdamState(m, v [][]float32, t int) error {
+	if b.closed {
+		return errors.New("nn: SetAdamState: backend is closed")
+	}
+	if err := b.pull(); err != nil {
+		return err
+	}
+	if err := b.opt.set(m, v, t, b.names); err != nil {
+		return err
+	}
+	b.hostMoments = true
+	return b.push()
+}
+
+// Close releases the GPU; later calls fail.
+func (b *cudaBackend) Close() error {
+	if b.closed {
+		return nil
+	}
+	if b.dev != nil && !b.devNewer {
+		b.devNewer = false
+	} else if b.dev != nil {
+		_ = b.pull() // keep the host mirrors current for readers of old Params slices
+	}
+	b.closed = true
+	return b.dev.Close()
+}
+
+// ensure sizes the workspace for rows samples.
+func (b *cudaBackend) ensure(rows int) error {
+	if b.ws.rows >= rows {
+		return nil
+	}
+	for _, buf := range b.ws.bufs {
+		b.dev.Free(buf)
+	}
+	s := b.spec
+	w := cudaWork{rows: rows}
+	var err error
+	alloc := func(elems, size int) cuda.Ptr {
+		if err != nil {
+			return 0
+		}
+		var buf cuda.Buffer
+		buf, err = b.dev.Alloc(max(elems, 1) * size)
+		w.bufs = append(w.bufs, buf)
+		return buf.Ptr
+	}
+	f32 := func(elems int) cuda.Ptr { return alloc(elems, 4) }
+	A, aw := s.ActDim, s.ActDim
+	if s.Discrete {
+		aw = 1
+	}
+	w.x, w.act, w.scal, w.idx = f32(rows*s.ObsDim), f32(rows*aw), f32(rows*4), f32(rows)
+	w.head[0], w.head[1] = f32(rows*A), f32(rows)
+	w.dHead, w.dV = f32(rows*A), f32(rows)
+	w.stats, w.dls, w.dlsSum = alloc(rows*5, 8), alloc(rows*A, 8), alloc(A, 8)
+	maxW := A
+	if b.conv == nil {
+		for k := range b.mlp {
+			for l, ly := range b.mlp[k] {
+				maxW = max(maxW, ly.in, ly.out)
+				if l+1 < len(b.mlp[k]) {
+					w.h[k] = append(w.h[k], f32(rows*ly.out))
+				}
+			}
+		}
+	} else {
+		for _, cv := range b.conv {
+			r := rows * cv.geom.OH * cv.geom.OW
+			w.col = append(w.col, f32(r*cv.in))
+			w.z = append(w.z, f32(r*cv.out))
+			w.dcol = append(w.dcol, f32(r*cv.in))
+			w.dz = append(w.dz, f32(r*cv.out))
+		}
+		w.flat, w.dflat = f32(rows*b.fc.in), f32(rows*b.fc.in)
+		w.hid = f32(rows * cnnHidden)
+		maxW = max(maxW, cnnHidden)
+	}
+	w.dA, w.dB = f32(rows*maxW), f32(rows*maxW)
+	if err != nil {
+		for _, buf := range w.bufs {
+			b.dev.Free(buf)
+		}
+		b.ws = cudaWork{}
+		return fmt.Errorf("nn: GPU workspace for %d samples: %w", rows, err)
+	}
+	b.ws = w
+	return nil
+}
+
+// P returns the device address of the parameter element at offset off;
+// G the same in the gradient.
+func (b *cudaBackend) P(off int) cuda.Ptr { return b.p.Ptr.F32(off) }
+func (b *cudaBackend) G(off int) cuda.Ptr { return b.g.Ptr.F32(off) }
+
+// linear queues dst [r, out] = act(h [r, in]·Wᵀ + bias).
+func (b *cudaBackend) linear(ly clayer, h cuda.Ptr, r int, dst cuda.Ptr, act cuda.Act) error {
+	if err := b.dev.Gemm(false, true, r, ly.out, ly.in, 1, h, b.P(ly.w), 0, dst); err != nil {
+		return err
+	}
+	return b.dev.BiasAct(dst, b.P(ly.b), r, ly.out, act)
+}
+
+// forward queues the networks on the r inputs at ws.x, leaving the heads'
+// outputs in ws.head and, for backward, every activation in the workspace.
+func (b *cudaBackend) forward(r int) error {
+	ws := &b.ws
+	if b.conv != nil {
+		return b.cnnForward(r)
+	}
+	for k, layers := range b.mlp {
+		h := ws.x
+		for l, ly := range layers {
+			if l+1 == len(layers) {
+				if err := b.linear(ly, h, r, ws.head[k], cuda.ActNone); err != nil {
+					return err
+				}
+				break
+			}
+			if err := b.linear(ly, h, r, ws.h[k][l], b.act); err != nil {
+				return err
+			}
+			h = ws.h[k][l]
+		}
+	}
+	return nil
+}
+
+// cnnForward is forward for the Nature-CNN.
+func (b *cudaBackend) cnnForward(r int) error {
+	ws := &b.ws
+	x := ws.x
+	for i, cv := range b.conv {
+		g := cv.geom
+		g.N = r
+		if err := b.dev.Im2Col(x, ws.col[i], g); err != nil {
+			return err
+		}
+		if err := b.linear(cv.clayer, ws.col[i], r*g.OH*g.OW, ws.z[i], cuda.ActReLU); err != nil {
+			return err
+		}
+		x = ws.z[i]
+	}
+	last := b.conv[len(b.conv)-1]
+	// [r, oh·ow, C] (NHWC) -> [r, C, oh·ow]: PyTorch's flatten order.
+	if err := b.dev.Transpose(x, ws.flat, r, last.geom.OH*last.geom.OW, last.out); err != nil {
+		return err
+	}
+	if err := b.linear(b.fc, ws.flat, r, ws.hid, cuda.ActReLU); err != nil {
+		return err
+	}
+	for k := range b.mlp {
+		if err := b.linear(b.mlp[k][0], ws.hid, r, ws.head[k], cuda.ActNone); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Forward evaluates n observations on the GPU.
+func (b *cudaBackend) Forward(obs []float32, n int, dist, values []float32) error {
+	if err := b.spec.checkForward(b.closed, obs, n, dist, values); err != nil {
+		return err
+	}
+	if err := b.run(n, func() error {
+		if err := b.dev.Upload(b.ws.x, obs); err != nil {
+			return err
+		}
+		if err := b.forward(n); err != nil {
+			return err
+		}
+		if err := b.dev.Download(dist, b.ws.head[0]); err != nil {
+			return err
+		}
+		return b.dev.Download(values, b.ws.head[1])
+	}); err != nil {
+		return fmt.Errorf("nn: Forward (n = %d) on the GPU: %w", n, err)
+	}
+	// Keep host copies current for callers holding Params slices (the
+	// trainer samples with log_std).
+	return b.pull()
+}
+
+// run sizes the workspace, uploads host-written state and runs f.
+func (b *cudaBackend) run(rows int, f func() error) error {
+	if err := b.ensure(rows); err != nil {
+		return err
+	}
+	if err := b.push(); err != nil {
+		return err
+	}
+	return f()
+}
+
+// stageScalars interleaves the per-sample scalars of bt into b.stage as
+// [N, 4] rows: old log-prob, advantage, return, old value.
+func (b *cudaBackend) stageScalars(bt Batch) []float32 {
+	n := bt.N
+	if cap(b.stage) < 4*n {
+		b.stage = make([]float32, 4*n)
+	}
+	st := b.stage[:4*n]
+	for i := 0; i < n; i++ {
+		v := float32(0)
+		if bt.Values != nil {
+			v = bt.Values[i]
+		}
+		st[4*i], st[4*i+1], st[4*i+2], st[4*i+3] = bt.LogProbs[i], bt.Advantages[i], bt.Returns[i], v
+	}
+	return st
+}
+
+// Grad computes the PPO loss over the batch and stores its gradient.
+func (b *cudaBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
+	if b.closed {
+		return LossStats{}, errors.New("nn: Grad: backend is closed")
+	}
+	if err := b.spec.checkBatch("Grad", bt, c); err != nil {
+		return LossStats{}, err
+	}
+	n := bt.N
+	st, err := b.gradRun(n, c, func() error {
+		if err := b.dev.Upload(b.ws.x, bt.Obs); err != nil {
+			return err
+		}
+		if err := b.dev.Upload(b.ws.act, bt.Actions); err != nil {
+			return err
+		}
+		return b.dev.Upload(b.ws.scal, b.stageScalars(bt))
+	})
+	if err != nil {
+		return st, fmt.Errorf("nn: Grad (N = %d) on the GPU: %w", n, err)
+	}
+	return st, nil
+}
+
+// SetRollout copies the rollout to the GPU for GradMinibatch.
+func (b *cudaBackend) SetRollout(ro Batch) error {
+	if b.closed {
+		return errors.New("nn: SetRollout: backend is closed")
+	}
+	if err := b.spec.checkRollout(ro); err != nil {
+		return err
+	}
+	aw := b.spec.ActDim
+	if b.spec.Discrete {
+		aw = 1
+	}
+	n := ro.N
+	b.rollN = 0
+	for _, x := range []struct {
+		buf  *cuda.Buffer
+		elem int
+	}{{&b.roll.obs, n * b.spec.ObsDim}, {&b.roll.act, n * aw}, {&b.roll.scal, n * 4}} {
+		if x.buf.Bytes < 4*x.elem {
+			b.dev.Free(*x.buf)
+			*x.buf = cuda.Buffer{}
+			buf, err := b.dev.Alloc(4 * x.elem)
+			if err != nil {
+				return fmt.Errorf("nn: SetRollout: %d samples on the GPU: %w", n, err)
+			}
+			*x.buf = buf
+		}
+	}
+	if err := errors.Join(b.dev.Upload(b.roll.obs.Ptr, ro.Obs), b.dev.Upload(b.roll.act.Ptr, ro.Actions),
+		b.dev.Upload(b.roll.scal.Ptr, b.stageScalars(ro))); err != nil {
+		return fmt.Errorf("nn: SetRollout: %w", err)
+	}
+	b.rollN = n
+	return nil
+}
+
+// GradMinibatch gathers the samples idx of the rollout on the GPU and runs
+// Grad on them.
+func (b *cudaBackend) GradMinibatch(idx []int, normAdv bool, c LossConfig) (LossStats, error) {
+	if b.closed {
+		return LossStats{}, errors.New("nn: GradMinibatch: backend is closed")
+	}
+	if err := checkIndices(idx, b.rollN); err != nil {
+		return LossStats{}, err
+	}
+	if err := c.check("GradMinibatch"); err != nil {
+		return LossStats{}, err
+	}
+	n := len(idx)
+	if cap(b.idx) < n {
+		b.idx = make([]int32, n)
+	}
+	b.idx = b.idx[:n]
+	for i, k := range idx {
+		b.idx[i] = int32(k)
+	}
+	aw := b.spec.ActDim
+	if b.spec.Discrete {
+		aw = 1
+	}
+	st, err := b.gradRun(n, c, func() error {
+		ws := &b.ws
+		if err := b.dev.UploadInt32(ws.idx, b.idx); err != nil {
+			return err
+		}
+		if err := b.dev.GatherRows(ws.x, b.roll.obs.Ptr, ws.idx, n, b.spec.ObsDim); err != nil {
+			return err
+		}
+		if err := b.dev.GatherRows(ws.act, b.roll.act.Ptr, ws.idx, n, aw); err != nil {
+			return err
+		}
+		if err := b.dev.GatherRows(ws.scal, b.roll.scal.Ptr, ws.idx, n, 4); err != nil {
+			return err
+		}
+		if normAdv {
+			return b.dev.NormalizeColumn(ws.scal.F32(1), n, 4)
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("nn: GradMinibatch (N = %d) on the GPU: %w", n, err)
+	}
+	return st, nil
+}
+
+// gradRun loads a minibatch of n samples with load, then queues the
+// forward pass, the loss and the backward pass, and reads the statistics.
+func (b *cudaBackend) gradRun(n int, c LossConfig, load func() error) (LossStats, error) {
+	b.hasGrad = false
+	err := b.run(n, func() error {
+		if err := load(); err != nil {
+			return err
+		}
+		if err := b.forward(n); err != nil {
+			return err
+		}
+		ws := &b.ws
+		logStd, gLogStd := cuda.Ptr(0), cuda.Ptr(0)
+		if !b.spec.Discrete {
+			logStd, gLogStd = b.P(b.logSO), b.G(b.logSO)
+		}
+		if err := b.dev.PPOLossGrad(cuda.PPOLoss{N: n, A: b.spec.ActDim, Discrete: b.spec.Discrete,
+			Head: ws.head[0], Value: ws.head[1], Act: ws.act, Scalars: ws.scal, LogStd: logStd,
+			ClipCoef: c.ClipCoef, VfCoef: c.VfCoef, EntCoef: c.EntCoef, ClipVLoss: c.ClipVLoss,
+			DHead: ws.dHead, DValue: ws.dV, GLogStd: gLogStd, Stats: ws.stats, DLS: ws.dls, DLSSum: ws.dlsSum}); err != nil {
+			return err
+		}
+		if b.conv != nil {
+			if err := b.cnnBackward(n); err != nil {
+				return err
+			}
+		} else {
+			for k, d := range [2]cuda.Ptr{ws.dHead, ws.dV} {
+				if err := b.mlpBackward(k, n, d); err != nil {
+					return err
+				}
+			}
+		}
+		var err error
+		b.stats, err = b.dev.Stats()
+		return err
+	})
+	if err != nil {
+		return LossStats{}, err
+	}
+	b.hasGrad, b.gradStale = true, true
+	s := b.stats
+	return LossStats{Loss: s[0], PolicyLoss: s[1], ValueLoss: s[2], Entropy: s[3], ApproxKL: s[4], ClipFrac: s[5]}, nil
+}
+
+// linearBackward queues the weight and bias gradients of ly from dz [r,
+// out] and its input h [r, in], and, when dh is not 0, dh = dz·W.
+func (b *cudaBackend) linearBackward(ly clayer, dz, h cuda.Ptr, r int, dh cuda.Ptr, beta float32) error {
+	if err := b.dev.Gemm(true, false, ly.out, ly.in, r, 1, dz, h, 0, b.G(ly.w)); err != nil {
+		return err
+	}
+	if err := b.dev.ColSum(dz, r, ly.out, ly.out, b.G(ly.b)); err != nil {
+		return err
+	}
+	if dh == 0 {
+		return nil
+	}
+	return b.dev.Gemm(false, false, r, ly.in, ly.out, 1, dz, b.P(ly.w), beta, dh)
+}
+
+// mlpBackward back-propagates dOut [r, outDim] through MLP k.
+func (b *cudaBackend) mlpBackward(k, r int, dOut cuda.Ptr) error {
+	ws := &b.ws
+	layers := b.mlp[k]
+	dz := dOut
+	for l := len(layers) - 1; l >= 0; l-- {
+		ly := layers[l]
+		in, dh := ws.x, cuda.Ptr(0)
+		if l > 0 {
+			in = ws.h[k][l-1]
+			dh = ws.dA
+			if dz == ws.dA {
+				dh = ws.dB
+			}
+		}
+		if err := b.linearBackward(ly, dz, in, r, dh, 0); err != nil {
+			return err
+		}
+		if l == 0 {
+			return nil
+		}
+		if err := b.dev.ActBack(dh, ws.h[k][l-1], r*ly.in, b.act); err != nil {
+			return err
+		}
+		dz = dh
+	}
+	return nil
+}
+
+// cnnBackward back-propagates both heads through the shared CNN torso.
+func (b *cudaBackend) cnnBackward(r int) error {
+	ws := &b.ws
+	dhid := ws.dA
+	if err := b.linearBackward(b.mlp[0][0], ws.dHead, ws.hid, r, dhid, 0); err != nil {
+		return err
+	}
+	if err := b.linearBackward(b.mlp[1][0], ws.dV, ws.hid, r, dhid, 1); err != nil {
+		return err
+	}
+	if err := b.dev.ActBack(dhid, ws.hid, r*cnnHidden, cuda.ActReLU); err != nil {
+		return err
+	}
+	if err := b.linearBackward(b.fc, dhid, ws.flat, r, ws.dflat, 0); err != nil {
+		return err
+	}
+	li := len(b.conv) - 1
+	last := b.conv[li]
+	if err := b.dev.Transpose(ws.dflat, ws.dz[li], r, last.out, last.geom.OH*last.geom.OW); err != nil {
+		return err
+	}
+	for i := li; i >= 0; i-- {
+		cv := b.conv[i]
+		g := cv.geom
+		g.N = r
+		rows := r * g.OH * g.OW
+		if err := b.dev.ActBack(ws.dz[i], ws.z[i], rows*cv.out, cuda.ActReLU); err != nil {
+			return err
+		}
+		dcol := cuda.Ptr(0)
+		if i > 0 {
+			dcol = ws.dcol[i]
+		}
+		if err := b.linearBackward(cv.clayer, ws.dz[i], ws.col[i], rows, dcol, 0); err != nil {
+			return err
+		}
+		if i > 0 {
+			if err := b.dev.Col2Im(dcol, ws.dz[i-1], g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Step clips the stored gradient and applies one Adam step on the GPU.
+func (b *cudaBackend) Step(lr, maxGradNorm float32) (float32, error) {
+	if b.closed {
+		return 0, errors.New("nn: Step: backend is closed")
+	}
+	if !b.hasGrad {
+		return 0, errors.New("nn: Step: no gradient stored; call Grad first")
+	}
+	if err := checkStepArgs(lr, maxGradNorm); err != nil {
+		return 0, err
+	}
+	if err := b.push(); err != nil {
+		return 0, fmt.Errorf("nn: Step on the GPU: %w", err)
+	}
+	k := b.opt.cfg.coefs(b.opt.t+1, lr)
+	norm, err := b.dev.AdamStep(cuda.Adam{N: b.total, Params: b.p.Ptr, Grads: b.g.Ptr, M: b.m.Ptr, V: b.v.Ptr,
+		Beta1: k.b1, Beta2: k.b2, Eps: k.eps, StepSize: k.stepSize, SqrtBC2: k.sqrtBC2, MaxNorm: float64(maxGradNorm)})
+	if err != nil {
+		return 0, fmt.Errorf("nn: Step on the GPU: %w", err)
+	}
+	if err := checkNorm(norm); err != nil {
+		return float32(norm), err
+	}
+	b.opt.t++
+	b.devNewer, b.gradStale = true, true
+	return float32(norm), nil
+}
