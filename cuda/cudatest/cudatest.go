@@ -8,6 +8,7 @@
 package cudatest
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,25 +32,63 @@ func KernelsDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "kernels")
 }
 
-// build compiles the emulator library once per test binary.
+// sources are the files the emulator is built from, relative to
+// KernelsDir.
+var sources = []string{"emu/emu.h", "emu/fake_driver.cc", "kernels.cu", "ops.cuh", "list.h", "../ucuda.h"}
+
+// build compiles the emulator library once per test binary, into a cache
+// directory keyed by the SHA-256 of its sources and the compiler, so that
+// later test runs reuse it and nothing piles up in /tmp.
 func build() (string, error) {
 	once.Do(func() {
-		dir, err := os.MkdirTemp("", "ultra-fakecuda-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		libPath = filepath.Join(dir, "libultra_fakecuda.so")
 		cxx := os.Getenv("CXX")
 		if cxx == "" {
 			cxx = "g++"
 		}
 		kd := KernelsDir()
-		cmd := exec.Command(cxx, "-std=c++17", "-O1", "-g", "-shared", "-fPIC", "-Wall", "-Werror",
-			"-include", filepath.Join(kd, "emu", "emu.h"), "-o", libPath, filepath.Join(kd, "emu", "fake_driver.cc"))
-		out, err := cmd.CombinedOutput()
+		h := sha256.New()
+		fmt.Fprintln(h, cxx)
+		for _, f := range sources {
+			b, err := os.ReadFile(filepath.Join(kd, f))
+			if err != nil {
+				buildErr = fmt.Errorf("cudatest: %w", err)
+				return
+			}
+			fmt.Fprintf(h, "%s %d\n", f, len(b))
+			h.Write(b)
+		}
+		dir := os.Getenv("ULTRA_CUDATEST_CACHE")
+		if dir == "" {
+			base, err := os.UserCacheDir()
+			if err != nil {
+				base = os.TempDir()
+			}
+			dir = filepath.Join(base, "ultra", "cudatest")
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			buildErr = fmt.Errorf("cudatest: %w", err)
+			return
+		}
+		libPath = filepath.Join(dir, fmt.Sprintf("libultra_fakecuda-%x.so", h.Sum(nil)[:8]))
+		if _, err := os.Stat(libPath); err == nil {
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "build-*.so")
 		if err != nil {
+			buildErr = fmt.Errorf("cudatest: %w", err)
+			return
+		}
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		cmd := exec.Command(cxx, "-std=c++17", "-O1", "-g", "-shared", "-fPIC", "-Wall", "-Werror",
+			"-include", filepath.Join(kd, "emu", "emu.h"), "-o", tmp.Name(), filepath.Join(kd, "emu", "fake_driver.cc"))
+		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("cudatest: building the CUDA emulator failed: %s: %v\n%s", cmd, err, out)
+			return
+		}
+		// Rename is atomic: concurrent test binaries never load a half-written library.
+		if err := os.Rename(tmp.Name(), libPath); err != nil {
+			buildErr = fmt.Errorf("cudatest: %w", err)
 		}
 	})
 	return libPath, buildErr

@@ -474,3 +474,138 @@ func TestCUDAOutOfMemory(t *testing.T) {
 		t.Errorf("Forward after an out-of-memory error: %v", err)
 	}
 }
+
+// TestCUDAKernelsMatchNativeMath holds the kernels' arithmetic to 1e-6
+// against the native backend's Go maths, piece by piece: whole ReLU
+// networks (where both sides do the same float32 operations in the same
+// order, so only the loss's double-precision sums may differ), tanh
+// (against the native tanhInPlace), Adam with clipping (against
+// adamState.step) and the minibatch advantage normalisation (against
+// hostRollout.gather).
+func TestCUDAKernelsMatchNativeMath(t *testing.T) {
+	const tol = 1e-6
+	t.Run("relu networks", func(t *testing.T) {
+		for i, tc := range []struct {
+			spec Spec
+			cfg  LossConfig
+			n    int
+		}{
+			{Spec{ObsDim: 17, ActDim: 6, Activation: ActReLU, InitLogStd: 0.3}, LossConfig{ClipCoef: 0.2, VfCoef: 0.5, EntCoef: 0.01, ClipVLoss: true}, 37},
+			{Spec{ObsDim: 5, ActDim: 6, Discrete: true, Activation: ActReLU, Hidden: []int{16}}, LossConfig{ClipCoef: 0.2, VfCoef: 0.5, EntCoef: 0.01, ClipVLoss: true}, 33},
+			{Spec{ObsDim: 6, ActDim: 3, Discrete: true, Activation: ActReLU}, LossConfig{ClipCoef: 0.1, VfCoef: 1, EntCoef: 0.05}, 200},
+		} {
+			n := newNativeBackend(t, tc.spec, uint64(i))
+			c := newCUDABackend(t, tc.spec, uint64(i))
+			rng := rand.New(rand.NewPCG(uint64(i), 9))
+			perturbParams(n, rng)
+			copyParams(t, c, n)
+			bt := makeBatch(n, rng, tc.n, 0.5, 0.5)
+			nst, err := n.Grad(bt, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cst, err := c.Grad(bt, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeStats(t, cst, nst, tol)
+			ng, cg := n.Grads(), c.Grads()
+			var worst float64
+			for k := range ng {
+				worst = math.Max(worst, closeTo(t, "grad "+ng[k].Name, cg[k].Data, ng[k].Data, tol))
+			}
+			t.Logf("%+v: worst %.3g", tc.spec, worst)
+		}
+	})
+	d := cudatest.Open(t)
+	up := func(x []float32) cuda.Buffer {
+		b, err := d.Alloc(4 * len(x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Upload(b.Ptr, x); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	down := func(b cuda.Buffer, n int) []float32 {
+		x := make([]float32, n)
+		if err := d.Download(x, b.Ptr); err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	t.Run("tanh", func(t *testing.T) {
+		z := randSlice(rng, 5000, -12, 12)
+		want := append([]float32(nil), z...)
+		tanhInPlace(want)
+		b := up(z)
+		if err := d.BiasAct(b.Ptr, 0, 50, 100, cuda.ActTanh); err != nil {
+			t.Fatal(err)
+		}
+		got := down(b, len(z))
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > tol*math.Abs(float64(want[i]))+1e-9 {
+				t.Errorf("tanh(%v) = %v, native %v", z[i], got[i], want[i])
+			}
+		}
+	})
+	t.Run("adam", func(t *testing.T) {
+		const n = 3001
+		for _, maxNorm := range []float32{0, 0.5, 1e6} {
+			p, g, m, v := randSlice(rng, n, -1, 1), randSlice(rng, n, -0.1, 0.1), randSlice(rng, n, -0.01, 0.01), randSlice(rng, n, 0, 1e-4)
+			cfg := AdamConfig{}.withDefaults()
+			host := &adamState{cfg: cfg, m: [][]float32{append([]float32(nil), m...)}, v: [][]float32{append([]float32(nil), v...)}, t: 6}
+			hp, hg := append([]float32(nil), p...), append([]float32(nil), g...)
+			wantNorm, err := host.step([][]float32{hp}, [][]float32{hg}, 3e-4, maxNorm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bp, bg, bm, bv := up(p), up(g), up(m), up(v)
+			k := cfg.coefs(7, 3e-4)
+			norm, err := d.AdamStep(cuda.Adam{N: n, Params: bp.Ptr, Grads: bg.Ptr, M: bm.Ptr, V: bv.Ptr, Beta1: k.b1, Beta2: k.b2,
+				Eps: k.eps, StepSize: k.stepSize, SqrtBC2: k.sqrtBC2, MaxNorm: float64(maxNorm)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(norm-float64(wantNorm)) > tol*float64(wantNorm) {
+				t.Errorf("max norm %v: norm %v, native %v", maxNorm, norm, wantNorm)
+			}
+			closeTo(t, "params", down(bp, n), hp, tol)
+			closeTo(t, "clipped grads", down(bg, n), hg, tol)
+			closeTo(t, "m", down(bm, n), host.m[0], tol)
+			closeTo(t, "v", down(bv, n), host.v[0], tol)
+		}
+	})
+	t.Run("advantage normalisation", func(t *testing.T) {
+		for _, n := range []int{1, 2, 64, 1000} {
+			s := Spec{ObsDim: 1, ActDim: 1}
+			ro := Batch{N: n, Obs: make([]float32, n), Actions: make([]float32, n), LogProbs: make([]float32, n),
+				Advantages: randSlice(rng, n, -3, 5), Returns: make([]float32, n), Values: make([]float32, n)}
+			var h hostRollout
+			if err := h.set(s, ro); err != nil {
+				t.Fatal(err)
+			}
+			idx := rng.Perm(n)
+			mb, err := h.gather(s, idx, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scal := make([]float32, 4*n)
+			for j, k := range idx {
+				scal[4*j+1] = ro.Advantages[k]
+			}
+			b := up(scal)
+			if err := d.NormalizeColumn(b.Ptr.F32(1), n, 4); err != nil {
+				t.Fatal(err)
+			}
+			got := down(b, 4*n)
+			adv := make([]float32, n)
+			for j := range adv {
+				adv[j] = got[4*j+1]
+			}
+			closeTo(t, "advantages", adv, mb.Advantages, tol)
+		}
+	})
+}

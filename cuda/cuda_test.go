@@ -1,0 +1,428 @@
+//go:build ultracuda
+
+package cuda_test
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ultra-rl/ultra/cuda"
+	"github.com/ultra-rl/ultra/cuda/cudatest"
+)
+
+// TestFatbinSourcesHash fails when the kernel sources no longer match the
+// SHA-256 recorded when the committed fatbin was built: the fatbin would
+// then run other code than the sources (and the emulator) say.
+func TestFatbinSourcesHash(t *testing.T) {
+	dir := cudatest.KernelsDir()
+	f, err := os.Open(filepath.Join(dir, "ultra.fatbin.sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recorded := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 2 && !strings.HasPrefix(fields[0], "#") {
+			recorded[fields[1]] = fields[0]
+		}
+	}
+	var sources []string
+	for _, pat := range []string{"*.cu", "*.cuh"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		sources = append(sources, m...)
+	}
+	sort.Strings(sources)
+	if len(sources) == 0 {
+		t.Fatal("no kernel sources found")
+	}
+	for _, path := range sources {
+		name := filepath.Base(path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		switch want, ok := recorded[name]; {
+		case !ok:
+			t.Errorf("%s is not recorded in ultra.fatbin.sha256: run make cuda-kernels", name)
+		case want != hex.EncodeToString(sum[:]):
+			t.Errorf("%s changed since ultra.fatbin was built: run make cuda-kernels (needs nvcc: scripts/install-cuda-toolkit.sh) and commit the fatbin", name)
+		}
+		delete(recorded, name)
+	}
+	for name := range recorded {
+		t.Errorf("ultra.fatbin.sha256 records %s, which is not a kernel source any more: run make cuda-kernels", name)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ultra.fatbin"))
+	if err != nil || len(b) < 4 || b[0] != 0x50 || b[1] != 0xed || b[2] != 0x55 || b[3] != 0xba {
+		t.Errorf("ultra.fatbin is missing or not a fatbin (magic 0xBA55ED50): %v", err)
+	}
+}
+
+// TestPrototypes compiles kernels/emu/protocheck.cc against NVIDIA's
+// cuda.h and cublas_api.h where they are installed, checking ucuda.h's own
+// prototypes; elsewhere it says why it skips.
+func TestPrototypes(t *testing.T) {
+	var inc string
+	for _, d := range []string{os.Getenv("CUDA_HOME") + "/include", "/usr/local/cuda/include", "/usr/include"} {
+		if _, err := os.Stat(filepath.Join(d, "cublas_v2.h")); err == nil {
+			if _, err := os.Stat(filepath.Join(d, "cuda.h")); err == nil {
+				inc = d
+				break
+			}
+		}
+	}
+	if inc == "" {
+		t.Skip("NVIDIA's cuda.h and cublas_v2.h are not installed (scripts/install-cuda-toolkit.sh installs them): ucuda.h's prototypes are not checked")
+	}
+	cxx := os.Getenv("CXX")
+	if cxx == "" {
+		cxx = "g++"
+	}
+	cmd := exec.Command(cxx, "-std=c++17", "-fsyntax-only", "-I"+inc, filepath.Join(cudatest.KernelsDir(), "emu", "protocheck.cc"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ucuda.h disagrees with %s/cuda.h or cublas_api.h: %v\n%s", inc, err, out)
+	}
+	t.Logf("ucuda.h's %s prototypes match the headers in %s", "driver and cuBLAS", inc)
+}
+
+// TestNoDevice checks the errors without a GPU: a missing driver library,
+// the emulator answering CUDA_ERROR_NO_DEVICE, and — where the NVIDIA
+// driver library is installed but no GPU is present, as on CI machines
+// with the toolkit — the real driver's answer.
+func TestNoDevice(t *testing.T) {
+	_, err := cuda.Open(cuda.Options{Driver: "/nonexistent/libcuda.so.1"})
+	if !cuda.IsNoDevice(err) || !strings.Contains(err.Error(), "cannot load the NVIDIA driver library /nonexistent/libcuda.so.1") {
+		t.Errorf("missing driver: %v", err)
+	}
+	opts := cudatest.Emulator(t)
+	t.Setenv("ULTRA_FAKE_CUDA", "nodevice")
+	_, err = cuda.Open(opts)
+	if !cuda.IsNoDevice(err) || err.Error() != "cuda: cuInit: CUDA_ERROR_NO_DEVICE (no CUDA-capable device is detected)" {
+		t.Errorf("emulated no device: %v", err)
+	}
+	if os.Getenv("ULTRA_TEST_GPU") != "" {
+		return
+	}
+	d, err := cuda.Open(cuda.Options{})
+	if err == nil {
+		d.Close()
+		t.Skip("a GPU is present; set ULTRA_TEST_GPU=1 to run the GPU tests")
+	}
+	if !cuda.IsNoDevice(err) {
+		t.Errorf("real driver without a GPU: %v, want a no-device error", err)
+	}
+	t.Logf("this machine: %v", err)
+}
+
+func TestOpenEmulator(t *testing.T) {
+	d := cudatest.Open(t)
+	info := d.Info()
+	if info.Name != "ultra CPU emulator" || info.Major != 9 || info.SMs != 1 || info.CublasLibrary == "" {
+		t.Errorf("Info = %+v", info)
+	}
+	if _, err := cuda.Open(cuda.Options{Ordinal: 3, Driver: cudatest.Emulator(t).Driver, Cublas: cudatest.Emulator(t).Cublas}); err == nil ||
+		!strings.Contains(err.Error(), "CUDA_ERROR_INVALID_DEVICE") || !strings.Contains(err.Error(), "device 3 asked for, 1 device(s) visible") {
+		t.Errorf("ordinal 3: %v", err)
+	}
+	o := cudatest.Emulator(t)
+	o.Cublas = "/nonexistent/libcublas.so.12"
+	if _, err := cuda.Open(o); err == nil || !strings.Contains(err.Error(), "no usable cuBLAS") {
+		t.Errorf("missing cuBLAS: %v", err)
+	}
+}
+
+// TestPool checks reuse, accounting, the retry after freeing cached blocks
+// when the device is full, and Close.
+func TestPool(t *testing.T) {
+	opts := cudatest.Emulator(t)
+	t.Setenv("ULTRA_FAKE_CUDA_MEMORY", "3000000")
+	d, err := cuda.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := d.MemStats() // the device's own small buffers
+	a, err := d.Alloc(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Free(a)
+	b, err := d.Alloc(1<<20 - 100) // same class: the cached block comes back
+	if err != nil || b.Ptr != a.Ptr {
+		t.Errorf("reuse: %v, ptr %x vs %x", err, b.Ptr, a.Ptr)
+	}
+	d.Free(b)
+	// 2 MB does not fit next to the cached 1 MB block: it is freed, and the retry fits.
+	c, err := d.Alloc(2 << 20)
+	if err != nil {
+		t.Fatalf("allocation after freeing the cache: %v", err)
+	}
+	if inUse, cached := d.MemStats(); inUse != base+2<<20 || cached != 0 {
+		t.Errorf("MemStats = %d in use, %d cached", inUse, cached)
+	}
+	_, err = d.Alloc(2 << 20)
+	if !cuda.IsOutOfMemory(err) || !strings.Contains(err.Error(), "in use by ultra") {
+		t.Errorf("over the limit: %v", err)
+	}
+	d.Free(c)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Alloc(4); err == nil {
+		t.Error("Alloc after Close: no error")
+	}
+}
+
+// device is an emulated device with helpers for the kernel tests.
+type device struct {
+	*cuda.Device
+	t *testing.T
+}
+
+func (d device) up(x []float32) cuda.Ptr {
+	b, err := d.Alloc(4 * max(len(x), 1))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.Upload(b.Ptr, x); err != nil {
+		d.t.Fatal(err)
+	}
+	return b.Ptr
+}
+
+func (d device) down(p cuda.Ptr, n int) []float32 {
+	x := make([]float32, n)
+	if err := d.Download(x, p); err != nil {
+		d.t.Fatal(err)
+	}
+	return x
+}
+
+func randF(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
+}
+
+func near(t *testing.T, what string, got []float32, want []float64, tol float64) {
+	t.Helper()
+	for i := range want {
+		if d := math.Abs(float64(got[i]) - want[i]); !(d <= tol*(1+math.Abs(want[i]))) {
+			t.Errorf("%s[%d] = %v, want %v", what, i, got[i], want[i])
+			return
+		}
+	}
+}
+
+// TestGemm checks the row-major product in all four transpose combinations,
+// with beta 0 (C not read: the emulator fills new memory with NaN) and 1.
+func TestGemm(t *testing.T) {
+	d := device{cudatest.Open(t), t}
+	rng := rand.New(rand.NewPCG(1, 1))
+	const m, n, k = 5, 7, 3
+	for _, ta := range []bool{false, true} {
+		for _, tb := range []bool{false, true} {
+			a, b, c0 := randF(rng, m*k), randF(rng, k*n), randF(rng, m*n)
+			at := func(i, l int) float64 {
+				if ta {
+					return float64(a[l*m+i])
+				}
+				return float64(a[i*k+l])
+			}
+			bt := func(l, j int) float64 {
+				if tb {
+					return float64(b[j*k+l])
+				}
+				return float64(b[l*n+j])
+			}
+			for _, beta := range []float32{0, 1} {
+				want := make([]float64, m*n)
+				for i := 0; i < m; i++ {
+					for j := 0; j < n; j++ {
+						s := 0.0
+						for l := 0; l < k; l++ {
+							s += at(i, l) * bt(l, j)
+						}
+						want[i*n+j] = 2*s + float64(beta)*float64(c0[i*n+j])
+					}
+				}
+				cbuf, err := d.Alloc(4 * m * n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if beta != 0 {
+					d.Upload(cbuf.Ptr, c0)
+				}
+				if err := d.Gemm(ta, tb, m, n, k, 2, d.up(a), d.up(b), beta, cbuf.Ptr); err != nil {
+					t.Fatal(err)
+				}
+				near(t, "gemm", d.down(cbuf.Ptr, m*n), want, 1e-6)
+			}
+		}
+	}
+}
+
+// TestColSum checks single- and multi-pass reductions, a leading dimension
+// larger than the width, and the float64 variants.
+func TestColSum(t *testing.T) {
+	d := device{cudatest.Open(t), t}
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, tc := range []struct{ rows, cols, ld int }{{1, 1, 1}, {64, 3, 3}, {65, 3, 5}, {5000, 7, 7}, {300000, 1, 4}} {
+		x := randF(rng, tc.rows*tc.ld)
+		want := make([]float64, tc.cols)
+		for r := 0; r < tc.rows; r++ {
+			for c := 0; c < tc.cols; c++ {
+				want[c] += float64(x[r*tc.ld+c])
+			}
+		}
+		px := d.up(x)
+		out, _ := d.Alloc(8 * tc.cols)
+		if err := d.ColSum(px, tc.rows, tc.cols, tc.ld, out.Ptr); err != nil {
+			t.Fatal(err)
+		}
+		near(t, "ColSum", d.down(out.Ptr, tc.cols), want, 1e-4*math.Sqrt(float64(tc.rows)))
+		if err := d.ColSumF64(px, tc.rows, tc.cols, tc.ld, false, out.Ptr); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float64, tc.cols)
+		if err := d.DownloadFloat64(got, out.Ptr); err != nil {
+			t.Fatal(err)
+		}
+		for c := range want {
+			if math.Abs(got[c]-want[c]) > 1e-9*(1+math.Abs(want[c])) {
+				t.Errorf("ColSumF64 %+v: [%d] = %v, want %v", tc, c, got[c], want[c])
+			}
+		}
+	}
+	if err := d.ColSum(d.up([]float32{1}), 1, 2, 1, d.up([]float32{0, 0})); err == nil {
+		t.Error("ColSum with ld < cols: no error")
+	}
+}
+
+// TestIm2ColCol2Im checks im2col against a direct reading of the input in
+// both layouts, and col2im as its adjoint: <im2col(x), y> = <x, col2im(y)>.
+func TestIm2ColCol2Im(t *testing.T) {
+	d := device{cudatest.Open(t), t}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, g := range []cuda.Conv{
+		{N: 2, C: 3, H: 11, W: 9, K: 4, S: 2, OH: 4, OW: 3},
+		{N: 3, C: 2, H: 8, W: 8, K: 3, S: 1, OH: 6, OW: 6, NHWC: true},
+		{N: 1, C: 4, H: 36, W: 36, K: 8, S: 4, OH: 8, OW: 8},
+	} {
+		in := func(b, c, y, x int) int {
+			if g.NHWC {
+				return ((b*g.H+y)*g.W+x)*g.C + c
+			}
+			return ((b*g.C+c)*g.H+y)*g.W + x
+		}
+		nx, K := g.N*g.C*g.H*g.W, g.C*g.K*g.K
+		rows := g.N * g.OH * g.OW
+		x, y := randF(rng, nx), randF(rng, rows*K)
+		col, _ := d.Alloc(4 * rows * K)
+		if err := d.Im2Col(d.up(x), col.Ptr, g); err != nil {
+			t.Fatal(err)
+		}
+		got := d.down(col.Ptr, rows*K)
+		var lhs float64
+		for b := 0; b < g.N; b++ {
+			for oy := 0; oy < g.OH; oy++ {
+				for ox := 0; ox < g.OW; ox++ {
+					r := (b*g.OH+oy)*g.OW + ox
+					for c := 0; c < g.C; c++ {
+						for ky := 0; ky < g.K; ky++ {
+							for kx := 0; kx < g.K; kx++ {
+								j := c*g.K*g.K + ky*g.K + kx
+								want := x[in(b, c, oy*g.S+ky, ox*g.S+kx)]
+								if got[r*K+j] != want {
+									t.Fatalf("%+v: col[%d, %d] = %v, want %v", g, r, j, got[r*K+j], want)
+								}
+								lhs += float64(want) * float64(y[r*K+j])
+							}
+						}
+					}
+				}
+			}
+		}
+		dx, _ := d.Alloc(4 * nx)
+		if err := d.Col2Im(d.up(y), dx.Ptr, g); err != nil {
+			t.Fatal(err)
+		}
+		var rhs float64
+		for i, v := range d.down(dx.Ptr, nx) {
+			rhs += float64(v) * float64(x[i])
+		}
+		if math.Abs(lhs-rhs) > 1e-4*math.Abs(lhs)+1e-3 {
+			t.Errorf("%+v: <im2col(x), y> = %v, <x, col2im(y)> = %v", g, lhs, rhs)
+		}
+	}
+}
+
+func TestTransposeGatherAct(t *testing.T) {
+	d := device{cudatest.Open(t), t}
+	rng := rand.New(rand.NewPCG(4, 4))
+	x := randF(rng, 2*3*5)
+	out, _ := d.Alloc(4 * 30)
+	if err := d.Transpose(d.up(x), out.Ptr, 2, 3, 5); err != nil {
+		t.Fatal(err)
+	}
+	got := d.down(out.Ptr, 30)
+	for b := 0; b < 2; b++ {
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 5; j++ {
+				if got[b*15+j*3+i] != x[b*15+i*5+j] {
+					t.Fatalf("transpose[%d][%d][%d]", b, j, i)
+				}
+			}
+		}
+	}
+	idx, _ := d.Alloc(4 * 3)
+	d.UploadInt32(idx.Ptr, []int32{4, 0, 4})
+	src := randF(rng, 5*2)
+	if err := d.GatherRows(out.Ptr, d.up(src), idx.Ptr, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "gather", d.down(out.Ptr, 6), []float64{float64(src[8]), float64(src[9]), float64(src[0]), float64(src[1]), float64(src[8]), float64(src[9])}, 0)
+	// ReLU forward and backward at and around 0, with a bias.
+	z := d.up([]float32{-1, 0, 2, float32(math.NaN())})
+	if err := d.BiasAct(z, d.up([]float32{0.5, 0, 0, 0}), 1, 4, cuda.ActReLU); err != nil {
+		t.Fatal(err)
+	}
+	h := d.down(z, 4)
+	if h[0] != 0 || h[1] != 0 || h[2] != 2 || !math.IsNaN(float64(h[3])) {
+		t.Errorf("relu(z + b) = %v, want [0 0 2 NaN]", h)
+	}
+	dz := d.up([]float32{1, 1, 1, 1})
+	if err := d.ActBack(dz, z, 4, cuda.ActReLU); err != nil {
+		t.Fatal(err)
+	}
+	if g := d.down(dz, 4); g[0] != 0 || g[1] != 0 || g[2] != 1 || g[3] != 0 {
+		t.Errorf("relu' = %v, want [0 0 1 0]", g)
+	}
+}
+
+// TestLaunchArgumentsChecked checks that the emulator rejects a pointer
+// argument outside every allocation, so a launcher that packs its
+// arguments wrongly fails the tests instead of corrupting memory.
+func TestLaunchArgumentsChecked(t *testing.T) {
+	d := device{cudatest.Open(t), t}
+	err := d.BiasAct(cuda.Ptr(0x1000), 0, 1, 1, cuda.ActNone)
+	if err == nil || !strings.Contains(err.Error(), "cuLaunchKernel(ultra_bias_act): CUDA_ERROR_INVALID_VALUE") {
+		t.Errorf("launch with a wild pointer: %v", err)
+	}
+	if err := d.Upload(cuda.Ptr(0x1000), []float32{1}); err == nil {
+		t.Error("upload to a wild pointer: no error")
+	}
+}
