@@ -15,9 +15,15 @@ deps:
 build: deps
 	$(GO) build -o $(BIN) ./cmd/ultra
 
-## test: every unit and integration test, then the race detector on the concurrent packages.
+## test: every unit and integration test; the CUDA backend (build tag ultracuda) vetted, built and
+## tested on the CPU emulator of the driver (no GPU or CUDA package needed); then the race detector
+## on the concurrent packages.
+CUDA_PKGS   ?= ./cuda/... ./engine/nn/ ./engine/ppo/ ./cmd/ultra/
 test: deps
 	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) vet -tags ultracuda ./...
+	$(GO) build -tags ultracuda -o /dev/null ./cmd/ultra
+	$(GO) test -count=1 -timeout 15m -tags ultracuda $(CUDA_PKGS)
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 
 race: deps
@@ -28,6 +34,8 @@ lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) vet -tags ultracuda ./...
+	$(GO) run $(STATICCHECK) -tags ultracuda ./...
 	@if [ -f $(ALE_PREFIX)/include/ale/ale_interface.hpp ]; then \
 		echo "vet + staticcheck with -tags ale"; \
 		$(ALE_ENV) $(GO) vet -tags ale ./bindings/ale/ ./cmd/ultra/ && $(ALE_ENV) $(GO) run $(STATICCHECK) -tags ale ./bindings/ale/ ./cmd/ultra/; \

@@ -121,6 +121,17 @@ func (x *experiment) run(ctx context.Context, fs *flag.FlagSet) error {
 		return fmt.Errorf("env %q observes pixels, which the advisors cannot read and the trajectories cannot hold "+
 			"(%d KB per step): run the experiment on a features env (pong, ale:pong) or a MuJoCo task", spec.ID, spec.Observation.Dim*4/1000)
 	}
+	if x.refine.device == "" {
+		x.refine.device = "cpu"
+	}
+	probe := ppo.DefaultsFor(spec.ID)
+	probe.Device, probe.TF32 = x.refine.device, x.refine.tf32
+	if err := probe.Validate(); err != nil {
+		return err
+	}
+	if err := ppo.CheckDevice(probe.Device, probe.TF32); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(x.out, 0o755); err != nil {
 		return err
 	}
@@ -167,6 +178,7 @@ func (x *experiment) pretrain(ctx context.Context, spec env.Spec) (string, error
 			return path, nil
 		}
 		x.logger.Info("resuming pretraining", "step", ck.GlobalStep)
+		ck.Config.Device, ck.Config.TF32 = x.refine.device, x.refine.tf32
 		if tr, err = ppo.Resume(ck, spec, ppo.Hooks{}); err != nil {
 			return "", err
 		}
@@ -180,6 +192,7 @@ func (x *experiment) pretrain(ctx context.Context, spec env.Spec) (string, error
 		}
 		cfg := ppo.DefaultsFor(spec.ID)
 		cfg.Seed, cfg.TotalSteps = x.pretrainSeed, x.pretrainSteps
+		cfg.Device, cfg.TF32 = x.refine.device, x.refine.tf32
 		if tr, err = ppo.New(cfg, spec, ppo.Hooks{}); err != nil {
 			return "", err
 		}

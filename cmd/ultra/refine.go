@@ -25,6 +25,8 @@ import (
 // refineFlags are the options of one refinement run.
 type refineFlags struct {
 	ckpt, variant, annotations, traj, out, progress, logFormat string
+	device                                                     string // "" keeps the checkpoint's
+	tf32                                                       bool
 	steps, envs, every, workers                                int
 	seed                                                       uint64
 	alpha, radius, radiusQ, overrideProb, overrideEnd, resetP  float64
@@ -95,6 +97,8 @@ func addTuningFlags(fs *flag.FlagSet, f *refineFlags, stepsFlag string) {
 	fs.Float64Var(&f.overrideEnd, "override-end", 0, "that probability at the end of --anneal-steps")
 	fs.Int64Var(&f.annealSteps, "anneal-steps", -1, "env steps over which the override probability decays to --override-end (-1: the first half of "+stepsFlag+"; 0: constant)")
 	fs.Float64Var(&f.resetP, "reset-prob", 0.5, "rice: fraction of episodes restarted at a critical state")
+	fs.StringVar(&f.device, "device", "", "where the networks run: cpu, or cuda (needs a binary built with -tags ultracuda); default: the checkpoint's for refine, cpu for experiment")
+	fs.BoolVar(&f.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)")
 }
 
 // refine runs one refinement; cancelling ctx stops it after the current
@@ -122,9 +126,6 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 	if !f.alphaSet {
 		f.alpha = defaultAlpha(spec.ID)
 	}
-	if err := os.MkdirAll(f.out, 0o755); err != nil {
-		return err
-	}
 	if _, err := os.Stat(filepath.Join(f.out, ckptFile)); err == nil {
 		return fmt.Errorf("%s already holds a run; choose another --out", f.out)
 	}
@@ -140,8 +141,17 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 		cfg.NumEnvs = f.envs
 	}
 	cfg.Workers = f.workers
+	if f.device != "" {
+		cfg.Device, cfg.TF32 = f.device, f.tf32
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	if cfg.TotalSteps < cfg.BatchSize() {
 		return fmt.Errorf("--steps %d is less than one iteration (%d)", f.steps, cfg.BatchSize())
+	}
+	if err := ppo.CheckDevice(cfg.Device, cfg.TF32); err != nil {
+		return err
 	}
 
 	// The table normalises states like the policy does.
@@ -241,6 +251,11 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 		return err
 	}
 	defer tr.Close()
+	// The run directory is made only now, so a refinement that cannot
+	// start leaves nothing behind.
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return err
+	}
 	logger.Info("refining", "variant", v, "checkpoint", f.ckpt, "table", table.Len(), "radius", round(radius, 4),
 		"alpha", f.alpha, "steps", f.steps, "seed", f.seed)
 	extra := func() []any {

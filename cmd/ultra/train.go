@@ -36,7 +36,8 @@ var trainDocs = map[string]string{
 	"norm-reward": "scale rewards by the discounted-return std", "clip-reward": "clip scaled rewards to ±this",
 	"hidden": "hidden layer sizes, e.g. 64,64", "activation": "tanh or relu",
 	"backend": "network backend: native (fast, plain Go) or gorgonia (reference)",
-	"device":  "cpu, or cuda (needs a binary built with -tags cuda)", "workers": "env worker goroutines (0: automatic)",
+	"device":  "cpu, or cuda (needs a binary built with -tags ultracuda: make build-cuda)", "workers": "env worker goroutines (0: automatic)",
+	"tf32": "with --device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)",
 }
 
 // Files in a run directory.
@@ -46,7 +47,7 @@ const (
 	jsonlFile   = "metrics.jsonl"
 	csvFile     = "metrics.csv"
 	exportFile  = "policy.safetensors"
-	resumeFlags = "steps out resume checkpoint-every log-format progress metrics-addr shutdown-timeout"
+	resumeFlags = "steps out resume checkpoint-every log-format progress metrics-addr shutdown-timeout device tf32"
 )
 
 func cmdTrain(args []string, stdout, stderr io.Writer) error {
@@ -72,9 +73,6 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	logger, err := newLogger(*logFormat, stderr)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	var tr *ppo.Trainer
@@ -134,20 +132,30 @@ func startRun(out string, cfg *ppo.Config, cf *configFlags, configPath string, s
 	if err != nil {
 		return nil, err
 	}
-	b, _ := yaml.Marshal(cfg)
-	if err := ppo.WriteFileAtomic(filepath.Join(out, configFile), b); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := ppo.CheckDevice(cfg.Device, cfg.TF32); err != nil {
+		return nil, err
+	}
+	if err := startMetrics(); err != nil {
+		return nil, err
+	}
+	// The run directory is written only once the trainer stands, so a run
+	// that cannot start leaves nothing behind.
+	tr, err := ppo.New(*cfg, spec, *hooks)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := yaml.Marshal(cfg)
+	if err := errors.Join(os.MkdirAll(out, 0o755), ppo.WriteFileAtomic(filepath.Join(out, configFile), b)); err != nil {
+		tr.Close()
 		return nil, err
 	}
 	for _, f := range []string{jsonlFile, csvFile} {
 		os.Remove(filepath.Join(out, f))
 	}
-	if err := startMetrics(); err != nil {
-		return nil, err
-	}
-	return ppo.New(*cfg, spec, *hooks)
+	return tr, nil
 }
 
 func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configFlags, logger *slog.Logger, startMetrics func() error, hooks *ppo.Hooks) (*ppo.Trainer, error) {
@@ -177,6 +185,15 @@ func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configFlags, l
 	}
 	spec, err := registry().Lookup(cfg.Env)
 	if err != nil {
+		return nil, err
+	}
+	// --device (and --tf32) may change on resume: they choose where the
+	// maths runs, not what it computes.
+	ck.Config.Device, ck.Config.TF32 = cfg.Device, cfg.TF32
+	if err := ck.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ppo.CheckDevice(cfg.Device, cfg.TF32); err != nil {
 		return nil, err
 	}
 	if err := trimMetrics(out, ck.Iteration); err != nil {

@@ -68,7 +68,8 @@ func TestTrainRejectsBadOptions(t *testing.T) {
 		{[]string{"train", "--out", dir + "/e", "--hidden", "64,a"}, "comma-separated integers"},
 		{[]string{"train", "--out", dir + "/f", "--resume"}, "no such file"},
 		{[]string{"train", "--out", dir + "/g", "--device", "tpu"}, `device = "tpu", want "cpu" or "cuda"`},
-		{[]string{"train", "--out", dir + "/h", "--device", "cuda"}, "built without the CUDA backend"},
+		{[]string{"train", "--out", dir + "/h", "--device", "cuda"}, noCUDAWant},
+		{[]string{"train", "--out", dir + "/i", "--tf32"}, "tf32 = true, want false unless device is cuda"},
 	} {
 		out, err := runCLI(t, append(tc.args, "--metrics-addr", "")...)
 		if err == nil || !strings.Contains(err.Error()+out, tc.want) {

@@ -81,13 +81,12 @@ type cudaBackend struct {
 	hostParams  bool // Params was called: the host parameters may have been written
 	hostMoments bool // AdamState was called: the host moments may have been written
 
-	ws     cudaWork
-	rollN  int // samples in the device rollout
-	roll   struct{ obs, act, scal cuda.Buffer }
-	idx    []int32   // host staging for GradMinibatch's indices
-	stage  []float32 // host staging for Grad's and SetRollout's per-sample scalars
-	stats  [6]float64
-	fwdOut struct{ dist, val cuda.Ptr }
+	ws    cudaWork
+	rollN int // samples in the device rollout
+	roll  struct{ obs, act, scal cuda.Buffer }
+	idx   []int32   // host staging for GradMinibatch's indices
+	stage []float32 // host staging for Grad's and SetRollout's per-sample scalars
+	stats [6]float64
 }
 
 // cudaWork is the device workspace for up to rows samples.
@@ -348,13 +347,10 @@ func (b *cudaBackend) Close() error {
 	if b.closed {
 		return nil
 	}
-	if b.dev != nil && !b.devNewer {
-		b.devNewer = false
-	} else if b.dev != nil {
-		_ = b.pull() // keep the host mirrors current for readers of old Params slices
-	}
+	// Keep the host copies current for readers of earlier Params slices.
+	pullErr := b.pull()
 	b.closed = true
-	return b.dev.Close()
+	return errors.Join(pullErr, b.dev.Close())
 }
 
 // ensure sizes the workspace for rows samples.

@@ -38,7 +38,8 @@ type Config struct {
 	Hidden         []int   `yaml:"hidden"`          // hidden layer sizes of both networks
 	Activation     string  `yaml:"activation"`      // tanh or relu
 	Backend        string  `yaml:"backend"`         // network maths: native (default, plain Go) or gorgonia (the reference)
-	Device         string  `yaml:"device"`          // cpu, or cuda (needs a build with -tags cuda)
+	Device         string  `yaml:"device"`          // cpu, or cuda (needs a build with -tags ultracuda)
+	TF32           bool    `yaml:"tf32"`            // cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)
 	Workers        int     `yaml:"workers"`         // env worker goroutines (0: automatic)
 }
 
@@ -144,6 +145,9 @@ func (c Config) Validate() error {
 	}
 	if c.Device != "cpu" && c.Device != "cuda" {
 		bad("device", fmt.Sprintf("%q", c.Device), `"cpu" or "cuda"`)
+	}
+	if c.TF32 && c.Device != "cuda" {
+		bad("tf32", c.TF32, "false unless device is cuda (TF32 is a GPU matrix-product mode)")
 	}
 	if c.Workers < 0 {
 		bad("workers", c.Workers, "≥ 0 (0 = automatic)")

@@ -8,9 +8,21 @@ import (
 	"github.com/ultra-rl/ultra/engine/nn"
 )
 
+// errNoCUDABuild says why a binary built without the ultracuda tag cannot
+// train on a GPU, and how to get one that can.
+var errNoCUDABuild = errors.New("--device cuda: this ultra binary was built without the CUDA backend; " +
+	"build it with `make build-cuda` (go build -tags ultracuda ./cmd/ultra; no CUDA package is needed to build), " +
+	"or use the image from `docker build -f Dockerfile.cuda .` — or train with --device cpu")
+
 // newCUDABackend reports why this build cannot train on a GPU.
-func newCUDABackend(nn.Spec, uint64) (nn.Backend, error) {
-	return nil, errors.New("--device cuda: this ultra binary was built without the CUDA backend; " +
-		"build it with `go build -tags cuda ./cmd/ultra` on a machine with the CUDA toolkit (nvcc, cuBLAS), " +
-		"or use the image from `docker build -f Dockerfile.cuda .` — or train with --device cpu")
+func newCUDABackend(nn.Spec, Config) (nn.Backend, error) { return nil, errNoCUDABuild }
+
+// CheckDevice reports whether the networks can run on device ("cpu" or
+// "cuda") before anything is written, so that a run that cannot start
+// leaves nothing behind.
+func CheckDevice(device string, tf32 bool) error {
+	if device == "cuda" {
+		return errNoCUDABuild
+	}
+	return nil
 }

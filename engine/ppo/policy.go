@@ -34,7 +34,11 @@ func NewPolicy(ck *Checkpoint, spec env.Spec, deterministic bool, seed uint64) (
 	if spec.ID != ck.Config.Env {
 		return nil, fmt.Errorf("ppo: checkpoint was trained on %q, not %q", ck.Config.Env, spec.ID)
 	}
-	net, err := NewBackend(ck.Config, spec)
+	// Acting runs on the CPU whatever device trained the networks, so that
+	// any checkpoint can be evaluated and collected from anywhere.
+	cfg := ck.Config
+	cfg.Device, cfg.TF32 = "cpu", false
+	net, err := NewBackend(cfg, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -183,15 +183,19 @@ func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
 		ns.ActDim, ns.Discrete = spec.Action.N, true
 	}
 	if img, ok := imageLayout(spec); ok {
-		// Pixel observations get CleanRL's ppo_atari Nature-CNN, which only
-		// the gorgonia backend implements: it is used whatever cfg.Backend
-		// ("native" has no convolutions) or cfg.Device says. The MLP
-		// settings (Hidden, Activation) do not apply to it.
+		// Pixel observations get CleanRL's ppo_atari Nature-CNN, which the
+		// gorgonia and CUDA backends implement ("native" has no
+		// convolutions, so on the CPU gorgonia is used whatever
+		// cfg.Backend says). The MLP settings (Hidden, Activation) do not
+		// apply to it.
 		ns.Image, ns.Hidden, ns.Activation = img, nil, ""
+		if cfg.Device == "cuda" {
+			return newCUDABackend(ns, cfg)
+		}
 		return nn.NewGorgonia(ns, cfg.Seed, nn.AdamConfig{})
 	}
 	if cfg.Device == "cuda" {
-		return newCUDABackend(ns, cfg.Seed)
+		return newCUDABackend(ns, cfg)
 	}
 	switch cfg.Backend {
 	case "native":
