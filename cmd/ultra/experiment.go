@@ -63,7 +63,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&x.refine.adv.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model for --advisor llm")
 	fs.StringVar(&x.refine.adv.llmConfig, "llm-config", "", "YAML settings of the llm advisor")
 	logFormat := fs.String("log-format", "text", "text or json")
-	metricsAddr := fs.String("metrics-addr", metrics.DefaultAddr, "serve Prometheus /metrics for every run here (empty disables)")
+	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc+" (one endpoint for every run)")
 	fs.DurationVar(&x.refine.shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let running iterations finish")
 	if err := parse(fs, args); err != nil {
 		return err

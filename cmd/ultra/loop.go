@@ -203,6 +203,20 @@ func (o *loopOptions) observe(st ppo.IterStats) {
 
 // serveMetrics starts the /metrics server on addr and returns its registry
 // (nil, with a no-op stop, when addr is empty).
+// metricsAddrDoc documents --metrics-addr.
+const metricsAddrDoc = "serve Prometheus /metrics here (empty disables; default $ULTRA_METRICS_ADDR if set, else " + metrics.DefaultAddr + ")"
+
+// defaultMetricsAddr is --metrics-addr's default: $ULTRA_METRICS_ADDR when
+// it is set (empty disables), else metrics.DefaultAddr, which listens on
+// loopback only. Containers set ULTRA_METRICS_ADDR=:9464 so that a
+// published port (docker -p, a Kubernetes scrape) reaches the endpoint.
+func defaultMetricsAddr() string {
+	if a, ok := os.LookupEnv("ULTRA_METRICS_ADDR"); ok {
+		return a
+	}
+	return metrics.DefaultAddr
+}
+
 func serveMetrics(addr string, logger *slog.Logger) (*prometheus.Registry, func(), error) {
 	if addr == "" {
 		return nil, func() {}, nil

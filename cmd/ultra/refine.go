@@ -55,7 +55,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.every, "checkpoint-every", 10, "checkpoint every N iterations")
 	fs.StringVar(&f.progress, "progress", "auto", "bar, log or auto")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
-	fs.StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, "serve Prometheus /metrics here (empty disables)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", defaultMetricsAddr(), metricsAddrDoc)
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let the running iteration finish")
 	addAdvisorFlags(fs, &f.adv)
 	adviserSet := false

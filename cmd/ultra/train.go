@@ -60,7 +60,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	every := fs.Int("checkpoint-every", 10, "write a checkpoint every N iterations (and always at the end), ≥ 1")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	progress := fs.String("progress", "auto", "progress display: bar, log or auto (bar on a terminal)")
-	metricsAddr := fs.String("metrics-addr", metrics.DefaultAddr, "serve Prometheus /metrics here (empty disables)")
+	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc)
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let the running iteration finish before abandoning it for the previous checkpoint")
 	if err := parse(fs, args); err != nil {
 		return err

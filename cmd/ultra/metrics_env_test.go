@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/ultra-rl/ultra/engine/metrics"
+)
+
+// TestMetricsAddrFromEnvironment checks that $ULTRA_METRICS_ADDR sets
+// --metrics-addr's default (containers listen on all interfaces with it),
+// that an empty value disables the endpoint, and that the flag still wins.
+func TestMetricsAddrFromEnvironment(t *testing.T) {
+	os.Unsetenv("ULTRA_METRICS_ADDR")
+	if got := defaultMetricsAddr(); got != metrics.DefaultAddr {
+		t.Errorf("default without the variable: %q, want %q", got, metrics.DefaultAddr)
+	}
+	train := func(extra ...string) string {
+		t.Helper()
+		out, err := runCLI(t, append([]string{"train", "--env", "hopper", "--steps", "128", "--num-steps", "64", "--envs", "2",
+			"--num-minibatches", "2", "--update-epochs", "1", "--progress", "log", "--out", filepath.Join(t.TempDir(), "r")}, extra...)...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return out
+	}
+	served := regexp.MustCompile(`serving Prometheus metrics"? url=http://([^/]+)/metrics`)
+	t.Setenv("ULTRA_METRICS_ADDR", "127.0.0.1:0")
+	if m := served.FindStringSubmatch(train()); m == nil || m[1] == metrics.DefaultAddr {
+		t.Errorf("with ULTRA_METRICS_ADDR=127.0.0.1:0: served at %v", m)
+	}
+	t.Setenv("ULTRA_METRICS_ADDR", "")
+	if m := served.FindStringSubmatch(train()); m != nil {
+		t.Errorf("with ULTRA_METRICS_ADDR empty: still served at %s", m[1])
+	}
+	if m := served.FindStringSubmatch(train("--metrics-addr", "127.0.0.1:0")); m == nil {
+		t.Error("--metrics-addr given with ULTRA_METRICS_ADDR empty: not served")
+	}
+}
+
+// TestDockerfileCUDA guards what no test here can run (there is no Docker
+// engine on CI): the image builds the CUDA backend's tag and makes
+// /metrics reachable from outside the container.
+func TestDockerfileCUDA(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile.cuda"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ARG GO_TAGS=ultracuda", `-tags "${GO_TAGS}"`, "ENV ULTRA_METRICS_ADDR=:9464", "EXPOSE 9464",
+		"-runtime-", "libmujoco.so.2.2.2"} {
+		if !regexp.MustCompile(regexp.QuoteMeta(want)).Match(b) {
+			t.Errorf("Dockerfile.cuda lacks %q", want)
+		}
+	}
+}
