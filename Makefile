@@ -85,8 +85,10 @@ cuda-kernels:
 build-cuda: deps
 	$(GO) build -tags ultracuda -o $(BIN) ./cmd/ultra
 
-## gpu-check: on a machine with an NVIDIA GPU, every GPU check in one command (see scripts/gpu-check.sh).
-gpu-check: deps
+## gpu-check: on a machine with an NVIDIA GPU, every GPU check in one command, one summary line
+## each (scripts/gpu-check.sh): prototypes against the installed CUDA headers, the kernels and the
+## agreement tests on the GPU at 1e-4, a 20-iteration hopper run against the CPU, bench/gpu.sh.
+gpu-check:
 	bash scripts/gpu-check.sh
 
 clean:

@@ -127,7 +127,7 @@ func TestNoDevice(t *testing.T) {
 }
 
 func TestOpenEmulator(t *testing.T) {
-	d := cudatest.Open(t)
+	d := cudatest.OpenEmulator(t)
 	info := d.Info()
 	if info.Name != "ultra CPU emulator" || info.Major != 9 || info.SMs != 1 || info.CublasLibrary == "" {
 		t.Errorf("Info = %+v", info)
@@ -417,7 +417,7 @@ func TestTransposeGatherAct(t *testing.T) {
 // argument outside every allocation, so a launcher that packs its
 // arguments wrongly fails the tests instead of corrupting memory.
 func TestLaunchArgumentsChecked(t *testing.T) {
-	d := device{cudatest.Open(t), t}
+	d := device{cudatest.OpenEmulator(t), t}
 	err := d.BiasAct(cuda.Ptr(0x1000), 0, 1, 1, cuda.ActNone)
 	if err == nil || !strings.Contains(err.Error(), "cuLaunchKernel(ultra_bias_act): CUDA_ERROR_INVALID_VALUE") {
 		t.Errorf("launch with a wild pointer: %v", err)

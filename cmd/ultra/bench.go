@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -166,45 +167,93 @@ func median(x []float64) float64 {
 }
 
 // benchUpdate times PPO updates (forward + backward + Adam over every
-// minibatch of every epoch) on a synthetic batch, the workload of
-// bench/ppo_update_torch.py.
+// minibatch of every epoch, the rollout handed over once with SetRollout and
+// minibatches named by index) on a synthetic rollout: the workload of
+// bench/ppo_update_torch.py. --net mlp is the hopper-sized MLP pair
+// (CleanRL ppo_continuous_action's update), --net cnn the Nature-CNN on
+// 4×84×84 frames with 6 actions (ppo_atari's update).
 func benchUpdate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench update", stderr)
-	backend := fs.String("backend", "gorgonia", "network backend")
-	obsDim := fs.Int("obs", 11, "observation size")
-	actDim := fs.Int("act", 3, "action size")
-	hidden := fs.Int("hidden", 64, "hidden layer width (two layers)")
-	batch := fs.Int("batch", 2048, "samples per update")
-	mbs := fs.Int("minibatch", 64, "samples per minibatch")
-	epochs := fs.Int("epochs", 10, "epochs per update")
+	backend := fs.String("backend", "gorgonia", "network backend: native, gorgonia or cuda (a binary built with -tags ultracuda)")
+	netKind := fs.String("net", "mlp", "mlp (two tanh MLPs, Gaussian head) or cnn (Nature-CNN, categorical head)")
+	tf32 := fs.Bool("tf32", false, "cuda: TF32 tensor cores for matrix products")
+	obsDim := fs.Int("obs", 11, "observation size (mlp)")
+	actDim := fs.Int("act", 3, "action size (mlp)")
+	hidden := fs.Int("hidden", 64, "hidden layer width (mlp, two layers)")
+	batch := fs.Int("batch", 2048, "samples per update (cnn default 1024)")
+	mbs := fs.Int("minibatch", 64, "samples per minibatch (cnn default 256)")
+	epochs := fs.Int("epochs", 10, "epochs per update (cnn default 4)")
 	rounds := fs.Int("rounds", 3, "timed updates (median reported)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *batch < 1 || *mbs < 1 || *mbs > *batch || *epochs < 1 || *rounds < 1 || *hidden < 1 {
-		return fmt.Errorf("bench update: want batch ≥ minibatch ≥ 1, epochs, rounds, hidden ≥ 1")
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cnn := *netKind == "cnn"
+	if cnn {
+		for name, v := range map[string]*int{"batch": batch, "minibatch": mbs, "epochs": epochs} {
+			if !set[name] {
+				*v = map[string]int{"batch": 1024, "minibatch": 256, "epochs": 4}[name]
+			}
+		}
+	}
+	switch {
+	case *netKind != "mlp" && *netKind != "cnn":
+		return fmt.Errorf("bench update: --net %q, want mlp or cnn", *netKind)
+	case *batch < 1 || *mbs < 1 || *mbs > *batch || *epochs < 1 || *rounds < 1 || *hidden < 1 || *obsDim < 1 || *actDim < 1:
+		return fmt.Errorf("bench update: want batch ≥ minibatch ≥ 1 and epochs, rounds, hidden, obs, act ≥ 1")
 	}
 	cfg := ppo.Defaults()
-	cfg.Backend, cfg.Hidden = *backend, []int{*hidden, *hidden}
-	lo, hi := make([]float32, *actDim), make([]float32, *actDim)
-	spec := env.Spec{Observation: env.UnboundedBox(*obsDim), Action: env.Box(lo, hi)}
+	cfg.Hidden = []int{*hidden, *hidden}
+	cfg.Backend, cfg.TF32 = *backend, *tf32
+	if *backend == "cuda" {
+		cfg.Backend, cfg.Device = "native", "cuda"
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("bench update: %w", err)
+	}
+	var spec env.Spec
+	loss := nn.LossConfig{ClipCoef: 0.2, VfCoef: 0.5, ClipVLoss: true}
+	lr := float32(3e-4)
+	if cnn {
+		img := [3]int{4, 84, 84}
+		spec = env.Spec{Observation: env.UnboundedBox(img[0] * img[1] * img[2]), Action: env.Discrete(6), Image: img}
+		loss, lr = nn.LossConfig{ClipCoef: 0.1, VfCoef: 0.5, EntCoef: 0.01, ClipVLoss: true}, 2.5e-4
+	} else {
+		lo, hi := make([]float32, *actDim), make([]float32, *actDim)
+		spec = env.Spec{Observation: env.UnboundedBox(*obsDim), Action: env.Box(lo, hi)}
+	}
 	net, err := ppo.NewBackend(cfg, spec)
 	if err != nil {
 		return fmt.Errorf("bench update: %w", err)
 	}
 	defer net.Close()
+	s := net.Spec()
 	rng := rand.New(rand.NewPCG(1, 1))
-	B, od, ad := *batch, *obsDim, *actDim
-	obs, act := make([]float32, B*od), make([]float32, B*ad)
-	for i := range obs {
-		obs[i] = float32(rng.NormFloat64())
+	B, od := *batch, s.ObsDim
+	aw := s.ActDim
+	if s.Discrete {
+		aw = 1
 	}
-	for i := range act {
-		act[i] = float32(rng.NormFloat64())
+	ro := nn.Batch{N: B, Obs: make([]float32, B*od), Actions: make([]float32, B*aw), LogProbs: make([]float32, B),
+		Advantages: make([]float32, B), Returns: make([]float32, B), Values: make([]float32, B)}
+	for i := range ro.Obs {
+		if cnn {
+			ro.Obs[i] = float32(rng.Float64()) // frames in [0, 1]
+		} else {
+			ro.Obs[i] = float32(rng.NormFloat64())
+		}
 	}
-	dist, val := make([]float32, B*ad), make([]float32, B)
-	if err := net.Forward(obs, B, dist, val); err != nil {
+	for i := range ro.Actions {
+		if cnn {
+			ro.Actions[i] = float32(rng.IntN(s.ActDim))
+		} else {
+			ro.Actions[i] = float32(rng.NormFloat64())
+		}
+	}
+	dist := make([]float32, B*s.ActDim)
+	if err := net.Forward(ro.Obs, B, dist, ro.Values); err != nil {
 		return err
 	}
 	var logStd []float32
@@ -213,33 +262,32 @@ func benchUpdate(args []string, stdout, stderr io.Writer) error {
 			logStd = p.Data
 		}
 	}
-	logp, adv, ret := make([]float32, B), make([]float32, B), make([]float32, B)
 	for i := 0; i < B; i++ {
-		logp[i] = float32(nn.GaussianLogProb(dist[i*ad:(i+1)*ad], logStd, act[i*ad:(i+1)*ad]))
-		adv[i] = float32(rng.NormFloat64())
-		ret[i] = val[i] + float32(rng.NormFloat64())
+		d := dist[i*s.ActDim : (i+1)*s.ActDim]
+		if cnn {
+			ro.LogProbs[i] = float32(nn.CategoricalLogProb(d, int(ro.Actions[i])))
+		} else {
+			ro.LogProbs[i] = float32(nn.GaussianLogProb(d, logStd, ro.Actions[i*aw:(i+1)*aw]))
+		}
+		ro.Advantages[i] = float32(rng.NormFloat64())
+		ro.Returns[i] = ro.Values[i] + float32(rng.NormFloat64())
 	}
 	n := *mbs
-	mb := nn.Batch{N: n, Obs: make([]float32, n*od), Actions: make([]float32, n*ad), LogProbs: make([]float32, n),
-		Advantages: make([]float32, n), Returns: make([]float32, n), Values: make([]float32, n)}
-	loss := nn.LossConfig{ClipCoef: 0.2, VfCoef: 0.5, ClipVLoss: true}
 	perm := make([]int, B)
 	for i := range perm {
 		perm[i] = i
 	}
 	update := func() error {
+		if err := net.SetRollout(ro); err != nil {
+			return err
+		}
 		for e := 0; e < *epochs; e++ {
 			rng.Shuffle(B, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-			for s := 0; s+n <= B; s += n {
-				for j, k := range perm[s : s+n] {
-					copy(mb.Obs[j*od:(j+1)*od], obs[k*od:(k+1)*od])
-					copy(mb.Actions[j*ad:(j+1)*ad], act[k*ad:(k+1)*ad])
-					mb.LogProbs[j], mb.Advantages[j], mb.Returns[j], mb.Values[j] = logp[k], adv[k], ret[k], val[k]
-				}
-				if _, err := net.Grad(mb, loss); err != nil {
+			for st := 0; st+n <= B; st += n {
+				if _, err := net.GradMinibatch(perm[st:st+n], true, loss); err != nil {
 					return err
 				}
-				if _, err := net.Step(3e-4, 0.5); err != nil {
+				if _, err := net.Step(lr, 0.5); err != nil {
 					return err
 				}
 			}
@@ -258,13 +306,25 @@ func benchUpdate(args []string, stdout, stderr io.Writer) error {
 		times = append(times, time.Since(t0).Seconds())
 	}
 	sec := median(times)
-	res := map[string]any{"impl": "ultra-" + *backend, "batch": B, "minibatch": n, "hidden": *hidden,
+	impl := "ultra-" + *backend
+	if *tf32 {
+		impl += "-tf32"
+	}
+	device := fmt.Sprintf("cpu (GOMAXPROCS %d)", runtime.GOMAXPROCS(0))
+	if d, ok := net.(interface{ DeviceName() string }); ok {
+		device = d.DeviceName()
+	}
+	res := map[string]any{"impl": impl, "net": *netKind, "batch": B, "minibatch": n, "hidden": *hidden,
 		"epochs": *epochs, "update_seconds": sec, "samples_per_second": float64(B**epochs) / sec,
-		"gomaxprocs": runtime.GOMAXPROCS(0)}
+		"gomaxprocs": runtime.GOMAXPROCS(0), "device": device}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "PPO update, %s backend: %d×%d-%d MLP, batch %d, minibatch %d, %d epochs: %.3f s/update, %.0f samples/s\n",
-		*backend, od, *hidden, *hidden, B, n, *epochs, sec, float64(B**epochs)/sec)
+	what := fmt.Sprintf("%d×%d-%d MLP", od, *hidden, *hidden)
+	if cnn {
+		what = "Nature-CNN on 4×84×84"
+	}
+	fmt.Fprintf(stdout, "PPO update, %s backend on %s: %s, batch %d, minibatch %d, %d epochs: %.3f s/update, %.0f samples/s\n",
+		*backend, device, what, B, n, *epochs, sec, float64(B**epochs)/sec)
 	return nil
 }

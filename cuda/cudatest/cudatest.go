@@ -98,6 +98,13 @@ func build() (string, error) {
 // cuBLAS. It fails the test if the emulator cannot be built.
 func Emulator(tb testing.TB) cuda.Options {
 	tb.Helper()
+	cxx := os.Getenv("CXX")
+	if cxx == "" {
+		cxx = "g++"
+	}
+	if _, err := exec.LookPath(cxx); err != nil && OnGPU() {
+		tb.Skipf("the CPU emulator needs a C++ compiler (%s), which this GPU machine lacks", cxx)
+	}
 	p, err := build()
 	if err != nil {
 		tb.Fatal(err)
@@ -105,33 +112,46 @@ func Emulator(tb testing.TB) cuda.Options {
 	return cuda.Options{Driver: p, Cublas: p}
 }
 
-// Open opens the emulator, closing it when the test ends.
+// OnGPU reports whether the tests run on a real GPU: ULTRA_TEST_GPU is set
+// (make gpu-check sets it on a machine with an NVIDIA GPU).
+func OnGPU() bool { return os.Getenv("ULTRA_TEST_GPU") != "" }
+
+// Target returns the options of the device the tests run on: GPU 0 when
+// OnGPU, else the CPU emulator.
+func Target(tb testing.TB) cuda.Options {
+	tb.Helper()
+	if OnGPU() {
+		return cuda.Options{}
+	}
+	return Emulator(tb)
+}
+
+// Open opens the Target device, closing it when the test ends.
 func Open(tb testing.TB) *cuda.Device {
 	tb.Helper()
-	d, err := cuda.Open(Emulator(tb))
+	return open(tb, Target(tb))
+}
+
+// OpenEmulator opens the CPU emulator even on a GPU machine, for tests of
+// what only the emulator can do (inject errors, check wild pointers).
+func OpenEmulator(tb testing.TB) *cuda.Device {
+	tb.Helper()
+	return open(tb, Emulator(tb))
+}
+
+func open(tb testing.TB, o cuda.Options) *cuda.Device {
+	tb.Helper()
+	d, err := cuda.Open(o)
 	if err != nil {
+		if OnGPU() {
+			tb.Fatalf("ULTRA_TEST_GPU is set but the device could not be opened: %v", err)
+		}
 		tb.Fatalf("opening the CUDA emulator: %v", err)
 	}
 	tb.Cleanup(func() {
 		if err := d.Close(); err != nil {
-			tb.Errorf("closing the CUDA emulator: %v", err)
+			tb.Errorf("closing the device: %v", err)
 		}
 	})
-	return d
-}
-
-// GPU opens the real device 0 for tests that need one, or skips the test
-// saying why: ULTRA_TEST_GPU unset (set it to 1 to run GPU tests), or no
-// usable device.
-func GPU(tb testing.TB) *cuda.Device {
-	tb.Helper()
-	if os.Getenv("ULTRA_TEST_GPU") == "" {
-		tb.Skip("GPU test: set ULTRA_TEST_GPU=1 on a machine with an NVIDIA GPU (make gpu-check does)")
-	}
-	d, err := cuda.Open(cuda.Options{})
-	if err != nil {
-		tb.Fatalf("ULTRA_TEST_GPU is set but no GPU could be opened: %v", err)
-	}
-	tb.Cleanup(func() { d.Close() })
 	return d
 }

@@ -242,8 +242,9 @@ func (b *cudaBackend) Spec() Spec {
 	return s
 }
 
-// Device describes the GPU the backend runs on.
-func (b *cudaBackend) Device() cuda.Info { return b.dev.Info() }
+// DeviceName describes the GPU the backend runs on, for logs and
+// benchmark records.
+func (b *cudaBackend) DeviceName() string { return b.dev.Info().String() }
 
 // paramList returns Params-shaped entries aliasing bufs.
 func (b *cudaBackend) paramList(bufs [][]float32) []Param {
@@ -393,11 +394,15 @@ func (b *cudaBackend) ensure(rows int) error {
 			}
 		}
 	} else {
-		for _, cv := range b.conv {
+		for i, cv := range b.conv {
 			r := rows * cv.geom.OH * cv.geom.OW
 			w.col = append(w.col, f32(r*cv.in))
 			w.z = append(w.z, f32(r*cv.out))
-			w.dcol = append(w.dcol, f32(r*cv.in))
+			dcol := cuda.Ptr(0) // the observations need no gradient
+			if i > 0 {
+				dcol = f32(r * cv.in)
+			}
+			w.dcol = append(w.dcol, dcol)
 			w.dz = append(w.dz, f32(r*cv.out))
 		}
 		w.flat, w.dflat = f32(rows*b.fc.in), f32(rows*b.fc.in)

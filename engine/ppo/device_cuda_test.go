@@ -16,9 +16,12 @@ import (
 // backend runs on the driver emulator for 5 iterations, where both must
 // agree to 1e-3 (they do to about 1e-6); with ULTRA_TEST_GPU=1 (make
 // gpu-check) it runs on the GPU for 20 iterations. There cuBLAS sums in
-// another order, and hopper's contacts amplify 1e-7 differences in the
-// actions, so only the first iteration is held to 1e-3 and the rest are
-// printed for the record.
+// another order, and hopper's contacts amplify float32 rounding in the
+// actions until the runs part (on the emulator, with differences of 1e-7,
+// they part at iteration 8 and end at returns 325 and 334): so the first
+// iteration is held to 1e-3, the GPU run must learn (final return over 3×
+// the first) and end within a factor 2 of the CPU run, and every
+// iteration is printed for the record.
 func TestCUDATracksCPU(t *testing.T) {
 	iters, gpu := 5, os.Getenv("ULTRA_TEST_GPU") != ""
 	if gpu {
@@ -43,6 +46,7 @@ func TestCUDATracksCPU(t *testing.T) {
 	}
 	rel := func(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(b), 1e-3) }
 	var worst float64
+	var first, last [2]float64
 	for it := 1; it <= iters; it++ {
 		var st [2]IterStats
 		for i, tr := range trainers {
@@ -50,6 +54,12 @@ func TestCUDATracksCPU(t *testing.T) {
 			if st[i], err = tr.Iterate(); err != nil {
 				t.Fatal(err)
 			}
+		}
+		for i := range st {
+			if it == 1 {
+				first[i] = st[i].ReturnMean
+			}
+			last[i] = st[i].Return10
 		}
 		d := max(rel(st[1].PolicyLoss, st[0].PolicyLoss), rel(st[1].ValueLoss, st[0].ValueLoss),
 			rel(st[1].ApproxKL, st[0].ApproxKL), rel(st[1].ReturnMean, st[0].ReturnMean))
@@ -60,5 +70,9 @@ func TestCUDATracksCPU(t *testing.T) {
 			t.Errorf("iteration %d: the CUDA run left the CPU run (relative difference %.3g)", it, d)
 		}
 	}
-	t.Logf("worst relative difference over %d iterations: %.3g", iters, worst)
+	t.Logf("worst relative difference over %d iterations: %.3g; return of the last 10 episodes %.1f (cpu), %.1f (cuda)",
+		iters, worst, last[0], last[1])
+	if gpu && !(last[1] > 3*first[1] && last[1] > last[0]/2 && last[1] < 2*last[0]) {
+		t.Errorf("the GPU run did not learn like the CPU run: returns %.1f -> %.1f (cpu %.1f -> %.1f)", first[1], last[1], first[0], last[0])
+	}
 }
