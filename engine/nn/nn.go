@@ -13,12 +13,14 @@
 // "policy.log_std" to "actor_logstd" (shape [1, ActDim] there, [ActDim]
 // here) and "value.*" to "critic.*".
 //
-// With Spec.Image set, [NewGorgonia] instead builds the Nature-CNN
-// actor-critic of CleanRL's ppo_atari.py (shared conv torso, "torso.*",
-// "actor.*" and "critic.*" parameters; see cnn.go).
+// With Spec.Image set, [NewGorgonia] (and the CUDA backend) instead build
+// the Nature-CNN actor-critic of CleanRL's ppo_atari.py (shared conv
+// torso, "torso.*", "actor.*" and "critic.*" parameters; see cnn.go).
 //
-// [NewGorgonia] returns the CPU backend built on gorgonia.org/gorgonia. A CUDA
-// backend implements the same interface and must agree with it numerically.
+// [NewGorgonia] returns the CPU backend built on gorgonia.org/gorgonia, the
+// numerical reference; [NewNative] the fast plain-Go CPU backend for MLPs;
+// with the build tag ultracuda, NewCUDA the GPU backend (cuda.go), tested
+// against both.
 // A Backend is not safe for concurrent use; distinct backends may be used
 // from different goroutines.
 package nn
@@ -51,7 +53,7 @@ type Spec struct {
 	// the Nature-CNN actor-critic of CleanRL's ppo_atari.py instead of the
 	// two MLPs (see cnn.go): ObsDim must equal C*H*W, Discrete must be set,
 	// H and W must be at least 36, Hidden must be empty and Activation
-	// empty or "relu". Only the gorgonia backend builds it.
+	// empty or "relu". The gorgonia and CUDA backends build it.
 	Image [3]int
 }
 
@@ -256,8 +258,8 @@ func (c AdamConfig) validate() error {
 }
 
 // Backend is the network maths behind PPO: forward, backward and optimizer
-// step over a batch. A CUDA backend implements the same interface and must
-// agree numerically with the gorgonia one.
+// step over a batch. Every backend agrees numerically with the gorgonia
+// one (the tests hold them to it).
 type Backend interface {
 	// Spec returns the network description with defaults filled in.
 	Spec() Spec
