@@ -260,49 +260,37 @@ func (d *Device) MemInfo() (free, total int64, err error) {
 }
 
 // Upload copies src to device address dst.
-func (d *Device) Upload(dst Ptr, src []float32) error {
-	if d.closed {
-		return errClosed
-	}
-	if len(src) == 0 {
-		return nil
-	}
-	return d.s.htod(dst, unsafe.Pointer(&src[0]), 4*len(src))
-}
+func (d *Device) Upload(dst Ptr, src []float32) error { return upload(d, dst, src) }
 
 // UploadInt32 copies src to device address dst.
-func (d *Device) UploadInt32(dst Ptr, src []int32) error {
-	if d.closed {
-		return errClosed
-	}
-	if len(src) == 0 {
-		return nil
-	}
-	return d.s.htod(dst, unsafe.Pointer(&src[0]), 4*len(src))
-}
+func (d *Device) UploadInt32(dst Ptr, src []int32) error { return upload(d, dst, src) }
 
 // Download waits for the queued work and copies len(dst) float32 values from
 // device address src.
-func (d *Device) Download(dst []float32, src Ptr) error {
-	if d.closed {
-		return errClosed
-	}
-	if len(dst) == 0 {
-		return d.Sync()
-	}
-	return d.s.dtoh(unsafe.Pointer(&dst[0]), src, 4*len(dst))
-}
+func (d *Device) Download(dst []float32, src Ptr) error { return download(d, dst, src) }
 
 // DownloadFloat64 waits for the queued work and copies len(dst) float64
 // values from device address src.
-func (d *Device) DownloadFloat64(dst []float64, src Ptr) error {
+func (d *Device) DownloadFloat64(dst []float64, src Ptr) error { return download(d, dst, src) }
+
+func upload[T float32 | int32](d *Device, dst Ptr, src []T) error {
+	if d.closed {
+		return errClosed
+	}
+	if len(src) == 0 {
+		return nil
+	}
+	return d.s.htod(dst, unsafe.Pointer(&src[0]), int(unsafe.Sizeof(src[0]))*len(src))
+}
+
+func download[T float32 | float64](d *Device, dst []T, src Ptr) error {
 	if d.closed {
 		return errClosed
 	}
 	if len(dst) == 0 {
 		return d.Sync()
 	}
-	return d.s.dtoh(unsafe.Pointer(&dst[0]), src, 8*len(dst))
+	return d.s.dtoh(unsafe.Pointer(&dst[0]), src, int(unsafe.Sizeof(dst[0]))*len(dst))
 }
 
 // Copy queues a device-to-device copy of bytes bytes.

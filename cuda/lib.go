@@ -243,45 +243,47 @@ func dlopen(path string) (unsafe.Pointer, error) {
 
 // loadDriver loads and binds the driver library at path.
 func loadDriver(path string) (*driverLib, error) {
-	libMu.Lock()
-	defer libMu.Unlock()
-	if d, ok := drivers[path]; ok {
-		return d, nil
-	}
-	h, err := dlopen(path)
-	if err != nil {
-		return nil, &LoadError{Lib: path, What: driverWhat, Err: err}
-	}
-	t := (*C.ucu_driver)(C.calloc(1, C.size_t(unsafe.Sizeof(C.ucu_driver{}))))
-	if missing := C.ucu_bind_driver(h, t); missing != nil {
-		C.free(unsafe.Pointer(t))
-		return nil, &LoadError{Lib: path, What: driverWhat,
-			Err: fmt.Errorf("symbol %s is missing (driver too old? ultra needs a CUDA 11 or newer driver)", C.GoString(missing))}
-	}
-	d := &driverLib{path: path, t: t}
-	drivers[path] = d
-	return d, nil
+	return load(drivers, path, driverWhat, " (driver too old? ultra needs a CUDA 11 or newer driver)",
+		func(h unsafe.Pointer) (*driverLib, *C.char) {
+			t := (*C.ucu_driver)(C.calloc(1, C.size_t(unsafe.Sizeof(C.ucu_driver{}))))
+			if missing := C.ucu_bind_driver(h, t); missing != nil {
+				C.free(unsafe.Pointer(t))
+				return nil, missing
+			}
+			return &driverLib{path: path, t: t}, nil
+		})
 }
 
 // loadCublas loads and binds the cuBLAS library at path.
 func loadCublas(path string) (*cublasLib, error) {
+	return load(cublases, path, "cuBLAS", "", func(h unsafe.Pointer) (*cublasLib, *C.char) {
+		t := (*C.ucu_cublas)(C.calloc(1, C.size_t(unsafe.Sizeof(C.ucu_cublas{}))))
+		if missing := C.ucu_bind_cublas(h, t); missing != nil {
+			C.free(unsafe.Pointer(t))
+			return nil, missing
+		}
+		return &cublasLib{path: path, t: t}, nil
+	})
+}
+
+// load dlopens path once per process and binds it with bind, which returns
+// the bound library or the first symbol missing from it.
+func load[T any](cache map[string]*T, path, what, hint string, bind func(h unsafe.Pointer) (*T, *C.char)) (*T, error) {
 	libMu.Lock()
 	defer libMu.Unlock()
-	if b, ok := cublases[path]; ok {
-		return b, nil
+	if l, ok := cache[path]; ok {
+		return l, nil
 	}
 	h, err := dlopen(path)
 	if err != nil {
-		return nil, &LoadError{Lib: path, What: "cuBLAS", Err: err}
+		return nil, &LoadError{Lib: path, What: what, Err: err}
 	}
-	t := (*C.ucu_cublas)(C.calloc(1, C.size_t(unsafe.Sizeof(C.ucu_cublas{}))))
-	if missing := C.ucu_bind_cublas(h, t); missing != nil {
-		C.free(unsafe.Pointer(t))
-		return nil, &LoadError{Lib: path, What: "cuBLAS", Err: fmt.Errorf("symbol %s is missing", C.GoString(missing))}
+	l, missing := bind(h)
+	if missing != nil {
+		return nil, &LoadError{Lib: path, What: what, Err: fmt.Errorf("symbol %s is missing%s", C.GoString(missing), hint)}
 	}
-	b := &cublasLib{path: path, t: t}
-	cublases[path] = b
-	return b, nil
+	cache[path] = l
+	return l, nil
 }
 
 // driverPath and cublasPaths resolve the libraries to load from the

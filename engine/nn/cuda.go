@@ -76,7 +76,8 @@ type cudaBackend struct {
 	hp, hg, hm, hv []float32
 	optimizer
 
-	devNewer    bool // the device's parameters and moments changed since the mirrors
+	devNewer    bool // the device's parameters changed since the host mirror
+	momNewer    bool // the device's Adam moments changed since the host mirror
 	gradStale   bool // the host gradient mirror is older than the device's
 	hostParams  bool // Params was called: the host parameters may have been written
 	hostMoments bool // AdamState was called: the host moments may have been written
@@ -255,21 +256,21 @@ func (b *cudaBackend) paramList(bufs [][]float32) []Param {
 	return out
 }
 
-// pull refreshes the host mirrors of the parameters and moments when the
-// device is newer.
-func (b *cudaBackend) pull() error {
-	if !b.devNewer {
-		return nil
-	}
-	for _, x := range []struct {
-		h []float32
-		d cuda.Buffer
-	}{{b.hp, b.p}, {b.hm, b.m}, {b.hv, b.v}} {
-		if err := b.dev.Download(x.h, x.d.Ptr); err != nil {
+// pull refreshes the host mirror of the parameters when the device is
+// newer, and that of Adam's moments too when moments is set.
+func (b *cudaBackend) pull(moments bool) error {
+	if b.devNewer {
+		if err := b.dev.Download(b.hp, b.p.Ptr); err != nil {
 			return fmt.Errorf("nn: reading the parameters back from the GPU: %w", err)
 		}
+		b.devNewer = false
 	}
-	b.devNewer = false
+	if moments && b.momNewer {
+		if err := errors.Join(b.dev.Download(b.hm, b.m.Ptr), b.dev.Download(b.hv, b.v.Ptr)); err != nil {
+			return fmt.Errorf("nn: reading Adam's moments back from the GPU: %w", err)
+		}
+		b.momNewer = false
+	}
 	return nil
 }
 
@@ -300,7 +301,7 @@ func (b *cudaBackend) Params() []Param {
 	if b.closed {
 		return b.paramList(b.pdata)
 	}
-	if err := b.pull(); err != nil {
+	if err := b.pull(false); err != nil {
 		// Params cannot fail; the next device call reports the error again.
 		return b.paramList(b.pdata)
 	}
@@ -322,7 +323,7 @@ func (b *cudaBackend) Grads() []Param {
 // AdamState returns host copies of Adam's moments (written back to the GPU
 // before the next Step) and the step count.
 func (b *cudaBackend) AdamState() (m, v []Param, t int) {
-	if !b.closed && b.pull() == nil {
+	if !b.closed && b.pull(true) == nil {
 		b.hostMoments = true
 	}
 	return b.paramList(b.opt.m), b.paramList(b.opt.v), b.opt.t
@@ -333,13 +334,10 @@ func (b *cudaBackend) SetAdamState(m, v [][]float32, t int) error {
 	if b.closed {
 		return errors.New("nn: SetAdamState: backend is closed")
 	}
-	if err := b.pull(); err != nil {
-		return err
-	}
 	if err := b.opt.set(m, v, t, b.names); err != nil {
 		return err
 	}
-	b.hostMoments = true
+	b.hostMoments, b.momNewer = true, false
 	return b.push()
 }
 
@@ -349,7 +347,7 @@ func (b *cudaBackend) Close() error {
 		return nil
 	}
 	// Keep the host copies current for readers of earlier Params slices.
-	pullErr := b.pull()
+	pullErr := b.pull(true)
 	b.closed = true
 	return errors.Join(pullErr, b.dev.Close())
 }
@@ -511,7 +509,7 @@ func (b *cudaBackend) Forward(obs []float32, n int, dist, values []float32) erro
 	}
 	// Keep host copies current for callers holding Params slices (the
 	// trainer samples with log_std).
-	return b.pull()
+	return b.pull(false)
 }
 
 // run sizes the workspace, uploads host-written state and runs f.
@@ -810,6 +808,6 @@ func (b *cudaBackend) Step(lr, maxGradNorm float32) (float32, error) {
 		return float32(norm), err
 	}
 	b.opt.t++
-	b.devNewer, b.gradStale = true, true
+	b.devNewer, b.momNewer, b.gradStale = true, true, true
 	return float32(norm), nil
 }

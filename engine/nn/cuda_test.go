@@ -3,6 +3,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -105,6 +106,27 @@ func closeStats(t *testing.T, got, want LossStats, tol float64) {
 	}
 }
 
+// gradAgree runs Grad on both backends, compares the loss statistics and
+// every gradient, and returns the worst |diff|/max|want| of the gradients.
+func gradAgree(t *testing.T, got, want Backend, bt Batch, cfg LossConfig, tol float64) float64 {
+	t.Helper()
+	wst, err := want.Grad(bt, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gst, err := got.Grad(bt, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeStats(t, gst, wst, tol)
+	wg, gg := want.Grads(), got.Grads()
+	var worst float64
+	for k := range wg {
+		worst = math.Max(worst, closeTo(t, "grad "+wg[k].Name, gg[k].Data, wg[k].Data, tol))
+	}
+	return worst
+}
+
 // TestCUDAInitMatchesNative checks names, shapes and bit-identical initial
 // parameters.
 func TestCUDAInitMatchesNative(t *testing.T) {
@@ -159,19 +181,7 @@ func TestCUDAMatchesNative(t *testing.T) {
 			}
 			worst := closeTo(t, "Forward dist", cd, nd, netTol())
 			worst = math.Max(worst, closeTo(t, "Forward values", cv, nv, netTol()))
-			nst, err := n.Grad(bt, tc.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cst, err := c.Grad(bt, tc.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeStats(t, cst, nst, netTol())
-			ng, cg := n.Grads(), c.Grads()
-			for k := range ng {
-				worst = math.Max(worst, closeTo(t, "grad "+ng[k].Name, cg[k].Data, ng[k].Data, netTol()))
-			}
+			worst = math.Max(worst, gradAgree(t, c, n, bt, tc.cfg, netTol()))
 			t.Logf("worst |diff|/max|x| = %.3g", worst)
 		})
 	}
@@ -274,20 +284,7 @@ func TestCUDACNNMatchesGorgonia(t *testing.T) {
 	closeTo(t, "logits", cd, gd, netTol())
 	closeTo(t, "values", cv, gv, netTol())
 	cfg := LossConfig{ClipCoef: 0.1, VfCoef: 0.5, EntCoef: 0.01, ClipVLoss: true}
-	gst, err := g.Grad(bt, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cst, err := c.Grad(bt, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeStats(t, cst, gst, netTol())
-	gg, cg := g.Grads(), c.Grads()
-	var worst float64
-	for k := range gg {
-		worst = math.Max(worst, closeTo(t, "grad "+gg[k].Name, cg[k].Data, gg[k].Data, netTol()))
-	}
+	worst := gradAgree(t, c, g, bt, cfg, netTol())
 	t.Logf("gradients: worst |diff|/max = %.3g", worst)
 
 	const B, mb = 12, 4
@@ -521,21 +518,7 @@ func TestCUDAKernelsMatchNativeMath(t *testing.T) {
 			perturbParams(n, rng)
 			copyParams(t, c, n)
 			bt := makeBatch(n, rng, tc.n, 0.5, 0.5)
-			nst, err := n.Grad(bt, tc.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cst, err := c.Grad(bt, tc.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeStats(t, cst, nst, tol)
-			ng, cg := n.Grads(), c.Grads()
-			var worst float64
-			for k := range ng {
-				worst = math.Max(worst, closeTo(t, "grad "+ng[k].Name, cg[k].Data, ng[k].Data, tol))
-			}
-			t.Logf("%+v: worst %.3g", tc.spec, worst)
+			t.Logf("%+v: worst %.3g", tc.spec, gradAgree(t, c, n, bt, tc.cfg, tol))
 		}
 	})
 	d := cudatest.Open(t)
@@ -629,4 +612,44 @@ func TestCUDAKernelsMatchNativeMath(t *testing.T) {
 			closeTo(t, "advantages", adv, mb.Advantages, tol)
 		}
 	})
+}
+
+// TestCUDAParallelBackends trains two backends on the same device from two
+// goroutines (as `experiment --jobs 2 --device cuda` does) and checks that
+// each ends exactly where the same training alone ends: every call makes
+// the context current on its own thread, and each backend has its own
+// stream, kernels, cuBLAS handle and memory.
+func TestCUDAParallelBackends(t *testing.T) {
+	s := Spec{ObsDim: 11, ActDim: 3}
+	cfg := LossConfig{ClipCoef: 0.2, VfCoef: 0.5, ClipVLoss: true}
+	train := func(b Backend, seed uint64) []float32 {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		bt := makeBatch(b, rng, 64, 0.3, 0.3)
+		for range 10 {
+			if _, err := b.Grad(bt, cfg); err != nil {
+				t.Error(err)
+				return nil
+			}
+			if _, err := b.Step(1e-3, 0.5); err != nil {
+				t.Error(err)
+				return nil
+			}
+		}
+		return append([]float32(nil), b.Params()[0].Data...)
+	}
+	want := [2][]float32{train(newCUDABackend(t, s, 1), 1), train(newCUDABackend(t, s, 2), 2)}
+	var got [2][]float32
+	bs := [2]Backend{newCUDABackend(t, s, 1), newCUDABackend(t, s, 2)}
+	done := make(chan int)
+	for i := range bs {
+		go func() {
+			got[i] = train(bs[i], uint64(i+1))
+			done <- i
+		}()
+	}
+	<-done
+	<-done
+	for i := range got {
+		closeTo(t, fmt.Sprintf("backend %d params", i), got[i], want[i], 0)
+	}
 }

@@ -85,9 +85,9 @@ type gorgoniaBackend struct {
 	value     []layerRef
 	cnn       *cnnRefs // the conv torso when spec.IsImage(), else nil
 	optimizer          // pdata[i] = params[i].data, gdata[i] = params[i].grad
-	rollout   hostRollout
-	fwd       map[int]*fwdGraph
-	loss      map[lossKey]*lossGraph
+	hostRollout
+	fwd  map[int]*fwdGraph
+	loss map[lossKey]*lossGraph
 }
 
 // NewGorgonia builds the policy and value networks described by spec on
@@ -123,6 +123,7 @@ func NewGorgonia(spec Spec, seed uint64, adam AdamConfig) (Backend, error) {
 		b.names = append(b.names, p.name)
 	}
 	b.opt = newAdamState(adam, b.pdata)
+	b.hostRollout = hostRollout{spec: b.spec, grad: b.Grad, closedp: &b.optimizer.closed}
 	return b, nil
 }
 
@@ -682,24 +683,4 @@ func scalarValue(v G.Value) (float64, error) {
 		return 0, errors.New("no value was read")
 	}
 	return 0, fmt.Errorf("unexpected value type %T", v)
-}
-
-// SetRollout keeps b (read in place) for GradMinibatch.
-func (b *gorgoniaBackend) SetRollout(ro Batch) error {
-	if b.closed {
-		return errors.New("nn: SetRollout: backend is closed")
-	}
-	return b.rollout.set(b.spec, ro)
-}
-
-// GradMinibatch gathers the samples idx of the rollout and runs Grad on them.
-func (b *gorgoniaBackend) GradMinibatch(idx []int, normAdv bool, c LossConfig) (LossStats, error) {
-	if b.closed {
-		return LossStats{}, errors.New("nn: GradMinibatch: backend is closed")
-	}
-	mb, err := b.rollout.gather(b.spec, idx, normAdv)
-	if err != nil {
-		return LossStats{}, err
-	}
-	return b.Grad(mb, c)
 }

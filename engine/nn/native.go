@@ -103,7 +103,7 @@ type nativeBackend struct {
 	gLSOff    int         // offset of log_std's gradient (-1 when Discrete)
 	maxW      int         // widest layer input or output
 	optimizer             // pdata/gdata are per-parameter views of pflat/gflat
-	rollout   hostRollout
+	hostRollout
 
 	// Per-call scratch, sized on demand and reused.
 	work      []*nativeWork    // one per worker
@@ -246,6 +246,7 @@ func NewNative(spec Spec, seed uint64, adam AdamConfig) (Backend, error) {
 		}
 	}
 	b.opt = newAdamState(adam, b.pdata)
+	b.hostRollout = hostRollout{spec: b.spec, grad: b.Grad, closedp: &b.optimizer.closed}
 	b.invStd = make([]float64, spec.ActDim)
 	b.runFn = b.runWorker
 	return b, nil
@@ -942,24 +943,4 @@ func tanhInPlace(z []float32) {
 		q := (4.89352518554385e-03 + 2.26843463243900e-03*s) + s2*(1.18534705686654e-04+1.19825839466702e-06*s)
 		z[i] = float32(x * p / q)
 	}
-}
-
-// SetRollout keeps b (read in place) for GradMinibatch.
-func (b *nativeBackend) SetRollout(ro Batch) error {
-	if b.closed {
-		return errors.New("nn: SetRollout: backend is closed")
-	}
-	return b.rollout.set(b.spec, ro)
-}
-
-// GradMinibatch gathers the samples idx of the rollout and runs Grad on them.
-func (b *nativeBackend) GradMinibatch(idx []int, normAdv bool, c LossConfig) (LossStats, error) {
-	if b.closed {
-		return LossStats{}, errors.New("nn: GradMinibatch: backend is closed")
-	}
-	mb, err := b.rollout.gather(b.spec, idx, normAdv)
-	if err != nil {
-		return LossStats{}, err
-	}
-	return b.Grad(mb, c)
 }

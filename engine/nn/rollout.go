@@ -6,12 +6,36 @@ import (
 	"math"
 )
 
-// hostRollout implements SetRollout and the minibatch gathering of
-// GradMinibatch for the backends whose maths runs on the host: the rollout
-// is read in place and each minibatch is copied into a reused Batch.
+// hostRollout implements SetRollout and GradMinibatch for the backends
+// whose maths runs on the host: the rollout is read in place and each
+// minibatch is copied into a reused Batch and handed to the backend's Grad.
+// Backends embed it and set its fields when they are built.
 type hostRollout struct {
-	ro Batch // the rollout, aliasing the caller's buffers
-	mb Batch // the current minibatch
+	spec    Spec
+	grad    func(Batch, LossConfig) (LossStats, error) // the backend's Grad
+	closedp *bool                                      // the backend's closed flag
+	ro      Batch                                      // the rollout, aliasing the caller's buffers
+	mb      Batch                                      // the current minibatch
+}
+
+// SetRollout keeps ro (read in place) for GradMinibatch.
+func (h *hostRollout) SetRollout(ro Batch) error {
+	if *h.closedp {
+		return errors.New("nn: SetRollout: backend is closed")
+	}
+	return h.set(h.spec, ro)
+}
+
+// GradMinibatch gathers the samples idx of the rollout and runs Grad on them.
+func (h *hostRollout) GradMinibatch(idx []int, normAdv bool, c LossConfig) (LossStats, error) {
+	if *h.closedp {
+		return LossStats{}, errors.New("nn: GradMinibatch: backend is closed")
+	}
+	mb, err := h.gather(h.spec, idx, normAdv)
+	if err != nil {
+		return LossStats{}, err
+	}
+	return h.grad(mb, c)
 }
 
 // checkRollout validates a rollout for SetRollout (every backend uses it).

@@ -16,7 +16,8 @@
 //   - a reference sgemm (column-major, float accumulation in k order);
 //   - a module image that must be a fatbin (magic 0xBA55ED50).
 //
-// Everything runs synchronously on the calling thread. Environment knobs
+// Everything runs synchronously on the calling thread, under one lock (so
+// concurrent callers, e.g. parallel backends, are serialised). Environment knobs
 // (read at each call): ULTRA_FAKE_CUDA=nodevice makes cuInit fail with
 // CUDA_ERROR_NO_DEVICE (100); ULTRA_FAKE_CUDA_MEMORY=N caps the bytes
 // allocated at once (CUDA_ERROR_OUT_OF_MEMORY beyond it).
@@ -222,30 +223,35 @@ ucu_result cuMemFree_v2(ucu_deviceptr p) {
 }
 ucu_result cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
   if (ucu_result r = need_ctx()) return r;
+  std::lock_guard<std::mutex> l(mu);
   *total = (size_t)1 << 34;
   *free_bytes = *total - allocated;
   return OK;
 }
 ucu_result cuMemcpyHtoDAsync_v2(ucu_deviceptr dst, const void* src, size_t n, ucu_stream) {
   if (ucu_result r = need_ctx()) return r;
+  std::lock_guard<std::mutex> l(mu);
   if (!inside((uintptr_t)dst, n)) return ERR_INVALID_VALUE;
   memcpy((void*)(uintptr_t)dst, src, n);
   return OK;
 }
 ucu_result cuMemcpyDtoHAsync_v2(void* dst, ucu_deviceptr src, size_t n, ucu_stream) {
   if (ucu_result r = need_ctx()) return r;
+  std::lock_guard<std::mutex> l(mu);
   if (!inside((uintptr_t)src, n)) return ERR_INVALID_VALUE;
   memcpy(dst, (const void*)(uintptr_t)src, n);
   return OK;
 }
 ucu_result cuMemcpyDtoDAsync_v2(ucu_deviceptr dst, ucu_deviceptr src, size_t n, ucu_stream) {
   if (ucu_result r = need_ctx()) return r;
+  std::lock_guard<std::mutex> l(mu);
   if (!inside((uintptr_t)dst, n) || !inside((uintptr_t)src, n)) return ERR_INVALID_VALUE;
   memmove((void*)(uintptr_t)dst, (const void*)(uintptr_t)src, n);
   return OK;
 }
 ucu_result cuMemsetD32Async(ucu_deviceptr dst, unsigned int v, size_t count, ucu_stream) {
   if (ucu_result r = need_ctx()) return r;
+  std::lock_guard<std::mutex> l(mu);
   if (!inside((uintptr_t)dst, count * 4)) return ERR_INVALID_VALUE;
   unsigned int* p = (unsigned int*)(uintptr_t)dst;
   for (size_t i = 0; i < count; i++) p[i] = v;
