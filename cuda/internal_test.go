@@ -63,3 +63,22 @@ func TestArgBufAlignment(t *testing.T) {
 		t.Errorf("packed size %d, want 48 (C layout of int, ptr, float, double, int, long long)", a.n)
 	}
 }
+
+// TestNoInit guards the rule that importing the package does nothing: no
+// init function (gorgonia.org/cu's calls cuInit and exits the process on
+// machines without a GPU).
+func TestNoInit(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if regexp.MustCompile(`(?m)^func init\(`).Match(b) {
+			t.Errorf("%s declares an init function; the package must not run code at import", f)
+		}
+	}
+}
