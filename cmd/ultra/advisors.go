@@ -12,6 +12,8 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
+	"github.com/ultra-rl/ultra/engine/advisor/random"
+	"github.com/ultra-rl/ultra/engine/advisor/scripted"
 	"github.com/ultra-rl/ultra/engine/env"
 )
 
@@ -22,12 +24,12 @@ func advisorNames() []string { return []string{"llm", "scripted", "random"} }
 func newAdvisor(af advisorFlags, spec env.Spec, stderr io.Writer) (advisor.Advisor, func(), error) {
 	switch af.name {
 	case "scripted":
-		cfg := advisor.DefaultScriptedConfig()
+		cfg := scripted.DefaultConfig()
 		cfg.MaxCritical = af.perEpisode
-		a, err := advisor.NewScripted(spec, cfg)
+		a, err := scripted.New(spec, cfg)
 		return a, func() {}, err
 	case "random":
-		a, err := advisor.NewRandom(spec, af.perEpisode, af.seed)
+		a, err := random.New(spec, af.perEpisode, af.seed)
 		return a, func() {}, err
 	case "llm":
 		cfg, err := llmConfig(af)

@@ -16,6 +16,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/eval"
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 func cmdCollect(args []string, stdout, stderr io.Writer) error {
@@ -77,7 +78,7 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer v.Close()
-	trajs, err := advisor.Collect(v, p, *episodes, *seed, fmt.Sprintf("s%d-", *seed), *snaps)
+	trajs, err := eval.Collect(v, p, *episodes, *seed, fmt.Sprintf("s%d-", *seed), *snaps)
 	if err != nil {
 		return fmt.Errorf("collect: %w", err)
 	}
@@ -94,7 +95,7 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 
 func writeJSONLFile[T any](path string, items []T) error {
 	var buf strings.Builder
-	if err := advisor.WriteJSONL(&buf, items); err != nil {
+	if err := traj.WriteJSONL(&buf, items); err != nil {
 		return err
 	}
 	return ppo.WriteFileAtomic(path, []byte(buf.String()))
@@ -135,7 +136,7 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	if *trajPath == "" || *out == "" {
 		return errors.New("annotate: --traj FILE and --out FILE are required")
 	}
-	trajs, err := advisor.ReadJSONL[advisor.Trajectory](*trajPath)
+	trajs, err := traj.ReadJSONL[traj.Trajectory](*trajPath)
 	if err != nil {
 		return fmt.Errorf("annotate: %w", err)
 	}

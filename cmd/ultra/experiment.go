@@ -23,6 +23,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/report"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/engine/ultra"
 )
 
@@ -216,7 +217,7 @@ func (x *experiment) pretrain(ctx context.Context, spec env.Spec) (string, error
 // collect records the sub-optimal agent's episodes, with snapshots for rice.
 func (x *experiment) collect(ckPath string, spec env.Spec) (string, error) {
 	path := filepath.Join(x.out, "collect", "traj.jsonl")
-	if t, err := advisor.ReadJSONL[advisor.Trajectory](path); err == nil && len(t) == x.collectEpisodes {
+	if t, err := traj.ReadJSONL[traj.Trajectory](path); err == nil && len(t) == x.collectEpisodes {
 		x.logger.Info("stage done, skipping", "stage", "collect", "file", path)
 		return path, nil
 	}
@@ -237,7 +238,7 @@ func (x *experiment) collect(ckPath string, spec env.Spec) (string, error) {
 		return "", err
 	}
 	defer v.Close()
-	trajs, err := advisor.Collect(v, p, x.collectEpisodes, x.pretrainSeed+100, "c-", true)
+	trajs, err := eval.Collect(v, p, x.collectEpisodes, x.pretrainSeed+100, "c-", true)
 	if err != nil {
 		return "", err
 	}
@@ -248,14 +249,14 @@ func (x *experiment) collect(ckPath string, spec env.Spec) (string, error) {
 // annotate runs one advisor over the collected trajectories.
 func (x *experiment) annotate(ctx context.Context, name, trajPath string, spec env.Spec) (string, error) {
 	path := filepath.Join(x.out, "annotate", name+".jsonl")
-	if _, err := advisor.ReadJSONL[advisor.Annotation](path); err == nil {
+	if _, err := traj.ReadJSONL[advisor.Annotation](path); err == nil {
 		x.logger.Info("stage done, skipping", "stage", "annotate", "advisor", name, "file", path)
 		return path, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	trajs, err := advisor.ReadJSONL[advisor.Trajectory](trajPath)
+	trajs, err := traj.ReadJSONL[traj.Trajectory](trajPath)
 	if err != nil {
 		return "", err
 	}

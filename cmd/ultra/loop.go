@@ -185,15 +185,15 @@ func (o *loopOptions) observe(st ppo.IterStats) {
 	if o.met == nil {
 		return
 	}
-	o.met.Iteration(st)
+	o.met.Iteration(iterationMetrics(st))
 	if o.stage != nil {
 		ss := o.stage.Stats()
-		o.met.Stage(ss)
+		o.met.Stage(stageMetrics(ss))
 		r := ss.Report
 		if o.advisorObserved {
 			r.PromptTokens, r.CompletionTokens, r.CacheHits = 0, 0, 0 // counted per request already
 		}
-		o.met.AdvisorTotals(r)
+		o.met.AdvisorTotals(advisorMetrics(r))
 	}
 	if o.table != nil {
 		o.met.TableHits(o.table.HitRate())
@@ -226,7 +226,7 @@ func serveMetrics(addr string, logger *slog.Logger) (*prometheus.Registry, func(
 	srv, err := metrics.Serve(ctx, addr, reg)
 	if err != nil {
 		cancel()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	logger.Info("serving Prometheus metrics", "url", "http://"+srv.Addr+"/metrics")
 	return reg, cancel, nil

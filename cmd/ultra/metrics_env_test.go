@@ -13,6 +13,7 @@ import (
 // --metrics-addr's default (containers listen on all interfaces with it),
 // that an empty value disables the endpoint, and that the flag still wins.
 func TestMetricsAddrFromEnvironment(t *testing.T) {
+	t.Setenv("ULTRA_METRICS_ADDR", "") // restored when the test ends
 	os.Unsetenv("ULTRA_METRICS_ADDR")
 	if got := defaultMetricsAddr(); got != metrics.DefaultAddr {
 		t.Errorf("default without the variable: %q, want %q", got, metrics.DefaultAddr)

@@ -18,12 +18,15 @@ import (
 	"github.com/ultra-rl/ultra/engine/ppo"
 )
 
-// TestMain lets tests run this test binary as the ultra command.
+// TestMain lets tests run this test binary as the ultra command. No test
+// serves metrics on the default port (it may be taken on the machine):
+// ULTRA_METRICS_ADDR is empty unless a test sets an address.
 func TestMain(m *testing.M) {
 	if os.Getenv("ULTRA_TEST_AS_CLI") == "1" {
 		main()
 		return
 	}
+	os.Setenv("ULTRA_METRICS_ADDR", "")
 	os.Exit(m.Run())
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/engine/ultra"
 )
 
@@ -162,14 +163,14 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 	radius := f.radius
 	var anns []advisor.Annotation
 	if f.annotations != "" {
-		if anns, err = advisor.ReadJSONL[advisor.Annotation](f.annotations); err != nil {
+		if anns, err = traj.ReadJSONL[advisor.Annotation](f.annotations); err != nil {
 			return err
 		}
 	}
 	if radius == 0 {
 		radius = 0.5
 		if f.traj != "" {
-			trajs, err := advisor.ReadJSONL[advisor.Trajectory](f.traj)
+			trajs, err := traj.ReadJSONL[traj.Trajectory](f.traj)
 			if err != nil {
 				return err
 			}
@@ -191,6 +192,7 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 
 	var hooks ppo.Hooks
 	var mod *ultra.Modulator
+	var resetter *ultra.Resetter
 	switch v {
 	case ultra.RICE:
 		rs, err := ultra.NewResetter(table, f.resetP, f.seed)
@@ -207,6 +209,9 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 			return errors.New("rice needs annotations with simulator snapshots: collect with 'ultra collect --snapshots'")
 		}
 		hooks.ResetState = rs.Reset
+		// Live annotations must carry the simulator states to restart at.
+		hooks.Snapshots = live
+		resetter = rs
 	case ultra.PPO:
 	default:
 		mod, err = ultra.NewModulator(table, ultra.ModulatorConfig{Variant: v, Alpha: f.alpha, Action: spec.Action, OverrideProb: f.overrideProb,
@@ -274,6 +279,9 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 	summary := map[string]any{"variant": v, "radius": radius, "table_entries": table.Len(), "lookups": l, "hits": h}
 	if mod != nil {
 		summary["overrides"], summary["bonuses"] = mod.Overrides.Load(), mod.Bonuses.Load()
+	}
+	if resetter != nil {
+		summary["resets"] = resetter.Resets.Load()
 	}
 	if b, jerr := jsonMarshal(summary); jerr == nil {
 		ppo.WriteFileAtomic(filepath.Join(f.out, "modulator.json"), b)

@@ -15,49 +15,8 @@ import (
 	"math"
 
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
-
-// Trajectory is one finished episode as an advisor sees it.
-type Trajectory struct {
-	ID         string    `json:"id"`  // unique within a run, e.g. "s1-ep000042"
-	Env        string    `json:"env"` // task id
-	ObsDim     int       `json:"obs_dim"`
-	ActDim     int       `json:"act_dim"`
-	Obs        []float32 `json:"obs"`     // Len × ObsDim: the state before each step
-	Actions    []float32 `json:"actions"` // Len × ActDim: the actions executed
-	Rewards    []float32 `json:"rewards"` // env rewards
-	Terminated bool      `json:"terminated"`
-	Truncated  bool      `json:"truncated"`
-	Return     float64   `json:"return"`
-	// Snapshots optionally holds the simulator state before each step
-	// (Len rows), for resetting to a critical state.
-	Snapshots [][]float64 `json:"snapshots,omitempty"`
-}
-
-// Len is the number of steps.
-func (t *Trajectory) Len() int { return len(t.Rewards) }
-
-// ObsAt returns the observation before step k.
-func (t *Trajectory) ObsAt(k int) []float32 { return t.Obs[k*t.ObsDim : (k+1)*t.ObsDim] }
-
-// ActionAt returns the action executed at step k.
-func (t *Trajectory) ActionAt(k int) []float32 { return t.Actions[k*t.ActDim : (k+1)*t.ActDim] }
-
-// Validate checks the sizes agree with each other and with spec.
-func (t *Trajectory) Validate(spec env.Spec) error {
-	n := t.Len()
-	switch {
-	case t.Env != spec.ID:
-		return fmt.Errorf("trajectory %s is from env %q, want %q", t.ID, t.Env, spec.ID)
-	case t.ObsDim != spec.Observation.Dim || t.ActDim != spec.Action.Dim:
-		return fmt.Errorf("trajectory %s has obs/action dims %d/%d, %s has %d/%d", t.ID, t.ObsDim, t.ActDim, spec.ID, spec.Observation.Dim, spec.Action.Dim)
-	case len(t.Obs) != n*t.ObsDim || len(t.Actions) != n*t.ActDim:
-		return fmt.Errorf("trajectory %s: %d steps but %d obs and %d action values", t.ID, n, len(t.Obs), len(t.Actions))
-	case t.Snapshots != nil && len(t.Snapshots) != n:
-		return fmt.Errorf("trajectory %s: %d steps but %d snapshots", t.ID, n, len(t.Snapshots))
-	}
-	return nil
-}
 
 // Annotation marks one critical step with the advisor's suggestion.
 type Annotation struct {
@@ -117,7 +76,7 @@ func (r *Report) Reject(kind string) {
 // spent and further calls will do nothing.
 type Advisor interface {
 	Name() string
-	Annotate(ctx context.Context, trajs []Trajectory) ([]Annotation, Report, error)
+	Annotate(ctx context.Context, trajs []traj.Trajectory) ([]Annotation, Report, error)
 }
 
 // ErrBudget is returned once an advisor's request or token budget is spent.
@@ -140,9 +99,9 @@ func ClampAction(a []float32, sp env.Space) bool {
 	return true
 }
 
-// annotateEach is the loop local advisors share: each trajectory is checked
+// AnnotateEach is the loop the local advisors (scripted, random) share: each trajectory is checked
 // against spec (invalid ones are counted and skipped) and annotated by f.
-func annotateEach(ctx context.Context, spec env.Spec, trajs []Trajectory, f func(t *Trajectory) []Annotation) ([]Annotation, Report, error) {
+func AnnotateEach(ctx context.Context, spec env.Spec, trajs []traj.Trajectory, f func(t *traj.Trajectory) []Annotation) ([]Annotation, Report, error) {
 	rep := Report{Trajectories: len(trajs)}
 	var out []Annotation
 	for i := range trajs {

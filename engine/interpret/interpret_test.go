@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/mujoco"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
@@ -381,7 +381,7 @@ func TestDescribeStep(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	unknown := env.Spec{ID: "breakout", Observation: env.UnboundedBox(4), Action: env.Discrete(6)}
-	tr := &advisor.Trajectory{ID: "x", Env: "breakout", Rewards: []float32{1}}
+	tr := &traj.Trajectory{ID: "x", Env: "breakout", Rewards: []float32{1}}
 	for name, err := range map[string]error{
 		"Rules":          second(Rules(unknown)),
 		"Describe":       second(Describe(unknown, make([]float32, 4))),
@@ -405,9 +405,9 @@ func TestErrors(t *testing.T) {
 		"long action":  second(DescribeAction(hopper, make([]float32, 4))),
 		"step obs":     second(DescribeStep(hopper, 0, make([]float32, 3), make([]float32, 3), 0)),
 		"nil traj":     second(Summarize(hopper, nil, Budget{})),
-		"empty traj":   second(Summarize(hopper, &advisor.Trajectory{ID: "e", Env: "hopper", ObsDim: 11, ActDim: 3}, Budget{})),
-		"wrong env":    second(Summarize(hopper, &advisor.Trajectory{ID: "w", Env: "ant", ObsDim: 11, ActDim: 3}, Budget{})),
-		"ragged sizes": second(Summarize(hopper, &advisor.Trajectory{ID: "r", Env: "hopper", ObsDim: 11, ActDim: 3, Rewards: []float32{1}, Obs: make([]float32, 11)}, Budget{})),
+		"empty traj":   second(Summarize(hopper, &traj.Trajectory{ID: "e", Env: "hopper", ObsDim: 11, ActDim: 3}, Budget{})),
+		"wrong env":    second(Summarize(hopper, &traj.Trajectory{ID: "w", Env: "ant", ObsDim: 11, ActDim: 3}, Budget{})),
+		"ragged sizes": second(Summarize(hopper, &traj.Trajectory{ID: "r", Env: "hopper", ObsDim: 11, ActDim: 3, Rewards: []float32{1}, Obs: make([]float32, 11)}, Budget{})),
 	} {
 		if err == nil {
 			t.Errorf("%s: no error", name)

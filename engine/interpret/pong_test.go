@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
 	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 func pongSpec() env.Spec { return pong.Spec(pong.DefaultConfig()) }
@@ -130,7 +130,7 @@ func TestPongRulesAndActions(t *testing.T) {
 		"short obs":     second(Describe(spec, make([]float32, 4))),
 		"two actions":   second(DescribeAction(spec, []float32{1, 2})),
 		"step, no obs":  second(DescribeStep(spec, 0, nil, []float32{1}, 0)),
-		"hopper traj":   second(Summarize(spec, &advisor.Trajectory{ID: "h", Env: "hopper", ObsDim: 6, ActDim: 1, Rewards: []float32{0}, Obs: make([]float32, 6), Actions: []float32{0}}, Budget{})),
+		"hopper traj":   second(Summarize(spec, &traj.Trajectory{ID: "h", Env: "hopper", ObsDim: 6, ActDim: 1, Rewards: []float32{0}, Obs: make([]float32, 6), Actions: []float32{0}}, Budget{})),
 		"6 obs, no lay": second(Rules(env.Spec{ID: "pong", Observation: env.UnboundedBox(6), Action: env.Discrete(6)})),
 	} {
 		if err == nil {
@@ -148,7 +148,7 @@ func TestSummarizePong(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	trajs, err := advisor.Collect(v, eval.Zero{}, 1, 3, "p", false)
+	trajs, err := eval.Collect(v, eval.Zero{}, 1, 3, "p", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // Budget defaults.
@@ -70,7 +70,7 @@ func EstimateTokens(s string) int { return (len(s) + 3) / 4 }
 // says so. The final line states the selection rule and the number of
 // omitted steps, e.g. "(shown 42 of 160 steps: every 4th step from step 0,
 // …; 118 of 160 steps omitted)".
-func Summarize(spec env.Spec, tr *advisor.Trajectory, b Budget) (Summary, error) {
+func Summarize(spec env.Spec, tr *traj.Trajectory, b Budget) (Summary, error) {
 	t, err := lookup(spec)
 	if err != nil {
 		return Summary{}, err
@@ -209,7 +209,7 @@ func merge(required []int, k, n int) []int {
 
 // header is the summary's opening: episode, length, return, how it ended,
 // reward statistics and how to read the step lines.
-func (t *task) header(tr *advisor.Trajectory, mean, lo, hi float64) string {
+func (t *task) header(tr *traj.Trajectory, mean, lo, hi float64) string {
 	n := tr.Len()
 	var end string
 	switch {

@@ -10,15 +10,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
 // hopperTrajectory steps the real hopper: a PD controller holds it upright
 // for balance steps, then random actions make it fall. It stops at
 // termination or after limit steps (then marked truncated).
-func hopperTrajectory(t *testing.T, seed uint64, balance, limit int) *advisor.Trajectory {
+func hopperTrajectory(t *testing.T, seed uint64, balance, limit int) *traj.Trajectory {
 	t.Helper()
 	spec, err := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
 	if err != nil {
@@ -33,7 +33,7 @@ func hopperTrajectory(t *testing.T, seed uint64, balance, limit int) *advisor.Tr
 	od, ad := spec.Observation.Dim, spec.Action.Dim
 	obs := make([]float32, od)
 	e.Reset(rng, obs)
-	tr := &advisor.Trajectory{ID: fmt.Sprintf("test-ep%03d", seed), Env: spec.ID, ObsDim: od, ActDim: ad}
+	tr := &traj.Trajectory{ID: fmt.Sprintf("test-ep%03d", seed), Env: spec.ID, ObsDim: od, ActDim: ad}
 	act := make([]float32, ad)
 	for k := 0; k < limit; k++ {
 		for i := range act {
@@ -73,7 +73,7 @@ var (
 // checkSummary verifies what holds for every summary: the step lines are
 // exactly Steps, in order, each equal to DescribeStep; the counts in the
 // final line agree; Tokens is EstimateTokens(Text).
-func checkSummary(t *testing.T, spec env.Spec, tr *advisor.Trajectory, s Summary) {
+func checkSummary(t *testing.T, spec env.Spec, tr *traj.Trajectory, s Summary) {
 	t.Helper()
 	n := tr.Len()
 	var parsed []int
@@ -121,7 +121,7 @@ func checkSummary(t *testing.T, spec env.Spec, tr *advisor.Trajectory, s Summary
 }
 
 // rewardJumps applies Budget.RewardJump's default rule independently.
-func rewardJumps(tr *advisor.Trajectory) ([]int, float64) {
+func rewardJumps(tr *traj.Trajectory) ([]int, float64) {
 	n := float64(tr.Len())
 	var sum, sq float64
 	for _, r := range tr.Rewards {

@@ -16,6 +16,11 @@
 // PhysicsResets of Iteration) add the growth since the previous call to
 // their counters; a value smaller than the previous one is taken to be a
 // restarted source and counts from zero.
+//
+// The package depends on no other ultra package: Iteration, Stage and
+// AdvisorTotals take this package's IterationStats, StageStats and
+// AdvisorReport, which callers fill from the trainer's, the annotation
+// stage's and the advisor's own statistics.
 package metrics
 
 import (
@@ -28,10 +33,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/ultra-rl/ultra/engine/advisor"
-	"github.com/ultra-rl/ultra/engine/ppo"
-	"github.com/ultra-rl/ultra/engine/ultra"
 )
 
 // Labels identify a run; they are the only labels on training series (bounded cardinality).
@@ -146,6 +147,52 @@ var (
 	// checkpointBuckets spans checkpoint writes, 1 ms to 30 s.
 	checkpointBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 )
+
+// IterationStats is one PPO iteration's values, as Metrics.Iteration
+// exports them (the trainer's per-iteration statistics, ppo.IterStats).
+type IterationStats struct {
+	Iteration     int     // iterations done, this one included
+	GlobalStep    int64   // cumulative environment steps, all parallel envs
+	SPS           float64 // environment steps per second over this iteration
+	RolloutSec    float64 // wall time of this iteration's rollout, in seconds
+	UpdateSec     float64 // wall time of this iteration's PPO update, in seconds
+	Return10      float64 // mean return of the last 10 finished episodes (NaN before any)
+	Episodes      int     // training episodes finished this iteration
+	Replaced      int     // steps whose action the modulator replaced this iteration
+	Bonused       int     // steps given a non-zero reward bonus this iteration
+	Restarts      int     // episodes started from a critical-state snapshot this iteration
+	PhysicsResets int64   // cumulative episodes cut short by unstable physics
+	PolicyLoss    float64 // PPO clipped policy loss
+	ValueLoss     float64 // PPO value loss
+	Entropy       float64 // policy entropy
+	ApproxKL      float64 // approximate KL divergence between the old and new policy
+	ClipFrac      float64 // fraction of samples whose probability ratio was clipped
+	ExplainedVar  float64 // explained variance of the value function
+	LearningRate  float64 // learning rate of the update
+	GradNorm      float64 // gradient norm before clipping
+	Epochs        int     // update epochs run (fewer after a target-KL stop)
+}
+
+// StageStats is the annotation stage's cumulative statistics, as
+// Metrics.Stage exports them (ultra.StageStats with its advisor report's
+// failed batches and budget flag).
+type StageStats struct {
+	QueueDepth      int   // episode batches waiting for the advisor now
+	Dropped         int64 // cumulative batches dropped unannotated because the queue was full
+	Annotated       int64 // cumulative batches the advisor finished
+	Added           int64 // cumulative critical-state table entries added
+	Failed          int64 // cumulative batches whose annotation was lost to an advisor error
+	BudgetExhausted bool  // the advisor's request or token budget is spent
+}
+
+// AdvisorReport is an advisor's cumulative totals, as Metrics.AdvisorTotals
+// exports them (the token, cache and rejection counts of advisor.Report).
+type AdvisorReport struct {
+	PromptTokens     int64            // cumulative prompt tokens used
+	CompletionTokens int64            // cumulative completion tokens used
+	CacheHits        int64            // cumulative requests answered from the response cache
+	Rejected         map[string]int64 // cumulative rejected answer parts by kind; only read
+}
 
 // Metrics holds ultra's series for one run.
 // Create it with New; its methods are safe for concurrent use.
@@ -340,7 +387,7 @@ func add[T int | int64](c prometheus.Counter, n T) {
 //     time, mean return of the last 10 episodes, and the PPO policy, value
 //     and entropy losses, approx-KL, clip fraction, explained variance,
 //     learning rate, grad norm and epochs.
-func (m *Metrics) Iteration(st ppo.IterStats) {
+func (m *Metrics) Iteration(st IterationStats) {
 	m.mu.Lock()
 	var steps int64
 	if !m.stepsSeen && st.Iteration > 1 && st.GlobalStep > 0 {
@@ -388,24 +435,23 @@ func (m *Metrics) Episode(ret float64, length int) {
 	}
 }
 
-// Stage records the annotation stage's cumulative statistics (as returned
-// by ultra.Stage.Stats): it sets ultra_advisor_queue_depth_batches and
-// ultra_advisor_budget_exhausted, and grows
-// ultra_advisor_dropped_batches_total, ultra_advisor_annotated_batches_total,
-// ultra_advisor_failed_batches_total (st.Report.Failed) and
-// ultra_table_entries_added_total by their growth since the previous call.
-// It does not read st.Report's tokens, cache hits or rejections; see
+// Stage records the annotation stage's cumulative statistics: it sets
+// ultra_advisor_queue_depth_batches and ultra_advisor_budget_exhausted, and
+// grows ultra_advisor_dropped_batches_total,
+// ultra_advisor_annotated_batches_total, ultra_advisor_failed_batches_total
+// and ultra_table_entries_added_total by their growth since the previous
+// call. The advisor's tokens, cache hits and rejections go to
 // AdvisorTotals.
-func (m *Metrics) Stage(st ultra.StageStats) {
+func (m *Metrics) Stage(st StageStats) {
 	m.mu.Lock()
 	dropped := grow(&m.last.dropped, st.Dropped)
 	annotated := grow(&m.last.annotated, st.Annotated)
 	added := grow(&m.last.added, st.Added)
-	failed := grow(&m.last.failed, int64(st.Report.Failed))
+	failed := grow(&m.last.failed, st.Failed)
 	m.mu.Unlock()
 
 	m.advQueueDepth.Set(float64(st.QueueDepth))
-	if st.BudgetReached || st.Report.BudgetExhausted {
+	if st.BudgetExhausted {
 		m.advBudget.Set(1)
 	} else {
 		m.advBudget.Set(0)
@@ -479,7 +525,7 @@ func (m *Metrics) rejectedKind(kind string) string {
 }
 
 // Rejected grows ultra_advisor_rejected_total{kind} by n rejected answer
-// parts (advisor.Report.Rejected's kinds). Kinds outside [a-z0-9_], and new
+// parts (the kinds of AdvisorReport.Rejected). Kinds outside [a-z0-9_], and new
 // kinds beyond MaxRejectedKinds, count as "other".
 func (m *Metrics) Rejected(kind string, n int) {
 	if n <= 0 {
@@ -491,19 +537,19 @@ func (m *Metrics) Rejected(kind string, n int) {
 	m.advRejected.WithLabelValues(kind).Add(float64(n))
 }
 
-// AdvisorTotals records an advisor's cumulative report (such as
-// ultra.StageStats.Report): ultra_advisor_tokens_total,
+// AdvisorTotals records an advisor's cumulative report:
+// ultra_advisor_tokens_total,
 // ultra_advisor_cache_hits_total and ultra_advisor_rejected_total grow by
 // the growth since the previous call. Reports carry no per-request
 // outcome or latency, so ultra_advisor_requests_total and
 // ultra_advisor_request_duration_seconds need AdvisorRequest. Use either
 // AdvisorTotals or AdvisorRequest and Rejected for tokens, cache hits and
 // rejections, not both.
-func (m *Metrics) AdvisorTotals(r advisor.Report) {
+func (m *Metrics) AdvisorTotals(r AdvisorReport) {
 	m.mu.Lock()
-	prompt := grow(&m.last.promptTokens, int64(r.PromptTokens))
-	completion := grow(&m.last.completionTokens, int64(r.CompletionTokens))
-	cache := grow(&m.last.cache, int64(r.CacheHits))
+	prompt := grow(&m.last.promptTokens, r.PromptTokens)
+	completion := grow(&m.last.completionTokens, r.CompletionTokens)
+	cache := grow(&m.last.cache, r.CacheHits)
 	kinds := make([]string, 0, len(r.Rejected))
 	for k := range r.Rejected {
 		kinds = append(kinds, k)
@@ -512,7 +558,7 @@ func (m *Metrics) AdvisorTotals(r advisor.Report) {
 	rejected := map[string]int64{}
 	for _, k := range kinds {
 		last := m.last.rejected[k]
-		if d := grow(&last, int64(r.Rejected[k])); d > 0 {
+		if d := grow(&last, r.Rejected[k]); d > 0 {
 			rejected[m.rejectedKind(k)] += d
 		}
 		m.last.rejected[k] = last

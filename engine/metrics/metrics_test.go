@@ -3,31 +3,30 @@ package metrics
 import (
 	"context"
 	"errors"
+	"go/build"
 	"math"
 	"net"
 	"net/http"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/ultra-rl/ultra/engine/advisor"
-	"github.com/ultra-rl/ultra/engine/ppo"
-	"github.com/ultra-rl/ultra/engine/ultra"
 )
 
 // iter is a synthetic iteration of 2048 steps (8 envs × 256).
-func iter(i int) ppo.IterStats {
-	return ppo.IterStats{
+func iter(i int) IterationStats {
+	return IterationStats{
 		Iteration: i, GlobalStep: int64(i) * 2048, SPS: 4000 + float64(i),
 		LearningRate: 3e-4, PolicyLoss: -0.01 * float64(i), ValueLoss: 12.5, Entropy: 5.6,
 		ApproxKL: 0.012, ClipFrac: 0.15, ExplainedVar: 0.9, GradNorm: 0.7, Epochs: 10,
-		Episodes: 2, ReturnMean: 1500, LengthMean: 1000, Return10: 1450,
+		Episodes: 2, Return10: 1450,
 		Replaced: 30, Restarts: 1, Bonused: 12, PhysicsResets: int64(i / 2),
 		RolloutSec: 0.4, UpdateSec: 0.1,
 	}
@@ -38,8 +37,7 @@ func feedAll(m *Metrics, i int) {
 	m.Iteration(iter(i))
 	m.Episode(1500, 1000)
 	m.Episode(-20, 37)
-	m.Stage(ultra.StageStats{Episodes: int64(8 * i), Batches: int64(2 * i), Dropped: int64(i), Annotated: int64(i),
-		Added: int64(5 * i), QueueDepth: 3, Report: advisor.Report{Failed: i}})
+	m.Stage(StageStats{Dropped: int64(i), Annotated: int64(i), Added: int64(5 * i), QueueDepth: 3, Failed: int64(i)})
 	m.TableEntries(5 * i)
 	m.AdvisorRequest(OutcomeOK, 1500*time.Millisecond, 1200, 300)
 	m.AdvisorRequest(OutcomeCacheHit, 0, 0, 0)
@@ -201,7 +199,7 @@ func TestScrape(t *testing.T) {
 
 	// A second round: counters move by the deltas.
 	feedAll(m, 2)
-	m.Stage(ultra.StageStats{Dropped: 2, Annotated: 2, Added: 10, QueueDepth: 0, BudgetReached: true, Report: advisor.Report{Failed: 2}})
+	m.Stage(StageStats{Dropped: 2, Annotated: 2, Added: 10, QueueDepth: 0, BudgetExhausted: true, Failed: 2})
 	b := parse(t, scrapeText(t, addr))
 	moved := []struct {
 		name   string
@@ -250,7 +248,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	feedAll(m, 1)
-	m.Iteration(ppo.IterStats{Iteration: 2, GlobalStep: 4096, ExplainedVar: math.NaN(), Return10: math.NaN()})
+	m.Iteration(IterationStats{Iteration: 2, GlobalStep: 4096, ExplainedVar: math.NaN(), Return10: math.NaN()})
 	text := scrapeText(t, serve(t, reg))
 
 	cmd := exec.Command(promtool, "check", "metrics")
@@ -284,21 +282,21 @@ func TestIterationCounts(t *testing.T) {
 		return 0
 	}
 	// A resumed run: the first call counts only its own iteration.
-	m.Iteration(ppo.IterStats{Iteration: 5, GlobalStep: 5 * 2048})
+	m.Iteration(IterationStats{Iteration: 5, GlobalStep: 5 * 2048})
 	if v := steps(); v != 2048 {
 		t.Fatalf("after a resumed first iteration: %v steps, want 2048", v)
 	}
-	m.Iteration(ppo.IterStats{Iteration: 6, GlobalStep: 6 * 2048})
+	m.Iteration(IterationStats{Iteration: 6, GlobalStep: 6 * 2048})
 	if v := steps(); v != 4096 {
 		t.Fatalf("after the next iteration: %v steps, want 4096", v)
 	}
 	// A new trainer starting from zero counts as a restart, not a negative add.
-	m.Iteration(ppo.IterStats{Iteration: 1, GlobalStep: 1000})
+	m.Iteration(IterationStats{Iteration: 1, GlobalStep: 1000})
 	if v := steps(); v != 5096 {
 		t.Fatalf("after a restarted source: %v steps, want 5096", v)
 	}
 	// Negative or NaN inputs do not panic.
-	m.Iteration(ppo.IterStats{Iteration: 2, GlobalStep: -1, Episodes: -3, PhysicsResets: -1, SPS: math.NaN()})
+	m.Iteration(IterationStats{Iteration: 2, GlobalStep: -1, Episodes: -3, PhysicsResets: -1, SPS: math.NaN()})
 	m.Episode(math.NaN(), -1)
 	m.Episode(math.Inf(1), 10)
 	m.TableHits(-1, -1)
@@ -316,8 +314,8 @@ func TestAdvisorLabelsBounded(t *testing.T) {
 		m.Rejected("kind_"+string(rune('a'+i%26))+string(rune('a'+i/26)), 1)
 	}
 	m.Rejected("Bad Kind!", 3)
-	m.AdvisorTotals(advisor.Report{PromptTokens: 100, CompletionTokens: 10, CacheHits: 2, Rejected: map[string]int{"no_json": 1}})
-	m.AdvisorTotals(advisor.Report{PromptTokens: 150, CompletionTokens: 30, CacheHits: 2, Rejected: map[string]int{"no_json": 4}})
+	m.AdvisorTotals(AdvisorReport{PromptTokens: 100, CompletionTokens: 10, CacheHits: 2, Rejected: map[string]int64{"no_json": 1}})
+	m.AdvisorTotals(AdvisorReport{PromptTokens: 150, CompletionTokens: 30, CacheHits: 2, Rejected: map[string]int64{"no_json": 4}})
 
 	fams, err := reg.Gather()
 	if err != nil {
@@ -391,18 +389,28 @@ func TestServePortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	srv, err := Serve(context.Background(), addr, Registry())
-	if err == nil {
+	srv, inUse := Serve(context.Background(), addr, Registry())
+	if inUse == nil {
 		_ = srv.Close()
 		t.Fatalf("Serve on %s, already bound: no error", addr)
 	}
-	for _, want := range []string{addr, "port in use", "--metrics-addr"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
+	for _, want := range []string{strconv.Quote(addr), "port in use", "another port", "empty address"} {
+		if !strings.Contains(inUse.Error(), want) {
+			t.Errorf("error %q lacks %q", inUse, want)
 		}
 	}
-	if _, err := Serve(context.Background(), "127.0.0.1:notaport", Registry()); err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
-		t.Errorf("bad address: err %v, want a hint", err)
+	if !errors.Is(inUse, syscall.EADDRINUSE) {
+		t.Errorf("error %q does not wrap EADDRINUSE", inUse)
+	}
+	_, bad := Serve(context.Background(), "127.0.0.1:notaport", Registry())
+	if bad == nil || !strings.Contains(bad.Error(), `"127.0.0.1:notaport"`) || !strings.Contains(bad.Error(), "host:port") {
+		t.Fatalf("bad address: err %v, want one naming the address and the host:port form", bad)
+	}
+	// The engine names values, never the command line's flags.
+	for _, err := range []error{inUse, bad} {
+		if strings.Contains(err.Error(), "--") {
+			t.Errorf("error %q names a flag", err)
+		}
 	}
 }
 
@@ -450,7 +458,7 @@ func TestConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			for i := 1; i <= 50; i++ {
 				feedAll(m, i)
-				m.AdvisorTotals(advisor.Report{PromptTokens: i, Rejected: map[string]int{"dup": i}})
+				m.AdvisorTotals(AdvisorReport{PromptTokens: int64(i), Rejected: map[string]int64{"dup": int64(i)}})
 			}
 		}()
 	}
@@ -461,5 +469,20 @@ func TestConcurrentUse(t *testing.T) {
 	fams := parse(t, scrapeText(t, addr))
 	if v := value(t, fams, nameEnvEpisodes, nil); v != 4*50*2 {
 		t.Errorf("episodes %v, want 400", v)
+	}
+}
+
+// TestNoEngineImports guards issue 13: the metrics package (and its tests)
+// depends on no other ultra package, so the Prometheus sink can be linked
+// without the trainer, the annotation stage or the advisor.
+func TestNoEngineImports(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range slices.Concat(pkg.Imports, pkg.TestImports, pkg.XTestImports) {
+		if strings.HasPrefix(imp, "github.com/ultra-rl/ultra/") {
+			t.Errorf("engine/metrics imports %s; take plain values (IterationStats, StageStats, AdvisorReport) instead", imp)
+		}
 	}
 }

@@ -27,7 +27,12 @@ func Registry() *prometheus.Registry {
 	return reg
 }
 
-// Serve serves /metrics (promhttp.HandlerFor(reg, …)) on addr ("" disables and returns nil, nil). It returns once listening (so tests can scrape), and shuts down when ctx ends. Bind errors are returned with the address and a hint (e.g. "port in use: pass --metrics-addr with another port or empty to disable").
+// Serve serves /metrics (promhttp.HandlerFor(reg, …)) on addr ("" disables
+// and returns nil, nil). It returns once listening (so tests can scrape),
+// and shuts down when ctx ends. A bind error names the address and what to
+// change, e.g. `metrics: listen on "127.0.0.1:9464": port in use; choose
+// another port, or an empty address to serve no metrics: …`. It wraps the
+// listener's error, so errors.Is finds syscall.EADDRINUSE.
 //
 // The returned server's Addr is the address actually listened on, so a
 // port of 0 ("127.0.0.1:0") picks a free port that Addr then names. The
@@ -43,9 +48,9 @@ func Serve(ctx context.Context, addr string, reg *prometheus.Registry) (*http.Se
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("metrics: listen on %s: port in use: pass --metrics-addr with another port or empty to disable: %w", addr, err)
+			return nil, fmt.Errorf("metrics: listen on %q: port in use; choose another port, or an empty address to serve no metrics: %w", addr, err)
 		}
-		return nil, fmt.Errorf("metrics: listen on %s: %w (pass --metrics-addr as host:port, or empty to disable)", addr, err)
+		return nil, fmt.Errorf("metrics: listen on %q: %w (the address is host:port, such as %q, or empty to serve no metrics)", addr, err, DefaultAddr)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/nn"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
@@ -141,8 +142,8 @@ func TestHooksReplaceActionAddBonusAndFlushEpisodes(t *testing.T) {
 	c := small()
 	c.NormReward = false
 	mod := &recorder{}
-	var eps []*Episode
-	tr, err := New(c, hopper(t), Hooks{Modulator: mod, OnEpisode: func(e *Episode) { eps = append(eps, e) }})
+	var eps []*traj.Trajectory
+	tr, err := New(c, hopper(t), Hooks{Modulator: mod, OnEpisode: func(e *traj.Trajectory) { eps = append(eps, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,10 +170,10 @@ func TestHooksReplaceActionAddBonusAndFlushEpisodes(t *testing.T) {
 		var sum float64
 		for k, r := range e.Rewards {
 			sum += float64(r)
-			if e.Env == 0 && (!e.Replaced[k] || e.Actions[3*k] != 0.25) {
+			if e.Instance == 0 && (!e.Replaced[k] || e.Actions[3*k] != 0.25) {
 				t.Fatalf("env 0 step %d: replaced %v action %v", k, e.Replaced[k], e.Actions[3*k:3*k+3])
 			}
-			if e.Env == 1 && e.Bonus[k] != 0.5 {
+			if e.Instance == 1 && e.Bonus[k] != 0.5 {
 				t.Fatalf("env 1 bonus %v", e.Bonus[k])
 			}
 		}
@@ -448,5 +449,48 @@ func TestLearnsHopper(t *testing.T) {
 	t.Logf("mean episodic return: first iteration %.1f, last %.1f", first, last)
 	if !(last > 3*first && last > 100) {
 		t.Fatalf("no clear improvement: first %.1f, last %.1f", first, last)
+	}
+}
+
+// TestEpisodeSnapshots: with Hooks.Snapshots, each flushed trajectory holds
+// the simulator state before every step, and restoring the state of step k
+// gives back the observation the trainer recorded for step k.
+func TestEpisodeSnapshots(t *testing.T) {
+	c := small()
+	var eps []*traj.Trajectory
+	tr, err := New(c, hopper(t), Hooks{OnEpisode: func(e *traj.Trajectory) { eps = append(eps, e) }, Snapshots: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Iterate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) == 0 {
+		t.Fatal("no episode flushed")
+	}
+	v, err := env.New(hopper(t), env.Config{NumEnvs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Reset(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range eps {
+		if err := e.Validate(hopper(t)); err != nil || len(e.Snapshots) != e.Len() {
+			t.Fatalf("episode of %d steps with %d snapshots: %v", e.Len(), len(e.Snapshots), err)
+		}
+		for _, k := range []int{0, e.Len() / 2, e.Len() - 1} {
+			if err := v.Restore(0, e.Snapshots[k]); err != nil {
+				t.Fatal(err)
+			}
+			got, want := v.Obs()[:11], e.ObsAt(k)
+			for j := range want {
+				if got[j] != want[j] {
+					t.Fatalf("step %d: restored obs %v, recorded %v", k, got, want)
+				}
+			}
+		}
 	}
 }

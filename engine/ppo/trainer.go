@@ -22,6 +22,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/nn"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // Modulator lets a caller steer the rollout (ULTRA's policy modulation). It
@@ -35,32 +36,19 @@ type Modulator interface {
 	Modulate(env int, obs, action []float32) (replaced bool, bonus float64)
 }
 
-// Episode is one finished episode as the learner saw it.
-type Episode struct {
-	Env        int
-	Obs        []float32 // Length × obs dim raw observations, the state before each step
-	ObsDim     int
-	Actions    []float32 // Length × action dim, as executed (clipped to the space)
-	ActDim     int
-	Rewards    []float32 // env rewards, before any bonus or scaling
-	Bonus      []float32 // modulator bonus per step
-	Replaced   []bool    // the modulator chose the step's action
-	FinalObs   []float32 // the observation after the last step
-	Terminated bool
-	Truncated  bool
-	Return     float64 // Σ Rewards
-	Step       int64   // global step at which the episode ended
-}
-
-// Len is the number of steps.
-func (e *Episode) Len() int { return len(e.Rewards) }
-
 // Hooks are the optional extension points of a Trainer.
 type Hooks struct {
 	Modulator Modulator
-	// OnEpisode receives each finished episode; it owns ep afterwards. It
-	// runs on the training goroutine, so it must hand slow work elsewhere.
-	OnEpisode func(ep *Episode)
+	// OnEpisode receives each finished episode (Env, dims, raw observations,
+	// executed actions, env rewards, the modulator's bonus and replacements,
+	// the final observation, the global step; ID is left empty); it owns ep
+	// afterwards. It runs on the training goroutine, so it must hand slow
+	// work elsewhere.
+	OnEpisode func(ep *traj.Trajectory)
+	// Snapshots makes OnEpisode's trajectories carry the simulator state
+	// before each step (one state copy per step), so that annotations made
+	// from them can restart episodes there (RICE).
+	Snapshots bool
 	// EpisodeEnd, when set, receives each finished episode's return and
 	// length (cheap, unlike OnEpisode: no trajectory is recorded).
 	EpisodeEnd func(ret float64, length int)
@@ -130,8 +118,9 @@ type Trainer struct {
 
 	perm []int
 
-	builders []*Episode
-	last10   []float64 // returns of the most recent finished episodes, at most 10
+	builders []*traj.Trajectory
+	snaps    [][]float64 // per env, the simulator state before the current step (Hooks.Snapshots)
+	last10   []float64   // returns of the most recent finished episodes, at most 10
 
 	stop atomic.Bool // set by Stop: abandon the current iteration
 }
@@ -236,7 +225,10 @@ func (t *Trainer) alloc() {
 	t.perm = make([]int, B)
 	t.obsRMS = NewRunningMeanStd(t.od)
 	t.rew = NewRewardScaler(t.n, c.Gamma, c.ClipReward)
-	t.builders = make([]*Episode, t.n)
+	t.builders = make([]*traj.Trajectory, t.n)
+	if t.hooks.OnEpisode != nil && t.hooks.Snapshots {
+		t.snaps = make([][]float64, t.n)
+	}
 	if !t.discrete {
 		for _, p := range t.net.Params() {
 			if p.Name == "policy.log_std" {
@@ -397,6 +389,11 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 			ea[j] = v
 		}
 	}
+	if t.snaps != nil {
+		for i := range t.snaps {
+			t.snaps[i] = t.env.Snapshot(i, nil) // the state before this step
+		}
+	}
 	res, err := t.env.Step(t.envAct)
 	if err != nil {
 		return fmt.Errorf("ppo: env step: %w", err)
@@ -489,7 +486,7 @@ func (t *Trainer) record(res env.Result) {
 	for i := 0; i < t.n; i++ {
 		ep := t.builders[i]
 		if ep == nil {
-			ep = &Episode{Env: i, ObsDim: t.od, ActDim: t.ad}
+			ep = &traj.Trajectory{Env: t.spec.ID, Instance: i, ObsDim: t.od, ActDim: t.ad}
 			t.builders[i] = ep
 		}
 		ep.Obs = append(ep.Obs, t.rawObs[i*t.od:(i+1)*t.od]...)
@@ -497,6 +494,10 @@ func (t *Trainer) record(res env.Result) {
 		ep.Rewards = append(ep.Rewards, res.Rewards[i])
 		ep.Bonus = append(ep.Bonus, t.bonus[i])
 		ep.Replaced = append(ep.Replaced, t.replaced[i])
+		if t.snaps != nil {
+			ep.Snapshots = append(ep.Snapshots, t.snaps[i])
+			t.snaps[i] = nil
+		}
 		ep.Return += float64(res.Rewards[i])
 		if res.Done(i) {
 			ep.FinalObs = append([]float32(nil), res.FinalObs[i*t.od:(i+1)*t.od]...)

@@ -3,12 +3,15 @@ package ultra
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/advisor/scripted"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
 	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
@@ -65,12 +68,12 @@ func TestOverrideAnnealsAway(t *testing.T) {
 func TestRICEResetsLandOnSnapshots(t *testing.T) {
 	spec, _ := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
 	v, _ := env.New(spec, env.Config{NumEnvs: 1})
-	trajs, err := advisor.Collect(v, eval.Zero{}, 2, 4, "r", true)
+	trajs, err := eval.Collect(v, eval.Zero{}, 2, 4, "r", true)
 	v.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := advisor.NewScripted(spec, advisor.DefaultScriptedConfig())
+	s, _ := scripted.New(spec, scripted.DefaultConfig())
 	var anns []advisor.Annotation
 	anns, _, _ = s.Annotate(t.Context(), trajs)
 	tb, _ := NewTable(make([]float64, 11), make([]float64, 11), 0.1)
@@ -80,10 +83,10 @@ func TestRICEResetsLandOnSnapshots(t *testing.T) {
 	for _, a := range anns {
 		starts[[11]float32(a.Obs)] = true
 	}
-	var eps []*ppo.Episode
+	var eps []*traj.Trajectory
 	c := ppo.Defaults()
 	c.NumSteps, c.NumMinibatches, c.TotalSteps = 256, 4, 256
-	tr, err := ppo.New(c, spec, ppo.Hooks{ResetState: rs.Reset, OnEpisode: func(e *ppo.Episode) { eps = append(eps, e) }})
+	tr, err := ppo.New(c, spec, ppo.Hooks{ResetState: rs.Reset, OnEpisode: func(e *traj.Trajectory) { eps = append(eps, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,11 +159,11 @@ func TestDiscreteOverrideEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	trajs, err := advisor.Collect(v, eval.Zero{}, 1, 9, "d", false)
+	trajs, err := eval.Collect(v, eval.Zero{}, 1, 9, "d", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := advisor.NewScripted(sp, advisor.DefaultScriptedConfig())
+	s, _ := scripted.New(sp, scripted.DefaultConfig())
 	anns, _, err := s.Annotate(t.Context(), trajs)
 	if err != nil || len(anns) == 0 {
 		t.Fatalf("%d annotations, err %v", len(anns), err)
@@ -180,4 +183,48 @@ func TestDiscreteOverrideEndToEnd(t *testing.T) {
 			t.Fatalf("the env refuses the override %v: %v", act, err)
 		}
 	}
+}
+
+// TestLiveRICEResets: with the annotation stage live (the trainer's own
+// episodes annotated while it trains), RICE restarts episodes at critical
+// states, because the trainer hands the stage trajectories with their
+// simulator snapshots. (Before they carried none, and live RICE restarted
+// nothing.)
+func TestLiveRICEResets(t *testing.T) {
+	spec, _ := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
+	adv, _ := scripted.New(spec, scripted.DefaultConfig())
+	tb, _ := NewTable(make([]float64, 11), make([]float64, 11), 0.1)
+	s, err := NewStage(adv, tb, StageConfig{Env: spec.ID, BatchEpisodes: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rs, _ := NewResetter(tb, 1, 1)
+	c := ppo.Defaults()
+	c.NumSteps, c.NumMinibatches, c.TotalSteps = 256, 4, 256*40
+	tr, err := ppo.New(c, spec, ppo.Hooks{OnEpisode: s.Submit, Snapshots: true, ResetState: rs.Reset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	restarts := 0
+	for !tr.Done() && restarts == 0 {
+		st, err := tr.Iterate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		restarts += st.Restarts
+		if tb.Len() == 0 {
+			time.Sleep(20 * time.Millisecond) // let the stage's workers annotate
+		}
+	}
+	if restarts == 0 || rs.Resets.Load() == 0 {
+		t.Fatalf("live RICE: %d table entries, %d restarts, %d resets", tb.Len(), restarts, rs.Resets.Load())
+	}
+	for _, e := range tb.Entries() {
+		if e.Snapshot == nil {
+			t.Fatalf("a live annotation lacks its snapshot: %+v", e)
+		}
+	}
+	t.Logf("%d table entries, %d restarts after %d steps", tb.Len(), restarts, tr.GlobalStep())
 }

@@ -6,8 +6,9 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 
-	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // Resetter implements RICE's mixed initial distribution: with probability
@@ -18,6 +19,8 @@ type Resetter struct {
 	prob  float64
 	mu    sync.Mutex
 	rng   *rand.Rand
+	// Resets counts the episodes restarted at a stored state.
+	Resets atomic.Int64
 }
 
 // NewResetter restarts a fraction prob of episodes at stored critical states.
@@ -46,6 +49,7 @@ func (r *Resetter) Reset(int) []float64 {
 	if len(with) == 0 {
 		return nil
 	}
+	r.Resets.Add(1)
 	return r.table.entries[with[r.rng.IntN(len(with))]].Snapshot
 }
 
@@ -56,7 +60,7 @@ func (r *Resetter) Reset(int) []float64 {
 // often as typical states of different episodes come that close to each
 // other — near enough to share the advice, far enough not to match
 // everything.
-func SuggestRadius(trajs []advisor.Trajectory, t *Table, q float64, seed uint64) (float64, error) {
+func SuggestRadius(trajs []traj.Trajectory, t *Table, q float64, seed uint64) (float64, error) {
 	type pt struct {
 		ep  int
 		key []float32

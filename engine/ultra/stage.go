@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
-	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // StageConfig sizes the asynchronous annotation stage.
@@ -42,8 +42,8 @@ type Stage struct {
 	cfg   StageConfig
 	log   *slog.Logger
 
-	queue   chan []advisor.Trajectory
-	pending []advisor.Trajectory
+	queue   chan []traj.Trajectory
+	pending []traj.Trajectory
 	nextID  int64
 
 	mu    sync.Mutex
@@ -71,7 +71,7 @@ func NewStage(adv advisor.Advisor, table *Table, cfg StageConfig, log *slog.Logg
 		log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Stage{adv: adv, table: table, cfg: cfg, log: log, queue: make(chan []advisor.Trajectory, cfg.QueueBatches), cancel: cancel}
+	s := &Stage{adv: adv, table: table, cfg: cfg, log: log, queue: make(chan []traj.Trajectory, cfg.QueueBatches), cancel: cancel}
 	for i := 0; i < cfg.Workers; i++ {
 		s.wg.Add(1)
 		go s.work(ctx)
@@ -79,9 +79,11 @@ func NewStage(adv advisor.Advisor, table *Table, cfg StageConfig, log *slog.Logg
 	return s, nil
 }
 
-// Submit hands a finished episode to the stage (use it as ppo.Hooks.OnEpisode).
-// It is called from the training goroutine only.
-func (s *Stage) Submit(ep *ppo.Episode) {
+// Submit hands a finished episode to the stage (use it as ppo.Hooks.OnEpisode;
+// with ppo.Hooks.Snapshots set, its simulator states reach the annotations,
+// so RICE can restart there). It is called from the training goroutine only,
+// and names the episode with the stage's run id.
+func (s *Stage) Submit(ep *traj.Trajectory) {
 	s.mu.Lock()
 	s.stats.Episodes++
 	budget := s.stats.BudgetReached
@@ -89,11 +91,8 @@ func (s *Stage) Submit(ep *ppo.Episode) {
 	if budget {
 		return // annotation has stopped for good; training goes on
 	}
-	s.pending = append(s.pending, advisor.Trajectory{
-		ID: fmt.Sprintf("%sep%06d", s.cfg.RunID, s.nextID), Env: s.cfg.Env, ObsDim: ep.ObsDim, ActDim: ep.ActDim,
-		Obs: ep.Obs, Actions: ep.Actions, Rewards: ep.Rewards, Terminated: ep.Terminated, Truncated: ep.Truncated,
-		Return: ep.Return,
-	})
+	ep.ID, ep.Env = fmt.Sprintf("%sep%06d", s.cfg.RunID, s.nextID), s.cfg.Env
+	s.pending = append(s.pending, *ep)
 	s.nextID++
 	if len(s.pending) < s.cfg.BatchEpisodes {
 		return
@@ -104,7 +103,7 @@ func (s *Stage) Submit(ep *ppo.Episode) {
 }
 
 // enqueue adds a batch, making room per the drop policy when full.
-func (s *Stage) enqueue(batch []advisor.Trajectory) {
+func (s *Stage) enqueue(batch []traj.Trajectory) {
 	for {
 		select {
 		case s.queue <- batch:

@@ -12,6 +12,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
@@ -62,7 +63,7 @@ type gate struct {
 }
 
 func (g *gate) Name() string { return "gate" }
-func (g *gate) Annotate(ctx context.Context, trajs []advisor.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
+func (g *gate) Annotate(ctx context.Context, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
 	g.calls.Add(1)
 	select {
 	case <-g.release:
@@ -76,8 +77,8 @@ func (g *gate) Annotate(ctx context.Context, trajs []advisor.Trajectory) ([]advi
 	return out, advisor.Report{Trajectories: len(trajs), Annotations: len(out), Requests: 1}, g.err
 }
 
-func episode(x float32) *ppo.Episode {
-	return &ppo.Episode{Obs: []float32{x}, ObsDim: 1, ActDim: 1, Actions: []float32{0}, Rewards: []float32{1}, Terminated: true}
+func episode(x float32) *traj.Trajectory {
+	return &traj.Trajectory{Obs: []float32{x}, ObsDim: 1, ActDim: 1, Actions: []float32{0}, Rewards: []float32{1}, Terminated: true}
 }
 
 func TestStageDropsOldestWhenFull(t *testing.T) {
@@ -146,7 +147,7 @@ func TestStageSurvivesFailuresAndStopsAtBudget(t *testing.T) {
 type slow struct{ d time.Duration }
 
 func (s slow) Name() string { return "slow" }
-func (s slow) Annotate(ctx context.Context, trajs []advisor.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
+func (s slow) Annotate(ctx context.Context, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
 	select {
 	case <-time.After(s.d):
 	case <-ctx.Done():

@@ -21,6 +21,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/interpret"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
@@ -37,14 +38,14 @@ func hopper(t testing.TB) env.Spec {
 
 var (
 	trajOnce  sync.Once
-	trajCache []advisor.Trajectory
+	trajCache []traj.Trajectory
 	trajErr   error
 )
 
 // hopperTrajs steps the real hopper with random actions of increasing
 // scale, n episodes of at most 40 steps, with snapshots. Returns differ.
 // The result is shared: callers must not modify it (use cloneTrajs).
-func hopperTrajs(t testing.TB, n int) []advisor.Trajectory {
+func hopperTrajs(t testing.TB, n int) []traj.Trajectory {
 	t.Helper()
 	trajOnce.Do(func() {
 		spec := hopper(t)
@@ -56,7 +57,7 @@ func hopperTrajs(t testing.TB, n int) []advisor.Trajectory {
 		defer e.Close()
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := range 16 {
-			tr := advisor.Trajectory{ID: fmt.Sprintf("ep%02d", i), Env: spec.ID, ObsDim: spec.Observation.Dim, ActDim: spec.Action.Dim}
+			tr := traj.Trajectory{ID: fmt.Sprintf("ep%02d", i), Env: spec.ID, ObsDim: spec.Observation.Dim, ActDim: spec.Action.Dim}
 			obs := make([]float32, spec.Observation.Dim)
 			e.Reset(rng, obs)
 			scale := 0.1 + 0.06*float32(i)
@@ -93,8 +94,8 @@ func hopperTrajs(t testing.TB, n int) []advisor.Trajectory {
 	return cloneTrajs(trajCache[:n])
 }
 
-func cloneTrajs(in []advisor.Trajectory) []advisor.Trajectory {
-	out := make([]advisor.Trajectory, len(in))
+func cloneTrajs(in []traj.Trajectory) []traj.Trajectory {
+	out := make([]traj.Trajectory, len(in))
 	copy(out, in)
 	return out
 }
@@ -114,7 +115,7 @@ func testConfig(url string) Config {
 }
 
 // shown returns the steps the prompt shows for tr under cfg.
-func shown(t testing.TB, cfg Config, tr *advisor.Trajectory) []int {
+func shown(t testing.TB, cfg Config, tr *traj.Trajectory) []int {
 	t.Helper()
 	s, err := interpret.Summarize(hopper(t), tr, interpret.Budget{MaxTokens: cfg.SummaryTokens})
 	if err != nil {
@@ -238,7 +239,7 @@ func answerJSON(items ...item) string {
 
 // goodAnswer annotates, for every trajectory whose id the prompt shows, its
 // second shown step with a fixed action and reward.
-func goodAnswer(t testing.TB, cfg Config, trajs []advisor.Trajectory, q request) string {
+func goodAnswer(t testing.TB, cfg Config, trajs []traj.Trajectory, q request) string {
 	var items []item
 	prompt := q.user()
 	for i := range trajs {
@@ -285,7 +286,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func annotate(t *testing.T, a *Advisor, trajs []advisor.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
+func annotate(t *testing.T, a *Advisor, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()

@@ -54,6 +54,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/interpret"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // Advisor is the llm advisor. It is safe for concurrent use.
@@ -200,14 +201,14 @@ func (a *Advisor) spend(tokens int) {
 // Invalid trajectories are skipped and reported in the error; empty ones
 // are skipped silently. It returns advisor.ErrBudget, with whatever was
 // annotated before, once the budget is spent.
-func (a *Advisor) Annotate(ctx context.Context, trajs []advisor.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
+func (a *Advisor) Annotate(ctx context.Context, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
 	var rep advisor.Report
 	if a.exhausted() {
 		rep.BudgetExhausted = true
 		return nil, rep, advisor.ErrBudget
 	}
 	var errs []error
-	valid := make([]*advisor.Trajectory, 0, len(trajs))
+	valid := make([]*traj.Trajectory, 0, len(trajs))
 	ids := map[string]bool{}
 	for i := range trajs {
 		t := &trajs[i]
@@ -268,14 +269,14 @@ func (a *Advisor) Annotate(ctx context.Context, trajs []advisor.Trajectory) ([]a
 // deal sorts trajectories by decreasing return and deals them round-robin
 // into ceil(n/per) batches, so each batch spans the range of returns: batch
 // b gets ranks b, b+nb, b+2nb, … (better and worse episodes to contrast).
-func deal(trajs []*advisor.Trajectory, per int) [][]*advisor.Trajectory {
+func deal(trajs []*traj.Trajectory, per int) [][]*traj.Trajectory {
 	if len(trajs) == 0 {
 		return nil
 	}
-	sorted := append([]*advisor.Trajectory(nil), trajs...)
+	sorted := append([]*traj.Trajectory(nil), trajs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Return > sorted[j].Return })
 	nb := (len(sorted) + per - 1) / per
-	out := make([][]*advisor.Trajectory, nb)
+	out := make([][]*traj.Trajectory, nb)
 	for i, t := range sorted {
 		out[i%nb] = append(out[i%nb], t)
 	}
@@ -289,7 +290,7 @@ type batchResult struct {
 }
 
 // runBatch prompts for one batch and validates the answer.
-func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*advisor.Trajectory) (res batchResult) {
+func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajectory) (res batchResult) {
 	rep := &res.rep
 	fail := func(err error) batchResult {
 		rep.Failed++

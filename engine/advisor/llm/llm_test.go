@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 func TestGoodAnswer(t *testing.T) {
@@ -43,7 +44,7 @@ func TestGoodAnswer(t *testing.T) {
 	if len(anns) != 4 || rep.Annotations != 4 || len(rep.Rejected) != 0 {
 		t.Fatalf("%d annotations, report %+v", len(anns), rep)
 	}
-	byID := map[string]*advisor.Trajectory{}
+	byID := map[string]*traj.Trajectory{}
 	for i := range trajs {
 		byID[trajs[i].ID] = &trajs[i]
 	}
@@ -98,7 +99,7 @@ func TestGoodAnswer(t *testing.T) {
 	}
 	// Episodes appear from the highest to the lowest return.
 	sorted := slices.Clone(trajs)
-	slices.SortFunc(sorted, func(x, y advisor.Trajectory) int {
+	slices.SortFunc(sorted, func(x, y traj.Trajectory) int {
 		switch {
 		case x.Return > y.Return:
 			return -1
@@ -683,15 +684,15 @@ func TestInvalidTrajectoriesSkipped(t *testing.T) {
 }
 
 func TestDeal(t *testing.T) {
-	var trajs []*advisor.Trajectory
+	var trajs []*traj.Trajectory
 	for i := range 10 {
-		trajs = append(trajs, &advisor.Trajectory{ID: fmt.Sprint(i), Return: float64(i)})
+		trajs = append(trajs, &traj.Trajectory{ID: fmt.Sprint(i), Return: float64(i)})
 	}
 	b := deal(trajs, 4)
 	if len(b) != 3 {
 		t.Fatalf("%d batches", len(b))
 	}
-	ids := func(ts []*advisor.Trajectory) string {
+	ids := func(ts []*traj.Trajectory) string {
 		var s []string
 		for _, t := range ts {
 			s = append(s, t.ID)

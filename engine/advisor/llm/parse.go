@@ -12,6 +12,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // Rejection kinds counted in advisor.Report.Rejected. The *_clamped kinds
@@ -159,7 +160,7 @@ func balancedEnd(s string, i int) int {
 
 // shownEpisode is what the validator knows of one episode of the prompt.
 type shownEpisode struct {
-	traj  *advisor.Trajectory
+	traj  *traj.Trajectory
 	shown map[int]bool // Summary.Steps
 }
 

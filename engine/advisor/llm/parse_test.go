@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 func TestExtractJSON(t *testing.T) {
@@ -54,7 +55,7 @@ func TestExtractJSONPathological(t *testing.T) {
 }
 
 // parseFixture is one hopper trajectory whose shown steps are 0, 2 and 4.
-func parseFixture(t *testing.T) (map[string]*shownEpisode, *advisor.Trajectory) {
+func parseFixture(t *testing.T) (map[string]*shownEpisode, *traj.Trajectory) {
 	tr := &hopperTrajs(t, 1)[0]
 	if tr.Len() < 6 {
 		t.Fatalf("trajectory of %d steps", tr.Len())

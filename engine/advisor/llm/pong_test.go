@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
 	"github.com/ultra-rl/ultra/engine/interpret"
 	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // TestPongPrompt: for Pong (a Discrete(6) action space) the prompts carry
@@ -25,11 +25,11 @@ func TestPongPrompt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noop, err := advisor.Collect(v, eval.Zero{}, 1, 1, "noop-", true)
+	noop, err := eval.Collect(v, eval.Zero{}, 1, 1, "noop-", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rnd, err := advisor.Collect(v, eval.Random{Space: spec.Action, Rng: rand.New(rand.NewPCG(1, 1))}, 1, 2, "rand-", true)
+	rnd, err := eval.Collect(v, eval.Random{Space: spec.Action, Rng: rand.New(rand.NewPCG(1, 1))}, 1, 2, "rand-", true)
 	v.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestPongPrompt(t *testing.T) {
 		{4, pong.ActRightFire, false}, // a bare number for a one-value space
 	}
 	var cfg Config
-	shownSteps := func(tr *advisor.Trajectory) []int {
+	shownSteps := func(tr *traj.Trajectory) []int {
 		s, err := interpret.Summarize(spec, tr, interpret.Budget{MaxTokens: cfg.SummaryTokens})
 		if err != nil {
 			t.Fatal(err)

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/interpret"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 //go:embed prompts/*.tmpl
@@ -158,7 +158,7 @@ func fmtBound(v float32) string {
 }
 
 // batchData adds the episodes of one batch, sorted by decreasing return.
-func batchData(base promptData, trajs []*advisor.Trajectory, sums []interpret.Summary) promptData {
+func batchData(base promptData, trajs []*traj.Trajectory, sums []interpret.Summary) promptData {
 	d := base
 	d.Episodes = make([]episodeData, len(trajs))
 	for i, t := range trajs {

@@ -1,10 +1,10 @@
-package advisor
+package eval
 
 import (
 	"fmt"
 
 	"github.com/ultra-rl/ultra/engine/env"
-	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // Collect runs p on v until `episodes` episodes have finished and returns
@@ -12,7 +12,7 @@ import (
 // to instances round-robin, as eval.Run does. With snapshots set, each step
 // also records the simulator state before it (for resets to critical
 // states); that costs one state copy per step.
-func Collect(v env.VecEnv, p eval.Policy, episodes int, seed uint64, prefix string, snapshots bool) ([]Trajectory, error) {
+func Collect(v env.VecEnv, p Policy, episodes int, seed uint64, prefix string, snapshots bool) ([]traj.Trajectory, error) {
 	if episodes < 1 {
 		return nil, fmt.Errorf("collect: episodes must be ≥ 1, got %d", episodes)
 	}
@@ -22,10 +22,10 @@ func Collect(v env.VecEnv, p eval.Policy, episodes int, seed uint64, prefix stri
 	if err != nil {
 		return nil, err
 	}
-	quota := eval.Quota(episodes, n)
+	quota := Quota(episodes, n)
 	done := make([]int, n)
-	out := make([]Trajectory, episodes)
-	cur := make([]Trajectory, n)
+	out := make([]traj.Trajectory, episodes)
+	cur := make([]traj.Trajectory, n)
 	actions := make([]float32, n*ad)
 	for finished := 0; finished < episodes; {
 		p.Act(obs, n, actions)
@@ -57,7 +57,7 @@ func Collect(v env.VecEnv, p eval.Policy, episodes int, seed uint64, prefix stri
 			t.ID, t.Env, t.ObsDim, t.ActDim = fmt.Sprintf("%sep%06d", prefix, k), spec.ID, od, ad
 			t.Terminated, t.Truncated, t.Return = res.Terminated[i], res.Truncated[i], res.EpisodeReturn[i]
 			out[k] = *t
-			cur[i] = Trajectory{}
+			cur[i] = traj.Trajectory{}
 			done[i]++
 			finished++
 		}

@@ -1,11 +1,13 @@
-package advisor
+package scripted
 
 import (
 	"fmt"
 	"math"
 	"sort"
 
+	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // pongExpert is the scripted expert of Pong from features ("pong"), under
@@ -47,7 +49,7 @@ type pongCand struct {
 	reason string
 }
 
-func (p *pongExpert) annotate(t *Trajectory) []Annotation {
+func (p *pongExpert) annotate(t *traj.Trajectory) []advisor.Annotation {
 	n := t.Len()
 	if n == 0 {
 		return nil
@@ -157,9 +159,9 @@ func (p *pongExpert) annotate(t *Trajectory) []Annotation {
 		cands = cands[:p.max]
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].k < cands[j].k })
-	out := make([]Annotation, 0, len(cands))
+	out := make([]advisor.Annotation, 0, len(cands))
 	for _, cd := range cands {
-		a := Annotation{Episode: t.ID, Step: cd.k, Reason: cd.reason, Action: []float32{float32(cd.action)}, Reward: cd.reward,
+		a := advisor.Annotation{Episode: t.ID, Step: cd.k, Reason: cd.reason, Action: []float32{float32(cd.action)}, Reward: cd.reward,
 			Obs: append([]float32(nil), t.ObsAt(cd.k)...), Source: "scripted"}
 		if t.Snapshots != nil {
 			a.Snapshot = t.Snapshots[cd.k]

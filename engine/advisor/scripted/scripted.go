@@ -1,4 +1,4 @@
-package advisor
+package scripted
 
 import (
 	"context"
@@ -6,12 +6,14 @@ import (
 	"math"
 	"sort"
 
+	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
-// Scripted is a rule-based expert built from each task's physics. It is NOT
+// Advisor is a rule-based expert built from each task's physics. It is NOT
 // an LLM: it stands in for one so the whole ULTRA pipeline runs offline, and
 // it is a baseline in its own right.
 //
@@ -31,14 +33,14 @@ import (
 // moves the paddle toward the intercept (RIGHT = up, LEFT = down, NOOP when
 // covered), and the reward is the gap the action taken closed (+) or
 // widened (−), −1 at a lost point's last chance.
-type Scripted struct {
+type Advisor struct {
 	spec env.Spec
-	cfg  ScriptedConfig
+	cfg  Config
 	task scriptedTask
 }
 
-// ScriptedConfig tunes the scripted expert.
-type ScriptedConfig struct {
+// Config tunes the scripted expert.
+type Config struct {
 	MaxCritical int     // critical steps per episode, at most (default 5)
 	Threshold   float64 // a step can be critical only below this margin (default 0.5)
 	NearEnd     int     // steps before a termination always considered (default 5)
@@ -46,9 +48,9 @@ type ScriptedConfig struct {
 	Gain        float64 // scale of the PD correction (default 1)
 }
 
-// DefaultScriptedConfig returns the defaults documented on ScriptedConfig.
-func DefaultScriptedConfig() ScriptedConfig {
-	return ScriptedConfig{MaxCritical: 5, Threshold: 0.5, NearEnd: 5, RewardScale: 0.05, Gain: 1}
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{MaxCritical: 5, Threshold: 0.5, NearEnd: 5, RewardScale: 0.05, Gain: 1}
 }
 
 // scriptedTask is the per-task physics: margin and correction, or an
@@ -56,11 +58,11 @@ func DefaultScriptedConfig() ScriptedConfig {
 type scriptedTask struct {
 	margin   func(obs []float32) float64
 	correct  func(obs []float32, out []float32, gain float64)
-	annotate func(t *Trajectory) []Annotation
+	annotate func(t *traj.Trajectory) []advisor.Annotation
 }
 
-// NewScripted returns the scripted expert for spec's task.
-func NewScripted(spec env.Spec, cfg ScriptedConfig) (*Scripted, error) {
+// New returns the scripted expert for spec's task.
+func New(spec env.Spec, cfg Config) (*Advisor, error) {
 	if cfg.MaxCritical < 1 || !(cfg.Threshold > 0 && cfg.Threshold <= 1) || cfg.NearEnd < 0 || !(cfg.RewardScale > 0) || !(cfg.Gain > 0) {
 		return nil, fmt.Errorf("scripted advisor: bad config %+v: want MaxCritical ≥ 1, Threshold in (0, 1], NearEnd ≥ 0, RewardScale > 0, Gain > 0", cfg)
 	}
@@ -82,18 +84,18 @@ func NewScripted(spec env.Spec, cfg ScriptedConfig) (*Scripted, error) {
 	default:
 		return nil, fmt.Errorf("scripted advisor: no expert for env %q: supported envs are ale:pong, ant, halfcheetah, hopper, pong, walker2d", spec.ID)
 	}
-	return &Scripted{spec: spec, cfg: cfg, task: t}, nil
+	return &Advisor{spec: spec, cfg: cfg, task: t}, nil
 }
 
-// Name implements Advisor.
-func (s *Scripted) Name() string { return "scripted" }
+// Name implements advisor.Advisor.
+func (s *Advisor) Name() string { return "scripted" }
 
-// Annotate implements Advisor.
-func (s *Scripted) Annotate(ctx context.Context, trajs []Trajectory) ([]Annotation, Report, error) {
-	return annotateEach(ctx, s.spec, trajs, s.annotate)
+// Annotate implements advisor.Advisor.
+func (s *Advisor) Annotate(ctx context.Context, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
+	return advisor.AnnotateEach(ctx, s.spec, trajs, s.annotate)
 }
 
-func (s *Scripted) annotate(t *Trajectory) []Annotation {
+func (s *Advisor) annotate(t *traj.Trajectory) []advisor.Annotation {
 	if s.task.annotate != nil {
 		return s.task.annotate(t)
 	}
@@ -131,20 +133,20 @@ func (s *Scripted) annotate(t *Trajectory) []Annotation {
 		cands = cands[:s.cfg.MaxCritical]
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].k < cands[j].k })
-	out := make([]Annotation, 0, len(cands))
+	out := make([]advisor.Annotation, 0, len(cands))
 	for _, c := range cands {
 		k := c.k
 		obs := t.ObsAt(k)
 		act := make([]float32, t.ActDim)
 		copy(act, t.ActionAt(k))
 		s.task.correct(obs, act, s.cfg.Gain)
-		ClampAction(act, s.spec.Action)
+		advisor.ClampAction(act, s.spec.Action)
 		r := math.Tanh((m[k+1] - m[k]) / s.cfg.RewardScale)
 		reason := fmt.Sprintf("safety margin %.2f falling to %.2f", m[k], m[k+1])
 		if t.Terminated && k == n-1 {
 			r, reason = -1, fmt.Sprintf("this step ended the episode (margin %.2f)", m[k])
 		}
-		a := Annotation{Episode: t.ID, Step: k, Reason: reason, Action: act, Reward: r,
+		a := advisor.Annotation{Episode: t.ID, Step: k, Reason: reason, Action: act, Reward: r,
 			Obs: append([]float32(nil), obs...), Source: "scripted"}
 		if t.Snapshots != nil {
 			a.Snapshot = t.Snapshots[k]

@@ -1,4 +1,4 @@
-package advisor
+package scripted
 
 import (
 	"math/rand/v2"
@@ -6,26 +6,28 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
 	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
-func pongTrajs(t *testing.T, p eval.Policy, episodes int) []Trajectory {
+func pongTrajs(t *testing.T, p eval.Policy, episodes int) []traj.Trajectory {
 	t.Helper()
 	v, err := env.New(pong.Spec(pong.DefaultConfig()), env.Config{NumEnvs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	trajs, err := Collect(v, p, episodes, 5, "p", true)
+	trajs, err := eval.Collect(v, p, episodes, 5, "p", true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return trajs
 }
 
-func checkPongAnnotation(t *testing.T, tr *Trajectory, a Annotation) {
+func checkPongAnnotation(t *testing.T, tr *traj.Trajectory, a advisor.Annotation) {
 	t.Helper()
 	if len(a.Action) != 1 || a.Action[0] != float32(int(a.Action[0])) || a.Action[0] < 0 || a.Action[0] >= pong.NumActions ||
 		!(a.Reward >= -1 && a.Reward <= 1) || a.Source != "scripted" || a.Reason == "" {
@@ -42,7 +44,7 @@ func checkPongAnnotation(t *testing.T, tr *Trajectory, a Annotation) {
 func TestScriptedPongNoop(t *testing.T) {
 	sp := pong.Spec(pong.DefaultConfig())
 	trajs := pongTrajs(t, eval.Zero{}, 2)
-	s, err := NewScripted(sp, DefaultScriptedConfig())
+	s, err := New(sp, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestScriptedPongNoop(t *testing.T) {
 		t.Errorf("a tracking paddle saves the point from %d of %d last chances", saved, len(anns))
 	}
 	for _, tr := range trajs {
-		if n := perEp[tr.ID]; n == 0 || n > DefaultScriptedConfig().MaxCritical {
+		if n := perEp[tr.ID]; n == 0 || n > DefaultConfig().MaxCritical {
 			t.Errorf("%s: %d critical steps", tr.ID, n)
 		}
 	}
@@ -113,9 +115,9 @@ func TestScriptedPongNoop(t *testing.T) {
 func TestScriptedPongRewardSigns(t *testing.T) {
 	sp := pong.Spec(pong.DefaultConfig())
 	trajs := pongTrajs(t, eval.Random{Space: sp.Action, Rng: rand.New(rand.NewPCG(7, 7))}, 2)
-	cfg := DefaultScriptedConfig()
+	cfg := DefaultConfig()
 	cfg.MaxCritical = 1 << 20
-	s, _ := NewScripted(sp, cfg)
+	s, _ := New(sp, cfg)
 	anns, _, err := s.Annotate(t.Context(), trajs)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +181,7 @@ func TestScriptedPongRejectsPixels(t *testing.T) {
 	bad := pong.Spec(pong.DefaultConfig())
 	bad.Action = env.Discrete(3)
 	for _, sp := range []env.Spec{pong.Spec(pix), bad} {
-		if _, err := NewScripted(sp, DefaultScriptedConfig()); err == nil {
+		if _, err := New(sp, DefaultConfig()); err == nil {
 			t.Errorf("%s with %s accepted", sp.ID, sp.Action)
 		}
 	}

@@ -1,0 +1,122 @@
+package scripted
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/traj"
+	"github.com/ultra-rl/ultra/mujoco/tasks"
+)
+
+func spec(t *testing.T, id string) env.Spec {
+	t.Helper()
+	s, err := env.NewRegistry(tasks.Specs()...).Lookup(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func collect(t *testing.T, id string, p eval.Policy, episodes int, snaps bool) []traj.Trajectory {
+	t.Helper()
+	v, err := env.New(spec(t, id), env.Config{NumEnvs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	trajs, err := eval.Collect(v, p, episodes, 1, "t", snaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trajs
+}
+
+func TestScriptedMarksStepsBeforeTheFall(t *testing.T) {
+	sp := spec(t, "hopper")
+	trajs := collect(t, "hopper", eval.Zero{}, 2, false)
+	s, err := New(sp, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	anns, rep, err := s.Annotate(context.Background(), trajs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Annotations != len(anns) || len(anns) == 0 {
+		t.Fatalf("report %+v, %d annotations", rep, len(anns))
+	}
+	perEp := map[string]int{}
+	for _, a := range anns {
+		tr := trajs[0]
+		if a.Episode == trajs[1].ID {
+			tr = trajs[1]
+		}
+		perEp[a.Episode]++
+		if a.Step < tr.Len()-15 {
+			t.Errorf("%s step %d of %d: critical step far from the fall", a.Episode, a.Step, tr.Len())
+		}
+		if a.Reward < -1 || a.Reward > 1 || len(a.Action) != 3 || a.Source != "scripted" {
+			t.Errorf("annotation %+v", a)
+		}
+		for j, v := range a.Action {
+			if v < sp.Action.Low[j] || v > sp.Action.High[j] {
+				t.Errorf("action out of space: %v", a.Action)
+			}
+		}
+		if a.Step == tr.Len()-1 && a.Reward != -1 {
+			t.Errorf("terminating step reward %v, want -1", a.Reward)
+		}
+		for j := range a.Obs {
+			if a.Obs[j] != tr.ObsAt(a.Step)[j] {
+				t.Fatal("annotation obs is not the trajectory's state")
+			}
+		}
+	}
+	for id, n := range perEp {
+		if n > DefaultConfig().MaxCritical {
+			t.Errorf("%s: %d critical steps", id, n)
+		}
+	}
+	// The hopper falls forward or backward: the suggested thigh torque must
+	// oppose the torso's pitch at the flagged steps that lean past 0.1 rad.
+	for _, a := range anns {
+		if p := a.Obs[1]; math.Abs(float64(p)) > 0.1 && (p > 0) == (a.Action[0] > 0) {
+			t.Errorf("step %d: pitch %v but thigh correction %v", a.Step, p, a.Action[0])
+		}
+	}
+}
+
+func TestScriptedEveryTask(t *testing.T) {
+	for _, id := range []string{"walker2d", "halfcheetah", "ant"} {
+		sp := spec(t, id)
+		r := eval.Random{Space: sp.Action, Rng: rand.New(rand.NewPCG(2, 2))}
+		trajs := collect(t, id, r, 2, false)
+		for i := range trajs { // keep halfcheetah quick
+			if trajs[i].Len() > 200 {
+				trajs[i].Obs = trajs[i].Obs[:200*trajs[i].ObsDim]
+				trajs[i].Actions = trajs[i].Actions[:200*trajs[i].ActDim]
+				trajs[i].Rewards = trajs[i].Rewards[:200]
+			}
+		}
+		s, err := New(sp, DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		anns, _, err := s.Annotate(context.Background(), trajs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range anns {
+			if len(a.Action) != sp.Action.Dim || math.IsNaN(a.Reward) {
+				t.Errorf("%s: %+v", id, a)
+			}
+		}
+	}
+	if _, err := New(env.Spec{ID: "pong"}, DefaultConfig()); err == nil {
+		t.Error("unknown task accepted")
+	}
+}
