@@ -81,6 +81,8 @@ func Spec(cfg Config) (env.Spec, error) {
 	}
 	s := env.Spec{
 		ID:              ID(cfg.Game, cfg.Obs),
+		Family:          env.FamilyAtari,
+		Task:            cfg,
 		Action:          env.Discrete(len(actions)),
 		MaxEpisodeSteps: cfg.MaxFrames / cfg.FrameSkip,
 		New:             func(opts env.Options) (env.Env, error) { return newGame(cfg, opts) },
@@ -104,6 +106,7 @@ func Spec(cfg Config) (env.Spec, error) {
 		s.Doc = what + " from the native pong env's six features, decoded from RAM"
 		ns := pong.Specs()[0]
 		s.Observation, s.ObsLayout = ns.Observation, ns.ObsLayout
+		s.Task = ns.Task // the native game's configuration, which the features follow
 	}
 	return s, nil
 }

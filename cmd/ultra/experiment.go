@@ -71,7 +71,11 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	}
 	fs.Visit(func(fl *flag.Flag) { x.refine.alphaSet = x.refine.alphaSet || fl.Name == "alpha" })
 	if !x.refine.alphaSet {
-		x.refine.alpha, x.refine.alphaSet = defaultAlpha(x.env), true
+		spec, err := registry().Lookup(x.env)
+		if err != nil {
+			return fmt.Errorf("experiment: %w", err)
+		}
+		x.refine.alpha, x.refine.alphaSet = ultra.DefaultAlpha(spec), true
 	}
 	var err error
 	if x.logger, err = newLogger(*logFormat, stderr); err != nil {
@@ -125,7 +129,7 @@ func (x *experiment) run(ctx context.Context, fs *flag.FlagSet) error {
 	if x.refine.device == "" {
 		x.refine.device = "cpu"
 	}
-	probe := ppo.DefaultsFor(spec.ID)
+	probe := ppo.DefaultsFor(spec)
 	probe.Device, probe.TF32 = x.refine.device, x.refine.tf32
 	if err := probe.Validate(); err != nil {
 		return err
@@ -191,7 +195,7 @@ func (x *experiment) pretrain(ctx context.Context, spec env.Spec) (string, error
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", err
 		}
-		cfg := ppo.DefaultsFor(spec.ID)
+		cfg := ppo.DefaultsFor(spec)
 		cfg.Seed, cfg.TotalSteps = x.pretrainSeed, x.pretrainSteps
 		cfg.Device, cfg.TF32 = x.refine.device, x.refine.tf32
 		if tr, err = ppo.New(cfg, spec, ppo.Hooks{}); err != nil {

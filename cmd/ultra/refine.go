@@ -17,7 +17,6 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/metrics"
-	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/engine/ultra"
@@ -31,7 +30,7 @@ type refineFlags struct {
 	steps, envs, every, workers                                int
 	seed                                                       uint64
 	alpha, radius, radiusQ, overrideProb, overrideEnd, resetP  float64
-	alphaSet                                                   bool // --alpha given; else refine uses defaultAlpha(env)
+	alphaSet                                                   bool // --alpha given; else refine uses ultra.DefaultAlpha
 	annealSteps                                                int64
 	adv                                                        advisorFlags
 	metricsAddr                                                string
@@ -79,15 +78,6 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// defaultAlpha is the paper's implicit-reward weight for an env: 0.5 for
-// Pong, 0.1 for the MuJoCo tasks.
-func defaultAlpha(env string) float64 {
-	if pong.IsPong(env) {
-		return 0.5
-	}
-	return 0.1
-}
-
 // addTuningFlags registers the refinement knobs refine and experiment share;
 // stepsFlag names the flag holding the refinement length.
 func addTuningFlags(fs *flag.FlagSet, f *refineFlags, stepsFlag string) {
@@ -125,7 +115,7 @@ func refine(ctx context.Context, f refineFlags, live bool, stdout, stderr io.Wri
 		return err
 	}
 	if !f.alphaSet {
-		f.alpha = defaultAlpha(spec.ID)
+		f.alpha = ultra.DefaultAlpha(spec)
 	}
 	if _, err := os.Stat(filepath.Join(f.out, ckptFile)); err == nil {
 		return fmt.Errorf("%s already holds a run; choose another --out", f.out)

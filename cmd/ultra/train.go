@@ -124,12 +124,12 @@ func startRun(out string, cfg *ppo.Config, cf *configFlags, configPath string, s
 	if err := cf.apply(configPath); err != nil { // learn the env
 		return nil, err
 	}
-	*cfg = ppo.DefaultsFor(cfg.Env) // the env's defaults, then the file and flags again on top
-	if err := cf.apply(configPath); err != nil {
-		return nil, err
-	}
 	spec, err := registry().Lookup(cfg.Env)
 	if err != nil {
+		return nil, err
+	}
+	*cfg = ppo.DefaultsFor(spec) // the env's defaults, then the file and flags again on top
+	if err := cf.apply(configPath); err != nil {
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {

@@ -78,6 +78,17 @@ func DefaultOptions() Options { return Options{} }
 // WithResetNoise returns options that set the reset-noise scale.
 func WithResetNoise(scale float64) Options { return Options{ResetNoise: &scale} }
 
+// Family groups tasks that take the same training presets (the layers
+// above key their defaults on it: CleanRL's ppo_atari settings and the
+// paper's alpha 0.5 for Atari, ppo_continuous_action and 0.1 for MuJoCo).
+type Family string
+
+// Task families.
+const (
+	FamilyMuJoCo Family = "mujoco" // continuous-control locomotion
+	FamilyAtari  Family = "atari"  // Atari 2600 games (native Pong and ALE)
+)
+
 // Spec describes a task: everything a caller needs before making one.
 type Spec struct {
 	ID              string  // common id, e.g. "hopper"
@@ -90,6 +101,15 @@ type Spec struct {
 	// Image is (channels, height, width) when the observation is an image,
 	// channel-first with values in [0, 1] (Atari pixels); zero for vectors.
 	Image [3]int
+	// Family is the task's family, for presets.
+	Family Family
+	// Task is the configuration the task runs with (tasks.PlanarConfig for
+	// hopper and walker2d, tasks.HalfCheetahConfig, tasks.AntConfig,
+	// pong.Config for pong and ale:pong, …), so that what describes or
+	// judges the task (interpretation, scripted expert) reads the values
+	// that actually run, not a package's defaults. Nil for tasks nothing
+	// downstream interprets.
+	Task any
 	// New makes one instance. Instances of one VecEnv may share read-only
 	// state (a compiled model); New must be safe to call repeatedly.
 	New func(opts Options) (Env, error)

@@ -126,7 +126,7 @@ var _ VecEnv = (*Pool)(nil)
 // New makes a VecEnv of cfg.NumEnvs instances of spec.
 func New(spec Spec, cfg Config) (*Pool, error) {
 	if cfg.NumEnvs < 1 {
-		return nil, fmt.Errorf("env %s: --envs must be at least 1, got %d", spec.ID, cfg.NumEnvs)
+		return nil, fmt.Errorf("env %s: NumEnvs = %d, want at least 1", spec.ID, cfg.NumEnvs)
 	}
 	if cfg.Workers < 0 {
 		return nil, fmt.Errorf("env %s: workers must be ≥ 0 (0 = automatic), got %d", spec.ID, cfg.Workers)

@@ -7,12 +7,13 @@
 // render one state, action or step; [Summarize] fits a whole trajectory into
 // a token budget and says exactly which steps it left out.
 //
-// Everything is derived from the task's [env.Spec] observation layout, the
-// default config of the task (tasks.DefaultHopper() and friends) and its
-// compiled MuJoCo model (gears, control and joint ranges, timestep), so the
-// text follows the simulator rather than a copy of its numbers. Pong (env
-// "pong", the features observation; not "pong-pixels") is read the same way
-// from engine/pong's constants, [pong.DefaultConfig] and its state helpers
+// Everything is derived from the task's [env.Spec]: its observation layout,
+// the configuration it carries (env.Spec.Task: the healthy ranges, reward
+// weights and limits that actually run) and its compiled MuJoCo model
+// (gears, control and joint ranges, timestep), so the text follows the
+// simulator rather than a copy of its numbers. Pong (env "pong", the
+// features observation; not "pong-pixels") is read the same way from
+// engine/pong's constants, the spec's pong.Config and its state helpers
 // (the ball's predicted intercept with the agent's paddle line). Output uses
 // fixed decimals and never depends on map order or clocks, so equal inputs
 // give byte-equal text (prompts stay cacheable).
@@ -45,11 +46,11 @@ const (
 )
 
 // Rules returns the task's rules for the prompt: goal, what the reward pays
-// for (with the coefficients from the task config defaults), the exact
+// for (with the coefficients of the spec's task config), the exact
 // termination conditions (healthy ranges in both SI units and degrees where
 // angles), the time limit, and what each action dimension does (which joint
-// and motor, range [-1, 1], gear → N·m). Unknown task ids are an error
-// naming the supported ones.
+// and motor, range [-1, 1], gear → N·m). A task this package cannot
+// describe is an error naming the ones it can.
 func Rules(spec env.Spec) (string, error) {
 	t, err := lookup(spec)
 	if err != nil {

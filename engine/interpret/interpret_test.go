@@ -334,6 +334,13 @@ func TestRules(t *testing.T) {
 			}
 		})
 	}
+	// A task built with another configuration is described with its values,
+	// not the package defaults.
+	cfg := tasks.DefaultHopper()
+	cfg.HealthyZRange[0], cfg.MaxEpisodeSteps = 0.55, 400
+	if got, err := Rules(tasks.HopperSpec(cfg)); err != nil || !strings.Contains(got, "torso height > 0.55 m") || !strings.Contains(got, "truncated after 400 steps") {
+		t.Errorf("Rules of a hopper with HealthyZRange %v and %d steps (%v):\n%s", cfg.HealthyZRange, cfg.MaxEpisodeSteps, err, got)
+	}
 	// Walker2d bounds only height and pitch.
 	if got, _ := Rules(specOf(t, "walker2d")); strings.Contains(got, "every velocity") {
 		t.Errorf("walker2d rules mention a state range:\n%s", got)

@@ -10,16 +10,14 @@ import (
 )
 
 // Pong ("pong", the features observation) is interpreted from the game's
-// own constants and [pong.DefaultConfig], the configuration the registered
-// spec uses: positions are given on the features' scale (x −1 left edge to
+// own constants and the spec's pong.Config: positions are given on the features' scale (x −1 left edge to
 // +1 right edge, y −1 top wall to +1 bottom wall, y growing DOWN), paddle
 // offsets in paddle heights, times in steps. The features hold no score, so
 // the state descriptions say nothing about it.
 
-// buildPong checks that spec is the features Pong of the default config
-// and fills t.
-func buildPong(t *task, spec env.Spec) (*task, error) {
-	cfg := pong.DefaultConfig()
+// buildPong checks that spec is Pong's features observation under cfg and
+// fills t.
+func buildPong(t *task, spec env.Spec, cfg pong.Config) (*task, error) {
 	ref := pong.Spec(cfg)
 	switch {
 	case spec.Observation.Dim != pong.NumFeatures || len(spec.ObsLayout) != len(ref.ObsLayout):
@@ -29,7 +27,7 @@ func buildPong(t *task, spec env.Spec) (*task, error) {
 	}
 	for i, f := range ref.ObsLayout {
 		if g := spec.ObsLayout[i]; g.Name != f.Name || g.Unit != f.Unit {
-			return nil, fmt.Errorf("interpret: pong layout field %d is %q (%s), want %q (%s): only the default configuration is supported", i, g.Name, g.Unit, f.Name, f.Unit)
+			return nil, fmt.Errorf("interpret: pong layout field %d is %q (%s), want %q (%s): the spec does not follow its own configuration", i, g.Name, g.Unit, f.Name, f.Unit)
 		}
 	}
 	t.kind, t.pong, t.frameSkip = kindPong, cfg, cfg.FrameSkip

@@ -116,16 +116,19 @@ func TestPongRulesAndActions(t *testing.T) {
 	if want := "step 7: no ball in play (the next serve comes shortly); your paddle at y 0.00; opponent paddle at y 0.00; action LEFT (paddle down); reward -1.00"; err != nil || got != want {
 		t.Errorf("got  %s (%v)\nwant %s", got, err, want)
 	}
-	// Pixels, a non-default layout and wrong sizes are refused.
+	// Another configuration is described as it runs: the spec carries it.
+	fast := pong.DefaultConfig()
+	fast.AgentSpeed *= 2
+	if rules, err := Rules(pong.Spec(fast)); err != nil || !strings.Contains(rules, "by "+num(fast.AgentSpeed)+" px/frame") {
+		t.Errorf("Rules of a Pong with a paddle speed of %v (%v):\n%s", fast.AgentSpeed, err, rules)
+	}
+	// Pixels and wrong sizes are refused.
 	pix := pong.DefaultConfig()
 	pix.Obs = pong.ObsPixels
-	odd := pong.DefaultConfig()
-	odd.BallMaxSpeedX = 3
 	bad := pongSpec()
 	bad.Action = env.Discrete(3)
 	for name, err := range map[string]error{
 		"pixels":        second(Rules(pong.Spec(pix))),
-		"other config":  second(Describe(pong.Spec(odd), make([]float32, pong.NumFeatures))),
 		"3 actions":     second(Rules(bad)),
 		"short obs":     second(Describe(spec, make([]float32, 4))),
 		"two actions":   second(DescribeAction(spec, []float32{1, 2})),

@@ -3,6 +3,7 @@ package interpret
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -12,9 +13,6 @@ import (
 	"github.com/ultra-rl/ultra/mujoco"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
-
-// supported lists the task ids this package can interpret, sorted.
-var supported = []string{"ale:pong", "ant", "halfcheetah", "hopper", "pong", "walker2d"}
 
 // kind groups tasks that are described alike.
 type kind int
@@ -57,6 +55,7 @@ type actuator struct {
 type task struct {
 	id        string
 	kind      kind
+	config    any         // the spec's task config the task was built from
 	layout    []env.Field // the layout the indices were derived from
 	obsDim    int
 	actDim    int
@@ -89,12 +88,12 @@ var (
 )
 
 // lookup returns the interpretation of spec, building it on first use. A
-// spec whose layout (field names and units) or space sizes differ from the
-// cached one's is rebuilt.
+// spec whose task config, layout (field names and units) or space sizes
+// differ from the cached one's is rebuilt.
 func lookup(spec env.Spec) (*task, error) {
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
-	if t, ok := cache[spec.ID]; ok && sameLayout(t.layout, spec.ObsLayout) &&
+	if t, ok := cache[spec.ID]; ok && sameLayout(t.layout, spec.ObsLayout) && reflect.DeepEqual(t.config, spec.Task) &&
 		t.obsDim == spec.Observation.Dim && t.actDim == spec.Action.Dim && t.actN == spec.Action.N {
 		return t, nil
 	}
@@ -118,43 +117,41 @@ func sameLayout(a, b []env.Field) bool {
 	return true
 }
 
-func unknown(id string) error {
-	return fmt.Errorf("interpret: unknown env %q: supported envs are %s", id, strings.Join(supported, ", "))
+// unknown says that spec's task is not one this package can describe.
+func unknown(spec env.Spec) error {
+	return fmt.Errorf("interpret: env %q (task config %T) cannot be described: the MuJoCo locomotion tasks "+
+		"(hopper, walker2d, halfcheetah, ant) and Pong's features (pong, ale:pong) can", spec.ID, spec.Task)
 }
 
-// build derives a task from spec, the defaults of its config and its model.
+// build derives a task from spec, the configuration it carries and its
+// model.
 func build(spec env.Spec) (*task, error) {
-	t := &task{id: spec.ID, layout: spec.ObsLayout, obsDim: spec.Observation.Dim, actDim: spec.Action.Dim, actN: spec.Action.N,
+	t := &task{id: spec.ID, config: spec.Task, layout: spec.ObsLayout, obsDim: spec.Observation.Dim, actDim: spec.Action.Dim, actN: spec.Action.N,
 		maxSteps: spec.MaxEpisodeSteps, velClip: math.Inf(1),
 		height: -1, pitch: -1, vx: -1, vy: -1, vz: -1, pitchRate: -1, rollRate: -1, yawRate: -1, quat: [4]int{-1, -1, -1, -1}}
-	if pong.IsFeatures(spec.ID) {
-		return buildPong(t, spec)
-	}
 	var asset string
 	var qposOffset int   // observation index = qpos index - qposOffset
 	var defaultSteps int // the task config's episode limit, for a spec without one
-	switch spec.ID {
-	case "hopper", "walker2d":
-		t.kind = kindPlanar
-		if spec.ID == "hopper" {
-			t.planar = tasks.DefaultHopper()
-		} else {
-			t.planar = tasks.DefaultWalker2d()
+	switch cfg := spec.Task.(type) {
+	case pong.Config:
+		if spec.Image != [3]int{} {
+			return nil, fmt.Errorf("interpret: env %q observes pixels; only Pong's features (pong, ale:pong) can be described", spec.ID)
 		}
-		asset, t.frameSkip, t.velClip, qposOffset = t.planar.Asset, t.planar.FrameSkip, t.planar.ObsVelocityClip, 1
-		defaultSteps = t.planar.MaxEpisodeSteps
-	case "halfcheetah":
-		t.kind = kindCheetah
-		t.cheetah = tasks.DefaultHalfCheetah()
-		asset, t.frameSkip, qposOffset = t.cheetah.Asset, t.cheetah.FrameSkip, 1
-		defaultSteps = t.cheetah.MaxEpisodeSteps
-	case "ant":
-		t.kind = kindAnt
-		t.ant = tasks.DefaultAnt()
-		asset, t.frameSkip, qposOffset = t.ant.Asset, t.ant.FrameSkip, 2
-		defaultSteps = t.ant.MaxEpisodeSteps
+		return buildPong(t, spec, cfg)
+	case tasks.PlanarConfig:
+		t.kind, t.planar = kindPlanar, cfg
+		asset, t.frameSkip, t.velClip, qposOffset = cfg.Asset, cfg.FrameSkip, cfg.ObsVelocityClip, 1
+		defaultSteps = cfg.MaxEpisodeSteps
+	case tasks.HalfCheetahConfig:
+		t.kind, t.cheetah = kindCheetah, cfg
+		asset, t.frameSkip, qposOffset = cfg.Asset, cfg.FrameSkip, 1
+		defaultSteps = cfg.MaxEpisodeSteps
+	case tasks.AntConfig:
+		t.kind, t.ant = kindAnt, cfg
+		asset, t.frameSkip, qposOffset = cfg.Asset, cfg.FrameSkip, 2
+		defaultSteps = cfg.MaxEpisodeSteps
 	default:
-		return nil, unknown(spec.ID)
+		return nil, unknown(spec)
 	}
 	if t.maxSteps == 0 {
 		t.maxSteps = defaultSteps

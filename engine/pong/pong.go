@@ -196,6 +196,8 @@ func (c Config) vyScale() float64 { return math.Max(math.Max(c.BounceMaxVY, c.Se
 // for pixels.
 func Spec(cfg Config) env.Spec {
 	s := env.Spec{
+		Family:          env.FamilyAtari,
+		Task:            cfg,
 		Action:          env.Discrete(NumActions),
 		MaxEpisodeSteps: cfg.MaxFrames / max(cfg.FrameSkip, 1),
 		DefaultNoise:    0,
@@ -219,20 +221,6 @@ func Spec(cfg Config) env.Spec {
 	}
 	return s
 }
-
-// IsPong reports whether id is Pong: the native "pong" and "pong-pixels",
-// or the ALE binding's "ale:pong", "ale:pong-pixels" and "ale:pong-ram".
-func IsPong(id string) bool {
-	switch id {
-	case "pong", "pong-pixels", "ale:pong", "ale:pong-pixels", "ale:pong-ram":
-		return true
-	}
-	return false
-}
-
-// IsFeatures reports whether id is a Pong whose observation is the six
-// features of [FeatBallX] ("pong", or "ale:pong" decoded from RAM).
-func IsFeatures(id string) bool { return id == "pong" || id == "ale:pong" }
 
 // Specs returns the features and pixels specs with the default config.
 func Specs() []env.Spec {

@@ -598,16 +598,16 @@ func BenchmarkPong(b *testing.B) {
 	}
 }
 
-func TestFamilyIDs(t *testing.T) {
-	for _, tt := range []struct {
-		id              string
-		isPong, feature bool
-	}{
-		{"pong", true, true}, {"ale:pong", true, true}, {"pong-pixels", true, false},
-		{"ale:pong-pixels", true, false}, {"ale:pong-ram", true, false}, {"ale:breakout-pixels", false, false}, {"hopper", false, false},
-	} {
-		if IsPong(tt.id) != tt.isPong || IsFeatures(tt.id) != tt.feature {
-			t.Errorf("%s: IsPong %v IsFeatures %v, want %v %v", tt.id, IsPong(tt.id), IsFeatures(tt.id), tt.isPong, tt.feature)
+// TestSpecsCarryTheirConfig: both Pong specs belong to the Atari family and
+// carry the configuration they run with.
+func TestSpecsCarryTheirConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AgentSpeed = 7
+	for _, obs := range []string{ObsFeatures, ObsPixels} {
+		cfg.Obs = obs
+		s := Spec(cfg)
+		if got, ok := s.Task.(Config); !ok || got != cfg || s.Family != env.FamilyAtari {
+			t.Errorf("%s: Family %q, Task %#v; want atari and the config it was built from", s.ID, s.Family, s.Task)
 		}
 	}
 }

@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 
-	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/engine/env"
 )
 
 // Config holds every PPO hyperparameter. [Defaults] returns CleanRL's
@@ -55,20 +54,20 @@ func Defaults() Config {
 	}
 }
 
-// DefaultsFor returns the defaults for one task: CleanRL's
-// ppo_continuous_action for the MuJoCo tasks and, for Pong and the ALE
-// games ("ale:…"), CleanRL's ppo_atari rollout and optimisation settings
-// (8 envs × 128 steps, 4 minibatches, 4 epochs, lr 2.5e-4, entropy 0.01,
-// clip 0.1); pixel observations ("…-pixels") are not normalised.
-func DefaultsFor(env string) Config {
+// DefaultsFor returns the defaults for a task, by its family: CleanRL's
+// ppo_continuous_action for MuJoCo tasks and, for Atari games (native Pong
+// and ALE), CleanRL's ppo_atari rollout and optimisation settings (8 envs ×
+// 128 steps, 4 minibatches, 4 epochs, lr 2.5e-4, entropy 0.01, clip 0.1).
+// Image observations are not normalised (pixels are already in [0, 1]).
+func DefaultsFor(spec env.Spec) Config {
 	c := Defaults()
-	c.Env = env
-	if pong.IsPong(env) || strings.HasPrefix(env, "ale:") {
+	c.Env = spec.ID
+	if spec.Family == env.FamilyAtari {
 		c.NumEnvs, c.NumSteps, c.NumMinibatches, c.UpdateEpochs = 8, 128, 4, 4
 		c.LearningRate, c.EntCoef, c.ClipCoef = 2.5e-4, 0.01, 0.1
 	}
-	if strings.HasSuffix(env, "-pixels") {
-		c.NormObs = false // pixels are already in [0, 1]
+	if spec.Image != [3]int{} {
+		c.NormObs = false
 	}
 	return c
 }

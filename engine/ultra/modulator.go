@@ -139,3 +139,12 @@ func (m *Modulator) fits(a []float32, n int) bool {
 	}
 	return true
 }
+
+// DefaultAlpha is the paper's weight of the implicit reward for a task, by
+// its family: 0.5 for Atari (Pong), 0.1 for MuJoCo.
+func DefaultAlpha(spec env.Spec) float64 {
+	if spec.Family == env.FamilyAtari {
+		return 0.5
+	}
+	return 0.1
+}

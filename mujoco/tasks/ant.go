@@ -66,6 +66,7 @@ func antLayout() []env.Field {
 // Action (8): hip/ankle torques in [-1, 1] × gear 150 N·m.
 func AntSpec(cfg AntConfig) env.Spec {
 	return env.Spec{
+		Family: env.FamilyMuJoCo, Task: cfg,
 		ID:          "ant",
 		Doc:         "four-legged ant: walk in +x without flipping (torso height in [0.2, 1.0] m)",
 		Observation: env.UnboundedBox(27), Action: unitBox(8),

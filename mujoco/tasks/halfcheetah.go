@@ -33,6 +33,7 @@ func HalfCheetahSpec(cfg HalfCheetahConfig) env.Spec {
 	layout := planarLayout(halfCheetahJoints, inf)
 	layout[0] = env.Field{Name: "torso height offset", Unit: "m", Doc: "z of the torso relative to its start at 0.7 m (rootz)"}
 	return env.Spec{
+		Family: env.FamilyMuJoCo, Task: cfg,
 		ID:          "halfcheetah",
 		Doc:         "planar cheetah: run forward as fast as possible; no termination",
 		Observation: env.UnboundedBox(17), Action: unitBox(6),

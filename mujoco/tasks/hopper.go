@@ -33,6 +33,7 @@ var hopperJoints = []string{"thigh_joint", "leg_joint", "foot_joint"}
 // thigh, leg and foot motors in [-1, 1] × gear 200 N·m.
 func HopperSpec(cfg PlanarConfig) env.Spec {
 	return env.Spec{
+		Family: env.FamilyMuJoCo, Task: cfg,
 		ID:          "hopper",
 		Doc:         "one-legged planar hopper: hop forward fast without falling (torso height > 0.7 m, |pitch| < 0.2 rad)",
 		Observation: env.UnboundedBox(11), Action: unitBox(3),

@@ -34,6 +34,7 @@ var walker2dJoints = []string{"thigh_joint", "leg_joint", "foot_joint", "thigh_l
 // thigh, leg, foot torques in [-1, 1] × gear 100 N·m.
 func Walker2dSpec(cfg PlanarConfig) env.Spec {
 	return env.Spec{
+		Family: env.FamilyMuJoCo, Task: cfg,
 		ID:          "walker2d",
 		Doc:         "two-legged planar walker: walk forward fast without falling (0.8 m < torso height < 2 m, |pitch| < 1 rad)",
 		Observation: env.UnboundedBox(17), Action: unitBox(6),

@@ -67,22 +67,21 @@ func New(spec env.Spec, cfg Config) (*Advisor, error) {
 		return nil, fmt.Errorf("scripted advisor: bad config %+v: want MaxCritical ≥ 1, Threshold in (0, 1], NearEnd ≥ 0, RewardScale > 0, Gain > 0", cfg)
 	}
 	var t scriptedTask
-	switch spec.ID {
-	case "hopper":
-		t = planarTask(tasks.DefaultHopper(), 1)
-	case "walker2d":
-		t = planarTask(tasks.DefaultWalker2d(), 2)
-	case "halfcheetah":
+	switch task := spec.Task.(type) {
+	case tasks.PlanarConfig:
+		// Hopper has one leg (3 actuators), walker2d two.
+		t = planarTask(task, spec.Action.Dim/3)
+	case tasks.HalfCheetahConfig:
 		t = cheetahTask()
-	case "ant":
-		t = antTask(tasks.DefaultAnt())
-	case "pong", "ale:pong":
+	case tasks.AntConfig:
+		t = antTask(task)
+	case pong.Config:
 		if !spec.Action.IsDiscrete() || spec.Action.N != pong.NumActions || spec.Observation.Dim != pong.NumFeatures {
 			return nil, fmt.Errorf("scripted advisor: pong spec with %s actions and %d observation values: want Discrete(%d) and the %d features", spec.Action, spec.Observation.Dim, pong.NumActions, pong.NumFeatures)
 		}
-		t.annotate = (&pongExpert{cfg: pong.DefaultConfig(), max: cfg.MaxCritical}).annotate
+		t.annotate = (&pongExpert{cfg: task, max: cfg.MaxCritical}).annotate
 	default:
-		return nil, fmt.Errorf("scripted advisor: no expert for env %q: supported envs are ale:pong, ant, halfcheetah, hopper, pong, walker2d", spec.ID)
+		return nil, fmt.Errorf("scripted advisor: no expert for env %q (task config %T): the experts cover the MuJoCo locomotion tasks (hopper, walker2d, halfcheetah, ant) and Pong's features (pong, ale:pong)", spec.ID, spec.Task)
 	}
 	return &Advisor{spec: spec, cfg: cfg, task: t}, nil
 }
