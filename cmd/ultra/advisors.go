@@ -5,47 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
-	"github.com/ultra-rl/ultra/engine/advisor/random"
-	"github.com/ultra-rl/ultra/engine/advisor/scripted"
-	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/experiment"
 )
 
-func advisorNames() []string { return []string{"llm", "scripted", "random"} }
-
-// newAdvisor builds the advisor the flags name; the returned func releases it.
-// audit, when not empty, is the llm advisor's default audit log path.
-func newAdvisor(af advisorFlags, spec env.Spec, stderr io.Writer) (advisor.Advisor, func(), error) {
+// config turns the advisor flags into the engine's configuration; for llm
+// it merges the defaults, --llm-config and the flags, and checks that an
+// endpoint and a model are given.
+func (af advisorFlags) config() (experiment.AdvisorConfig, error) {
+	ac := experiment.AdvisorConfig{Name: af.name, PerEpisode: af.perEpisode, Seed: af.seed}
 	switch af.name {
-	case "scripted":
-		cfg := scripted.DefaultConfig()
-		cfg.MaxCritical = af.perEpisode
-		a, err := scripted.New(spec, cfg)
-		return a, func() {}, err
-	case "random":
-		a, err := random.New(spec, af.perEpisode, af.seed)
-		return a, func() {}, err
+	case "scripted", "random":
+		return ac, nil
 	case "llm":
-		cfg, err := llmConfig(af)
-		if err != nil {
-			return nil, nil, err
-		}
-		a, err := llm.New(cfg, spec, slog.New(slog.NewTextHandler(stderr, nil)))
-		if err != nil {
-			return nil, nil, err
-		}
-		if af.met != nil {
-			a.ObserveRequests(af.met.AdvisorRequest)
-		}
-		return a, func() {}, nil
+		var err error
+		ac.LLM, err = llmConfig(af)
+		return ac, err
 	}
-	return nil, nil, fmt.Errorf("unknown --advisor %q: valid advisors are %v", af.name, advisorNames())
+	return ac, fmt.Errorf("unknown --advisor %q: valid advisors are %v", af.name, experiment.AdvisorNames)
 }
 
 // llmConfig merges the defaults, --llm-config and the flags.
@@ -70,12 +51,6 @@ func llmConfig(af advisorFlags) (llm.Config, error) {
 	}
 	if cfg.BaseURL == "" || cfg.Model == "" {
 		return cfg, errors.New("--advisor llm needs an endpoint and a model: --llm-url URL (or $ULTRA_LLM_URL, e.g. http://localhost:8000/v1) and --model NAME (or $ULTRA_LLM_MODEL)")
-	}
-	if cfg.AuditLog == "" && af.audit != "" {
-		cfg.AuditLog = af.audit
-	}
-	if cfg.CacheDir == "" && af.cache != "" {
-		cfg.CacheDir = af.cache
 	}
 	return cfg, nil
 }

@@ -7,14 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
-	"github.com/ultra-rl/ultra/engine/env"
-	"github.com/ultra-rl/ultra/engine/eval"
-	"github.com/ultra-rl/ultra/engine/metrics"
+	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
 )
@@ -39,7 +35,6 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 	if *episodes < 1 {
 		return fmt.Errorf("collect: --episodes must be ≥ 1, got %d", *episodes)
 	}
-	var p eval.Policy
 	var ck *ppo.Checkpoint
 	if *ckPath != "" {
 		var err error
@@ -56,33 +51,14 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("collect: %w", err)
 	}
-	switch {
-	case ck != nil:
-		pol, err := ppo.NewPolicy(ck, spec, *det, *seed)
-		if err != nil {
-			return fmt.Errorf("collect: %w", err)
-		}
-		defer pol.Close()
-		p = pol
-	default:
-		if p, err = eval.Baseline(*policy, spec.Action, *seed); err != nil {
-			return fmt.Errorf("collect: --policy: %w", err)
-		}
-	}
-	n := *envs
-	if n <= 0 {
-		n = min(*episodes, runtime.GOMAXPROCS(0))
-	}
-	v, err := env.New(spec, env.Config{NumEnvs: n})
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	trajs, err := eval.Collect(v, p, *episodes, *seed, fmt.Sprintf("s%d-", *seed), *snaps)
+	ps, closePolicies, err := experiment.OpenPolicies(ck, *policy, []bool{*det}, spec, *seed)
+	defer closePolicies()
 	if err != nil {
 		return fmt.Errorf("collect: %w", err)
 	}
-	if err := writeJSONLFile(*out, trajs); err != nil {
+	trajs, err := experiment.CollectTo(*out, spec, ps[0], experiment.CollectOptions{Episodes: *episodes, Envs: *envs,
+		Seed: *seed, Prefix: fmt.Sprintf("s%d-", *seed), Snapshots: *snaps})
+	if err != nil {
 		return fmt.Errorf("collect: %w", err)
 	}
 	sum := 0.0
@@ -93,19 +69,9 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func writeJSONLFile[T any](path string, items []T) error {
-	var buf strings.Builder
-	if err := traj.WriteJSONL(&buf, items); err != nil {
-		return err
-	}
-	return ppo.WriteFileAtomic(path, []byte(buf.String()))
-}
-
 // advisorFlags are the options every advisor-using command shares.
 type advisorFlags struct {
 	name, llmURL, model, llmConfig string
-	audit, cache                   string           // llm defaults: audit log and cache beside the outputs
-	met                            *metrics.Metrics // when set, the llm advisor reports each request to it
 	perEpisode                     int
 	seed                           uint64
 }
@@ -115,7 +81,7 @@ func addAdvisorFlags(fs interface {
 	IntVar(*int, string, int, string)
 	Uint64Var(*uint64, string, uint64, string)
 }, a *advisorFlags) {
-	fs.StringVar(&a.name, "advisor", "scripted", "advisor: "+strings.Join(advisorNames(), ", "))
+	fs.StringVar(&a.name, "advisor", "scripted", "advisor: "+strings.Join(experiment.AdvisorNames, ", "))
 	fs.StringVar(&a.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm (default $ULTRA_LLM_URL)")
 	fs.StringVar(&a.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model name for --advisor llm (default $ULTRA_LLM_MODEL)")
 	fs.StringVar(&a.llmConfig, "llm-config", "", "YAML file with the llm advisor's settings (timeouts, limits, budget, cache, prompts)")
@@ -147,32 +113,25 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("annotate: %w", err)
 	}
-	for i := range trajs {
-		if err := trajs[i].Validate(spec); err != nil {
-			return fmt.Errorf("annotate: %s line %d: %w", *trajPath, i+1, err)
-		}
-	}
-	af.audit = strings.TrimSuffix(*out, ".jsonl") + ".audit.jsonl"
-	af.cache = filepath.Join(filepath.Dir(*out), "llm-cache")
-	adv, closeAdv, err := newAdvisor(af, spec, stderr)
+	ac, err := af.config()
 	if err != nil {
 		return fmt.Errorf("annotate: %w", err)
 	}
-	defer closeAdv()
-	anns, rep, err := adv.Annotate(context.Background(), trajs)
+	anns, res, err := experiment.Annotate(context.Background(), trajs, spec, *out, ac, stderr)
+	if err != nil && len(anns) == 0 && !errors.Is(err, advisor.ErrBudget) {
+		return fmt.Errorf("annotate: %s: %w", *trajPath, err)
+	}
 	if err != nil && !errors.Is(err, advisor.ErrBudget) {
 		fmt.Fprintf(stderr, "ultra annotate: advisor error (kept %d annotations): %v\n", len(anns), err)
 	}
-	if anns == nil {
-		anns = []advisor.Annotation{}
-	}
-	if werr := writeJSONLFile(*out, anns); werr != nil {
+	rep := res.Report
+	if werr := experiment.WriteJSONL(*out, anns); werr != nil {
 		return fmt.Errorf("annotate: %w", werr)
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"advisor": adv.Name(), "out": *out, "report": rep})
+		return json.NewEncoder(stdout).Encode(map[string]any{"advisor": res.Advisor, "out": *out, "report": rep})
 	}
-	fmt.Fprintf(stdout, "%s advisor: %d critical states in %d trajectories → %s\n", adv.Name(), len(anns), len(trajs), *out)
+	fmt.Fprintf(stdout, "%s advisor: %d critical states in %d trajectories → %s\n", res.Advisor, len(anns), len(trajs), *out)
 	fmt.Fprintf(stdout, "requests %d, tokens %d prompt + %d completion, cache hits %d, failed batches %d",
 		rep.Requests, rep.PromptTokens, rep.CompletionTokens, rep.CacheHits, rep.Failed)
 	if len(rep.Rejected) > 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ultra-rl/ultra/cuda/cudatest"
+	"github.com/ultra-rl/ultra/engine/run"
 )
 
 // noCUDAWant is what --device cuda answers on a machine without a GPU (the
@@ -55,7 +56,7 @@ func trainSmall(t *testing.T, out, device string) string {
 		"--update-epochs", "2", "--device", device, "--out", out, "--metrics-addr", "", "--progress", "log"); err != nil {
 		t.Fatalf("train on %s: %v\n%s", device, err, o)
 	}
-	return filepath.Join(out, ckptFile)
+	return filepath.Join(out, run.CheckpointFile)
 }
 
 // TestTrainOnEmulatedGPU trains on the emulated GPU, resumes the run on

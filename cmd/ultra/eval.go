@@ -9,6 +9,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ppo"
 )
 
@@ -46,35 +47,16 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	if *episodes < 1 {
 		return fmt.Errorf("eval: --episodes must be ≥ 1, got %d", *episodes)
 	}
-	type run struct {
-		name string
-		p    eval.Policy
+	modes := map[string][]bool{"deterministic": {true}, "stochastic": {false}, "both": {true, false}}[*mode]
+	if ck != nil && modes == nil {
+		return fmt.Errorf("eval: --mode must be deterministic, stochastic or both, got %q", *mode)
 	}
-	var runs []run
-	switch {
-	case ck != nil:
-		modes := map[string][]bool{"deterministic": {true}, "stochastic": {false}, "both": {true, false}}[*mode]
-		if modes == nil {
-			return fmt.Errorf("eval: --mode must be deterministic, stochastic or both, got %q", *mode)
-		}
-		for _, det := range modes {
-			p, err := ppo.NewPolicy(ck, spec, det, *seed)
-			if err != nil {
-				return fmt.Errorf("eval: %w", err)
-			}
-			defer p.Close()
-			name := "checkpoint/stochastic"
-			if det {
-				name = "checkpoint/deterministic"
-			}
-			runs = append(runs, run{name, p})
-		}
-	default:
-		p, err := eval.Baseline(*policy, spec.Action, *seed)
-		if err != nil {
-			return fmt.Errorf("eval: --policy: %w (or give --checkpoint)", err)
-		}
-		runs = []run{{*policy, p}}
+	runs, closePolicies, err := experiment.OpenPolicies(ck, *policy, modes, spec, *seed)
+	defer closePolicies()
+	if err != nil && ck == nil {
+		return fmt.Errorf("eval: --policy: %w (or give --checkpoint)", err)
+	} else if err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
 	opts := env.DefaultOptions()
 	fs.Visit(func(f *flag.Flag) {
@@ -96,7 +78,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	defer v.Close()
 	var reports []map[string]any
 	for _, r := range runs {
-		eps, err := eval.Run(v, r.p, *episodes, *seed)
+		eps, err := eval.Run(v, r, *episodes, *seed)
 		if err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
@@ -104,7 +86,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		st := v.Stats()
 		if *asJSON {
 			reports = append(reports, map[string]any{
-				"env": spec.ID, "policy": r.name, "seed": *seed, "episodes": eps, "summary": sum,
+				"env": spec.ID, "policy": r.Name, "seed": *seed, "episodes": eps, "summary": sum,
 				"physics_resets": st.PhysicsResets,
 			})
 			continue
@@ -113,7 +95,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "episode %3d  return %10.2f  length %4d\n", e.Index+1, e.Return, e.Length)
 		}
 		fmt.Fprintf(stdout, "%s %s policy, %d episodes, seed %d: return %.2f ± %.2f (min %.2f, max %.2f), mean length %.1f\n",
-			spec.ID, r.name, sum.Episodes, *seed, sum.MeanReturn, sum.StdReturn, sum.MinReturn, sum.MaxReturn, sum.MeanLength)
+			spec.ID, r.Name, sum.Episodes, *seed, sum.MeanReturn, sum.StdReturn, sum.MinReturn, sum.MaxReturn, sum.MeanLength)
 		if st.PhysicsResets > 0 {
 			fmt.Fprintf(stdout, "warning: %d episodes ended by an unstable simulation (last: %v)\n", st.PhysicsResets, st.LastUnstable)
 		}

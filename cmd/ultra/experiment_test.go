@@ -22,7 +22,7 @@ func TestExperimentWritesEveryRunAndResumes(t *testing.T) {
 		"--variants", "ppo,ultra-ra,rice", "--seeds", "2", "--refine-steps", "2048", "--eval-episodes", "2", "--jobs", "2",
 		"--metrics-addr", ""}
 	var out, log bytes.Buffer
-	if err := run(args, &out, &log); err != nil {
+	if err := runCommand(args, &out, &log); err != nil {
 		t.Fatal(err, log.String())
 	}
 	f, err := os.Open(filepath.Join(dir, "results.csv"))
@@ -65,7 +65,7 @@ func TestExperimentWritesEveryRunAndResumes(t *testing.T) {
 
 	out.Reset()
 	log.Reset()
-	if err := run(args, &out, &log); err != nil {
+	if err := runCommand(args, &out, &log); err != nil {
 		t.Fatal(err, log.String())
 	}
 	if n := strings.Count(log.String(), "skipping"); n != 1+1+1+6 { // pretrain, collect, scripted annotations, 6 runs
@@ -91,7 +91,7 @@ func TestExperimentWithoutCurves(t *testing.T) {
 	args := []string{"experiment", "--env", "pong", "--out", dir, "--pretrain-steps", "1024", "--collect-episodes", "2",
 		"--variants", "ppo", "--seeds", "1", "--refine-steps", "1024", "--eval-episodes", "1", "--metrics-addr", ""}
 	var out, log bytes.Buffer
-	if err := run(args, &out, &log); err != nil {
+	if err := runCommand(args, &out, &log); err != nil {
 		t.Fatal(err, log.String())
 	}
 	if !strings.Contains(out.String(), "no plots (") || !strings.Contains(out.String(), "| ppo | 1 |") {

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/ultra-rl/ultra/bindings/ale"
+	"github.com/ultra-rl/ultra/engine/bench"
 )
 
 func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	err := run(args, &out, &errb)
+	err := runCommand(args, &out, &errb)
 	return out.String() + errb.String(), err
 }
 
@@ -98,7 +99,7 @@ func TestBenchEnvReportsRatios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b envBench
+	var b bench.EnvResult
 	if err := json.Unmarshal([]byte(out), &b); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/run"
 )
 
 // TestMain lets tests run this test binary as the ultra command. No test
@@ -43,7 +44,7 @@ func ultraProcess(t *testing.T, args ...string) *exec.Cmd {
 }
 
 func metricsRows(dir string) int {
-	f, err := os.Open(filepath.Join(dir, jsonlFile))
+	f, err := os.Open(filepath.Join(dir, run.MetricsJSONL))
 	if err != nil {
 		return 0
 	}
@@ -82,7 +83,7 @@ func TestSIGTERMCheckpointsAndResumes(t *testing.T) {
 	if d := time.Since(sent); d > 30*time.Second {
 		t.Errorf("took %v to stop", d)
 	}
-	ck, err := ppo.LoadCheckpoint(filepath.Join(dir, ckptFile))
+	ck, err := ppo.LoadCheckpoint(filepath.Join(dir, run.CheckpointFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestSIGTERMCheckpointsAndResumes(t *testing.T) {
 	if out, err := runCLI(t, "train", "--out", dir, "--resume", "--steps", steps, "--progress", "log", "--metrics-addr", ""); err != nil {
 		t.Fatal(err, out)
 	}
-	ck2, _ := ppo.LoadCheckpoint(filepath.Join(dir, ckptFile))
+	ck2, _ := ppo.LoadCheckpoint(filepath.Join(dir, run.CheckpointFile))
 	if ck2.Iteration != ck.Iteration+2 || metricsRows(dir) != ck2.Iteration {
 		t.Fatalf("after resume: iteration %d (want %d), %d metric rows", ck2.Iteration, ck.Iteration+2, metricsRows(dir))
 	}
@@ -117,7 +118,7 @@ func TestKill9NeverCorruptsAndResumes(t *testing.T) {
 		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
-		ck, err := ppo.LoadCheckpoint(filepath.Join(dir, ckptFile))
+		ck, err := ppo.LoadCheckpoint(filepath.Join(dir, run.CheckpointFile))
 		if err != nil {
 			if round == 0 && strings.Contains(err.Error(), "no such file") {
 				continue // killed before the first checkpoint: nothing to resume yet
@@ -132,7 +133,7 @@ func TestKill9NeverCorruptsAndResumes(t *testing.T) {
 			break
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, ckptFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, run.CheckpointFile)); err != nil {
 		args = append([]string{"train", "--out", dir, "--steps", fmt.Sprint(total)}, quickRun...)
 	} else {
 		args = []string{"train", "--out", dir, "--resume", "--progress", "log", "--metrics-addr", ""}
@@ -140,7 +141,7 @@ func TestKill9NeverCorruptsAndResumes(t *testing.T) {
 	if out, err := runCLI(t, args...); err != nil {
 		t.Fatal(err, out)
 	}
-	ck, err := ppo.LoadCheckpoint(filepath.Join(dir, ckptFile))
+	ck, err := ppo.LoadCheckpoint(filepath.Join(dir, run.CheckpointFile))
 	if err != nil || ck.GlobalStep != total || metricsRows(dir) != total/256 {
 		t.Fatalf("final: %v step %d rows %d", err, ck.GlobalStep, metricsRows(dir))
 	}

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"encoding/csv"
-	"encoding/json"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,50 +9,26 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"syscall"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/run"
+	"github.com/ultra-rl/ultra/internal/configflags"
 )
 
-// trainDocs documents each PPO option for --help.
-var trainDocs = map[string]string{
-	"env": "task id (see 'ultra envs')", "seed": "seed for envs, networks, sampling and shuffling",
-	"steps": "env steps to train for, summed over envs", "envs": "parallel env instances",
-	"num-steps": "rollout steps per env per iteration", "num-minibatches": "minibatches per epoch",
-	"update-epochs": "epochs per iteration", "learning-rate": "Adam learning rate",
-	"anneal-lr": "anneal the learning rate linearly to 0", "gamma": "discount factor",
-	"gae-lambda": "GAE lambda", "norm-adv": "normalise advantages per minibatch",
-	"clip-coef": "surrogate clipping coefficient", "clip-vloss": "clip the value loss",
-	"ent-coef": "entropy coefficient", "vf-coef": "value loss coefficient",
-	"max-grad-norm": "global gradient-norm clip (0: off)", "target-kl": "early-stop epochs past this approx-KL (0: off)",
-	"norm-obs": "normalise observations with running statistics", "clip-obs": "clip normalised observations to ±this",
-	"norm-reward": "scale rewards by the discounted-return std", "clip-reward": "clip scaled rewards to ±this",
-	"hidden": "hidden layer sizes, e.g. 64,64", "activation": "tanh or relu",
-	"backend": "network backend: native (fast, plain Go) or gorgonia (reference)",
-	"device":  "cpu, or cuda (needs a binary built with -tags ultracuda: make build-cuda)", "workers": "env worker goroutines (0: automatic)",
-	"tf32": "with --device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)",
-}
-
-// Files in a run directory.
-const (
-	ckptFile    = "checkpoint.bin"
-	configFile  = "config.yaml"
-	jsonlFile   = "metrics.jsonl"
-	csvFile     = "metrics.csv"
-	exportFile  = "policy.safetensors"
-	resumeFlags = "steps out resume checkpoint-every log-format progress metrics-addr shutdown-timeout device tf32"
-)
+// resumeFlags are the flags --resume accepts (the rest of the configuration
+// is the checkpoint's).
+const resumeFlags = "steps out resume checkpoint-every log-format progress metrics-addr shutdown-timeout device tf32"
 
 func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", stderr)
 	cfg := ppo.Defaults()
-	cf := newConfigFlags(fs, &cfg, trainDocs)
+	cf := configflags.New(fs, &cfg)
 	configPath := fs.String("config", "", "YAML file of options (keys are the flag names); flags override it")
 	out := fs.String("out", "", "run directory for checkpoints, metrics and the exported policy (required)")
 	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint")
@@ -72,6 +47,10 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("train: --checkpoint-every must be ≥ 1, got %d", *every)
 	}
 	logger, err := newLogger(*logFormat, stderr)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	bar, err := progressBar(*progress, stderr)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -105,8 +84,19 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	defer tr.Close()
 
-	err = trainLoop(tr, loopOptions{out: *out, every: *every, progress: *progress, logger: logger, stdout: stdout, stderr: stderr,
-		shutdown: *shutdown, met: met})
+	ro := run.Options{Dir: *out, Every: *every, Shutdown: *shutdown, Logger: logger, Metrics: met}
+	if bar {
+		ro.Quiet, ro.OnIteration = true, barFor(stderr, int64(tr.Config().TotalSteps), tr.GlobalStep())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := run.Loop(ctx, tr, ro)
+	if bar {
+		fmt.Fprintln(stderr)
+	}
+	if err == nil {
+		printTrained(stdout, tr.Config().Env, res.Steps, res.Wall, res.LastReturn)
+	}
 	if errors.Is(err, errInterrupted) {
 		logger.Info("continue the run with: ultra train --out " + *out + " --resume")
 		return nil
@@ -117,11 +107,11 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func startRun(out string, cfg *ppo.Config, cf *configFlags, configPath string, startMetrics func() error, hooks *ppo.Hooks) (*ppo.Trainer, error) {
-	if _, err := os.Stat(filepath.Join(out, ckptFile)); err == nil {
+func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func() error, hooks *ppo.Hooks) (*ppo.Trainer, error) {
+	if _, err := os.Stat(filepath.Join(out, run.CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run: pass --resume to continue it, or choose another --out", out)
 	}
-	if err := cf.apply(configPath); err != nil { // learn the env
+	if err := cf.Apply(configPath); err != nil { // learn the env
 		return nil, err
 	}
 	spec, err := registry().Lookup(cfg.Env)
@@ -129,40 +119,19 @@ func startRun(out string, cfg *ppo.Config, cf *configFlags, configPath string, s
 		return nil, err
 	}
 	*cfg = ppo.DefaultsFor(spec) // the env's defaults, then the file and flags again on top
-	if err := cf.apply(configPath); err != nil {
+	if err := cf.Apply(configPath); err != nil {
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := ppo.CheckDevice(cfg.Device, cfg.TF32); err != nil {
-		return nil, err
-	}
 	if err := startMetrics(); err != nil {
 		return nil, err
 	}
-	// The run directory is written only once the trainer stands, so a run
-	// that cannot start leaves nothing behind.
-	tr, err := ppo.New(*cfg, spec, *hooks)
-	if err != nil {
-		return nil, err
-	}
-	b, _ := yaml.Marshal(cfg)
-	if err := errors.Join(os.MkdirAll(out, 0o755), ppo.WriteFileAtomic(filepath.Join(out, configFile), b)); err != nil {
-		tr.Close()
-		return nil, err
-	}
-	for _, f := range []string{jsonlFile, csvFile} {
-		os.Remove(filepath.Join(out, f))
-	}
-	return tr, nil
+	return run.Start(out, *cfg, spec, *hooks)
 }
 
-func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configFlags, logger *slog.Logger, startMetrics func() error, hooks *ppo.Hooks) (*ppo.Trainer, error) {
-	ck, err := ppo.LoadCheckpoint(filepath.Join(out, ckptFile))
-	if err != nil {
-		return nil, err
-	}
+func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func() error, hooks *ppo.Hooks) (*ppo.Trainer, error) {
 	var bad []string
 	fs.Visit(func(f *flag.Flag) {
 		if !strings.Contains(" "+resumeFlags+" ", " "+f.Name+" ") {
@@ -172,166 +141,31 @@ func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configFlags, l
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("--resume continues the saved configuration; %s cannot change (only --steps can extend the run)", strings.Join(bad, ", "))
 	}
+	ck, err := run.LoadCheckpoint(out)
+	if err != nil {
+		return nil, err
+	}
 	*cfg = ck.Config
-	if err := cf.apply(""); err != nil { // picks up an explicit --steps
+	if err := cf.Apply(""); err != nil { // picks up an explicit --steps, --device, --tf32
 		return nil, err
 	}
 	if cfg.TotalSteps != ck.Config.TotalSteps {
 		logger.Warn("--steps changed on resume: the learning-rate schedule is stretched to the new total", "was", ck.Config.TotalSteps, "now", cfg.TotalSteps)
-		ck.Config.TotalSteps = cfg.TotalSteps
-		if err := ck.Config.Validate(); err != nil {
-			return nil, err
-		}
+	}
+	// --device (and --tf32) may change on resume: they choose where the
+	// maths runs, not what it computes.
+	ck.Config.TotalSteps, ck.Config.Device, ck.Config.TF32 = cfg.TotalSteps, cfg.Device, cfg.TF32
+	if err := ck.Config.Validate(); err != nil {
+		return nil, err
 	}
 	spec, err := registry().Lookup(cfg.Env)
 	if err != nil {
 		return nil, err
 	}
-	// --device (and --tf32) may change on resume: they choose where the
-	// maths runs, not what it computes.
-	ck.Config.Device, ck.Config.TF32 = cfg.Device, cfg.TF32
-	if err := ck.Config.Validate(); err != nil {
-		return nil, err
-	}
-	if err := ppo.CheckDevice(cfg.Device, cfg.TF32); err != nil {
-		return nil, err
-	}
-	if err := trimMetrics(out, ck.Iteration); err != nil {
-		return nil, err
-	}
 	if err := startMetrics(); err != nil {
 		return nil, err
 	}
-	return ppo.Resume(ck, spec, *hooks)
-}
-
-// saveCheckpoint writes the checkpoint and the exported policy.
-func saveCheckpoint(ck *ppo.Checkpoint, out string) error {
-	if err := ck.Save(filepath.Join(out, ckptFile)); err != nil {
-		return err
-	}
-	var buf strings.Builder
-	if err := ck.ExportSafetensors(&buf); err != nil {
-		return err
-	}
-	return ppo.WriteFileAtomic(filepath.Join(out, exportFile), []byte(buf.String()))
-}
-
-// metricsWriter appends one row per iteration to metrics.jsonl and metrics.csv.
-type metricsWriter struct {
-	jsonl, csvf *os.File
-	csv         *csv.Writer
-}
-
-var csvColumns = []string{"iteration", "global_step", "sps", "episodic_return", "episodic_length", "episodes", "return_last10",
-	"policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "explained_variance", "grad_norm",
-	"learning_rate", "epochs", "modulated_actions", "bonus_steps", "physics_resets", "rollout_seconds", "update_seconds"}
-
-func openMetrics(out string) (*metricsWriter, error) {
-	j, err := os.OpenFile(filepath.Join(out, jsonlFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	cpath := filepath.Join(out, csvFile)
-	_, statErr := os.Stat(cpath)
-	c, err := os.OpenFile(cpath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		j.Close()
-		return nil, err
-	}
-	m := &metricsWriter{jsonl: j, csvf: c, csv: csv.NewWriter(c)}
-	if statErr != nil {
-		m.csv.Write(csvColumns)
-		m.csv.Flush()
-	}
-	return m, m.csv.Error()
-}
-
-func (m *metricsWriter) write(st ppo.IterStats) error {
-	row := map[string]any{}
-	b, _ := json.Marshal(jsonSafe(st))
-	json.Unmarshal(b, &row)
-	if _, err := m.jsonl.Write(append(b, '\n')); err != nil {
-		return err
-	}
-	rec := make([]string, len(csvColumns))
-	for i, c := range csvColumns {
-		if v, ok := row[c]; ok && v != nil {
-			rec[i] = fmt.Sprint(v)
-		}
-	}
-	m.csv.Write(rec)
-	m.csv.Flush()
-	return m.csv.Error()
-}
-
-func (m *metricsWriter) Close() error { return errors.Join(m.jsonl.Close(), m.csvf.Close()) }
-
-// jsonSafe maps NaN (no episode finished) to null, which JSON can carry.
-func jsonSafe(st ppo.IterStats) map[string]any {
-	b, _ := json.Marshal(struct {
-		ppo.IterStats
-		ReturnMean *float64 `json:"episodic_return"`
-		LengthMean *float64 `json:"episodic_length"`
-		Explained  *float64 `json:"explained_variance"`
-		Return10   *float64 `json:"return_last10"`
-	}{IterStats: withoutNaN(st), ReturnMean: nanToNil(st.ReturnMean), LengthMean: nanToNil(st.LengthMean),
-		Explained: nanToNil(st.ExplainedVar), Return10: nanToNil(st.Return10)})
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	return m
-}
-
-func withoutNaN(st ppo.IterStats) ppo.IterStats {
-	st.ReturnMean, st.LengthMean, st.ExplainedVar, st.Return10 = 0, 0, 0, 0
-	return st
-}
-
-func nanToNil(x float64) *float64 {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return nil
-	}
-	return &x
-}
-
-// trimMetrics drops metric rows past the checkpoint's iteration: after a
-// crash, the iterations since the checkpoint are redone.
-func trimMetrics(out string, iteration int) error {
-	for _, name := range []string{jsonlFile, csvFile} {
-		path := filepath.Join(out, name)
-		b, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		var keep []string
-		for i, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-			if line == "" {
-				continue
-			}
-			it := -1
-			if name == jsonlFile {
-				var r struct{ Iteration int }
-				if json.Unmarshal([]byte(line), &r) == nil {
-					it = r.Iteration
-				}
-			} else if i > 0 {
-				it, _ = strconv.Atoi(strings.SplitN(line, ",", 2)[0])
-			}
-			if it <= iteration {
-				keep = append(keep, line)
-			}
-		}
-		data := strings.Join(keep, "\n")
-		if len(keep) > 0 {
-			data += "\n"
-		}
-		if err := ppo.WriteFileAtomic(path, []byte(data)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return run.Resume(out, ck, spec, *hooks)
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ultra-rl/ultra/engine/run"
 )
 
 func TestTrainResumeAndEvalCheckpoint(t *testing.T) {
@@ -16,7 +18,7 @@ func TestTrainResumeAndEvalCheckpoint(t *testing.T) {
 	if out, err := runCLI(t, append([]string{"train", "--steps", "1024"}, common...)...); err != nil {
 		t.Fatal(err, out)
 	}
-	for _, f := range []string{ckptFile, configFile, jsonlFile, csvFile, exportFile} {
+	for _, f := range []string{run.CheckpointFile, run.ConfigFile, run.MetricsJSONL, run.MetricsCSV, run.PolicyFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
@@ -30,7 +32,7 @@ func TestTrainResumeAndEvalCheckpoint(t *testing.T) {
 	if out, err := runCLI(t, "train", "--out", dir, "--resume", "--steps", "2048", "--progress", "log", "--metrics-addr", ""); err != nil {
 		t.Fatal(err, out)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, jsonlFile))
+	b, _ := os.ReadFile(filepath.Join(dir, run.MetricsJSONL))
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) != 4 {
 		t.Fatalf("want 4 iterations of metrics (2 + 2 after resume), got %d", len(lines))
@@ -43,7 +45,7 @@ func TestTrainResumeAndEvalCheckpoint(t *testing.T) {
 	if last.Iteration != 4 || last.GlobalStep != 2048 {
 		t.Fatalf("last row %+v", last)
 	}
-	out, err := runCLI(t, "eval", "--checkpoint", filepath.Join(dir, ckptFile), "--episodes", "2", "--json")
+	out, err := runCLI(t, "eval", "--checkpoint", filepath.Join(dir, run.CheckpointFile), "--episodes", "2", "--json")
 	if err != nil {
 		t.Fatal(err, out)
 	}
@@ -88,7 +90,7 @@ func TestEnvDefaultsUnderFileAndFlags(t *testing.T) {
 		"--out", dir, "--progress", "log", "--metrics-addr", ""); err != nil {
 		t.Fatal(err, out)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, configFile))
+	b, _ := os.ReadFile(filepath.Join(dir, run.ConfigFile))
 	for _, want := range []string{"envs: 2\n", "num-steps: 128\n", "ent-coef: 0.01\n", "update-epochs: 2\n", "learning-rate: 0.00025\n"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("config.yaml lacks %q:\n%s", want, b)

@@ -10,10 +10,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/nn"
+	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
 // Checkpoint file format, version 1 (all integers little-endian):
@@ -198,51 +198,8 @@ func (c *Checkpoint) Save(path string) error {
 	if err := c.Encode(&buf); err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
-	}
-	return nil
-}
-
-// writeTemp writes data to the temporary file; tests replace it to inject
-// failures such as a full disk.
-var writeTemp = func(f *os.File, data []byte) error {
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-// WriteFileAtomic replaces path with data so that readers see either the
-// old or the new content, never a mix, even across a crash.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o644); err != nil { // CreateTemp makes 0600 files; outputs are meant to be shared
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	if err = writeTemp(f, data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: makes the rename durable where supported
-		d.Close()
 	}
 	return nil
 }

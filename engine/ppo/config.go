@@ -9,37 +9,38 @@ import (
 )
 
 // Config holds every PPO hyperparameter. [Defaults] returns CleanRL's
-// ppo_continuous_action values; each field has a YAML key and a flag of the
-// same name in `ultra train`.
+// ppo_continuous_action values; each field has a YAML key, and a flag of
+// the same name in `ultra train` whose help text is the field's help tag
+// (the one place the options are documented).
 type Config struct {
-	Env            string  `yaml:"env"`             // task id
-	Seed           uint64  `yaml:"seed"`            // seeds envs, networks, sampling and shuffling
-	TotalSteps     int     `yaml:"steps"`           // env steps to train for (summed over envs)
-	NumEnvs        int     `yaml:"envs"`            // parallel env instances
-	NumSteps       int     `yaml:"num-steps"`       // rollout length per env per iteration
-	NumMinibatches int     `yaml:"num-minibatches"` // minibatches per epoch
-	UpdateEpochs   int     `yaml:"update-epochs"`   // passes over each rollout
-	LearningRate   float64 `yaml:"learning-rate"`   // Adam step size
-	AnnealLR       bool    `yaml:"anneal-lr"`       // linear decay of the learning rate to 0
-	Gamma          float64 `yaml:"gamma"`           // discount
-	GAELambda      float64 `yaml:"gae-lambda"`      // GAE λ
-	NormAdv        bool    `yaml:"norm-adv"`        // normalise advantages per minibatch
-	ClipCoef       float64 `yaml:"clip-coef"`       // surrogate clipping ε
-	ClipVLoss      bool    `yaml:"clip-vloss"`      // clip the value loss like the surrogate
-	EntCoef        float64 `yaml:"ent-coef"`        // entropy bonus weight
-	VfCoef         float64 `yaml:"vf-coef"`         // value loss weight
-	MaxGradNorm    float64 `yaml:"max-grad-norm"`   // global gradient-norm clip (0: off)
-	TargetKL       float64 `yaml:"target-kl"`       // stop an update's epochs early past this approx-KL (0: off)
-	NormObs        bool    `yaml:"norm-obs"`        // running mean/std observation normalisation
-	ClipObs        float64 `yaml:"clip-obs"`        // clip normalised observations to ±this
-	NormReward     bool    `yaml:"norm-reward"`     // scale rewards by the std of the discounted return
-	ClipReward     float64 `yaml:"clip-reward"`     // clip scaled rewards to ±this
-	Hidden         []int   `yaml:"hidden"`          // hidden layer sizes of both networks
-	Activation     string  `yaml:"activation"`      // tanh or relu
-	Backend        string  `yaml:"backend"`         // network maths: native (default, plain Go) or gorgonia (the reference)
-	Device         string  `yaml:"device"`          // cpu, or cuda (needs a build with -tags ultracuda)
-	TF32           bool    `yaml:"tf32"`            // cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)
-	Workers        int     `yaml:"workers"`         // env worker goroutines (0: automatic)
+	Env            string  `yaml:"env" help:"task id (see 'ultra envs')"`
+	Seed           uint64  `yaml:"seed" help:"seed for envs, networks, sampling and shuffling"`
+	TotalSteps     int     `yaml:"steps" help:"env steps to train for, summed over envs"`
+	NumEnvs        int     `yaml:"envs" help:"parallel env instances"`
+	NumSteps       int     `yaml:"num-steps" help:"rollout steps per env per iteration"`
+	NumMinibatches int     `yaml:"num-minibatches" help:"minibatches per epoch"`
+	UpdateEpochs   int     `yaml:"update-epochs" help:"epochs per iteration"`
+	LearningRate   float64 `yaml:"learning-rate" help:"Adam learning rate"`
+	AnnealLR       bool    `yaml:"anneal-lr" help:"anneal the learning rate linearly to 0"`
+	Gamma          float64 `yaml:"gamma" help:"discount factor"`
+	GAELambda      float64 `yaml:"gae-lambda" help:"GAE lambda"`
+	NormAdv        bool    `yaml:"norm-adv" help:"normalise advantages per minibatch"`
+	ClipCoef       float64 `yaml:"clip-coef" help:"surrogate clipping coefficient"`
+	ClipVLoss      bool    `yaml:"clip-vloss" help:"clip the value loss"`
+	EntCoef        float64 `yaml:"ent-coef" help:"entropy coefficient"`
+	VfCoef         float64 `yaml:"vf-coef" help:"value loss coefficient"`
+	MaxGradNorm    float64 `yaml:"max-grad-norm" help:"global gradient-norm clip (0: off)"`
+	TargetKL       float64 `yaml:"target-kl" help:"early-stop epochs past this approx-KL (0: off)"`
+	NormObs        bool    `yaml:"norm-obs" help:"normalise observations with running statistics"`
+	ClipObs        float64 `yaml:"clip-obs" help:"clip normalised observations to ±this"`
+	NormReward     bool    `yaml:"norm-reward" help:"scale rewards by the discounted-return std"`
+	ClipReward     float64 `yaml:"clip-reward" help:"clip scaled rewards to ±this"`
+	Hidden         []int   `yaml:"hidden" help:"hidden layer sizes, e.g. 64,64"`
+	Activation     string  `yaml:"activation" help:"tanh or relu"`
+	Backend        string  `yaml:"backend" help:"network backend: native (fast, plain Go) or gorgonia (reference)"`
+	Device         string  `yaml:"device" help:"where the networks run: cpu, or cuda (needs a binary built with the ultracuda tag: make build-cuda)"`
+	TF32           bool    `yaml:"tf32" help:"with device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)"`
+	Workers        int     `yaml:"workers" help:"env worker goroutines (0: automatic)"`
 }
 
 // Defaults returns CleanRL ppo_continuous_action's hyperparameters.

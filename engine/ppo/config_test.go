@@ -1,6 +1,7 @@
 package ppo
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/ultra-rl/ultra/engine/env"
@@ -29,6 +30,19 @@ func TestDefaultsFor(t *testing.T) {
 		}
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s: defaults do not validate: %v", tt.spec.ID, err)
+		}
+	}
+}
+
+// TestConfigDocumented: every option has a YAML key and a help text, the
+// one place the options are documented (the flags of `ultra train` read
+// it).
+func TestConfigDocumented(t *testing.T) {
+	ty := reflect.TypeOf(Config{})
+	for i := 0; i < ty.NumField(); i++ {
+		f := ty.Field(i)
+		if f.Tag.Get("yaml") == "" || len(f.Tag.Get("help")) < 8 {
+			t.Errorf("Config.%s: yaml key %q, help %q; want both", f.Name, f.Tag.Get("yaml"), f.Tag.Get("help"))
 		}
 	}
 }

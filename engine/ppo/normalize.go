@@ -99,3 +99,13 @@ func (s *RewardScaler) Scale(rew []float32, ended []bool) {
 		}
 	}
 }
+
+// Std returns the standard deviations the normaliser divides by,
+// sqrt(var + 1e-8): the scale of one unit of normalised observation.
+func (s RMSState) Std() []float64 {
+	std := make([]float64, len(s.Var))
+	for i, v := range s.Var {
+		std[i] = math.Sqrt(v + normEps)
+	}
+	return std
+}

@@ -5,13 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/ultra-rl/ultra/engine/env"
@@ -321,31 +318,6 @@ func TestCorruptCheckpointsAreRejected(t *testing.T) {
 	}
 	if _, err := LoadCheckpoint(filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing: %v", err)
-	}
-}
-
-func TestAtomicSaveKeepsOldFileOnFailure(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "ckpt.bin")
-	if err := WriteFileAtomic(path, []byte("old")); err != nil {
-		t.Fatal(err)
-	}
-	// A disk that fills up halfway through the write.
-	orig := writeTemp
-	writeTemp = func(f *os.File, data []byte) error {
-		f.Write(data[:len(data)/2])
-		return syscall.ENOSPC
-	}
-	defer func() { writeTemp = orig }()
-	err := WriteFileAtomic(path, []byte("new content"))
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("want ENOSPC, got %v", err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "old" {
-		t.Fatalf("old content lost: %q", b)
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
-		t.Fatalf("temporary file left behind: %v", ents)
 	}
 }
 

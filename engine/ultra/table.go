@@ -147,3 +147,15 @@ func (t *Table) Lookup(obs []float32) (Entry, float64, bool) {
 
 // HitRate returns lookups that matched and all lookups so far.
 func (t *Table) HitRate() (hits, lookups int64) { return t.hits.Load(), t.lookups.Load() }
+
+// hasSnapshots reports whether any entry carries a simulator snapshot.
+func (t *Table) hasSnapshots() bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i := range t.entries {
+		if t.entries[i].Snapshot != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -1,4 +1,9 @@
-package main
+// Package configflags binds a config struct to a flag set and a YAML file:
+// every field with a yaml tag becomes a flag of the same name, documented by
+// the field's help tag (the one place an option is documented), and Apply
+// loads the YAML file, then the flags given explicitly on top. `ultra
+// train` binds ppo.Config with it.
+package configflags
 
 import (
 	"bytes"
@@ -12,18 +17,19 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// configFlags exposes every field of a config struct that has a yaml tag as
-// a flag of the same name, so each option can be set from a YAML file
+// Set exposes every field of a config struct that has a yaml tag as
+// a flag of the same name, documented by the field's help tag, so each option can be set from a YAML file
 // (--config) and overridden on the command line. Precedence: defaults <
 // config file < explicitly given flags.
-type configFlags struct {
+type Set struct {
 	target any // pointer to the config struct
 	fs     *flag.FlagSet
 	raw    map[string]*string
 }
 
-func newConfigFlags(fs *flag.FlagSet, target any, docs map[string]string) *configFlags {
-	cf := &configFlags{target: target, fs: fs, raw: map[string]*string{}}
+// New binds target (a pointer to a config struct) to fs.
+func New(fs *flag.FlagSet, target any) *Set {
+	cf := &Set{target: target, fs: fs, raw: map[string]*string{}}
 	v := reflect.ValueOf(target).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
@@ -34,10 +40,7 @@ func newConfigFlags(fs *flag.FlagSet, target any, docs map[string]string) *confi
 		def := formatValue(v.Field(i))
 		s := new(string)
 		cf.raw[key] = s
-		doc := docs[key]
-		if doc == "" {
-			doc = "see the config reference in README.md"
-		}
+		doc := f.Tag.Get("help")
 		usage := fmt.Sprintf("%s (default %s)", doc, def)
 		if f.Type.Kind() == reflect.Bool {
 			fs.Var(&boolValue{s: s}, key, usage) // a bare --key means true
@@ -66,8 +69,8 @@ func formatValue(v reflect.Value) string {
 	return fmt.Sprint(v.Interface())
 }
 
-// apply loads the config file (if any) then the flags given explicitly.
-func (cf *configFlags) apply(configPath string) error {
+// Apply loads the config file (if any) then the flags given explicitly.
+func (cf *Set) Apply(configPath string) error {
 	if configPath != "" {
 		b, err := os.ReadFile(configPath)
 		if err != nil {
@@ -91,7 +94,7 @@ func (cf *configFlags) apply(configPath string) error {
 }
 
 // set parses x into the field tagged key.
-func (cf *configFlags) set(key, x string) error {
+func (cf *Set) set(key, x string) error {
 	v := reflect.ValueOf(cf.target).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		if strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0] != key {

@@ -1,0 +1,65 @@
+package experiment
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/advisor/llm"
+	"github.com/ultra-rl/ultra/engine/advisor/random"
+	"github.com/ultra-rl/ultra/engine/advisor/scripted"
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/metrics"
+)
+
+// AdvisorNames are the advisors NewAdvisor builds.
+var AdvisorNames = []string{"llm", "scripted", "random"}
+
+// AdvisorConfig chooses and configures an advisor.
+type AdvisorConfig struct {
+	// Name is llm, scripted or random.
+	Name string
+	// PerEpisode bounds the critical steps per episode (scripted, random).
+	PerEpisode int
+	// Seed seeds the random advisor.
+	Seed uint64
+	// LLM configures the llm advisor (endpoint, model, limits, prompts).
+	// An empty AuditLog or CacheDir takes the default the caller passes
+	// to NewAdvisor.
+	LLM llm.Config
+}
+
+// NewAdvisor builds the advisor ac names for spec. For llm, audit and cache
+// are the audit log and cache directory used when ac.LLM leaves them
+// empty, log receives its warnings, and met (when not nil) each request.
+func NewAdvisor(ac AdvisorConfig, spec env.Spec, audit, cache string, log io.Writer, met *metrics.Metrics) (advisor.Advisor, error) {
+	switch ac.Name {
+	case "scripted":
+		cfg := scripted.DefaultConfig()
+		cfg.MaxCritical = ac.PerEpisode
+		return scripted.New(spec, cfg)
+	case "random":
+		return random.New(spec, ac.PerEpisode, ac.Seed)
+	case "llm":
+		cfg := ac.LLM
+		if cfg.BaseURL == "" || cfg.Model == "" {
+			return nil, fmt.Errorf("the llm advisor needs an endpoint and a model (base URL %q, model %q)", cfg.BaseURL, cfg.Model)
+		}
+		if cfg.AuditLog == "" {
+			cfg.AuditLog = audit
+		}
+		if cfg.CacheDir == "" {
+			cfg.CacheDir = cache
+		}
+		a, err := llm.New(cfg, spec, slog.New(slog.NewTextHandler(log, nil)))
+		if err != nil {
+			return nil, err
+		}
+		if met != nil {
+			a.ObserveRequests(met.AdvisorRequest)
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("unknown advisor %q: valid advisors are %v", ac.Name, AdvisorNames)
+}

@@ -1,0 +1,524 @@
+// Package experiment runs ULTRA experiments: pretrain a sub-optimal PPO
+// agent, collect its episodes, have advisors annotate them, refine every
+// variant × seed in parallel, evaluate each final policy on fixed seeds and
+// write the report (results.md/csv with bootstrap intervals, learning
+// curves, report.html). Every stage writes its output atomically and a
+// rerun skips what is done, so an interrupted experiment resumes where it
+// stopped. `ultra experiment` and `ultra refine` are thin wrappers around
+// Run and Refine.
+//
+// Directory layout:
+//
+//	pretrain/                the sub-optimal agent's run (unless a checkpoint is given)
+//	collect/episodes.jsonl   its episodes, with simulator snapshots
+//	annotate/NAME.jsonl      each advisor's annotations (+ .report.json, llm audit and cache)
+//	refine/VARIANT-sSEED/    one run per variant × seed, with eval.json
+//	results.md, results.csv, curves.png, curves.svg, report.html
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/metrics"
+	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/report"
+	"github.com/ultra-rl/ultra/engine/run"
+	"github.com/ultra-rl/ultra/engine/traj"
+	"github.com/ultra-rl/ultra/engine/ultra"
+	"github.com/ultra-rl/ultra/internal/atomicfile"
+)
+
+// Config is one experiment.
+type Config struct {
+	Env string // task id
+	Out string // experiment directory
+	// Checkpoint, when set, is the sub-optimal agent; otherwise PPO trains
+	// one for PretrainSteps with PretrainSeed.
+	Checkpoint    string
+	PretrainSteps int
+	PretrainSeed  uint64
+	// CollectEpisodes of the agent are annotated (at least 2).
+	CollectEpisodes int
+	// Advisor annotates for the ultra-* and rice variants (random uses the
+	// random advisor); its Seed is set per experiment.
+	Advisor  AdvisorConfig
+	Variants []ultra.Variant
+	Seeds    int // refinement seeds per variant (1..Seeds)
+	// RefineSteps of each refinement; each final policy is evaluated on
+	// EvalEpisodes episodes from EvalSeed with its mean action.
+	RefineSteps  int
+	EvalEpisodes int
+	EvalSeed     uint64
+	Jobs         int // refinements run in parallel
+	Tuning       Tuning
+	Device       string // cpu or cuda, for pretraining and every refinement
+	TF32         bool
+	Shutdown     time.Duration // how long a stop waits for running iterations
+	// Registry resolves Env; Metrics, when set, receives every run's series.
+	Registry *env.Registry
+	Metrics  *prometheus.Registry
+	// Logger receives the stages' progress; AdvisorLog an llm advisor's
+	// warnings.
+	Logger     *slog.Logger
+	AdvisorLog io.Writer
+}
+
+// Result is a finished experiment's report.
+type Result struct {
+	Markdown string // the results table and its notes (results.md)
+	Report   string // path of report.html
+	// Plots are the learning-curve files (PNG, SVG); empty when no curve
+	// could be drawn, with PlotErr saying why.
+	Plots   []string
+	PlotErr error
+}
+
+// Validate checks the configuration before anything is written or bound:
+// counts, the task (pixel envs are refused: no advisor reads pixels and the
+// trajectories would hold 113 KB per step) and the networks' device.
+func (c *Config) Validate() (env.Spec, error) {
+	switch {
+	case c.Out == "":
+		return env.Spec{}, errors.New("experiment: an output directory is required")
+	case c.Seeds < 1 || c.Jobs < 1 || c.EvalEpisodes < 1 || c.CollectEpisodes < 2:
+		return env.Spec{}, fmt.Errorf("experiment: want seeds, jobs, eval episodes ≥ 1 and collect episodes ≥ 2, got %d, %d, %d, %d",
+			c.Seeds, c.Jobs, c.EvalEpisodes, c.CollectEpisodes)
+	case len(c.Variants) == 0:
+		return env.Spec{}, errors.New("experiment: no variants to run")
+	}
+	spec, err := c.Registry.Lookup(c.Env)
+	if err != nil {
+		return spec, err
+	}
+	if spec.Image != [3]int{} {
+		// Collected trajectories keep every observation (and a snapshot per
+		// step): gigabytes per batch of Atari episodes, and no advisor
+		// reads pixels.
+		return spec, fmt.Errorf("env %q observes pixels, which the advisors cannot read and the trajectories cannot hold "+
+			"(%d KB per step): run the experiment on a features env (pong, ale:pong) or a MuJoCo task", spec.ID, spec.Observation.Dim*4/1000)
+	}
+	if c.Device == "" {
+		c.Device = "cpu"
+	}
+	probe := ppo.DefaultsFor(spec)
+	probe.Device, probe.TF32 = c.Device, c.TF32
+	if err := probe.Validate(); err != nil {
+		return spec, err
+	}
+	return spec, ppo.CheckDevice(probe.Device, probe.TF32)
+}
+
+// Run runs (or resumes) the experiment. Cancelling ctx stops the running
+// stages with checkpoints and returns run.ErrInterrupted; rerunning resumes.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	spec, err := c.Validate()
+	if err != nil {
+		return nil, err
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	ckPath, err := c.pretrain(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("pretrain: %w", err)
+	}
+	trajPath, err := c.collect(ckPath, spec)
+	if err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
+	}
+	annPaths := map[string]string{}
+	for _, v := range c.Variants {
+		name := ultra.AdvisorFor(v, c.Advisor.Name)
+		if name == "" || annPaths[name] != "" {
+			continue
+		}
+		if annPaths[name], err = c.annotate(ctx, name, trajPath, spec); err != nil {
+			return nil, fmt.Errorf("annotate with %s: %w", name, err)
+		}
+	}
+	runs, err := c.refineAll(ctx, ckPath, trajPath, annPaths)
+	if err != nil {
+		return nil, err
+	}
+	return c.report(runs, time.Since(start))
+}
+
+// pretrain trains (or resumes, or skips) the sub-optimal agent.
+func (c *Config) pretrain(ctx context.Context, spec env.Spec) (string, error) {
+	if c.Checkpoint != "" {
+		return c.Checkpoint, nil
+	}
+	dir := filepath.Join(c.Out, "pretrain")
+	path := filepath.Join(dir, run.CheckpointFile)
+	var tr *ppo.Trainer
+	if ck, err := ppo.LoadCheckpoint(path); err == nil {
+		if ck.Iteration >= ck.Config.Iterations() {
+			c.Logger.Info("stage done, skipping", "stage", "pretrain", "checkpoint", path)
+			return path, nil
+		}
+		c.Logger.Info("resuming pretraining", "step", ck.GlobalStep)
+		ck.Config.Device, ck.Config.TF32 = c.Device, c.TF32
+		if tr, err = run.Resume(dir, ck, spec, ppo.Hooks{}); err != nil {
+			return "", err
+		}
+	} else {
+		os.RemoveAll(dir)
+		cfg := ppo.DefaultsFor(spec)
+		cfg.Seed, cfg.TotalSteps = c.PretrainSeed, c.PretrainSteps
+		cfg.Device, cfg.TF32 = c.Device, c.TF32
+		if tr, err = run.Start(dir, cfg, spec, ppo.Hooks{}); err != nil {
+			return "", err
+		}
+	}
+	defer tr.Close()
+	c.Logger.Info("stage", "stage", "pretrain", "steps", tr.Config().TotalSteps, "out", dir)
+	logf, err := os.OpenFile(filepath.Join(dir, "train.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer logf.Close()
+	met, err := c.runMetrics(filepath.Base(c.Out)+"/pretrain", spec.ID, "pretrain")
+	if err != nil {
+		return "", err
+	}
+	_, err = run.Loop(ctx, tr, run.Options{Dir: dir, Every: 10, Shutdown: c.Shutdown, Logger: slog.New(slog.NewTextHandler(logf, nil)), Metrics: met})
+	return path, err
+}
+
+// runMetrics registers one run's series (nil without a registry).
+func (c *Config) runMetrics(name, envID, variant string) (*metrics.Metrics, error) {
+	if c.Metrics == nil {
+		return nil, nil
+	}
+	return metrics.New(c.Metrics, metrics.Labels{Run: name, Env: envID, Variant: variant})
+}
+
+// collect records the agent's episodes with simulator snapshots.
+func (c *Config) collect(ckPath string, spec env.Spec) (string, error) {
+	path := filepath.Join(c.Out, "collect", "episodes.jsonl")
+	if trajs, err := traj.ReadJSONL[traj.Trajectory](path); err == nil && len(trajs) == c.CollectEpisodes {
+		c.Logger.Info("stage done, skipping", "stage", "collect", "file", path)
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	ck, err := ppo.LoadCheckpoint(ckPath)
+	if err != nil {
+		return "", err
+	}
+	p, err := ppo.NewPolicy(ck, spec, false, c.PretrainSeed)
+	if err != nil {
+		return "", err
+	}
+	defer p.Close()
+	trajs, err := CollectTo(path, spec, p, CollectOptions{Episodes: c.CollectEpisodes, Seed: c.PretrainSeed + 100, Prefix: "c-", Snapshots: true})
+	if err != nil {
+		return "", err
+	}
+	c.Logger.Info("stage", "stage", "collect", "episodes", len(trajs), "file", path)
+	return path, nil
+}
+
+// annotate runs one advisor over the collected trajectories.
+func (c *Config) annotate(ctx context.Context, name, trajPath string, spec env.Spec) (string, error) {
+	path := filepath.Join(c.Out, "annotate", name+".jsonl")
+	if _, err := traj.ReadJSONL[advisor.Annotation](path); err == nil {
+		c.Logger.Info("stage done, skipping", "stage", "annotate", "advisor", name, "file", path)
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	ac := c.Advisor
+	ac.Name, ac.Seed = name, c.PretrainSeed
+	trajs, err := traj.ReadJSONL[traj.Trajectory](trajPath)
+	if err != nil {
+		return "", err
+	}
+	anns, res, err := Annotate(ctx, trajs, spec, path, ac, logTo(c.AdvisorLog))
+	if err != nil && !errors.Is(err, advisor.ErrBudget) {
+		return "", err // nothing is written: a rerun annotates again
+	}
+	rep := res.Report
+	c.Logger.Info("stage", "stage", "annotate", "advisor", name, "critical_states", len(anns),
+		"requests", rep.Requests, "tokens", rep.PromptTokens+rep.CompletionTokens, "rejected", rep.Rejected)
+	if b, err := json.MarshalIndent(rep, "", "  "); err == nil {
+		atomicfile.Write(strings.TrimSuffix(path, ".jsonl")+".report.json", b)
+	}
+	return path, WriteJSONL(path, anns)
+}
+
+// AnnotateResult is what Annotate did.
+type AnnotateResult struct {
+	Advisor      string
+	Trajectories int
+	Report       advisor.Report
+}
+
+// Annotate has the advisor ac annotate trajs (all of spec's task, checked
+// first), for annotations meant to be written to out: an llm
+// advisor's audit log and cache default to out's name with .audit.jsonl
+// and an llm-cache directory beside it. The annotations it could make are
+// returned even with an error (a failed batch, a spent budget:
+// advisor.ErrBudget).
+func Annotate(ctx context.Context, trajs []traj.Trajectory, spec env.Spec, out string, ac AdvisorConfig, log io.Writer) ([]advisor.Annotation, AnnotateResult, error) {
+	if len(trajs) == 0 {
+		return nil, AnnotateResult{}, errors.New("no trajectories to annotate")
+	}
+	for i := range trajs {
+		if err := trajs[i].Validate(spec); err != nil {
+			return nil, AnnotateResult{}, fmt.Errorf("trajectory %d: %w", i+1, err)
+		}
+	}
+	adv, err := NewAdvisor(ac, spec, strings.TrimSuffix(out, ".jsonl")+".audit.jsonl", filepath.Join(filepath.Dir(out), "llm-cache"), log, nil)
+	if err != nil {
+		return nil, AnnotateResult{}, err
+	}
+	anns, rep, err := adv.Annotate(ctx, trajs)
+	if anns == nil {
+		anns = []advisor.Annotation{}
+	}
+	return anns, AnnotateResult{Advisor: adv.Name(), Trajectories: len(trajs), Report: rep}, err
+}
+
+// WriteJSONL writes items atomically as one JSON object per line.
+func WriteJSONL[T any](path string, items []T) error {
+	var buf strings.Builder
+	if err := traj.WriteJSONL(&buf, items); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, []byte(buf.String()))
+}
+
+// evalResult is a finished run's evaluation, stored as eval.json.
+type evalResult struct {
+	Variant string    `json:"variant"`
+	Seed    uint64    `json:"seed"`
+	Returns []float64 `json:"returns"`
+}
+
+// refineAll runs every variant × seed (skipping finished ones) on Jobs
+// workers, then evaluates each final policy.
+func (c *Config) refineAll(ctx context.Context, ckPath, trajPath string, annPaths map[string]string) ([]report.Run, error) {
+	type job struct {
+		v    ultra.Variant
+		seed uint64
+	}
+	var jobs []job
+	for _, v := range c.Variants {
+		for s := 1; s <= c.Seeds; s++ {
+			jobs = append(jobs, job{v, uint64(s)})
+		}
+	}
+	runs := make([]report.Run, len(jobs))
+	errs := make([]error, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(c.Jobs, len(jobs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				runs[i], errs[i] = c.refineOne(ctx, jobs[i].v, jobs[i].seed, ckPath, trajPath, annPaths)
+			}
+		}()
+	}
+	for i := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, run.ErrInterrupted
+	}
+	return runs, errors.Join(errs...)
+}
+
+// refineOne runs (or skips) one variant × seed and evaluates its policy.
+func (c *Config) refineOne(ctx context.Context, v ultra.Variant, seed uint64, ckPath, trajPath string, annPaths map[string]string) (report.Run, error) {
+	name := fmt.Sprintf("%s-s%d", v, seed)
+	dir := filepath.Join(c.Out, "refine", name)
+	rr := report.Run{Variant: string(v), Seed: seed}
+	evalPath := filepath.Join(dir, "eval.json")
+	var ev evalResult
+	if b, err := os.ReadFile(evalPath); err == nil && json.Unmarshal(b, &ev) == nil && len(ev.Returns) == c.EvalEpisodes {
+		rr.Eval = ev.Returns
+		rr.Curve, err = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
+		c.Logger.Info("run done, skipping", "run", name)
+		return rr, err
+	}
+	ck, err := run.LoadCheckpoint(dir)
+	done := err == nil && ck.Iteration >= ck.Config.Iterations()
+	if !done {
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return rr, err
+		}
+		logf, err := os.Create(filepath.Join(dir, "refine.log"))
+		if err != nil {
+			return rr, err
+		}
+		r := Refinement{Checkpoint: ckPath, Out: dir, Variant: v, Steps: c.RefineSteps, Seed: seed, Trajectories: trajPath,
+			Workers: max(1, runtime.GOMAXPROCS(0)/c.Jobs), Device: c.Device, TF32: c.TF32, Tuning: c.Tuning,
+			Every: 10, Shutdown: c.Shutdown, Logger: slog.New(slog.NewTextHandler(logf, nil)), AdvisorLog: logf,
+			Metrics: c.Metrics, Registry: c.Registry}
+		if adv := ultra.AdvisorFor(v, c.Advisor.Name); adv != "" {
+			r.Annotations = annPaths[adv]
+		}
+		c.Logger.Info("refining", "run", name)
+		_, err = Refine(ctx, r)
+		logf.Close()
+		if err != nil {
+			return rr, fmt.Errorf("%s: %w (log: %s)", name, err, filepath.Join(dir, "refine.log"))
+		}
+		if ck, err = run.LoadCheckpoint(dir); err != nil {
+			return rr, err
+		}
+	}
+	spec, err := c.Registry.Lookup(ck.Config.Env)
+	if err != nil {
+		return rr, err
+	}
+	p, err := ppo.NewPolicy(ck, spec, true, c.EvalSeed)
+	if err != nil {
+		return rr, err
+	}
+	defer p.Close()
+	venv, err := env.New(spec, env.Config{NumEnvs: 1})
+	if err != nil {
+		return rr, err
+	}
+	defer venv.Close()
+	eps, err := eval.Run(venv, p, c.EvalEpisodes, c.EvalSeed)
+	if err != nil {
+		return rr, err
+	}
+	for _, e := range eps {
+		rr.Eval = append(rr.Eval, e.Return)
+	}
+	b, _ := json.MarshalIndent(evalResult{Variant: string(v), Seed: seed, Returns: rr.Eval}, "", "  ")
+	if err := atomicfile.Write(evalPath, b); err != nil {
+		return rr, err
+	}
+	rr.Curve, err = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
+	c.Logger.Info("run finished", "run", name, "eval_mean", roundTo(eval.Summarise(eps).MeanReturn, 1))
+	return rr, err
+}
+
+// report writes results.md/csv, the plots and report.html.
+func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) {
+	baseline := ""
+	for _, v := range c.Variants {
+		if v == ultra.PPO {
+			baseline = string(ultra.PPO)
+		}
+	}
+	rows, err := report.Summarize(runs, baseline, 1)
+	if err != nil {
+		return nil, err
+	}
+	title := fmt.Sprintf("ULTRA on %s: refinement from one sub-optimal agent", c.Env)
+	alpha := c.Tuning.Alpha
+	if alpha < 0 {
+		spec, _ := c.Registry.Lookup(c.Env)
+		alpha = ultra.DefaultAlpha(spec)
+	}
+	notes := []string{
+		fmt.Sprintf("Sub-optimal agent: %s; %d collected episodes annotated by the %s advisor.", c.describeStart(), c.CollectEpisodes, c.Advisor.Name),
+		fmt.Sprintf("Each variant × seed (1..%d) refines for %d env steps; each final policy is evaluated on %d episodes (mean action, eval seed %d). Mean ± std are over seeds; intervals are 95%% bootstrap over seeds.", c.Seeds, c.RefineSteps, c.EvalEpisodes, c.EvalSeed),
+		fmt.Sprintf("alpha %.3g, radius %s, override probability %s, rice reset probability %.2f. Wall time %s.",
+			alpha, radiusNote(c.Tuning.Radius, c.Tuning.RadiusQuantile), c.overrideNote(), c.Tuning.ResetProb, wall.Round(time.Second)),
+		"Training curves of rice include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.",
+	}
+	var md, csvb strings.Builder
+	if err := report.WriteMarkdown(&md, title, rows, notes); err != nil {
+		return nil, err
+	}
+	if err := report.WriteCSV(&csvb, rows); err != nil {
+		return nil, err
+	}
+	for name, content := range map[string]string{"results.md": md.String(), "results.csv": csvb.String()} {
+		if err := atomicfile.Write(filepath.Join(c.Out, name), []byte(content)); err != nil {
+			return nil, err
+		}
+	}
+	// The table stands on the evaluations; the curves need finished
+	// training episodes, which a short refinement of long episodes may not
+	// have. A curve that cannot be drawn costs the plot, not the report.
+	res := &Result{Markdown: md.String(), Report: filepath.Join(c.Out, "report.html")}
+	png, svg := filepath.Join(c.Out, "curves.png"), filepath.Join(c.Out, "curves.svg")
+	images := []string{"curves.svg", "curves.png"}
+	if res.PlotErr = report.PlotCurves(runs, title, png, svg); res.PlotErr != nil {
+		images = nil
+		c.Logger.Warn("no learning-curve plot", "err", res.PlotErr, "fix", "refine for more steps, so every run finishes training episodes")
+	} else {
+		res.Plots = []string{png, svg}
+	}
+	var html strings.Builder
+	if err := report.WriteHTML(&html, title, rows, notes, images); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(res.Report, []byte(html.String())); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (c *Config) describeStart() string {
+	if c.Checkpoint != "" {
+		return "checkpoint " + c.Checkpoint
+	}
+	return fmt.Sprintf("PPO for %d steps (seed %d)", c.PretrainSteps, c.PretrainSeed)
+}
+
+func (c *Config) overrideNote() string {
+	t := c.Tuning
+	if t.AnnealSteps < 0 {
+		return fmt.Sprintf("%.2f → %.2f over the first half of refinement", t.OverrideProb, t.OverrideEnd)
+	}
+	if t.AnnealSteps == 0 {
+		return fmt.Sprintf("%.2f (constant)", t.OverrideProb)
+	}
+	return fmt.Sprintf("%.2f → %.2f over %d steps", t.OverrideProb, t.OverrideEnd, t.AnnealSteps)
+}
+
+func radiusNote(r, q float64) string {
+	if r > 0 {
+		return fmt.Sprintf("%.3g", r)
+	}
+	return fmt.Sprintf("the %.2f-quantile of cross-episode nearest-neighbour distances", q)
+}
+
+// roundTo rounds x to digits decimals for log lines.
+func roundTo(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
+}
+
+// jsonIndent is json.MarshalIndent with two spaces.
+func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

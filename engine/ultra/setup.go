@@ -1,0 +1,157 @@
+package ultra
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/traj"
+)
+
+// Options are the ULTRA settings of one refinement.
+type Options struct {
+	Variant Variant
+	// Alpha weighs the implicit reward (ultra-r, ultra-ra); DefaultAlpha
+	// gives the paper's value for a task.
+	Alpha float64
+	// Radius is the match radius in normalised observation units; 0
+	// derives it from Trajectories (the RadiusQuantile-quantile of
+	// cross-episode nearest-neighbour distances), or 0.5 without them.
+	Radius         float64
+	RadiusQuantile float64
+	// OverrideProb decays linearly to OverrideEnd over AnnealSteps env
+	// steps (0: constant); see ModulatorConfig.
+	OverrideProb, OverrideEnd float64
+	AnnealSteps               int64
+	// ResetProb is rice's fraction of episodes restarted at a critical state.
+	ResetProb float64
+	Seed      uint64
+	// Annotations are the critical states known before training.
+	Annotations []advisor.Annotation
+	// Trajectories are the episodes the annotations came from (for the
+	// radius).
+	Trajectories []traj.Trajectory
+	// Live, when set, annotates the run's own episodes while it trains
+	// (the asynchronous stage), adding to the table as answers arrive.
+	Live   advisor.Advisor
+	Logger *slog.Logger
+}
+
+// AdvisorFor names the advisor whose annotations variant v uses when an
+// experiment's advisor is chosen: none for ppo, the random advisor for the
+// random-states ablation, chosen for every other variant.
+func AdvisorFor(v Variant, chosen string) string {
+	switch v {
+	case PPO:
+		return ""
+	case Random:
+		return "random"
+	}
+	return chosen
+}
+
+// Setup is one refinement's ULTRA machinery: the table of critical states
+// (normalised like the policy's observations), what the variant adds to the
+// trainer (override and bonus, RICE resets) and, when live, the
+// annotation stage. Hooks goes to ppo.Continue.
+type Setup struct {
+	Variant   Variant
+	Radius    float64
+	Table     *Table
+	Modulator *Modulator // ultra-a, ultra-r, ultra-ra, random
+	Resetter  *Resetter  // rice
+	Stage     *Stage     // live annotation
+	Hooks     ppo.Hooks
+}
+
+// NewSetup builds the machinery of variant o.Variant for a policy whose
+// observation normaliser is obs, on spec. A variant that needs critical
+// states and has neither annotations nor a live advisor is an error, and so
+// is rice without simulator snapshots to restart at.
+func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
+	std := obs.Std()
+	s := &Setup{Variant: o.Variant, Radius: o.Radius}
+	if s.Radius == 0 {
+		s.Radius = 0.5
+		if len(o.Trajectories) > 0 {
+			probe, err := NewTable(obs.Mean, std, 1)
+			if err != nil {
+				return nil, err
+			}
+			if s.Radius, err = SuggestRadius(o.Trajectories, probe, o.RadiusQuantile, o.Seed); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var err error
+	if s.Table, err = NewTable(obs.Mean, std, s.Radius); err != nil {
+		return nil, err
+	}
+	s.Table.Add(o.Annotations...)
+	live := o.Live != nil && o.Variant != PPO
+	if o.Variant != PPO && s.Table.Len() == 0 && !live {
+		return nil, fmt.Errorf("variant %s needs critical states: give annotations or a live advisor", o.Variant)
+	}
+	switch o.Variant {
+	case PPO:
+	case RICE:
+		if s.Resetter, err = NewResetter(s.Table, o.ResetProb, o.Seed); err != nil {
+			return nil, err
+		}
+		if !live && !s.Table.hasSnapshots() {
+			return nil, errors.New("rice needs annotations with simulator snapshots: collect the trajectories with snapshots")
+		}
+		s.Hooks.ResetState = s.Resetter.Reset
+		// Live annotations must carry the simulator states to restart at.
+		s.Hooks.Snapshots = live
+	default:
+		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Alpha: o.Alpha, Action: spec.Action,
+			OverrideProb: o.OverrideProb, OverrideEnd: o.OverrideEnd, AnnealSteps: o.AnnealSteps, Seed: o.Seed})
+		if err != nil {
+			return nil, err
+		}
+		s.Hooks.Modulator = s.Modulator
+	}
+	if live {
+		s.Stage, err = NewStage(o.Live, s.Table, StageConfig{Env: spec.ID, RunID: fmt.Sprintf("r%d-", o.Seed)}, o.Logger)
+		if err != nil {
+			return nil, err
+		}
+		s.Hooks.OnEpisode = s.Stage.Submit
+	}
+	return s, nil
+}
+
+// LogFields are the table's live counters for a run's log lines.
+func (s *Setup) LogFields() []any {
+	h, l := s.Table.HitRate()
+	fields := []any{"table", s.Table.Len(), "hits", h, "lookups", l}
+	if s.Stage != nil {
+		st := s.Stage.Stats()
+		fields = append(fields, "annotated_batches", st.Annotated, "dropped_batches", st.Dropped)
+	}
+	return fields
+}
+
+// Summary is what the machinery did, for a run's modulator.json.
+func (s *Setup) Summary() map[string]any {
+	h, l := s.Table.HitRate()
+	out := map[string]any{"variant": s.Variant, "radius": s.Radius, "table_entries": s.Table.Len(), "lookups": l, "hits": h}
+	if s.Modulator != nil {
+		out["overrides"], out["bonuses"] = s.Modulator.Overrides.Load(), s.Modulator.Bonuses.Load()
+	}
+	if s.Resetter != nil {
+		out["resets"] = s.Resetter.Resets.Load()
+	}
+	return out
+}
+
+// Close stops the live stage, if any.
+func (s *Setup) Close() {
+	if s.Stage != nil {
+		s.Stage.Close()
+	}
+}

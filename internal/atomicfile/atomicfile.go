@@ -1,0 +1,53 @@
+// Package atomicfile writes files so that readers see the old or the new
+// content, never a mix, even across a crash or a full disk: checkpoints,
+// run configs, trajectories, annotations and reports all go through it.
+package atomicfile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// writeTemp writes data to the temporary file; tests replace it to inject
+// failures such as a full disk.
+var writeTemp = func(f *os.File, data []byte) error {
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// Write replaces path with data so that readers see either the
+// old or the new content, never a mix, even across a crash.
+func Write(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(0o644); err != nil { // CreateTemp makes 0600 files; outputs are meant to be shared
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err = writeTemp(f, data); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync() // best effort: makes the rename durable where supported
+		d.Close()
+	}
+	return nil
+}
