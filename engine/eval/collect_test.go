@@ -1,44 +1,21 @@
-package eval
+package eval_test
 
 import (
 	"math"
 	"testing"
 
 	"github.com/ultra-rl/ultra/engine/env"
-	"github.com/ultra-rl/ultra/engine/traj"
-	"github.com/ultra-rl/ultra/mujoco/tasks"
+	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/eval/evaltest"
 )
 
-func spec(t *testing.T, id string) env.Spec {
-	t.Helper()
-	s, err := env.NewRegistry(tasks.Specs()...).Lookup(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func collect(t *testing.T, id string, p Policy, episodes int, snaps bool) []traj.Trajectory {
-	t.Helper()
-	v, err := env.New(spec(t, id), env.Config{NumEnvs: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	trajs, err := Collect(v, p, episodes, 1, "t", snaps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return trajs
-}
-
 func TestCollectMatchesEval(t *testing.T) {
-	trajs := collect(t, "hopper", Zero{}, 3, true)
-	v, _ := env.New(spec(t, "hopper"), env.Config{NumEnvs: 2})
+	trajs := evaltest.Collect(t, "hopper", eval.Zero{}, 3, true)
+	v, _ := env.New(evaltest.Spec(t, "hopper"), env.Config{NumEnvs: 2})
 	defer v.Close()
-	eps, _ := Run(v, Zero{}, 3, 1)
+	eps, _ := eval.Run(v, eval.Zero{}, 3, 1)
 	for k, tr := range trajs {
-		if err := tr.Validate(spec(t, "hopper")); err != nil {
+		if err := tr.Validate(evaltest.Spec(t, "hopper")); err != nil {
 			t.Fatal(err)
 		}
 		var sum float64

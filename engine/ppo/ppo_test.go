@@ -67,25 +67,42 @@ func TestTruncatedEpisodesAreBootstrapped(t *testing.T) {
 	spec := hopper(t)
 	spec.MaxEpisodeSteps = 5 // every episode ends by truncation unless it falls first
 	c := small()
-	c.NormReward = false
-	tr, err := New(c, spec, Hooks{})
+	c.NumEnvs, c.NormReward, c.NormObs = 1, false, false
+	var eps []*traj.Trajectory
+	tr, err := New(c, spec, Hooks{OnEpisode: func(e *traj.Trajectory) { eps = append(eps, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	if _, err := tr.Iterate(); err != nil {
-		t.Fatal(err)
-	}
-	// The stored reward of a truncated step exceeds the env reward by γ·V(final obs);
-	// with a freshly initialised value head V is small but not zero.
-	found := false
-	for k, e := range tr.ended {
-		if e && tr.rewards[k] != 0 {
-			found = true
+	// The rollout alone, so that the networks are the ones that bootstrapped.
+	var st IterStats
+	var ret, length float64
+	for s := 0; s < c.NumSteps; s++ {
+		if err := tr.rolloutStep(s, &st, &ret, &length); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if !found {
-		t.Fatal("no episode ends recorded")
+	// With reward scaling off, the stored reward of a truncated step is the
+	// env reward plus γ·V(final observation), exactly; elsewhere it is the
+	// env reward.
+	truncated := 0
+	dist, v := make([]float32, 3), make([]float32, 1)
+	for _, e := range eps {
+		k := int(e.Step) - 1 // one env: the buffer index of the episode's last step
+		want := e.Rewards[e.Len()-1]
+		if e.Truncated {
+			truncated++
+			if err := tr.net.Forward(e.FinalObs, 1, dist, v); err != nil {
+				t.Fatal(err)
+			}
+			want += float32(c.Gamma) * v[0]
+		}
+		if tr.rewards[k] != want || tr.rewards[k] == e.Rewards[e.Len()-1] && e.Truncated {
+			t.Errorf("step %d (truncated %v): stored reward %v, want env reward %v + γ·V = %v", k, e.Truncated, tr.rewards[k], e.Rewards[e.Len()-1], want)
+		}
+	}
+	if truncated == 0 {
+		t.Fatal("no episode was truncated")
 	}
 }
 

@@ -8,36 +8,12 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
-	"github.com/ultra-rl/ultra/engine/traj"
-	"github.com/ultra-rl/ultra/mujoco/tasks"
+	"github.com/ultra-rl/ultra/engine/eval/evaltest"
 )
 
-func spec(t *testing.T, id string) env.Spec {
-	t.Helper()
-	s, err := env.NewRegistry(tasks.Specs()...).Lookup(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func collect(t *testing.T, id string, p eval.Policy, episodes int, snaps bool) []traj.Trajectory {
-	t.Helper()
-	v, err := env.New(spec(t, id), env.Config{NumEnvs: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	trajs, err := eval.Collect(v, p, episodes, 1, "t", snaps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return trajs
-}
-
 func TestScriptedMarksStepsBeforeTheFall(t *testing.T) {
-	sp := spec(t, "hopper")
-	trajs := collect(t, "hopper", eval.Zero{}, 2, false)
+	sp := evaltest.Spec(t, "hopper")
+	trajs := evaltest.Collect(t, "hopper", eval.Zero{}, 2, false)
 	s, err := New(sp, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -92,9 +68,9 @@ func TestScriptedMarksStepsBeforeTheFall(t *testing.T) {
 
 func TestScriptedEveryTask(t *testing.T) {
 	for _, id := range []string{"walker2d", "halfcheetah", "ant"} {
-		sp := spec(t, id)
+		sp := evaltest.Spec(t, id)
 		r := eval.Random{Space: sp.Action, Rng: rand.New(rand.NewPCG(2, 2))}
-		trajs := collect(t, id, r, 2, false)
+		trajs := evaltest.Collect(t, id, r, 2, false)
 		for i := range trajs { // keep halfcheetah quick
 			if trajs[i].Len() > 200 {
 				trajs[i].Obs = trajs[i].Obs[:200*trajs[i].ObsDim]
