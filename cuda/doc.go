@@ -56,9 +56,9 @@
 // gradient, global-norm clipping with Adam, im2col/col2im and a batched
 // transpose for the Nature-CNN. Matrix products are cuBLAS sgemm. `make
 // cuda-kernels` compiles the kernels with nvcc into kernels/ultra.fatbin
-// (SASS for sm_80 and sm_90, compute_90 PTX for newer GPUs), embedded with
-// go:embed; ultra.fatbin.sha256 records the sources it was built from, and
-// a test fails when they drift.
+// (SASS for sm_80 and sm_90, compute_90 PTX for newer GPUs), which the
+// binary embeds; ultra.fatbin.sha256 records the sources it was built
+// from, and a test fails when they drift.
 //
 // # Testing without a GPU
 //

@@ -8,7 +8,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -97,5 +96,3 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

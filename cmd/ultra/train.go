@@ -198,8 +198,3 @@ func drawBar(w io.Writer, step, total, startStep int64, start time.Time, lastRet
 		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), 100*frac, step, total, sps,
 		eta.Round(time.Second), lastReturn)
 }
-
-func round(x float64, digits int) float64 {
-	p := math.Pow(10, float64(digits))
-	return math.Round(x*p) / p
-}
