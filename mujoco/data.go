@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 )
 
@@ -216,6 +217,14 @@ func (d *Data) Restore(snap []float64) error {
 	if n := d.SnapshotSize(); len(snap) != n {
 		return fmt.Errorf("mujoco: Restore: snapshot has %d values, this model needs %d (was it taken from another model?)", len(snap), n)
 	}
+	// A state MuJoCo itself would call bad (mj_checkPos/mj_checkVel: NaN,
+	// ±Inf or beyond mjMAXVAL) is refused before anything changes, so a
+	// corrupt snapshot cannot turn into NaN observations.
+	for i, v := range snap {
+		if math.IsNaN(v) || math.Abs(v) > maxVal {
+			return fmt.Errorf("mujoco: Restore: snapshot value %d is %v, beyond MuJoCo's limit ±%g: the snapshot is corrupt", i, v, maxVal)
+		}
+	}
 	d.d.time = C.mjtNum(snap[0])
 	off := 1
 	for _, p := range d.stateParts() {
@@ -224,6 +233,10 @@ func (d *Data) Restore(snap []float64) error {
 	d.Forward()
 	return nil
 }
+
+// maxVal is MuJoCo's mjMAXVAL: a position, velocity or acceleration beyond
+// it is a bad state.
+const maxVal = 1e10
 
 // CLoop runs the benchmark reference: steps iterations of a plain C loop
 // over d's model, each writing uniform random controls and calling mj_step

@@ -126,6 +126,18 @@ func TestSnapshotRestoreReplaysExactly(t *testing.T) {
 	if err := d.Restore(snap[:3]); err == nil || !strings.Contains(err.Error(), "snapshot has 3 values") {
 		t.Fatalf("short snapshot: %v", err)
 	}
+	// Corrupt values are refused and leave the state as it was.
+	before := d.Snapshot(nil)
+	for _, bad := range []float64{math.NaN(), math.Inf(1), 1e300, -2e10} {
+		c := append([]float64(nil), snap...)
+		c[len(c)/2] = bad
+		if err := d.Restore(c); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Errorf("snapshot with %v: %v", bad, err)
+		}
+		if now := d.Snapshot(nil); now[len(now)/2] != before[len(before)/2] {
+			t.Fatalf("a refused snapshot changed the state")
+		}
+	}
 	if allocs := testing.AllocsPerRun(10, func() { snap = d.Snapshot(snap) }); allocs != 0 {
 		t.Errorf("Snapshot into a sized buffer allocates %v", allocs)
 	}

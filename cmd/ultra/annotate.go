@@ -35,6 +35,9 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 	if *episodes < 1 {
 		return fmt.Errorf("collect: --episodes must be ≥ 1, got %d", *episodes)
 	}
+	if *envs < 0 {
+		return fmt.Errorf("collect: --envs must be ≥ 0 (0: automatic), got %d", *envs)
+	}
 	var ck *ppo.Checkpoint
 	if *ckPath != "" {
 		var err error

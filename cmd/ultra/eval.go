@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 
 	"github.com/ultra-rl/ultra/engine/env"
@@ -64,8 +65,11 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 			opts = env.WithResetNoise(*noise)
 		}
 	})
-	if opts.ResetNoise != nil && *opts.ResetNoise < 0 {
-		return fmt.Errorf("eval: --reset-noise must be ≥ 0, got %g", *noise)
+	if opts.ResetNoise != nil && !(*opts.ResetNoise >= 0 && !math.IsInf(*opts.ResetNoise, 0)) {
+		return fmt.Errorf("eval: --reset-noise must be a finite scale ≥ 0, got %g", *noise)
+	}
+	if *envs < 0 {
+		return fmt.Errorf("eval: --envs must be ≥ 0 (0: automatic), got %d", *envs)
 	}
 	n := *envs
 	if n <= 0 {

@@ -81,7 +81,7 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 		{[]string{"eval", "--env", "ale:breakout"}, "use ale:breakout-pixels or ale:breakout-ram"},
 		{[]string{"eval", "--env", "hopper", "--policy", "smart"}, "valid policies are zero, random"},
 		{[]string{"eval", "--env", "hopper", "--episodes", "0"}, "--episodes must be ≥ 1"},
-		{[]string{"eval", "--env", "hopper", "--reset-noise", "-2"}, "--reset-noise must be ≥ 0"},
+		{[]string{"eval", "--env", "hopper", "--reset-noise", "-2"}, "--reset-noise must be a finite scale ≥ 0"},
 		{[]string{"experiment", "--env", "pong-pixels", "--out", "unused"}, "run the experiment on a features env (pong, ale:pong)"},
 		{[]string{"bench"}, "ultra bench env"},
 		{[]string{"bench", "env", "--steps", "10"}, "--steps ≥ 1000"},

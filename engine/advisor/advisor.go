@@ -13,6 +13,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/traj"
@@ -119,4 +121,81 @@ func AnnotateEach(ctx context.Context, spec env.Spec, trajs []traj.Trajectory, f
 	}
 	rep.Annotations = len(out)
 	return out, rep, nil
+}
+
+// Checker validates annotations against the task they are meant for, where
+// they are read (files, live answers): a bad one is dropped with a reason,
+// never turned into a wrong override, a NaN bonus or a restart from a
+// corrupt state later.
+type Checker struct {
+	Spec env.Spec
+	// SnapshotLen is the number of values of one simulator snapshot of the
+	// task (env.SnapshotLen); 0 leaves snapshot lengths unchecked.
+	SnapshotLen int
+}
+
+// maxSnapshotValue is MuJoCo's mjMAXVAL, beyond which a state is bad.
+const maxSnapshotValue = 1e10
+
+// Check returns why a cannot be used — a short reason that callers count
+// drops by — or "" when it can.
+func (c Checker) Check(a *Annotation) string {
+	sp := c.Spec
+	finite := func(x []float32) bool {
+		for _, v := range x {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case len(a.Obs) != sp.Observation.Dim:
+		return fmt.Sprintf("observation has %d values, %s has %d", len(a.Obs), sp.ID, sp.Observation.Dim)
+	case !finite(a.Obs):
+		return "observation not finite"
+	case len(a.Action) != sp.Action.Dim:
+		return fmt.Sprintf("action has %d values, %s takes %d", len(a.Action), sp.ID, sp.Action.Dim)
+	case !finite(a.Action):
+		return "action not finite"
+	case sp.Action.IsDiscrete() && (a.Action[0] < 0 || int(a.Action[0]) >= sp.Action.N || a.Action[0] != float32(int(a.Action[0]))):
+		return fmt.Sprintf("action is not an index in [0, %d)", sp.Action.N)
+	case math.IsNaN(a.Reward) || a.Reward < -1 || a.Reward > 1:
+		return "reward outside [-1, 1]"
+	case a.Step < 0:
+		return "negative step"
+	}
+	if a.Snapshot != nil {
+		if c.SnapshotLen > 0 && len(a.Snapshot) != c.SnapshotLen {
+			return fmt.Sprintf("snapshot has %d values, %s's has %d", len(a.Snapshot), sp.ID, c.SnapshotLen)
+		}
+		for _, v := range a.Snapshot {
+			if math.IsNaN(v) || math.Abs(v) > maxSnapshotValue {
+				return "snapshot value not finite or beyond ±1e10"
+			}
+		}
+	}
+	return ""
+}
+
+// Drops counts dropped annotations by reason.
+type Drops map[string]int
+
+// String lists the reasons, most frequent first ("12 × action has 2
+// values, hopper takes 3; 1 × reward outside [-1, 1]").
+func (d Drops) String() string {
+	type kv struct {
+		k string
+		v int
+	}
+	var l []kv
+	for k, v := range d {
+		l = append(l, kv{k, v})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].v > l[j].v || l[i].v == l[j].v && l[i].k < l[j].k })
+	parts := make([]string, len(l))
+	for i, x := range l {
+		parts[i] = fmt.Sprintf("%d × %s", x.v, x.k)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -193,3 +193,14 @@ func (r *Registry) Lookup(id string) (Spec, error) {
 	}
 	return s, nil
 }
+
+// SnapshotLen returns the number of values in one simulator snapshot of
+// spec's task, by making one instance.
+func SnapshotLen(spec Spec) (int, error) {
+	e, err := spec.New(DefaultOptions())
+	if err != nil {
+		return 0, err
+	}
+	defer e.Close()
+	return len(e.Snapshot(nil)), nil
+}

@@ -30,6 +30,23 @@ type AdvisorConfig struct {
 	LLM llm.Config
 }
 
+// Validate checks the advisor's name and its sizes.
+func (ac AdvisorConfig) Validate() error {
+	switch ac.Name {
+	case "scripted", "random":
+		if ac.PerEpisode < 1 {
+			return fmt.Errorf("advisor %s: critical steps per episode = %d, want ≥ 1", ac.Name, ac.PerEpisode)
+		}
+	case "llm":
+		if ac.LLM.BaseURL == "" || ac.LLM.Model == "" {
+			return fmt.Errorf("the llm advisor needs an endpoint and a model (base URL %q, model %q)", ac.LLM.BaseURL, ac.LLM.Model)
+		}
+	default:
+		return fmt.Errorf("unknown advisor %q: valid advisors are %v", ac.Name, AdvisorNames)
+	}
+	return nil
+}
+
 // NewAdvisor builds the advisor ac names for spec. For llm, audit and cache
 // are the audit log and cache directory used when ac.LLM leaves them
 // empty, log receives its warnings, and met (when not nil) each request.

@@ -102,6 +102,30 @@ func (c *Config) Validate() (env.Spec, error) {
 			c.Seeds, c.Jobs, c.EvalEpisodes, c.CollectEpisodes)
 	case len(c.Variants) == 0:
 		return env.Spec{}, errors.New("experiment: no variants to run")
+	case c.RefineSteps < 1 || (c.Checkpoint == "" && c.PretrainSteps < 1):
+		return env.Spec{}, fmt.Errorf("experiment: want refine steps ≥ 1 and pretrain steps ≥ 1, got %d and %d", c.RefineSteps, c.PretrainSteps)
+	}
+	seen := map[ultra.Variant]bool{}
+	for _, v := range c.Variants {
+		if _, err := ultra.ParseVariant(string(v)); err != nil {
+			return env.Spec{}, fmt.Errorf("experiment: %w", err)
+		}
+		if seen[v] {
+			return env.Spec{}, fmt.Errorf("experiment: variant %s is listed twice", v)
+		}
+		seen[v] = true
+	}
+	if err := c.Tuning.Validate(); err != nil {
+		return env.Spec{}, fmt.Errorf("experiment: %w", err)
+	}
+	for _, v := range c.Variants {
+		if name := ultra.AdvisorFor(v, c.Advisor.Name); name != "" {
+			ac := c.Advisor
+			ac.Name = name
+			if err := ac.Validate(); err != nil {
+				return env.Spec{}, fmt.Errorf("experiment: %w", err)
+			}
+		}
 	}
 	spec, err := c.Registry.Lookup(c.Env)
 	if err != nil {
@@ -119,8 +143,25 @@ func (c *Config) Validate() (env.Spec, error) {
 	}
 	probe := ppo.DefaultsFor(spec)
 	probe.Device, probe.TF32 = c.Device, c.TF32
+	if c.Checkpoint == "" {
+		probe.Seed, probe.TotalSteps = c.PretrainSeed, c.PretrainSteps
+	}
 	if err := probe.Validate(); err != nil {
 		return spec, err
+	}
+	batch := probe.BatchSize()
+	if c.Checkpoint != "" {
+		ck, err := ppo.LoadCheckpoint(c.Checkpoint)
+		if err != nil {
+			return spec, fmt.Errorf("experiment: %w", err)
+		}
+		if ck.Config.Env != spec.ID {
+			return spec, fmt.Errorf("experiment: checkpoint %s was trained on %q, not %q", c.Checkpoint, ck.Config.Env, spec.ID)
+		}
+		batch = ck.Config.BatchSize()
+	}
+	if c.RefineSteps < batch {
+		return spec, fmt.Errorf("experiment: refine steps %d is less than one iteration of %s (%d)", c.RefineSteps, spec.ID, batch)
 	}
 	return spec, ppo.CheckDevice(probe.Device, probe.TF32)
 }
@@ -253,7 +294,7 @@ func (c *Config) annotate(ctx context.Context, name, trajPath string, spec env.S
 	}
 	ac := c.Advisor
 	ac.Name, ac.Seed = name, c.PretrainSeed
-	trajs, err := traj.ReadJSONL[traj.Trajectory](trajPath)
+	trajs, err := traj.ReadFor(trajPath, spec)
 	if err != nil {
 		return "", err
 	}

@@ -2,9 +2,11 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,6 +38,39 @@ type Tuning struct {
 	AnnealSteps               int64
 	// ResetProb is rice's fraction of episodes restarted at a critical state.
 	ResetProb float64
+}
+
+// Validate checks the knobs (every refinement and experiment goes through
+// it before anything runs).
+func (t Tuning) Validate() error {
+	var errs []error
+	bad := func(name string, v any, want string) {
+		errs = append(errs, fmt.Errorf("%s = %v, want %s", name, v, want))
+	}
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	prob := func(x float64) bool { return x >= 0 && x <= 1 }
+	if !finite(t.Alpha) || (t.Alpha < 0 && t.Alpha != -1) {
+		bad("alpha", t.Alpha, "a finite weight ≥ 0 (or the task's default)")
+	}
+	if !finite(t.Radius) || t.Radius < 0 {
+		bad("radius", t.Radius, "a finite distance ≥ 0 (0: derived from the data)")
+	}
+	if !(t.RadiusQuantile > 0 && t.RadiusQuantile <= 1) {
+		bad("radius quantile", t.RadiusQuantile, "a quantile in (0, 1]")
+	}
+	if !prob(t.OverrideProb) {
+		bad("override probability", t.OverrideProb, "a probability in [0, 1]")
+	}
+	if !prob(t.OverrideEnd) {
+		bad("final override probability", t.OverrideEnd, "a probability in [0, 1]")
+	}
+	if t.AnnealSteps < -1 {
+		bad("anneal steps", t.AnnealSteps, "≥ 0 env steps (-1: the first half of the refinement)")
+	}
+	if !prob(t.ResetProb) {
+		bad("reset probability", t.ResetProb, "a probability in [0, 1]")
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultTuning is the defaults of `ultra refine` and `ultra experiment`.
@@ -116,6 +151,9 @@ func (r Refinement) Prepare() (*Job, error) {
 	if r.Every == 0 {
 		r.Every = 10
 	}
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
 	ck, err := ppo.LoadCheckpoint(r.Checkpoint)
 	if err != nil {
 		return nil, err
@@ -158,6 +196,35 @@ func (r Refinement) Prepare() (*Job, error) {
 	return &Job{r: r, ck: ck, spec: spec, cfg: cfg, t: t}, nil
 }
 
+// validate checks what can be checked without the checkpoint.
+func (r Refinement) validate() error {
+	var errs []error
+	if _, err := ultra.ParseVariant(string(r.Variant)); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Steps < 1 {
+		errs = append(errs, fmt.Errorf("steps = %d, want ≥ 1", r.Steps))
+	}
+	if r.Every < 1 {
+		errs = append(errs, fmt.Errorf("checkpoint period = %d iterations, want ≥ 1", r.Every))
+	}
+	if r.Envs < 0 || r.Workers < 0 {
+		errs = append(errs, fmt.Errorf("envs = %d and workers = %d, want ≥ 0 (0: the checkpoint's, automatic)", r.Envs, r.Workers))
+	}
+	if err := r.Tuning.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Live != nil {
+		if err := r.Live.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("refine: %w", err)
+	}
+	return nil
+}
+
 // SetMetrics makes the job report its series to reg.
 func (j *Job) SetMetrics(reg *prometheus.Registry) { j.r.Metrics = reg }
 
@@ -175,9 +242,12 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 		if opts.Annotations, err = traj.ReadJSONL[advisor.Annotation](r.Annotations); err != nil {
 			return res, err
 		}
+		if len(opts.Annotations) == 0 && r.Variant != ultra.PPO && r.Live == nil {
+			return res, fmt.Errorf("refine: %s holds no annotations, and variant %s needs critical states", r.Annotations, r.Variant)
+		}
 	}
 	if t.Radius == 0 && r.Trajectories != "" {
-		if opts.Trajectories, err = traj.ReadJSONL[traj.Trajectory](r.Trajectories); err != nil {
+		if opts.Trajectories, err = traj.ReadFor(r.Trajectories, spec); err != nil {
 			return res, err
 		}
 	}

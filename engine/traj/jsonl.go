@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/ultra-rl/ultra/engine/env"
 )
 
 // WriteJSONL writes one JSON object per line.
@@ -44,4 +46,23 @@ func ReadJSONL[T any](path string) ([]T, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
+}
+
+// ReadFor reads trajectories of spec's task from path, checking each one
+// (Validate): every reader of trajectory files goes through it, so a file of
+// another task, or with inconsistent sizes, is an error naming the line.
+func ReadFor(path string, spec env.Spec) ([]Trajectory, error) {
+	trajs, err := ReadJSONL[Trajectory](path)
+	if err != nil {
+		return nil, err
+	}
+	if len(trajs) == 0 {
+		return nil, fmt.Errorf("%s holds no trajectories", path)
+	}
+	for i := range trajs {
+		if err := trajs[i].Validate(spec); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+	}
+	return trajs, nil
 }

@@ -90,10 +90,22 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	if s.Table, err = NewTable(obs.Mean, std, s.Radius); err != nil {
 		return nil, err
 	}
+	snapLen, err := env.SnapshotLen(spec)
+	if err != nil {
+		return nil, err
+	}
+	s.Table.SetChecker(advisor.Checker{Spec: spec, SnapshotLen: snapLen})
 	s.Table.Add(o.Annotations...)
 	live := o.Live != nil && o.Variant != PPO
 	if o.Variant != PPO && s.Table.Len() == 0 && !live {
+		if len(o.Annotations) > 0 {
+			return nil, fmt.Errorf("variant %s needs critical states, and all %d annotations given were dropped: %s",
+				o.Variant, len(o.Annotations), s.Table.Dropped())
+		}
 		return nil, fmt.Errorf("variant %s needs critical states: give annotations or a live advisor", o.Variant)
+	}
+	if d := s.Table.Dropped(); len(d) > 0 && o.Logger != nil {
+		o.Logger.Warn("annotations dropped", "kept", s.Table.Len(), "dropped", d.String())
 	}
 	switch o.Variant {
 	case PPO:
@@ -140,6 +152,9 @@ func (s *Setup) LogFields() []any {
 func (s *Setup) Summary() map[string]any {
 	h, l := s.Table.HitRate()
 	out := map[string]any{"variant": s.Variant, "radius": s.Radius, "table_entries": s.Table.Len(), "lookups": l, "hits": h}
+	if d := s.Table.Dropped(); len(d) > 0 {
+		out["dropped"] = d
+	}
 	if s.Modulator != nil {
 		out["overrides"], out["bonuses"] = s.Modulator.Overrides.Load(), s.Modulator.Bonuses.Load()
 	}

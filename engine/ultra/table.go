@@ -45,6 +45,8 @@ type Table struct {
 	radius       float64
 
 	mu      sync.RWMutex
+	check   *advisor.Checker // nil: only the observation size is checked
+	dropped advisor.Drops
 	entries []Entry
 	seen    map[string]bool
 
@@ -60,7 +62,8 @@ func NewTable(mean, std []float64, radius float64) (*Table, error) {
 	if !(radius > 0) || math.IsInf(radius, 0) {
 		return nil, fmt.Errorf("ultra: table radius must be a finite value > 0, got %v", radius)
 	}
-	t := &Table{mean: append([]float64(nil), mean...), invStd: make([]float64, len(std)), radius: radius, seen: map[string]bool{}}
+	t := &Table{mean: append([]float64(nil), mean...), invStd: make([]float64, len(std)), radius: radius, seen: map[string]bool{},
+		dropped: advisor.Drops{}}
 	for i, s := range std {
 		if !(s > 0) {
 			s = 1
@@ -80,16 +83,46 @@ func (t *Table) Normalize(dst, obs []float32) {
 	}
 }
 
+// SetChecker makes Add drop annotations that c rejects (counted by reason
+// in Dropped) instead of only those with the wrong observation size.
+func (t *Table) SetChecker(c advisor.Checker) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.check = &c
+}
+
+// Dropped counts the annotations Add refused, by reason.
+func (t *Table) Dropped() advisor.Drops {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	d := advisor.Drops{}
+	for k, v := range t.dropped {
+		d[k] = v
+	}
+	return d
+}
+
 // Add inserts annotations, skipping repeats of an (episode, step) already
-// present and ones whose observation has the wrong size; it returns how
-// many were added.
+// present and dropping, counted by reason, those the checker rejects (or,
+// without one, whose observation has the wrong size); it returns how many
+// were added.
 func (t *Table) Add(anns ...advisor.Annotation) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	added := 0
 	for _, a := range anns {
 		id := fmt.Sprintf("%s#%d", a.Episode, a.Step)
-		if t.seen[id] || len(a.Obs) != len(t.mean) {
+		if t.seen[id] {
+			continue
+		}
+		reason := ""
+		if t.check != nil {
+			reason = t.check.Check(&a)
+		} else if len(a.Obs) != len(t.mean) {
+			reason = fmt.Sprintf("observation has %d values, want %d", len(a.Obs), len(t.mean))
+		}
+		if reason != "" {
+			t.dropped[reason]++
 			continue
 		}
 		t.seen[id] = true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
@@ -63,8 +64,19 @@ type scriptedTask struct {
 
 // New returns the scripted expert for spec's task.
 func New(spec env.Spec, cfg Config) (*Advisor, error) {
-	if cfg.MaxCritical < 1 || !(cfg.Threshold > 0 && cfg.Threshold <= 1) || cfg.NearEnd < 0 || !(cfg.RewardScale > 0) || !(cfg.Gain > 0) {
-		return nil, fmt.Errorf("scripted advisor: bad config %+v: want MaxCritical ≥ 1, Threshold in (0, 1], NearEnd ≥ 0, RewardScale > 0, Gain > 0", cfg)
+	var bad []string
+	check := func(ok bool, field string, v any, want string) {
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s = %v, want %s", field, v, want))
+		}
+	}
+	check(cfg.MaxCritical >= 1, "MaxCritical (critical steps per episode)", cfg.MaxCritical, "≥ 1")
+	check(cfg.Threshold > 0 && cfg.Threshold <= 1, "Threshold", cfg.Threshold, "in (0, 1]")
+	check(cfg.NearEnd >= 0, "NearEnd", cfg.NearEnd, "≥ 0")
+	check(cfg.RewardScale > 0 && !math.IsInf(cfg.RewardScale, 0), "RewardScale", cfg.RewardScale, "finite and > 0")
+	check(cfg.Gain > 0 && !math.IsInf(cfg.Gain, 0), "Gain", cfg.Gain, "finite and > 0")
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("scripted advisor: %s", strings.Join(bad, "; "))
 	}
 	var t scriptedTask
 	switch task := spec.Task.(type) {

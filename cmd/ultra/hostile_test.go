@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/run"
+)
+
+// These tests replay the hostile-input findings (issue 14): every case
+// must fail cleanly — an error that names the problem, no panic (a panic
+// would kill the test binary), nothing written.
+
+// fixture is a small hopper checkpoint and data made from it.
+type fixture struct {
+	dir, ck, traj, walkerTraj string
+	anns                      []advisor.Annotation
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{dir: t.TempDir()}
+	pre := filepath.Join(f.dir, "pre")
+	if o, err := runCLI(t, "train", "--env", "hopper", "--steps", "256", "--num-steps", "128", "--num-minibatches", "2",
+		"--update-epochs", "1", "--out", pre, "--progress", "log"); err != nil {
+		t.Fatalf("train: %v\n%s", err, o)
+	}
+	f.ck = filepath.Join(pre, run.CheckpointFile)
+	f.traj, f.walkerTraj = filepath.Join(f.dir, "hopper.jsonl"), filepath.Join(f.dir, "walker.jsonl")
+	for _, c := range [][]string{
+		{"collect", "--checkpoint", f.ck, "--episodes", "3", "--snapshots", "--out", f.traj},
+		{"collect", "--env", "walker2d", "--policy", "zero", "--episodes", "2", "--out", f.walkerTraj},
+	} {
+		if o, err := runCLI(t, c...); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, o)
+		}
+	}
+	annPath := filepath.Join(f.dir, "anns.jsonl")
+	if o, err := runCLI(t, "annotate", "--traj", f.traj, "--advisor", "scripted", "--out", annPath); err != nil {
+		t.Fatalf("annotate: %v\n%s", err, o)
+	}
+	b, err := os.ReadFile(annPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var a advisor.Annotation
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatal(err)
+		}
+		f.anns = append(f.anns, a)
+	}
+	if len(f.anns) == 0 {
+		t.Fatal("the scripted advisor annotated nothing")
+	}
+	return f
+}
+
+// write stores lines (JSON values) as a JSONL file in the fixture dir.
+func (f *fixture) write(t *testing.T, name string, items ...any) string {
+	t.Helper()
+	var b strings.Builder
+	for _, it := range items {
+		j, err := json.Marshal(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	p := filepath.Join(f.dir, name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// annotations returns copies of the fixture's annotations edited by edit.
+func (f *fixture) annotations(edit func(a *advisor.Annotation)) []any {
+	var out []any
+	for _, a := range f.anns {
+		c := a
+		c.Action = append([]float32(nil), a.Action...)
+		c.Snapshot = append([]float64(nil), a.Snapshot...)
+		edit(&c)
+		out = append(out, c)
+	}
+	return out
+}
+
+func TestHostileRefineInputs(t *testing.T) {
+	f := newFixture(t)
+	shortObs := f.write(t, "short.jsonl", map[string]any{"id": "x", "env": "hopper", "obs_dim": 11, "act_dim": 3,
+		"obs": []float32{1, 2}, "actions": []float32{0, 0, 0}, "rewards": []float32{1}})
+	negDim := f.write(t, "neg.jsonl", map[string]any{"id": "x", "env": "hopper", "obs_dim": -3, "act_dim": 3,
+		"obs": []float32{}, "actions": []float32{0, 0, 0}, "rewards": []float32{1}})
+	hugeReward := f.write(t, "reward.jsonl", f.annotations(func(a *advisor.Annotation) { a.Reward = 1e308 })...)
+	shortAction := f.write(t, "action.jsonl", f.annotations(func(a *advisor.Annotation) { a.Action = a.Action[:2] })...)
+	badSnap := f.write(t, "snap.jsonl", f.annotations(func(a *advisor.Annotation) { a.Snapshot = a.Snapshot[:5] })...)
+	hugeSnap := f.write(t, "snap300.jsonl", f.annotations(func(a *advisor.Annotation) {
+		for i := range a.Snapshot {
+			a.Snapshot[i] = 1e300
+		}
+	})...)
+	empty := f.write(t, "empty.jsonl")
+	good := f.write(t, "good.jsonl", f.annotations(func(*advisor.Annotation) {})...)
+	refine := func(extra ...string) []string {
+		return append([]string{"refine", "--checkpoint", f.ck, "--steps", "256", "--progress", "log"}, extra...)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"traj of another env", refine("--variant", "ultra-ra", "--annotations", good, "--traj", f.walkerTraj), `is from env "walker2d", want "hopper"`},
+		{"traj with short obs", refine("--variant", "ultra-ra", "--annotations", good, "--traj", shortObs), "1 steps but 2 obs"},
+		{"traj with a negative obs_dim", refine("--variant", "ultra-ra", "--annotations", good, "--traj", negDim), "obs/action dims -3/3"},
+		{"checkpoint-every 0", refine("--checkpoint-every", "0", "--annotations", good), "checkpoint-every must be ≥ 1"},
+		{"radius-quantile nan", refine("--radius-quantile", "nan", "--annotations", good), "radius quantile = NaN, want a quantile in (0, 1]"},
+		{"radius-quantile -1", refine("--radius-quantile", "-1", "--annotations", good), "radius quantile = -1"},
+		{"radius-quantile 2", refine("--radius-quantile", "2", "--annotations", good), "radius quantile = 2"},
+		{"alpha nan", refine("--alpha", "nan", "--annotations", good), "alpha = NaN"},
+		{"alpha inf", refine("--alpha", "inf", "--annotations", good), "alpha = +Inf"},
+		{"override-prob nan", refine("--override-prob", "nan", "--annotations", good), "override probability = NaN"},
+		{"rewards beyond [-1, 1]", refine("--variant", "ultra-r", "--annotations", hugeReward), "× reward outside [-1, 1]"},
+		{"actions of the wrong length", refine("--variant", "ultra-a", "--annotations", shortAction), "× action has 2 values, hopper takes 3"},
+		{"snapshots of the wrong length", refine("--variant", "rice", "--annotations", badSnap), "× snapshot has 5 values"},
+		{"snapshots beyond MuJoCo's limit", refine("--variant", "rice", "--annotations", hugeSnap), "× snapshot value not finite or beyond ±1e10"},
+		{"an empty annotations file", refine("--variant", "ultra-a", "--annotations", empty), "holds no annotations"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(f.dir, "r-"+strings.ReplaceAll(tc.name, " ", "-"))
+			o, err := runCLI(t, append(tc.args, "--out", out)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\n%s\nwant an error containing %q", err, o, tc.want)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s was written (%v)", out, err)
+			}
+		})
+	}
+}
+
+func TestHostileExperimentAndEvalFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a variant twice", []string{"experiment", "--variants", "ppo,ppo"}, "variant ppo is listed twice"},
+		{"refine-steps 0", []string{"experiment", "--refine-steps", "0"}, "want refine steps ≥ 1"},
+		{"refine-steps below one iteration", []string{"experiment", "--refine-steps", "100"}, "less than one iteration"},
+		{"critical 0", []string{"experiment", "--critical", "0"}, "critical steps per episode = 0, want ≥ 1"},
+		{"an unknown advisor", []string{"experiment", "--advisor", "bogus"}, `unknown --advisor "bogus"`},
+		{"radius-quantile nan", []string{"experiment", "--radius-quantile", "nan"}, "radius quantile = NaN"},
+		{"eval envs -3", []string{"eval", "--env", "hopper", "--envs", "-3"}, "--envs must be ≥ 0"},
+		{"eval reset-noise nan", []string{"eval", "--env", "hopper", "--reset-noise", "nan"}, "--reset-noise must be a finite scale ≥ 0"},
+		{"eval reset-noise inf", []string{"eval", "--env", "hopper", "--reset-noise", "inf"}, "--reset-noise must be a finite scale ≥ 0"},
+		{"collect envs -3", []string{"collect", "--env", "hopper", "--policy", "zero", "--envs", "-3", "--out", filepath.Join(dir, "c.jsonl")}, "--envs must be ≥ 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+			if args[0] == "experiment" {
+				args = append(args, "--out", out)
+			}
+			o, err := runCLI(t, args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\n%s\nwant an error containing %q", err, o, tc.want)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s was written before the flags were checked (%v)", out, err)
+			}
+		})
+	}
+}
