@@ -179,3 +179,79 @@ func TestHostileExperimentAndEvalFlags(t *testing.T) {
 		})
 	}
 }
+
+// readMetrics returns the rows of a run's metrics.jsonl.
+func readMetrics(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, run.MetricsJSONL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// TestRefineResume: an interrupted refinement continues with its variant
+// (overrides keep happening after the resume), train --resume refuses it,
+// and a second process cannot share its directory.
+func TestRefineResume(t *testing.T) {
+	f := newFixture(t)
+	good := f.write(t, "good.jsonl", f.annotations(func(*advisor.Annotation) {})...)
+	out := filepath.Join(f.dir, "ref")
+	base := []string{"--progress", "log", "--checkpoint-every", "1"}
+	if o, err := runCLI(t, append([]string{"refine", "--checkpoint", f.ck, "--variant", "ultra-a", "--annotations", good,
+		"--override-prob", "1", "--anneal-steps", "0", "--radius", "100", "--steps", "256", "--envs", "1", "--out", out}, base...)...); err != nil {
+		t.Fatalf("refine: %v\n%s", err, o)
+	}
+	if _, err := runCLI(t, "refine", "--out", out, "--resume", "--variant", "ppo"); err == nil || !strings.Contains(err.Error(), "--variant cannot change") {
+		t.Errorf("refine --resume --variant: %v", err)
+	}
+	if _, err := runCLI(t, "train", "--out", out, "--resume"); err == nil || !strings.Contains(err.Error(), "is a refinement run") {
+		t.Errorf("train --resume on a refinement: %v", err)
+	}
+	lock, err := run.Acquire(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLI(t, "refine", "--out", out, "--resume", "--steps", "512"); err == nil || !strings.Contains(err.Error(), "in use by process") {
+		t.Errorf("refine --resume while the directory is held: %v", err)
+	}
+	lock.Release()
+	if o, err := runCLI(t, append([]string{"refine", "--out", out, "--resume", "--steps", "512"}, base...)...); err != nil {
+		t.Fatalf("refine --resume: %v\n%s", err, o)
+	}
+	rows := readMetrics(t, out)
+	if len(rows) != 4 {
+		t.Fatalf("%d metric rows after resuming to 512 steps of 128, want 4", len(rows))
+	}
+	for i, r := range rows {
+		if r["iteration"].(float64) != float64(i+1) || r["modulated_actions"].(float64) == 0 {
+			t.Errorf("row %d: iteration %v, modulated actions %v (the variant must keep acting after the resume)", i, r["iteration"], r["modulated_actions"])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, run.PrevCheckpoint)); err != nil {
+		t.Errorf("no previous checkpoint kept: %v", err)
+	}
+	// A damaged checkpoint names the previous one.
+	if err := os.WriteFile(filepath.Join(out, run.CheckpointFile), []byte("ULTRACKP garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLI(t, "refine", "--out", out, "--resume", "--steps", "640"); err == nil || !strings.Contains(err.Error(), run.PrevCheckpoint) {
+		t.Errorf("resume from a damaged checkpoint: %v, want the previous checkpoint named", err)
+	}
+	// --resume of a directory that does not exist creates nothing.
+	missing := filepath.Join(f.dir, "nothing")
+	if _, err := runCLI(t, "train", "--out", missing, "--resume"); err == nil {
+		t.Error("train --resume of a missing directory: no error")
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("train --resume created %s", missing)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,26 +34,45 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "text", "text or json")
 	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc)
 	fs.DurationVar(&r.Shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let the running iteration finish")
+	fs.BoolVar(&r.Resume, "resume", false, "continue the interrupted refinement in --out with its settings (only --steps, --device, --tf32 and the run flags may change)")
 	var af advisorFlags
 	addAdvisorFlags(fs, &af)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	live := false
-	fs.Visit(func(fl *flag.Flag) { live = live || fl.Name == "advisor" })
+	var fixed []string
+	fs.Visit(func(fl *flag.Flag) {
+		live = live || fl.Name == "advisor"
+		if !strings.Contains(" "+refineResumeFlags+" ", " "+fl.Name+" ") {
+			fixed = append(fixed, "--"+fl.Name)
+		}
+	})
 	tuningDefaults(fs, &r.Tuning)
 	err := func() error {
-		if r.Checkpoint == "" || r.Out == "" {
+		if r.Resume {
+			if len(fixed) > 0 {
+				return fmt.Errorf("--resume continues the refinement with the settings it started with; %s cannot change", strings.Join(fixed, ", "))
+			}
+			stepsSet := false
+			fs.Visit(func(fl *flag.Flag) { stepsSet = stepsSet || fl.Name == "steps" })
+			if !stepsSet {
+				r.Steps = 0 // the recorded length
+			}
+			live = false
+		} else if r.Checkpoint == "" || r.Out == "" {
 			return errors.New("--checkpoint C and --out DIR are required")
 		}
 		if r.Every < 1 {
 			return fmt.Errorf("--checkpoint-every must be ≥ 1, got %d", r.Every)
 		}
-		v, err := ultra.ParseVariant(*variant)
-		if err != nil {
-			return err
+		if !r.Resume {
+			v, err := ultra.ParseVariant(*variant)
+			if err != nil {
+				return err
+			}
+			r.Variant = v
 		}
-		r.Variant = v
 		if live {
 			ac, err := af.config()
 			if err != nil {
@@ -64,8 +84,11 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if bar {
+		if bar && !r.Resume { // a resumed run's length is known only once loaded
 			r.Quiet, r.OnIteration = true, barFor(stderr, int64(r.Steps), 0)
+		}
+		if r.Out == "" {
+			return errors.New("--out DIR is required")
 		}
 		if r.Logger, err = newLogger(*logFormat, stderr); err != nil {
 			return err
@@ -101,6 +124,9 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// refineResumeFlags are the flags refine --resume accepts.
+const refineResumeFlags = "out resume steps device tf32 checkpoint-every progress log-format metrics-addr shutdown-timeout"
 
 // addTuningFlags registers the refinement knobs refine and experiment share;
 // stepsFlag names the flag holding the refinement length.

@@ -54,7 +54,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	var tr *ppo.Trainer
+	var rr *run.Run
 	var hooks ppo.Hooks
 	var met *metrics.Metrics
 	stopMetrics := func() {}
@@ -74,15 +74,16 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if *resume {
-		tr, err = resumeRun(fs, *out, &cfg, cf, logger, startMetrics, &hooks)
+		rr, err = resumeRun(fs, *out, &cfg, cf, logger, startMetrics, &hooks)
 	} else {
-		tr, err = startRun(*out, &cfg, cf, *configPath, startMetrics, &hooks)
+		rr, err = startRun(*out, &cfg, cf, *configPath, startMetrics, &hooks)
 	}
 	defer func() { stopMetrics() }()
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	defer tr.Close()
+	defer rr.Close()
+	tr := rr.Trainer
 
 	ro := run.Options{Dir: *out, Every: *every, Shutdown: *shutdown, Logger: logger, Metrics: met}
 	if bar {
@@ -107,7 +108,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func() error, hooks *ppo.Hooks) (*ppo.Trainer, error) {
+func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func() error, hooks *ppo.Hooks) (*run.Run, error) {
 	if _, err := os.Stat(filepath.Join(out, run.CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run: pass --resume to continue it, or choose another --out", out)
 	}
@@ -131,7 +132,7 @@ func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath strin
 	return run.Start(out, *cfg, spec, *hooks)
 }
 
-func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func() error, hooks *ppo.Hooks) (*ppo.Trainer, error) {
+func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func() error, hooks *ppo.Hooks) (*run.Run, error) {
 	var bad []string
 	fs.Visit(func(f *flag.Flag) {
 		if !strings.Contains(" "+resumeFlags+" ", " "+f.Name+" ") {
@@ -140,6 +141,9 @@ func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configflags.Se
 	})
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("--resume continues the saved configuration; %s cannot change (only --steps can extend the run)", strings.Join(bad, ", "))
+	}
+	if _, err := os.Stat(filepath.Join(out, run.RefineFile)); err == nil {
+		return nil, fmt.Errorf("%s is a refinement run: continue it with  ultra refine --out %s --resume  (train --resume would continue it as plain PPO)", out, out)
 	}
 	ck, err := run.LoadCheckpoint(out)
 	if err != nil {

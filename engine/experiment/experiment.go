@@ -212,7 +212,7 @@ func (c *Config) pretrain(ctx context.Context, spec env.Spec) (string, error) {
 	}
 	dir := filepath.Join(c.Out, "pretrain")
 	path := filepath.Join(dir, run.CheckpointFile)
-	var tr *ppo.Trainer
+	var rr *run.Run
 	if ck, err := ppo.LoadCheckpoint(path); err == nil {
 		if ck.Iteration >= ck.Config.Iterations() {
 			c.Logger.Info("stage done, skipping", "stage", "pretrain", "checkpoint", path)
@@ -220,7 +220,7 @@ func (c *Config) pretrain(ctx context.Context, spec env.Spec) (string, error) {
 		}
 		c.Logger.Info("resuming pretraining", "step", ck.GlobalStep)
 		ck.Config.Device, ck.Config.TF32 = c.Device, c.TF32
-		if tr, err = run.Resume(dir, ck, spec, ppo.Hooks{}); err != nil {
+		if rr, err = run.Resume(dir, ck, spec, ppo.Hooks{}); err != nil {
 			return "", err
 		}
 	} else {
@@ -228,11 +228,12 @@ func (c *Config) pretrain(ctx context.Context, spec env.Spec) (string, error) {
 		cfg := ppo.DefaultsFor(spec)
 		cfg.Seed, cfg.TotalSteps = c.PretrainSeed, c.PretrainSteps
 		cfg.Device, cfg.TF32 = c.Device, c.TF32
-		if tr, err = run.Start(dir, cfg, spec, ppo.Hooks{}); err != nil {
+		if rr, err = run.Start(dir, cfg, spec, ppo.Hooks{}); err != nil {
 			return "", err
 		}
 	}
-	defer tr.Close()
+	defer rr.Close()
+	tr := rr.Trainer
 	c.Logger.Info("stage", "stage", "pretrain", "steps", tr.Config().TotalSteps, "out", dir)
 	logf, err := os.OpenFile(filepath.Join(dir, "train.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -111,6 +112,24 @@ type Refinement struct {
 	Metrics *prometheus.Registry
 	// Registry resolves the checkpoint's task id.
 	Registry *env.Registry
+	// Resume continues the interrupted refinement in Out with the settings
+	// it started with (recorded in refine.json); only Steps (when > 0),
+	// Device, TF32 and the run-loop fields above may differ.
+	Resume bool
+}
+
+// refineState is refine.json: what resuming a refinement needs, resolved.
+type refineState struct {
+	Version      int            `json:"version"`
+	Checkpoint   string         `json:"checkpoint"` // the agent it refines
+	Variant      ultra.Variant  `json:"variant"`
+	Seed         uint64         `json:"seed"`
+	Tuning       Tuning         `json:"tuning"` // alpha and annealing resolved
+	Radius       float64        `json:"radius"` // the table's, resolved
+	Obs          ppo.RMSState   `json:"obs_normaliser"`
+	Annotations  string         `json:"annotations,omitempty"`
+	Trajectories string         `json:"trajectories,omitempty"`
+	Live         *AdvisorConfig `json:"live,omitempty"`
 }
 
 // RefineResult is a finished refinement.
@@ -131,18 +150,19 @@ func Refine(ctx context.Context, r Refinement) (RefineResult, error) {
 
 // Job is a checked refinement, ready to run.
 type Job struct {
-	r    Refinement
-	ck   *ppo.Checkpoint
-	spec env.Spec
-	cfg  ppo.Config
-	t    Tuning
+	r     Refinement
+	ck    *ppo.Checkpoint // the agent refined, or the run's own checkpoint when resuming
+	spec  env.Spec
+	cfg   ppo.Config
+	state refineState
 }
 
 // Prepare checks a refinement without side effects: the checkpoint and its
-// task, the run directory (it must not hold a run), the configuration and
-// the device. Set Metrics on the job's Refinement afterwards, if wanted.
+// task, the run directory (it must not hold a run, unless resuming), the
+// configuration and the device. Set Metrics on the job afterwards, if
+// wanted.
 func (r Refinement) Prepare() (*Job, error) {
-	if r.Checkpoint == "" || r.Out == "" {
+	if r.Out == "" || (r.Checkpoint == "" && !r.Resume) {
 		return nil, fmt.Errorf("refine: a checkpoint and a run directory are required (got %q and %q)", r.Checkpoint, r.Out)
 	}
 	if r.Logger == nil {
@@ -150,6 +170,9 @@ func (r Refinement) Prepare() (*Job, error) {
 	}
 	if r.Every == 0 {
 		r.Every = 10
+	}
+	if r.Resume {
+		return r.prepareResume()
 	}
 	if err := r.validate(); err != nil {
 		return nil, err
@@ -163,7 +186,7 @@ func (r Refinement) Prepare() (*Job, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(r.Out, run.CheckpointFile)); err == nil {
-		return nil, fmt.Errorf("%s already holds a run; choose another directory", r.Out)
+		return nil, fmt.Errorf("%s already holds a run; resume it, or choose another directory", r.Out)
 	}
 	t := r.Tuning
 	if t.Alpha < 0 {
@@ -193,7 +216,49 @@ func (r Refinement) Prepare() (*Job, error) {
 	if err := ppo.CheckDevice(cfg.Device, cfg.TF32); err != nil {
 		return nil, err
 	}
-	return &Job{r: r, ck: ck, spec: spec, cfg: cfg, t: t}, nil
+	st := refineState{Version: 1, Checkpoint: r.Checkpoint, Variant: r.Variant, Seed: r.Seed, Tuning: t, Radius: t.Radius,
+		Obs: ck.ObsRMS, Annotations: r.Annotations, Trajectories: r.Trajectories, Live: r.Live}
+	return &Job{r: r, ck: ck, spec: spec, cfg: cfg, state: st}, nil
+}
+
+// prepareResume loads the refinement recorded in r.Out.
+func (r Refinement) prepareResume() (*Job, error) {
+	b, err := os.ReadFile(filepath.Join(r.Out, run.RefineFile))
+	if err != nil {
+		return nil, fmt.Errorf("refine: %s is not a refinement run that can be resumed: %w", r.Out, err)
+	}
+	var st refineState
+	if err := json.Unmarshal(b, &st); err != nil || st.Version != 1 {
+		return nil, fmt.Errorf("refine: %s: unreadable refinement record (version %d): %v", filepath.Join(r.Out, run.RefineFile), st.Version, err)
+	}
+	ck, err := run.LoadCheckpoint(r.Out)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := r.Registry.Lookup(ck.Config.Env)
+	if err != nil {
+		return nil, err
+	}
+	cfg := ck.Config
+	if r.Steps > 0 {
+		cfg.TotalSteps = r.Steps
+	}
+	if r.Device != "" {
+		cfg.Device, cfg.TF32 = r.Device, r.TF32
+	}
+	ck.Config.TotalSteps, ck.Config.Device, ck.Config.TF32 = cfg.TotalSteps, cfg.Device, cfg.TF32
+	r.Checkpoint, r.Variant, r.Seed, r.Tuning = st.Checkpoint, st.Variant, st.Seed, st.Tuning
+	r.Annotations, r.Trajectories, r.Live, r.Steps = st.Annotations, st.Trajectories, st.Live, cfg.TotalSteps
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ppo.CheckDevice(cfg.Device, cfg.TF32); err != nil {
+		return nil, err
+	}
+	return &Job{r: r, ck: ck, spec: spec, cfg: cfg, state: st}, nil
 }
 
 // validate checks what can be checked without the checkpoint.
@@ -228,16 +293,20 @@ func (r Refinement) validate() error {
 // SetMetrics makes the job report its series to reg.
 func (j *Job) SetMetrics(reg *prometheus.Registry) { j.r.Metrics = reg }
 
-// Run runs the prepared refinement. The run directory is made only once
-// the trainer stands, so a refinement that cannot start leaves nothing
-// behind. Cancelling ctx stops it after the current iteration with a
-// checkpoint and run.ErrInterrupted.
+// Run runs (or resumes) the prepared refinement. A new run's directory is
+// made only once the trainer stands, so a refinement that cannot start
+// leaves nothing behind. Cancelling ctx stops it after the current
+// iteration with a checkpoint and run.ErrInterrupted.
 func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
-	r, t, spec := j.r, j.t, j.spec
+	r, st, spec := j.r, j.state, j.spec
+	t := st.Tuning
 	res.Env = spec.ID
-	opts := ultra.Options{Variant: r.Variant, Alpha: t.Alpha, Radius: t.Radius, RadiusQuantile: t.RadiusQuantile,
+	opts := ultra.Options{Variant: r.Variant, Alpha: t.Alpha, Radius: st.Radius, RadiusQuantile: t.RadiusQuantile,
 		OverrideProb: t.OverrideProb, OverrideEnd: t.OverrideEnd, AnnealSteps: t.AnnealSteps, ResetProb: t.ResetProb,
 		Seed: r.Seed, Logger: r.Logger}
+	if r.Resume {
+		opts.StartStep = j.ck.GlobalStep
+	}
 	if r.Annotations != "" {
 		if opts.Annotations, err = traj.ReadJSONL[advisor.Annotation](r.Annotations); err != nil {
 			return res, err
@@ -246,7 +315,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 			return res, fmt.Errorf("refine: %s holds no annotations, and variant %s needs critical states", r.Annotations, r.Variant)
 		}
 	}
-	if t.Radius == 0 && r.Trajectories != "" {
+	if st.Radius == 0 && r.Trajectories != "" {
 		if opts.Trajectories, err = traj.ReadFor(r.Trajectories, spec); err != nil {
 			return res, err
 		}
@@ -262,7 +331,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 			return res, err
 		}
 	}
-	setup, err := ultra.NewSetup(j.ck.ObsRMS, spec, opts)
+	setup, err := ultra.NewSetup(st.Obs, spec, opts)
 	if err != nil {
 		return res, err
 	}
@@ -271,17 +340,34 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 	if met != nil {
 		hooks.EpisodeEnd = met.Episode
 	}
-	tr, err := ppo.Continue(j.ck, j.cfg, spec, hooks)
-	if err != nil {
-		return res, err
+	var rr *run.Run
+	if r.Resume {
+		rr, err = run.ResumeWith(r.Out, j.ck, spec, hooks, ppo.Resume)
+		if err != nil {
+			return res, err
+		}
+	} else {
+		tr, err := ppo.Continue(j.ck, j.cfg, spec, hooks)
+		if err != nil {
+			return res, err
+		}
+		lock, err := run.Create(r.Out, j.cfg)
+		if err != nil {
+			tr.Close()
+			return res, err
+		}
+		rr = run.Adopt(r.Out, tr, lock)
+		st.Radius = setup.Radius
+		b, _ := json.MarshalIndent(st, "", "  ")
+		if err := atomicfile.Write(filepath.Join(r.Out, run.RefineFile), b); err != nil {
+			rr.Close()
+			return res, err
+		}
 	}
-	defer tr.Close()
-	if err := run.Create(r.Out, j.cfg); err != nil {
-		return res, err
-	}
+	defer rr.Close()
 	r.Logger.Info("refining", "variant", r.Variant, "checkpoint", r.Checkpoint, "table", setup.Table.Len(),
-		"radius", roundTo(setup.Radius, 4), "alpha", t.Alpha, "steps", r.Steps, "seed", r.Seed)
-	res.Loop, err = run.Loop(ctx, tr, run.Options{Dir: r.Out, Every: r.Every, Shutdown: r.Shutdown, Logger: r.Logger,
+		"radius", roundTo(setup.Radius, 4), "alpha", t.Alpha, "steps", r.Steps, "seed", r.Seed, "resumed_at", rr.Trainer.GlobalStep())
+	res.Loop, err = run.Loop(ctx, rr.Trainer, run.Options{Dir: r.Out, Every: r.Every, Shutdown: r.Shutdown, Logger: r.Logger,
 		Quiet: r.Quiet, OnIteration: r.OnIteration, Extra: setup.LogFields, Metrics: met, Stage: setup.Stage,
 		Table: setup.Table, AdvisorObserved: r.Live != nil && r.Live.Name == "llm"})
 	res.Summary = setup.Summary()

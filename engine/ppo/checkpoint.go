@@ -144,7 +144,7 @@ func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 	}
 	body, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
 	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
-		return nil, errors.New("checkpoint checksum mismatch: the file is truncated or corrupted; use an earlier checkpoint")
+		return nil, errors.New("checkpoint checksum mismatch: the file is truncated or corrupted")
 	}
 	if v := binary.LittleEndian.Uint32(b[8:12]); v != ckptVersion {
 		return nil, fmt.Errorf("checkpoint format version %d, this build reads version %d", v, ckptVersion)

@@ -14,6 +14,7 @@
 package run
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,16 +31,37 @@ import (
 const (
 	ConfigFile     = "config.yaml"
 	CheckpointFile = "checkpoint.bin"
+	PrevCheckpoint = "checkpoint.prev.bin" // the checkpoint before the latest
 	MetricsJSONL   = "metrics.jsonl"
 	MetricsCSV     = "metrics.csv"
 	PolicyFile     = "policy.safetensors"
+	RefineFile     = "refine.json" // marks a refinement run, with what resuming it needs
 )
+
+// Run is a started or resumed run: its trainer and the lock on its
+// directory, both released by Close.
+type Run struct {
+	Trainer *ppo.Trainer
+	Dir     string
+	lock    *Lock
+}
+
+// Adopt makes a Run of a trainer built elsewhere (ppo.Continue) for the
+// directory lock holds.
+func Adopt(dir string, tr *ppo.Trainer, lock *Lock) *Run {
+	return &Run{Trainer: tr, Dir: dir, lock: lock}
+}
+
+// Close releases the trainer and the directory.
+func (r *Run) Close() error {
+	return errors.Join(r.Trainer.Close(), r.lock.Release())
+}
 
 // Start begins a new run in dir: it refuses a directory that already holds
 // one, checks that the networks' device can be opened, builds the trainer,
 // and only then creates dir and writes the config (clearing metric files a
 // failed earlier start may have left).
-func Start(dir string, cfg ppo.Config, spec env.Spec, hooks ppo.Hooks) (*ppo.Trainer, error) {
+func Start(dir string, cfg ppo.Config, spec env.Spec, hooks ppo.Hooks) (*Run, error) {
 	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run: resume it, or choose another directory", dir)
 	}
@@ -53,57 +75,107 @@ func Start(dir string, cfg ppo.Config, spec env.Spec, hooks ppo.Hooks) (*ppo.Tra
 	if err != nil {
 		return nil, err
 	}
-	if err := Create(dir, cfg); err != nil {
+	lock, err := Create(dir, cfg)
+	if err != nil {
 		tr.Close()
 		return nil, err
 	}
-	return tr, nil
+	return &Run{Trainer: tr, Dir: dir, lock: lock}, nil
 }
 
-// Create makes dir and writes cfg as its config.yaml, clearing metric files
-// left from an earlier attempt.
-func Create(dir string, cfg ppo.Config) error {
+// Create makes dir, takes its lock, and writes cfg as its config.yaml,
+// clearing metric files left from an earlier attempt.
+func Create(dir string, cfg ppo.Config) (*Lock, error) {
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, err
+	}
+	lock, err := Acquire(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
+		lock.Release()
+		return nil, fmt.Errorf("%s already holds a run: resume it, or choose another directory", dir)
 	}
 	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), b); err != nil {
-		return err
+		lock.Release()
+		return nil, err
 	}
-	for _, f := range []string{MetricsJSONL, MetricsCSV} {
+	for _, f := range []string{MetricsJSONL, MetricsCSV, RefineFile} {
 		os.Remove(filepath.Join(dir, f))
 	}
-	return nil
+	return lock, nil
 }
 
 // Resume continues the run in dir from ck (its checkpoint): the device may
 // differ from the one the checkpoint was trained on, and the metric rows
 // past the checkpoint's iteration are dropped, since those iterations are
 // redone.
-func Resume(dir string, ck *ppo.Checkpoint, spec env.Spec, hooks ppo.Hooks) (*ppo.Trainer, error) {
+func Resume(dir string, ck *ppo.Checkpoint, spec env.Spec, hooks ppo.Hooks) (*Run, error) {
+	if _, err := os.Stat(filepath.Join(dir, RefineFile)); err == nil {
+		return nil, fmt.Errorf("%s is a refinement run: resume it as a refinement, so that its ULTRA variant keeps acting", dir)
+	}
+	return ResumeWith(dir, ck, spec, hooks, func(ck *ppo.Checkpoint, spec env.Spec, hooks ppo.Hooks) (*ppo.Trainer, error) {
+		return ppo.Resume(ck, spec, hooks)
+	})
+}
+
+// ResumeWith is Resume with the trainer built by resume (refinements
+// rebuild their hooks first).
+func ResumeWith(dir string, ck *ppo.Checkpoint, spec env.Spec, hooks ppo.Hooks,
+	resume func(*ppo.Checkpoint, env.Spec, ppo.Hooks) (*ppo.Trainer, error)) (*Run, error) {
 	if err := ck.Config.Validate(); err != nil {
 		return nil, err
 	}
 	if err := ppo.CheckDevice(ck.Config.Device, ck.Config.TF32); err != nil {
 		return nil, err
 	}
-	if err := TrimMetrics(dir, ck.Iteration); err != nil {
+	lock, err := Acquire(dir)
+	if err != nil {
 		return nil, err
 	}
-	return ppo.Resume(ck, spec, hooks)
+	if err := TrimMetrics(dir, ck.Iteration); err != nil {
+		lock.Release()
+		return nil, err
+	}
+	tr, err := resume(ck, spec, hooks)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	return &Run{Trainer: tr, Dir: dir, lock: lock}, nil
 }
 
-// LoadCheckpoint reads dir's checkpoint.
+// LoadCheckpoint reads dir's checkpoint. A damaged one is an error that
+// names the previous checkpoint kept beside it, when there is one.
 func LoadCheckpoint(dir string) (*ppo.Checkpoint, error) {
-	return ppo.LoadCheckpoint(filepath.Join(dir, CheckpointFile))
+	ck, err := ppo.LoadCheckpoint(filepath.Join(dir, CheckpointFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		prev := filepath.Join(dir, PrevCheckpoint)
+		if _, serr := os.Stat(prev); serr == nil {
+			return nil, fmt.Errorf("%w; the previous checkpoint is %s: move it to %s to resume from there", err, prev, CheckpointFile)
+		}
+	}
+	return ck, err
 }
 
-// SaveCheckpoint writes the checkpoint and the exported policy into dir.
+// SaveCheckpoint writes the checkpoint and the exported policy into dir,
+// keeping the checkpoint it replaces as checkpoint.prev.bin.
 func SaveCheckpoint(dir string, ck *ppo.Checkpoint) error {
-	if err := ck.Save(filepath.Join(dir, CheckpointFile)); err != nil {
+	path, prev := filepath.Join(dir, CheckpointFile), filepath.Join(dir, PrevCheckpoint)
+	if _, err := os.Stat(path); err == nil {
+		// A hard link keeps checkpoint.bin in place until the atomic
+		// replace below, so a crash never leaves the run without one.
+		os.Remove(prev)
+		if err := os.Link(path, prev); err != nil {
+			return fmt.Errorf("keep the previous checkpoint: %w", err)
+		}
+	}
+	if err := ck.Save(path); err != nil {
 		return err
 	}
 	var buf strings.Builder

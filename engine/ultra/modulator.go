@@ -53,6 +53,10 @@ type ModulatorConfig struct {
 	OverrideEnd  float64
 	AnnealSteps  int64
 	Seed         uint64
+	// StartStep is the number of env steps already taken (a resumed
+	// refinement): the annealing schedule continues from there, and the
+	// random stream is a fresh one derived from Seed and StartStep.
+	StartStep int64
 	// Action, when set (Dim > 0), is the env's action space: overrides are
 	// fitted to it — a Discrete space's action index rounded and clamped
 	// to [0, N), a Box's values clamped to its bounds — and entries with
@@ -82,7 +86,9 @@ func NewModulator(table *Table, cfg ModulatorConfig) (*Modulator, error) {
 	if cfg.Alpha < 0 || cfg.AnnealSteps < 0 {
 		return nil, fmt.Errorf("ultra: alpha and anneal steps must be ≥ 0, got %v and %d", cfg.Alpha, cfg.AnnealSteps)
 	}
-	return &Modulator{table: table, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x30d))}, nil
+	m := &Modulator{table: table, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x30d^uint64(cfg.StartStep)))}
+	m.step.Store(cfg.StartStep)
+	return m, nil
 }
 
 // overrideProb is the current probability of taking the suggested action.

@@ -29,6 +29,8 @@ type Options struct {
 	// ResetProb is rice's fraction of episodes restarted at a critical state.
 	ResetProb float64
 	Seed      uint64
+	// StartStep is the env steps already taken when a refinement resumes.
+	StartStep int64
 	// Annotations are the critical states known before training.
 	Annotations []advisor.Annotation
 	// Trajectories are the episodes the annotations came from (for the
@@ -110,7 +112,7 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	switch o.Variant {
 	case PPO:
 	case RICE:
-		if s.Resetter, err = NewResetter(s.Table, o.ResetProb, o.Seed); err != nil {
+		if s.Resetter, err = NewResetter(s.Table, o.ResetProb, o.Seed^uint64(o.StartStep)); err != nil {
 			return nil, err
 		}
 		if !live && !s.Table.hasSnapshots() {
@@ -121,7 +123,7 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 		s.Hooks.Snapshots = live
 	default:
 		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Alpha: o.Alpha, Action: spec.Action,
-			OverrideProb: o.OverrideProb, OverrideEnd: o.OverrideEnd, AnnealSteps: o.AnnealSteps, Seed: o.Seed})
+			OverrideProb: o.OverrideProb, OverrideEnd: o.OverrideEnd, AnnealSteps: o.AnnealSteps, Seed: o.Seed, StartStep: o.StartStep})
 		if err != nil {
 			return nil, err
 		}

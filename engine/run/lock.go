@@ -1,0 +1,60 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// LockFile is the file in a run directory that the process using it holds
+// an exclusive lock on (flock), with its PID inside.
+const LockFile = ".lock"
+
+// Lock is a held lock on a run directory.
+type Lock struct {
+	f *os.File
+}
+
+// Acquire takes the exclusive lock on dir (which must exist), so that no
+// two processes write one run: a second one is refused with the holder's
+// PID. The lock is the kernel's, so it is released when the process exits,
+// however it exits. A file system without locking (some NFS mounts) is an
+// error saying so, not a silent pass.
+func Acquire(dir string) (*Lock, error) {
+	path := filepath.Join(dir, LockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		defer f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			b, _ := os.ReadFile(path)
+			holder := "another process"
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+				holder = fmt.Sprintf("process %d", pid)
+			}
+			return nil, fmt.Errorf("%s is in use by %s (it holds %s): wait for it to finish, or use another directory", dir, holder, path)
+		}
+		return nil, fmt.Errorf("cannot lock %s (%v): this file system does not support locks (some NFS mounts); put runs on a local or lock-capable volume", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release drops the lock; it is idempotent.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	err = errors.Join(err, l.f.Close())
+	l.f = nil
+	return err
+}
