@@ -483,3 +483,32 @@ func TestEpisodeSnapshots(t *testing.T) {
 		}
 	}
 }
+
+// TestCorruptResetStateIsCountedNotFatal: a stored state that cannot be
+// restored (here NaN) leaves the episode at its fresh start, is counted,
+// and the run goes on with finite observations.
+func TestCorruptResetStateIsCountedNotFatal(t *testing.T) {
+	c := small()
+	bad := func(int) []float64 {
+		s := make([]float64, 1+6+6+3) // the size does not matter: NaN or wrong-sized, Restore refuses it
+		s[3] = math.NaN()
+		return s
+	}
+	tr, err := New(c, hopper(t), Hooks{ResetState: bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	st, err := tr.Iterate()
+	if err != nil {
+		t.Fatalf("a corrupt stored state stopped the run: %v", err)
+	}
+	if st.Episodes == 0 || st.FailedRestarts != st.Episodes || st.Restarts != 0 {
+		t.Fatalf("%d episodes, %d failed restarts, %d restarts", st.Episodes, st.FailedRestarts, st.Restarts)
+	}
+	for _, x := range tr.normObs {
+		if math.IsNaN(float64(x)) {
+			t.Fatal("NaN observation after a refused restore")
+		}
+	}
+}

@@ -60,28 +60,29 @@ type Hooks struct {
 
 // IterStats reports one iteration.
 type IterStats struct {
-	Iteration     int     `json:"iteration"`
-	GlobalStep    int64   `json:"global_step"`
-	SPS           float64 `json:"sps"` // env steps per second over this iteration
-	LearningRate  float64 `json:"learning_rate"`
-	PolicyLoss    float64 `json:"policy_loss"`
-	ValueLoss     float64 `json:"value_loss"`
-	Entropy       float64 `json:"entropy"`
-	ApproxKL      float64 `json:"approx_kl"`
-	ClipFrac      float64 `json:"clip_frac"`
-	ExplainedVar  float64 `json:"explained_variance"`
-	GradNorm      float64 `json:"grad_norm"`
-	Epochs        int     `json:"epochs"` // fewer than UpdateEpochs after a target-KL stop
-	Episodes      int     `json:"episodes"`
-	ReturnMean    float64 `json:"episodic_return"` // mean over episodes finished this iteration (NaN if none)
-	LengthMean    float64 `json:"episodic_length"`
-	Return10      float64 `json:"return_last10"`     // mean return of the last 10 finished episodes (NaN before any)
-	Replaced      int     `json:"modulated_actions"` // steps whose action the modulator replaced
-	Restarts      int     `json:"state_resets"`      // episodes started from a ResetState snapshot
-	Bonused       int     `json:"bonus_steps"`       // steps given a non-zero bonus
-	PhysicsResets int64   `json:"physics_resets"`    // cumulative
-	RolloutSec    float64 `json:"rollout_seconds"`
-	UpdateSec     float64 `json:"update_seconds"`
+	Iteration      int     `json:"iteration"`
+	GlobalStep     int64   `json:"global_step"`
+	SPS            float64 `json:"sps"` // env steps per second over this iteration
+	LearningRate   float64 `json:"learning_rate"`
+	PolicyLoss     float64 `json:"policy_loss"`
+	ValueLoss      float64 `json:"value_loss"`
+	Entropy        float64 `json:"entropy"`
+	ApproxKL       float64 `json:"approx_kl"`
+	ClipFrac       float64 `json:"clip_frac"`
+	ExplainedVar   float64 `json:"explained_variance"`
+	GradNorm       float64 `json:"grad_norm"`
+	Epochs         int     `json:"epochs"` // fewer than UpdateEpochs after a target-KL stop
+	Episodes       int     `json:"episodes"`
+	ReturnMean     float64 `json:"episodic_return"` // mean over episodes finished this iteration (NaN if none)
+	LengthMean     float64 `json:"episodic_length"`
+	Return10       float64 `json:"return_last10"`                 // mean return of the last 10 finished episodes (NaN before any)
+	Replaced       int     `json:"modulated_actions"`             // steps whose action the modulator replaced
+	Restarts       int     `json:"state_resets"`                  // episodes started from a ResetState snapshot
+	FailedRestarts int     `json:"failed_state_resets,omitempty"` // stored states that could not be restored (the episode started fresh)
+	Bonused        int     `json:"bonus_steps"`                   // steps given a non-zero bonus
+	PhysicsResets  int64   `json:"physics_resets"`                // cumulative
+	RolloutSec     float64 `json:"rollout_seconds"`
+	UpdateSec      float64 `json:"update_seconds"`
 }
 
 // Trainer runs PPO. It is not safe for concurrent use.
@@ -432,8 +433,12 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 				continue
 			}
 			if snap := t.hooks.ResetState(i); snap != nil {
+				// A state that cannot be restored leaves the env at its
+				// fresh start (Restore changes nothing on error): counted,
+				// never fatal to a long run.
 				if err := t.env.Restore(i, snap); err != nil {
-					return fmt.Errorf("ppo: reset env %d to a stored state: %w", i, err)
+					st.FailedRestarts++
+					continue
 				}
 				st.Restarts++
 			}
