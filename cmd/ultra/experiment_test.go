@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,6 +78,30 @@ func TestExperimentWritesEveryRunAndResumes(t *testing.T) {
 	tableOf := func(s string) string { return s[:strings.Index(s, "- Sub-optimal")] }
 	if tableOf(out.String()) != tableOf(first) {
 		t.Errorf("rerun table differs:\n%s\nvs\n%s", out.String(), first)
+	}
+
+	// A rerun with settings that change finished stages is refused, naming
+	// them, and relabels nothing.
+	for _, tc := range []struct {
+		flag, value, want string
+	}{
+		{"--env", "walker2d", "env hopper (now walker2d)"},
+		{"--pretrain-seed", "7", "pretrain seed 1 (now 7)"},
+		{"--refine-steps", "4096", "refine steps 2048 (now 4096)"},
+	} {
+		changed := append([]string(nil), args...)
+		for i := range changed {
+			if changed[i] == tc.flag {
+				changed[i+1] = tc.value
+			}
+		}
+		if !slices.Contains(changed, tc.flag) {
+			changed = append(changed, tc.flag, tc.value)
+		}
+		err := runCommand(changed, &out, &log)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("rerun with %s %s: %v, want %q", tc.flag, tc.value, err, tc.want)
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -179,6 +180,14 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
 	}
+	lock, err := run.Acquire(c.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	if err := c.record(); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	ckPath, err := c.pretrain(ctx, spec)
 	if err != nil {
@@ -203,6 +212,91 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	return c.report(runs, time.Since(start))
+}
+
+// settingsFile records what an experiment directory was made with.
+const settingsFile = "experiment.json"
+
+// settings are the options that decide the results of finished stages: a
+// rerun must use the same (more variants or seeds, more parallel jobs, a
+// different device are fine).
+type settings struct {
+	Env             string   `json:"env"`
+	Checkpoint      string   `json:"checkpoint,omitempty"`
+	PretrainSteps   int      `json:"pretrain_steps"`
+	PretrainSeed    uint64   `json:"pretrain_seed"`
+	CollectEpisodes int      `json:"collect_episodes"`
+	Advisor         string   `json:"advisor"`
+	PerEpisode      int      `json:"critical_per_episode"`
+	Model           string   `json:"llm_model,omitempty"`
+	RefineSteps     int      `json:"refine_steps"`
+	EvalEpisodes    int      `json:"eval_episodes"`
+	EvalSeed        uint64   `json:"eval_seed"`
+	Tuning          Tuning   `json:"tuning"`
+	Variants        []string `json:"variants"`
+	Seeds           int      `json:"seeds"`
+}
+
+func (c *Config) settings() settings {
+	s := settings{Env: c.Env, Checkpoint: c.Checkpoint, PretrainSteps: c.PretrainSteps, PretrainSeed: c.PretrainSeed,
+		CollectEpisodes: c.CollectEpisodes, Advisor: c.Advisor.Name, PerEpisode: c.Advisor.PerEpisode, Model: c.Advisor.LLM.Model,
+		RefineSteps: c.RefineSteps, EvalEpisodes: c.EvalEpisodes, EvalSeed: c.EvalSeed, Tuning: c.Tuning, Seeds: c.Seeds}
+	if c.Advisor.Name != "llm" {
+		s.Model = ""
+	}
+	for _, v := range c.Variants {
+		s.Variants = append(s.Variants, string(v))
+	}
+	return s
+}
+
+// record writes the directory's settings on first use; on a rerun it
+// refuses settings that differ from those the finished stages were made
+// with, naming each, and records added variants and seeds.
+func (c *Config) record() error {
+	path := filepath.Join(c.Out, settingsFile)
+	now := c.settings()
+	if b, err := os.ReadFile(path); err == nil {
+		var was settings
+		if err := json.Unmarshal(b, &was); err != nil {
+			return fmt.Errorf("experiment: %s is unreadable (%v): use another directory", path, err)
+		}
+		var diffs []string
+		diff := func(name string, a, b any) {
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				diffs = append(diffs, fmt.Sprintf("%s %v (now %v)", name, a, b))
+			}
+		}
+		diff("env", was.Env, now.Env)
+		diff("checkpoint", was.Checkpoint, now.Checkpoint)
+		if now.Checkpoint == "" {
+			diff("pretrain steps", was.PretrainSteps, now.PretrainSteps)
+			diff("pretrain seed", was.PretrainSeed, now.PretrainSeed)
+		}
+		diff("collect episodes", was.CollectEpisodes, now.CollectEpisodes)
+		diff("advisor", was.Advisor, now.Advisor)
+		diff("critical steps per episode", was.PerEpisode, now.PerEpisode)
+		diff("llm model", was.Model, now.Model)
+		diff("refine steps", was.RefineSteps, now.RefineSteps)
+		diff("eval episodes", was.EvalEpisodes, now.EvalEpisodes)
+		diff("eval seed", was.EvalSeed, now.EvalSeed)
+		diff("tuning", fmt.Sprintf("%+v", was.Tuning), fmt.Sprintf("%+v", now.Tuning))
+		if len(diffs) > 0 {
+			return fmt.Errorf("experiment: %s holds results made with other settings: %s; rerun with the same settings (adding variants or seeds is fine), or use another directory",
+				c.Out, strings.Join(diffs, ", "))
+		}
+		for _, v := range was.Variants {
+			if !slices.Contains(now.Variants, v) {
+				now.Variants = append(now.Variants, v)
+			}
+		}
+		now.Seeds = max(now.Seeds, was.Seeds)
+	}
+	b, err := json.MarshalIndent(now, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, b)
 }
 
 // pretrain trains (or resumes, or skips) the sub-optimal agent.
