@@ -13,6 +13,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
+	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
 func cmdCollect(args []string, stdout, stderr io.Writer) error {
@@ -26,11 +27,15 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 	snaps := fs.Bool("snapshots", false, "also record the simulator state before every step (for resets to critical states)")
 	envs := fs.Int("envs", 0, "parallel env instances; 0 = min(episodes, cores)")
 	out := fs.String("out", "", "output JSONL file, one trajectory per line (required)")
+	force := fs.Bool("force", false, "replace --out if it exists")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
 		return errors.New("collect: --out FILE is required")
+	}
+	if err := atomicfile.CheckOutput(*out, *force, *ckPath); err != nil {
+		return fmt.Errorf("collect: %w", err)
 	}
 	if *episodes < 1 {
 		return fmt.Errorf("collect: --episodes must be ≥ 1, got %d", *episodes)
@@ -99,11 +104,15 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	trajPath := fs.String("traj", "", "trajectories JSONL from 'ultra collect' (required)")
 	out := fs.String("out", "", "output annotations JSONL (required)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	force := fs.Bool("force", false, "replace --out if it exists")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *trajPath == "" || *out == "" {
 		return errors.New("annotate: --traj FILE and --out FILE are required")
+	}
+	if err := atomicfile.CheckOutput(*out, *force, *trajPath); err != nil {
+		return fmt.Errorf("annotate: %w", err)
 	}
 	trajs, err := traj.ReadJSONL[traj.Trajectory](*trajPath)
 	if err != nil {

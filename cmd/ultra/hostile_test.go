@@ -255,3 +255,37 @@ func TestRefineResume(t *testing.T) {
 		t.Errorf("train --resume created %s", missing)
 	}
 }
+
+// TestOutputsNeverClobber: an output that is an input, an existing file
+// (without --force) or a directory is refused, and the file is intact.
+func TestOutputsNeverClobber(t *testing.T) {
+	f := newFixture(t)
+	before, _ := os.ReadFile(f.traj)
+	ckBefore, _ := os.ReadFile(f.ck)
+	existing := f.write(t, "existing.jsonl", map[string]int{"a": 1})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"annotate onto its input", []string{"annotate", "--traj", f.traj, "--out", f.traj}, "is the input"},
+		{"collect onto the checkpoint", []string{"collect", "--checkpoint", f.ck, "--episodes", "1", "--out", f.ck}, "is the input"},
+		{"annotate onto an existing file", []string{"annotate", "--traj", f.traj, "--out", existing}, "exists: choose another file, or pass --force"},
+		{"collect into a directory", []string{"collect", "--env", "hopper", "--policy", "zero", "--episodes", "1", "--out", f.dir}, "is a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := runCLI(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if after, _ := os.ReadFile(f.traj); string(after) != string(before) {
+		t.Error("the trajectories were overwritten")
+	}
+	if after, _ := os.ReadFile(f.ck); string(after) != string(ckBefore) {
+		t.Error("the checkpoint was overwritten")
+	}
+	if _, err := runCLI(t, "annotate", "--traj", f.traj, "--advisor", "random", "--out", existing, "--force"); err != nil {
+		t.Errorf("--force: %v", err)
+	}
+}

@@ -4,6 +4,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,6 +49,34 @@ func Write(path string, data []byte) (err error) {
 	if d, derr := os.Open(dir); derr == nil {
 		d.Sync() // best effort: makes the rename durable where supported
 		d.Close()
+	}
+	return nil
+}
+
+// CheckOutput refuses an output path that would lose data: a directory, one
+// of the inputs (the same file, under any name), or an existing file
+// unless force is set.
+func CheckOutput(path string, force bool, inputs ...string) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("output %s is a directory; give a file name", path)
+	}
+	for _, in := range inputs {
+		if in == "" {
+			continue
+		}
+		if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
+			return fmt.Errorf("output %s is the input %s: choose another output file", path, in)
+		}
+	}
+	if !force {
+		return fmt.Errorf("output %s exists: choose another file, or pass --force to replace it", path)
 	}
 	return nil
 }
