@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
+	"unsafe"
 )
 
 // Warning is one of MuJoCo's warning kinds (mjtWarning).
@@ -60,6 +62,7 @@ type Data struct {
 	d     *C.mjData
 
 	warnings [C.mjNWARNING]int64
+	errBuf   *C.char // errSize bytes of C memory for MuJoCo's error text
 
 	qpos, qvel, act, ctrl, warm []float64
 	qfrcApplied, xfrcApplied    []float64
@@ -73,11 +76,17 @@ func NewData(m *Model) (*Data, error) {
 	if m == nil || m.m == nil {
 		return nil, fmt.Errorf("mujoco: NewData: model is nil or closed")
 	}
-	cd := C.mj_makeData(m.m)
-	if cd == nil {
-		return nil, fmt.Errorf("mujoco: NewData: mj_makeData failed (out of memory?)")
+	errBuf := (*C.char)(C.calloc(errSize, 1))
+	if errBuf == nil {
+		return nil, fmt.Errorf("mujoco: NewData: out of memory")
 	}
-	d := &Data{model: m, d: cd}
+	cd := C.ultra_make_data(m.m, errBuf, errSize)
+	if cd == nil {
+		err := &Error{Op: "mj_makeData", Message: C.GoString(errBuf)}
+		C.free(unsafe.Pointer(errBuf))
+		return nil, err
+	}
+	d := &Data{model: m, d: cd, errBuf: errBuf}
 	mm := m.m
 	nmocap := int(mm.nmocap)
 	d.qpos = f64(cd.qpos, m.NQ())
@@ -94,7 +103,6 @@ func NewData(m *Model) (*Data, error) {
 	d.cfrcExt = f64(cd.cfrc_ext, 6*m.NBody())
 	d.sensor = f64(cd.sensordata, m.NSensorData())
 	runtime.SetFinalizer(d, (*Data).Close)
-	C.mj_forward(mm, cd)
 	return d, nil
 }
 
@@ -102,7 +110,8 @@ func NewData(m *Model) (*Data, error) {
 func (d *Data) Close() {
 	if d.d != nil {
 		C.mj_deleteData(d.d)
-		d.d = nil
+		C.free(unsafe.Pointer(d.errBuf))
+		d.d, d.errBuf = nil, nil
 		runtime.SetFinalizer(d, nil)
 	}
 }
@@ -114,11 +123,16 @@ func (d *Data) Model() *Model { return d.model }
 // If the state turns non-finite or huge, MuJoCo resets the data to the
 // reference configuration; Step then stops early and returns a
 // *WarningError with MuJoCo's text. Other warnings (e.g. contact buffer
-// full) do not stop stepping; they are counted in [Data.Warnings].
+// full) do not stop stepping; they are counted in [Data.Warnings]. If
+// MuJoCo raises an error (e.g. its stack overflows), the data is reset and
+// Step returns it as an *[Error].
 func (d *Data) Step(n int) error {
-	mask := int(C.ultra_step(d.model.m, d.d, C.int(n)))
+	mask := int(C.ultra_step(d.model.m, d.d, C.int(n), d.errBuf, errSize))
 	if mask == 0 {
 		return nil
+	}
+	if mask < 0 {
+		return d.error("mj_step")
 	}
 	var bad *WarningError
 	for w := 0; w < NumWarnings; w++ {
@@ -147,15 +161,46 @@ func (d *Data) Step(n int) error {
 func (d *Data) Warnings() [NumWarnings]int64 { return d.warnings }
 
 // Forward recomputes every derived quantity (positions, contacts, forces)
-// from the current state without advancing time (mj_forward).
-func (d *Data) Forward() { C.mj_forward(d.model.m, d.d) }
+// from the current state without advancing time (mj_forward). If MuJoCo
+// raises an error, the data is reset and the error returned as an *[Error].
+func (d *Data) Forward() error {
+	if C.ultra_forward(d.model.m, d.d, d.errBuf, errSize) < 0 {
+		return d.error("mj_forward")
+	}
+	return nil
+}
 
 // RNEPostConstraint computes cfrc_ext and the other post-constraint body
 // forces (mj_rnePostConstraint); call it after Step before reading CFrcExt.
-func (d *Data) RNEPostConstraint() { C.mj_rnePostConstraint(d.model.m, d.d) }
+// Errors are handled as by Forward.
+func (d *Data) RNEPostConstraint() error {
+	if C.ultra_rne_post_constraint(d.model.m, d.d, d.errBuf, errSize) < 0 {
+		return d.error("mj_rnePostConstraint")
+	}
+	return nil
+}
 
 // Reset restores the reference configuration (qpos0, zero velocity, time 0).
-func (d *Data) Reset() { C.mj_resetData(d.model.m, d.d) }
+func (d *Data) Reset() error {
+	if C.ultra_reset(d.model.m, d.d, d.errBuf, errSize) < 0 {
+		return d.error("mj_resetData")
+	}
+	return nil
+}
+
+// Error is a fatal error MuJoCo raised through mju_error (out of memory, a
+// stack overflow, an invalid model). The binding catches it in the call that
+// raised it, so it never ends the process or waits on stdin.
+type Error struct {
+	Op      string // the MuJoCo function that failed, e.g. "mj_step"
+	Message string // MuJoCo's own text
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("mujoco: %s: %s", e.Op, e.Message) }
+
+func (d *Data) error(op string) error {
+	return &Error{Op: op, Message: strings.TrimSpace(C.GoString(d.errBuf))}
+}
 
 // Time is the simulation time in seconds.
 func (d *Data) Time() float64 { return float64(d.d.time) }
@@ -230,8 +275,7 @@ func (d *Data) Restore(snap []float64) error {
 	for _, p := range d.stateParts() {
 		off += copy(p, snap[off:])
 	}
-	d.Forward()
-	return nil
+	return d.Forward()
 }
 
 // maxVal is MuJoCo's mjMAXVAL: a position, velocity or acceleration beyond
@@ -242,6 +286,9 @@ const maxVal = 1e10
 // over d's model, each writing uniform random controls and calling mj_step
 // frameSkip times, with mj_resetData every resetEvery steps (0: never). It
 // makes one cgo call, so timing it measures MuJoCo alone.
-func (d *Data) CLoop(steps, frameSkip, resetEvery int, seed uint64) {
-	C.ultra_cloop(d.model.m, d.d, C.long(steps), C.int(frameSkip), C.int(resetEvery), C.ulonglong(seed))
+func (d *Data) CLoop(steps, frameSkip, resetEvery int, seed uint64) error {
+	if C.ultra_cloop(d.model.m, d.d, C.long(steps), C.int(frameSkip), C.int(resetEvery), C.ulonglong(seed), d.errBuf, errSize) < 0 {
+		return d.error("mj_step")
+	}
+	return nil
 }

@@ -8,6 +8,10 @@
 // The binding uses only the part of the C API that both MuJoCo 2.2 (Debian's
 // libmujoco-dev) and MuJoCo 3.x provide, so it builds against either.
 //
+// MuJoCo's fatal errors (mju_error: out of memory, stack overflow) come back
+// as an *[Error] from the call that raised them; the process never exits or
+// waits on stdin.
+//
 // MuJoCo's warnings are never swallowed: a warning raised while stepping is
 // returned from [Data.Step] as a *[WarningError] carrying MuJoCo's own text,
 // and the process-wide warning hook forwards MuJoCo's messages to
@@ -31,7 +35,13 @@ import (
 	"unsafe"
 )
 
+// init installs MuJoCo's warning and error hooks (shim.c): warnings go to
+// [SetWarningHandler], errors come back as *[Error] from the call that raised
+// them instead of MuJoCo's default, which waits on stdin and exits.
 func init() { C.ultra_install_hooks() }
+
+// errSize is the size of the buffers MuJoCo's error text is copied into.
+const errSize = 1000
 
 // Version returns the version of the linked MuJoCo library, e.g. "2.2.2".
 func Version() string {
@@ -84,10 +94,9 @@ func LoadFile(path string) (*Model, error) {
 func loadFile(path string) (*Model, error) {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	const errSize = 1000
 	errBuf := (*C.char)(C.calloc(errSize, 1))
 	defer C.free(unsafe.Pointer(errBuf))
-	cm := C.mj_loadXML(cpath, nil, errBuf, errSize)
+	cm := C.ultra_load_xml(cpath, errBuf, errSize)
 	if cm == nil {
 		msg := strings.TrimSpace(C.GoString(errBuf))
 		if msg == "" {

@@ -1,6 +1,7 @@
 package mujoco
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -170,5 +171,53 @@ func TestUnstableStepIsReported(t *testing.T) {
 	}
 	if err := d.Step(4); err != nil { // the reset state steps normally again
 		t.Fatal(err)
+	}
+}
+
+// fallingBoxes lands three boxes on a plane. Its stack (nstack, MuJoCo 2.x)
+// is enough to compile the model and compute the contact-free first state,
+// but not for the solver once the boxes touch the floor.
+const fallingBoxes = `<mujoco><option timestep="0.01"/><size nstack="500"/>
+  <worldbody><geom type="plane" size="5 5 0.1"/>
+    <body pos="0 0 0.3"><freejoint/><geom type="box" size="0.1 0.1 0.1"/></body>
+    <body pos="0.05 0 0.6"><freejoint/><geom type="box" size="0.1 0.1 0.1"/></body>
+    <body pos="0 0.05 0.9"><freejoint/><geom type="box" size="0.1 0.1 0.1"/></body>
+  </worldbody></mujoco>`
+
+// TestMuJoCoErrorsAreReturned checks that a fatal MuJoCo error (mju_error)
+// comes back from the call that raised it instead of going to MuJoCo's
+// default handler, which prints "Press Enter to exit", waits on stdin and
+// exits the test binary (issue 14, finding 7).
+func TestMuJoCoErrorsAreReturned(t *testing.T) {
+	m, err := LoadXML(fallingBoxes)
+	if err != nil {
+		t.Skipf("this MuJoCo (%s) has no nstack attribute: %v", Version(), err)
+	}
+	defer m.Close()
+	d, err := NewData(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for round := range 2 { // the data is usable again after an error
+		err = d.Step(300)
+		var me *Error
+		if !errors.As(err, &me) || me.Op != "mj_step" || !strings.Contains(me.Message, "Stack overflow") {
+			t.Fatalf("round %d: want *mujoco.Error from mj_step naming the stack overflow, got %v", round, err)
+		}
+		if d.Time() != 0 {
+			t.Fatalf("round %d: the data was not reset after the error (t=%v)", round, d.Time())
+		}
+	}
+	if err := d.Forward(); err != nil {
+		t.Fatalf("Forward after the error: %v", err)
+	}
+	if err := d.CLoop(300, 1, 0, 1); err == nil || !strings.Contains(err.Error(), "Stack overflow") {
+		t.Fatalf("CLoop: want the stack overflow, got %v", err)
+	}
+	// A model whose stack cannot even compile fails in LoadXML with
+	// MuJoCo's text.
+	if _, err := LoadXML(strings.Replace(fallingBoxes, `nstack="500"`, `nstack="8"`, 1)); err == nil || !strings.Contains(err.Error(), "Stack overflow") {
+		t.Fatalf("LoadXML with nstack 8: %v", err)
 	}
 }

@@ -1,28 +1,113 @@
 #include "shim.h"
 
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 extern void ultraGoWarning(char* msg);
 
 static void ultra_warning_hook(const char* msg) { ultraGoWarning((char*)msg); }
 
+// MuJoCo reports a fatal error (out of memory, stack overflow, a corrupt
+// model) through mju_error. Its default handler prints "Press Enter to exit",
+// waits on stdin and exits, and a user handler must not return to MuJoCo. So
+// every binding call that can reach mju_error runs under ULTRA_GUARD, which
+// sets a thread-local jump target; the hook copies MuJoCo's text and jumps
+// back there, and the call returns the text as an error. A cgo call runs on
+// one OS thread from start to end, so a thread-local target is exact. An
+// error outside any guard cannot be returned, so it aborts with the text on
+// stderr; it never waits on stdin.
+static __thread jmp_buf* ultra_jmp;
+static __thread char ultra_errmsg[1000];
+
+static void ultra_error_hook(const char* msg) {
+  if (ultra_jmp != NULL) {
+    snprintf(ultra_errmsg, sizeof ultra_errmsg, "%s", msg ? msg : "(no message)");
+    longjmp(*ultra_jmp, 1);
+  }
+  fprintf(stderr, "ultra: fatal MuJoCo error outside a guarded call: %s\n", msg ? msg : "");
+  abort();
+}
+
 // ultra_install_hooks routes MuJoCo's warning text to Go instead of stdout and
-// MUJOCO_LOG.TXT.
-void ultra_install_hooks(void) { mju_user_warning = ultra_warning_hook; }
+// MUJOCO_LOG.TXT, and its errors to the guard above.
+void ultra_install_hooks(void) {
+  mju_user_warning = ultra_warning_hook;
+  mju_user_error = ultra_error_hook;
+}
+
+// ULTRA_GUARD runs body with the error hook's jump target set. If MuJoCo
+// raises an error, MuJoCo's text goes to err (of size errn), on_error runs,
+// and the enclosing function returns fail. Only locals that body does not
+// modify may be read in on_error (setjmp rules).
+#define ULTRA_GUARD(err, errn, fail, on_error, body)                 \
+  do {                                                               \
+    jmp_buf ultra_jb;                                                \
+    jmp_buf* ultra_prev = ultra_jmp;                                 \
+    if (setjmp(ultra_jb) != 0) {                                     \
+      ultra_jmp = ultra_prev;                                        \
+      snprintf((err), (size_t)(errn), "%s", ultra_errmsg);           \
+      on_error;                                                      \
+      return (fail);                                                 \
+    }                                                                \
+    ultra_jmp = &ultra_jb;                                           \
+    body;                                                            \
+    ultra_jmp = ultra_prev;                                          \
+  } while (0)
+
+mjModel* ultra_load_xml(const char* path, char* err, int errn) {
+  mjModel* m = NULL;
+  ULTRA_GUARD(err, errn, NULL, (void)0, m = mj_loadXML(path, NULL, err, errn));
+  return m;
+}
+
+// ultra_make_data allocates data for m and computes its derived quantities.
+mjData* ultra_make_data(const mjModel* m, char* err, int errn) {
+  mjData* volatile d = NULL;
+  ULTRA_GUARD(err, errn, NULL, if (d != NULL) mj_deleteData(d), {
+    d = mj_makeData(m);
+    if (d != NULL) mj_forward(m, d);
+  });
+  if (d == NULL) snprintf(err, (size_t)errn, "mj_makeData returned no data (out of memory?)");
+  return d;
+}
+
+// After an error MuJoCo's data may be half-updated (its stack pointer is not
+// unwound), so the calls below reset it before they return the error.
+int ultra_forward(const mjModel* m, mjData* d, char* err, int errn) {
+  ULTRA_GUARD(err, errn, -1, mj_resetData(m, d), mj_forward(m, d));
+  return 0;
+}
+
+int ultra_rne_post_constraint(const mjModel* m, mjData* d, char* err, int errn) {
+  ULTRA_GUARD(err, errn, -1, mj_resetData(m, d), mj_rnePostConstraint(m, d));
+  return 0;
+}
+
+int ultra_reset(const mjModel* m, mjData* d, char* err, int errn) {
+  ULTRA_GUARD(err, errn, -1, (void)0, mj_resetData(m, d));
+  return 0;
+}
 
 // ultra_step advances d by n calls of mj_step. Warning counters are cleared
 // first, so every warning raised during these steps shows in the returned bit
 // mask (bit i = mjtWarning i); MuJoCo's own auto-reset on a bad state sets the
 // counter back to 1, which a before/after comparison would miss. Stepping stops
 // at the first warning that means the state went bad (MuJoCo has then already
-// reset the data).
-int ultra_step(const mjModel* m, mjData* d, int n) {
+// reset the data). It returns -1, with MuJoCo's text in err, if MuJoCo raised
+// an error; the data is then reset.
+int ultra_step(const mjModel* m, mjData* d, int n, char* err, int errn) {
   for (int i = 0; i < mjNWARNING; i++) d->warning[i].number = 0;
-  for (int k = 0; k < n; k++) {
-    mj_step(m, d);
-    if (d->warning[mjWARN_BADQPOS].number || d->warning[mjWARN_BADQVEL].number ||
-        d->warning[mjWARN_BADQACC].number) {
-      break;
+  ULTRA_GUARD(err, errn, -1, mj_resetData(m, d), {
+    for (int k = 0; k < n; k++) {
+      mj_step(m, d);
+      if (d->warning[mjWARN_BADQPOS].number || d->warning[mjWARN_BADQVEL].number ||
+          d->warning[mjWARN_BADQACC].number) {
+        break;
+      }
     }
-  }
+  });
   int mask = 0;
   for (int i = 0; i < mjNWARNING; i++) {
     if (d->warning[i].number) mask |= 1 << i;
@@ -38,12 +123,12 @@ const char* ultra_warning_text(int w, int info) { return mju_warningText(w, info
 
 double ultra_timestep(const mjModel* m) { return m->opt.timestep; }
 
-// ultra_cloop is the reference for the env benchmark: a plain C loop that
+// ultra_cloop_body is the reference for the env benchmark: a plain C loop that
 // writes uniform random controls inside each actuator's ctrlrange, calls
 // mj_step frameskip times per step, and resets the data every reset_every
 // steps. It uses a xorshift generator so drawing controls costs next to nothing.
-void ultra_cloop(const mjModel* m, mjData* d, long steps, int frameskip, int reset_every,
-                 unsigned long long seed) {
+static void ultra_cloop_body(const mjModel* m, mjData* d, long steps, int frameskip, int reset_every,
+                             unsigned long long seed) {
   unsigned long long x = seed ? seed : 0x9e3779b97f4a7c15ULL;
   for (long s = 0; s < steps; s++) {
     if (reset_every > 0 && s % reset_every == 0) mj_resetData(m, d);
@@ -55,4 +140,11 @@ void ultra_cloop(const mjModel* m, mjData* d, long steps, int frameskip, int res
     }
     for (int k = 0; k < frameskip; k++) mj_step(m, d);
   }
+}
+
+// ultra_cloop runs ultra_cloop_body under the error guard.
+int ultra_cloop(const mjModel* m, mjData* d, long steps, int frameskip, int reset_every,
+                unsigned long long seed, char* err, int errn) {
+  ULTRA_GUARD(err, errn, -1, mj_resetData(m, d), ultra_cloop_body(m, d, steps, frameskip, reset_every, seed));
+  return 0;
 }

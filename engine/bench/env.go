@@ -73,16 +73,20 @@ func Env(spec env.Spec, o EnvOptions) (EnvResult, error) {
 	}
 	defer batch.Close()
 
-	cloop := func(k int) float64 {
+	cloop := func(k int) (float64, error) {
 		if data == nil {
-			return 0
+			return 0, nil
 		}
 		t0 := time.Now()
-		data.CLoop(k, skip, spec.MaxEpisodeSteps, 12345)
-		return float64(k) / time.Since(t0).Seconds()
+		if err := data.CLoop(k, skip, spec.MaxEpisodeSteps, 12345); err != nil {
+			return 0, fmt.Errorf("bench: C loop: %w", err)
+		}
+		return float64(k) / time.Since(t0).Seconds(), nil
 	}
 	var c, s, b []float64
-	cloop(o.Steps / 10) // warm caches
+	if _, err := cloop(o.Steps / 10); err != nil { // warm caches
+		return EnvResult{}, err
+	}
 	if _, err := vecSPS(single, o.Steps/10); err != nil {
 		return EnvResult{}, err
 	}
@@ -90,7 +94,11 @@ func Env(spec env.Spec, o EnvOptions) (EnvResult, error) {
 		return EnvResult{}, err
 	}
 	for r := 0; r < o.Rounds; r++ {
-		c = append(c, cloop(o.Steps))
+		cs, err := cloop(o.Steps)
+		if err != nil {
+			return EnvResult{}, err
+		}
+		c = append(c, cs)
 		x, err := vecSPS(single, o.Steps)
 		if err != nil {
 			return EnvResult{}, err

@@ -254,8 +254,9 @@ func build(spec env.Spec) (*task, error) {
 		return nil, fmt.Errorf("interpret: %s: %w", spec.ID, err)
 	}
 	defer d.Close()
-	d.Reset()
-	d.Forward()
+	if err := d.Forward(); err != nil {
+		return nil, fmt.Errorf("interpret: %s: %w", spec.ID, err)
+	}
 	torso := m.ID(mujoco.ObjBody, "torso")
 	if torso < 0 {
 		return nil, fmt.Errorf("interpret: %s model has no torso body", spec.ID)
@@ -322,9 +323,13 @@ func antLegs(t *task, d *mujoco.Data, torso, qposOffset int) (map[string]string,
 		if part != "hip" {
 			continue
 		}
-		d.Reset()
+		if err := d.Reset(); err != nil {
+			return nil, err
+		}
 		qpos[j.angle+qposOffset] += 0.3
-		d.Forward()
+		if err := d.Forward(); err != nil {
+			return nil, err
+		}
 		x := d.XPos()
 		var sx, sy float64
 		moved := 0
@@ -347,7 +352,8 @@ func antLegs(t *task, d *mujoco.Data, torso, qposOffset int) (map[string]string,
 		}
 		legs[leg] = fb + lr
 	}
-	d.Reset()
-	d.Forward()
-	return legs, nil
+	if err := d.Reset(); err != nil {
+		return nil, err
+	}
+	return legs, d.Forward()
 }

@@ -78,6 +78,7 @@ type sim struct {
 	qpos0            []float64
 	frameSkip        int
 	dt               float64 // seconds per env step = frameSkip × timestep
+	resetErr         error   // a MuJoCo error from the last reset, reported by the next step
 	terms            Terms
 }
 
@@ -101,9 +102,11 @@ func newSim(asset string, frameSkip int) (sim, error) {
 
 // resetNoise draws the initial state as Gymnasium does: qpos0 plus uniform
 // noise in [-scale, scale], then velocities uniform in [-scale, scale] or
-// scale × standard normal.
+// scale × standard normal. env.Env's Reset has no error result, so a MuJoCo
+// error here (the data is then at its reference state) is kept and ends the
+// next step as unstable.
 func (s *sim) resetNoise(rng *rand.Rand, scale float64, normalVel bool) {
-	s.data.Reset()
+	s.resetErr = s.data.Reset()
 	for i := range s.qpos {
 		s.qpos[i] = s.qpos0[i] + scale*(2*rng.Float64()-1)
 	}
@@ -114,11 +117,17 @@ func (s *sim) resetNoise(rng *rand.Rand, scale float64, normalVel bool) {
 			s.qvel[i] = scale * (2*rng.Float64() - 1)
 		}
 	}
-	s.data.Forward()
+	if err := s.data.Forward(); err != nil && s.resetErr == nil {
+		s.resetErr = err
+	}
 }
 
 // step writes the action into ctrl and advances frameSkip physics steps.
 func (s *sim) step(action []float32) error {
+	if err := s.resetErr; err != nil {
+		s.resetErr = nil
+		return fmt.Errorf("%w: reset: %v", env.ErrUnstable, err)
+	}
 	for i, a := range action {
 		s.ctrl[i] = float64(a)
 	}
