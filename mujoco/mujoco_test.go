@@ -221,3 +221,12 @@ func TestMuJoCoErrorsAreReturned(t *testing.T) {
 		t.Fatalf("LoadXML with nstack 8: %v", err)
 	}
 }
+
+func TestDataBytes(t *testing.T) {
+	_, d := mustLoad(t)
+	// MuJoCo's stack alone is thousands of values; the whole data of even a
+	// small model is tens of kilobytes and well under a gigabyte.
+	if b := d.Bytes(); b < 10_000 || b > 1<<30 {
+		t.Fatalf("Bytes() = %d, want a plausible size", b)
+	}
+}

@@ -148,3 +148,17 @@ int ultra_cloop(const mjModel* m, mjData* d, long steps, int frameskip, int rese
   ULTRA_GUARD(err, errn, -1, mj_resetData(m, d), ultra_cloop_body(m, d, steps, frameskip, reset_every, seed));
   return 0;
 }
+
+// ultra_data_bytes reports d's memory: its main buffer (which MuJoCo zeroes,
+// so it is resident) in *buffer, the stack (2.x; nstack mjtNums) or arena
+// (3.x) it reserved in *reserved, and the most of that used so far in *used.
+void ultra_data_bytes(const mjData* d, long long* buffer, long long* reserved, long long* used) {
+  *buffer = (long long)d->nbuffer;
+#if mjVERSION_HEADER >= 300
+  *reserved = (long long)d->narena;
+  *used = (long long)d->maxuse_arena;
+#else
+  *reserved = (long long)d->nstack * (long long)sizeof(mjtNum);
+  *used = (long long)d->maxuse_stack * (long long)sizeof(mjtNum);
+#endif
+}

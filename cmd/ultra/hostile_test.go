@@ -162,6 +162,12 @@ func TestHostileExperimentAndEvalFlags(t *testing.T) {
 		{"eval reset-noise nan", []string{"eval", "--env", "hopper", "--reset-noise", "nan"}, "--reset-noise must be a finite scale ≥ 0"},
 		{"eval reset-noise inf", []string{"eval", "--env", "hopper", "--reset-noise", "inf"}, "--reset-noise must be a finite scale ≥ 0"},
 		{"collect envs -3", []string{"collect", "--env", "hopper", "--policy", "zero", "--envs", "-3", "--out", filepath.Join(dir, "c.jsonl")}, "--envs must be ≥ 0"},
+		// Finding 7: sizes are checked against the memory limit first.
+		{"eval envs 100000", []string{"eval", "--env", "hopper", "--envs", "100000", "--episodes", "1", "--memory-limit", "1GiB"}, "100000 hopper instances at 3."},
+		{"eval episodes 2e9", []string{"eval", "--env", "hopper", "--episodes", "2000000000", "--memory-limit", "1GiB"}, "the results of 2000000000 episodes needs about 59.6 GiB, more than the limit of 1.0 GiB (--memory-limit)"},
+		{"train hidden 100000,100000", []string{"train", "--env", "hopper", "--hidden", "100000,100000", "--memory-limit", "1GiB", "--out", filepath.Join(dir, "t")}, "a network of 20003000007 parameters"},
+		{"collect episodes 2e9", []string{"collect", "--env", "hopper", "--policy", "zero", "--episodes", "2000000000", "--envs", "2", "--memory-limit", "1GiB", "--out", filepath.Join(dir, "c2.jsonl")}, "2000000000 episodes of up to 1000 steps"},
+		{"a bad memory limit", []string{"eval", "--env", "hopper", "--memory-limit", "lots"}, `memory limit "lots"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args

@@ -17,6 +17,7 @@ import (
 	"github.com/ultra-rl/ultra/bindings/ale"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/internal/memlimit"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
@@ -44,6 +45,9 @@ func main() {
 	if err := runCommand(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "ultra:", err)
+		}
+		if errors.Is(err, memlimit.ErrExceeded) {
+			fmt.Fprintln(os.Stderr, "ultra: --memory-limit SIZE sets the limit for one command")
 		}
 		os.Exit(2)
 	}
@@ -79,14 +83,17 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, collect, annotate, refine, experiment, bench", args[0])
 }
 
-// newFlags makes a flag set that reports errors instead of exiting.
+// newFlags makes a flag set that reports errors instead of exiting. Every
+// command takes --memory-limit, which [parse] applies.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("ultra "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.String("memory-limit", "", "most memory the command may plan to use, e.g. 8GiB, or off; default: $"+memlimit.EnvVar+", else what the machine (or its cgroup) has available. Sizes over it are refused up front")
 	return fs
 }
 
-// parse parses args and rejects stray positional arguments.
+// parse parses args, rejects stray positional arguments and applies
+// --memory-limit for this command.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,5 +101,14 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q (flags start with --)", fs.Name(), fs.Arg(0))
 	}
-	return nil
+	memlimit.Reset()
+	if v := fs.Lookup("memory-limit").Value.String(); v != "" {
+		b, err := memlimit.Parse(v)
+		if err != nil {
+			return fmt.Errorf("%s: --memory-limit: %w", fs.Name(), err)
+		}
+		memlimit.Set(memlimit.Limit{Bytes: b, Source: "--memory-limit"})
+	}
+	_, err := memlimit.Current() // a bad ULTRA_MEMORY_LIMIT is an error before any work
+	return err
 }

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/ultra-rl/ultra/internal/memlimit"
 )
 
 // VecEnv steps N instances of one task together. Buffers in a [Result] are
@@ -137,6 +139,16 @@ func New(spec Spec, cfg Config) (*Pool, error) {
 	}
 	w = min(w, cfg.NumEnvs)
 	n, od, ad := cfg.NumEnvs, spec.Observation.Dim, spec.Action.Dim
+	// The first instance tells what one costs; the batch is refused before
+	// the rest are made if it would not fit.
+	first, err := spec.New(cfg.Options)
+	if err != nil {
+		return nil, fmt.Errorf("env %s: instance 0: %w", spec.ID, err)
+	}
+	if err := memlimit.Check(InstancesEstimate(spec, first, n)); err != nil {
+		first.Close()
+		return nil, fmt.Errorf("env %s: %w", spec.ID, err)
+	}
 	p := &Pool{
 		spec: spec, n: n, obsDim: od, act: ad,
 		obs: make([]float32, n*od), finalObs: make([]float32, n*od),
@@ -146,7 +158,10 @@ func New(spec Spec, cfg Config) (*Pool, error) {
 		episodes: make([]int64, n), physics: make([]int64, n), unstable: make([]error, n),
 	}
 	for i := 0; i < n; i++ {
-		e, err := spec.New(cfg.Options)
+		e, err := first, error(nil)
+		if i > 0 {
+			e, err = spec.New(cfg.Options)
+		}
 		if err != nil {
 			p.closeEnvs()
 			return nil, fmt.Errorf("env %s: instance %d: %w", spec.ID, i, err)
@@ -166,6 +181,27 @@ func New(spec Spec, cfg Config) (*Pool, error) {
 		go p.work(h)
 	}
 	return p, nil
+}
+
+// Sizer is implemented by instances that know how much memory one of them
+// holds (simulator memory included), so that [New] can refuse a batch that
+// would not fit before making it.
+type Sizer interface {
+	Bytes() int64
+}
+
+// InstancesEstimate is the memory n instances like e take in a VecEnv: e's
+// own [Sizer] figure (0 for instances without one) and the pool's per-
+// instance buffers and state.
+func InstancesEstimate(spec Spec, e Env, n int) memlimit.Estimate {
+	per := int64(8*spec.Observation.Dim + 4*spec.Action.Dim + 256)
+	if s, ok := e.(Sizer); ok {
+		per += s.Bytes()
+	}
+	return memlimit.Estimate{
+		Bytes: memlimit.SatMul(int64(n), per),
+		What:  fmt.Sprintf("%d %s instances at %s each", n, spec.ID, memlimit.Format(per)),
+	}
 }
 
 // work is a helper goroutine's loop: wait for a new generation, claim

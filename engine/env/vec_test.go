@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/ultra-rl/ultra/internal/memlimit"
 )
 
 // counter is a fake task: the observation is [position, episode draw], the
@@ -212,4 +214,32 @@ func TestMarshalStateContinuesExactly(t *testing.T) {
 	if err := small.UnmarshalBinary(b); err == nil || !strings.Contains(err.Error(), "3 \"counter\" envs") {
 		t.Errorf("size mismatch: %v", err)
 	}
+}
+
+// sized is a counter that reports a large memory footprint.
+type sized struct{ counter }
+
+func (sized) Bytes() int64 { return 1 << 20 }
+
+// TestNewRefusesBatchesOverTheMemoryLimit covers issue 14's finding 7
+// (`eval --envs 100000` took all memory): the batch is refused with the
+// estimate after making one instance, not after making them all.
+func TestNewRefusesBatchesOverTheMemoryLimit(t *testing.T) {
+	memlimit.Set(memlimit.Limit{Bytes: 1 << 30, Source: "test"})
+	defer memlimit.Reset()
+	made := 0
+	spec := counterSpec(0)
+	spec.New = func(Options) (Env, error) { made++; return &sized{}, nil }
+	_, err := New(spec, Config{NumEnvs: 100000})
+	if !errors.Is(err, memlimit.ErrExceeded) || !strings.Contains(err.Error(), "100000 counter instances at 1.0 MiB") {
+		t.Fatalf("got %v, want ErrExceeded naming the instance count and size", err)
+	}
+	if made != 1 {
+		t.Fatalf("made %d instances before refusing, want 1", made)
+	}
+	p, err := New(spec, Config{NumEnvs: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
 }

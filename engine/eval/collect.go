@@ -5,6 +5,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/traj"
+	"github.com/ultra-rl/ultra/internal/memlimit"
 )
 
 // Collect runs p on v until `episodes` episodes have finished and returns
@@ -21,6 +22,9 @@ func Collect(v env.VecEnv, p Policy, episodes int, seed uint64, prefix string, s
 	obs, err := v.Reset(seed)
 	if err != nil {
 		return nil, err
+	}
+	if err := memlimit.Check(CollectEstimate(spec, episodes, snapshots, len(v.Snapshot(0, nil)))); err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
 	}
 	quota := Quota(episodes, n)
 	done := make([]int, n)
@@ -64,4 +68,19 @@ func Collect(v env.VecEnv, p Policy, episodes int, seed uint64, prefix string, s
 		obs = res.Obs
 	}
 	return out, nil
+}
+
+// CollectEstimate bounds the memory of `episodes` trajectories of spec: every
+// episode at the time limit, each step holding its observation, action and
+// reward and, with snapshots, a simulator state of snapLen values.
+func CollectEstimate(spec env.Spec, episodes int, snapshots bool, snapLen int) memlimit.Estimate {
+	steps := max(spec.MaxEpisodeSteps, 1)
+	per := int64(4 * (spec.Observation.Dim + spec.Action.Dim + 1))
+	if snapshots {
+		per += int64(8*snapLen + 24)
+	}
+	return memlimit.Estimate{
+		Bytes: memlimit.SatMul(memlimit.SatMul(int64(episodes), int64(steps)), per),
+		What:  fmt.Sprintf("%d episodes of up to %d steps at %s per step", episodes, steps, memlimit.Format(per)),
+	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"unsafe"
 
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/internal/memlimit"
 )
 
 // Policy maps a batch of n observations (n × obs dim) to n actions.
@@ -83,6 +85,11 @@ type Episode struct {
 func Run(v env.VecEnv, p Policy, episodes int, seed uint64) ([]Episode, error) {
 	if episodes < 1 {
 		return nil, fmt.Errorf("eval: episodes must be ≥ 1, got %d", episodes)
+	}
+	per := int64(unsafe.Sizeof(Episode{}))
+	if err := memlimit.Check(memlimit.Estimate{Bytes: memlimit.SatMul(int64(episodes), per),
+		What: fmt.Sprintf("the results of %d episodes", episodes)}); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
 	}
 	n := v.NumEnvs()
 	obs, err := v.Reset(seed)

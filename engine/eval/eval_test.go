@@ -1,11 +1,14 @@
 package eval
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/internal/memlimit"
 )
 
 // walk is a fake task whose episode length equals 2 + (instance's first draw
@@ -85,5 +88,26 @@ func TestSummarise(t *testing.T) {
 	}
 	if z := Summarise(nil); z.Episodes != 0 || math.IsNaN(z.MeanReturn) {
 		t.Fatalf("%+v", z)
+	}
+}
+
+// TestEpisodeCountsOverTheMemoryLimitAreRefused covers issue 14's finding 7
+// (`--episodes 2000000000` died in Go's fatal out-of-memory error).
+func TestEpisodeCountsOverTheMemoryLimitAreRefused(t *testing.T) {
+	memlimit.Set(memlimit.Limit{Bytes: 1 << 30, Source: "test"})
+	defer memlimit.Reset()
+	v, err := env.New(walkSpec(), env.Config{NumEnvs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := Run(v, Zero{}, 2_000_000_000, 1); !errors.Is(err, memlimit.ErrExceeded) || !strings.Contains(err.Error(), "2000000000 episodes") {
+		t.Errorf("Run: got %v, want ErrExceeded naming the episode count", err)
+	}
+	if _, err := Collect(v, Zero{}, 20_000_000, 1, "", false); !errors.Is(err, memlimit.ErrExceeded) || !strings.Contains(err.Error(), "up to 100 steps") {
+		t.Errorf("Collect: got %v, want ErrExceeded naming the bound", err)
+	}
+	if _, err := Run(v, Zero{}, 10, 1); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -786,3 +786,43 @@ func TestNativeWorkersStop(t *testing.T) {
 	start() // dropped without Close
 	waitFor("after dropping an unclosed backend", base)
 }
+
+// TestNumParamsMatchesBackends checks the layout arithmetic that memory
+// estimates use against the parameters the backends actually build.
+func TestNumParamsMatchesBackends(t *testing.T) {
+	for _, s := range []Spec{
+		{ObsDim: 11, ActDim: 3},
+		{ObsDim: 27, ActDim: 8, Hidden: []int{256, 128, 32}, Activation: ActReLU},
+		{ObsDim: 6, ActDim: 3, Discrete: true, Hidden: []int{16}},
+	} {
+		b, err := NewNative(s, 1, AdamConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, p := range b.Params() {
+			n += int64(len(p.Data))
+		}
+		b.Close()
+		if got := s.NumParams(); got != n {
+			t.Errorf("%+v: NumParams = %d, the backend has %d", s, got, n)
+		}
+	}
+	img := Spec{ObsDim: 4 * 84 * 84, ActDim: 6, Discrete: true, Image: [3]int{4, 84, 84}}
+	b, err := NewGorgonia(img, 1, AdamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var n int64
+	for _, p := range b.Params() {
+		n += int64(len(p.Data))
+	}
+	if got := img.NumParams(); got != n {
+		t.Errorf("Nature-CNN: NumParams = %d, the backend has %d", got, n)
+	}
+	huge := Spec{ObsDim: 11, ActDim: 3, Hidden: []int{100000, 100000}}
+	if e := huge.Estimate(64); e.Bytes < 100000*100000*16 {
+		t.Errorf("hidden 100000,100000: estimate %d bytes, want at least the 160 GB of its weights, gradients and moments", e.Bytes)
+	}
+}

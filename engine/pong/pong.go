@@ -73,6 +73,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"unsafe"
 
 	"github.com/ultra-rl/ultra/engine/env"
 )
@@ -313,6 +314,16 @@ func newEnv(cfg Config, opts env.Options) (*Game, error) {
 		e.work.gray = append([]uint8(nil), bgGray...) // renderPlane keeps it the background outside dirty rows
 	}
 	return e, nil
+}
+
+// Bytes implements env.Sizer: the game state and, with pixel observations,
+// the frame stack and rendering scratch.
+func (e *Game) Bytes() int64 {
+	b := int64(unsafe.Sizeof(*e))
+	for _, f := range e.stack {
+		b += int64(4 * cap(f))
+	}
+	return b + int64(cap(e.work.gray))
 }
 
 // Config returns the game's configuration.

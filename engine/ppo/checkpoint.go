@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/nn"
@@ -68,6 +69,26 @@ func (c *Checkpoint) Tensor(name string) []float32 { return c.data[name] }
 
 func rmsState(r *RunningMeanStd) RMSState {
 	return RMSState{Mean: append([]float64(nil), r.Mean...), Var: append([]float64(nil), r.Var...), Count: r.Count}
+}
+
+// check refuses statistics no normaliser can have: non-finite values, a
+// negative variance or count, or mean and variance of different lengths.
+func (s RMSState) check(name string) error {
+	if len(s.Mean) != len(s.Var) {
+		return fmt.Errorf("checkpoint %s: %d means but %d variances", name, len(s.Mean), len(s.Var))
+	}
+	if !(s.Count >= 0) || math.IsInf(s.Count, 0) {
+		return fmt.Errorf("checkpoint %s: count %v, want a finite value ≥ 0", name, s.Count)
+	}
+	for i := range s.Mean {
+		if math.IsNaN(s.Mean[i]) || math.IsInf(s.Mean[i], 0) {
+			return fmt.Errorf("checkpoint %s: mean[%d] = %v, want a finite value", name, i, s.Mean[i])
+		}
+		if !(s.Var[i] >= 0) || math.IsInf(s.Var[i], 0) {
+			return fmt.Errorf("checkpoint %s: var[%d] = %v, want a finite value ≥ 0", name, i, s.Var[i])
+		}
+	}
+	return nil
 }
 
 func (s RMSState) restore(r *RunningMeanStd) error {
@@ -159,10 +180,21 @@ func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 	if err := json.Unmarshal(body[fixed:fixed+int(n)], c); err != nil {
 		return nil, fmt.Errorf("checkpoint header: %w", err)
 	}
+	if err := c.ObsRMS.check("obs_rms"); err != nil {
+		return nil, err
+	}
+	if err := c.RewardRMS.check("reward_rms"); err != nil {
+		return nil, err
+	}
 	data := body[fixed+int(n):]
 	for _, ti := range c.Tensors {
-		if ti.Len*4 > len(data) || ti.Len < 0 {
-			return nil, fmt.Errorf("checkpoint tensor %s runs past the data section", ti.Name)
+		// Compare by division: a forged length near 2^62 would overflow
+		// ti.Len*4 and pass.
+		if ti.Len < 0 || ti.Len > len(data)/4 {
+			return nil, fmt.Errorf("checkpoint tensor %s claims %d values, more than the %d bytes left in the file hold", ti.Name, ti.Len, len(data))
+		}
+		if _, dup := c.data[ti.Name]; dup {
+			return nil, fmt.Errorf("checkpoint tensor %s appears twice", ti.Name)
 		}
 		f := make([]float32, ti.Len)
 		for i := range f {
@@ -204,12 +236,36 @@ func (c *Checkpoint) Save(path string) error {
 	return nil
 }
 
+// checkFor checks, before any network is built, that the checkpoint can
+// drive spec: the task matches, the config is valid, and the network its
+// config describes has exactly the parameters its tensors hold, so that a
+// damaged or forged header (hidden [100000, 100000] in a small file) is an
+// error rather than a huge allocation.
+func (c *Checkpoint) checkFor(spec env.Spec) error {
+	if spec.ID != c.Config.Env {
+		return fmt.Errorf("ppo: checkpoint was trained on %q, not %q", c.Config.Env, spec.ID)
+	}
+	if err := c.Config.Validate(); err != nil {
+		return fmt.Errorf("ppo: checkpoint: %w", err)
+	}
+	var held int64
+	for _, ti := range c.Tensors {
+		if !strings.HasPrefix(ti.Name, "adam.") {
+			held += int64(ti.Len)
+		}
+	}
+	if want := netSpec(c.Config, spec).NumParams(); want != held {
+		return fmt.Errorf("ppo: checkpoint: its config describes a network of %d parameters (hidden %v on %s) but its tensors hold %d: the header is damaged or from another build", want, c.Config.Hidden, spec.ID, held)
+	}
+	return nil
+}
+
 // Resume builds a trainer that continues exactly where the checkpoint's run
 // stopped. spec must be the task the run trained on. In-flight episodes are
 // continued by the env, but the OnEpisode hook sees only their remainder.
 func Resume(ck *Checkpoint, spec env.Spec, hooks Hooks) (*Trainer, error) {
-	if spec.ID != ck.Config.Env {
-		return nil, fmt.Errorf("ppo: checkpoint was trained on %q, not %q", ck.Config.Env, spec.ID)
+	if err := ck.checkFor(spec); err != nil {
+		return nil, err
 	}
 	t, err := New(ck.Config, spec, hooks)
 	if err != nil {
@@ -227,8 +283,8 @@ func Resume(ck *Checkpoint, spec env.Spec, hooks Hooks) (*Trainer, error) {
 // step budget, envs) and the counters, RNG and env states are new. Every
 // refinement variant starts this way, so they differ only in their hooks.
 func Continue(ck *Checkpoint, cfg Config, spec env.Spec, hooks Hooks) (*Trainer, error) {
-	if spec.ID != ck.Config.Env {
-		return nil, fmt.Errorf("ppo: checkpoint was trained on %q, not %q", ck.Config.Env, spec.ID)
+	if err := ck.checkFor(spec); err != nil {
+		return nil, err
 	}
 	cfg.Env, cfg.Hidden, cfg.Activation = ck.Config.Env, ck.Config.Hidden, ck.Config.Activation
 	t, err := New(cfg, spec, hooks)

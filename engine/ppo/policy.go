@@ -31,8 +31,8 @@ type Policy struct {
 
 // NewPolicy loads the checkpoint's networks for acting on spec.
 func NewPolicy(ck *Checkpoint, spec env.Spec, deterministic bool, seed uint64) (*Policy, error) {
-	if spec.ID != ck.Config.Env {
-		return nil, fmt.Errorf("ppo: checkpoint was trained on %q, not %q", ck.Config.Env, spec.ID)
+	if err := ck.checkFor(spec); err != nil {
+		return nil, err
 	}
 	// Acting runs on the CPU whatever device trained the networks, so that
 	// any checkpoint can be evaluated and collected from anywhere.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/nn"
 	"github.com/ultra-rl/ultra/engine/traj"
+	"github.com/ultra-rl/ultra/internal/memlimit"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
@@ -510,5 +512,90 @@ func TestCorruptResetStateIsCountedNotFatal(t *testing.T) {
 		if math.IsNaN(float64(x)) {
 			t.Fatal("NaN observation after a refused restore")
 		}
+	}
+}
+
+// TestForgedCheckpointsAreRejected covers issue 14's finding 12: headers
+// with valid checksums whose sizes or statistics are impossible. (JSON cannot
+// hold NaN or infinities, so those cannot reach the header.)
+func TestForgedCheckpointsAreRejected(t *testing.T) {
+	spec := hopper(t)
+	tr, err := New(small(), spec, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	forge := func(edit func(c *Checkpoint)) []byte {
+		ck, err := tr.Checkpoint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(ck)
+		var buf bytes.Buffer
+		if err := ck.Encode(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(c *Checkpoint)
+		want string
+	}{
+		{"tensor length 2^62", func(c *Checkpoint) { c.Tensors[0].Len = 1 << 62 }, "more than the"},
+		{"negative tensor length", func(c *Checkpoint) { c.Tensors[0].Len = -1 }, "claims -1 values"},
+		{"negative obs variance", func(c *Checkpoint) { c.ObsRMS.Var[2] = -1 }, "obs_rms: var[2] = -1"},
+		{"negative reward variance", func(c *Checkpoint) { c.RewardRMS.Var[0] = -1e-9 }, "reward_rms: var[0]"},
+		{"short variance", func(c *Checkpoint) { c.ObsRMS.Var = c.ObsRMS.Var[:3] }, "11 means but 3 variances"},
+		{"negative count", func(c *Checkpoint) { c.ObsRMS.Count = -5 }, "count -5"},
+		{"duplicate tensor", func(c *Checkpoint) {
+			c.Tensors = append(c.Tensors, c.Tensors[0])
+			c.data["x"] = nil
+		}, "appears twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := DecodeCheckpoint(forge(tc.edit)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	// A header whose config asks for a network its tensors do not hold is
+	// refused before any network is built (this would allocate ~160 GB).
+	b := forge(func(c *Checkpoint) { c.Config.Hidden = []int{100000, 100000} })
+	ck, err := DecodeCheckpoint(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, load := range map[string]func() error{
+		"NewPolicy": func() error { _, err := NewPolicy(ck, spec, true, 1); return err },
+		"Resume":    func() error { _, err := Resume(ck, spec, Hooks{}); return err },
+		"Continue":  func() error { _, err := Continue(ck, small(), spec, Hooks{}); return err },
+	} {
+		if err := load(); err == nil || !strings.Contains(err.Error(), "tensors hold") {
+			t.Errorf("%s: got %v, want the parameter-count mismatch", name, err)
+		}
+	}
+}
+
+// TestSizesOverTheMemoryLimitAreRefused covers finding 7's network and
+// rollout sizes: they are refused with the estimate before allocation.
+func TestSizesOverTheMemoryLimitAreRefused(t *testing.T) {
+	memlimit.Set(memlimit.Limit{Bytes: 1 << 30, Source: "test"})
+	defer memlimit.Reset()
+	spec := hopper(t)
+	wide := small()
+	wide.Hidden = []int{100000, 100000}
+	long := small()
+	long.NumSteps, long.TotalSteps = 1<<40, 1<<42
+	for name, cfg := range map[string]Config{"hidden 100000,100000": wide, "num-steps 2^40": long} {
+		_, err := New(cfg, spec, Hooks{})
+		if !errors.Is(err, memlimit.ErrExceeded) || !strings.Contains(err.Error(), "1.0 GiB") {
+			t.Errorf("%s: got %v, want memlimit.ErrExceeded naming the limit", name, err)
+		}
+	}
+	if tr, err := New(small(), spec, Hooks{}); err != nil {
+		t.Fatalf("the small config under 1 GiB: %v", err)
+	} else {
+		tr.Close()
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/nn"
 	"github.com/ultra-rl/ultra/engine/traj"
+	"github.com/ultra-rl/ultra/internal/memlimit"
 )
 
 // Modulator lets a caller steer the rollout (ULTRA's policy modulation). It
@@ -141,6 +142,9 @@ func New(cfg Config, spec env.Spec, hooks Hooks) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := memlimit.Check(rolloutEstimate(cfg, spec)); err != nil {
+		return nil, fmt.Errorf("ppo: envs × num-steps = %d: %w", cfg.BatchSize(), err)
+	}
 	v, err := env.New(spec, env.Config{NumEnvs: cfg.NumEnvs, Workers: cfg.Workers})
 	if err != nil {
 		return nil, err
@@ -166,19 +170,32 @@ func New(cfg Config, spec env.Spec, hooks Hooks) (*Trainer, error) {
 	return t, nil
 }
 
-// NewBackend makes the networks cfg asks for, sized for spec.
-func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
+// netSpec is the network layout cfg asks for on spec. Pixel observations
+// get CleanRL's ppo_atari Nature-CNN, to which the MLP settings (Hidden,
+// Activation) do not apply.
+func netSpec(cfg Config, spec env.Spec) nn.Spec {
 	ns := nn.Spec{ObsDim: spec.Observation.Dim, ActDim: spec.Action.Dim, Hidden: cfg.Hidden, Activation: cfg.Activation}
 	if spec.Action.IsDiscrete() {
 		ns.ActDim, ns.Discrete = spec.Action.N, true
 	}
 	if img, ok := imageLayout(spec); ok {
-		// Pixel observations get CleanRL's ppo_atari Nature-CNN, which the
-		// gorgonia and CUDA backends implement ("native" has no
-		// convolutions, so on the CPU gorgonia is used whatever
-		// cfg.Backend says). The MLP settings (Hidden, Activation) do not
-		// apply to it.
 		ns.Image, ns.Hidden, ns.Activation = img, nil, ""
+	}
+	return ns
+}
+
+// NewBackend makes the networks cfg asks for, sized for spec. A network
+// whose estimated memory is over the limit (see internal/memlimit) is
+// refused before anything is allocated.
+func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
+	ns := netSpec(cfg, spec)
+	if err := memlimit.Check(ns.Estimate(cfg.MinibatchSize())); err != nil {
+		return nil, fmt.Errorf("ppo: hidden %v: %w", cfg.Hidden, err)
+	}
+	if ns.IsImage() {
+		// The gorgonia and CUDA backends implement the Nature-CNN
+		// ("native" has no convolutions, so on the CPU gorgonia is used
+		// whatever cfg.Backend says).
 		if cfg.Device == "cuda" {
 			return newCUDABackend(ns, cfg)
 		}
@@ -203,6 +220,17 @@ func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
 // vector observations.
 func imageLayout(spec env.Spec) ([3]int, bool) {
 	return spec.Image, spec.Image != [3]int{}
+}
+
+// rolloutEstimate is the memory of the rollout buffers alloc makes: per
+// sample an observation, an action, six scalars and an index.
+func rolloutEstimate(cfg Config, spec env.Spec) memlimit.Estimate {
+	per := int64(4*(spec.Observation.Dim+spec.Action.Dim) + 6*4 + 1 + 8)
+	b := memlimit.SatMul(int64(cfg.NumEnvs), int64(cfg.NumSteps))
+	return memlimit.Estimate{
+		Bytes: memlimit.SatMul(b, per),
+		What:  fmt.Sprintf("a rollout of %d samples at %s each", b, memlimit.Format(per)),
+	}
 }
 
 func (t *Trainer) alloc() {

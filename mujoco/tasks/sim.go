@@ -146,6 +146,9 @@ func (s *sim) restore(snap []float64, obs []float32, write func([]float32)) erro
 	return nil
 }
 
+// Bytes implements env.Sizer: MuJoCo's data and the Go-side slices.
+func (s *sim) Bytes() int64 { return s.data.Bytes() + 256 }
+
 // Snapshot implements env.Env.
 func (s *sim) Snapshot(dst []float64) []float64 { return s.data.Snapshot(dst) }
 
