@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -114,80 +113,153 @@ func Summarize(spec env.Spec, tr *traj.Trajectory, b Budget) (Summary, error) {
 	if thr == 0 {
 		thr = 2 * math.Sqrt(ss/float64(n))
 	}
-	var jumps []int
-	if t.kind == kindPong {
-		// Pong's rewards are the points: every one is a jump.
-		for k, r := range tr.Rewards {
-			if r != 0 {
-				jumps = append(jumps, k)
-			}
+	// Which steps are required is a rule, not a stored set, so that a
+	// million-step episode costs no memory beyond what the budget can show.
+	isJump := func(k int) bool {
+		if t.kind == kindPong { // Pong's rewards are the points: every one is a jump.
+			return tr.Rewards[k] != 0
 		}
-	} else if thr > 0 && !math.IsInf(thr, 1) {
-		for k := 1; k < n; k++ {
-			if math.Abs(float64(tr.Rewards[k])-float64(tr.Rewards[k-1])) > thr {
-				jumps = append(jumps, k)
-			}
-		}
+		return k > 0 && thr > 0 && !math.IsInf(thr, 1) && math.Abs(float64(tr.Rewards[k])-float64(tr.Rewards[k-1])) > thr
 	}
+	isRequired := func(k int) bool { return k == 0 || k == n-1 || k >= n-nearEnd || isJump(k) }
 
-	// Required steps, ascending.
-	req := map[int]bool{0: true, n - 1: true}
-	for k := n - nearEnd; k < n; k++ {
-		req[k] = true
+	// No text longer than maxBytes fits, and every step line is at least
+	// minLineBytes long, so no selection of more than maxLines steps fits.
+	maxBytes := 4 * maxTok // EstimateTokens(text) ≤ maxTok ⟺ len(text) ≤ 4·maxTok
+	maxLines := maxBytes / minLineBytes
+	nJumps, nReq := 0, 0
+	var head []int // the oldest required steps, for naming dropped ones
+	for k := 0; k < n; k++ {
+		if isJump(k) {
+			nJumps++
+		}
+		if isRequired(k) {
+			nReq++
+			if len(head) < 4 {
+				head = append(head, k)
+			}
+		}
 	}
-	for _, k := range jumps {
-		req[k] = true
+	// Keep only the newest maxLines+1 required steps: the older ones could
+	// only ever be dropped (see the last phase).
+	required := make([]int, min(nReq, maxLines+1))
+	for k, i := n-1, len(required)-1; i >= 0; k-- {
+		if isRequired(k) {
+			required[i] = k
+			i--
+		}
 	}
-	required := make([]int, 0, len(req))
-	for k := range req {
-		required = append(required, k)
-	}
-	sort.Ints(required)
+	skipped := nReq - len(required)
 
 	header := t.header(tr, mean, lo, hi)
-	lines := make([]string, n)
+	lines := map[int]string{}
 	line := func(k int) string {
-		if lines[k] == "" {
-			lines[k] = t.step(k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
+		l, ok := lines[k]
+		if !ok {
+			if len(lines) > 4*maxLines+64 { // bound the cache too
+				clear(lines)
+			}
+			l = t.step(k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
+			lines[k] = l
 		}
-		return lines[k]
+		return l
 	}
-	sel := selection{n: n, nearEnd: nearEnd, jumps: len(jumps), thr: thr, points: t.kind == kindPong, maxTok: maxTok}
-	render := func(steps []int) string {
+	sel := selection{n: n, nearEnd: nearEnd, jumps: nJumps, thr: thr, points: t.kind == kindPong, maxTok: maxTok}
+	// render returns the text for steps, or false as soon as it is longer
+	// than the budget (unless force).
+	render := func(steps []int, force bool) (string, bool) {
+		if !force && len(steps) > maxLines {
+			return "", false
+		}
+		footer := sel.footer(len(steps))
 		var sb strings.Builder
 		sb.WriteString(header)
 		for _, k := range steps {
+			if !force && sb.Len()+len(footer) > maxBytes {
+				return "", false
+			}
 			sb.WriteString(line(k))
 			sb.WriteByte('\n')
 		}
-		sb.WriteString(sel.footer(len(steps)))
-		return sb.String()
+		sb.WriteString(footer)
+		return sb.String(), force || sb.Len() <= maxBytes
 	}
 	done := func(steps []int, text string) (Summary, error) {
 		return Summary{Text: text, Steps: steps, Omitted: n - len(steps), Tokens: EstimateTokens(text)}, nil
 	}
-
-	// Smallest stride that fits; k ≥ n keeps only step 0 of the stride.
-	for k := kmin; ; k++ {
+	fits := func(k int) (Summary, bool) {
 		steps := merge(required, k, n)
 		sel.every = k
-		if text := render(steps); EstimateTokens(text) <= maxTok {
-			return done(steps, text)
+		text, ok := render(steps, false)
+		if !ok {
+			return Summary{}, false
 		}
-		if k >= n {
-			break
+		sum, _ := done(steps, text)
+		return sum, true
+	}
+
+	// The smallest stride that fits, trying strides in turn from the
+	// smallest that could (ceil(n/maxLines) steps); k ≥ n keeps only step
+	// 0 of the stride. Past linearStrides tries (only very long episodes
+	// get there) the stride is found by bisection, taking the text's
+	// length as non-increasing in k, which holds up to the odd step line.
+	if skipped == 0 && maxLines > 0 {
+		k := max(kmin, (n+maxLines-1)/maxLines)
+		for tries := 0; ; tries++ {
+			if sum, ok := fits(k); ok {
+				return sum, nil
+			}
+			if k >= n {
+				break
+			}
+			if tries == linearStrides {
+				if _, ok := fits(n); !ok {
+					break
+				}
+				lo, hi := k, n // fits(lo) fails, fits(hi) holds
+				for hi-lo > 1 {
+					if mid := lo + (hi-lo)/2; func() bool { _, ok := fits(mid); return ok }() {
+						hi = mid
+					} else {
+						lo = mid
+					}
+				}
+				sum, _ := fits(hi)
+				return sum, nil
+			}
+			k++
 		}
 	}
-	// Even the required steps do not fit: drop the oldest.
+	// Even the required steps do not fit: drop the oldest. The first
+	// skipped of them are dropped in any case (more than maxLines would be
+	// left).
 	sel.every = 0
 	for d := 1; d <= len(required); d++ {
 		steps := required[d:]
-		sel.dropped = required[:d]
-		if text := render(steps); EstimateTokens(text) <= maxTok || d == len(required) {
+		sel.dropped, sel.droppedSteps = skipped+d, droppedSteps(head, required, skipped, skipped+d)
+		if text, ok := render(steps, d == len(required)); ok {
 			return done(steps, text)
 		}
 	}
-	panic("unreachable")
+	// No required step at all is impossible (step 0 always is one).
+	return Summary{}, fmt.Errorf("interpret: trajectory %s: no summary fits %d tokens", tr.ID, maxTok)
+}
+
+// minLineBytes is the shortest a step line can be, with its newline:
+// "step 0: " + the observation + "; action " + the action + "; reward 0.00".
+const minLineBytes = len("step 0: ; action ; reward 0.00\n")
+
+// linearStrides is how many strides Summarize tries one by one before
+// bisecting.
+const linearStrides = 64
+
+// droppedSteps names the oldest d required steps, given the first few of
+// them (head) and the newest ones (newest, which start after skipped).
+func droppedSteps(head, newest []int, skipped, d int) string {
+	if d <= len(head) {
+		return stepList(head[:d])
+	}
+	return fmt.Sprintf("steps %d to %d", head[0], newest[d-1-skipped]) // as stepList names more than four
 }
 
 // merge returns required ∪ {0, k, 2k, …} below n, ascending.
@@ -245,8 +317,9 @@ type selection struct {
 	thr               float64
 	points            bool // the jumps are pong's scoring steps
 	maxTok            int
-	every             int   // stride; 0 when only required steps remain
-	dropped           []int // required steps dropped to fit, oldest first
+	every             int    // stride; 0 when only required steps remain
+	dropped           int    // required steps dropped to fit, the oldest
+	droppedSteps      string // their names (stepList)
 }
 
 // footer states what was shown and what was left out.
@@ -260,7 +333,7 @@ func (s selection) footer(shown int) string {
 	}
 	if s.every != 1 {
 		first := "the first and last steps"
-		if len(s.dropped) > 0 {
+		if s.dropped > 0 {
 			first = "only required steps — " + first
 		}
 		rules = append(rules, first)
@@ -274,9 +347,9 @@ func (s selection) footer(shown int) string {
 		}
 	}
 	drop := ""
-	if d := len(s.dropped); d > 0 {
+	if d := s.dropped; d > 0 {
 		drop = fmt.Sprintf("; the budget of %d tokens could not hold them all, so the %d oldest required %s (%s) %s dropped",
-			s.maxTok, d, plural(d, "step", "steps"), stepList(s.dropped), plural(d, "was", "were"))
+			s.maxTok, d, plural(d, "step", "steps"), s.droppedSteps, plural(d, "was", "were"))
 		if shown == 0 {
 			drop += ", leaving no step shown"
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -362,5 +363,63 @@ func TestOrdinal(t *testing.T) {
 		if got := ordinal(k); got != want {
 			t.Errorf("ordinal(%d) = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// repeated tiles tr's steps until the episode has n steps (every step a
+// real hopper state), with every reward set to flat when flat ≥ 0.
+func repeated(tr *traj.Trajectory, n int, flat float32) *traj.Trajectory {
+	out := &traj.Trajectory{ID: "long", Env: tr.Env, ObsDim: tr.ObsDim, ActDim: tr.ActDim, Terminated: true}
+	out.Obs = make([]float32, 0, n*tr.ObsDim)
+	out.Actions = make([]float32, 0, n*tr.ActDim)
+	out.Rewards = make([]float32, 0, n)
+	for k := 0; k < n; k++ {
+		j := k % tr.Len()
+		out.Obs = append(out.Obs, tr.ObsAt(j)...)
+		out.Actions = append(out.Actions, tr.ActionAt(j)...)
+		r := tr.Rewards[j]
+		if flat >= 0 {
+			r = flat
+		}
+		out.Rewards = append(out.Rewards, r)
+		out.Return += float64(r)
+	}
+	return out
+}
+
+// TestSummarizeMemoryIsBoundedByTheBudget covers issue 14's finding 8: a
+// 5.2M-step episode ran `annotate --advisor llm` out of memory, because
+// building a 2000-token summary rendered and kept every step's line. The
+// bytes Summarize allocates must not grow with the episode's length.
+func TestSummarizeMemoryIsBoundedByTheBudget(t *testing.T) {
+	spec := specOf(t, "hopper")
+	base := hopperTrajectory(t, 1, 490, 1000)
+	for _, tc := range []struct {
+		name string
+		flat float32
+	}{{"stride (flat rewards)", 1}, {"required steps over the budget (repeated reward jumps)", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			alloc := func(n int) uint64 {
+				tr := repeated(base, n, tc.flat)
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				s, err := Summarize(spec, tr, Budget{})
+				runtime.ReadMemStats(&after)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSummary(t, spec, tr, s)
+				if s.Tokens > DefaultMaxTokens || len(s.Steps) == 0 || s.Steps[len(s.Steps)-1] != n-1 {
+					t.Fatalf("n=%d: %d tokens, steps %v", n, s.Tokens, s.Steps)
+				}
+				return after.TotalAlloc - before.TotalAlloc
+			}
+			small, large := alloc(100_000), alloc(1_000_000)
+			t.Logf("allocated %d bytes for 100k steps, %d for 1M", small, large)
+			if large > 2*small+1<<20 || large > 32<<20 {
+				t.Fatalf("Summarize allocated %d bytes for a 1M-step episode and %d for 100k: memory grows with the episode", large, small)
+			}
+		})
 	}
 }
