@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -18,6 +19,9 @@ import (
 // endpoint and a model are given.
 func (af advisorFlags) config() (experiment.AdvisorConfig, error) {
 	ac := experiment.AdvisorConfig{Name: af.name, PerEpisode: af.perEpisode, Seed: af.seed}
+	if _, err := af.deadline(); err != nil { // checked whatever the advisor
+		return ac, err
+	}
 	switch af.name {
 	case "scripted", "random":
 		return ac, nil
@@ -49,8 +53,27 @@ func llmConfig(af advisorFlags) (llm.Config, error) {
 	if af.model != "" {
 		cfg.Model = af.model
 	}
+	if af.llmDeadline != "" {
+		d, err := af.deadline()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Deadline = d
+	}
 	if cfg.BaseURL == "" || cfg.Model == "" {
 		return cfg, errors.New("--advisor llm needs an endpoint and a model: --llm-url URL (or $ULTRA_LLM_URL, e.g. http://localhost:8000/v1) and --model NAME (or $ULTRA_LLM_MODEL)")
 	}
 	return cfg, nil
+}
+
+// deadline parses --llm-deadline (0 when not given).
+func (af advisorFlags) deadline() (time.Duration, error) {
+	if af.llmDeadline == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(af.llmDeadline)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--llm-deadline %q: want a duration ≥ 0 such as 20m or 1h30m (0 = none)", af.llmDeadline)
+	}
+	return d, nil
 }

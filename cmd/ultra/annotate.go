@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/advisor/llm"
 	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
@@ -79,9 +80,9 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 
 // advisorFlags are the options every advisor-using command shares.
 type advisorFlags struct {
-	name, llmURL, model, llmConfig string
-	perEpisode                     int
-	seed                           uint64
+	name, llmURL, model, llmConfig, llmDeadline string
+	perEpisode                                  int
+	seed                                        uint64
 }
 
 func addAdvisorFlags(fs interface {
@@ -93,6 +94,7 @@ func addAdvisorFlags(fs interface {
 	fs.StringVar(&a.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm (default $ULTRA_LLM_URL)")
 	fs.StringVar(&a.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model name for --advisor llm (default $ULTRA_LLM_MODEL)")
 	fs.StringVar(&a.llmConfig, "llm-config", "", "YAML file with the llm advisor's settings (timeouts, limits, budget, cache, prompts)")
+	fs.StringVar(&a.llmDeadline, "llm-deadline", "", fmt.Sprintf("time the llm advisor may take in all, retries and waits included, e.g. 20m; 0 = none (default: the --llm-config deadline, else %v)", llm.DefaultConfig().Deadline))
 	fs.IntVar(&a.perEpisode, "critical", 5, "critical steps per episode at most (scripted, random)")
 	fs.Uint64Var(&a.seed, "advisor-seed", 1, "seed of the random advisor")
 }
@@ -133,12 +135,14 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	if err != nil && len(anns) == 0 && !errors.Is(err, advisor.ErrBudget) {
 		return fmt.Errorf("annotate: %s: %w", *trajPath, err)
 	}
-	if err != nil && !errors.Is(err, advisor.ErrBudget) {
-		fmt.Fprintf(stderr, "ultra annotate: advisor error (kept %d annotations): %v\n", len(anns), err)
-	}
 	rep := res.Report
 	if werr := experiment.WriteJSONL(*out, anns); werr != nil {
 		return fmt.Errorf("annotate: %w", werr)
+	}
+	if err != nil && !errors.Is(err, advisor.ErrBudget) {
+		// What was annotated is kept, but the command failed: a script
+		// must not mistake a partial file for a finished one.
+		return fmt.Errorf("annotate: kept %d annotations in %s, but the advisor failed (rerun with --force to retry; answered batches come from the cache): %w", len(anns), *out, err)
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{"advisor": res.Advisor, "out": *out, "report": rep})

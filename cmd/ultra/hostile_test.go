@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -293,5 +296,71 @@ func TestOutputsNeverClobber(t *testing.T) {
 	}
 	if _, err := runCLI(t, "annotate", "--traj", f.traj, "--advisor", "random", "--out", existing, "--force"); err != nil {
 		t.Errorf("--force: %v", err)
+	}
+}
+
+// TestHostileLLMExitCodes covers issue 14's finding 11: annotate exited 0
+// after a 401 or when every request failed. It must fail with the reason,
+// keeping what was annotated.
+func TestHostileLLMExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	trajPath := filepath.Join(dir, "t.jsonl")
+	if o, err := runCLI(t, "collect", "--env", "hopper", "--policy", "zero", "--episodes", "3", "--out", trajPath); err != nil {
+		t.Fatalf("collect: %v\n%s", err, o)
+	}
+	cfgPath := filepath.Join(dir, "llm.yaml")
+	if err := os.WriteFile(cfgPath, []byte("trajectories_per_request: 1\nmax_retries: 0\njson_mode: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	chat := func(w http.ResponseWriter, content string) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"id": "x", "object": "chat.completion", "model": "m",
+			"choices": []map[string]any{{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": content}}},
+			"usage":   map[string]int{"prompt_tokens": 10, "completion_tokens": 10}})
+	}
+	fail := func(w http.ResponseWriter, status int) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write([]byte(`{"error":{"message":"no","type":"test"}}`))
+	}
+	for _, tc := range []struct {
+		name   string
+		handle func(w http.ResponseWriter, body string)
+		want   string
+		kept   int // annotations written, -1: no file
+	}{
+		{"401", func(w http.ResponseWriter, _ string) { fail(w, http.StatusUnauthorized) }, "401", -1},
+		{"every answer unusable", func(w http.ResponseWriter, _ string) { chat(w, "I cannot help with that.") }, "every batch failed (3)", -1},
+		{"one batch of three answered", func(w http.ResponseWriter, body string) {
+			if strings.Contains(body, "s1-ep000000") {
+				chat(w, `{"annotations":[{"episode":"s1-ep000000","step":0,"action":[0.5,-0.5,0.5],"reward":0.5,"reason":"lean forward"}]}`)
+				return
+			}
+			fail(w, http.StatusBadRequest)
+		}, "kept 1 annotations", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				tc.handle(w, string(b))
+			}))
+			defer srv.Close()
+			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".jsonl")
+			o, err := runCLI(t, "annotate", "--traj", trajPath, "--out", out, "--advisor", "llm", "--llm-url", srv.URL+"/v1",
+				"--model", "m", "--llm-config", cfgPath)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v\n%s\nwant a failure containing %q", err, o, tc.want)
+			}
+			b, rerr := os.ReadFile(out)
+			switch {
+			case tc.kept < 0 && rerr == nil:
+				t.Errorf("%s was written", out)
+			case tc.kept >= 0 && (rerr != nil || strings.Count(string(b), "\n") != tc.kept):
+				t.Errorf("want %d annotations kept in %s: %v %q", tc.kept, out, rerr, b)
+			}
+		})
+	}
+	if _, err := runCLI(t, "annotate", "--traj", trajPath, "--out", filepath.Join(dir, "x.jsonl"), "--llm-deadline", "soon"); err == nil || !strings.Contains(err.Error(), `--llm-deadline "soon"`) {
+		t.Errorf("--llm-deadline soon: %v", err)
 	}
 }

@@ -436,6 +436,11 @@ func Annotate(ctx context.Context, trajs []traj.Trajectory, spec env.Spec, out s
 	if anns == nil {
 		anns = []advisor.Annotation{}
 	}
+	if err == nil && len(anns) == 0 && rep.Failed > 0 {
+		// Unusable answers fail their batch without an error (the endpoint
+		// worked); when every batch failed, the stage did.
+		err = fmt.Errorf("advisor %s: every batch failed (%d), no annotation was made; rejected answer parts: %v", adv.Name(), rep.Failed, rep.Rejected)
+	}
 	return anns, AnnotateResult{Advisor: adv.Name(), Trajectories: len(trajs), Report: rep}, err
 }
 

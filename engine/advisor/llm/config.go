@@ -71,8 +71,17 @@ type Config struct {
 	// (0 = unlimited). Every HTTP attempt counts as a request; tokens are
 	// prompt plus completion tokens reported by the server. Once a budget is
 	// reached Annotate returns advisor.ErrBudget and makes no more requests.
+	// A request starts only while the tokens spent plus the estimates of
+	// the requests in flight (prompt plus MaxTokens) are under
+	// BudgetTokens, so concurrency does not raise the spend: the last
+	// request may overshoot by its own size, as at concurrency 1.
 	BudgetRequests int `yaml:"budget_requests"`
 	BudgetTokens   int `yaml:"budget_tokens"`
+	// Deadline bounds one Annotate call as a whole — every batch, retry,
+	// backoff and rate-limit wait (0 = none). When it passes, Annotate
+	// returns what was annotated with an error saying so; answered batches
+	// stay in the cache, so a rerun repeats only the rest.
+	Deadline time.Duration `yaml:"deadline"`
 
 	// Mode is ModeSingle or ModeThree.
 	Mode string `yaml:"mode"`
@@ -102,7 +111,10 @@ type Config struct {
 // DefaultConfig returns the defaults: temperature 0.2, 1500-token answers,
 // JSON mode, 60 s per request, 5 retries with 1 s–30 s backoff, 4 requests
 // in flight, single-request mode, 4 episodes per prompt, 5 critical states
-// per episode. BaseURL defaults to OpenAI's; Model must be chosen.
+// per episode, 5 minutes for a whole Annotate call (the default job, 16
+// episodes in 4 batches, makes one wave of requests; a server that never
+// answers would otherwise cost 6 attempts × 60 s and the backoff between
+// them). BaseURL defaults to OpenAI's; Model must be chosen.
 func DefaultConfig() Config {
 	return Config{
 		BaseURL:                "https://api.openai.com/v1",
@@ -115,6 +127,7 @@ func DefaultConfig() Config {
 		BackoffBase:            time.Second,
 		BackoffMax:             30 * time.Second,
 		MaxRetryAfter:          5 * time.Minute,
+		Deadline:               5 * time.Minute,
 		Concurrency:            4,
 		Mode:                   ModeSingle,
 		TrajectoriesPerRequest: 4,
@@ -156,6 +169,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRetryAfter < 0 {
 		bad("llm: max_retry_after %v must be >= 0", c.MaxRetryAfter)
+	}
+	if c.Deadline < 0 {
+		bad("llm: deadline %v must be >= 0 (0 = none)", c.Deadline)
 	}
 	if c.Concurrency <= 0 {
 		bad("llm: concurrency %d must be positive", c.Concurrency)

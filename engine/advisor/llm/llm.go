@@ -79,8 +79,10 @@ type Advisor struct {
 	seq        atomic.Uint64
 
 	mu       sync.Mutex // guards the lifetime spend below
+	spent    *sync.Cond // signalled when a request's usage is booked
 	requests int
 	tokens   int
+	inFlight int // estimated tokens of the requests in flight
 }
 
 var _ advisor.Advisor = (*Advisor)(nil)
@@ -110,6 +112,7 @@ func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
 		rpm:    newBucket(cfg.RequestsPerMinute),
 		tpm:    newBucket(cfg.TokensPerMinute),
 	}
+	a.spent = sync.NewCond(&a.mu)
 	if key == "" {
 		a.log.Info("llm: no API key found; sending requests without one", "api_key_env", cfg.APIKeyEnv)
 	}
@@ -150,9 +153,14 @@ func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
 // Name returns "llm".
 func (a *Advisor) Name() string { return "llm" }
 
+// minRedactLen is the shortest key scrub redacts. A real API key is far
+// longer; redacting a one- or two-character placeholder key (local servers
+// accept anything) would garble every log line that holds that character.
+const minRedactLen = 8
+
 // scrub removes the API key from text bound for logs, errors and files.
 func (a *Advisor) scrub(s string) string {
-	if a.key == "" {
+	if len(a.key) < minRedactLen {
 		return s
 	}
 	return strings.ReplaceAll(s, a.key, "[REDACTED]")
@@ -161,7 +169,7 @@ func (a *Advisor) scrub(s string) string {
 // scrubErr returns err, or a plain error with the key removed when its text
 // holds the key (dropping the chain, which could expose it again).
 func (a *Advisor) scrubErr(err error) error {
-	if err == nil || a.key == "" || !strings.Contains(err.Error(), a.key) {
+	if err == nil || len(a.key) < minRedactLen || !strings.Contains(err.Error(), a.key) {
 		return err
 	}
 	return errors.New(a.scrub(err.Error()))
@@ -179,21 +187,34 @@ func (a *Advisor) exhaustedLocked() bool {
 		(a.cfg.BudgetTokens > 0 && a.tokens >= a.cfg.BudgetTokens)
 }
 
-// reserve counts one request against the budget, or reports it spent.
-func (a *Advisor) reserve() bool {
+// reserve counts one request of an estimated est tokens against the
+// budget, or reports the budget spent. While the tokens spent plus those
+// reserved by requests in flight reach BudgetTokens it waits for those
+// requests to book their usage, so that the spend does not depend on the
+// concurrency.
+func (a *Advisor) reserve(est int) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.exhaustedLocked() {
-		return false
+	for {
+		if a.exhaustedLocked() {
+			return false
+		}
+		if a.cfg.BudgetTokens == 0 || a.inFlight == 0 || a.tokens+a.inFlight < a.cfg.BudgetTokens {
+			a.requests++
+			a.inFlight += est
+			return true
+		}
+		a.spent.Wait()
 	}
-	a.requests++
-	return true
 }
 
-func (a *Advisor) spend(tokens int) {
+// spend books a request's usage in place of its reservation of est.
+func (a *Advisor) spend(est, tokens int) {
 	a.mu.Lock()
+	a.inFlight -= est
 	a.tokens += tokens
 	a.mu.Unlock()
+	a.spent.Broadcast()
 }
 
 // Annotate annotates trajs in batches of Config.TrajectoriesPerRequest, run
@@ -201,8 +222,14 @@ func (a *Advisor) spend(tokens int) {
 // Invalid trajectories are skipped and reported in the error; empty ones
 // are skipped silently. It returns advisor.ErrBudget, with whatever was
 // annotated before, once the budget is spent.
-func (a *Advisor) Annotate(ctx context.Context, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
+func (a *Advisor) Annotate(parent context.Context, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
 	var rep advisor.Report
+	ctx := parent
+	if a.cfg.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(parent, a.cfg.Deadline)
+		defer cancel()
+	}
 	if a.exhausted() {
 		rep.BudgetExhausted = true
 		return nil, rep, advisor.ErrBudget
@@ -260,8 +287,12 @@ func (a *Advisor) Annotate(ctx context.Context, trajs []traj.Trajectory) ([]advi
 		a.log.Warn("llm: budget exhausted", "budget_requests", a.cfg.BudgetRequests, "budget_tokens", a.cfg.BudgetTokens)
 		return anns, rep, advisor.ErrBudget
 	}
+	if parent.Err() != nil {
+		return anns, rep, parent.Err()
+	}
 	if ctx.Err() != nil {
-		return anns, rep, ctx.Err()
+		return anns, rep, fmt.Errorf("llm: the deadline of %v passed with %d of %d batches unanswered (answered ones are cached: a rerun repeats only the rest; raise the deadline for larger jobs): %w",
+			a.cfg.Deadline, rep.Failed, len(batches), ctx.Err())
 	}
 	return anns, rep, a.scrubErr(errors.Join(errs...))
 }
@@ -430,13 +461,15 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			req.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
 		}
 
-		taken, err := a.waitTurn(ctx, estPrompt+cfg.MaxTokens)
+		est := estPrompt + cfg.MaxTokens
+		taken, err := a.waitTurn(ctx, est)
 		if err != nil {
 			return "", err
 		}
 		// The budget is checked with a concurrency slot held, so it sees
-		// the usage of every request that finished before this one.
-		if !a.reserve() {
+		// the usage of every request that finished before this one and the
+		// reservations of those in flight.
+		if !a.reserve(est) {
 			<-a.sem
 			a.tpm.adjust(-taken)
 			a.observed("budget", 0, 0, 0)
@@ -461,13 +494,15 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 				answer = a.scrub(resp.Choices[0].Message.Content)
 				finish = string(resp.Choices[0].FinishReason)
 			}
-			u := usage{resp.Usage.PromptTokens, resp.Usage.CompletionTokens}
-			if u.total() == 0 { // the server reported no usage: estimate it
-				u = usage{estPrompt, interpret.EstimateTokens(answer)}
+			u, ok := checkUsage(resp.Usage, promptText.Len(), len(msgs), estPrompt, cfg.MaxTokens, answer)
+			if !ok {
+				rep.Reject(rejBadUsage)
+				a.log.Warn("llm: the server reported impossible usage; booking estimates", "request_id", id,
+					"prompt_tokens", resp.Usage.PromptTokens, "completion_tokens", resp.Usage.CompletionTokens)
 			}
 			rep.PromptTokens += u.PromptTokens
 			rep.CompletionTokens += u.CompletionTokens
-			a.spend(u.total())
+			a.spend(est, u.total())
 			a.tpm.adjust(float64(u.total()) - taken)
 			// Release the slot only once the usage is booked, so the next
 			// request's budget check sees it (no overshoot at concurrency 1).
@@ -487,6 +522,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			return answer, nil
 		}
 
+		a.spend(est, 0)
 		<-a.sem
 		a.tpm.adjust(-taken) // nothing (known to be) consumed
 		serr := a.scrubErr(err)
@@ -516,6 +552,26 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			return "", err
 		}
 	}
+}
+
+// checkUsage returns the usage to book for an answer. A server that reports
+// none gets estimates (not an error). Figures that are negative, or beyond
+// what the request could use — more prompt tokens than the prompt has bytes
+// (plus framing), more completion tokens than twice max_tokens or the
+// answer's bytes — are a protocol error (ok false): they would wrap the
+// counters and disable the budget, so the estimate is booked instead.
+func checkUsage(got openai.Usage, promptBytes, messages, estPrompt, maxTokens int, answer string) (u usage, ok bool) {
+	if got.PromptTokens == 0 && got.CompletionTokens == 0 {
+		return usage{estPrompt, interpret.EstimateTokens(answer)}, true
+	}
+	u, ok = usage{got.PromptTokens, got.CompletionTokens}, true
+	if u.PromptTokens < 0 || u.PromptTokens > promptBytes+16*messages+1024 {
+		u.PromptTokens, ok = estPrompt, false
+	}
+	if u.CompletionTokens < 0 || u.CompletionTokens > max(2*maxTokens, len(answer))+1024 {
+		u.CompletionTokens, ok = interpret.EstimateTokens(answer), false
+	}
+	return u, ok
 }
 
 // waitTurn waits for the rate limiters and a concurrency slot (released by

@@ -805,3 +805,109 @@ func TestRequestObserverSeesEveryOutcome(t *testing.T) {
 		t.Fatalf("outcomes %v, tokens %d", seen, tokens)
 	}
 }
+
+// TestBudgetDoesNotDependOnConcurrency covers issue 14's finding 11: with
+// four requests in flight, a 200-token budget spent 600, because each
+// request checked the budget before any had booked its usage. Requests in
+// flight now reserve their estimate, so the spend is what it is at
+// concurrency 1.
+func TestBudgetDoesNotDependOnConcurrency(t *testing.T) {
+	for _, conc := range []int{1, 4} {
+		t.Run(fmt.Sprintf("concurrency %d", conc), func(t *testing.T) {
+			trajs := hopperTrajs(t, 4)
+			var cfg Config
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request, q request) {
+				time.Sleep(20 * time.Millisecond) // let the others arrive
+				reply(w, goodAnswer(t, cfg, trajs, q))
+			})
+			cfg = testConfig(srv.URL)
+			cfg.TrajectoriesPerRequest, cfg.Concurrency, cfg.BudgetTokens = 1, conc, 200
+			a := newAdvisor(t, cfg, nil)
+			_, rep, err := annotate(t, a, trajs)
+			if !errors.Is(err, advisor.ErrBudget) {
+				t.Fatalf("err %v, want ErrBudget", err)
+			}
+			// 150 tokens per answer: the first leaves 150 < 200, the
+			// second reaches 300 and nothing more starts.
+			if srv.count() != 2 || rep.PromptTokens+rep.CompletionTokens != 300 {
+				t.Errorf("%d requests spent %d tokens; want 2 spending 300", srv.count(), rep.PromptTokens+rep.CompletionTokens)
+			}
+		})
+	}
+}
+
+// TestImpossibleUsageIsAProtocolError covers finding 11's wrapped token
+// counters: negative or absurd usage figures are replaced by estimates,
+// counted as bad_usage, and the budget keeps working.
+func TestImpossibleUsageIsAProtocolError(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		prompt, completion int
+	}{
+		{"negative", -4_000_000_000, 50},
+		{"absurd", 100, 4_000_000_000},
+		{"both", -1, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			trajs := hopperTrajs(t, 4)
+			var cfg Config
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request, q request) {
+				replyUsage(w, goodAnswer(t, cfg, trajs, q), tc.prompt, tc.completion)
+			})
+			cfg = testConfig(srv.URL)
+			cfg.TrajectoriesPerRequest, cfg.Concurrency, cfg.BudgetTokens = 1, 1, 300
+			a := newAdvisor(t, cfg, nil)
+			_, rep, err := annotate(t, a, trajs)
+			if rep.Rejected[rejBadUsage] != srv.count() || srv.count() == 0 {
+				t.Errorf("bad_usage %d for %d answers", rep.Rejected[rejBadUsage], srv.count())
+			}
+			if rep.PromptTokens <= 0 || rep.CompletionTokens <= 0 || a.tokens <= 0 {
+				t.Errorf("booked %d + %d tokens (lifetime %d): want positive estimates", rep.PromptTokens, rep.CompletionTokens, a.tokens)
+			}
+			// At least 150 tokens are booked per answer: the 300-token
+			// budget stops the run before the fourth request.
+			if !errors.Is(err, advisor.ErrBudget) || srv.count() >= 4 {
+				t.Errorf("err %v after %d requests: the budget must still hold", err, srv.count())
+			}
+		})
+	}
+}
+
+// TestDeadlineBoundsAnnotate covers finding 11's silent server: a deadline
+// ends the whole call, whatever the per-request timeout and retries.
+func TestDeadlineBoundsAnnotate(t *testing.T) {
+	trajs := hopperTrajs(t, 4)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request, q request) {
+		<-r.Context().Done() // never answers
+	})
+	cfg := testConfig(srv.URL)
+	cfg.Timeout, cfg.MaxRetries, cfg.Deadline = time.Minute, 5, 300*time.Millisecond
+	a := newAdvisor(t, cfg, nil)
+	start := time.Now()
+	anns, _, err := a.Annotate(context.Background(), trajs)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deadline of 300ms passed") {
+		t.Fatalf("err %v, want the deadline named", err)
+	}
+	if len(anns) != 0 {
+		t.Errorf("%d annotations from a silent server", len(anns))
+	}
+	// Generous: it must not wait out the 60 s request timeout.
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// TestShortKeysAreNotRedacted covers finding 13: a one-character key made
+// every copy of that character "[REDACTED]".
+func TestShortKeysAreNotRedacted(t *testing.T) {
+	for _, tc := range []struct{ key, in, want string }{
+		{"a", "a bad answer", "a bad answer"},
+		{"sk-1234", "key sk-1234", "key sk-1234"},
+		{"sk-12345678", "key sk-12345678 leaked", "key [REDACTED] leaked"},
+	} {
+		a := &Advisor{key: tc.key}
+		if got := a.scrub(tc.in); got != tc.want {
+			t.Errorf("key %q: scrub(%q) = %q, want %q", tc.key, tc.in, got, tc.want)
+		}
+	}
+}
