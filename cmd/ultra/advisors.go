@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
 	"github.com/ultra-rl/ultra/engine/experiment"
+	"github.com/ultra-rl/ultra/internal/configflags"
 )
 
 // config turns the advisor flags into the engine's configuration; for llm
@@ -37,14 +33,8 @@ func (af advisorFlags) config() (experiment.AdvisorConfig, error) {
 func llmConfig(af advisorFlags) (llm.Config, error) {
 	cfg := llm.DefaultConfig()
 	if af.llmConfig != "" {
-		b, err := os.ReadFile(af.llmConfig)
-		if err != nil {
-			return cfg, fmt.Errorf("--llm-config: %w", err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("--llm-config %s: %w", af.llmConfig, err)
+		if err := configflags.DecodeFile(af.llmConfig, &cfg); err != nil {
+			return cfg, fmt.Errorf("--llm-config %w", err)
 		}
 	}
 	if af.llmURL != "" {

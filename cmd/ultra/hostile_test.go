@@ -150,6 +150,9 @@ func TestHostileRefineInputs(t *testing.T) {
 
 func TestHostileExperimentAndEvalFlags(t *testing.T) {
 	dir := t.TempDir()
+	fracYAML, fracLLM := filepath.Join(dir, "frac.yaml"), filepath.Join(dir, "frac-llm.yaml")
+	os.WriteFile(fracYAML, []byte("num-steps: 2048.5\n"), 0o600)
+	os.WriteFile(fracLLM, []byte("max_tokens: 1500.5\n"), 0o600)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -171,6 +174,9 @@ func TestHostileExperimentAndEvalFlags(t *testing.T) {
 		{"train hidden 100000,100000", []string{"train", "--env", "hopper", "--hidden", "100000,100000", "--memory-limit", "1GiB", "--out", filepath.Join(dir, "t")}, "a network of 20003000007 parameters"},
 		{"collect episodes 2e9", []string{"collect", "--env", "hopper", "--policy", "zero", "--episodes", "2000000000", "--envs", "2", "--memory-limit", "1GiB", "--out", filepath.Join(dir, "c2.jsonl")}, "2000000000 episodes of up to 1000 steps"},
 		{"a bad memory limit", []string{"eval", "--env", "hopper", "--memory-limit", "lots"}, `memory limit "lots"`},
+		// Finding 13: YAML fractions for integers were truncated.
+		{"a fraction in --config", []string{"train", "--env", "hopper", "--config", fracYAML, "--out", filepath.Join(dir, "t2")}, `line 1: num-steps "2048.5": want an integer`},
+		{"a fraction in --llm-config", []string{"experiment", "--advisor", "llm", "--llm-url", "http://127.0.0.1:1/v1", "--model", "m", "--llm-config", fracLLM}, `line 1: max_tokens "1500.5": want an integer`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args

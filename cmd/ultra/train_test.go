@@ -66,7 +66,7 @@ func TestTrainRejectsBadOptions(t *testing.T) {
 		{[]string{"train", "--out", dir + "/a", "--learning-rate", "7"}, "learning-rate = 7, want in (0, 1)"},
 		{[]string{"train", "--out", dir + "/b", "--envs", "x"}, `--envs "x": want an integer`},
 		{[]string{"train", "--out", dir + "/c", "--env", "nope"}, "valid envs are"},
-		{[]string{"train", "--out", dir + "/d", "--config", bad}, "field lerning-rate not found"},
+		{[]string{"train", "--out", dir + "/d", "--config", bad}, `unknown option "lerning-rate"`},
 		{[]string{"train", "--out", dir + "/e", "--hidden", "64,a"}, "comma-separated integers"},
 		{[]string{"train", "--out", dir + "/f", "--resume"}, "no such file"},
 		{[]string{"train", "--out", dir + "/g", "--device", "tpu"}, `device = "tpu", want "cpu" or "cuda"`},

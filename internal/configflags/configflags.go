@@ -6,13 +6,13 @@
 package configflags
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -70,16 +70,13 @@ func formatValue(v reflect.Value) string {
 }
 
 // Apply loads the config file (if any) then the flags given explicitly.
+// A file's values go through the same parsing as flags, so `num-steps:
+// 2048.5` is refused as it is on the command line (a YAML decoder would
+// truncate it to 2048).
 func (cf *Set) Apply(configPath string) error {
 	if configPath != "" {
-		b, err := os.ReadFile(configPath)
-		if err != nil {
-			return fmt.Errorf("--config: %w", err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(cf.target); err != nil && err.Error() != "EOF" {
-			return fmt.Errorf("--config %s: %w (keys are the flag names, e.g. learning-rate: 3e-4)", configPath, err)
+		if err := DecodeFile(configPath, cf.target); err != nil {
+			return fmt.Errorf("--config %w", err)
 		}
 	}
 	var err error
@@ -88,21 +85,96 @@ func (cf *Set) Apply(configPath string) error {
 		if !ok || err != nil {
 			return
 		}
-		err = cf.set(f.Name, *s)
+		if serr := set(cf.target, f.Name, *s); serr != nil {
+			err = fmt.Errorf("--%w", serr)
+		}
 	})
 	return err
 }
 
-// set parses x into the field tagged key.
-func (cf *Set) set(key, x string) error {
-	v := reflect.ValueOf(cf.target).Elem()
+// DecodeFile sets the fields of target (a pointer to a struct) that a
+// YAML file of "key: value" lines names by their yaml tags. Values are
+// parsed strictly, as flags are: a fraction for an integer, an unknown or
+// repeated key, or a value of the wrong kind is an error naming the line.
+func DecodeFile(path string, target any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := Decode(b, target); err != nil {
+		return fmt.Errorf("%s %w", path, err)
+	}
+	return nil
+}
+
+// Decode is DecodeFile for a document in memory; errors start with the
+// line ("line 3: ...").
+func Decode(b []byte, target any) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	if len(doc.Content) == 0 { // empty file
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: want \"key: value\" lines", root.Line)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if seen[k.Value] {
+			return fmt.Errorf("line %d: %s is given twice", k.Line, k.Value)
+		}
+		seen[k.Value] = true
+		var x string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			x = v.Value
+		case yaml.SequenceNode: // hidden: [64, 64]
+			parts := make([]string, len(v.Content))
+			for j, e := range v.Content {
+				if e.Kind != yaml.ScalarNode {
+					return fmt.Errorf("line %d: %s: want a list of numbers", e.Line, k.Value)
+				}
+				parts[j] = e.Value
+			}
+			x = strings.Join(parts, ",")
+		default:
+			return fmt.Errorf("line %d: %s: want a single value or a list", v.Line, k.Value)
+		}
+		if err := set(target, k.Value, x); err != nil {
+			return fmt.Errorf("line %d: %w", k.Line, err)
+		}
+	}
+	return nil
+}
+
+// set parses x into the field of target tagged key.
+func set(target any, key, x string) error {
+	v := reflect.ValueOf(target).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		if strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0] != key {
 			continue
 		}
 		fv := v.Field(i)
-		bad := func(want string) error { return fmt.Errorf("--%s %q: want %s", key, x, want) }
+		bad := func(want string) error { return fmt.Errorf("%s %q: want %s", key, x, want) }
 		switch fv.Kind() {
+		case reflect.Int64:
+			if fv.Type() == reflect.TypeOf(time.Duration(0)) {
+				d, err := time.ParseDuration(x)
+				if err != nil {
+					return bad("a duration such as 90s or 5m")
+				}
+				fv.SetInt(int64(d))
+				return nil
+			}
+			n, err := strconv.ParseInt(strings.ReplaceAll(x, "_", ""), 10, 64)
+			if err != nil {
+				return bad("an integer")
+			}
+			fv.SetInt(n)
 		case reflect.Int:
 			n, err := strconv.Atoi(strings.ReplaceAll(x, "_", ""))
 			if err != nil {
@@ -147,7 +219,7 @@ func (cf *Set) set(key, x string) error {
 			}
 			fv.Set(reflect.ValueOf(out))
 		default:
-			return fmt.Errorf("--%s: unsupported option type %s", key, fv.Kind())
+			return fmt.Errorf("%s: unsupported option type %s", key, fv.Kind())
 		}
 		return nil
 	}

@@ -1,0 +1,79 @@
+package configflags
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type cfg struct {
+	Steps  int     `yaml:"num-steps" help:"steps"`
+	Seed   uint64  `yaml:"seed" help:"seed"`
+	LR     float64 `yaml:"learning-rate" help:"lr"`
+	Norm   bool    `yaml:"norm-obs" help:"norm"`
+	Act    string  `yaml:"activation" help:"act"`
+	Hidden []int   `yaml:"hidden" help:"layers"`
+}
+
+func apply(t *testing.T, yaml string, args ...string) (cfg, error) {
+	t.Helper()
+	c := cfg{Steps: 2048, LR: 3e-4, Hidden: []int{64, 64}}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cf := New(fs, &c)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	path := ""
+	if yaml != "-" {
+		path = filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c, cf.Apply(path)
+}
+
+func TestApply(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		args       []string
+		want       string // error substring; "" for success
+		check      func(c cfg) bool
+	}{
+		{name: "values", yaml: "num-steps: 1e6\nseed: 7\nlearning-rate: 2.5e-4\nnorm-obs: true\nactivation: relu\nhidden: [256, 128]\n",
+			check: func(c cfg) bool {
+				return c.Steps == 1_000_000 && c.Seed == 7 && c.LR == 2.5e-4 && c.Norm && c.Act == "relu" && len(c.Hidden) == 2 && c.Hidden[1] == 128
+			}},
+		{name: "flags override the file", yaml: "num-steps: 512\n", args: []string{"--num-steps", "128"}, check: func(c cfg) bool { return c.Steps == 128 }},
+		{name: "empty file", yaml: "", check: func(c cfg) bool { return c.Steps == 2048 }},
+		{name: "no file", yaml: "-", check: func(c cfg) bool { return c.Steps == 2048 }},
+		// Issue 14, finding 13: a YAML decoder truncates 2048.5 to 2048.
+		{name: "a fraction for an integer", yaml: "num-steps: 2048.5\n", want: `line 1: num-steps "2048.5": want an integer`},
+		{name: "a fraction on the command line", yaml: "-", args: []string{"--num-steps", "2048.5"}, want: `--num-steps "2048.5": want an integer`},
+		{name: "a negative seed", yaml: "seed: -1\n", want: `seed "-1": want a non-negative integer`},
+		{name: "yes for a bool", yaml: "norm-obs: yes\n", want: "want true or false"},
+		{name: "an unknown key", yaml: "lerning-rate: 1\n", want: `line 1: unknown option "lerning-rate"`},
+		{name: "a key twice", yaml: "seed: 1\nseed: 2\n", want: "seed is given twice"},
+		{name: "a nested map", yaml: "hidden:\n  a: 1\n", want: "want a single value or a list"},
+		{name: "a list of lists", yaml: "hidden: [[1]]\n", want: "want a list of numbers"},
+		{name: "not a mapping", yaml: "- 1\n- 2\n", want: `want "key: value" lines`},
+		{name: "not YAML", yaml: "a: [\n", want: "--config"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := apply(t, tc.yaml, tc.args...)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || !tc.check(c) {
+				t.Fatalf("got %+v, %v", c, err)
+			}
+		})
+	}
+}
