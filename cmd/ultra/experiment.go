@@ -1,20 +1,18 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
 	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ultra"
+	"github.com/ultra-rl/ultra/internal/interrupt"
 )
 
 func cmdExperiment(args []string, stdout, stderr io.Writer) error {
@@ -79,7 +77,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopMetrics()
 	c.Metrics = reg
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interrupt.Context(stderr)
 	defer stop()
 	res, err := experiment.Run(ctx, c)
 	if errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil) {

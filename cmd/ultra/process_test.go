@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -97,6 +98,36 @@ func TestSIGTERMCheckpointsAndResumes(t *testing.T) {
 	ck2, _ := ppo.LoadCheckpoint(filepath.Join(dir, run.CheckpointFile))
 	if ck2.Iteration != ck.Iteration+2 || metricsRows(dir) != ck2.Iteration {
 		t.Fatalf("after resume: iteration %d (want %d), %d metric rows", ck2.Iteration, ck.Iteration+2, metricsRows(dir))
+	}
+}
+
+// TestSecondInterruptQuits: the first SIGINT waits for the running
+// iteration (up to --shutdown-timeout); a second one quits at once with
+// status 130 (issue 14, finding 13), and the last checkpoint still loads.
+func TestSecondInterruptQuits(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	// Iterations of 50 000 steps take seconds, so the first SIGINT alone
+	// would keep the process running well past the second.
+	cmd := ultraProcess(t, "train", "--out", dir, "--steps", "10000000", "--env", "hopper", "--num-steps", "50000",
+		"--num-minibatches", "4", "--update-epochs", "1", "--progress", "log", "--metrics-addr", "", "--shutdown-timeout", "10m", "--checkpoint-every", "1")
+	waitFor(t, "the first checkpoint", 120*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(dir, run.CheckpointFile))
+		return err == nil
+	})
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(100 * time.Millisecond)
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("after two interrupts: %v, want exit status 130", err)
+	}
+	if d := time.Since(sent); d > 5*time.Second {
+		t.Errorf("took %v to quit after the second interrupt", d)
+	}
+	if _, err := ppo.LoadCheckpoint(filepath.Join(dir, run.CheckpointFile)); err != nil {
+		t.Fatalf("the checkpoint written before the interrupts: %v", err)
 	}
 }
 

@@ -1,20 +1,17 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ultra"
+	"github.com/ultra-rl/ultra/internal/interrupt"
 )
 
 func cmdRefine(args []string, stdout, stderr io.Writer) error {
@@ -104,7 +101,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		}
 		defer stop()
 		job.SetMetrics(reg)
-		ctx, stopSig := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stopSig := interrupt.Context(stderr)
 		defer stopSig()
 		res, err := job.Run(ctx)
 		if bar {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,16 +8,15 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/run"
 	"github.com/ultra-rl/ultra/internal/configflags"
+	"github.com/ultra-rl/ultra/internal/interrupt"
 )
 
 // resumeFlags are the flags --resume accepts (the rest of the configuration
@@ -89,7 +87,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	if bar {
 		ro.Quiet, ro.OnIteration = true, barFor(stderr, int64(tr.Config().TotalSteps), tr.GlobalStep())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interrupt.Context(stderr)
 	defer stop()
 	res, err := run.Loop(ctx, tr, ro)
 	if bar {

@@ -230,10 +230,7 @@ func (c *Checkpoint) Save(path string) error {
 	if err := c.Encode(&buf); err != nil {
 		return err
 	}
-	if err := atomicfile.Write(path, buf.Bytes()); err != nil {
-		return fmt.Errorf("save checkpoint: %w", err)
-	}
-	return nil
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 // checkFor checks, before any network is built, that the checkpoint can

@@ -20,12 +20,14 @@ var writeTemp = func(f *os.File, data []byte) error {
 }
 
 // Write replaces path with data so that readers see either the
-// old or the new content, never a mix, even across a crash.
+// old or the new content, never a mix, even across a crash. An error names
+// path once, says what failed ("no space left on device") and that the
+// previous content is unchanged; the temporary file is removed.
 func Write(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return err
+		return failed(path, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -35,22 +37,36 @@ func Write(path string, data []byte) (err error) {
 		}
 	}()
 	if err = f.Chmod(0o644); err != nil { // CreateTemp makes 0600 files; outputs are meant to be shared
-		return fmt.Errorf("chmod %s: %w", tmp, err)
+		return failed(path, err)
 	}
 	if err = writeTemp(f, data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
+		return failed(path, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
+		return failed(path, err)
 	}
 	if err = os.Rename(tmp, path); err != nil {
-		return err
+		return failed(path, err)
 	}
 	if d, derr := os.Open(dir); derr == nil {
 		d.Sync() // best effort: makes the rename durable where supported
 		d.Close()
 	}
 	return nil
+}
+
+// failed reports a failed Write of path. The operating system's errors name
+// the temporary file (twice, once wrapped); only their cause is kept.
+func failed(path string, err error) error {
+	var pe *os.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return fmt.Errorf("write %s: %w (the previous content, if any, is unchanged)", path, err)
 }
 
 // CheckOutput refuses an output path that would lose data: a directory, one

@@ -25,6 +25,10 @@ func TestWriteKeepsOldFileOnFailure(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("want ENOSPC, got %v", err)
 	}
+	// Issue 14, finding 13: the message named the temporary file twice.
+	if want := "write " + path + ": no space left on device (the previous content, if any, is unchanged)"; err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
+	}
 	if b, _ := os.ReadFile(path); string(b) != "old" {
 		t.Fatalf("old content lost: %q", b)
 	}
