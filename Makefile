@@ -5,7 +5,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # Packages whose concurrency the race detector checks in `make test`.
 RACE_PKGS   ?= ./engine/... ./mujoco/...
 
-.PHONY: all deps build test race lint bench demo clean ale-check build-ale test-ale cuda-kernels build-cuda gpu-check
+.PHONY: all deps build test race lint bench demo clean ale-check build-ale test-ale cuda-kernels build-cuda gpu-check fuzz fuzz-corpus
 
 all: build
 
@@ -90,6 +90,21 @@ build-cuda: deps
 ## agreement tests on the GPU at 1e-4, a 20-iteration hopper run against the CPU, bench/gpu.sh.
 gpu-check:
 	bash scripts/gpu-check.sh
+
+## fuzz: each fuzz target of a parser of outside data for FUZZTIME (default 1m). `make test` replays
+## their seeds and testdata/fuzz corpora (plain go test); new failures land in testdata/fuzz/.
+## Minimisation is capped: the seeds are real files of kilobytes, and the default 60 s minimisation of
+## every new input stalls the run.
+FUZZTIME    ?= 1m
+FUZZ_TARGETS = ./engine/ppo/:FuzzDecodeCheckpoint ./engine/ultra/:FuzzTrajectoriesJSONL ./engine/ultra/:FuzzAnnotationsJSONL \
+	./engine/advisor/llm/:FuzzParseAnswer ./internal/configflags/:FuzzDecode ./engine/env/:FuzzPoolUnmarshalBinary ./mujoco/:FuzzRestore
+fuzz: deps
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg; done
+
+## fuzz-corpus: regenerate the real-file seeds (a run's checkpoint and config, a trajectory, annotations).
+fuzz-corpus: deps
+	bash scripts/fuzz-corpus.sh
 
 clean:
 	rm -rf bin

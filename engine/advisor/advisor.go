@@ -134,9 +134,6 @@ type Checker struct {
 	SnapshotLen int
 }
 
-// maxSnapshotValue is MuJoCo's mjMAXVAL, beyond which a state is bad.
-const maxSnapshotValue = 1e10
-
 // Check returns why a cannot be used — a short reason that callers count
 // drops by — or "" when it can.
 func (c Checker) Check(a *Annotation) string {
@@ -169,10 +166,8 @@ func (c Checker) Check(a *Annotation) string {
 		if c.SnapshotLen > 0 && len(a.Snapshot) != c.SnapshotLen {
 			return fmt.Sprintf("snapshot has %d values, %s's has %d", len(a.Snapshot), sp.ID, c.SnapshotLen)
 		}
-		for _, v := range a.Snapshot {
-			if math.IsNaN(v) || math.Abs(v) > maxSnapshotValue {
-				return "snapshot value not finite or beyond ±1e10"
-			}
+		if why := env.CheckSnapshot(a.Snapshot); why != "" {
+			return why
 		}
 	}
 	return ""

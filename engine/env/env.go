@@ -194,6 +194,22 @@ func (r *Registry) Lookup(id string) (Spec, error) {
 	return s, nil
 }
 
+// MaxSnapshotValue bounds every value of a stored simulator snapshot: it is
+// MuJoCo's mjMAXVAL, beyond which MuJoCo calls a state bad. Readers of
+// snapshots (trajectories, annotations) refuse larger values and NaN.
+const MaxSnapshotValue = 1e10
+
+// CheckSnapshot returns why snap cannot be a simulator state — a value that
+// is NaN or beyond ±MaxSnapshotValue — or "".
+func CheckSnapshot(snap []float64) string {
+	for _, v := range snap {
+		if math.IsNaN(v) || math.Abs(v) > MaxSnapshotValue {
+			return "snapshot value not finite or beyond ±1e10"
+		}
+	}
+	return ""
+}
+
 // SnapshotLen returns the number of values in one simulator snapshot of
 // spec's task, by making one instance.
 func SnapshotLen(spec Spec) (int, error) {

@@ -431,6 +431,25 @@ type poolState struct {
 	Physics   []int64
 }
 
+// check refuses episode progress no run can have: a non-finite return, or
+// a negative length or counter.
+func (st *poolState) check() error {
+	if st.Steps < 0 {
+		return fmt.Errorf("step counter %d is negative", st.Steps)
+	}
+	for i := range st.CurRet {
+		if math.IsNaN(st.CurRet[i]) || math.IsInf(st.CurRet[i], 0) || st.CurLen[i] < 0 {
+			return fmt.Errorf("instance %d: episode return %v after %d steps", i, st.CurRet[i], st.CurLen[i])
+		}
+	}
+	for i := range st.Episodes {
+		if st.Episodes[i] < 0 || (i < len(st.Physics) && st.Physics[i] < 0) {
+			return fmt.Errorf("instance %d: negative episode counters", i)
+		}
+	}
+	return nil
+}
+
 // MarshalBinary implements VecEnv.
 func (p *Pool) MarshalBinary() ([]byte, error) {
 	if !p.started {
@@ -461,6 +480,9 @@ func (p *Pool) UnmarshalBinary(b []byte) error {
 	}
 	if st.Task != p.spec.ID || len(st.Snapshots) != p.n || len(st.RNGs) != p.n || len(st.CurRet) != p.n || len(st.CurLen) != p.n {
 		return fmt.Errorf("env: saved state is for %d %q envs, this VecEnv has %d %q envs", len(st.Snapshots), st.Task, p.n, p.spec.ID)
+	}
+	if err := st.check(); err != nil {
+		return fmt.Errorf("env: saved state: %w", err)
 	}
 	for i, e := range p.envs {
 		if err := e.Restore(st.Snapshots[i], p.obsRow(p.obs, i)); err != nil {

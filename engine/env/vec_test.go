@@ -1,7 +1,10 @@
 package env
 
 import (
+	"bytes"
+	"encoding/gob"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -242,4 +245,43 @@ func TestNewRefusesBatchesOverTheMemoryLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Close()
+}
+
+// TestUnmarshalRefusesImpossibleProgress: a saved state whose episode
+// return is not finite or whose counters are negative is refused, not
+// restored into NaN returns.
+func TestUnmarshalRefusesImpossibleProgress(t *testing.T) {
+	p, err := New(counterSpec(0), Config{NumEnvs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Reset(1); err != nil {
+		t.Fatal(err)
+	}
+	good, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(st *poolState){
+		"NaN return":      func(st *poolState) { st.CurRet[1] = math.NaN() },
+		"negative length": func(st *poolState) { st.CurLen[0] = -4 },
+		"negative steps":  func(st *poolState) { st.Steps = -1 },
+	} {
+		var st poolState
+		if err := gob.NewDecoder(bytes.NewReader(good)).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		edit(&st)
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.UnmarshalBinary(buf.Bytes()); err == nil || !strings.Contains(err.Error(), "saved state") {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+	if err := p.UnmarshalBinary(good); err != nil {
+		t.Fatal(err)
+	}
 }

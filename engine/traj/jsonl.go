@@ -29,21 +29,31 @@ func ReadJSONL[T any](path string) ([]T, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return DecodeJSONL[T](f, path)
+}
+
+// maxLine bounds one JSON line (one trajectory): 1 GiB, a 5-million-step
+// episode with snapshots.
+const maxLine = 1 << 30
+
+// DecodeJSONL reads one JSON object per line from r; blank lines are
+// skipped and errors name the line as name:line.
+func DecodeJSONL[T any](r io.Reader, name string) ([]T, error) {
 	var out []T
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
 	for line := 1; sc.Scan(); line++ {
 		if len(sc.Bytes()) == 0 {
 			continue
 		}
 		var v T
 		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return out, nil
 }
@@ -59,9 +69,21 @@ func ReadFor(path string, spec env.Spec) ([]Trajectory, error) {
 	if len(trajs) == 0 {
 		return nil, fmt.Errorf("%s holds no trajectories", path)
 	}
+	snapLen := -1 // the task's snapshot length, learnt on the first snapshot
 	for i := range trajs {
 		if err := trajs[i].Validate(spec); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+		if len(trajs[i].Snapshots) == 0 {
+			continue
+		}
+		if snapLen < 0 {
+			if snapLen, err = env.SnapshotLen(spec); err != nil {
+				return nil, err
+			}
+		}
+		if got := len(trajs[i].Snapshots[0]); got != snapLen {
+			return nil, fmt.Errorf("%s:%d: trajectory %s: snapshots have %d values, %s's have %d", path, i+1, trajs[i].ID, got, spec.ID, snapLen)
 		}
 	}
 	return trajs, nil

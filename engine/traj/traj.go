@@ -62,5 +62,13 @@ func (t *Trajectory) Validate(spec env.Spec) error {
 	case t.Bonus != nil && len(t.Bonus) != n, t.Replaced != nil && len(t.Replaced) != n:
 		return fmt.Errorf("trajectory %s: %d steps but %d bonus and %d replaced flags", t.ID, n, len(t.Bonus), len(t.Replaced))
 	}
+	for k, s := range t.Snapshots {
+		if len(s) != len(t.Snapshots[0]) {
+			return fmt.Errorf("trajectory %s: snapshot %d has %d values, snapshot 0 has %d", t.ID, k, len(s), len(t.Snapshots[0]))
+		}
+		if why := env.CheckSnapshot(s); why != "" {
+			return fmt.Errorf("trajectory %s: step %d: %s", t.ID, k, why)
+		}
+	}
 	return nil
 }

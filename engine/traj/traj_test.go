@@ -26,6 +26,10 @@ func TestValidate(t *testing.T) {
 		{"obs", func(x *Trajectory) { x.Obs = x.Obs[:3] }, "2 steps but 3 obs"},
 		{"snapshots", func(x *Trajectory) { x.Snapshots = [][]float64{{1}} }, "1 snapshots"},
 		{"bonus", func(x *Trajectory) { x.Bonus = []float32{0} }, "1 bonus"},
+		// Found by FuzzTrajectoriesJSONL: snapshots were not checked, so the
+		// scripted advisor copied a 1e300 state into an annotation.
+		{"snapshot beyond MuJoCo's limit", func(x *Trajectory) { x.Snapshots = [][]float64{{1, 2}, {1, 1e300}} }, "step 1: snapshot value not finite"},
+		{"snapshots of two lengths", func(x *Trajectory) { x.Snapshots = [][]float64{{1, 2}, {1}} }, "snapshot 1 has 1 values, snapshot 0 has 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := good
