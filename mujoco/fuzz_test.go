@@ -12,14 +12,7 @@ import (
 // fuzzing). A snapshot it accepts must step without panicking, and the
 // state afterwards must be finite or the step must report instability.
 func FuzzRestore(f *testing.F) {
-	m, err := LoadXML(pendulum)
-	if err != nil {
-		f.Fatal(err)
-	}
-	d, err := NewData(m)
-	if err != nil {
-		f.Fatal(err)
-	}
+	_, d := mustLoad(f)
 	d.QPos()[0], d.QVel()[1], d.Ctrl()[0] = 0.4, -2, 0.7
 	if err := d.Step(25); err != nil {
 		f.Fatal(err)

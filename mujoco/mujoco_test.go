@@ -26,7 +26,7 @@ const pendulum = `<mujoco model="pendulum">
   <sensor><jointpos joint="hinge"/></sensor>
 </mujoco>`
 
-func mustLoad(t *testing.T) (*Model, *Data) {
+func mustLoad(t testing.TB) (*Model, *Data) {
 	t.Helper()
 	m, err := LoadXML(pendulum)
 	if err != nil {
