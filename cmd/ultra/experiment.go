@@ -31,7 +31,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	}
 	fs.StringVar(&af.name, "advisor", defaultAdv, "advisor for the ultra-* and rice variants: "+strings.Join(experiment.AdvisorNames, ", ")+" (llm when $ULTRA_LLM_URL is set)")
 	variants := fs.String("variants", "ppo,ultra-a,ultra-r,ultra-ra,random,rice", "comma-separated variants")
-	fs.IntVar(&c.Seeds, "seeds", 3, "refinement seeds per variant (1..N)")
+	fs.IntVar(&c.Seeds, "seeds", 10, "refinement seeds per variant (1..N), fixed when the directory is created: fewer than 5 are reported without comparisons")
 	fs.IntVar(&c.RefineSteps, "refine-steps", 200000, "env steps of each refinement")
 	fs.IntVar(&c.EvalEpisodes, "eval-episodes", 10, "evaluation episodes of each final policy (mean action)")
 	fs.Uint64Var(&c.EvalSeed, "eval-seed", 1000, "seed of the evaluation episodes (the same for every run)")

@@ -79,6 +79,8 @@ type Config struct {
 	// warnings.
 	Logger     *slog.Logger
 	AdvisorLog io.Writer
+
+	plannedSeeds int // from the directory's record
 }
 
 // Result is a finished experiment's report.
@@ -235,12 +237,15 @@ type settings struct {
 	Tuning          Tuning   `json:"tuning"`
 	Variants        []string `json:"variants"`
 	Seeds           int      `json:"seeds"`
+	// PlannedSeeds is the seed count the directory was created with; seeds
+	// added later are allowed, and the report says so.
+	PlannedSeeds int `json:"planned_seeds"`
 }
 
 func (c *Config) settings() settings {
 	s := settings{Env: c.Env, Checkpoint: c.Checkpoint, PretrainSteps: c.PretrainSteps, PretrainSeed: c.PretrainSeed,
 		CollectEpisodes: c.CollectEpisodes, Advisor: c.Advisor.Name, PerEpisode: c.Advisor.PerEpisode, Model: c.Advisor.LLM.Model,
-		RefineSteps: c.RefineSteps, EvalEpisodes: c.EvalEpisodes, EvalSeed: c.EvalSeed, Tuning: c.Tuning, Seeds: c.Seeds}
+		RefineSteps: c.RefineSteps, EvalEpisodes: c.EvalEpisodes, EvalSeed: c.EvalSeed, Tuning: c.Tuning, Seeds: c.Seeds, PlannedSeeds: c.Seeds}
 	if c.Advisor.Name != "llm" {
 		s.Model = ""
 	}
@@ -291,7 +296,11 @@ func (c *Config) record() error {
 			}
 		}
 		now.Seeds = max(now.Seeds, was.Seeds)
+		if was.PlannedSeeds > 0 { // directories from before the field: today's count
+			now.PlannedSeeds = was.PlannedSeeds
+		}
 	}
+	c.plannedSeeds = now.PlannedSeeds
 	b, err := json.MarshalIndent(now, "", "  ")
 	if err != nil {
 		return err
@@ -509,6 +518,7 @@ func (c *Config) refineOne(ctx context.Context, v ultra.Variant, seed uint64, ck
 	var ev evalResult
 	if b, err := os.ReadFile(evalPath); err == nil && json.Unmarshal(b, &ev) == nil && len(ev.Returns) == c.EvalEpisodes {
 		rr.Eval = ev.Returns
+		rr.Dose = loadDose(dir)
 		rr.Curve, err = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
 		c.Logger.Info("run done, skipping", "run", name)
 		return rr, err
@@ -566,9 +576,27 @@ func (c *Config) refineOne(ctx context.Context, v ultra.Variant, seed uint64, ck
 	if err := atomicfile.Write(evalPath, b); err != nil {
 		return rr, err
 	}
+	rr.Dose = loadDose(dir)
 	rr.Curve, err = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
 	c.Logger.Info("run finished", "run", name, "eval_mean", roundTo(eval.Summarise(eps).MeanReturn, 1))
 	return rr, err
+}
+
+// loadDose reads what a run's critical-state table did (modulator.json);
+// nil for a run without one (ppo, whose record holds only zeros).
+func loadDose(dir string) *report.Dose {
+	if strings.HasPrefix(filepath.Base(dir), string(ultra.PPO)+"-s") {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "modulator.json"))
+	if err != nil {
+		return nil
+	}
+	var d report.Dose
+	if json.Unmarshal(b, &d) != nil {
+		return nil
+	}
+	return &d
 }
 
 // report writes results.md/csv, the plots and report.html.
@@ -591,10 +619,18 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 	}
 	notes := []string{
 		fmt.Sprintf("Sub-optimal agent: %s; %d collected episodes annotated by the %s advisor.", c.describeStart(), c.CollectEpisodes, c.Advisor.Name),
-		fmt.Sprintf("Each variant × seed (1..%d) refines for %d env steps; each final policy is evaluated on %d episodes (mean action, eval seed %d). Mean ± std are over seeds; intervals are 95%% bootstrap over seeds.", c.Seeds, c.RefineSteps, c.EvalEpisodes, c.EvalSeed),
+		fmt.Sprintf("Each variant × seed (1..%d) refines for %d env steps; each final policy is evaluated on %d episodes (mean action, eval seed %d); a seed's value is its mean evaluation return.", c.Seeds, c.RefineSteps, c.EvalEpisodes, c.EvalSeed),
+		fmt.Sprintf("Mean ± std over seeds; IQM = interquartile mean with a 95%% stratified-bootstrap interval (%d resamples of the seeds). Each variant is compared with ppo by Welch's t-test and the Mann–Whitney U test, p-values Holm-adjusted across the table's variants (in brackets); bold = both adjusted p < %.2f. P(better) = probability that a seed of the variant beats a seed of ppo. With fewer than %d seeds nothing is compared: %s.",
+			report.Resamples, report.Alpha, report.MinSeedsToCompare, report.TooFewText),
+		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),
+		"Table hits / lookups, overrides, bonuses and resets are per seed, from each run's modulator.json: how often the critical-state table matched the live state, and what the matches did.",
 		fmt.Sprintf("alpha %.3g, radius %s, override probability %s, rice reset probability %.2f. Wall time %s.",
 			alpha, radiusNote(c.Tuning.Radius, c.Tuning.RadiusQuantile), c.overrideNote(), c.Tuning.ResetProb, wall.Round(time.Second)),
 		"Training curves of rice include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.",
+	}
+	if c.plannedSeeds > 0 && c.Seeds > c.plannedSeeds {
+		notes = append(notes, fmt.Sprintf("Seeds 1..%d were fixed when this directory was created; seeds %d..%d were added later. Read comparisons with that in mind: adding seeds until a result looks good invalidates the tests.",
+			c.plannedSeeds, c.plannedSeeds+1, c.Seeds))
 	}
 	var md, csvb strings.Builder
 	if err := report.WriteMarkdown(&md, title, rows, notes); err != nil {
@@ -646,6 +682,18 @@ func (c *Config) overrideNote() string {
 		return fmt.Sprintf("%.2f (constant)", t.OverrideProb)
 	}
 	return fmt.Sprintf("%.2f → %.2f over %d steps", t.OverrideProb, t.OverrideEnd, t.AnnealSteps)
+}
+
+// advisorNote names the advisor behind a table, saying plainly when it is
+// not an LLM.
+func advisorNote(a AdvisorConfig) string {
+	switch a.Name {
+	case "scripted":
+		return "scripted (a rule-based expert from the task's physics — not an LLM; it runs the pipeline offline and does not stand in for an LLM's judgement)"
+	case "llm":
+		return "llm, model " + a.LLM.Model
+	}
+	return a.Name
 }
 
 func radiusNote(r, q float64) string {

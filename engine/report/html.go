@@ -6,9 +6,9 @@ import (
 )
 
 type htmlRow struct {
-	Variant, MeanStd, CI, Delta string
-	Seeds                       int
-	Significant                 bool
+	Cells       []string
+	PerSeed     string
+	Significant bool
 }
 
 var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -29,13 +29,19 @@ img { max-width: 100%; height: auto; display: block; margin: 1em 0; }
 <body>
 <h1>{{.Title}}</h1>
 <table>
-<thead><tr><th>variant</th><th>seeds</th><th>mean ± std</th><th>95% CI</th><th>Δ vs baseline (95% CI)</th></tr></thead>
+<thead><tr>{{range .Headers}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
 {{- range .Rows}}
-<tr><td>{{.Variant}}</td><td class="num">{{.Seeds}}</td><td class="num">{{.MeanStd}}</td><td class="num">{{.CI}}</td><td class="num{{if .Significant}} sig{{end}}">{{.Delta}}</td></tr>
+<tr>{{$sig := .Significant}}{{range $i, $c := .Cells}}{{if eq $i 0}}<td>{{$c}}</td>{{else}}<td class="num{{if and $sig (eq $i 4)}} sig{{end}}">{{$c}}</td>{{end}}{{end}}</tr>
 {{- end}}
 </tbody>
 </table>
+<p>Per-seed mean evaluation return, in seed order:</p>
+<ul>
+{{- range .Rows}}
+<li>{{index .Cells 0}}: {{.PerSeed}}</li>
+{{- end}}
+</ul>
 {{- if .Notes}}
 <ul>
 {{- range .Notes}}
@@ -51,20 +57,19 @@ img { max-width: 100%; height: auto; display: block; margin: 1em 0; }
 `))
 
 // WriteHTML writes a self-contained HTML page (no external assets) with
-// the summary table, notes, and an <img> for each of images, which are
-// file names relative to the page. All text is HTML-escaped; significant
-// differences are bold.
+// the summary table (the columns of WriteMarkdown), the per-seed values,
+// notes, and an <img> for each of images, which are file names relative to
+// the page. All text is HTML-escaped; significant differences are bold.
 func WriteHTML(w io.Writer, title string, rows []Row, notes []string, images []string) error {
 	data := struct {
 		Title         string
+		Headers       []string
 		Rows          []htmlRow
 		Notes, Images []string
-	}{Title: title, Notes: notes, Images: images}
+	}{Title: title, Headers: headers, Notes: notes, Images: images}
 	for _, r := range rows {
-		data.Rows = append(data.Rows, htmlRow{
-			Variant: r.Variant, Seeds: r.Seeds, MeanStd: meanStd(r),
-			CI: interval(r.CILow, r.CIHigh), Delta: deltaText(r), Significant: r.Significant,
-		})
+		c := rowCells(r)
+		data.Rows = append(data.Rows, htmlRow{Cells: c.list(), PerSeed: perSeed(r.PerSeed), Significant: c.Significant})
 	}
 	return page.Execute(w, data)
 }

@@ -150,8 +150,8 @@ func TestCompact(t *testing.T) {
 
 func TestWriteHTML(t *testing.T) {
 	rows := exampleRows(t)
-	rows = append(rows, Row{Variant: "<script>alert(1)</script>", Seeds: 2, Mean: 1, Std: 0.5, CILow: 0.5, CIHigh: 1.5,
-		Delta: math.NaN(), DeltaPct: math.NaN(), DeltaCILow: math.NaN(), DeltaCIHigh: math.NaN()})
+	rows = append(rows, Row{Variant: "<script>alert(1)</script>", Seeds: 2, Mean: 1, Std: 0.5, IQM: 1, IQMLow: math.NaN(), IQMHigh: math.NaN(),
+		Delta: math.NaN(), DeltaPct: math.NaN(), WelchP: math.NaN(), PImprove: math.NaN()})
 	var buf bytes.Buffer
 	err := WriteHTML(&buf, "Hopper <results>", rows, []string{"a & b"}, []string{"curves.png", "eval box.svg"})
 	if err != nil {
@@ -162,8 +162,8 @@ func TestWriteHTML(t *testing.T) {
 		"<!DOCTYPE html>", "<table>", "</table>", "<title>Hopper &lt;results&gt;</title>",
 		`<img src="curves.png"`, `<img src="eval%20box.svg"`,
 		"&lt;script&gt;alert(1)&lt;/script&gt;", "<li>a &amp; b</li>",
-		"<td>baseline</td>", "<td>ultra|full</td>", "<td>ultra-nobonus</td>", "110.00 ± 10.00",
-		`class="num sig">&#43;100.00 (&#43;90.91%)`,
+		"<td>baseline</td>", "<td>ultra|full</td>", "<td>ultra-nobonus</td>", "110.00 ± 7.91",
+		`class="num sig">&#43;100.00 (&#43;90.9%)`, "<li>baseline: 100.0, 110.0, 120.0, 105.0, 115.0</li>",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)

@@ -3,10 +3,15 @@
 // (CSV, Markdown, HTML) and learning-curve plots (PNG, SVG).
 //
 // Statistics are taken over seeds: each run is reduced to the mean return
-// of its evaluation episodes, and a variant is summarised by the mean,
-// sample standard deviation and percentile-bootstrap interval of those
-// per-seed means. Bootstrap resampling is seeded, so a report is
-// reproducible.
+// of its evaluation episodes. A variant is summarised by the mean and
+// sample standard deviation of those per-seed values, the values
+// themselves, and their interquartile mean (IQM) with a stratified-
+// bootstrap 95% interval, as rliable (Agarwal et al. 2021) recommends. A
+// variant is compared with the baseline by Welch's t-test and the
+// Mann–Whitney U test, Holm-corrected across the table's variants, and the
+// probability of improvement. With fewer than [MinSeedsToCompare] seeds
+// there is no interval, test or "significant" mark: too few seeds to
+// compare. Bootstrap resampling is seeded, so a report is reproducible.
 package report
 
 import (
@@ -34,44 +39,84 @@ type Run struct {
 	// Eval holds the returns of the final policy's evaluation episodes,
 	// played with fixed evaluation seeds.
 	Eval []float64
+	// Dose is what the critical-state table did during the run; nil for
+	// variants without a table (ppo).
+	Dose *Dose
+}
+
+// Dose counts what a run's critical-state table did: how often the live
+// state was looked up and matched, and what the matches caused. It is the
+// run's modulator.json.
+type Dose struct {
+	Lookups   int64 `json:"lookups"`
+	Hits      int64 `json:"hits"`
+	Overrides int64 `json:"overrides"`
+	Bonuses   int64 `json:"bonuses"`
+	Resets    int64 `json:"resets"`
 }
 
 // Row summarises one variant.
 type Row struct {
-	Variant string
-	Seeds   int // number of runs (seeds) of the variant
+	Variant  string
+	Baseline bool // this is the baseline's row
+	Seeds    int  // number of runs (seeds) of the variant
+	// PerSeed is each seed's mean eval return, in the order of the runs.
+	PerSeed []float64
 
-	// Mean and Std are taken over seeds of each seed's mean eval return;
-	// Std is the sample standard deviation (n-1), NaN for a single seed.
+	// Mean and Std are taken over PerSeed; Std is the sample standard
+	// deviation (n−1), NaN for a single seed.
 	Mean, Std float64
-	// CILow and CIHigh bound the 95% percentile bootstrap interval of the
-	// mean over seeds.
-	CILow, CIHigh float64
+	// IQM is the interquartile mean of PerSeed; IQMLow and IQMHigh bound
+	// its stratified-bootstrap 95% interval (NaN below MinSeedsToCompare).
+	IQM, IQMLow, IQMHigh float64
 
 	// Delta is Mean minus the baseline's Mean, and DeltaPct is Delta as a
 	// percentage of |baseline Mean|. Both are NaN without a baseline, and
 	// DeltaPct is also NaN when the baseline Mean is 0.
 	Delta, DeltaPct float64
-	// DeltaCILow and DeltaCIHigh bound the 95% percentile bootstrap
-	// interval of the difference of means, resampling the seeds of this
-	// variant and of the baseline independently. NaN without a baseline
-	// and on the baseline's own row.
-	DeltaCILow, DeltaCIHigh float64
-	// Significant reports that the difference interval excludes 0.
+	// WelchP and MannWhitneyP are the two-sided p-values of the comparison
+	// with the baseline; the Holm values are adjusted across the table's
+	// variants. PImprove is the probability that a seed of this variant
+	// beats a seed of the baseline. All NaN on the baseline's row, without
+	// a baseline, and with too few seeds.
+	WelchP, WelchHolm             float64
+	MannWhitneyP, MannWhitneyHolm float64
+	PImprove                      float64
+	// Significant reports that both Holm-adjusted p-values are below Alpha.
 	Significant bool
+	// TooFew reports that this variant or the baseline has fewer than
+	// MinSeedsToCompare seeds: nothing is compared.
+	TooFew bool
+
+	// Dose is the mean per seed of the runs' doses; nil when no run has one.
+	Dose *DoseMean
+}
+
+// DoseMean is a variant's Dose averaged over its seeds.
+type DoseMean struct {
+	Lookups, Hits, Overrides, Bonuses, Resets float64
+}
+
+// HitRate is Hits / Lookups, NaN without lookups.
+func (d *DoseMean) HitRate() float64 {
+	if d.Lookups == 0 {
+		return math.NaN()
+	}
+	return d.Hits / d.Lookups
 }
 
 // Resamples is the number of bootstrap resamples behind each interval.
 const Resamples = 10000
 
 // Summarize reduces runs to one row per variant, in the order variants
-// first appear in runs. Deltas are taken against the variant named
-// baseline; with baseline "" they are NaN. seed makes the bootstrap
-// deterministic. It returns an error if a run has no Eval returns, if a
-// variant repeats a seed, or if baseline is named but has no runs.
+// first appear in runs. Comparisons are with the variant named baseline;
+// with baseline "" there are none. seed makes the bootstrap deterministic.
+// It returns an error if a run has no Eval returns, if a variant repeats a
+// seed, or if baseline is named but has no runs.
 func Summarize(runs []Run, baseline string, seed uint64) ([]Row, error) {
 	var order []string
 	means := map[string][]float64{}
+	doses := map[string][]*Dose{}
 	seen := map[string]map[uint64]bool{}
 	for i, r := range runs {
 		if len(r.Eval) == 0 {
@@ -86,6 +131,7 @@ func Summarize(runs []Run, baseline string, seed uint64) ([]Row, error) {
 		}
 		seen[r.Variant][r.Seed] = true
 		means[r.Variant] = append(means[r.Variant], mean(r.Eval))
+		doses[r.Variant] = append(doses[r.Variant], r.Dose)
 	}
 	base, haveBase := means[baseline]
 	if baseline != "" && !haveBase {
@@ -93,27 +139,65 @@ func Summarize(runs []Run, baseline string, seed uint64) ([]Row, error) {
 	}
 
 	rows := make([]Row, 0, len(order))
+	var compared []int // rows tested against the baseline
 	for _, v := range order {
 		xs := means[v]
-		rng := newRand(seed, v)
-		r := Row{Variant: v, Seeds: len(xs), Mean: mean(xs), Std: sampleStd(xs)}
-		r.CILow, r.CIHigh = bootstrapMean(xs, rng)
-		r.Delta, r.DeltaPct = math.NaN(), math.NaN()
-		r.DeltaCILow, r.DeltaCIHigh = math.NaN(), math.NaN()
+		r := Row{Variant: v, Baseline: v == baseline, Seeds: len(xs), PerSeed: xs, Mean: mean(xs), Std: sampleStd(xs), IQM: IQM(xs),
+			IQMLow: math.NaN(), IQMHigh: math.NaN(), Delta: math.NaN(), DeltaPct: math.NaN(),
+			WelchP: math.NaN(), WelchHolm: math.NaN(), MannWhitneyP: math.NaN(), MannWhitneyHolm: math.NaN(), PImprove: math.NaN(),
+			Dose: meanDose(doses[v])}
+		if len(xs) >= MinSeedsToCompare {
+			r.IQMLow, r.IQMHigh = StratifiedBootstrapIQM([][]float64{xs}, newRand(seed, v))
+		}
 		if haveBase {
 			bm := mean(base)
 			r.Delta = r.Mean - bm
 			if bm != 0 {
 				r.DeltaPct = 100 * r.Delta / math.Abs(bm)
 			}
-			if v != baseline {
-				r.DeltaCILow, r.DeltaCIHigh = bootstrapDiff(xs, base, rng)
-				r.Significant = r.DeltaCILow > 0 || r.DeltaCIHigh < 0
+			r.TooFew = len(xs) < MinSeedsToCompare || len(base) < MinSeedsToCompare
+			if v != baseline && !r.TooFew {
+				_, _, r.WelchP = WelchT(xs, base)
+				_, r.MannWhitneyP = MannWhitney(xs, base)
+				r.PImprove = ProbabilityOfImprovement(xs, base)
+				compared = append(compared, len(rows))
 			}
 		}
 		rows = append(rows, r)
 	}
+	welch, mw := make([]float64, len(compared)), make([]float64, len(compared))
+	for i, k := range compared {
+		welch[i], mw[i] = rows[k].WelchP, rows[k].MannWhitneyP
+	}
+	welch, mw = Holm(welch), Holm(mw)
+	for i, k := range compared {
+		rows[k].WelchHolm, rows[k].MannWhitneyHolm = welch[i], mw[i]
+		rows[k].Significant = welch[i] < Alpha && mw[i] < Alpha
+	}
 	return rows, nil
+}
+
+// meanDose averages the runs' doses; nil when none has one.
+func meanDose(ds []*Dose) *DoseMean {
+	var m DoseMean
+	n := 0
+	for _, d := range ds {
+		if d == nil {
+			continue
+		}
+		n++
+		m.Lookups += float64(d.Lookups)
+		m.Hits += float64(d.Hits)
+		m.Overrides += float64(d.Overrides)
+		m.Bonuses += float64(d.Bonuses)
+		m.Resets += float64(d.Resets)
+	}
+	if n == 0 {
+		return nil
+	}
+	f := 1 / float64(n)
+	m.Lookups, m.Hits, m.Overrides, m.Bonuses, m.Resets = m.Lookups*f, m.Hits*f, m.Overrides*f, m.Bonuses*f, m.Resets*f
+	return &m
 }
 
 // newRand returns the bootstrap generator of one variant. Mixing in the
@@ -123,34 +207,6 @@ func newRand(seed uint64, variant string) *rand.Rand {
 	h := fnv.New64a()
 	h.Write([]byte(variant))
 	return rand.New(rand.NewPCG(seed, h.Sum64()))
-}
-
-// bootstrapMean returns the 95% percentile bootstrap interval of the mean
-// of xs.
-func bootstrapMean(xs []float64, rng *rand.Rand) (lo, hi float64) {
-	stats := make([]float64, Resamples)
-	for b := range stats {
-		stats[b] = resampleMean(xs, rng)
-	}
-	return percentileInterval(stats)
-}
-
-// bootstrapDiff returns the 95% percentile bootstrap interval of
-// mean(xs) - mean(ys), resampling xs and ys independently.
-func bootstrapDiff(xs, ys []float64, rng *rand.Rand) (lo, hi float64) {
-	stats := make([]float64, Resamples)
-	for b := range stats {
-		stats[b] = resampleMean(xs, rng) - resampleMean(ys, rng)
-	}
-	return percentileInterval(stats)
-}
-
-func resampleMean(xs []float64, rng *rand.Rand) float64 {
-	s := 0.0
-	for range xs {
-		s += xs[rng.IntN(len(xs))]
-	}
-	return s / float64(len(xs))
 }
 
 // percentileInterval returns the 2.5% and 97.5% quantiles of stats

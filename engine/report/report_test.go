@@ -23,150 +23,100 @@ func runsWithMeans(variant string, means ...float64) []Run {
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
-func TestBootstrapKnownSample(t *testing.T) {
-	rows, err := Summarize(runsWithMeans("a", 1, 2, 3, 4, 5), "", 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 1 {
-		t.Fatalf("got %d rows, want 1", len(rows))
-	}
-	r := rows[0]
-	if r.Variant != "a" || r.Seeds != 5 {
-		t.Errorf("row = %+v", r)
-	}
-	if !near(r.Mean, 3) {
-		t.Errorf("mean = %v, want 3", r.Mean)
-	}
-	if !near(r.Std, math.Sqrt(2.5)) {
-		t.Errorf("std = %v, want sqrt(2.5)", r.Std)
-	}
-	if !(r.CILow < 3 && 3 < r.CIHigh) {
-		t.Errorf("CI [%v, %v] does not bracket 3", r.CILow, r.CIHigh)
-	}
-	if r.CILow < 1 || r.CIHigh > 5 {
-		t.Errorf("CI [%v, %v] outside [1, 5]", r.CILow, r.CIHigh)
-	}
-	// The bootstrap mean of 5 values has sd sqrt(2/5) ≈ 0.63, so the 95%
-	// interval is roughly 3 ± 1.2; it must be neither tiny nor the whole range.
-	if w := r.CIHigh - r.CILow; w < 1.5 || w > 3.5 {
-		t.Errorf("CI width %v, want about 2.4", w)
-	}
-	if !math.IsNaN(r.Delta) || !math.IsNaN(r.DeltaPct) || !math.IsNaN(r.DeltaCILow) || r.Significant {
-		t.Errorf("no baseline but delta fields set: %+v", r)
-	}
-
-	again, _ := Summarize(runsWithMeans("a", 1, 2, 3, 4, 5), "", 7)
-	if again[0].CILow != r.CILow || again[0].CIHigh != r.CIHigh {
-		t.Errorf("same seed, different CI: [%v, %v] vs [%v, %v]", again[0].CILow, again[0].CIHigh, r.CILow, r.CIHigh)
-	}
-	// 1..5 has lattice-valued resample means, so the seed may not show in
-	// its interval; irregular values do.
-	odd := runsWithMeans("a", 1, 2.3, 2.9, 4.1, 5.7)
-	s1, _ := Summarize(odd, "", 7)
-	s2, _ := Summarize(odd, "", 8)
-	if s1[0].CILow == s2[0].CILow && s1[0].CIHigh == s2[0].CIHigh {
-		t.Errorf("different seed, identical CI [%v, %v]", s1[0].CILow, s1[0].CIHigh)
-	}
-}
-
-func TestQuantile(t *testing.T) {
-	xs := []float64{0, 10, 20, 30, 40}
-	for _, c := range []struct{ q, want float64 }{{0, 0}, {0.5, 20}, {1, 40}, {0.125, 5}} {
-		if got := quantile(xs, c.q); !near(got, c.want) {
-			t.Errorf("quantile(%v) = %v, want %v", c.q, got, c.want)
-		}
-	}
-}
-
-func TestDeltaSeparatedAndOverlapping(t *testing.T) {
+func TestSummarizeStatistics(t *testing.T) {
 	var runs []Run
-	runs = append(runs, runsWithMeans("base", 10, 11, 12, 10.5, 11.5)...)
-	runs = append(runs, runsWithMeans("better", 20, 21, 22, 20.5, 21.5)...)
-	runs = append(runs, runsWithMeans("same", 9, 13, 10, 12, 11.2)...)
-	rows, err := Summarize(runs, "base", 1)
+	runs = append(runs, runsWithMeans("ppo", 1280.6, 1238.9, 1322.4, 1190.2, 1301.7)...)
+	runs = append(runs, runsWithMeans("ultra-a", 1988.7, 1319.8, 2657.6, 1500.1, 2210.3)...)
+	runs = append(runs, runsWithMeans("placebo", 1290.1, 1250.3, 1300.2, 1180.4, 1310.9)...)
+	runs[5].Dose = &Dose{Lookups: 1000, Hits: 10, Overrides: 4}
+	runs[6].Dose = &Dose{Lookups: 3000, Hits: 30, Overrides: 6}
+	rows, err := Summarize(runs, "ppo", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"base", "better", "same"}
-	for i, r := range rows {
-		if r.Variant != want[i] {
-			t.Fatalf("row %d is %q, want %q", i, r.Variant, want[i])
-		}
-	}
-	base, better, same := rows[0], rows[1], rows[2]
-	if base.Delta != 0 || base.DeltaPct != 0 || base.Significant || !math.IsNaN(base.DeltaCILow) {
+	base, a, pl := rows[0], rows[1], rows[2]
+	if !base.Baseline || base.Delta != 0 || !math.IsNaN(base.WelchP) || base.Significant || base.TooFew {
 		t.Errorf("baseline row: %+v", base)
 	}
-	if !near(better.Delta, 10) || !near(better.DeltaPct, 10.0/11*100) {
-		t.Errorf("better: delta %v (%v%%), want 10 (90.9%%)", better.Delta, better.DeltaPct)
+	// SciPy: ttest_ind(equal_var=False) p 0.0502, mannwhitneyu exact p 0.0159.
+	if math.Abs(a.WelchP-0.05016880722644122) > 1e-7 || math.Abs(a.MannWhitneyP-0.015873015873015872) > 1e-12 {
+		t.Errorf("ultra-a p-values %v %v", a.WelchP, a.MannWhitneyP)
 	}
-	if !better.Significant || !(better.DeltaCILow > 0 && better.DeltaCILow <= 10 && 10 <= better.DeltaCIHigh) {
-		t.Errorf("better: significant=%v CI [%v, %v]", better.Significant, better.DeltaCILow, better.DeltaCIHigh)
+	// Holm over two comparisons: the smaller p doubles.
+	if a.MannWhitneyHolm != math.Min(1, 2*a.MannWhitneyP) || a.Significant {
+		t.Errorf("Holm: MW %v → %v, significant %v (Welch's adjusted p is above 0.05)", a.MannWhitneyP, a.MannWhitneyHolm, a.Significant)
 	}
-	if !near(same.Delta, 0.04) {
-		t.Errorf("same: delta %v, want 0.04", same.Delta)
+	if a.PImprove != 0.96 || !(a.IQMLow < a.IQM && a.IQM < a.IQMHigh) || len(a.PerSeed) != 5 || a.PerSeed[2] != 2657.6 {
+		t.Errorf("ultra-a: %+v", a)
 	}
-	if same.Significant || !(same.DeltaCILow < 0 && same.DeltaCIHigh > 0) {
-		t.Errorf("same: significant=%v CI [%v, %v]", same.Significant, same.DeltaCILow, same.DeltaCIHigh)
+	if d := a.Dose; d == nil || d.Lookups != 2000 || d.Hits != 20 || d.HitRate() != 0.01 || d.Overrides != 5 {
+		t.Errorf("dose %+v", a.Dose)
 	}
-
-	// Worse than the baseline: significant with a negative interval.
-	rows, _ = Summarize(append(runsWithMeans("base", 10, 11, 12), runsWithMeans("worse", 1, 2, 3)...), "base", 1)
-	if w := rows[1]; !w.Significant || w.DeltaCIHigh >= 0 || !near(w.Delta, -9) {
-		t.Errorf("worse: %+v", w)
+	if base.Dose != nil {
+		t.Errorf("ppo has no table, dose %+v", base.Dose)
+	}
+	if pl.Significant || pl.WelchP < 0.5 {
+		t.Errorf("placebo: %+v", pl)
+	}
+	again, _ := Summarize(runs, "ppo", 1)
+	if again[1].IQMLow != a.IQMLow || again[1].IQMHigh != a.IQMHigh {
+		t.Error("same seed, different IQM interval")
 	}
 }
 
-func TestDeltaPctNegativeBaseline(t *testing.T) {
-	rows, err := Summarize(append(runsWithMeans("base", -100, -100), runsWithMeans("v", -50, -50)...), "base", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !near(rows[1].DeltaPct, 50) {
-		t.Errorf("DeltaPct = %v, want +50 (improvement over a negative baseline)", rows[1].DeltaPct)
+// TestTooFewSeeds: below MinSeedsToCompare nothing is compared — no
+// interval, no p-value, no mark — whatever the difference (issue 15: at 2
+// seeds the old bootstrap called 32% of no-effect comparisons significant).
+func TestTooFewSeeds(t *testing.T) {
+	for _, n := range []int{1, 2, 4} {
+		var runs []Run
+		for i := 0; i < n; i++ {
+			runs = append(runs, runsWithMeans("ppo", 100+float64(i))...)
+		}
+		big := runsWithMeans("ultra-ra", 1000, 2000, 3000, 4000, 5000, 6000)
+		runs = append(runs, big...)
+		for i := range runs {
+			runs[i].Seed = uint64(i%10 + 1)
+		}
+		rows, err := Summarize(runs, "ppo", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rows[1]
+		if !r.TooFew || r.Significant || !math.IsNaN(r.WelchP) || !math.IsNaN(r.PImprove) {
+			t.Errorf("%d baseline seeds: %+v", n, r)
+		}
+		if !math.IsNaN(rows[0].IQMLow) {
+			t.Errorf("%d seeds: interval [%v, %v], want none", n, rows[0].IQMLow, rows[0].IQMHigh)
+		}
+		var md bytes.Buffer
+		WriteMarkdown(&md, "", rows, nil)
+		if !strings.Contains(md.String(), TooFewText) || strings.Contains(md.String(), "**") {
+			t.Errorf("%d seeds, markdown:\n%s", n, md.String())
+		}
 	}
 }
 
 func TestSummarizeErrors(t *testing.T) {
-	runs := runsWithMeans("a", 1, 2)
-	runs = append(runs, Run{Variant: "b", Seed: 1, Curve: []Point{{1, 1}}})
-	if _, err := Summarize(runs, "", 1); err == nil || !strings.Contains(err.Error(), "no eval") {
-		t.Errorf("run without Eval: err = %v", err)
+	if _, err := Summarize([]Run{{Variant: "a", Seed: 1}}, "", 1); err == nil || !strings.Contains(err.Error(), "no eval returns") {
+		t.Errorf("no eval: %v", err)
 	}
-	dup := append(runsWithMeans("a", 1, 2), runsWithMeans("a", 3)...)
-	if _, err := Summarize(dup, "", 1); err == nil {
-		t.Error("duplicate seed: no error")
+	dup := append(runsWithMeans("a", 1), runsWithMeans("a", 2)...)
+	if _, err := Summarize(dup, "", 1); err == nil || !strings.Contains(err.Error(), "seed 1 twice") {
+		t.Errorf("duplicate seed: %v", err)
 	}
-	if _, err := Summarize(runsWithMeans("a", 1, 2), "missing", 1); err == nil {
-		t.Error("unknown baseline: no error")
-	}
-}
-
-func TestSingleSeed(t *testing.T) {
-	rows, err := Summarize(append(runsWithMeans("base", 4), runsWithMeans("v", 6)...), "base", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := rows[1]
-	if !math.IsNaN(v.Std) || v.CILow != 6 || v.CIHigh != 6 || !near(v.Delta, 2) {
-		t.Errorf("single seed row: %+v", v)
-	}
-	var md bytes.Buffer
-	if err := WriteMarkdown(&md, "t", rows, nil); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(md.String(), "| v | 1 | 6.00 | [6.00, 6.00] |") {
-		t.Errorf("markdown:\n%s", md.String())
+	if _, err := Summarize(runsWithMeans("a", 1), "ppo", 1); err == nil || !strings.Contains(err.Error(), `baseline "ppo" has no runs`) {
+		t.Errorf("missing baseline: %v", err)
 	}
 }
 
 func exampleRows(t *testing.T) []Row {
 	t.Helper()
 	var runs []Run
-	runs = append(runs, runsWithMeans("baseline", 100, 110, 120)...)
-	runs = append(runs, runsWithMeans("ultra|full", 200, 210, 220)...)
-	runs = append(runs, runsWithMeans("ultra-nobonus", 95, 115, 125)...)
+	runs = append(runs, runsWithMeans("baseline", 100, 110, 120, 105, 115)...)
+	runs = append(runs, runsWithMeans("ultra|full", 200, 210, 220, 205, 215)...)
+	runs = append(runs, runsWithMeans("ultra-nobonus", 95, 115, 125, 100, 120)...)
+	runs[5].Dose = &Dose{Lookups: 100, Hits: 3, Overrides: 2, Bonuses: 3}
 	rows, err := Summarize(runs, "baseline", 3)
 	if err != nil {
 		t.Fatal(err)
@@ -184,70 +134,71 @@ func TestWriteCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 1+len(rows) {
-		t.Fatalf("%d records, want %d", len(recs), 1+len(rows))
+	if len(recs) != 1+len(rows) || strings.Join(recs[0], ",") != strings.Join(csvHeader, ",") {
+		t.Fatalf("records %v", recs)
 	}
-	if strings.Join(recs[0], ",") != strings.Join(csvHeader, ",") {
-		t.Errorf("header %v", recs[0])
+	col := func(rec []string, name string) string {
+		for i, h := range csvHeader {
+			if h == name {
+				return rec[i]
+			}
+		}
+		t.Fatalf("no column %s", name)
+		return ""
 	}
 	for i, r := range rows {
 		rec := recs[i+1]
-		if rec[0] != r.Variant || rec[1] != "3" {
-			t.Errorf("record %d: %v", i, rec)
-		}
-		for j, want := range []float64{r.Mean, r.Std, r.CILow, r.CIHigh} {
-			got, err := strconv.ParseFloat(rec[2+j], 64)
-			if err != nil || got != want {
-				t.Errorf("record %d column %s = %q, want %v", i, csvHeader[2+j], rec[2+j], want)
+		for name, want := range map[string]float64{"mean": r.Mean, "std": r.Std, "iqm": r.IQM, "iqm_ci_low": r.IQMLow} {
+			if got, err := strconv.ParseFloat(col(rec, name), 64); err != nil || got != want {
+				t.Errorf("record %d %s = %q, want %v", i, name, col(rec, name), want)
 			}
 		}
-		if rec[10] != strconv.FormatBool(r.Significant) {
-			t.Errorf("record %d significant = %q", i, rec[10])
+		if col(rec, "significant") != strconv.FormatBool(r.Significant) || col(rec, "variant") != r.Variant {
+			t.Errorf("record %d: %v", i, rec)
 		}
 	}
-	if recs[1][2] != "110" || recs[2][2] != "210" || recs[2][6] != "100" || recs[2][10] != "true" {
-		t.Errorf("unexpected values: %v / %v", recs[1], recs[2])
+	if col(recs[1], "per_seed") != "100;110;120;105;115" || col(recs[1], "welch_p") != "" || col(recs[1], "lookups") != "" {
+		t.Errorf("baseline record %v", recs[1])
 	}
-	if recs[1][8] != "" || recs[1][9] != "" { // baseline has no difference interval
-		t.Errorf("baseline delta CI = %q, %q, want empty", recs[1][8], recs[1][9])
+	if col(recs[2], "significant") != "true" || col(recs[2], "hit_rate") != "0.03" || col(recs[2], "too_few_seeds") != "false" {
+		t.Errorf("ultra|full record %v", recs[2])
 	}
 }
 
 func TestWriteMarkdown(t *testing.T) {
 	rows := exampleRows(t)
 	var buf bytes.Buffer
-	if err := WriteMarkdown(&buf, "Hopper refinement", rows, []string{"eval: 10 episodes per seed", "seeds 1-3"}); err != nil {
+	if err := WriteMarkdown(&buf, "Hopper refinement", rows, []string{"eval: 10 episodes per seed", "seeds 1-5"}); err != nil {
 		t.Fatal(err)
 	}
 	md := buf.String()
 	for _, want := range []string{
 		"## Hopper refinement\n",
-		"| variant | seeds | mean ± std | 95% CI | Δ vs baseline (95% CI) |",
-		"| baseline | 3 | 110.00 ± 10.00 | [",
-		"| baseline | 3 | 110.00 ± 10.00 | [" + num(rows[0].CILow) + ", " + num(rows[0].CIHigh) + "] | baseline |",
-		`| ultra\|full | 3 | 210.00 ± 10.00 |`,
-		"**+100.00 (+90.91%) [",
-		"| ultra-nobonus | 3 | 111.67 ± 15.28 |",
-		"- eval: 10 episodes per seed\n- seeds 1-3\n",
+		"| variant | seeds | mean ± std | IQM [95% CI] | Δ vs baseline | Welch p (Holm) | Mann–Whitney p (Holm) | P(better) | table hits / lookups | overrides | bonuses | resets |",
+		"| baseline | 5 | 110.00 ± 7.91 | 110.00 [",
+		"| baseline |",
+		`| ultra\|full | 5 | 210.00 ± 7.91 |`,
+		"| **+100.00 (+90.9%)** | <0.001 (<0.001) | 0.008 (0.016) | 1.00 | 3 / 100 (3.00%) | 2 | 3 | 0 |",
+		"- baseline: 100.0, 110.0, 120.0, 105.0, 115.0\n",
+		"- eval: 10 episodes per seed\n- seeds 1-5\n",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
-	// Table rows: header, separator, one per variant; all with 6 unescaped pipes.
 	var tableLines int
 	for _, l := range strings.Split(md, "\n") {
 		if strings.HasPrefix(l, "|") {
 			tableLines++
-			if n := strings.Count(strings.ReplaceAll(l, `\|`, ""), "|"); n != 6 {
-				t.Errorf("line %q has %d cell separators, want 6", l, n)
+			if n := strings.Count(strings.ReplaceAll(l, `\|`, ""), "|"); n != len(headers)+1 {
+				t.Errorf("line %q has %d cell separators, want %d", l, n, len(headers)+1)
 			}
 		}
 	}
 	if tableLines != 2+len(rows) {
 		t.Errorf("%d table lines, want %d", tableLines, 2+len(rows))
 	}
-	if strings.Contains(md, "**+1.67") {
+	if strings.Contains(md, "**+1.00") {
 		t.Errorf("overlapping variant marked significant:\n%s", md)
 	}
 }
