@@ -30,7 +30,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 		defaultAdv = "llm"
 	}
 	fs.StringVar(&af.name, "advisor", defaultAdv, "advisor for the ultra-* and rice variants: "+strings.Join(experiment.AdvisorNames, ", ")+" (llm when $ULTRA_LLM_URL is set)")
-	variants := fs.String("variants", "ppo,ultra-a,ultra-r,ultra-ra,random,rice", "comma-separated variants")
+	variants := fs.String("variants", "ppo,ultra-a,ultra-r,ultra-ra,random,rice,placebo", "comma-separated variants: "+ultra.VariantNames())
 	fs.IntVar(&c.Seeds, "seeds", 10, "refinement seeds per variant (1..N), fixed when the directory is created: fewer than 5 are reported without comparisons")
 	fs.IntVar(&c.RefineSteps, "refine-steps", 200000, "env steps of each refinement")
 	fs.IntVar(&c.EvalEpisodes, "eval-episodes", 10, "evaluation episodes of each final policy (mean action)")

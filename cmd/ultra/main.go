@@ -29,7 +29,7 @@ Usage:
   ultra eval [flags]         evaluate a baseline policy or a checkpoint: per-episode return and length
   ultra collect [flags]      record a policy's episodes as trajectories (JSONL)
   ultra annotate [flags]     have an advisor (llm, scripted, random) mark critical states in trajectories
-  ultra refine [flags]       fine-tune a checkpoint with annotations (ppo, ultra-a, ultra-r, ultra-ra, random, rice)
+  ultra refine [flags]       fine-tune a checkpoint with annotations (variants: ultra refine -h)
   ultra experiment [flags]   the whole pipeline: pretrain, collect, annotate, refine every variant × seed, evaluate, report
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
 

@@ -18,7 +18,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("refine", stderr)
 	r := experiment.Refinement{Tuning: experiment.DefaultTuning(), Registry: registry()}
 	fs.StringVar(&r.Checkpoint, "checkpoint", "", "the sub-optimal agent to refine (required)")
-	variant := fs.String("variant", "ultra-ra", "ppo, ultra-a, ultra-r, ultra-ra, random or rice")
+	variant := fs.String("variant", "ultra-ra", ultra.VariantNames())
 	fs.StringVar(&r.Annotations, "annotations", "", "annotations JSONL from 'ultra annotate' (or use --advisor for live annotation)")
 	fs.StringVar(&r.Trajectories, "traj", "", "trajectories JSONL the annotations came from, to derive the match radius from data")
 	fs.IntVar(&r.Steps, "steps", 200000, "env steps of refinement")

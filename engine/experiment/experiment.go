@@ -624,8 +624,8 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 			report.Resamples, report.Alpha, report.MinSeedsToCompare, report.TooFewText),
 		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),
 		"Table hits / lookups, overrides, bonuses and resets are per seed, from each run's modulator.json: how often the critical-state table matched the live state, and what the matches did.",
-		fmt.Sprintf("alpha %.3g, radius %s, override probability %s, rice reset probability %.2f. Wall time %s.",
-			alpha, radiusNote(c.Tuning.Radius, c.Tuning.RadiusQuantile), c.overrideNote(), c.Tuning.ResetProb, wall.Round(time.Second)),
+		fmt.Sprintf("alpha %.3g (placebo %.0e), radius %s, override probability %s, rice reset probability %.2f. Wall time %s.",
+			alpha, ultra.PlaceboAlpha, radiusNote(c.Tuning.Radius, c.Tuning.RadiusQuantile, runs), c.overrideNote(), c.Tuning.ResetProb, wall.Round(time.Second)),
 		"Training curves of rice include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.",
 	}
 	if c.plannedSeeds > 0 && c.Seeds > c.plannedSeeds {
@@ -696,9 +696,14 @@ func advisorNote(a AdvisorConfig) string {
 	return a.Name
 }
 
-func radiusNote(r, q float64) string {
+func radiusNote(r, q float64, runs []report.Run) string {
 	if r > 0 {
 		return fmt.Sprintf("%.3g", r)
+	}
+	for _, run := range runs {
+		if run.Dose != nil && run.Dose.Radius > 0 {
+			return fmt.Sprintf("%.3g (the %.2f-quantile of cross-episode nearest-neighbour distances in a sample drawn with the pretraining seed, the same for every run)", run.Dose.Radius, q)
+		}
 	}
 	return fmt.Sprintf("the %.2f-quantile of cross-episode nearest-neighbour distances", q)
 }

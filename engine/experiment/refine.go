@@ -303,7 +303,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 	res.Env = spec.ID
 	opts := ultra.Options{Variant: r.Variant, Alpha: t.Alpha, Radius: st.Radius, RadiusQuantile: t.RadiusQuantile,
 		OverrideProb: t.OverrideProb, OverrideEnd: t.OverrideEnd, AnnealSteps: t.AnnealSteps, ResetProb: t.ResetProb,
-		Seed: r.Seed, Logger: r.Logger}
+		Seed: r.Seed, RadiusSeed: j.ck.Config.Seed, Logger: r.Logger}
 	if r.Resume {
 		opts.StartStep = j.ck.GlobalStep
 	}

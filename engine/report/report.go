@@ -53,6 +53,8 @@ type Dose struct {
 	Overrides int64 `json:"overrides"`
 	Bonuses   int64 `json:"bonuses"`
 	Resets    int64 `json:"resets"`
+	// Radius is the match radius the table used.
+	Radius float64 `json:"radius"`
 }
 
 // Row summarises one variant.

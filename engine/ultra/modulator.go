@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
@@ -21,10 +22,19 @@ const (
 	UltraRA Variant = "ultra-ra" // both
 	Random  Variant = "random"   // ULTRA-RA over randomly chosen critical states (identification ablation)
 	RICE    Variant = "rice"     // reset a fraction of episodes to critical states (mixed initial distribution)
+	// Placebo is ultra-r with alpha = PlaceboAlpha: a bonus too small to
+	// matter, run through the whole machinery. Its distance from ppo is
+	// what noise alone does to a table — the reference every published
+	// table carries.
+	Placebo Variant = "placebo"
 )
 
+// PlaceboAlpha is the placebo's weight of the implicit reward: 1e-6, a
+// millionth of a reward that is at most 1 in size.
+const PlaceboAlpha = 1e-6
+
 // Variants lists every variant in report order.
-var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, Random, RICE}
+var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, Random, RICE, Placebo}
 
 // ParseVariant checks a variant name.
 func ParseVariant(s string) (Variant, error) {
@@ -33,14 +43,23 @@ func ParseVariant(s string) (Variant, error) {
 			return v, nil
 		}
 	}
-	return "", fmt.Errorf("unknown variant %q: valid variants are ppo, ultra-a, ultra-r, ultra-ra, random, rice", s)
+	return "", fmt.Errorf("unknown variant %q: valid variants are %s", s, VariantNames())
+}
+
+// VariantNames lists the variants, comma-separated, for messages and help.
+func VariantNames() string {
+	names := make([]string, len(Variants))
+	for i, v := range Variants {
+		names[i] = string(v)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Overrides reports whether the variant replaces actions.
 func (v Variant) Overrides() bool { return v == UltraA || v == UltraRA || v == Random }
 
 // Rewards reports whether the variant adds the implicit reward.
-func (v Variant) Rewards() bool { return v == UltraR || v == UltraRA || v == Random }
+func (v Variant) Rewards() bool { return v == UltraR || v == UltraRA || v == Random || v == Placebo }
 
 // ModulatorConfig tunes how annotations steer the learner.
 type ModulatorConfig struct {

@@ -22,6 +22,10 @@ type Options struct {
 	// cross-episode nearest-neighbour distances), or 0.5 without them.
 	Radius         float64
 	RadiusQuantile float64
+	// RadiusSeed draws the states the radius is derived from. Experiments
+	// pass the pretraining seed, so that every refinement seed of every
+	// variant matches with the same radius.
+	RadiusSeed uint64
 	// OverrideProb decays linearly to OverrideEnd over AnnealSteps env
 	// steps (0: constant); see ModulatorConfig.
 	OverrideProb, OverrideEnd float64
@@ -83,7 +87,7 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 			if err != nil {
 				return nil, err
 			}
-			if s.Radius, err = SuggestRadius(o.Trajectories, probe, o.RadiusQuantile, o.Seed); err != nil {
+			if s.Radius, err = SuggestRadius(o.Trajectories, probe, o.RadiusQuantile, o.RadiusSeed); err != nil {
 				return nil, err
 			}
 		}
@@ -122,7 +126,11 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 		// Live annotations must carry the simulator states to restart at.
 		s.Hooks.Snapshots = live
 	default:
-		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Alpha: o.Alpha, Action: spec.Action,
+		alpha := o.Alpha
+		if o.Variant == Placebo {
+			alpha = PlaceboAlpha
+		}
+		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Alpha: alpha, Action: spec.Action,
 			OverrideProb: o.OverrideProb, OverrideEnd: o.OverrideEnd, AnnealSteps: o.AnnealSteps, Seed: o.Seed, StartStep: o.StartStep})
 		if err != nil {
 			return nil, err
