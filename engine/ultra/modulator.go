@@ -27,6 +27,13 @@ const (
 	// what noise alone does to a table — the reference every published
 	// table carries.
 	Placebo Variant = "placebo"
+	// LLMRND is the paper's reward baseline: at matched critical states
+	// the bonus is alpha × the RND novelty of the state instead of the
+	// advisor's reward.
+	LLMRND Variant = "llm-rnd"
+	// RNDOnly adds alpha × the RND novelty at every state: exploration
+	// with no critical states at all.
+	RNDOnly Variant = "rnd"
 )
 
 // PlaceboAlpha is the placebo's weight of the implicit reward: 1e-6, a
@@ -34,7 +41,7 @@ const (
 const PlaceboAlpha = 1e-6
 
 // Variants lists every variant in report order.
-var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, Random, RICE, Placebo}
+var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, Random, RICE, LLMRND, RNDOnly, Placebo}
 
 // ParseVariant checks a variant name.
 func ParseVariant(s string) (Variant, error) {
@@ -61,6 +68,15 @@ func (v Variant) Overrides() bool { return v == UltraA || v == UltraRA || v == R
 // Rewards reports whether the variant adds the implicit reward.
 func (v Variant) Rewards() bool { return v == UltraR || v == UltraRA || v == Random || v == Placebo }
 
+// Novelty reports whether the variant adds an RND novelty bonus: llm-rnd
+// at critical states, rnd everywhere, rice everywhere (its exploration
+// bonus).
+func (v Variant) Novelty() bool { return v == LLMRND || v == RNDOnly || v == RICE }
+
+// NeedsStates reports whether the variant needs critical states (from
+// annotations or a live advisor).
+func (v Variant) NeedsStates() bool { return v != PPO && v != RNDOnly }
+
 // ModulatorConfig tunes how annotations steer the learner.
 type ModulatorConfig struct {
 	Variant Variant
@@ -76,6 +92,9 @@ type ModulatorConfig struct {
 	// refinement): the annealing schedule continues from there, and the
 	// random stream is a fresh one derived from Seed and StartStep.
 	StartStep int64
+	// RND, when set, scores novelty for the variants that use it
+	// (Variant.Novelty); it is trained on every state the modulator sees.
+	RND *RND
 	// Action, when set (Dim > 0), is the env's action space: overrides are
 	// fitted to it — a Discrete space's action index rounded and clamped
 	// to [0, N), a Box's values clamped to its bounds — and entries with
@@ -93,6 +112,7 @@ type Modulator struct {
 	cfg   ModulatorConfig
 	rng   *rand.Rand
 	step  atomic.Int64 // env steps seen, for the annealing schedule
+	norm  []float32    // the state normalised for RND
 
 	Lookups, Matches, Overrides, Bonuses atomic.Int64
 }
@@ -105,7 +125,11 @@ func NewModulator(table *Table, cfg ModulatorConfig) (*Modulator, error) {
 	if cfg.Alpha < 0 || cfg.AnnealSteps < 0 {
 		return nil, fmt.Errorf("ultra: alpha and anneal steps must be ≥ 0, got %v and %d", cfg.Alpha, cfg.AnnealSteps)
 	}
-	m := &Modulator{table: table, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x30d^uint64(cfg.StartStep)))}
+	if cfg.Variant.Novelty() && cfg.RND == nil {
+		return nil, fmt.Errorf("ultra: variant %s needs an RND novelty model", cfg.Variant)
+	}
+	m := &Modulator{table: table, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x30d^uint64(cfg.StartStep))),
+		norm: make([]float32, len(table.mean))}
 	m.step.Store(cfg.StartStep)
 	return m, nil
 }
@@ -123,7 +147,19 @@ func (m *Modulator) overrideProb() float64 {
 func (m *Modulator) Modulate(_ int, obs, action []float32) (bool, float64) {
 	m.step.Add(1)
 	v := m.cfg.Variant
-	if !v.Overrides() && !v.Rewards() {
+	novelty := 0.0
+	if v.Novelty() {
+		m.table.Normalize(m.norm, obs)
+		novelty = m.cfg.RND.Score(m.norm)
+		if v == RNDOnly || v == RICE { // everywhere, no table lookup
+			bonus := m.cfg.Alpha * novelty
+			if bonus != 0 {
+				m.Bonuses.Add(1)
+			}
+			return false, bonus
+		}
+	}
+	if !v.Overrides() && !v.Rewards() && v != LLMRND {
 		return false, 0
 	}
 	m.Lookups.Add(1)
@@ -142,11 +178,14 @@ func (m *Modulator) Modulate(_ int, obs, action []float32) (bool, float64) {
 		m.Overrides.Add(1)
 	}
 	bonus := 0.0
-	if v.Rewards() {
+	switch {
+	case v == LLMRND:
+		bonus = m.cfg.Alpha * novelty
+	case v.Rewards():
 		bonus = m.cfg.Alpha * e.Reward
-		if bonus != 0 {
-			m.Bonuses.Add(1)
-		}
+	}
+	if bonus != 0 {
+		m.Bonuses.Add(1)
 	}
 	return replaced, bonus
 }

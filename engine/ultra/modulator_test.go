@@ -274,3 +274,36 @@ func TestPlaceboAndRadiusSeed(t *testing.T) {
 		t.Errorf("radius seeds 9 and 10 both gave %v: the sample does not depend on the seed", a)
 	}
 }
+
+// TestNoveltyVariants: llm-rnd adds alpha × RND novelty only at matched
+// critical states (instead of the advisor's reward), rnd and rice at every
+// state; none of them overrides actions.
+func TestNoveltyVariants(t *testing.T) {
+	tb, _ := NewTable([]float64{0}, []float64{1}, 0.1)
+	tb.Add(advisor.Annotation{Episode: "e", Step: 0, Obs: []float32{1}, Action: []float32{0.7}, Reward: -0.8})
+	for _, tc := range []struct {
+		v               Variant
+		atMatch, atFree bool // bonus at the critical state, elsewhere
+	}{{LLMRND, true, false}, {RNDOnly, true, true}, {RICE, true, true}} {
+		rnd, err := NewRND(1, RNDConfig{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Alpha: 0.5}); err == nil {
+			t.Errorf("%s without an RND model accepted", tc.v)
+		}
+		m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Alpha: 0.5, RND: rnd, OverrideProb: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []float32{3, -2, 0.5} { // give the running std a few errors
+			m.Modulate(0, []float32{x}, []float32{0})
+		}
+		act := []float32{-0.2}
+		rep, b1 := m.Modulate(0, []float32{1.02}, act)
+		_, b2 := m.Modulate(0, []float32{5}, act)
+		if rep || act[0] != -0.2 || (b1 > 0) != tc.atMatch || (b2 > 0) != tc.atFree || b1 == 0.5*-0.8 {
+			t.Errorf("%s: replaced %v, bonus %v at the critical state, %v elsewhere", tc.v, rep, b1, b2)
+		}
+	}
+}

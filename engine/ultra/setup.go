@@ -51,7 +51,7 @@ type Options struct {
 // random-states ablation, chosen for every other variant.
 func AdvisorFor(v Variant, chosen string) string {
 	switch v {
-	case PPO:
+	case PPO, RNDOnly:
 		return ""
 	case Random:
 		return "random"
@@ -102,8 +102,8 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	}
 	s.Table.SetChecker(advisor.Checker{Spec: spec, SnapshotLen: snapLen})
 	s.Table.Add(o.Annotations...)
-	live := o.Live != nil && o.Variant != PPO
-	if o.Variant != PPO && s.Table.Len() == 0 && !live {
+	live := o.Live != nil && o.Variant.NeedsStates()
+	if o.Variant.NeedsStates() && s.Table.Len() == 0 && !live {
 		if len(o.Annotations) > 0 {
 			return nil, fmt.Errorf("variant %s needs critical states, and all %d annotations given were dropped: %s",
 				o.Variant, len(o.Annotations), s.Table.Dropped())
@@ -113,12 +113,26 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	if d := s.Table.Dropped(); len(d) > 0 && o.Logger != nil {
 		o.Logger.Warn("annotations dropped", "kept", s.Table.Len(), "dropped", d.String())
 	}
+	var rnd *RND
+	if o.Variant.Novelty() {
+		// A resumed refinement starts a fresh predictor: its training is
+		// not in the checkpoint (the score is normalised, so the scale
+		// of the bonus carries over).
+		if rnd, err = NewRND(spec.Observation.Dim, RNDConfig{Seed: o.Seed}); err != nil {
+			return nil, err
+		}
+	}
 	switch o.Variant {
 	case PPO:
 	case RICE:
 		if s.Resetter, err = NewResetter(s.Table, o.ResetProb, o.Seed^uint64(o.StartStep)); err != nil {
 			return nil, err
 		}
+		// RICE's exploration bonus: alpha × RND novelty at every state.
+		if s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: RICE, Alpha: o.Alpha, Seed: o.Seed, StartStep: o.StartStep, RND: rnd}); err != nil {
+			return nil, err
+		}
+		s.Hooks.Modulator = s.Modulator
 		if !live && !s.Table.hasSnapshots() {
 			return nil, errors.New("rice needs annotations with simulator snapshots: collect the trajectories with snapshots")
 		}
@@ -130,7 +144,7 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 		if o.Variant == Placebo {
 			alpha = PlaceboAlpha
 		}
-		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Alpha: alpha, Action: spec.Action,
+		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Alpha: alpha, Action: spec.Action, RND: rnd,
 			OverrideProb: o.OverrideProb, OverrideEnd: o.OverrideEnd, AnnealSteps: o.AnnealSteps, Seed: o.Seed, StartStep: o.StartStep})
 		if err != nil {
 			return nil, err
