@@ -135,6 +135,12 @@ func addTuningFlags(fs *flag.FlagSet, t *experiment.Tuning, device *string, tf32
 	fs.Float64Var(&t.OverrideEnd, "override-end", t.OverrideEnd, "that probability at the end of --anneal-steps")
 	fs.Int64Var(&t.AnnealSteps, "anneal-steps", t.AnnealSteps, "env steps over which the override probability decays to --override-end (-1: the first half of "+stepsFlag+"; 0: constant)")
 	fs.Float64Var(&t.ResetProb, "reset-prob", t.ResetProb, "rice: fraction of episodes restarted at a critical state")
+	fs.Func("reward-on", "what the implicit reward judges: state (alpha·r at every matched state) or action (alpha·r when the executed action is the one the advisor judged, alpha·its reward of the suggestion when that is executed) (default "+string(t.RewardOn)+")", func(s string) error {
+		v, err := ultra.ParseRewardOn(s)
+		t.RewardOn = v
+		return err
+	})
+	fs.Float64Var(&t.ActionTolerance, "action-tolerance", t.ActionTolerance, "with --reward-on action: how near the executed action must be to the judged one, RMS in units of the action range")
 	fs.StringVar(device, "device", "", "where the networks run: cpu, or cuda (needs a binary built with -tags ultracuda); default: the checkpoint's for refine, cpu for experiment")
 	fs.BoolVar(tf32, "tf32", false, "with --device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)")
 }

@@ -26,7 +26,16 @@ type Annotation struct {
 	Step    int       `json:"step"`    // index into the trajectory
 	Reason  string    `json:"reason"`
 	Action  []float32 `json:"action"` // suggested action, inside the action space
-	Reward  float64   `json:"reward"` // implicit reward in [-1, 1]
+	// Reward is the implicit reward in [-1, 1] of the action the agent
+	// took at Step (Taken): the paper's r_LLM.
+	Reward float64 `json:"reward"`
+	// Taken is the action the agent took at Step, which Reward judges.
+	// Annotations from before it was recorded lack it.
+	Taken []float32 `json:"taken,omitempty"`
+	// SuggestedReward, when the advisor gives one, is its implicit reward
+	// in [-1, 1] for the suggested Action at Step: what a bonus for
+	// taking the suggestion is worth.
+	SuggestedReward *float64 `json:"suggested_reward,omitempty"`
 	Obs     []float32 `json:"obs"`    // the state at Step: the lookup key
 	// Snapshot is the simulator state at Step when the trajectory had one.
 	Snapshot []float64 `json:"snapshot,omitempty"`
@@ -159,6 +168,12 @@ func (c Checker) Check(a *Annotation) string {
 		return fmt.Sprintf("action is not an index in [0, %d)", sp.Action.N)
 	case math.IsNaN(a.Reward) || a.Reward < -1 || a.Reward > 1:
 		return "reward outside [-1, 1]"
+	case a.Taken != nil && len(a.Taken) != sp.Action.Dim:
+		return fmt.Sprintf("taken action has %d values, %s takes %d", len(a.Taken), sp.ID, sp.Action.Dim)
+	case !finite(a.Taken):
+		return "taken action not finite"
+	case a.SuggestedReward != nil && (math.IsNaN(*a.SuggestedReward) || *a.SuggestedReward < -1 || *a.SuggestedReward > 1):
+		return "suggested reward outside [-1, 1]"
 	case a.Step < 0:
 		return "negative step"
 	}

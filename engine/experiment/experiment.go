@@ -266,6 +266,7 @@ func (c *Config) record() error {
 		if err := json.Unmarshal(b, &was); err != nil {
 			return fmt.Errorf("experiment: %s is unreadable (%v): use another directory", path, err)
 		}
+		was.Tuning = was.Tuning.withDefaults()
 		var diffs []string
 		diff := func(name string, a, b any) {
 			if fmt.Sprint(a) != fmt.Sprint(b) {

@@ -39,6 +39,11 @@ type Tuning struct {
 	AnnealSteps               int64
 	// ResetProb is rice's fraction of episodes restarted at a critical state.
 	ResetProb float64
+	// RewardOn is what the implicit reward judges (state or action) and
+	// ActionTolerance how near an executed action must be to the judged
+	// one (ultra.ModulatorConfig).
+	RewardOn        ultra.RewardOn
+	ActionTolerance float64
 }
 
 // Validate checks the knobs (every refinement and experiment goes through
@@ -71,12 +76,31 @@ func (t Tuning) Validate() error {
 	if !prob(t.ResetProb) {
 		bad("reset probability", t.ResetProb, "a probability in [0, 1]")
 	}
+	if _, err := ultra.ParseRewardOn(string(t.RewardOn)); err != nil {
+		errs = append(errs, err)
+	}
+	if !finite(t.ActionTolerance) || t.ActionTolerance < 0 {
+		bad("action tolerance", t.ActionTolerance, "a finite fraction of the action range > 0")
+	}
 	return errors.Join(errs...)
 }
 
 // DefaultTuning is the defaults of `ultra refine` and `ultra experiment`.
 func DefaultTuning() Tuning {
-	return Tuning{Alpha: -1, RadiusQuantile: 0.5, OverrideProb: 1, OverrideEnd: 0, AnnealSteps: -1, ResetProb: 0.5}
+	return Tuning{Alpha: -1, RadiusQuantile: 0.5, OverrideProb: 1, OverrideEnd: 0, AnnealSteps: -1, ResetProb: 0.5,
+		RewardOn: ultra.DefaultRewardOn, ActionTolerance: ultra.DefaultActionTolerance}
+}
+
+// withDefaults fills fields that records written before they existed lack
+// with what those runs did: the state-only reward.
+func (t Tuning) withDefaults() Tuning {
+	if t.RewardOn == "" {
+		t.RewardOn = ultra.RewardOnState
+	}
+	if t.ActionTolerance == 0 {
+		t.ActionTolerance = ultra.DefaultActionTolerance
+	}
+	return t
 }
 
 // Refinement is one refinement run: a checkpoint continued under one ULTRA
@@ -247,6 +271,7 @@ func (r Refinement) prepareResume() (*Job, error) {
 		cfg.Device, cfg.TF32 = r.Device, r.TF32
 	}
 	ck.Config.TotalSteps, ck.Config.Device, ck.Config.TF32 = cfg.TotalSteps, cfg.Device, cfg.TF32
+	st.Tuning = st.Tuning.withDefaults()
 	r.Checkpoint, r.Variant, r.Seed, r.Tuning = st.Checkpoint, st.Variant, st.Seed, st.Tuning
 	r.Annotations, r.Trajectories, r.Live, r.Steps = st.Annotations, st.Trajectories, st.Live, cfg.TotalSteps
 	if err := r.validate(); err != nil {
@@ -303,7 +328,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 	res.Env = spec.ID
 	opts := ultra.Options{Variant: r.Variant, Alpha: t.Alpha, Radius: st.Radius, RadiusQuantile: t.RadiusQuantile,
 		OverrideProb: t.OverrideProb, OverrideEnd: t.OverrideEnd, AnnealSteps: t.AnnealSteps, ResetProb: t.ResetProb,
-		Seed: r.Seed, RadiusSeed: j.ck.Config.Seed, Logger: r.Logger}
+		RewardOn: t.RewardOn, ActionTolerance: t.ActionTolerance, Seed: r.Seed, RadiusSeed: j.ck.Config.Seed, Logger: r.Logger}
 	if r.Resume {
 		opts.StartStep = j.ck.GlobalStep
 	}

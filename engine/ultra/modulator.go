@@ -77,10 +77,51 @@ func (v Variant) Novelty() bool { return v == LLMRND || v == RNDOnly || v == RIC
 // annotations or a live advisor).
 func (v Variant) NeedsStates() bool { return v != PPO && v != RNDOnly }
 
+// RewardOn says what the implicit reward judges.
+type RewardOn string
+
+const (
+	// RewardOnState adds alpha × r at every matched state, whatever
+	// action is executed there: a bonus for visiting the state, which
+	// cannot prefer one action over another.
+	RewardOnState RewardOn = "state"
+	// RewardOnAction judges the action: alpha × r (the advisor's reward
+	// of the action the agent took there) when the executed action is
+	// near that one, alpha × the advisor's reward of its suggestion when
+	// the suggestion is executed (an override), and nothing otherwise.
+	RewardOnAction RewardOn = "action"
+)
+
+// DefaultRewardOn is the default of ModulatorConfig.RewardOn.
+const DefaultRewardOn = RewardOnState
+
+// DefaultActionTolerance is the default of ModulatorConfig.ActionTolerance:
+// actions within a tenth of the action range (RMS over dimensions) are the
+// same action.
+const DefaultActionTolerance = 0.1
+
+// ParseRewardOn checks a RewardOn name ("" is the default).
+func ParseRewardOn(s string) (RewardOn, error) {
+	switch RewardOn(s) {
+	case "":
+		return DefaultRewardOn, nil
+	case RewardOnState, RewardOnAction:
+		return RewardOn(s), nil
+	}
+	return "", fmt.Errorf("reward-on %q: want %q or %q", s, RewardOnState, RewardOnAction)
+}
+
 // ModulatorConfig tunes how annotations steer the learner.
 type ModulatorConfig struct {
 	Variant Variant
 	Alpha   float64 // weight of the implicit reward (paper: 0.1 MuJoCo, 0.5 Pong)
+	// RewardOn is what the implicit reward judges; "" is DefaultRewardOn.
+	RewardOn RewardOn
+	// ActionTolerance is how near (RMS over dimensions, in units of each
+	// dimension's range; Discrete: the same index) the executed action must
+	// be to the one an annotation judged for RewardOnAction; 0 is
+	// DefaultActionTolerance.
+	ActionTolerance float64
 	// OverrideProb is the probability of taking the suggested action at a
 	// matched state when refinement starts; it decays linearly to
 	// OverrideEnd over AnnealSteps env steps (0: no decay).
@@ -124,6 +165,16 @@ func NewModulator(table *Table, cfg ModulatorConfig) (*Modulator, error) {
 	}
 	if cfg.Alpha < 0 || cfg.AnnealSteps < 0 {
 		return nil, fmt.Errorf("ultra: alpha and anneal steps must be ≥ 0, got %v and %d", cfg.Alpha, cfg.AnnealSteps)
+	}
+	var err error
+	if cfg.RewardOn, err = ParseRewardOn(string(cfg.RewardOn)); err != nil {
+		return nil, fmt.Errorf("ultra: %w", err)
+	}
+	if cfg.ActionTolerance == 0 {
+		cfg.ActionTolerance = DefaultActionTolerance
+	}
+	if !(cfg.ActionTolerance > 0) || math.IsInf(cfg.ActionTolerance, 0) {
+		return nil, fmt.Errorf("ultra: action tolerance %v, want a finite value > 0", cfg.ActionTolerance)
 	}
 	if cfg.Variant.Novelty() && cfg.RND == nil {
 		return nil, fmt.Errorf("ultra: variant %s needs an RND novelty model", cfg.Variant)
@@ -181,6 +232,13 @@ func (m *Modulator) Modulate(_ int, obs, action []float32) (bool, float64) {
 	switch {
 	case v == LLMRND:
 		bonus = m.cfg.Alpha * novelty
+	case v.Rewards() && m.cfg.RewardOn == RewardOnAction:
+		switch {
+		case replaced && e.HasSuggested:
+			bonus = m.cfg.Alpha * e.Suggested
+		case !replaced && e.Taken != nil && m.near(action, e.Taken):
+			bonus = m.cfg.Alpha * e.Reward
+		}
 	case v.Rewards():
 		bonus = m.cfg.Alpha * e.Reward
 	}
@@ -188,6 +246,31 @@ func (m *Modulator) Modulate(_ int, obs, action []float32) (bool, float64) {
 		m.Bonuses.Add(1)
 	}
 	return replaced, bonus
+}
+
+// near reports whether the executed action a is the one the advisor judged
+// (taken): the same index for a Discrete space; otherwise the RMS over
+// dimensions of the difference, each in units of the dimension's range
+// (of 1 without a known space), is within ActionTolerance.
+func (m *Modulator) near(a, taken []float32) bool {
+	if len(a) != len(taken) {
+		return false
+	}
+	sp := m.cfg.Action
+	if sp.Dim > 0 && sp.IsDiscrete() {
+		return math.Round(float64(a[0])) == math.Round(float64(taken[0]))
+	}
+	var ss float64
+	for i := range a {
+		d := float64(a[i] - taken[i])
+		if sp.Dim > 0 && len(sp.High) == len(a) {
+			if r := float64(sp.High[i] - sp.Low[i]); r > 0 && !math.IsInf(r, 0) {
+				d /= r
+			}
+		}
+		ss += d * d
+	}
+	return math.Sqrt(ss/float64(len(a))) <= m.cfg.ActionTolerance
 }
 
 // fits reports whether a suggested action can replace one of n values: the

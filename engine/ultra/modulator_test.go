@@ -307,3 +307,48 @@ func TestNoveltyVariants(t *testing.T) {
 		}
 	}
 }
+
+// TestRewardOnAction: with RewardOnAction the bonus judges the executed
+// action — the advisor's reward of the action taken when the policy acts
+// near it, its reward of the suggestion when the suggestion is executed,
+// nothing otherwise — where RewardOnState pays at the state whatever is
+// done (issue 15).
+func TestRewardOnAction(t *testing.T) {
+	box := env.Box([]float32{-1, -1}, []float32{1, 1})
+	sr := 0.6
+	tb, _ := NewTable([]float64{0}, []float64{1}, 0.1)
+	tb.Add(advisor.Annotation{Episode: "e", Obs: []float32{1}, Action: []float32{0.9, 0.9}, Reward: -0.8,
+		Taken: []float32{-0.5, 0.2}, SuggestedReward: &sr})
+	tb.Add(advisor.Annotation{Episode: "old", Obs: []float32{3}, Action: []float32{0.9, 0.9}, Reward: -0.8}) // no taken, no suggested reward
+	for _, tc := range []struct {
+		name    string
+		v       Variant
+		on      RewardOn
+		obs     float32
+		act     []float32
+		prob    float64
+		replace bool
+		bonus   float64
+	}{
+		{"state: any action pays", UltraR, RewardOnState, 1, []float32{0.7, 0.7}, 0, false, 0.5 * -0.8},
+		{"action: the judged action pays its reward", UltraR, RewardOnAction, 1, []float32{-0.45, 0.25}, 0, false, 0.5 * -0.8},
+		{"action: another action pays nothing", UltraR, RewardOnAction, 1, []float32{0.7, 0.7}, 0, false, 0},
+		{"action: the executed suggestion pays its own reward", UltraRA, RewardOnAction, 1, []float32{0, 0}, 1, true, 0.5 * 0.6},
+		{"action: an annotation without taken pays nothing", UltraR, RewardOnAction, 3, []float32{-0.5, 0.2}, 0, false, 0},
+		{"action: without a suggested reward an override pays nothing", UltraRA, RewardOnAction, 3, []float32{0, 0}, 1, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Alpha: 0.5, RewardOn: tc.on, OverrideProb: tc.prob, Action: box})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, bonus := m.Modulate(0, []float32{tc.obs}, append([]float32(nil), tc.act...))
+			if rep != tc.replace || math.Abs(bonus-tc.bonus) > 1e-12 {
+				t.Errorf("replaced %v bonus %v, want %v %v", rep, bonus, tc.replace, tc.bonus)
+			}
+		})
+	}
+	if _, err := NewModulator(tb, ModulatorConfig{Variant: UltraR, RewardOn: "velocity"}); err == nil {
+		t.Error("an unknown reward-on was accepted")
+	}
+}

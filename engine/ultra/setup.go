@@ -32,7 +32,10 @@ type Options struct {
 	AnnealSteps               int64
 	// ResetProb is rice's fraction of episodes restarted at a critical state.
 	ResetProb float64
-	Seed      uint64
+	// RewardOn and ActionTolerance: see ModulatorConfig.
+	RewardOn        RewardOn
+	ActionTolerance float64
+	Seed            uint64
 	// StartStep is the env steps already taken when a refinement resumes.
 	StartStep int64
 	// Annotations are the critical states known before training.
@@ -145,6 +148,7 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 			alpha = PlaceboAlpha
 		}
 		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Alpha: alpha, Action: spec.Action, RND: rnd,
+			RewardOn: o.RewardOn, ActionTolerance: o.ActionTolerance,
 			OverrideProb: o.OverrideProb, OverrideEnd: o.OverrideEnd, AnnealSteps: o.AnnealSteps, Seed: o.Seed, StartStep: o.StartStep})
 		if err != nil {
 			return nil, err

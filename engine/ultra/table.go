@@ -21,9 +21,15 @@ type Entry struct {
 	// index (e.g. [2] for Pong's RIGHT). The Modulator writes it over the
 	// sampled action as is, rounded and clamped when it knows the space
 	// (ModulatorConfig.Action).
-	Action   []float32
-	Reward   float64
-	Episode  string
+	Action []float32
+	// Reward is the advisor's reward for the action taken at the state
+	// (Taken; nil for annotations that did not record it); Suggested, when
+	// HasSuggested, its reward for the suggested Action.
+	Reward       float64
+	Taken        []float32
+	Suggested    float64
+	HasSuggested bool
+	Episode      string
 	Step     int
 	Reason   string
 	Snapshot []float64
@@ -128,8 +134,15 @@ func (t *Table) Add(anns ...advisor.Annotation) int {
 		t.seen[id] = true
 		key := make([]float32, len(a.Obs))
 		t.Normalize(key, a.Obs)
-		t.entries = append(t.entries, Entry{Key: key, Action: append([]float32(nil), a.Action...), Reward: a.Reward, Episode: a.Episode,
-			Step: a.Step, Reason: a.Reason, Snapshot: a.Snapshot})
+		e := Entry{Key: key, Action: append([]float32(nil), a.Action...), Reward: a.Reward, Episode: a.Episode,
+			Step: a.Step, Reason: a.Reason, Snapshot: a.Snapshot}
+		if a.Taken != nil {
+			e.Taken = append([]float32(nil), a.Taken...)
+		}
+		if a.SuggestedReward != nil {
+			e.Suggested, e.HasSuggested = *a.SuggestedReward, true
+		}
+		t.entries = append(t.entries, e)
 		added++
 	}
 	return added

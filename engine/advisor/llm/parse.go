@@ -301,6 +301,20 @@ func parseItem(it any, eps map[string]*shownEpisode, spec env.Spec, rep *advisor
 		r = max(-1, min(1, r))
 	}
 	a.Reward = r
+	a.Taken = append([]float32(nil), ep.traj.ActionAt(a.Step)...)
+	// The suggestion's own reward is optional: an answer without it keeps
+	// its annotation, and the bonus of an override is then not given.
+	if v, present := m["suggested_reward"]; present && v != nil {
+		sr, kind := parseNumber(v, rejBadReward)
+		if kind != "" {
+			return a, kind
+		}
+		if sr < -1 || sr > 1 {
+			rep.Reject(rejRewardClamped)
+			sr = max(-1, min(1, sr))
+		}
+		a.SuggestedReward = &sr
+	}
 	if clamped {
 		rep.Reject(rejActionClamped)
 	}

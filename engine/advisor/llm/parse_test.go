@@ -108,6 +108,10 @@ func TestParseAnswerValidation(t *testing.T) {
 		{"reward clamped high", strings.Replace(ok, `"reward": 0.5`, `"reward": 1.2`, 1), true, map[string]int{rejRewardClamped: 1}, []float32{0.1, 0.2, 0.3}, 1},
 		{"reward clamped low", strings.Replace(ok, `"reward": 0.5`, `"reward": -40`, 1), true, map[string]int{rejRewardClamped: 1}, []float32{0.1, 0.2, 0.3}, -1},
 		{"reward at the bound", strings.Replace(ok, `"reward": 0.5`, `"reward": -1`, 1), true, nil, []float32{0.1, 0.2, 0.3}, -1},
+		{"suggested reward", ok + `, "suggested_reward": 0.25`, true, nil, []float32{0.1, 0.2, 0.3}, 0.5},
+		{"suggested reward clamped", ok + `, "suggested_reward": 7`, true, map[string]int{rejRewardClamped: 1}, []float32{0.1, 0.2, 0.3}, 0.5},
+		{"suggested reward as word", ok + `, "suggested_reward": "good"`, false, map[string]int{rejBadReward: 1}, nil, 0},
+		{"suggested reward NaN", ok + `, "suggested_reward": "NaN"`, false, map[string]int{rejNonFinite: 1}, nil, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var rep advisor.Report
@@ -132,8 +136,14 @@ func TestParseAnswerValidation(t *testing.T) {
 			if !slices.Equal(a.Action, tc.action) || a.Reward != tc.reward || a.Step != 2 || a.Episode != "ep00" || a.Source != "llm:m" {
 				t.Errorf("annotation %+v", a)
 			}
-			if !slices.Equal(a.Obs, tr.ObsAt(2)) || !slices.Equal(a.Snapshot, tr.Snapshots[2]) {
-				t.Error("obs or snapshot not from the trajectory")
+			if !slices.Equal(a.Obs, tr.ObsAt(2)) || !slices.Equal(a.Snapshot, tr.Snapshots[2]) || !slices.Equal(a.Taken, tr.ActionAt(2)) {
+				t.Error("obs, snapshot or taken action not from the trajectory")
+			}
+			switch {
+			case strings.Contains(tc.item, `"suggested_reward": 0.25`) && (a.SuggestedReward == nil || *a.SuggestedReward != 0.25),
+				strings.Contains(tc.item, `"suggested_reward": 7`) && (a.SuggestedReward == nil || *a.SuggestedReward != 1),
+				!strings.Contains(tc.item, "suggested_reward") && a.SuggestedReward != nil:
+				t.Errorf("suggested reward %v", a.SuggestedReward)
 			}
 		})
 	}

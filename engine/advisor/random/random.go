@@ -47,7 +47,10 @@ func (r *Advisor) annotate(t *traj.Trajectory) []advisor.Annotation {
 		act := make([]float32, t.ActDim)
 		eval.Random{Space: r.spec.Action, Rng: r.rng}.Act(nil, 1, act)
 		a := advisor.Annotation{Episode: t.ID, Step: s, Reason: "random (ablation)", Action: act,
-			Reward: 2*r.rng.Float64() - 1, Obs: append([]float32(nil), t.ObsAt(s)...), Source: "random"}
+			Reward: 2*r.rng.Float64() - 1, Obs: append([]float32(nil), t.ObsAt(s)...), Source: "random",
+			Taken: append([]float32(nil), t.ActionAt(s)...)}
+		sr := 2*r.rng.Float64() - 1
+		a.SuggestedReward = &sr
 		if t.Snapshots != nil {
 			a.Snapshot = t.Snapshots[s]
 		}

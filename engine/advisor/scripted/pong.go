@@ -42,11 +42,12 @@ type pongExpert struct {
 
 // pongCand is one candidate critical step.
 type pongCand struct {
-	k      int
-	score  float64
-	reward float64
-	action int
-	reason string
+	k         int
+	score     float64
+	reward    float64
+	suggested float64 // the reward of the suggested action, by the same rule
+	action    int
+	reason    string
 }
 
 func (p *pongExpert) annotate(t *traj.Trajectory) []advisor.Annotation {
@@ -127,17 +128,33 @@ func (p *pongExpert) annotate(t *traj.Trajectory) []advisor.Annotation {
 				act, move = pong.ActRight, "move up (RIGHT)"
 			}
 		}
-		var r float64
-		var effect string
-		switch {
-		case g1 < g0:
-			r, effect = (g0-g1)/math.Min(g0, travel), "closed the gap"
-		case g1 > g0:
-			r, effect = -(g1-g0)/travel, "widened the gap"
-		default:
-			r, effect = -0.5, "left the paddle short of it"
+		// closed scores a move from gap g0 to g1: the fraction of a full
+		// step's travel it closed, minus what it widened, −0.5 for standing
+		// short of the intercept, +1 for keeping it covered.
+		closed := func(g1 float64) (float64, string) {
+			var r float64
+			var effect string
+			switch {
+			case g1 < g0:
+				r, effect = (g0-g1)/math.Min(g0, travel), "closed the gap"
+			case g1 > g0:
+				r, effect = -(g1-g0)/travel, "widened the gap"
+			case g0 == 0:
+				r, effect = 1, "kept it covered"
+			default:
+				r, effect = -0.5, "left the paddle short of it"
+			}
+			return math.Max(-1, math.Min(1, r)), effect
 		}
-		r = math.Max(-1, math.Min(1, r))
+		r, effect := closed(g1)
+		ys := s.AgentY // the paddle after the suggested action
+		switch act {
+		case pong.ActRight:
+			ys = math.Max(pong.PaddleMinRow, ys-travel)
+		case pong.ActLeft:
+			ys = math.Min(pong.PaddleMaxRow, ys+travel)
+		}
+		sr, _ := closed(gap(row, ys))
 		steps := frames / float64(c.FrameSkip)
 		need := g0 / travel
 		urgency := need / math.Max(steps, 0.25)
@@ -152,7 +169,7 @@ func (p *pongExpert) annotate(t *traj.Trajectory) []advisor.Annotation {
 			r, score = -1, score+2
 			reason = "last chance before a lost point: " + reason
 		}
-		cands = append(cands, pongCand{k: k, score: score, reward: r, action: act, reason: reason})
+		cands = append(cands, pongCand{k: k, score: score, reward: r, suggested: sr, action: act, reason: reason})
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 	if len(cands) > p.max {
@@ -161,8 +178,10 @@ func (p *pongExpert) annotate(t *traj.Trajectory) []advisor.Annotation {
 	sort.Slice(cands, func(i, j int) bool { return cands[i].k < cands[j].k })
 	out := make([]advisor.Annotation, 0, len(cands))
 	for _, cd := range cands {
+		sr := cd.suggested
 		a := advisor.Annotation{Episode: t.ID, Step: cd.k, Reason: cd.reason, Action: []float32{float32(cd.action)}, Reward: cd.reward,
-			Obs: append([]float32(nil), t.ObsAt(cd.k)...), Source: "scripted"}
+			Obs: append([]float32(nil), t.ObsAt(cd.k)...), Source: "scripted", Taken: append([]float32(nil), t.ActionAt(cd.k)...),
+			SuggestedReward: &sr}
 		if t.Snapshots != nil {
 			a.Snapshot = t.Snapshots[cd.k]
 		}

@@ -25,7 +25,10 @@ import (
 // for hopper: hip torque against the torso's pitch and pitch rate, knee
 // extension while sinking). The reward is tanh(Δmargin/scale): positive when
 // the action taken moved the state away from failure, negative toward it,
-// -1 on the step that terminated the episode.
+// -1 on the step that terminated the episode. With simulator snapshots in
+// the trajectory, the suggested action is scored the same way: the step is
+// replayed from the snapshot with it, and the margin it leads to gives its
+// reward (SuggestedReward).
 //
 // Pong ("pong", features) has its own expert, described on pongExpert:
 // critical steps are those where the ball heads to the agent's paddle and
@@ -145,6 +148,8 @@ func (s *Advisor) annotate(t *traj.Trajectory) []advisor.Annotation {
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].k < cands[j].k })
 	out := make([]advisor.Annotation, 0, len(cands))
+	sim := s.simulator(t)
+	defer sim.close()
 	for _, c := range cands {
 		k := c.k
 		obs := t.ObsAt(k)
@@ -152,19 +157,71 @@ func (s *Advisor) annotate(t *traj.Trajectory) []advisor.Annotation {
 		copy(act, t.ActionAt(k))
 		s.task.correct(obs, act, s.cfg.Gain)
 		advisor.ClampAction(act, s.spec.Action)
-		r := math.Tanh((m[k+1] - m[k]) / s.cfg.RewardScale)
+		r := s.reward(m[k], m[k+1], t.Terminated && k == n-1)
 		reason := fmt.Sprintf("safety margin %.2f falling to %.2f", m[k], m[k+1])
 		if t.Terminated && k == n-1 {
-			r, reason = -1, fmt.Sprintf("this step ended the episode (margin %.2f)", m[k])
+			reason = fmt.Sprintf("this step ended the episode (margin %.2f)", m[k])
 		}
 		a := advisor.Annotation{Episode: t.ID, Step: k, Reason: reason, Action: act, Reward: r,
-			Obs: append([]float32(nil), obs...), Source: "scripted"}
+			Obs: append([]float32(nil), obs...), Source: "scripted", Taken: append([]float32(nil), t.ActionAt(k)...)}
 		if t.Snapshots != nil {
 			a.Snapshot = t.Snapshots[k]
+			if after, term, ok := sim.step(t.Snapshots[k], act); ok {
+				sr := s.reward(m[k], s.task.margin(after), term)
+				a.SuggestedReward = &sr
+			}
 		}
 		out = append(out, a)
 	}
 	return out
+}
+
+// reward is the scripted reward of a step that moved the margin from m0
+// to m1: tanh(Δmargin/RewardScale), −1 when the step ended the episode.
+func (s *Advisor) reward(m0, m1 float64, terminated bool) float64 {
+	if terminated {
+		return -1
+	}
+	return math.Tanh((m1 - m0) / s.cfg.RewardScale)
+}
+
+// simulator replays single steps from a trajectory's snapshots, to score
+// the suggested action the way the taken one is scored: by the margin of
+// the state it leads to. Without snapshots (or an instance) it scores
+// nothing.
+type simulator struct {
+	e   env.Env
+	obs []float32
+}
+
+func (s *Advisor) simulator(t *traj.Trajectory) simulator {
+	if t.Snapshots == nil {
+		return simulator{}
+	}
+	e, err := s.spec.New(env.DefaultOptions())
+	if err != nil {
+		return simulator{}
+	}
+	return simulator{e: e, obs: make([]float32, s.spec.Observation.Dim)}
+}
+
+// step restores snap, takes action and returns the next observation and
+// whether the episode terminated; ok is false when it cannot tell.
+func (sim simulator) step(snap []float64, action []float32) (obs []float32, terminated, ok bool) {
+	if sim.e == nil || sim.e.Restore(snap, sim.obs) != nil {
+		return nil, false, false
+	}
+	_, term, err := sim.e.Step(action, sim.obs)
+	if err != nil {
+		return nil, false, false
+	}
+	return sim.obs, term, true
+}
+
+func (sim simulator) close() {
+	if sim.e != nil {
+		sim.e.Close()
+	}
 }
 
 // openMargin is the normalised distance of x inside (lo, hi): 1 at the

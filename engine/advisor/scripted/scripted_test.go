@@ -96,3 +96,54 @@ func TestScriptedEveryTask(t *testing.T) {
 		t.Error("unknown task accepted")
 	}
 }
+
+// TestScriptedScoresTheSuggestion: annotations record the action taken,
+// and with snapshots the suggested action is scored by replaying the step
+// from the snapshot (issue 15). Replaying the taken action the same way
+// reproduces the recorded next state, so the two scores are comparable.
+func TestScriptedScoresTheSuggestion(t *testing.T) {
+	sp := evaltest.Spec(t, "hopper")
+	trajs := evaltest.Collect(t, "hopper", eval.Random{Space: sp.Action, Rng: rand.New(rand.NewPCG(4, 4))}, 3, true)
+	s, err := New(sp, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	anns, _, err := s.Annotate(context.Background(), trajs)
+	if err != nil || len(anns) == 0 {
+		t.Fatalf("%d annotations, %v", len(anns), err)
+	}
+	byID := map[string]int{}
+	for i := range trajs {
+		byID[trajs[i].ID] = i
+	}
+	sim := s.simulator(&trajs[0])
+	defer sim.close()
+	for _, a := range anns {
+		tr := &trajs[byID[a.Episode]]
+		if len(a.Taken) != 3 || a.Taken[0] != tr.ActionAt(a.Step)[0] {
+			t.Fatalf("step %d: taken %v, the trajectory took %v", a.Step, a.Taken, tr.ActionAt(a.Step))
+		}
+		if a.SuggestedReward == nil || *a.SuggestedReward < -1 || *a.SuggestedReward > 1 {
+			t.Fatalf("step %d: suggested reward %v", a.Step, a.SuggestedReward)
+		}
+		if a.Step+1 < tr.Len() {
+			next, term, ok := sim.step(tr.Snapshots[a.Step], tr.ActionAt(a.Step))
+			if !ok || term {
+				t.Fatalf("step %d: replay ok %v, terminated %v", a.Step, ok, term)
+			}
+			for j, v := range tr.ObsAt(a.Step + 1) {
+				if next[j] != v {
+					t.Fatalf("step %d: replaying the taken action gives obs[%d] %v, the trajectory has %v", a.Step, j, next[j], v)
+				}
+			}
+		}
+	}
+	// Without snapshots there is nothing to replay: no suggested reward.
+	plain := evaltest.Collect(t, "hopper", eval.Zero{}, 1, false)
+	anns, _, _ = s.Annotate(context.Background(), plain)
+	for _, a := range anns {
+		if a.SuggestedReward != nil || a.Taken == nil {
+			t.Fatalf("without snapshots: %+v", a)
+		}
+	}
+}
