@@ -35,8 +35,8 @@ type Annotation struct {
 	// SuggestedReward, when the advisor gives one, is its implicit reward
 	// in [-1, 1] for the suggested Action at Step: what a bonus for
 	// taking the suggestion is worth.
-	SuggestedReward *float64 `json:"suggested_reward,omitempty"`
-	Obs     []float32 `json:"obs"`    // the state at Step: the lookup key
+	SuggestedReward *float64  `json:"suggested_reward,omitempty"`
+	Obs             []float32 `json:"obs"` // the state at Step: the lookup key
 	// Snapshot is the simulator state at Step when the trajectory had one.
 	Snapshot []float64 `json:"snapshot,omitempty"`
 	Source   string    `json:"source"` // advisor name

@@ -30,9 +30,9 @@ type Entry struct {
 	Suggested    float64
 	HasSuggested bool
 	Episode      string
-	Step     int
-	Reason   string
-	Snapshot []float64
+	Step         int
+	Reason       string
+	Snapshot     []float64
 }
 
 // Table maps live states to the nearest annotated critical state within a
