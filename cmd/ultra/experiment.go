@@ -96,11 +96,12 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// needsAdvisor reports whether the variants use the named advisor (the
-// random-states ablation uses the random advisor whatever is chosen).
+// needsAdvisor reports whether the variants use the named advisor, itself
+// or judging random states (random-all uses the random advisor whatever
+// is chosen).
 func needsAdvisor(vs []ultra.Variant, name string) bool {
 	for _, v := range vs {
-		if ultra.AdvisorFor(v, name) == name {
+		if a := ultra.AdvisorFor(v, name); a == name || a == "random-"+name {
 			return true
 		}
 	}

@@ -90,6 +90,17 @@ type Advisor interface {
 	Annotate(ctx context.Context, trajs []traj.Trajectory) ([]Annotation, Report, error)
 }
 
+// StepAnnotator is an advisor that can also judge steps it did not choose:
+// for each given step, its suggested action, its reward of the action
+// taken and of its suggestion. The identification ablation (the random
+// variant) asks it about randomly chosen steps, so that only the choice of
+// states differs from ULTRA-RA. steps[i] lists the steps of trajs[i]; an
+// advisor may leave out a step it cannot judge.
+type StepAnnotator interface {
+	Advisor
+	AnnotateSteps(ctx context.Context, trajs []traj.Trajectory, steps [][]int) ([]Annotation, Report, error)
+}
+
 // ErrBudget is returned once an advisor's request or token budget is spent.
 var ErrBudget = fmt.Errorf("advisor budget exhausted")
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
@@ -13,8 +14,10 @@ import (
 	"github.com/ultra-rl/ultra/engine/metrics"
 )
 
-// AdvisorNames are the advisors NewAdvisor builds.
-var AdvisorNames = []string{"llm", "scripted", "random"}
+// AdvisorNames are the advisors NewAdvisor builds. "random-scripted" and
+// "random-llm" have the named advisor judge random states (the
+// identification ablation).
+var AdvisorNames = []string{"llm", "scripted", "random", "random-scripted", "random-llm"}
 
 // AdvisorConfig chooses and configures an advisor.
 type AdvisorConfig struct {
@@ -32,6 +35,16 @@ type AdvisorConfig struct {
 
 // Validate checks the advisor's name and its sizes.
 func (ac AdvisorConfig) Validate() error {
+	if judge, ok := strings.CutPrefix(ac.Name, "random-"); ok {
+		if judge != "scripted" && judge != "llm" {
+			return fmt.Errorf("advisor %s: random states are judged by scripted or llm, not %q", ac.Name, judge)
+		}
+		if ac.PerEpisode < 1 {
+			return fmt.Errorf("advisor %s: critical steps per episode = %d, want ≥ 1", ac.Name, ac.PerEpisode)
+		}
+		ac.Name = judge
+		return ac.Validate()
+	}
 	switch ac.Name {
 	case "scripted", "random":
 		if ac.PerEpisode < 1 {
@@ -51,6 +64,19 @@ func (ac AdvisorConfig) Validate() error {
 // are the audit log and cache directory used when ac.LLM leaves them
 // empty, log receives its warnings, and met (when not nil) each request.
 func NewAdvisor(ac AdvisorConfig, spec env.Spec, audit, cache string, log io.Writer, met *metrics.Metrics) (advisor.Advisor, error) {
+	if judgeName, ok := strings.CutPrefix(ac.Name, "random-"); ok {
+		jc := ac
+		jc.Name = judgeName
+		j, err := NewAdvisor(jc, spec, audit, cache, log, met)
+		if err != nil {
+			return nil, err
+		}
+		judge, ok := j.(advisor.StepAnnotator)
+		if !ok {
+			return nil, fmt.Errorf("advisor %s cannot judge given states", judgeName)
+		}
+		return random.NewStates(judge, ac.PerEpisode, ac.Seed)
+	}
 	switch ac.Name {
 	case "scripted":
 		cfg := scripted.DefaultConfig()

@@ -36,6 +36,10 @@ type Budget struct {
 	// it: its rewards are the points (±1), and every step that scored one
 	// is kept.
 	RewardJump float64
+	// Include lists steps that must be shown, as required steps are (for
+	// asking about given states, e.g. the identification ablation).
+	// Indices outside the episode are ignored.
+	Include []int
 }
 
 // Summary is a trajectory rendered to text.
@@ -121,7 +125,11 @@ func Summarize(spec env.Spec, tr *traj.Trajectory, b Budget) (Summary, error) {
 		}
 		return k > 0 && thr > 0 && !math.IsInf(thr, 1) && math.Abs(float64(tr.Rewards[k])-float64(tr.Rewards[k-1])) > thr
 	}
-	isRequired := func(k int) bool { return k == 0 || k == n-1 || k >= n-nearEnd || isJump(k) }
+	include := make(map[int]bool, len(b.Include))
+	for _, k := range b.Include {
+		include[k] = true
+	}
+	isRequired := func(k int) bool { return k == 0 || k == n-1 || k >= n-nearEnd || isJump(k) || include[k] }
 
 	// No text longer than maxBytes fits, and every step line is at least
 	// minLineBytes long, so no selection of more than maxLines steps fits.
@@ -165,6 +173,11 @@ func Summarize(spec env.Spec, tr *traj.Trajectory, b Budget) (Summary, error) {
 		return l
 	}
 	sel := selection{n: n, nearEnd: nearEnd, jumps: nJumps, thr: thr, points: t.kind == kindPong, maxTok: maxTok}
+	for k := range include {
+		if k >= 0 && k < n {
+			sel.included++
+		}
+	}
 	// render returns the text for steps, or false as soon as it is longer
 	// than the budget (unless force).
 	render := func(steps []int, force bool) (string, bool) {
@@ -317,6 +330,7 @@ type selection struct {
 	thr               float64
 	points            bool // the jumps are pong's scoring steps
 	maxTok            int
+	included          int    // steps shown because they were asked about (Budget.Include)
 	every             int    // stride; 0 when only required steps remain
 	dropped           int    // required steps dropped to fit, the oldest
 	droppedSteps      string // their names (stepList)
@@ -339,6 +353,9 @@ func (s selection) footer(shown int) string {
 		rules = append(rules, first)
 		if s.nearEnd > 0 {
 			rules = append(rules, fmt.Sprintf("the last %d steps before termination (%d-%d)", s.nearEnd, s.n-s.nearEnd, s.n-1))
+		}
+		if s.included > 0 {
+			rules = append(rules, fmt.Sprintf("the %d %s asked about", s.included, plural(s.included, "step", "steps")))
 		}
 		if s.jumps > 0 && s.points {
 			rules = append(rules, fmt.Sprintf("the %d %s where a point was scored (reward ±1)", s.jumps, plural(s.jumps, "step", "steps")))

@@ -423,3 +423,26 @@ func TestSummarizeMemoryIsBoundedByTheBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestSummarizeIncludesAskedSteps: Budget.Include steps are shown even
+// where the stride would skip them, and the final line says so.
+func TestSummarizeIncludesAskedSteps(t *testing.T) {
+	spec := specOf(t, "hopper")
+	tr := hopperTrajectory(t, 1, 490, 1000)
+	plain, err := Summarize(spec, tr, Budget{MaxTokens: 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := 123
+	for slices.Contains(plain.Steps, k) {
+		k++
+	}
+	s, err := Summarize(spec, tr, Budget{MaxTokens: 1500, Include: []int{k, -5, 99999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSummary(t, spec, tr, s)
+	if !slices.Contains(s.Steps, k) || !strings.Contains(s.Text, "the 1 step asked about") {
+		t.Fatalf("step %d not shown (%v), or the final line does not say why:\n%s", k, s.Steps, s.Text[len(s.Text)-300:])
+	}
+}

@@ -20,7 +20,7 @@ const (
 	UltraA  Variant = "ultra-a"  // take the suggested action at matched critical states
 	UltraR  Variant = "ultra-r"  // add alpha × r_llm to the reward at matched critical states
 	UltraRA Variant = "ultra-ra" // both
-	Random  Variant = "random"   // ULTRA-RA over randomly chosen critical states (identification ablation)
+	Random  Variant = "random"   // ULTRA-RA over random states, the advisor judging them (the paper's identification ablation)
 	RICE    Variant = "rice"     // reset a fraction of episodes to critical states (mixed initial distribution)
 	// Placebo is ultra-r with alpha = PlaceboAlpha: a bonus too small to
 	// matter, run through the whole machinery. Its distance from ppo is
@@ -34,6 +34,10 @@ const (
 	// RNDOnly adds alpha × the RND novelty at every state: exploration
 	// with no critical states at all.
 	RNDOnly Variant = "rnd"
+	// RandomAll is ULTRA-RA over random states with random actions and
+	// rewards too (the random advisor): everything the advisor gives is
+	// replaced, not only the choice of states.
+	RandomAll Variant = "random-all"
 )
 
 // PlaceboAlpha is the placebo's weight of the implicit reward: 1e-6, a
@@ -41,7 +45,7 @@ const (
 const PlaceboAlpha = 1e-6
 
 // Variants lists every variant in report order.
-var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, Random, RICE, LLMRND, RNDOnly, Placebo}
+var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, Random, RandomAll, RICE, LLMRND, RNDOnly, Placebo}
 
 // ParseVariant checks a variant name.
 func ParseVariant(s string) (Variant, error) {
@@ -63,10 +67,12 @@ func VariantNames() string {
 }
 
 // Overrides reports whether the variant replaces actions.
-func (v Variant) Overrides() bool { return v == UltraA || v == UltraRA || v == Random }
+func (v Variant) Overrides() bool { return v == UltraA || v == UltraRA || v == Random || v == RandomAll }
 
 // Rewards reports whether the variant adds the implicit reward.
-func (v Variant) Rewards() bool { return v == UltraR || v == UltraRA || v == Random || v == Placebo }
+func (v Variant) Rewards() bool {
+	return v == UltraR || v == UltraRA || v == Random || v == RandomAll || v == Placebo
+}
 
 // Novelty reports whether the variant adds an RND novelty bonus: llm-rnd
 // at critical states, rnd everywhere, rice everywhere (its exploration

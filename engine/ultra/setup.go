@@ -50,13 +50,17 @@ type Options struct {
 }
 
 // AdvisorFor names the advisor whose annotations variant v uses when an
-// experiment's advisor is chosen: none for ppo, the random advisor for the
-// random-states ablation, chosen for every other variant.
+// experiment's advisor is chosen: none for ppo and rnd, the chosen one
+// judging random states ("random-" + chosen) for the identification
+// ablation, the all-random advisor for random-all, chosen for every other
+// variant.
 func AdvisorFor(v Variant, chosen string) string {
 	switch v {
 	case PPO, RNDOnly:
 		return ""
 	case Random:
+		return "random-" + chosen
+	case RandomAll:
 		return "random"
 	}
 	return chosen

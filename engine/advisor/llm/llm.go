@@ -39,6 +39,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -223,6 +224,26 @@ func (a *Advisor) spend(est, tokens int) {
 // are skipped silently. It returns advisor.ErrBudget, with whatever was
 // annotated before, once the budget is spent.
 func (a *Advisor) Annotate(parent context.Context, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
+	return a.annotate(parent, trajs, nil)
+}
+
+// AnnotateSteps implements advisor.StepAnnotator for the identification
+// ablation: each summary shows the given steps, the model is told they are
+// the critical states (the three-step mode's identification answer, made
+// for it) and asked to suggest and score actions there. Annotations of
+// other steps are dropped (counted as "not_asked").
+func (a *Advisor) AnnotateSteps(ctx context.Context, trajs []traj.Trajectory, steps [][]int) ([]advisor.Annotation, advisor.Report, error) {
+	if len(steps) != len(trajs) {
+		return nil, advisor.Report{}, fmt.Errorf("llm: steps for %d trajectories, %d given", len(steps), len(trajs))
+	}
+	given := make(map[*traj.Trajectory][]int, len(trajs))
+	for i := range trajs {
+		given[&trajs[i]] = append([]int{}, steps[i]...)
+	}
+	return a.annotate(ctx, trajs, given)
+}
+
+func (a *Advisor) annotate(parent context.Context, trajs []traj.Trajectory, given map[*traj.Trajectory][]int) ([]advisor.Annotation, advisor.Report, error) {
 	var rep advisor.Report
 	ctx := parent
 	if a.cfg.Deadline > 0 {
@@ -259,7 +280,7 @@ func (a *Advisor) Annotate(parent context.Context, trajs []traj.Trajectory) ([]a
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = a.runBatch(ctx, i, b)
+			results[i] = a.runBatch(ctx, i, b, given)
 		}()
 	}
 	wg.Wait()
@@ -320,8 +341,10 @@ type batchResult struct {
 	err  error
 }
 
-// runBatch prompts for one batch and validates the answer.
-func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajectory) (res batchResult) {
+// runBatch prompts for one batch and validates the answer. With given
+// steps (AnnotateSteps) it shows them, supplies the identification and asks
+// for the other two steps.
+func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajectory, given map[*traj.Trajectory][]int) (res batchResult) {
 	rep := &res.rep
 	fail := func(err error) batchResult {
 		rep.Failed++
@@ -331,7 +354,7 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 	sums := make([]interpret.Summary, len(trajs))
 	eps := make(map[string]*shownEpisode, len(trajs))
 	for i, t := range trajs {
-		s, err := interpret.Summarize(a.spec, t, interpret.Budget{MaxTokens: a.cfg.SummaryTokens})
+		s, err := interpret.Summarize(a.spec, t, interpret.Budget{MaxTokens: a.cfg.SummaryTokens, Include: given[t]})
 		if err != nil {
 			return fail(fmt.Errorf("summarizing %s: %w", t.ID, err))
 		}
@@ -351,7 +374,7 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 	batchID := fmt.Sprintf("b%d", idx)
 
 	steps := []string{"single"}
-	if a.cfg.Mode == ModeThree {
+	if a.cfg.Mode == ModeThree || given != nil {
 		steps = []string{"identify", "suggest", "reward"}
 	}
 	var answer string
@@ -364,6 +387,10 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 			msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: answer})
 		}
 		msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: user})
+		if step == "identify" && given != nil {
+			answer = givenStates(trajs, given) // the ablation's states, not the model's
+			continue
+		}
 		answer, err = a.call(ctx, batchID, step, msgs, rep)
 		if err != nil {
 			return fail(err)
@@ -385,8 +412,47 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 		a.log.Warn("llm: unusable answer", "batch", batchID, "rejected", rep.Rejected)
 		return res
 	}
+	if given != nil {
+		asked := map[string]map[int]bool{}
+		for _, t := range trajs {
+			asked[t.ID] = map[int]bool{}
+			for _, k := range given[t] {
+				asked[t.ID][k] = true
+			}
+		}
+		kept := anns[:0]
+		for _, an := range anns {
+			if asked[an.Episode][an.Step] {
+				kept = append(kept, an)
+			} else {
+				rep.Reject(rejNotAsked)
+			}
+		}
+		anns = kept
+	}
 	res.anns = anns
 	return res
+}
+
+// givenStates is the identification answer for given steps, in the form
+// identify.tmpl asks for.
+func givenStates(trajs []*traj.Trajectory, given map[*traj.Trajectory][]int) string {
+	type state struct {
+		Episode string `json:"episode"`
+		Step    int    `json:"step"`
+		Reason  string `json:"reason"`
+	}
+	var out struct {
+		Critical []state `json:"critical"`
+	}
+	out.Critical = []state{}
+	for _, t := range trajs {
+		for _, k := range given[t] {
+			out.Critical = append(out.Critical, state{t.ID, k, "a state to judge"})
+		}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
 }
 
 // call sends one chat completion (or answers it from the cache) with

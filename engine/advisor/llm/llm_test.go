@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	openai "github.com/sashabaranov/go-openai"
+
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/traj"
 )
@@ -908,6 +910,49 @@ func TestShortKeysAreNotRedacted(t *testing.T) {
 		a := &Advisor{key: tc.key}
 		if got := a.scrub(tc.in); got != tc.want {
 			t.Errorf("key %q: scrub(%q) = %q, want %q", tc.key, tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestAnnotateSteps: asked about given steps (the identification
+// ablation), the advisor shows them, hands the model the identification
+// as its own first answer, asks only for suggestions and rewards (two
+// requests per batch), and keeps annotations of the given steps only.
+func TestAnnotateSteps(t *testing.T) {
+	trajs := hopperTrajs(t, 2)
+	steps := [][]int{{3, 17}, {9}}
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request, q request) {
+		msgs := q.req.Messages
+		if len(msgs) < 4 || msgs[2].Role != openai.ChatMessageRoleAssistant || !strings.Contains(msgs[2].Content, `"critical"`) {
+			apiError(w, http.StatusBadRequest, "no identification answer before the request")
+			return
+		}
+		for _, want := range []string{"step 3:", "step 17:", "step 9:"} {
+			if !strings.Contains(msgs[1].Content, want) {
+				apiError(w, http.StatusBadRequest, "the episodes do not show "+want)
+				return
+			}
+		}
+		// Annotate a given step and one that was not asked about.
+		reply(w, answerJSON(item{"ep00", 17, "r", []float64{0.1, 0.1, 0.1}, 0.3}, item{"ep01", 9, "r", []float64{0, 0, 0}, -0.2},
+			item{"ep00", 0, "r", []float64{0, 0, 0}, 0.9}))
+	})
+	cfg := testConfig(srv.URL)
+	cfg.TrajectoriesPerRequest = 2
+	a := newAdvisor(t, cfg, nil)
+	anns, rep, err := a.AnnotateSteps(context.Background(), trajs, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.count() != 2 {
+		t.Errorf("%d requests, want 2 (suggest and reward)", srv.count())
+	}
+	if len(anns) != 2 || rep.Rejected[rejNotAsked] != 1 {
+		t.Fatalf("annotations %+v, rejected %v", anns, rep.Rejected)
+	}
+	for _, an := range anns {
+		if !(an.Episode == "ep00" && an.Step == 17 || an.Episode == "ep01" && an.Step == 9) {
+			t.Errorf("annotation of %s step %d, not a given step", an.Episode, an.Step)
 		}
 	}
 }

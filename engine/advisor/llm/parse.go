@@ -36,6 +36,7 @@ const (
 	rejTooMany      = "over_max_critical" // beyond MaxCritical annotations for one episode
 	// Kept after clamping.
 	rejRewardClamped = "reward_clamped" // finite reward outside [-1, 1], clamped
+	rejNotAsked      = "not_asked"      // AnnotateSteps: an annotation of a step the model was not asked about
 	rejBadUsage      = "bad_usage"      // a protocol error: usage figures negative or beyond what the request could use; estimates were booked
 	rejActionClamped = "action_clamped" // action outside the space's bounds, clamped (discrete: not an integer in [0, N), rounded and clamped)
 )

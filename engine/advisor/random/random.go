@@ -12,9 +12,10 @@ import (
 	"github.com/ultra-rl/ultra/engine/traj"
 )
 
-// Advisor is the paper's identification ablation: critical steps chosen
-// uniformly at random, uniform in-space actions and uniform rewards in
-// [-1, 1]. Seeded, so a run is reproducible.
+// Advisor is the all-random ablation (variant random-all): critical steps
+// chosen uniformly at random, uniform in-space actions and uniform rewards
+// in [-1, 1]. Seeded, so a run is reproducible. The paper's identification
+// ablation, where only the states are random, is [States].
 type Advisor struct {
 	spec  env.Spec
 	perEp int
@@ -57,4 +58,42 @@ func (r *Advisor) annotate(t *traj.Trajectory) []advisor.Annotation {
 		out = append(out, a)
 	}
 	return out
+}
+
+// States is the paper's identification ablation (variant random): it
+// chooses perEpisode steps of each episode uniformly at random and has a
+// judge — the same advisor ULTRA-RA uses — suggest an action and assign
+// rewards at those steps, so that only the choice of states differs from
+// ULTRA-RA. Seeded, so the steps are reproducible.
+type States struct {
+	judge advisor.StepAnnotator
+	perEp int
+	rng   *rand.Rand
+}
+
+// NewStates picks random steps for judge to annotate.
+func NewStates(judge advisor.StepAnnotator, perEpisode int, seed uint64) (*States, error) {
+	if perEpisode < 1 {
+		return nil, fmt.Errorf("random states: steps per episode must be ≥ 1, got %d", perEpisode)
+	}
+	return &States{judge: judge, perEp: perEpisode, rng: rand.New(rand.NewPCG(seed, 0x57a7))}, nil
+}
+
+// Name is "random-" and the judge's name, e.g. "random-scripted".
+func (s *States) Name() string { return "random-" + s.judge.Name() }
+
+// Annotate implements advisor.Advisor.
+func (s *States) Annotate(ctx context.Context, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
+	steps := make([][]int, len(trajs))
+	for i := range trajs {
+		n := trajs[i].Len()
+		ks := s.rng.Perm(n)[:min(s.perEp, n)]
+		sort.Ints(ks)
+		steps[i] = ks
+	}
+	anns, rep, err := s.judge.AnnotateSteps(ctx, trajs, steps)
+	for i := range anns {
+		anns[i].Source = s.Name()
+	}
+	return anns, rep, err
 }

@@ -50,7 +50,11 @@ type pongCand struct {
 	reason    string
 }
 
-func (p *pongExpert) annotate(t *traj.Trajectory) []advisor.Annotation {
+// annotate returns the expert's annotations of t: of its own critical
+// steps when given is nil, else of the given steps (a step where the ball
+// is not heading to the paddle gets the action taken as the suggestion and
+// rewards of 0: there is nothing to correct).
+func (p *pongExpert) annotate(t *traj.Trajectory, given []int) []advisor.Annotation {
 	n := t.Len()
 	if n == 0 {
 		return nil
@@ -171,11 +175,30 @@ func (p *pongExpert) annotate(t *traj.Trajectory) []advisor.Annotation {
 		}
 		cands = append(cands, pongCand{k: k, score: score, reward: r, suggested: sr, action: act, reason: reason})
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
-	if len(cands) > p.max {
-		cands = cands[:p.max]
+	if given != nil {
+		byStep := make(map[int]pongCand, len(cands))
+		for _, cd := range cands {
+			byStep[cd.k] = cd
+		}
+		cands = cands[:0]
+		for _, k := range given {
+			if k < 0 || k >= n {
+				continue
+			}
+			cd, ok := byStep[k]
+			if !ok {
+				taken := t.ActionAt(k)[0]
+				cd = pongCand{k: k, action: int(taken), reason: "the ball is not heading to your paddle, or it already covers the intercept: nothing to correct"}
+			}
+			cands = append(cands, cd)
+		}
+	} else {
+		sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+		if len(cands) > p.max {
+			cands = cands[:p.max]
+		}
+		sort.Slice(cands, func(i, j int) bool { return cands[i].k < cands[j].k })
 	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].k < cands[j].k })
 	out := make([]advisor.Annotation, 0, len(cands))
 	for _, cd := range cands {
 		sr := cd.suggested

@@ -62,7 +62,7 @@ func DefaultConfig() Config {
 type scriptedTask struct {
 	margin   func(obs []float32) float64
 	correct  func(obs []float32, out []float32, gain float64)
-	annotate func(t *traj.Trajectory) []advisor.Annotation
+	annotate func(t *traj.Trajectory, given []int) []advisor.Annotation
 }
 
 // New returns the scripted expert for spec's task.
@@ -106,12 +106,27 @@ func (s *Advisor) Name() string { return "scripted" }
 
 // Annotate implements advisor.Advisor.
 func (s *Advisor) Annotate(ctx context.Context, trajs []traj.Trajectory) ([]advisor.Annotation, advisor.Report, error) {
-	return advisor.AnnotateEach(ctx, s.spec, trajs, s.annotate)
+	return advisor.AnnotateEach(ctx, s.spec, trajs, func(t *traj.Trajectory) []advisor.Annotation { return s.annotate(t, nil) })
 }
 
-func (s *Advisor) annotate(t *traj.Trajectory) []advisor.Annotation {
+// AnnotateSteps implements advisor.StepAnnotator: the expert's suggestion
+// and rewards at the given steps, chosen or not by its own rule.
+func (s *Advisor) AnnotateSteps(ctx context.Context, trajs []traj.Trajectory, steps [][]int) ([]advisor.Annotation, advisor.Report, error) {
+	if len(steps) != len(trajs) {
+		return nil, advisor.Report{}, fmt.Errorf("scripted advisor: steps for %d trajectories, %d given", len(steps), len(trajs))
+	}
+	of := make(map[*traj.Trajectory][]int, len(trajs))
+	for i := range trajs {
+		of[&trajs[i]] = append([]int{}, steps[i]...) // non-nil: judge these, not the expert's own
+	}
+	return advisor.AnnotateEach(ctx, s.spec, trajs, func(t *traj.Trajectory) []advisor.Annotation { return s.annotate(t, of[t]) })
+}
+
+// annotate annotates t's critical steps by the expert's rule when given is
+// nil, else the given steps.
+func (s *Advisor) annotate(t *traj.Trajectory, given []int) []advisor.Annotation {
 	if s.task.annotate != nil {
-		return s.task.annotate(t)
+		return s.task.annotate(t, given)
 	}
 	n := t.Len()
 	if n == 0 {
@@ -125,6 +140,15 @@ func (s *Advisor) annotate(t *traj.Trajectory) []advisor.Annotation {
 		m[n] = 0
 	} else {
 		m[n] = m[n-1]
+	}
+	if given != nil {
+		var ks []int
+		for _, k := range given {
+			if k >= 0 && k < n {
+				ks = append(ks, k)
+			}
+		}
+		return s.annotateAt(t, ks, m)
 	}
 	type cand struct {
 		k     int
@@ -147,18 +171,34 @@ func (s *Advisor) annotate(t *traj.Trajectory) []advisor.Annotation {
 		cands = cands[:s.cfg.MaxCritical]
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].k < cands[j].k })
-	out := make([]advisor.Annotation, 0, len(cands))
+	ks := make([]int, len(cands))
+	for i, c := range cands {
+		ks[i] = c.k
+	}
+	return s.annotateAt(t, ks, m)
+}
+
+// annotateAt annotates steps ks of t, whose margins (before each step and
+// after the last) are m: the PD correction as the suggestion, the taken
+// action's reward from the margin it led to, and the suggestion's from a
+// replay when t has snapshots.
+func (s *Advisor) annotateAt(t *traj.Trajectory, ks []int, m []float64) []advisor.Annotation {
+	n := t.Len()
+	out := make([]advisor.Annotation, 0, len(ks))
 	sim := s.simulator(t)
 	defer sim.close()
-	for _, c := range cands {
-		k := c.k
+	for _, k := range ks {
 		obs := t.ObsAt(k)
 		act := make([]float32, t.ActDim)
 		copy(act, t.ActionAt(k))
 		s.task.correct(obs, act, s.cfg.Gain)
 		advisor.ClampAction(act, s.spec.Action)
 		r := s.reward(m[k], m[k+1], t.Terminated && k == n-1)
-		reason := fmt.Sprintf("safety margin %.2f falling to %.2f", m[k], m[k+1])
+		dir := "falling"
+		if m[k+1] > m[k] {
+			dir = "rising"
+		}
+		reason := fmt.Sprintf("safety margin %.2f %s to %.2f", m[k], dir, m[k+1])
 		if t.Terminated && k == n-1 {
 			reason = fmt.Sprintf("this step ended the episode (margin %.2f)", m[k])
 		}
