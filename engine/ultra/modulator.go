@@ -67,7 +67,9 @@ func VariantNames() string {
 }
 
 // Overrides reports whether the variant replaces actions.
-func (v Variant) Overrides() bool { return v == UltraA || v == UltraRA || v == Random || v == RandomAll }
+func (v Variant) Overrides() bool {
+	return v == UltraA || v == UltraRA || v == Random || v == RandomAll
+}
 
 // Rewards reports whether the variant adds the implicit reward.
 func (v Variant) Rewards() bool {
