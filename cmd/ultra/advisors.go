@@ -14,7 +14,7 @@ import (
 // it merges the defaults, --llm-config and the flags, and checks that an
 // endpoint and a model are given.
 func (af advisorFlags) config() (experiment.AdvisorConfig, error) {
-	ac := experiment.AdvisorConfig{Name: af.name, PerEpisode: af.perEpisode, Seed: af.seed}
+	ac := experiment.AdvisorConfig{Name: af.name, PerEpisode: af.perEpisode, Seed: af.seed, BatchImport: af.batchImport}
 	if _, err := af.deadline(); err != nil { // checked whatever the advisor
 		return ac, err
 	}

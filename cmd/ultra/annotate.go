@@ -80,7 +80,7 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 
 // advisorFlags are the options every advisor-using command shares.
 type advisorFlags struct {
-	name, llmURL, model, llmConfig, llmDeadline string
+	name, llmURL, model, llmConfig, llmDeadline, batchImport string
 	perEpisode                                  int
 	seed                                        uint64
 }
@@ -107,11 +107,16 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output annotations JSONL (required)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	force := fs.Bool("force", false, "replace --out if it exists")
+	export := fs.String("batch-export", "", "llm: write the requests as OpenAI Batch API input lines to this file instead of sending them (then --batch-import the output)")
+	fs.StringVar(&af.batchImport, "batch-import", "", "llm: read the answers from this file of OpenAI Batch API output lines, for the requests --batch-export wrote")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *export != "" {
+		*out = *export
+	}
 	if *trajPath == "" || *out == "" {
-		return errors.New("annotate: --traj FILE and --out FILE are required")
+		return errors.New("annotate: --traj FILE and --out FILE (or --batch-export FILE) are required")
 	}
 	if err := atomicfile.CheckOutput(*out, *force, *trajPath); err != nil {
 		return fmt.Errorf("annotate: %w", err)
@@ -130,6 +135,13 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	ac, err := af.config()
 	if err != nil {
 		return fmt.Errorf("annotate: %w", err)
+	}
+	if *export != "" {
+		n, err := experiment.ExportBatch(trajs, spec, ac, *export, stderr)
+		if err == nil {
+			fmt.Fprintf(stdout, "wrote %d Batch API requests to %s; run them (OpenAI's Batch API, endpoint /v1/chat/completions), then: ultra annotate --traj %s --advisor llm --batch-import OUTPUT --out ANNOTATIONS (same model and settings)\n", n, *export, *trajPath)
+		}
+		return err
 	}
 	anns, res, err := experiment.Annotate(context.Background(), trajs, spec, *out, ac, stderr)
 	if err != nil && len(anns) == 0 && !errors.Is(err, advisor.ErrBudget) {

@@ -41,6 +41,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&af.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm")
 	fs.StringVar(&af.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model for --advisor llm")
 	fs.StringVar(&af.llmConfig, "llm-config", "", "YAML settings of the llm advisor")
+	fs.StringVar(&c.LLMAnnotations, "llm-annotations", "", "annotations for the llm stage made elsewhere for this experiment's collect/episodes.jsonl (ultra annotate --batch-import)")
 	fs.StringVar(&af.llmDeadline, "llm-deadline", "", "time the llm advisor may take in all (default: the --llm-config deadline, else "+llm.DefaultConfig().Deadline.String()+")")
 	logFormat := fs.String("log-format", "text", "text or json")
 	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc+" (one endpoint for every run)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -368,5 +369,48 @@ func TestHostileLLMExitCodes(t *testing.T) {
 	}
 	if _, err := runCLI(t, "annotate", "--traj", trajPath, "--out", filepath.Join(dir, "x.jsonl"), "--llm-deadline", "soon"); err == nil || !strings.Contains(err.Error(), `--llm-deadline "soon"`) {
 		t.Errorf("--llm-deadline soon: %v", err)
+	}
+}
+
+// TestBatchAPIRoundTrip: annotate --batch-export writes Batch API input
+// lines without any endpoint; a hand-written output file in the Batch API
+// format is read back with --batch-import into annotations (issue 15).
+func TestBatchAPIRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	trajPath := filepath.Join(dir, "t.jsonl")
+	if o, err := runCLI(t, "collect", "--env", "hopper", "--policy", "zero", "--episodes", "2", "--out", trajPath); err != nil {
+		t.Fatalf("collect: %v\n%s", err, o)
+	}
+	reqs := filepath.Join(dir, "requests.jsonl")
+	llmArgs := []string{"--advisor", "llm", "--llm-url", "http://127.0.0.1:1/v1", "--model", "gpt-test"}
+	if o, err := runCLI(t, append([]string{"annotate", "--traj", trajPath, "--batch-export", reqs}, llmArgs...)...); err != nil || !strings.Contains(o, "wrote 1 Batch API requests") {
+		t.Fatalf("export: %v\n%s", err, o)
+	}
+	b, err := os.ReadFile(reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in struct {
+		CustomID string `json:"custom_id"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil || in.CustomID == "" {
+		t.Fatalf("input line %q: %v", b, err)
+	}
+	content := `{"annotations":[{"episode":"s1-ep000000","step":0,"reason":"lean","action":[0.2,0.2,0.2],"reward":-0.5,"suggested_reward":0.5}]}`
+	body, _ := json.Marshal(map[string]any{"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-test",
+		"choices": []map[string]any{{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": content}}},
+		"usage":   map[string]int{"prompt_tokens": 1000, "completion_tokens": 50}})
+	outLine := fmt.Sprintf(`{"id":"batch_req_1","custom_id":%q,"response":{"status_code":200,"request_id":"r1","body":%s},"error":null}`, in.CustomID, body)
+	results := filepath.Join(dir, "results.jsonl")
+	os.WriteFile(results, []byte(outLine+"\n"), 0o600)
+	anns := filepath.Join(dir, "llm.jsonl")
+	if o, err := runCLI(t, append([]string{"annotate", "--traj", trajPath, "--batch-import", results, "--out", anns}, llmArgs...)...); err != nil || !strings.Contains(o, "1 critical states") {
+		t.Fatalf("import: %v\n%s", err, o)
+	}
+	// An experiment refuses annotations of episodes it did not collect.
+	if o, err := runCLI(t, "experiment", "--env", "hopper", "--out", filepath.Join(dir, "ex"), "--pretrain-steps", "2048", "--collect-episodes", "2",
+		"--variants", "ppo,ultra-a", "--seeds", "1", "--refine-steps", "2048", "--advisor", "llm", "--llm-url", "http://127.0.0.1:1/v1",
+		"--model", "gpt-test", "--llm-annotations", anns); err == nil || !strings.Contains(err.Error(), "not a step of the collected episodes") {
+		t.Fatalf("foreign annotations: %v\n%s", err, o)
 	}
 }

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor/scripted"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/metrics"
+	"github.com/ultra-rl/ultra/engine/traj"
+	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
 // AdvisorNames are the advisors NewAdvisor builds. "random-scripted" and
@@ -31,6 +34,10 @@ type AdvisorConfig struct {
 	// An empty AuditLog or CacheDir takes the default the caller passes
 	// to NewAdvisor.
 	LLM llm.Config
+	// BatchImport, for llm, is a file of OpenAI Batch API output lines
+	// answering the requests ExportBatch wrote: Annotate reads the answers
+	// from it instead of sending requests.
+	BatchImport string
 }
 
 // Validate checks the advisor's name and its sizes.
@@ -105,4 +112,27 @@ func NewAdvisor(ac AdvisorConfig, spec env.Spec, audit, cache string, log io.Wri
 		return a, nil
 	}
 	return nil, fmt.Errorf("unknown advisor %q: valid advisors are %v", ac.Name, AdvisorNames)
+}
+
+// ExportBatch writes the requests the llm advisor ac would send for trajs
+// as OpenAI Batch API input lines to path (atomically) and returns how
+// many it wrote.
+func ExportBatch(trajs []traj.Trajectory, spec env.Spec, ac AdvisorConfig, path string, log io.Writer) (int, error) {
+	a, err := batchAdvisor(ac, spec, log)
+	if err != nil {
+		return 0, err
+	}
+	var buf bytes.Buffer
+	n, err := a.ExportBatch(trajs, &buf)
+	if err != nil {
+		return 0, err
+	}
+	return n, atomicfile.Write(path, buf.Bytes())
+}
+
+func batchAdvisor(ac AdvisorConfig, spec env.Spec, log io.Writer) (*llm.Advisor, error) {
+	if ac.Name != "llm" {
+		return nil, fmt.Errorf("batch files are for the llm advisor, not %s", ac.Name)
+	}
+	return llm.New(ac.LLM, spec, slog.New(slog.NewTextHandler(log, nil)))
 }

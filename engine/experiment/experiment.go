@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/advisor/llm"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
 	"github.com/ultra-rl/ultra/engine/metrics"
@@ -59,8 +60,12 @@ type Config struct {
 	CollectEpisodes int
 	// Advisor annotates for the ultra-* and rice variants (random uses the
 	// random advisor); its Seed is set per experiment.
-	Advisor  AdvisorConfig
-	Variants []ultra.Variant
+	Advisor AdvisorConfig
+	// LLMAnnotations, when set, is the llm stage's annotations, made
+	// elsewhere (ultra annotate --batch-import) for the collected
+	// episodes: the stage checks and copies them instead of asking.
+	LLMAnnotations string
+	Variants       []ultra.Variant
 	Seeds    int // refinement seeds per variant (1..Seeds)
 	// RefineSteps of each refinement; each final policy is evaluated on
 	// EvalEpisodes episodes from EvalSeed with its mean action.
@@ -403,6 +408,9 @@ func (c *Config) annotate(ctx context.Context, name, trajPath string, spec env.S
 	if err != nil {
 		return "", err
 	}
+	if name == "llm" && c.LLMAnnotations != "" {
+		return path, importAnnotations(c.LLMAnnotations, path, trajs)
+	}
 	anns, res, err := Annotate(ctx, trajs, spec, path, ac, logTo(c.AdvisorLog))
 	if err != nil && !errors.Is(err, advisor.ErrBudget) {
 		return "", err // nothing is written: a rerun annotates again
@@ -414,6 +422,28 @@ func (c *Config) annotate(ctx context.Context, name, trajPath string, spec env.S
 		atomicfile.Write(strings.TrimSuffix(path, ".jsonl")+".report.json", b)
 	}
 	return path, WriteJSONL(path, anns)
+}
+
+// importAnnotations copies annotations made elsewhere to path after
+// checking that they are of the collected episodes.
+func importAnnotations(from, path string, trajs []traj.Trajectory) error {
+	anns, err := traj.ReadJSONL[advisor.Annotation](from)
+	if err != nil {
+		return err
+	}
+	if len(anns) == 0 {
+		return fmt.Errorf("%s holds no annotations", from)
+	}
+	ids := map[string]int{}
+	for i := range trajs {
+		ids[trajs[i].ID] = trajs[i].Len()
+	}
+	for i, a := range anns {
+		if n, ok := ids[a.Episode]; !ok || a.Step < 0 || a.Step >= n {
+			return fmt.Errorf("%s:%d: episode %q step %d is not a step of the collected episodes: annotate this experiment's collect/episodes.jsonl", from, i+1, a.Episode, a.Step)
+		}
+	}
+	return WriteJSONL(path, anns)
 }
 
 // AnnotateResult is what Annotate did.
@@ -442,7 +472,22 @@ func Annotate(ctx context.Context, trajs []traj.Trajectory, spec env.Spec, out s
 	if err != nil {
 		return nil, AnnotateResult{}, err
 	}
-	anns, rep, err := adv.Annotate(ctx, trajs)
+	var anns []advisor.Annotation
+	var rep advisor.Report
+	if ac.BatchImport != "" {
+		la, ok := adv.(*llm.Advisor)
+		if !ok {
+			return nil, AnnotateResult{}, fmt.Errorf("batch files are for the llm advisor, not %s", ac.Name)
+		}
+		f, ferr := os.Open(ac.BatchImport)
+		if ferr != nil {
+			return nil, AnnotateResult{}, ferr
+		}
+		anns, rep, err = la.ImportBatch(trajs, f)
+		f.Close()
+	} else {
+		anns, rep, err = adv.Annotate(ctx, trajs)
+	}
 	if anns == nil {
 		anns = []advisor.Annotation{}
 	}

@@ -351,28 +351,12 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 		res.err = err
 		return res
 	}
-	sums := make([]interpret.Summary, len(trajs))
-	eps := make(map[string]*shownEpisode, len(trajs))
-	for i, t := range trajs {
-		s, err := interpret.Summarize(a.spec, t, interpret.Budget{MaxTokens: a.cfg.SummaryTokens, Include: given[t]})
-		if err != nil {
-			return fail(fmt.Errorf("summarizing %s: %w", t.ID, err))
-		}
-		sums[i] = s
-		shown := make(map[int]bool, len(s.Steps))
-		for _, k := range s.Steps {
-			shown[k] = true
-		}
-		eps[t.ID] = &shownEpisode{traj: t, shown: shown}
-	}
-	d := batchData(a.base, trajs, sums)
-	sys, err := a.tmpl.render("system.tmpl", d)
+	bp, err := a.prepareBatch(idx, trajs, given)
 	if err != nil {
 		return fail(err)
 	}
-	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: sys}}
-	batchID := fmt.Sprintf("b%d", idx)
-
+	d, eps, batchID := bp.data, bp.eps, bp.id
+	msgs := bp.msgs
 	steps := []string{"single"}
 	if a.cfg.Mode == ModeThree || given != nil {
 		steps = []string{"identify", "suggest", "reward"}
@@ -432,6 +416,41 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 	}
 	res.anns = anns
 	return res
+}
+
+// batchPrompt is one batch's prompt material: the template data, the
+// system message and the episodes shown (with the steps the model may cite).
+type batchPrompt struct {
+	id   string
+	data promptData
+	msgs []openai.ChatCompletionMessage // the system message
+	eps  map[string]*shownEpisode
+}
+
+// prepareBatch summarises a batch's episodes (showing given steps, if any)
+// and renders the system message.
+func (a *Advisor) prepareBatch(idx int, trajs []*traj.Trajectory, given map[*traj.Trajectory][]int) (*batchPrompt, error) {
+	sums := make([]interpret.Summary, len(trajs))
+	eps := make(map[string]*shownEpisode, len(trajs))
+	for i, t := range trajs {
+		s, err := interpret.Summarize(a.spec, t, interpret.Budget{MaxTokens: a.cfg.SummaryTokens, Include: given[t]})
+		if err != nil {
+			return nil, fmt.Errorf("summarizing %s: %w", t.ID, err)
+		}
+		sums[i] = s
+		shown := make(map[int]bool, len(s.Steps))
+		for _, k := range s.Steps {
+			shown[k] = true
+		}
+		eps[t.ID] = &shownEpisode{traj: t, shown: shown}
+	}
+	d := batchData(a.base, trajs, sums)
+	sys, err := a.tmpl.render("system.tmpl", d)
+	if err != nil {
+		return nil, err
+	}
+	return &batchPrompt{id: fmt.Sprintf("b%d", idx), data: d, eps: eps,
+		msgs: []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: sys}}}, nil
 }
 
 // givenStates is the identification answer for given steps, in the form
@@ -516,16 +535,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 
 	for attempt := 0; ; attempt++ {
 		jsonMode := cfg.JSONMode && !a.noJSONMode.Load()
-		req := openai.ChatCompletionRequest{Model: cfg.Model, Messages: msgs}
-		if reasoningModel(cfg.Model) {
-			req.MaxCompletionTokens = cfg.MaxTokens
-		} else {
-			req.MaxTokens = cfg.MaxTokens
-			req.Temperature = float32(cfg.Temperature)
-		}
-		if jsonMode {
-			req.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
-		}
+		req := a.request(msgs, jsonMode)
 
 		est := estPrompt + cfg.MaxTokens
 		taken, err := a.waitTurn(ctx, est)
@@ -638,6 +648,22 @@ func checkUsage(got openai.Usage, promptBytes, messages, estPrompt, maxTokens in
 		u.CompletionTokens, ok = interpret.EstimateTokens(answer), false
 	}
 	return u, ok
+}
+
+// request is the chat-completion request for msgs under the config.
+func (a *Advisor) request(msgs []openai.ChatCompletionMessage, jsonMode bool) openai.ChatCompletionRequest {
+	cfg := &a.cfg
+	req := openai.ChatCompletionRequest{Model: cfg.Model, Messages: msgs}
+	if reasoningModel(cfg.Model) {
+		req.MaxCompletionTokens = cfg.MaxTokens
+	} else {
+		req.MaxTokens = cfg.MaxTokens
+		req.Temperature = float32(cfg.Temperature)
+	}
+	if jsonMode {
+		req.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
+	}
+	return req
 }
 
 // waitTurn waits for the rate limiters and a concurrency slot (released by
