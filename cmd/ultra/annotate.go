@@ -81,8 +81,8 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 // advisorFlags are the options every advisor-using command shares.
 type advisorFlags struct {
 	name, llmURL, model, llmConfig, llmDeadline, batchImport string
-	perEpisode                                  int
-	seed                                        uint64
+	perEpisode                                               int
+	seed                                                     uint64
 }
 
 func addAdvisorFlags(fs interface {

@@ -66,7 +66,7 @@ type Config struct {
 	// episodes: the stage checks and copies them instead of asking.
 	LLMAnnotations string
 	Variants       []ultra.Variant
-	Seeds    int // refinement seeds per variant (1..Seeds)
+	Seeds          int // refinement seeds per variant (1..Seeds)
 	// RefineSteps of each refinement; each final policy is evaluated on
 	// EvalEpisodes episodes from EvalSeed with its mean action.
 	RefineSteps  int

@@ -41,7 +41,9 @@ func completion(content string) map[string]any {
 func TestBatchExportImport(t *testing.T) {
 	trajs := hopperTrajs(t, 4)
 	// A live server that must not be called: imported answers are cached.
-	srv := newServer(t, func(w http.ResponseWriter, r *http.Request, q request) { apiError(w, http.StatusTeapot, "no live calls") })
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request, q request) {
+		apiError(w, http.StatusTeapot, "no live calls")
+	})
 	cfg := testConfig(srv.URL)
 	cfg.TrajectoriesPerRequest, cfg.MaxRetries = 2, 0
 	cfg.CacheDir, cfg.AuditLog = t.TempDir(), filepath.Join(t.TempDir(), "audit.jsonl")
