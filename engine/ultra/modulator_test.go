@@ -25,7 +25,7 @@ func TestModulatorPerVariant(t *testing.T) {
 	}{
 		{PPO, false, 0}, {UltraA, true, 0}, {UltraR, false, 0.5 * -0.8}, {UltraRA, true, 0.5 * -0.8}, {Random, true, 0.5 * -0.8},
 	} {
-		m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Alpha: 0.5, OverrideProb: 1})
+		m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Alpha: 0.5, OverrideProb: 1, RewardOn: RewardOnState})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func TestDiscreteOverride(t *testing.T) {
 			if len(tc.suggest) > 0 {
 				tc.suggest[0] = 1 // the table holds a copy
 			}
-			m, err := NewModulator(tb, ModulatorConfig{Variant: UltraRA, Alpha: 0.5, OverrideProb: 1, Action: tc.space})
+			m, err := NewModulator(tb, ModulatorConfig{Variant: UltraRA, Alpha: 0.5, OverrideProb: 1, Action: tc.space, RewardOn: RewardOnState})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,7 +254,7 @@ func TestPlaceboAndRadiusSeed(t *testing.T) {
 	}
 	setup := func(v Variant, seed, radiusSeed uint64) *Setup {
 		s, err := NewSetup(rms, spec, Options{Variant: v, Alpha: 0.1, RadiusQuantile: 0.5, Seed: seed, RadiusSeed: radiusSeed,
-			Annotations: anns, Trajectories: trajs, OverrideProb: 1})
+			Annotations: anns, Trajectories: trajs, OverrideProb: 1, RewardOn: RewardOnState})
 		if err != nil {
 			t.Fatal(err)
 		}
