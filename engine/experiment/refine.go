@@ -217,9 +217,10 @@ func (r Refinement) Prepare() (*Job, error) {
 		t.Alpha = ultra.DefaultAlpha(spec)
 	}
 	if t.AnnealSteps < 0 {
-		// Default: hand control back to the policy over the first half.
-		// On hopper a constant override gave +36% over ppo inside the seed
-		// noise, annealing over the first half +85% outside it (README).
+		// Default: hand control back to the policy over the first half,
+		// so that the final policy chooses its actions itself. (Chosen in
+		// an earlier hopper run that tried two settings on 5-8 seeds; its
+		// margin over ppo was within the noise — docs/results/README.md.)
 		t.AnnealSteps = int64(r.Steps / 2)
 	}
 	cfg := ck.Config
