@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+
+	"github.com/ultra-rl/ultra/bindings/blas"
 )
 
 // This file implements Backend in plain Go (CPU, float32), tuned for the
@@ -33,21 +35,21 @@ import (
 // outside. Adam and gradient clipping are the shared adamState code.
 //
 // Layout and kernels. Activations are row-major [rows, width], as the
-// caller's buffers. Every matrix product is one kernel, gemmNT (C = A·Bᵀ
-// with both operands row-major, so the inner loop walks two contiguous
-// rows), register-blocked 2×3 with float32 accumulators:
+// caller's buffers, and every matrix product is one sgemm through the BLAS
+// seam (bindings/blas: OpenBLAS on one thread, or pure Go with -tags
+// noblas), with the transposes as flags rather than copies:
 //
-//	forward  Z  = H·Wᵀ + b         A = H [n,in],    B = W [out,in]
-//	dW          = dZᵀ·H            A = dZᵀ [out,n], B = Hᵀ [in,n]
-//	dH          = dZ·W             A = dZ [n,out],  B = Wᵀ [in,out]
+//	forward  Z  = H·Wᵀ + b    (each row of Z starts as b)
+//	dW          = dZᵀ·H
+//	dH          = dZ·W
 //
-// The transposed copies (Hᵀ, dZᵀ, Wᵀ) cost O(n·width) against the
-// O(n·width²) products. dH of a layer with fewer than smallOut outputs (the
-// heads) uses an axpy loop over W's rows instead. Every output element is
-// summed over k in order from 0, so it is bit-identical whichever block of
-// the kernel computed it: a Forward row does not depend on n. tanh is a
-// rational approximation accurate to a few float32 ulps (tanhInPlace); the
-// loss terms are evaluated per sample in float64.
+// A forward of fewer than smallRows rows (acting in one or two envs) is a
+// Go loop of dot products instead: cheaper than an sgemm's setup there.
+// tanh is a rational approximation accurate to a few float32 ulps
+// (tanhInPlace); the loss terms are evaluated per sample in float64. Each
+// call is deterministic for its shapes; a row's outputs may differ in the
+// last bits between batch sizes, since OpenBLAS blocks small and large
+// products differently.
 //
 // Parallelism. Grad splits the batch into min(ceil(N/gradChunkRows),
 // maxGradChunks) equal chunks, a function of N alone; each chunk writes its
@@ -71,8 +73,9 @@ const (
 	fwdChunkRows = 128
 	// maxNativeWorkers caps the goroutines one call uses.
 	maxNativeWorkers = 16
-	// smallOut is the layer width below which dH uses the axpy kernel.
-	smallOut = 8
+	// smallRows is the batch below which linear uses Go dot products
+	// instead of an sgemm.
+	smallRows = 3
 )
 
 // nlayer is one Linear layer: views of its parameters, their offsets (the
@@ -81,7 +84,6 @@ type nlayer struct {
 	in, out    int
 	w, b       []float32 // live parameters, [out, in] and [out]
 	wOff, bOff int       // offsets of the weight and the bias
-	wT         []float32 // [in, out], refreshed by each Grad when needed
 }
 
 // nparam describes one entry of Params.
@@ -140,11 +142,9 @@ type chunkResult struct {
 // nativeWork is the per-worker scratch for up to rows rows.
 type nativeWork struct {
 	rows int
-	obsT []float32 // [ObsDim, rows]
 	nets [2]netWork
 	dA   []float32 // [rows, maxW] gradient ping-pong buffers
 	dB   []float32
-	dT   []float32 // [maxW, rows] transposed dZ
 	dV   []float32 // [rows] value-head dZ
 	tmp  []float64 // [2·ActDim] per-sample loss scratch
 }
@@ -152,7 +152,6 @@ type nativeWork struct {
 // netWork holds the activations of one MLP.
 type netWork struct {
 	h   [][]float32 // per hidden layer [rows, width], post-activation
-	hT  [][]float32 // the same transposed, [width, rows] (Grad only)
 	out []float32   // [rows, outDim] head output (Grad only)
 }
 
@@ -220,9 +219,6 @@ func NewNative(spec Spec, seed uint64, adam AdamConfig) (Backend, error) {
 			ly := &b.nets[k][l]
 			ly.w = b.pflat[ly.wOff : ly.wOff+ly.out*ly.in]
 			ly.b = b.pflat[ly.bOff : ly.bOff+ly.out]
-			if l > 0 && ly.out >= smallOut {
-				ly.wT = make([]float32, ly.in*ly.out)
-			}
 		}
 	}
 
@@ -317,24 +313,24 @@ func (b *nativeBackend) forwardChunk(ws *nativeWork, r0, r1 int) {
 	t, s := &b.task, b.spec
 	r := r1 - r0
 	x := t.obs[r0*s.ObsDim : r1*s.ObsDim]
-	b.mlpForward(ws, 0, x, r, t.dist[r0*s.ActDim:r1*s.ActDim], false)
-	b.mlpForward(ws, 1, x, r, t.values[r0:r1], false)
+	b.mlpForward(ws, 0, x, r, t.dist[r0*s.ActDim:r1*s.ActDim])
+	b.mlpForward(ws, 1, x, r, t.values[r0:r1])
 }
 
 // mlpForward runs net k on the r rows of x, writing hidden activations into
-// ws (and their transposes when keepT) and the head output into out.
-func (b *nativeBackend) mlpForward(ws *nativeWork, k int, x []float32, r int, out []float32, keepT bool) {
+// ws and the head output into out.
+func (b *nativeBackend) mlpForward(ws *nativeWork, k int, x []float32, r int, out []float32) {
 	layers := b.nets[k]
 	h := x
 	relu := b.spec.Activation == ActReLU
 	for l := range layers {
 		ly := &layers[l]
 		if l+1 == len(layers) {
-			gemmNT(out, h, ly.w, ly.b, r, ly.out, ly.in)
+			linear(out, h, ly.w, ly.b, r, ly.out, ly.in)
 			return
 		}
 		z := ws.nets[k].h[l][:r*ly.out]
-		gemmNT(z, h, ly.w, ly.b, r, ly.out, ly.in)
+		linear(z, h, ly.w, ly.b, r, ly.out, ly.in)
 		if relu {
 			for i, v := range z {
 				if v <= 0 { // z·(z > 0) as gorgonia: NaN stays NaN
@@ -343,9 +339,6 @@ func (b *nativeBackend) mlpForward(ws *nativeWork, k int, x []float32, r int, ou
 			}
 		} else {
 			tanhInPlace(z)
-		}
-		if keepT {
-			transpose(ws.nets[k].hT[l][:r*ly.out], z, r, ly.out)
 		}
 		h = z
 	}
@@ -365,13 +358,6 @@ func (b *nativeBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 	s, n := b.spec, bt.N
 
 	// Per-call constants shared read-only by the workers.
-	for k := range b.nets {
-		for l := range b.nets[k] {
-			if ly := &b.nets[k][l]; ly.wT != nil {
-				transpose(ly.wT, ly.w, ly.out, ly.in)
-			}
-		}
-	}
 	if !s.Discrete {
 		b.lossConst = float64(s.ActDim) * halfLog2Pi
 		for j, ls := range b.logStd {
@@ -436,11 +422,10 @@ func (b *nativeBackend) gradChunk(ws *nativeWork, k, r0, r1 int, g []float32) {
 	bt := &t.batch
 	r := r1 - r0
 	x := bt.Obs[r0*s.ObsDim : r1*s.ObsDim]
-	transpose(ws.obsT[:s.ObsDim*r], x, r, s.ObsDim)
 	pol := ws.nets[0].out[:r*s.ActDim]
 	val := ws.nets[1].out[:r]
-	b.mlpForward(ws, 0, x, r, pol, true)
-	b.mlpForward(ws, 1, x, r, val, true)
+	b.mlpForward(ws, 0, x, r, pol)
+	b.mlpForward(ws, 1, x, r, val)
 
 	// Per-sample loss terms and the gradient at both heads.
 	c := t.cfg
@@ -566,75 +551,56 @@ func (b *nativeBackend) gradChunk(ws *nativeWork, k, r0, r1 int, g []float32) {
 		}
 	}
 
-	b.mlpBackward(ws, 0, r, dPol, g)
-	b.mlpBackward(ws, 1, r, dV, g)
+	b.mlpBackward(ws, 0, r, x, dPol, g)
+	b.mlpBackward(ws, 1, r, x, dV, g)
 }
 
 // mlpBackward back-propagates dOut (the [r, outDim] gradient at net k's
-// head, held in ws.dA or ws.dV) through net k, writing its weight and bias
-// gradients into g.
-func (b *nativeBackend) mlpBackward(ws *nativeWork, k, r int, dOut []float32, g []float32) {
+// head, held in ws.dA or ws.dV) through net k, the input of its first
+// layer being x, writing its weight and bias gradients into g.
+func (b *nativeBackend) mlpBackward(ws *nativeWork, k, r int, x, dOut []float32, g []float32) {
 	layers := b.nets[k]
 	relu := b.spec.Activation == ActReLU
 	dz := dOut
 	inA := k == 0 // whether dz lives in ws.dA (the policy head's does)
-	last := layers[len(layers)-1].out
-	dzT := ws.dT[:last*r]
-	transpose(dzT, dz, r, last)
 	for l := len(layers) - 1; l >= 0; l-- {
 		ly := &layers[l]
-		var inT []float32
-		if l == 0 {
-			inT = ws.obsT[:ly.in*r]
-		} else {
-			inT = ws.nets[k].hT[l-1][:ly.in*r]
+		in := x
+		if l > 0 {
+			in = ws.nets[k].h[l-1][:r*ly.in]
 		}
-		gemmNT(g[ly.wOff:ly.wOff+ly.out*ly.in], dzT, inT, nil, ly.out, ly.in, r)
+		// dW = dZᵀ·H and db = column sums of dZ.
+		blas.Sgemm(true, false, ly.out, ly.in, r, 1, dz, ly.out, in, ly.in, 0, g[ly.wOff:ly.wOff+ly.out*ly.in], ly.in)
 		gb := g[ly.bOff : ly.bOff+ly.out]
-		for o := range gb {
-			var sum float32
-			for _, v := range dzT[o*r : o*r+r] {
-				sum += v
+		clear(gb)
+		for i := 0; i < r; i++ {
+			row := dz[i*ly.out : i*ly.out+ly.out]
+			row = row[:len(gb)]
+			for o, v := range row {
+				gb[o] += v
 			}
-			gb[o] = sum
 		}
 		if l == 0 {
 			return
 		}
-		// dH = dZ·W, then dZ of the layer below = dH ⊙ act'(H), stored in
-		// both layouts.
+		// dH = dZ·W, then dZ of the layer below = dH ⊙ act'(H).
 		dh := ws.dA[:r*ly.in]
 		if inA {
 			dh = ws.dB[:r*ly.in]
 		}
 		inA = !inA
-		if ly.wT != nil {
-			gemmNT(dh, dz, ly.wT, nil, r, ly.in, ly.out)
-		} else {
-			gemmNNSmall(dh, dz, ly.w, r, ly.in, ly.out)
-		}
+		blas.Sgemm(false, false, r, ly.in, ly.out, 1, dz, ly.out, ly.w, ly.in, 0, dh, ly.in)
 		h := ws.nets[k].h[l-1][:r*ly.in]
-		dzT = ws.dT[:ly.in*r]
-		w := ly.in
-		for i := 0; i < r; i++ {
-			hr := h[i*w : i*w+w]
-			dr := dh[i*w : i*w+w]
-			dr = dr[:len(hr)]
-			if relu {
-				for j, y := range hr {
-					d := dr[j]
-					if !(y > 0) {
-						d = 0
-						dr[j] = 0
-					}
-					dzT[j*r+i] = d
+		h = h[:len(dh)]
+		if relu {
+			for j, y := range h {
+				if !(y > 0) {
+					dh[j] = 0
 				}
-			} else {
-				for j, y := range hr {
-					d := dr[j] * (1 - y*y)
-					dr[j] = d
-					dzT[j*r+i] = d
-				}
+			}
+		} else {
+			for j, y := range h {
+				dh[j] *= 1 - y*y
 			}
 		}
 		dz = dh
@@ -712,21 +678,17 @@ func (ws *nativeWork) ensure(b *nativeBackend, rows int) {
 	}
 	s := b.spec
 	ws.rows = rows
-	ws.obsT = make([]float32, s.ObsDim*rows)
 	for k := range b.nets {
 		layers := b.nets[k]
 		nw := &ws.nets[k]
 		nw.h = make([][]float32, len(layers)-1)
-		nw.hT = make([][]float32, len(layers)-1)
 		for l := 0; l+1 < len(layers); l++ {
 			nw.h[l] = make([]float32, rows*layers[l].out)
-			nw.hT[l] = make([]float32, rows*layers[l].out)
 		}
 		nw.out = make([]float32, rows*layers[len(layers)-1].out)
 	}
 	ws.dA = make([]float32, rows*b.maxW)
 	ws.dB = make([]float32, rows*b.maxW)
-	ws.dT = make([]float32, rows*b.maxW)
 	ws.dV = make([]float32, rows)
 	ws.tmp = make([]float64, 2*s.ActDim)
 }
@@ -780,139 +742,45 @@ func (p *nativePool) stop() {
 // ---------------------------------------------------------------------------
 // Kernels
 
-// gemmNT sets c[i*p+j] = Σ_k a[i*q+k]·b[j*q+k] (+ bias[j] when bias is not
-// nil) for i < m, j < p: C = A·Bᵀ with A [m, q], B [p, q] and C [m, p], all
-// row-major. The main loop computes 2×3 blocks of C with six float32
-// accumulators (larger blocks make Go's register allocator spill and run
-// slower); every element is summed over k in order from 0, whichever block
-// computes it.
-func gemmNT(c, a, b, bias []float32, m, p, q int) {
-	i := 0
-	for ; i+2 <= m; i += 2 {
-		a0 := a[i*q : i*q+q]
-		a1 := a[i*q+q : i*q+2*q]
-		a1 = a1[:len(a0)]
-		c0 := c[i*p : i*p+p]
-		c1 := c[i*p+p : i*p+2*p]
-		c1 = c1[:len(c0)]
-		j := 0
-		for ; j+3 <= p; j += 3 {
-			b0 := b[j*q : j*q+q]
-			b1 := b[j*q+q : j*q+2*q]
-			b2 := b[j*q+2*q : j*q+3*q]
-			b0, b1, b2 = b0[:len(a0)], b1[:len(a0)], b2[:len(a0)]
-			var s00, s01, s02, s10, s11, s12 float32
-			for k, x0 := range a0 {
-				y0, y1, y2 := b0[k], b1[k], b2[k]
-				x1 := a1[k]
-				s00 += x0 * y0
-				s01 += x0 * y1
-				s02 += x0 * y2
-				s10 += x1 * y0
-				s11 += x1 * y1
-				s12 += x1 * y2
+// linear sets c = a·wᵀ + bias for a [m, q], w [p, q] (PyTorch's [out, in])
+// and c [m, p], all row-major: each row of c starts as the bias and the
+// product is added by one sgemm through the BLAS seam. Below smallRows
+// rows (acting in one or two envs, every env step) a Go loop of dot
+// products is faster than OpenBLAS's setup for a matrix-vector product.
+func linear(c, a, w, bias []float32, m, p, q int) {
+	c = c[:m*p]
+	if m < smallRows {
+		for i := 0; i < m; i++ {
+			ai := a[i*q : i*q+q]
+			ci := c[i*p : i*p+p]
+			j := 0
+			for ; j+3 <= p; j += 3 {
+				w0, w1, w2 := w[j*q:j*q+q], w[j*q+q:j*q+2*q], w[j*q+2*q:j*q+3*q]
+				w0, w1, w2 = w0[:len(ai)], w1[:len(ai)], w2[:len(ai)]
+				var s0, s1, s2 float32
+				for k, x := range ai {
+					s0 += x * w0[k]
+					s1 += x * w1[k]
+					s2 += x * w2[k]
+				}
+				ci[j], ci[j+1], ci[j+2] = s0+bias[j], s1+bias[j+1], s2+bias[j+2]
 			}
-			if bias != nil {
-				bj := bias[j : j+3]
-				s00, s01, s02 = s00+bj[0], s01+bj[1], s02+bj[2]
-				s10, s11, s12 = s10+bj[0], s11+bj[1], s12+bj[2]
+			for ; j < p; j++ {
+				wj := w[j*q : j*q+q]
+				wj = wj[:len(ai)]
+				var s float32
+				for k, x := range ai {
+					s += x * wj[k]
+				}
+				ci[j] = s + bias[j]
 			}
-			cc0, cc1 := c0[j:j+3], c1[j:j+3]
-			cc0[0], cc0[1], cc0[2] = s00, s01, s02
-			cc1[0], cc1[1], cc1[2] = s10, s11, s12
 		}
-		for ; j < p; j++ {
-			b0 := b[j*q : j*q+q]
-			b0 = b0[:len(a0)]
-			var s0, s1 float32
-			for k, x0 := range a0 {
-				y := b0[k]
-				s0 += x0 * y
-				s1 += a1[k] * y
-			}
-			if bias != nil {
-				s0 += bias[j]
-				s1 += bias[j]
-			}
-			c0[j], c1[j] = s0, s1
-		}
-	}
-	if i == m {
 		return
 	}
-	// Last odd row.
-	a0 := a[i*q : i*q+q]
-	c0 := c[i*p : i*p+p]
-	j := 0
-	for ; j+3 <= p; j += 3 {
-		b0 := b[j*q : j*q+q]
-		b1 := b[j*q+q : j*q+2*q]
-		b2 := b[j*q+2*q : j*q+3*q]
-		b0, b1, b2 = b0[:len(a0)], b1[:len(a0)], b2[:len(a0)]
-		var s0, s1, s2 float32
-		for k, x := range a0 {
-			s0 += x * b0[k]
-			s1 += x * b1[k]
-			s2 += x * b2[k]
-		}
-		if bias != nil {
-			bj := bias[j : j+3]
-			s0, s1, s2 = s0+bj[0], s1+bj[1], s2+bj[2]
-		}
-		cc := c0[j : j+3]
-		cc[0], cc[1], cc[2] = s0, s1, s2
-	}
-	for ; j < p; j++ {
-		b0 := b[j*q : j*q+q]
-		b0 = b0[:len(a0)]
-		var s float32
-		for k, x := range a0 {
-			s += x * b0[k]
-		}
-		if bias != nil {
-			s += bias[j]
-		}
-		c0[j] = s
-	}
-}
-
-// gemmNNSmall sets C = A·W for A [m, q], W [q, p] and C [m, p], row-major,
-// as q axpys over W's contiguous rows; it is meant for small q (the heads'
-// widths), where gemmNT's inner loop would be too short.
-func gemmNNSmall(c, a, w []float32, m, p, q int) {
 	for i := 0; i < m; i++ {
-		ci := c[i*p : i*p+p]
-		ai := a[i*q : i*q+q]
-		w0 := w[:len(ci)]
-		x := ai[0]
-		for j, y := range w0 {
-			ci[j] = x * y
-		}
-		for o := 1; o < q; o++ {
-			wo := w[o*p : o*p+p]
-			wo = wo[:len(ci)]
-			x := ai[o]
-			for j, y := range wo {
-				ci[j] += x * y
-			}
-		}
+		copy(c[i*p:i*p+p], bias)
 	}
-}
-
-// transpose writes the transpose of the rows×cols row-major src into dst
-// (cols×rows).
-func transpose(dst, src []float32, rows, cols int) {
-	if cols == 1 || rows == 1 {
-		copy(dst, src[:rows*cols])
-		return
-	}
-	dst = dst[:rows*cols]
-	for i := 0; i < rows; i++ {
-		row := src[i*cols : i*cols+cols]
-		for j, x := range row {
-			dst[j*rows+i] = x
-		}
-	}
+	blas.Sgemm(false, true, m, p, q, 1, a, q, w, q, 1, c, p)
 }
 
 // tanhInPlace replaces every x in z by tanh(x), within a few float32 ulps

@@ -429,13 +429,16 @@ func TestNativeDeterministic(t *testing.T) {
 		if err := b.Forward(bt.Obs, n, dist, vals); err != nil {
 			t.Fatal(err)
 		}
-		// Every row alone must give the same bits.
+		// Every row alone gives the same values to float32 rounding. (Not
+		// the same bits: OpenBLAS blocks a 1-row product differently from
+		// a 1000-row one. Each call is deterministic for its shape.)
 		d1, v1 := make([]float32, 3), make([]float32, 1)
+		near := func(x, y float32) bool { return math.Abs(float64(x-y)) <= 1e-5*(1+math.Abs(float64(y))) }
 		for i := 0; i < n; i += 37 {
 			if err := b.Forward(bt.Obs[i*11:(i+1)*11], 1, d1, v1); err != nil {
 				t.Fatal(err)
 			}
-			if v1[0] != vals[i] || d1[0] != dist[3*i] || d1[1] != dist[3*i+1] || d1[2] != dist[3*i+2] {
+			if !near(v1[0], vals[i]) || !near(d1[0], dist[3*i]) || !near(d1[1], dist[3*i+1]) || !near(d1[2], dist[3*i+2]) {
 				t.Fatalf("GOMAXPROCS=%d: row %d alone gives %v %v, in a batch of %d %v %v", procs, i, d1, v1, n, dist[3*i:3*i+3], vals[i])
 			}
 		}
@@ -627,66 +630,25 @@ func TestNativeParallelBackends(t *testing.T) {
 	wg.Wait()
 }
 
-// TestGemmNT checks the matrix kernel against a float64 product for every
-// tail combination of its 2×3 blocking, with and without bias, and that each
-// row of C has the same bits as when computed alone.
-func TestGemmNT(t *testing.T) {
+// TestLinear checks the layer product (bias rows, then one sgemm through
+// the BLAS seam) against a float64 product, and that stale values in the
+// output do not leak through.
+func TestLinear(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	shapes := [][3]int{{64, 64, 64}, {64, 3, 11}, {3, 64, 64}, {1, 64, 64}, {65, 1, 7}}
-	for m := 1; m <= 5; m++ {
-		for p := 1; p <= 7; p++ {
-			for _, q := range []int{1, 2, 5} {
-				shapes = append(shapes, [3]int{m, p, q})
-			}
-		}
-	}
-	for _, sh := range shapes {
+	for _, sh := range [][3]int{{64, 64, 64}, {64, 3, 11}, {3, 64, 64}, {1, 64, 64}, {65, 1, 7}, {5, 7, 1}, {2, 3, 5}} {
 		m, p, q := sh[0], sh[1], sh[2]
 		a := randSlice(rng, m*q, -1, 1)
-		b := randSlice(rng, p*q, -1, 1)
-		for _, bias := range [][]float32{nil, randSlice(rng, p, -1, 1)} {
-			c := randSlice(rng, m*p, -9, 9) // must be overwritten
-			gemmNT(c, a, b, bias, m, p, q)
-			for i := 0; i < m; i++ {
-				row := make([]float32, p)
-				gemmNT(row, a[i*q:(i+1)*q], b, bias, 1, p, q)
-				for j := 0; j < p; j++ {
-					var want float64
-					for k := 0; k < q; k++ {
-						want += float64(a[i*q+k]) * float64(b[j*q+k])
-					}
-					if bias != nil {
-						want += float64(bias[j])
-					}
-					got := float64(c[i*p+j])
-					if math.Abs(got-want) > 1e-6*float64(q+1) {
-						t.Fatalf("%d×%d×%d bias=%v: c[%d][%d] = %.9g, want %.9g", m, p, q, bias != nil, i, j, got, want)
-					}
-					if row[j] != c[i*p+j] {
-						t.Fatalf("%d×%d×%d: c[%d][%d] = %.9g in the block, %.9g alone", m, p, q, i, j, c[i*p+j], row[j])
-					}
-				}
-			}
-		}
-	}
-}
-
-// TestGemmNNSmall checks the axpy kernel against a float64 product.
-func TestGemmNNSmall(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	for _, sh := range [][3]int{{1, 1, 1}, {3, 5, 1}, {7, 64, 3}, {2, 9, 7}} {
-		m, p, q := sh[0], sh[1], sh[2]
-		a := randSlice(rng, m*q, -1, 1)
-		w := randSlice(rng, q*p, -1, 1)
-		c := randSlice(rng, m*p, -9, 9)
-		gemmNNSmall(c, a, w, m, p, q)
+		w := randSlice(rng, p*q, -1, 1)
+		bias := randSlice(rng, p, -1, 1)
+		c := randSlice(rng, m*p, -9, 9) // must be overwritten
+		linear(c, a, w, bias, m, p, q)
 		for i := 0; i < m; i++ {
 			for j := 0; j < p; j++ {
-				var want float64
+				want := float64(bias[j])
 				for k := 0; k < q; k++ {
-					want += float64(a[i*q+k]) * float64(w[k*p+j])
+					want += float64(a[i*q+k]) * float64(w[j*q+k])
 				}
-				if got := float64(c[i*p+j]); math.Abs(got-want) > 1e-6*float64(q) {
+				if got := float64(c[i*p+j]); math.Abs(got-want) > 1e-6*float64(q+1) {
 					t.Fatalf("%d×%d×%d: c[%d][%d] = %.9g, want %.9g", m, p, q, i, j, got, want)
 				}
 			}
