@@ -16,14 +16,16 @@ build: deps
 	$(GO) build -o $(BIN) ./cmd/ultra
 
 ## test: every unit and integration test; the CUDA backend (build tag ultracuda) vetted, built and
-## tested on the CPU emulator of the driver (no GPU or CUDA package needed); then the race detector
-## on the concurrent packages.
+## tested on the CPU emulator of the driver (no GPU or CUDA package needed); the pure-Go matrix
+## kernel (build tag noblas) vetted and tested; then the race detector on the concurrent packages.
 CUDA_PKGS   ?= ./cuda/... ./engine/nn/ ./engine/ppo/ ./cmd/ultra/
 test: deps
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) vet -tags ultracuda ./...
 	$(GO) build -tags ultracuda -o /dev/null ./cmd/ultra
 	$(GO) test -count=1 -timeout 15m -tags ultracuda $(CUDA_PKGS)
+	$(GO) vet -tags noblas ./...
+	$(GO) test -count=1 -timeout 15m -tags noblas ./bindings/blas/ ./engine/nn/
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 
 race: deps

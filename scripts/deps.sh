@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh — make sure what ultra needs to build and test is installed.
 #
-# Needed: Go ≥ 1.24 and a C compiler (cgo), and MuJoCo's C library and headers
-# (Debian/Ubuntu: libmujoco-dev). Optional extras are named with the feature
+# Needed: Go ≥ 1.24 and a C compiler (cgo), MuJoCo's C library and headers
+# (Debian/Ubuntu: libmujoco-dev) and OpenBLAS (libopenblas-dev). Optional extras are named with the feature
 # that wants them. As root on Debian/Ubuntu the missing packages are installed
 # with apt-get (running 'apt-get update' first); otherwise the exact command
 # to run is printed and the script fails.
@@ -15,6 +15,11 @@ command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc
 command -v make >/dev/null 2>&1 || missing+=(make)
 if ! have_header mujoco/mujoco.h || ! ldconfig -p 2>/dev/null | grep -q 'libmujoco\.so'; then
   missing+=(libmujoco-dev)
+fi
+# OpenBLAS is the native networks' matrix kernel (bindings/blas; a build
+# with -tags noblas does without it).
+if ! have_header cblas.h || ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so'; then
+  missing+=(libopenblas-dev)
 fi
 # promtool checks the /metrics exposition in the tests (prometheus package).
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
@@ -42,4 +47,4 @@ if [ "$(printf '%s\n1.24\n' "$gov" | sort -V | head -1)" != "1.24" ]; then
   echo "deps: Go $gov is too old; ultra needs Go 1.24 or newer (https://go.dev/dl/)" >&2
   exit 1
 fi
-echo "deps: ok (go $gov, MuJoCo headers and library found)" >&2
+echo "deps: ok (go $gov, MuJoCo and OpenBLAS headers and libraries found)" >&2
