@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/cnn.sh — the Nature-CNN PPO minibatch step (pong-pixels), ultra's
-# gorgonia backend vs PyTorch eager on this machine, in one run: Grad + Step on
+# native and gorgonia backends vs PyTorch eager on this machine, in one run: Grad + Step on
 # 256 samples of 4×84×84 (CleanRL ppo_atari). Rounds are interleaved; each
 # figure is the median over rounds.
 #
@@ -19,8 +19,9 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 go test -c -o bin/nn.test ./engine/nn
 for r in $(seq "$rounds"); do
-  bin/nn.test -test.run '^$' -test.bench 'CNNUpdate$' -test.benchtime 3x |
-    awk '/samples\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "samples/s") printf "{\"impl\": \"ultra-gorgonia\", \"samples_per_second\": %s}\n", $i }' >>"$out"
+  bin/nn.test -test.run '^$' -test.bench 'CNNUpdate(Native)?$' -test.benchtime 3x |
+    awk '/samples\/s/ { impl = ($1 ~ /Native/) ? "ultra-native" : "ultra-gorgonia"
+      for (i = 1; i <= NF; i++) if ($(i+1) == "samples/s") printf "{\"impl\": \"%s\", \"samples_per_second\": %s}\n", impl, $i }' >>"$out"
   "$py" bench/cnn_update_torch.py --threads 1 >>"$out"
   "$py" bench/cnn_update_torch.py --threads 2 >>"$out"
 done

@@ -102,12 +102,17 @@ func benchForward(b *testing.B, newBackend backendCtor) {
 var natureSpec = Spec{ObsDim: 4 * 84 * 84, ActDim: 6, Discrete: true, Image: [3]int{4, 84, 84}}
 
 // BenchmarkCNNUpdate measures one minibatch step of CleanRL ppo_atari on
-// the Nature-CNN (gorgonia, the only backend with convolutions): Grad and
-// Step on 256 samples (8 envs × 128 steps / 4 minibatches, clip 0.1, vf
-// 0.5, ent 0.01). One op is one minibatch; samples/s = 256 / (ns/op).
-func BenchmarkCNNUpdate(b *testing.B) {
+// the Nature-CNN (gorgonia): Grad and Step on 256 samples (8 envs × 128
+// steps / 4 minibatches, clip 0.1, vf 0.5, ent 0.01). One op is one
+// minibatch; samples/s = 256 / (ns/op).
+func BenchmarkCNNUpdate(b *testing.B) { benchCNNUpdate(b, NewGorgonia) }
+
+// BenchmarkCNNUpdateNative is BenchmarkCNNUpdate on the native backend.
+func BenchmarkCNNUpdateNative(b *testing.B) { benchCNNUpdate(b, NewNative) }
+
+func benchCNNUpdate(b *testing.B, newB func(Spec, uint64, AdamConfig) (Backend, error)) {
 	const mb = 256
-	nb, err := NewGorgonia(natureSpec, 1, AdamConfig{})
+	nb, err := newB(natureSpec, 1, AdamConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -138,9 +143,14 @@ func BenchmarkCNNUpdate(b *testing.B) {
 
 // BenchmarkCNNForward measures one rollout-step Forward of the Nature-CNN
 // for 8 envs (CleanRL ppo_atari's batch of observations per env step).
-func BenchmarkCNNForward(b *testing.B) {
+func BenchmarkCNNForward(b *testing.B) { benchCNNForward(b, NewGorgonia) }
+
+// BenchmarkCNNForwardNative is BenchmarkCNNForward on the native backend.
+func BenchmarkCNNForwardNative(b *testing.B) { benchCNNForward(b, NewNative) }
+
+func benchCNNForward(b *testing.B, newB func(Spec, uint64, AdamConfig) (Backend, error)) {
 	const n = 8
-	nb, err := NewGorgonia(natureSpec, 1, AdamConfig{})
+	nb, err := newB(natureSpec, 1, AdamConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}

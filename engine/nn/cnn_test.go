@@ -219,8 +219,19 @@ func equalInts(a, b []int) bool {
 // TestCNNForward compares Forward with the direct-convolution reference for
 // several batch sizes (one cached graph each), and again after changing the
 // parameters through Params (shared storage).
+// cnnBackends are the backends that build the Nature-CNN.
+var cnnBackends = []struct {
+	name string
+	new  func(t testing.TB, s Spec, seed uint64) Backend
+}{{"gorgonia", newBackend}, {"native", newNativeBackend}}
+
 func TestCNNForward(t *testing.T) {
-	b := newBackend(t, tinyImageSpec, 2)
+	for _, nb := range cnnBackends {
+		t.Run(nb.name, func(t *testing.T) { testCNNForward(t, nb.new(t, tinyImageSpec, 2)) })
+	}
+}
+
+func testCNNForward(t *testing.T, b Backend) {
 	perturbCNN(b, 2)
 	s := b.Spec()
 	rng := rand.New(rand.NewPCG(2, 2))
@@ -244,7 +255,7 @@ func TestCNNForward(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range []int{1, 3, 5, 3} {
+	for _, n := range []int{1, 3, 5, 3, 9} {
 		check(n)
 	}
 	for _, p := range b.Params() {
@@ -261,11 +272,17 @@ func TestCNNForward(t *testing.T) {
 // Tolerance per entry: 1e-4*|fd| + 1e-5*max|grad of that tensor| (the
 // float32 error observed is ~50x below it; a wrong term is O(1)).
 func TestCNNGradFiniteDifference(t *testing.T) {
+	for _, nb := range cnnBackends {
+		t.Run(nb.name, func(t *testing.T) { testCNNGradFiniteDifference(t, nb.new) })
+	}
+}
+
+func testCNNGradFiniteDifference(t *testing.T, newB func(t testing.TB, s Spec, seed uint64) Backend) {
 	for ci, cfg := range []LossConfig{
 		{ClipCoef: 0.2, VfCoef: 0.5, EntCoef: 0.01, ClipVLoss: true},
 		{ClipCoef: 0.1, VfCoef: 1, EntCoef: 0.05},
 	} {
-		b := newBackend(t, tinyImageSpec, uint64(10+ci))
+		b := newB(t, tinyImageSpec, uint64(10+ci))
 		perturbCNN(b, uint64(10+ci))
 		ref := newRefCNN(b)
 		rng := rand.New(rand.NewPCG(uint64(ci), 5))
@@ -342,8 +359,12 @@ func TestCNNSpecValidate(t *testing.T) {
 			t.Errorf("%s: NewGorgonia accepted %+v", tc.name, s)
 		}
 	}
-	if _, err := NewNative(good, 1, AdamConfig{}); err == nil || !strings.Contains(err.Error(), "convolutions") {
-		t.Errorf("NewNative(image spec) = %v, want an error", err)
+	for _, tc := range bad {
+		s := good
+		tc.mod(&s)
+		if _, err := NewNative(s, 1, AdamConfig{}); err == nil {
+			t.Errorf("%s: NewNative accepted %+v", tc.name, s)
+		}
 	}
 	relu := good
 	relu.Activation = ActReLU
@@ -354,8 +375,14 @@ func TestCNNSpecValidate(t *testing.T) {
 
 // TestCNNFullSize runs the Atari-size network (4×84×84) forward on n = 2.
 func TestCNNFullSize(t *testing.T) {
+	for _, nb := range cnnBackends {
+		t.Run(nb.name, func(t *testing.T) { testCNNFullSize(t, nb.new) })
+	}
+}
+
+func testCNNFullSize(t *testing.T, newB func(t testing.TB, s Spec, seed uint64) Backend) {
 	s := Spec{ObsDim: 4 * 84 * 84, ActDim: 6, Discrete: true, Image: [3]int{4, 84, 84}}
-	b := newBackend(t, s, 3)
+	b := newB(t, s, 3)
 	if got := b.Params()[6].Shape; !equalInts(got, []int{512, 64 * 7 * 7}) {
 		t.Errorf("torso.7.weight shape %v, want [512 3136]", got)
 	}
@@ -386,5 +413,111 @@ func TestOrthogonalFast(t *testing.T) {
 				t.Fatalf("%v: element %d = %v, Orthogonal gives %v", sh, j, got[j], want[j])
 			}
 		}
+	}
+}
+
+// TestNativeCNNMatchesGorgonia: the native CNN starts from the gorgonia
+// CNN's parameters bit for bit, and agrees with it at 1e-4 on the forward,
+// every gradient (each tensor's largest difference over its largest entry)
+// and 20 Adam steps (issue 16).
+func TestNativeCNNMatchesGorgonia(t *testing.T) {
+	g, n := newBackend(t, tinyImageSpec, 4), newNativeBackend(t, tinyImageSpec, 4)
+	gp, np := g.Params(), n.Params()
+	if len(gp) != len(np) {
+		t.Fatalf("%d params, gorgonia has %d", len(np), len(gp))
+	}
+	for i := range gp {
+		if gp[i].Name != np[i].Name || !equalInts(gp[i].Shape, np[i].Shape) {
+			t.Fatalf("param %d: native %s %v, gorgonia %s %v", i, np[i].Name, np[i].Shape, gp[i].Name, gp[i].Shape)
+		}
+		for j := range gp[i].Data {
+			if math.Float32bits(gp[i].Data[j]) != math.Float32bits(np[i].Data[j]) {
+				t.Fatalf("%s[%d]: initial values differ", gp[i].Name, j)
+			}
+		}
+	}
+	perturbCNN(g, 4)
+	perturbCNN(n, 4)
+	ref := newRefCNN(g)
+	rng := rand.New(rand.NewPCG(4, 4))
+	cfg := LossConfig{ClipCoef: 0.2, VfCoef: 0.5, EntCoef: 0.01, ClipVLoss: true}
+	rel := func(a, b float32, scale float64) float64 { return math.Abs(float64(a-b)) / (scale + math.Abs(float64(b))) }
+	var worstFwd, worstGrad, worstParam float64
+	for step := 0; step < 20; step++ {
+		bt := makeCNNBatch(ref, rng, 12)
+		gd, gv := make([]float32, 12*6), make([]float32, 12)
+		nd, nv := make([]float32, 12*6), make([]float32, 12)
+		if err := g.Forward(bt.Obs, 12, gd, gv); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Forward(bt.Obs, 12, nd, nv); err != nil {
+			t.Fatal(err)
+		}
+		for i := range gd {
+			worstFwd = math.Max(worstFwd, rel(nd[i], gd[i], 1e-2))
+		}
+		for i := range gv {
+			worstFwd = math.Max(worstFwd, rel(nv[i], gv[i], 1e-2))
+		}
+		gst, err := g.Grad(bt, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nst, err := n.Grad(bt, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareStats(t, nst, gst)
+		// Each gradient tensor's largest difference, relative to its
+		// largest entry.
+		gg, ng := g.Grads(), n.Grads()
+		for i := range gg {
+			var gmax, dmax float64
+			for j, x := range gg[i].Data {
+				gmax = math.Max(gmax, math.Abs(float64(x)))
+				dmax = math.Max(dmax, math.Abs(float64(ng[i].Data[j]-x)))
+			}
+			worstGrad = math.Max(worstGrad, dmax/(gmax+1e-12))
+		}
+		if _, err := g.Step(1e-3, 0.5); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Step(1e-3, 0.5); err != nil {
+			t.Fatal(err)
+		}
+		for i := range gp {
+			for j := range gp[i].Data {
+				worstParam = math.Max(worstParam, rel(np[i].Data[j], gp[i].Data[j], 1e-2))
+			}
+		}
+	}
+	t.Logf("worst relative differences over 20 steps: forward %.2g, gradients %.2g, parameters %.2g", worstFwd, worstGrad, worstParam)
+	if worstFwd > 1e-4 || worstGrad > 1e-4 || worstParam > 1e-4 {
+		t.Fatalf("native CNN parts from gorgonia: forward %.2g, gradients %.2g, parameters %.2g (bound 1e-4)", worstFwd, worstGrad, worstParam)
+	}
+}
+
+// TestNativeCNNAllocs: after the first calls size the scratch, Forward,
+// Grad and Step of the native CNN allocate nothing.
+func TestNativeCNNAllocs(t *testing.T) {
+	b := newNativeBackend(t, tinyImageSpec, 5)
+	ref := newRefCNN(b)
+	bt := makeCNNBatch(ref, rand.New(rand.NewPCG(5, 5)), 40)
+	cfg := LossConfig{ClipCoef: 0.1, VfCoef: 0.5, EntCoef: 0.01}
+	dist, vals := make([]float32, 40*6), make([]float32, 40)
+	step := func() {
+		if err := b.Forward(bt.Obs, 40, dist, vals); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Grad(bt, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Step(1e-4, 0.5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if n := testing.AllocsPerRun(5, step); n != 0 {
+		t.Fatalf("%v allocations per Forward+Grad+Step", n)
 	}
 }

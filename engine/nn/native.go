@@ -100,7 +100,8 @@ type nativeBackend struct {
 	params    []nparam
 	pflat     []float32   // all parameters, Params order
 	gflat     []float32   // all gradients, Params order
-	nets      [2][]nlayer // policy, value
+	nets      [2][]nlayer // policy, value (MLP specs)
+	cnn       *nativeCNN  // the Nature-CNN (image specs), else nil
 	logStd    []float32   // live log_std (nil when Discrete)
 	gLSOff    int         // offset of log_std's gradient (-1 when Discrete)
 	maxW      int         // widest layer input or output
@@ -143,6 +144,7 @@ type chunkResult struct {
 type nativeWork struct {
 	rows int
 	nets [2]netWork
+	cw   cnnWork // the CNN's activations (image specs)
 	dA   []float32 // [rows, maxW] gradient ping-pong buffers
 	dB   []float32
 	dV   []float32 // [rows] value-head dZ
@@ -163,9 +165,6 @@ type netWork struct {
 func NewNative(spec Spec, seed uint64, adam AdamConfig) (Backend, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
-	}
-	if spec.IsImage() {
-		return nil, errors.New("nn: NewNative: Spec.Image is set but the native backend has no convolutions; use NewGorgonia")
 	}
 	adam = adam.withDefaults()
 	if err := adam.validate(); err != nil {
@@ -201,11 +200,15 @@ func NewNative(spec Spec, seed uint64, adam AdamConfig) (Backend, error) {
 		}
 		return layers
 	}
-	b.nets[0] = mlp("policy", spec.ActDim)
-	if !spec.Discrete {
-		b.gLSOff = add("policy.log_std", spec.ActDim)
+	if spec.IsImage() {
+		b.cnn = layoutCNN(spec, add)
+	} else {
+		b.nets[0] = mlp("policy", spec.ActDim)
+		if !spec.Discrete {
+			b.gLSOff = add("policy.log_std", spec.ActDim)
+		}
+		b.nets[1] = mlp("value", 1)
 	}
-	b.nets[1] = mlp("value", 1)
 
 	b.pflat = make([]float32, total)
 	b.gflat = make([]float32, total)
@@ -223,8 +226,12 @@ func NewNative(spec Spec, seed uint64, adam AdamConfig) (Backend, error) {
 	}
 
 	// Initialise exactly as NewGorgonia does: the same generator, consumed
-	// by the policy layers, then the value layers.
+	// by the policy layers, then the value layers (or the CNN's layers in
+	// CleanRL's order).
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	if b.cnn != nil {
+		b.cnn.bind(b.pflat, rng)
+	}
 	for k, headGain := range [2]float64{0.01, 1} {
 		layers := b.nets[k]
 		for l, ly := range layers {
@@ -298,7 +305,10 @@ func (b *nativeBackend) Forward(obs []float32, n int, dist, values []float32) er
 		return err
 	}
 	chunkRows := n
-	if n >= fwdParallelRows {
+	switch {
+	case b.cnn != nil && n >= cnnFwdParallelRows:
+		chunkRows = cnnFwdChunkRows
+	case b.cnn == nil && n >= fwdParallelRows:
 		chunkRows = fwdChunkRows
 	}
 	b.task = nativeTask{n: n, chunkRows: chunkRows, chunks: (n + chunkRows - 1) / chunkRows,
@@ -313,6 +323,10 @@ func (b *nativeBackend) forwardChunk(ws *nativeWork, r0, r1 int) {
 	t, s := &b.task, b.spec
 	r := r1 - r0
 	x := t.obs[r0*s.ObsDim : r1*s.ObsDim]
+	if b.cnn != nil {
+		b.cnn.forward(&ws.cw, x, r, t.dist[r0*s.ActDim:r1*s.ActDim], t.values[r0:r1])
+		return
+	}
 	b.mlpForward(ws, 0, x, r, t.dist[r0*s.ActDim:r1*s.ActDim])
 	b.mlpForward(ws, 1, x, r, t.values[r0:r1])
 }
@@ -366,7 +380,11 @@ func (b *nativeBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 		}
 	}
 
-	chunks := min((n+gradChunkRows-1)/gradChunkRows, maxGradChunks)
+	chunkRows := gradChunkRows
+	if b.cnn != nil {
+		chunkRows = cnnGradChunkRows
+	}
+	chunks := min((n+chunkRows-1)/chunkRows, maxGradChunks)
 	b.task = nativeTask{grad: true, n: n, chunks: chunks, chunkRows: (n + chunks - 1) / chunks, batch: bt, cfg: c}
 	for len(b.chunkRes) < chunks {
 		b.chunkRes = append(b.chunkRes, chunkResult{})
@@ -424,8 +442,12 @@ func (b *nativeBackend) gradChunk(ws *nativeWork, k, r0, r1 int, g []float32) {
 	x := bt.Obs[r0*s.ObsDim : r1*s.ObsDim]
 	pol := ws.nets[0].out[:r*s.ActDim]
 	val := ws.nets[1].out[:r]
-	b.mlpForward(ws, 0, x, r, pol)
-	b.mlpForward(ws, 1, x, r, val)
+	if b.cnn != nil {
+		b.cnn.forward(&ws.cw, x, r, pol, val)
+	} else {
+		b.mlpForward(ws, 0, x, r, pol)
+		b.mlpForward(ws, 1, x, r, val)
+	}
 
 	// Per-sample loss terms and the gradient at both heads.
 	c := t.cfg
@@ -551,6 +573,10 @@ func (b *nativeBackend) gradChunk(ws *nativeWork, k, r0, r1 int, g []float32) {
 		}
 	}
 
+	if b.cnn != nil {
+		b.cnn.backward(&ws.cw, x, r, dPol, dV, g)
+		return
+	}
 	b.mlpBackward(ws, 0, r, x, dPol, g)
 	b.mlpBackward(ws, 1, r, x, dV, g)
 }
@@ -678,6 +704,13 @@ func (ws *nativeWork) ensure(b *nativeBackend, rows int) {
 	}
 	s := b.spec
 	ws.rows = rows
+	if b.cnn != nil {
+		b.cnn.ensure(&ws.cw, rows)
+		ws.nets[0].out, ws.nets[1].out = make([]float32, rows*s.ActDim), make([]float32, rows)
+		ws.dA, ws.dV = make([]float32, rows*s.ActDim), make([]float32, rows)
+		ws.tmp = make([]float64, 2*s.ActDim)
+		return
+	}
 	for k := range b.nets {
 		layers := b.nets[k]
 		nw := &ws.nets[k]

@@ -192,15 +192,6 @@ func NewBackend(cfg Config, spec env.Spec) (nn.Backend, error) {
 	if err := memlimit.Check(ns.Estimate(cfg.MinibatchSize())); err != nil {
 		return nil, fmt.Errorf("ppo: hidden %v: %w", cfg.Hidden, err)
 	}
-	if ns.IsImage() {
-		// The gorgonia and CUDA backends implement the Nature-CNN
-		// ("native" has no convolutions, so on the CPU gorgonia is used
-		// whatever cfg.Backend says).
-		if cfg.Device == "cuda" {
-			return newCUDABackend(ns, cfg)
-		}
-		return nn.NewGorgonia(ns, cfg.Seed, nn.AdamConfig{})
-	}
 	if cfg.Device == "cuda" {
 		return newCUDABackend(ns, cfg)
 	}

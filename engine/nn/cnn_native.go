@@ -1,0 +1,321 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/ultra-rl/ultra/bindings/blas"
+)
+
+// This file is the native backend's Nature-CNN (CleanRL's ppo_atari
+// actor-critic, described in cnn.go): the same parameters, names, shapes,
+// initialisation and loss as the gorgonia CNN, computed with im2col and
+// one sgemm per layer through the BLAS seam, and no gorgonia on the hot
+// path. Gorgonia stays the reference the tests compare against.
+//
+// Layout. The observation is channel-first [C, H, W] (NCHW per batch);
+// every convolution writes its ReLU'd output as an [n·oh·ow, out] matrix —
+// NHWC, channel last — which is what the im2col of the next layer reads (a
+// layer's im2col takes strides, so it reads NCHW and NHWC alike). The
+// flatten before the 512-unit layer is PyTorch's channel-major order, so
+// the last conv's NHWC output is transposed into [n, out·oh·ow] there.
+// im2col's column order is (channel, ky, kx), matching the [out, in, k, k]
+// weight flattened to [out, in·k·k].
+//
+//	conv:    Z = col·Wᵀ + b, ReLU        col [n·oh·ow, in·k·k]
+//	         dW = dZᵀ·col, db = Σ rows dZ, dcol = dZ·W → col2im (added up)
+//	linear:  as the MLP's (linear, the same sgemm layout)
+//
+// The gradient of the observation is never formed (conv 1's dcol is
+// skipped).
+
+// cnnGradChunkRows bounds the rows of one Grad chunk for the CNN: its
+// activations take about 700 KB per sample, so chunks are smaller than
+// the MLP's. Forward splits batches of cnnFwdParallelRows or more into
+// chunks of cnnFwdChunkRows, so that acting in 8 envs uses both cores.
+const (
+	cnnGradChunkRows   = 32
+	cnnFwdParallelRows = 8
+	cnnFwdChunkRows    = 4
+)
+
+// convLayer is one valid convolution of the torso.
+type convLayer struct {
+	in, out, k, stride int
+	ih, iw, oh, ow     int
+	wOff, bOff         int
+	w, b               []float32 // [out, in·k·k] and [out]
+}
+
+// nativeCNN is the torso (three convolutions, the 512-unit Linear) and the
+// two heads.
+type nativeCNN struct {
+	conv                [len(cnnConvs)]convLayer
+	flat                int // out·oh·ow of the last convolution
+	fc, actor, critic   nlayer
+	inC, inH, inW, cols int // the observation's layout; cols = the largest in·k·k
+}
+
+// cnnWork is one worker's CNN scratch for up to rows rows.
+type cnnWork struct {
+	rows   int
+	col    [len(cnnConvs)][]float32 // im2col of each layer's input
+	act    [len(cnnConvs)][]float32 // each convolution's output, NHWC
+	flat   []float32                // [rows, flat], channel-major
+	hid    []float32                // [rows, 512]
+	dHid   []float32                // [rows, 512]
+	dFlat  []float32                // [rows, flat]
+	dAct   [2][]float32             // ping-pong NHWC gradients
+	dCol   []float32                // dcol of layers 2 and 3
+}
+
+// layoutCNN adds the CNN's parameters in CleanRL's order (see addCNN) and
+// returns the network; the views into pflat are set by bindCNN.
+func layoutCNN(spec Spec, add func(name string, shape ...int) int) *nativeCNN {
+	n := &nativeCNN{inC: spec.Image[0], inH: spec.Image[1], inW: spec.Image[2]}
+	c, h, w := n.inC, n.inH, n.inW
+	for i, cv := range cnnConvs {
+		l := &n.conv[i]
+		l.in, l.out, l.k, l.stride, l.ih, l.iw = c, cv.out, cv.kernel, cv.stride, h, w
+		l.oh, l.ow = convOut(h, cv.kernel, cv.stride), convOut(w, cv.kernel, cv.stride)
+		l.wOff = add(fmt.Sprintf("torso.%d.weight", 2*i), cv.out, c, cv.kernel, cv.kernel)
+		l.bOff = add(fmt.Sprintf("torso.%d.bias", 2*i), cv.out)
+		n.cols = max(n.cols, c*cv.kernel*cv.kernel)
+		c, h, w = cv.out, l.oh, l.ow
+	}
+	n.flat = c * h * w
+	fcIdx := 2*len(cnnConvs) + 1
+	n.fc = nlayer{in: n.flat, out: cnnHidden, wOff: add(fmt.Sprintf("torso.%d.weight", fcIdx), cnnHidden, n.flat), bOff: add(fmt.Sprintf("torso.%d.bias", fcIdx), cnnHidden)}
+	n.actor = nlayer{in: cnnHidden, out: spec.ActDim, wOff: add("actor.weight", spec.ActDim, cnnHidden), bOff: add("actor.bias", spec.ActDim)}
+	n.critic = nlayer{in: cnnHidden, out: 1, wOff: add("critic.weight", 1, cnnHidden), bOff: add("critic.bias", 1)}
+	return n
+}
+
+// bind points the layers at pflat and initialises them exactly as the
+// gorgonia CNN: the same generator consumed by the convolutions, the
+// 512-unit layer, the actor (gain 0.01) and the critic (gain 1); biases 0.
+func (n *nativeCNN) bind(pflat []float32, rng *rand.Rand) {
+	for i := range n.conv {
+		l := &n.conv[i]
+		kk := l.in * l.k * l.k
+		l.w, l.b = pflat[l.wOff:l.wOff+l.out*kk], pflat[l.bOff:l.bOff+l.out]
+		copy(l.w, Orthogonal(l.out, kk, math.Sqrt2, rng))
+	}
+	for _, x := range []struct {
+		ly   *nlayer
+		gain float64
+	}{{&n.fc, math.Sqrt2}, {&n.actor, 0.01}, {&n.critic, 1}} {
+		x.ly.w, x.ly.b = pflat[x.ly.wOff:x.ly.wOff+x.ly.out*x.ly.in], pflat[x.ly.bOff:x.ly.bOff+x.ly.out]
+		copy(x.ly.w, Orthogonal(x.ly.out, x.ly.in, x.gain, rng))
+	}
+}
+
+// ensure sizes w for rows rows.
+func (n *nativeCNN) ensure(w *cnnWork, rows int) {
+	if w.rows >= rows {
+		return
+	}
+	w.rows = rows
+	maxAct := 0
+	for i := range n.conv {
+		l := &n.conv[i]
+		w.col[i] = make([]float32, rows*l.oh*l.ow*l.in*l.k*l.k)
+		w.act[i] = make([]float32, rows*l.oh*l.ow*l.out)
+		maxAct = max(maxAct, l.oh*l.ow*l.out)
+	}
+	w.flat, w.dFlat = make([]float32, rows*n.flat), make([]float32, rows*n.flat)
+	w.hid, w.dHid = make([]float32, rows*cnnHidden), make([]float32, rows*cnnHidden)
+	w.dAct[0], w.dAct[1] = make([]float32, rows*maxAct), make([]float32, rows*maxAct)
+	dcol := 0
+	for i := 1; i < len(n.conv); i++ {
+		l := &n.conv[i]
+		dcol = max(dcol, l.oh*l.ow*l.in*l.k*l.k)
+	}
+	w.dCol = make([]float32, rows*dcol)
+}
+
+// im2col writes, for r images, the k×k patches at stride s of an input of
+// in channels and ih×iw pixels into col ([r·oh·ow, in·k·k], columns in
+// (channel, ky, kx) order). The input pixel (image i, channel c, y, x) is
+// x[i·si + c·sc + y·sy + x·sx].
+func im2col(col, x []float32, r int, l *convLayer, si, sc, sy, sx int) {
+	kk := l.k * l.k
+	cols := l.in * kk
+	row := 0
+	for i := 0; i < r; i++ {
+		for oy := 0; oy < l.oh; oy++ {
+			for ox := 0; ox < l.ow; ox++ {
+				dst := col[row*cols : row*cols+cols]
+				base := i*si + oy*l.stride*sy + ox*l.stride*sx
+				for c := 0; c < l.in; c++ {
+					d := dst[c*kk : c*kk+kk]
+					cb := base + c*sc
+					for ky := 0; ky < l.k; ky++ {
+						rb := cb + ky*sy
+						dk := d[ky*l.k : ky*l.k+l.k]
+						for kx := range dk {
+							dk[kx] = x[rb+kx*sx]
+						}
+					}
+				}
+				row++
+			}
+		}
+	}
+}
+
+// col2im adds the patch gradients dcol back onto dx (NHWC: channel last,
+// [r, ih, iw, in]), the inverse scatter of im2col; dx is overwritten.
+func col2im(dx, dcol []float32, r int, l *convLayer) {
+	dx = dx[:r*l.ih*l.iw*l.in]
+	clear(dx)
+	kk := l.k * l.k
+	cols := l.in * kk
+	row := 0
+	for i := 0; i < r; i++ {
+		img := dx[i*l.ih*l.iw*l.in : (i+1)*l.ih*l.iw*l.in]
+		for oy := 0; oy < l.oh; oy++ {
+			for ox := 0; ox < l.ow; ox++ {
+				src := dcol[row*cols : row*cols+cols]
+				for c := 0; c < l.in; c++ {
+					s := src[c*kk : c*kk+kk]
+					for ky := 0; ky < l.k; ky++ {
+						y := oy*l.stride + ky
+						for kx := 0; kx < l.k; kx++ {
+							img[(y*l.iw+ox*l.stride+kx)*l.in+c] += s[ky*l.k+kx]
+						}
+					}
+				}
+				row++
+			}
+		}
+	}
+}
+
+// forward runs r observations (NCHW) through the CNN, keeping every
+// activation in w, and writes the logits into pol ([r, ActDim]) and the
+// values into val ([r]).
+func (n *nativeCNN) forward(w *cnnWork, x []float32, r int, pol, val []float32) {
+	for i := range n.conv {
+		l := &n.conv[i]
+		if i == 0 { // the observation, NCHW
+			im2col(w.col[0], x, r, l, l.in*l.ih*l.iw, l.ih*l.iw, l.iw, 1)
+		} else { // the previous convolution's output, NHWC
+			im2col(w.col[i], w.act[i-1], r, l, l.ih*l.iw*l.in, 1, l.iw*l.in, l.in)
+		}
+		rows, kk := r*l.oh*l.ow, l.in*l.k*l.k
+		z := w.act[i][:rows*l.out]
+		for j := 0; j < rows; j++ {
+			copy(z[j*l.out:j*l.out+l.out], l.b)
+		}
+		blas.Sgemm(false, true, rows, l.out, kk, 1, w.col[i], kk, l.w, kk, 1, z, l.out)
+		reluInPlace(z)
+	}
+	// Flatten channel-major: flat[i][c·hw + p] = act[i][p][c].
+	last := &n.conv[len(n.conv)-1]
+	hw := last.oh * last.ow
+	for i := 0; i < r; i++ {
+		a := w.act[len(n.conv)-1][i*hw*last.out : (i+1)*hw*last.out]
+		f := w.flat[i*n.flat : (i+1)*n.flat]
+		for p := 0; p < hw; p++ {
+			for c := 0; c < last.out; c++ {
+				f[c*hw+p] = a[p*last.out+c]
+			}
+		}
+	}
+	hid := w.hid[:r*cnnHidden]
+	linear(hid, w.flat, n.fc.w, n.fc.b, r, cnnHidden, n.flat)
+	reluInPlace(hid)
+	linear(pol, hid, n.actor.w, n.actor.b, r, n.actor.out, cnnHidden)
+	linear(val, hid, n.critic.w, n.critic.b, r, 1, cnnHidden)
+}
+
+// backward back-propagates the heads' gradients dPol ([r, ActDim]) and dV
+// ([r]) through the CNN of the last forward on w, writing every parameter
+// gradient into g.
+func (n *nativeCNN) backward(w *cnnWork, x []float32, r int, dPol, dV []float32, g []float32) {
+	A := n.actor.out
+	// Heads: dW = dZᵀ·hid, db = Σ dZ; dHid = dPol·Wa + dV·Wc, masked by ReLU.
+	hid := w.hid[:r*cnnHidden]
+	dHid := w.dHid[:r*cnnHidden]
+	for _, h := range []struct {
+		ly *nlayer
+		dz []float32
+	}{{&n.actor, dPol[:r*A]}, {&n.critic, dV[:r]}} {
+		ly := h.ly
+		blas.Sgemm(true, false, ly.out, cnnHidden, r, 1, h.dz, ly.out, hid, cnnHidden, 0, g[ly.wOff:ly.wOff+ly.out*cnnHidden], cnnHidden)
+		colSums(g[ly.bOff:ly.bOff+ly.out], h.dz, r, ly.out)
+	}
+	blas.Sgemm(false, false, r, cnnHidden, A, 1, dPol, A, n.actor.w, cnnHidden, 0, dHid, cnnHidden)
+	blas.Sgemm(false, false, r, cnnHidden, 1, 1, dV, 1, n.critic.w, cnnHidden, 1, dHid, cnnHidden)
+	reluMask(dHid, hid)
+	// The 512-unit layer.
+	blas.Sgemm(true, false, cnnHidden, n.flat, r, 1, dHid, cnnHidden, w.flat, n.flat, 0, g[n.fc.wOff:n.fc.wOff+cnnHidden*n.flat], n.flat)
+	colSums(g[n.fc.bOff:n.fc.bOff+cnnHidden], dHid, r, cnnHidden)
+	dFlat := w.dFlat[:r*n.flat]
+	blas.Sgemm(false, false, r, n.flat, cnnHidden, 1, dHid, cnnHidden, n.fc.w, n.flat, 0, dFlat, n.flat)
+	// Un-flatten to the last convolution's NHWC layout, masked by its ReLU.
+	li := len(n.conv) - 1
+	last := &n.conv[li]
+	hw := last.oh * last.ow
+	dz := w.dAct[0][:r*hw*last.out]
+	for i := 0; i < r; i++ {
+		f := dFlat[i*n.flat : (i+1)*n.flat]
+		d := dz[i*hw*last.out : (i+1)*hw*last.out]
+		for p := 0; p < hw; p++ {
+			for c := 0; c < last.out; c++ {
+				d[p*last.out+c] = f[c*hw+p]
+			}
+		}
+	}
+	reluMask(dz, w.act[li][:len(dz)])
+	// Convolutions, last to first.
+	for i := li; i >= 0; i-- {
+		l := &n.conv[i]
+		rows, kk := r*l.oh*l.ow, l.in*l.k*l.k
+		blas.Sgemm(true, false, l.out, kk, rows, 1, dz, l.out, w.col[i], kk, 0, g[l.wOff:l.wOff+l.out*kk], kk)
+		colSums(g[l.bOff:l.bOff+l.out], dz, rows, l.out)
+		if i == 0 {
+			return // no gradient for the observation
+		}
+		dCol := w.dCol[:rows*kk]
+		blas.Sgemm(false, false, rows, kk, l.out, 1, dz, l.out, l.w, kk, 0, dCol, kk)
+		below := w.dAct[(li-i+1)%2]
+		col2im(below, dCol, r, l)
+		dz = below[:r*l.ih*l.iw*l.in]
+		reluMask(dz, w.act[i-1][:len(dz)])
+	}
+}
+
+// colSums sets s[j] = Σ_i m[i·cols + j] over rows rows.
+func colSums(s, m []float32, rows, cols int) {
+	clear(s)
+	for i := 0; i < rows; i++ {
+		row := m[i*cols : i*cols+cols]
+		row = row[:len(s)]
+		for j, v := range row {
+			s[j] += v
+		}
+	}
+}
+
+// reluInPlace is z·(z > 0), NaN staying NaN as with gorgonia's mask.
+func reluInPlace(z []float32) {
+	for i, v := range z {
+		if v <= 0 {
+			z[i] = 0
+		}
+	}
+}
+
+// reluMask zeroes the gradient d where the ReLU output y was not positive
+// (derivative 0 at 0, as torch).
+func reluMask(d, y []float32) {
+	y = y[:len(d)]
+	for i, v := range y {
+		if !(v > 0) {
+			d[i] = 0
+		}
+	}
+}
