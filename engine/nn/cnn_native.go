@@ -59,15 +59,15 @@ type nativeCNN struct {
 
 // cnnWork is one worker's CNN scratch for up to rows rows.
 type cnnWork struct {
-	rows   int
-	col    [len(cnnConvs)][]float32 // im2col of each layer's input
-	act    [len(cnnConvs)][]float32 // each convolution's output, NHWC
-	flat   []float32                // [rows, flat], channel-major
-	hid    []float32                // [rows, 512]
-	dHid   []float32                // [rows, 512]
-	dFlat  []float32                // [rows, flat]
-	dAct   [2][]float32             // ping-pong NHWC gradients
-	dCol   []float32                // dcol of layers 2 and 3
+	rows  int
+	col   [len(cnnConvs)][]float32 // im2col of each layer's input
+	act   [len(cnnConvs)][]float32 // each convolution's output, NHWC
+	flat  []float32                // [rows, flat], channel-major
+	hid   []float32                // [rows, 512]
+	dHid  []float32                // [rows, 512]
+	dFlat []float32                // [rows, flat]
+	dAct  [2][]float32             // ping-pong NHWC gradients
+	dCol  []float32                // dcol of layers 2 and 3
 }
 
 // layoutCNN adds the CNN's parameters in CleanRL's order (see addCNN) and

@@ -441,7 +441,9 @@ func TestNativeCNNMatchesGorgonia(t *testing.T) {
 	ref := newRefCNN(g)
 	rng := rand.New(rand.NewPCG(4, 4))
 	cfg := LossConfig{ClipCoef: 0.2, VfCoef: 0.5, EntCoef: 0.01, ClipVLoss: true}
-	rel := func(a, b float32, scale float64) float64 { return math.Abs(float64(a-b)) / (scale + math.Abs(float64(b))) }
+	rel := func(a, b float32, scale float64) float64 {
+		return math.Abs(float64(a-b)) / (scale + math.Abs(float64(b)))
+	}
 	var worstFwd, worstGrad, worstParam float64
 	for step := 0; step < 20; step++ {
 		bt := makeCNNBatch(ref, rng, 12)

@@ -144,7 +144,7 @@ type chunkResult struct {
 type nativeWork struct {
 	rows int
 	nets [2]netWork
-	cw   cnnWork // the CNN's activations (image specs)
+	cw   cnnWork   // the CNN's activations (image specs)
 	dA   []float32 // [rows, maxW] gradient ping-pong buffers
 	dB   []float32
 	dV   []float32 // [rows] value-head dZ
