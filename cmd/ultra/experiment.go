@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,62 +18,19 @@ import (
 
 func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("experiment", stderr)
-	c := experiment.Config{Tuning: experiment.DefaultTuning(), Registry: registry(), AdvisorLog: stderr}
-	fs.StringVar(&c.Env, "env", "hopper", "task id")
-	fs.StringVar(&c.Out, "out", "", "experiment directory (required); rerunning with the same directory skips finished stages")
-	fs.StringVar(&c.Checkpoint, "checkpoint", "", "start from this sub-optimal agent instead of pretraining one")
-	fs.IntVar(&c.PretrainSteps, "pretrain-steps", 100000, "PPO steps of the sub-optimal agent")
-	fs.Uint64Var(&c.PretrainSeed, "pretrain-seed", 1, "seed of the pretraining run")
-	fs.IntVar(&c.CollectEpisodes, "collect-episodes", 16, "episodes of the sub-optimal agent to annotate")
-	var af advisorFlags
-	defaultAdv := "scripted"
-	if os.Getenv("ULTRA_LLM_URL") != "" {
-		defaultAdv = "llm"
-	}
-	fs.StringVar(&af.name, "advisor", defaultAdv, "advisor for the ultra-* and rice variants: "+strings.Join(experiment.AdvisorNames, ", ")+" (llm when $ULTRA_LLM_URL is set)")
-	variants := fs.String("variants", "ppo,ultra-a,ultra-r,ultra-ra,random,rice,placebo", "comma-separated variants: "+ultra.VariantNames())
-	fs.IntVar(&c.Seeds, "seeds", 10, "refinement seeds per variant (1..N), fixed when the directory is created: fewer than 5 are reported without comparisons")
-	fs.IntVar(&c.RefineSteps, "refine-steps", 200000, "env steps of each refinement")
-	fs.IntVar(&c.EvalEpisodes, "eval-episodes", 10, "evaluation episodes of each final policy (mean action)")
-	fs.Uint64Var(&c.EvalSeed, "eval-seed", 1000, "seed of the evaluation episodes (the same for every run)")
-	fs.IntVar(&c.Jobs, "jobs", runtime.GOMAXPROCS(0), "refinement runs executed in parallel")
-	addTuningFlags(fs, &c.Tuning, &c.Device, &c.TF32, "--refine-steps")
-	fs.IntVar(&af.perEpisode, "critical", 5, "critical steps per episode at most (scripted, random)")
-	fs.StringVar(&af.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm")
-	fs.StringVar(&af.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model for --advisor llm")
-	fs.StringVar(&af.llmConfig, "llm-config", "", "YAML settings of the llm advisor")
-	fs.StringVar(&c.LLMAnnotations, "llm-annotations", "", "annotations for the llm stage made elsewhere for this experiment's collect/episodes.jsonl (ultra annotate --batch-import)")
-	fs.StringVar(&af.llmDeadline, "llm-deadline", "", "time the llm advisor may take in all (default: the --llm-config deadline, else "+llm.DefaultConfig().Deadline.String()+")")
-	logFormat := fs.String("log-format", "text", "text or json")
-	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc+" (one endpoint for every run)")
-	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let running iterations finish")
+	ef := addExperimentFlags(fs, stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	tuningDefaults(fs, &c.Tuning)
-	if c.Out == "" {
-		return errors.New("experiment: --out DIR is required")
-	}
-	for _, s := range strings.Split(*variants, ",") {
-		v, err := ultra.ParseVariant(strings.TrimSpace(s))
-		if err != nil {
-			return fmt.Errorf("experiment: %w", err)
-		}
-		c.Variants = append(c.Variants, v)
-	}
-	var err error
-	if c.Advisor, err = af.config(); err != nil && needsAdvisor(c.Variants, af.name) {
-		return fmt.Errorf("experiment: %w", err)
-	}
-	c.Advisor.Name = af.name
-	if c.Logger, err = newLogger(*logFormat, stderr); err != nil {
+	c, err := ef.config(fs, stderr)
+	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
 	// Everything is checked before the metrics port is bound or a file written.
 	if _, err := c.Validate(); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
-	reg, stopMetrics, err := serveMetrics(*metricsAddr, c.Logger)
+	reg, stopMetrics, err := serveMetrics(*ef.metricsAddr, c.Logger)
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
@@ -88,13 +46,81 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
+	printResult(stdout, res)
+	return nil
+}
+
+// printResult prints an experiment's table and where its files are.
+func printResult(stdout io.Writer, res *experiment.Result) {
 	fmt.Fprint(stdout, res.Markdown)
 	if res.PlotErr != nil {
 		fmt.Fprintf(stdout, "\nno plots (%v: refine longer)\nreport: %s\n", res.PlotErr, res.Report)
-		return nil
+		return
 	}
 	fmt.Fprintf(stdout, "\nplots: %s\nreport: %s\n", strings.Join(res.Plots, ", "), res.Report)
-	return nil
+}
+
+// experimentFlags are the flags of ultra experiment (and sweep plan).
+type experimentFlags struct {
+	c                                experiment.Config
+	af                               advisorFlags
+	variants, logFormat, metricsAddr *string
+}
+
+func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
+	ef := &experimentFlags{c: experiment.Config{Tuning: experiment.DefaultTuning(), Registry: registry(), AdvisorLog: stderr}}
+	c, af := &ef.c, &ef.af
+	fs.StringVar(&c.Env, "env", "hopper", "task id")
+	fs.StringVar(&c.Out, "out", "", "experiment directory (required); rerunning with the same directory skips finished stages")
+	fs.StringVar(&c.Checkpoint, "checkpoint", "", "start from this sub-optimal agent instead of pretraining one")
+	fs.IntVar(&c.PretrainSteps, "pretrain-steps", 100000, "PPO steps of the sub-optimal agent")
+	fs.Uint64Var(&c.PretrainSeed, "pretrain-seed", 1, "seed of the pretraining run")
+	fs.IntVar(&c.CollectEpisodes, "collect-episodes", 16, "episodes of the sub-optimal agent to annotate")
+	defaultAdv := "scripted"
+	if os.Getenv("ULTRA_LLM_URL") != "" {
+		defaultAdv = "llm"
+	}
+	fs.StringVar(&af.name, "advisor", defaultAdv, "advisor for the ultra-* and rice variants: "+strings.Join(experiment.AdvisorNames, ", ")+" (llm when $ULTRA_LLM_URL is set)")
+	ef.variants = fs.String("variants", "ppo,ultra-a,ultra-r,ultra-ra,random,rice,placebo", "comma-separated variants: "+ultra.VariantNames())
+	fs.IntVar(&c.Seeds, "seeds", 10, "refinement seeds per variant (1..N), fixed when the directory is created: fewer than 5 are reported without comparisons")
+	fs.IntVar(&c.RefineSteps, "refine-steps", 200000, "env steps of each refinement")
+	fs.IntVar(&c.EvalEpisodes, "eval-episodes", 10, "evaluation episodes of each final policy (mean action)")
+	fs.Uint64Var(&c.EvalSeed, "eval-seed", 1000, "seed of the evaluation episodes (the same for every run)")
+	fs.IntVar(&c.Jobs, "jobs", runtime.GOMAXPROCS(0), "refinement runs executed in parallel")
+	addTuningFlags(fs, &c.Tuning, &c.Device, &c.TF32, "--refine-steps")
+	fs.IntVar(&af.perEpisode, "critical", 5, "critical steps per episode at most (scripted, random)")
+	fs.StringVar(&af.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm")
+	fs.StringVar(&af.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model for --advisor llm")
+	fs.StringVar(&af.llmConfig, "llm-config", "", "YAML settings of the llm advisor")
+	fs.StringVar(&c.LLMAnnotations, "llm-annotations", "", "annotations for the llm stage made elsewhere for this experiment's collect/episodes.jsonl (ultra annotate --batch-import)")
+	fs.StringVar(&af.llmDeadline, "llm-deadline", "", "time the llm advisor may take in all (default: the --llm-config deadline, else "+llm.DefaultConfig().Deadline.String()+")")
+	ef.logFormat = fs.String("log-format", "text", "text or json")
+	ef.metricsAddr = fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc+" (one endpoint for every run)")
+	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let running iterations finish")
+	return ef
+}
+
+// config builds the Config from the parsed flags.
+func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experiment.Config, error) {
+	c := ef.c
+	tuningDefaults(fs, &c.Tuning)
+	if c.Out == "" {
+		return c, errors.New("--out DIR is required")
+	}
+	for _, s := range strings.Split(*ef.variants, ",") {
+		v, err := ultra.ParseVariant(strings.TrimSpace(s))
+		if err != nil {
+			return c, err
+		}
+		c.Variants = append(c.Variants, v)
+	}
+	var err error
+	if c.Advisor, err = ef.af.config(); err != nil && needsAdvisor(c.Variants, ef.af.name) {
+		return c, err
+	}
+	c.Advisor.Name = ef.af.name
+	c.Logger, err = newLogger(*ef.logFormat, stderr)
+	return c, err
 }
 
 // needsAdvisor reports whether the variants use the named advisor, itself

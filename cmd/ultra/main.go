@@ -31,6 +31,7 @@ Usage:
   ultra annotate [flags]     have an advisor (llm, scripted, random) mark critical states in trajectories
   ultra refine [flags]       fine-tune a checkpoint with annotations (variants: ultra refine -h)
   ultra experiment [flags]   the whole pipeline: pretrain, collect, annotate, refine every variant × seed, evaluate, report
+  ultra sweep ...            the same as numbered work units for a cluster (plan, unit, report, k8s, slurm)
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
 
 Run 'ultra <command> -h' for the flags of a command.
@@ -75,12 +76,14 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		return cmdRefine(args[1:], stdout, stderr)
 	case "experiment":
 		return cmdExperiment(args[1:], stdout, stderr)
+	case "sweep":
+		return cmdSweep(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, collect, annotate, refine, experiment, bench", args[0])
+	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, collect, annotate, refine, experiment, sweep, bench", args[0])
 }
 
 // newFlags makes a flag set that reports errors instead of exiting. Every

@@ -2,8 +2,10 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/ultra-rl/ultra/engine/metrics"
@@ -44,15 +46,38 @@ func TestMetricsAddrFromEnvironment(t *testing.T) {
 // TestDockerfileCUDA guards what no test here can run (there is no Docker
 // engine on CI): the image builds the CUDA backend's tag and makes
 // /metrics reachable from outside the container.
-func TestDockerfileCUDA(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile.cuda"))
-	if err != nil {
-		t.Fatal(err)
+// TestDockerfiles guards what both images promise: the shared build script
+// (which TestImageBuilds runs), the metrics address, a non-root user, the
+// /runs volume and the entrypoint.
+func TestDockerfiles(t *testing.T) {
+	for name, extra := range map[string][]string{
+		"Dockerfile":      {"debian:bookworm-slim", "libmujoco2.2.2 libopenblas0", "bash scripts/build-image-binary.sh /out\n"},
+		"Dockerfile.cuda": {"ARG GO_TAGS=ultracuda", `bash scripts/build-image-binary.sh /out "${GO_TAGS}"`, "-runtime-", "libmujoco.so.2.2.2", "libopenblas"},
+	} {
+		b, err := os.ReadFile(filepath.Join("..", "..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range append(extra, "ENV ULTRA_METRICS_ADDR=:9464", "EXPOSE 9464", "USER ultra", `VOLUME ["/runs"]`, `ENTRYPOINT ["ultra"]`) {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
 	}
-	for _, want := range []string{"ARG GO_TAGS=ultracuda", `-tags "${GO_TAGS}"`, "ENV ULTRA_METRICS_ADDR=:9464", "EXPOSE 9464",
-		"-runtime-", "libmujoco.so.2.2.2"} {
-		if !regexp.MustCompile(regexp.QuoteMeta(want)).Match(b) {
-			t.Errorf("Dockerfile.cuda lacks %q", want)
+}
+
+// TestImageBuilds runs both images' Go build on this machine, as their
+// Dockerfiles do (there is no Docker engine in CI): the same script, the
+// same tags, and the binaries start.
+func TestImageBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary twice")
+	}
+	for _, tags := range []string{"", "ultracuda"} {
+		out := t.TempDir()
+		cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "build-image-binary.sh"), out, tags)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("tags %q: %v\n%s", tags, err, b)
 		}
 	}
 }

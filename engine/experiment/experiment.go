@@ -48,42 +48,44 @@ import (
 )
 
 // Config is one experiment.
+// Its settings (the fields with JSON names) are what a directory's
+// plan.json records; the others are how this process runs them.
 type Config struct {
-	Env string // task id
-	Out string // experiment directory
+	Env string `json:"env"` // task id
+	Out string `json:"-"`   // experiment directory
 	// Checkpoint, when set, is the sub-optimal agent; otherwise PPO trains
 	// one for PretrainSteps with PretrainSeed.
-	Checkpoint    string
-	PretrainSteps int
-	PretrainSeed  uint64
+	Checkpoint    string `json:"checkpoint,omitempty"`
+	PretrainSteps int    `json:"pretrain_steps"`
+	PretrainSeed  uint64 `json:"pretrain_seed"`
 	// CollectEpisodes of the agent are annotated (at least 2).
-	CollectEpisodes int
+	CollectEpisodes int `json:"collect_episodes"`
 	// Advisor annotates for the ultra-* and rice variants (random uses the
 	// random advisor); its Seed is set per experiment.
-	Advisor AdvisorConfig
+	Advisor AdvisorConfig `json:"advisor"`
 	// LLMAnnotations, when set, is the llm stage's annotations, made
 	// elsewhere (ultra annotate --batch-import) for the collected
 	// episodes: the stage checks and copies them instead of asking.
-	LLMAnnotations string
-	Variants       []ultra.Variant
-	Seeds          int // refinement seeds per variant (1..Seeds)
+	LLMAnnotations string          `json:"llm_annotations,omitempty"`
+	Variants       []ultra.Variant `json:"variants"`
+	Seeds          int             `json:"seeds"` // refinement seeds per variant (1..Seeds)
 	// RefineSteps of each refinement; each final policy is evaluated on
 	// EvalEpisodes episodes from EvalSeed with its mean action.
-	RefineSteps  int
-	EvalEpisodes int
-	EvalSeed     uint64
-	Jobs         int // refinements run in parallel
-	Tuning       Tuning
-	Device       string // cpu or cuda, for pretraining and every refinement
-	TF32         bool
-	Shutdown     time.Duration // how long a stop waits for running iterations
+	RefineSteps  int           `json:"refine_steps"`
+	EvalEpisodes int           `json:"eval_episodes"`
+	EvalSeed     uint64        `json:"eval_seed"`
+	Jobs         int           `json:"-"` // refinements run in parallel
+	Tuning       Tuning        `json:"tuning"`
+	Device       string        `json:"device"` // cpu or cuda, for pretraining and every refinement
+	TF32         bool          `json:"tf32"`
+	Shutdown     time.Duration `json:"-"` // how long a stop waits for running iterations
 	// Registry resolves Env; Metrics, when set, receives every run's series.
-	Registry *env.Registry
-	Metrics  *prometheus.Registry
+	Registry *env.Registry        `json:"-"`
+	Metrics  *prometheus.Registry `json:"-"`
 	// Logger receives the stages' progress; AdvisorLog an llm advisor's
 	// warnings.
-	Logger     *slog.Logger
-	AdvisorLog io.Writer
+	Logger     *slog.Logger `json:"-"`
+	AdvisorLog io.Writer    `json:"-"`
 
 	plannedSeeds int // from the directory's record
 }
@@ -192,29 +194,16 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	defer lock.Release()
-	if err := c.record(); err != nil {
+	units, err := c.plan()
+	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	ckPath, err := c.pretrain(ctx, spec)
+	sh, err := c.sharedStages(ctx, spec, 0)
 	if err != nil {
-		return nil, fmt.Errorf("pretrain: %w", err)
+		return nil, err
 	}
-	trajPath, err := c.collect(ckPath, spec)
-	if err != nil {
-		return nil, fmt.Errorf("collect: %w", err)
-	}
-	annPaths := map[string]string{}
-	for _, v := range c.Variants {
-		name := ultra.AdvisorFor(v, c.Advisor.Name)
-		if name == "" || annPaths[name] != "" {
-			continue
-		}
-		if annPaths[name], err = c.annotate(ctx, name, trajPath, spec); err != nil {
-			return nil, fmt.Errorf("annotate with %s: %w", name, err)
-		}
-	}
-	runs, err := c.refineAll(ctx, ckPath, trajPath, annPaths)
+	runs, err := c.runUnits(ctx, units, sh)
 	if err != nil {
 		return nil, err
 	}
@@ -515,19 +504,9 @@ type evalResult struct {
 	Returns []float64 `json:"returns"`
 }
 
-// refineAll runs every variant × seed (skipping finished ones) on Jobs
-// workers, then evaluates each final policy.
-func (c *Config) refineAll(ctx context.Context, ckPath, trajPath string, annPaths map[string]string) ([]report.Run, error) {
-	type job struct {
-		v    ultra.Variant
-		seed uint64
-	}
-	var jobs []job
-	for _, v := range c.Variants {
-		for s := 1; s <= c.Seeds; s++ {
-			jobs = append(jobs, job{v, uint64(s)})
-		}
-	}
+// runUnits runs every unit (skipping finished ones) on Jobs workers, each
+// refining one variant × seed and evaluating its final policy.
+func (c *Config) runUnits(ctx context.Context, jobs []Unit, sh shared) ([]report.Run, error) {
 	runs := make([]report.Run, len(jobs))
 	errs := make([]error, len(jobs))
 	next := make(chan int)
@@ -537,7 +516,7 @@ func (c *Config) refineAll(ctx context.Context, ckPath, trajPath string, annPath
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				runs[i], errs[i] = c.refineOne(ctx, jobs[i].v, jobs[i].seed, ckPath, trajPath, annPaths)
+				runs[i], errs[i] = c.runUnit(ctx, jobs[i], sh)
 			}
 		}()
 	}
@@ -572,15 +551,21 @@ func (c *Config) refineOne(ctx context.Context, v ultra.Variant, seed uint64, ck
 	ck, err := run.LoadCheckpoint(dir)
 	done := err == nil && ck.Iteration >= ck.Config.Iterations()
 	if !done {
-		os.RemoveAll(dir)
+		// A run stopped or killed after a checkpoint continues from it;
+		// one that never wrote a checkpoint starts again.
+		_, rerr := os.Stat(filepath.Join(dir, run.RefineFile))
+		resume := err == nil && rerr == nil
+		if !resume {
+			os.RemoveAll(dir)
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return rr, err
 		}
-		logf, err := os.Create(filepath.Join(dir, "refine.log"))
+		logf, err := os.OpenFile(filepath.Join(dir, "refine.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			return rr, err
 		}
-		r := Refinement{Checkpoint: ckPath, Out: dir, Variant: v, Steps: c.RefineSteps, Seed: seed, Trajectories: trajPath,
+		r := Refinement{Checkpoint: ckPath, Out: dir, Variant: v, Steps: c.RefineSteps, Seed: seed, Trajectories: trajPath, Resume: resume,
 			Workers: max(1, runtime.GOMAXPROCS(0)/c.Jobs), Device: c.Device, TF32: c.TF32, Tuning: c.Tuning,
 			Every: 10, Shutdown: c.Shutdown, Logger: slog.New(slog.NewTextHandler(logf, nil)), AdvisorLog: logf,
 			Metrics: c.Metrics, Registry: c.Registry}
@@ -670,8 +655,8 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 			report.Resamples, report.Alpha, report.MinSeedsToCompare, report.TooFewText),
 		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),
 		"Table hits / lookups, overrides, bonuses and resets are per seed, from each run's modulator.json: how often the critical-state table matched the live state, and what the matches did.",
-		fmt.Sprintf("alpha %.3g (placebo %.0e), radius %s, override probability %s, rice reset probability %.2f. Wall time %s.",
-			alpha, ultra.PlaceboAlpha, radiusNote(c.Tuning.Radius, c.Tuning.RadiusQuantile, runs), c.overrideNote(), c.Tuning.ResetProb, wall.Round(time.Second)),
+		fmt.Sprintf("alpha %.3g (placebo %.0e), radius %s, override probability %s, rice reset probability %.2f. %s.",
+			alpha, ultra.PlaceboAlpha, radiusNote(c.Tuning.Radius, c.Tuning.RadiusQuantile, runs), c.overrideNote(), c.Tuning.ResetProb, wallNote(wall)),
 		"Training curves of rice include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.",
 	}
 	if c.plannedSeeds > 0 && c.Seeds > c.plannedSeeds {
@@ -728,6 +713,15 @@ func (c *Config) overrideNote() string {
 		return fmt.Sprintf("%.2f (constant)", t.OverrideProb)
 	}
 	return fmt.Sprintf("%.2f → %.2f over %d steps", t.OverrideProb, t.OverrideEnd, t.AnnealSteps)
+}
+
+// wallNote states the wall time, or that the units ran as separate
+// processes (sweep report).
+func wallNote(wall time.Duration) string {
+	if wall <= 0 {
+		return "Wall time not measured (the units ran as separate processes)"
+	}
+	return "Wall time " + wall.Round(time.Second).String()
 }
 
 // advisorNote names the advisor behind a table, saying plainly when it is
