@@ -87,6 +87,7 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 	fs.IntVar(&c.EvalEpisodes, "eval-episodes", 10, "evaluation episodes of each final policy (mean action)")
 	fs.Uint64Var(&c.EvalSeed, "eval-seed", 1000, "seed of the evaluation episodes (the same for every run)")
 	fs.IntVar(&c.Jobs, "jobs", runtime.GOMAXPROCS(0), "refinement runs executed in parallel")
+	fs.StringVar(&c.Note, "note", "", "how the settings were chosen, in your words: the report shows it with the settings")
 	addTuningFlags(fs, &c.Tuning, &c.Device, &c.TF32, "--refine-steps")
 	fs.IntVar(&af.perEpisode, "critical", 5, "critical steps per episode at most (scripted, random)")
 	fs.StringVar(&af.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm")

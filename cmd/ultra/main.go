@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/ultra-rl/ultra/bindings/ale"
 	"github.com/ultra-rl/ultra/engine/env"
@@ -59,31 +60,35 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
-	switch args[0] {
-	case "envs":
-		return cmdEnvs(args[1:], stdout, stderr)
-	case "eval":
-		return cmdEval(args[1:], stdout, stderr)
-	case "bench":
-		return cmdBench(args[1:], stdout, stderr)
-	case "train":
-		return cmdTrain(args[1:], stdout, stderr)
-	case "collect":
-		return cmdCollect(args[1:], stdout, stderr)
-	case "annotate":
-		return cmdAnnotate(args[1:], stdout, stderr)
-	case "refine":
-		return cmdRefine(args[1:], stdout, stderr)
-	case "experiment":
-		return cmdExperiment(args[1:], stdout, stderr)
-	case "sweep":
-		return cmdSweep(args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+		names[i] = c.name
+	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q: valid commands are envs, train, eval, collect, annotate, refine, experiment, sweep, bench", args[0])
+	return fmt.Errorf("unknown command %q: valid commands are %s", args[0], strings.Join(names, ", "))
+}
+
+// commands are the subcommands in the order the usage lists them.
+var commands = []struct {
+	name string
+	run  func(args []string, stdout, stderr io.Writer) error
+}{
+	{"envs", cmdEnvs},
+	{"train", cmdTrain},
+	{"eval", cmdEval},
+	{"collect", cmdCollect},
+	{"annotate", cmdAnnotate},
+	{"refine", cmdRefine},
+	{"experiment", cmdExperiment},
+	{"sweep", cmdSweep},
+	{"bench", cmdBench},
 }
 
 // newFlags makes a flag set that reports errors instead of exiting. Every

@@ -87,7 +87,13 @@ type Config struct {
 	Logger     *slog.Logger `json:"-"`
 	AdvisorLog io.Writer    `json:"-"`
 
-	plannedSeeds int // from the directory's record
+	// Note says how settings were chosen, in the user's words; the
+	// report shows it with the settings.
+	Note string `json:"note,omitempty"`
+
+	plannedSeeds int             // from the directory's record
+	allVariants  []ultra.Variant // every variant the directory has been run with
+	allSeeds     int             // and the most seeds
 }
 
 // Result is a finished experiment's report.
@@ -207,7 +213,51 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.report(runs, time.Since(start))
+	return c.report(c.withFinished(runs), time.Since(start))
+}
+
+// withFinished returns runs (of this invocation's units) together with the
+// finished runs of every other variant and seed the directory has been run
+// with, in the recorded variant order, so that a rerun naming fewer
+// variants reports them all.
+func (c *Config) withFinished(runs []report.Run) []report.Run {
+	type key struct {
+		v    string
+		seed uint64
+	}
+	have := map[key]report.Run{}
+	for _, r := range runs {
+		have[key{r.Variant, r.Seed}] = r
+	}
+	var out []report.Run
+	for _, v := range c.allVariants {
+		for s := 1; s <= max(c.allSeeds, c.Seeds); s++ {
+			k := key{string(v), uint64(s)}
+			if r, ok := have[k]; ok {
+				out = append(out, r)
+				delete(have, k)
+				continue
+			}
+			u := Unit{Variant: v, Seed: uint64(s)}
+			dir := filepath.Join(c.Out, "refine", u.Name())
+			ret, err := readEval(filepath.Join(dir, "eval.json"), c.EvalEpisodes)
+			if err != nil {
+				continue
+			}
+			r := report.Run{Variant: string(v), Seed: uint64(s), Eval: ret}
+			if v != ultra.PPO {
+				r.Dose = loadDose(dir)
+			}
+			r.Curve, _ = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
+			out = append(out, r)
+		}
+	}
+	for _, r := range runs { // runs outside the record (none in practice)
+		if _, ok := have[key{r.Variant, r.Seed}]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // settingsFile records what an experiment directory was made with.
@@ -296,6 +346,10 @@ func (c *Config) record() error {
 		}
 	}
 	c.plannedSeeds = now.PlannedSeeds
+	c.allVariants, c.allSeeds = nil, now.Seeds
+	for _, v := range now.Variants {
+		c.allVariants = append(c.allVariants, ultra.Variant(v))
+	}
 	b, err := json.MarshalIndent(now, "", "  ")
 	if err != nil {
 		return err
@@ -633,8 +687,8 @@ func loadDose(dir string) *report.Dose {
 // report writes results.md/csv, the plots and report.html.
 func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) {
 	baseline := ""
-	for _, v := range c.Variants {
-		if v == ultra.PPO {
+	for _, r := range runs {
+		if r.Variant == string(ultra.PPO) {
 			baseline = string(ultra.PPO)
 		}
 	}
@@ -659,6 +713,9 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 			alpha, ultra.PlaceboAlpha, radiusNote(c.Tuning.Radius, c.Tuning.RadiusQuantile, runs), c.overrideNote(), c.Tuning.ResetProb, wallNote(wall)),
 		"Training curves of rice include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.",
 	}
+	if c.Note != "" {
+		notes = append([]string{"How the settings were chosen: " + c.Note}, notes...)
+	}
 	if c.plannedSeeds > 0 && c.Seeds > c.plannedSeeds {
 		notes = append(notes, fmt.Sprintf("Seeds 1..%d were fixed when this directory was created; seeds %d..%d were added later. Read comparisons with that in mind: adding seeds until a result looks good invalidates the tests.",
 			c.plannedSeeds, c.plannedSeeds+1, c.Seeds))
@@ -679,16 +736,23 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 	// training episodes, which a short refinement of long episodes may not
 	// have. A curve that cannot be drawn costs the plot, not the report.
 	res := &Result{Markdown: md.String(), Report: filepath.Join(c.Out, "report.html")}
+	// The evaluation the table is computed from first, then the training
+	// curves; each once, as SVG, inlined into the page.
+	epng, esvg := filepath.Join(c.Out, "eval.png"), filepath.Join(c.Out, "eval.svg")
+	if err := report.PlotEval(rows, c.Env+": final evaluation of each seed", epng, esvg); err != nil {
+		return nil, err
+	}
+	res.Plots = []string{epng, esvg}
+	figures := []report.Figure{{Caption: "Each seed's final evaluation (points), each variant's IQM (bar) with its 95% interval; the shaded bands are ppo's and the placebo's intervals.", Path: esvg}}
 	png, svg := filepath.Join(c.Out, "curves.png"), filepath.Join(c.Out, "curves.svg")
-	images := []string{"curves.svg", "curves.png"}
-	if res.PlotErr = report.PlotCurves(runs, title, png, svg); res.PlotErr != nil {
-		images = nil
+	if res.PlotErr = report.PlotCurves(runs, c.Env+": training", png, svg); res.PlotErr != nil {
 		c.Logger.Warn("no learning-curve plot", "err", res.PlotErr, "fix", "refine for more steps, so every run finishes training episodes")
 	} else {
-		res.Plots = []string{png, svg}
+		res.Plots = append(res.Plots, png, svg)
+		figures = append(figures, report.Figure{Caption: "Training return of each variant: mean over seeds, band from the lowest to the highest seed.", Path: svg})
 	}
 	var html strings.Builder
-	if err := report.WriteHTML(&html, title, rows, notes, images); err != nil {
+	if err := report.WriteHTML(&html, title, rows, notes, figures); err != nil {
 		return nil, err
 	}
 	if err := atomicfile.Write(res.Report, []byte(html.String())); err != nil {

@@ -13,26 +13,10 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// Figure geometry of PlotCurves: 8x5 inches, PNG at 150 dpi (1200x750).
-const (
-	plotWidth  = 8 * vg.Inch
-	plotHeight = 5 * vg.Inch
-	plotDPI    = 150
-	gridPoints = 100
-)
-
-// palette is Tableau 10: distinct, colour-blind-friendlier colours.
-var palette = []color.NRGBA{
-	{0x1f, 0x77, 0xb4, 0xff}, {0xff, 0x7f, 0x0e, 0xff}, {0x2c, 0xa0, 0x2c, 0xff},
-	{0xd6, 0x27, 0x28, 0xff}, {0x94, 0x67, 0xbd, 0xff}, {0x8c, 0x56, 0x4b, 0xff},
-	{0xe3, 0x77, 0xc2, 0xff}, {0x7f, 0x7f, 0x7f, 0xff}, {0xbc, 0xbd, 0x22, 0xff},
-	{0x17, 0xbe, 0xcf, 0xff},
-}
+// gridPoints is the resolution of the resampled learning curves.
+const gridPoints = 100
 
 // bandAlpha is the opacity of the min-max band.
 const bandAlpha = 0x40
@@ -56,10 +40,10 @@ func PlotCurves(runs []Run, title, pngPath, svgPath string) error {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "env steps"
-	p.Y.Label.Text = "return (mean of last 10 episodes)"
-	p.X.Tick.Marker = stepTicks{}
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p.Y.Label.Text = "training return (mean of last 10 episodes)"
+	p.X.Tick.Marker = compactTicks{}
+	p.Y.Tick.Marker = compactTicks{}
+	leg := newLegend()
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = color.Gray{0xe0}
 	grid.Horizontal.Color = color.Gray{0xe0}
@@ -68,18 +52,20 @@ func PlotCurves(runs []Run, title, pngPath, svgPath string) error {
 	order, by := groupRuns(runs)
 	var bands, lines []plot.Plotter
 	anyBand := false
-	for i, v := range order {
+	for _, v := range order {
 		steps, mean, lo, hi, err := variantCurve(by[v])
 		if err != nil {
 			return fmt.Errorf("report: variant %q: %w", v, err)
 		}
-		c := palette[i%len(palette)]
+		st := styleOf(v)
+		c := st.color
 		line, err := plotter.NewLine(xys(steps, mean))
 		if err != nil {
 			return err
 		}
 		line.Color = c
 		line.Width = vg.Points(1.5)
+		line.Dashes = st.dashes
 		thumbs := []plot.Thumbnailer{line}
 		lines = append(lines, line)
 		if len(steps) == 1 { // a single grid point draws no line segment
@@ -99,29 +85,15 @@ func PlotCurves(runs []Run, title, pngPath, svgPath string) error {
 			thumbs = append([]plot.Thumbnailer{band}, thumbs...)
 			anyBand = true
 		}
-		p.Legend.Add(fmt.Sprintf("%s (%d seed%s)", v, len(by[v]), plural(len(by[v]))), thumbs...)
+		leg.Add(fmt.Sprintf("%s (%d seed%s)", v, len(by[v]), plural(len(by[v]))), thumbs...)
 	}
 	p.Add(bands...) // bands under all lines
 	p.Add(lines...)
 	if anyBand {
-		p.Legend.Add("line: mean over seeds; band: min-max")
+		leg.Add("line: mean over seeds")
+		leg.Add("band: min–max")
 	}
-
-	if pngPath != "" {
-		c := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
-		p.Draw(draw.New(c))
-		if err := writeFile(pngPath, vgimg.PngCanvas{Canvas: c}); err != nil {
-			return err
-		}
-	}
-	if svgPath != "" {
-		c := vgsvg.New(plotWidth, plotHeight)
-		p.Draw(draw.New(c))
-		if err := writeFile(svgPath, c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return figure(p, leg, pngPath, svgPath)
 }
 
 // variantCurve resamples the curves of one variant's runs onto a shared
@@ -238,19 +210,6 @@ func writeFile(path string, w io.WriterTo) error {
 		return err
 	}
 	return f.Close()
-}
-
-// stepTicks labels env-step ticks compactly (250k, 1.5M).
-type stepTicks struct{}
-
-func (stepTicks) Ticks(min, max float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(min, max)
-	for i := range ticks {
-		if ticks[i].Label != "" {
-			ticks[i].Label = compact(ticks[i].Value)
-		}
-	}
-	return ticks
 }
 
 func compact(v float64) string {

@@ -152,15 +152,19 @@ func TestWriteHTML(t *testing.T) {
 	rows := exampleRows(t)
 	rows = append(rows, Row{Variant: "<script>alert(1)</script>", Seeds: 2, Mean: 1, Std: 0.5, IQM: 1, IQMLow: math.NaN(), IQMHigh: math.NaN(),
 		Delta: math.NaN(), DeltaPct: math.NaN(), WelchP: math.NaN(), PImprove: math.NaN()})
+	dir := t.TempDir()
+	svg, pngf := filepath.Join(dir, "eval box.svg"), filepath.Join(dir, "curves.png")
+	os.WriteFile(svg, []byte(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`), 0o644)
+	os.WriteFile(pngf, []byte("\x89PNG"), 0o644)
 	var buf bytes.Buffer
-	err := WriteHTML(&buf, "Hopper <results>", rows, []string{"a & b"}, []string{"curves.png", "eval box.svg"})
+	err := WriteHTML(&buf, "Hopper <results>", rows, []string{"a & b"}, []Figure{{"the <evaluation>", svg}, {"curves", pngf}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()
 	for _, want := range []string{
-		"<!DOCTYPE html>", "<table>", "</table>", "<title>Hopper &lt;results&gt;</title>",
-		`<img src="curves.png"`, `<img src="eval%20box.svg"`,
+		"<!DOCTYPE html>", "<table>", "</table>", "<title>Hopper &lt;results&gt;</title>", `name="viewport"`,
+		`<img src="data:image/svg&#43;xml;base64,PHN2ZyB4bWxucz0i`, `<img src="data:image/png;base64,`, "<figcaption>the &lt;evaluation&gt;</figcaption>",
 		"&lt;script&gt;alert(1)&lt;/script&gt;", "<li>a &amp; b</li>",
 		"<td>baseline</td>", "<td>ultra|full</td>", "<td>ultra-nobonus</td>", "110.00 ± 7.91",
 		`class="num sig">&#43;100.00 (&#43;90.9%)`, "<li>baseline: 100.0, 110.0, 120.0, 105.0, 115.0</li>",

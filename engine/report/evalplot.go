@@ -1,0 +1,109 @@
+package report
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// PlotEval draws what the table is computed from: for every variant (in
+// rows' order) each seed's final-evaluation value as a point (a jittered
+// strip), and its IQM as a bar with its 95% interval; the intervals of ppo
+// and of the placebo are shaded across the whole plot as references. It
+// writes the figure as PNG and SVG like PlotCurves.
+func PlotEval(rows []Row, title, pngPath, svgPath string) error {
+	if len(rows) == 0 {
+		return errNoRuns
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = "final evaluation return (mean over episodes, per seed)"
+	p.Y.Tick.Marker = compactTicks{}
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = r.Variant
+	}
+	p.X.Tick.Marker = categoryTicks(names)
+	p.X.Min, p.X.Max = -0.6, float64(len(rows))-0.4
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = color.Transparent
+	grid.Horizontal.Color = color.Gray{0xe0}
+	p.Add(grid)
+	leg := newLegend()
+
+	// Reference bands first, under everything.
+	for _, r := range rows {
+		if (r.Variant != "ppo" && r.Variant != "placebo") || math.IsNaN(r.IQMLow) {
+			continue
+		}
+		c := styleOf(r.Variant).color
+		c.A = 0x30
+		band, err := plotter.NewPolygon(plotter.XYs{{X: p.X.Min, Y: r.IQMLow}, {X: p.X.Max, Y: r.IQMLow}, {X: p.X.Max, Y: r.IQMHigh}, {X: p.X.Min, Y: r.IQMHigh}})
+		if err != nil {
+			return err
+		}
+		band.Color, band.LineStyle.Width = c, 0
+		p.Add(band)
+		leg.Add(r.Variant+" IQM 95% CI", band)
+	}
+	var ymin, ymax = math.Inf(1), math.Inf(-1)
+	for i, r := range rows {
+		st := styleOf(r.Variant)
+		pts := make(plotter.XYs, 0, len(r.PerSeed))
+		for j, y := range r.PerSeed {
+			if math.IsNaN(y) || math.IsInf(y, 0) {
+				continue
+			}
+			pts = append(pts, plotter.XY{X: float64(i) + jitter(j+1, 0.18), Y: y})
+			ymin, ymax = math.Min(ymin, y), math.Max(ymax, y)
+		}
+		if len(pts) == 0 {
+			return fmt.Errorf("report: variant %q has no finite evaluation", r.Variant)
+		}
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(3), Shape: st.glyph}
+		p.Add(sc)
+		bar, err := plotter.NewLine(plotter.XYs{{X: float64(i) - 0.32, Y: r.IQM}, {X: float64(i) + 0.32, Y: r.IQM}})
+		if err != nil {
+			return err
+		}
+		bar.Color, bar.Width = st.color, vg.Points(2.5)
+		p.Add(bar)
+		if !math.IsNaN(r.IQMLow) {
+			ci, err := plotter.NewLine(plotter.XYs{{X: float64(i), Y: r.IQMLow}, {X: float64(i), Y: r.IQMHigh}})
+			if err != nil {
+				return err
+			}
+			ci.Color, ci.Width = st.color, vg.Points(1.5)
+			p.Add(ci)
+		}
+		leg.Add(fmt.Sprintf("%s (%d seed%s)", r.Variant, r.Seeds, plural(r.Seeds)), sc)
+	}
+	if ymin == ymax {
+		ymin, ymax = ymin-1, ymax+1
+	}
+	pad := 0.05 * (ymax - ymin)
+	p.Y.Min, p.Y.Max = math.Min(p.Y.Min, ymin-pad), math.Max(p.Y.Max, ymax+pad)
+	leg.Add("point: one seed")
+	leg.Add("bar: IQM; line: its 95% CI")
+	return figure(p, leg, pngPath, svgPath)
+}
+
+// categoryTicks labels the integer positions 0..n-1 with names.
+type categoryTicks []string
+
+func (c categoryTicks) Ticks(min, max float64) []plot.Tick {
+	out := make([]plot.Tick, len(c))
+	for i, n := range c {
+		out[i] = plot.Tick{Value: float64(i), Label: n}
+	}
+	return out
+}
