@@ -50,6 +50,7 @@ func TestSweepLocalCluster(t *testing.T) {
 	})
 	cmds[1].Process.Signal(syscall.SIGKILL)
 	cmds[1].Wait()
+	killed := logs[1]
 	cmds[1], logs[1] = start(1)
 	for i, c := range cmds {
 		if err := c.Wait(); err != nil {
@@ -58,7 +59,7 @@ func TestSweepLocalCluster(t *testing.T) {
 	}
 	sweepWall := time.Since(t0)
 	stages := 0
-	for _, l := range logs {
+	for _, l := range append(logs, killed) {
 		stages += strings.Count(l.String(), "stage=pretrain steps=")
 	}
 	if stages != 1 {
