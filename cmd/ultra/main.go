@@ -33,6 +33,7 @@ Usage:
   ultra refine [flags]       fine-tune a checkpoint with annotations (variants: ultra refine -h)
   ultra experiment [flags]   the whole pipeline: pretrain, collect, annotate, refine every variant × seed, evaluate, report
   ultra sweep ...            the same as numbered work units for a cluster (plan, unit, report, k8s, slurm)
+  ultra report [flags] DIR... one report across experiment directories (one per task): normalised scores, IQM, profile
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
 
 Run 'ultra <command> -h' for the flags of a command.
@@ -88,6 +89,7 @@ var commands = []struct {
 	{"refine", cmdRefine},
 	{"experiment", cmdExperiment},
 	{"sweep", cmdSweep},
+	{"report", cmdReport},
 	{"bench", cmdBench},
 }
 
@@ -109,6 +111,27 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q (flags start with --)", fs.Name(), fs.Arg(0))
 	}
+	return applyMemoryLimit(fs)
+}
+
+// parseOperands is parse for a command that takes operands (such as
+// directories) as well as flags, in any order; it returns the operands.
+func parseOperands(fs *flag.FlagSet, args []string) ([]string, error) {
+	var ops []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		ops, args = append(ops, fs.Arg(0)), fs.Args()[1:]
+	}
+	return ops, applyMemoryLimit(fs)
+}
+
+// applyMemoryLimit applies the parsed --memory-limit for this command.
+func applyMemoryLimit(fs *flag.FlagSet) error {
 	memlimit.Reset()
 	if v := fs.Lookup("memory-limit").Value.String(); v != "" {
 		b, err := memlimit.Parse(v)

@@ -5,12 +5,25 @@ import (
 	"html/template"
 	"io"
 	"os"
+	"strings"
 )
 
+// htmlTable is one table of a page; Bold is the index of a row's cell
+// shown in bold, or -1.
+type htmlTable struct {
+	Headers []string
+	Rows    []htmlRow
+}
+
 type htmlRow struct {
-	Cells       []string
-	PerSeed     string
-	Significant bool
+	Cells []string
+	Bold  int
+}
+
+// htmlList is a bulleted list with an introducing sentence.
+type htmlList struct {
+	Intro string
+	Items []string
 }
 
 // Figure is one image of a report page: an SVG or PNG file inlined into the
@@ -45,25 +58,24 @@ figcaption { font-size: 0.9em; color: #555; }
 {{- range .Figures}}
 <figure><img src="{{.Src}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>
 {{- end}}
+{{- range .Tables}}
 <div class="scroll">
 <table>
 <thead><tr>{{range .Headers}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
 {{- range .Rows}}
-<tr>{{$sig := .Significant}}{{range $i, $c := .Cells}}{{if eq $i 0}}<td>{{$c}}</td>{{else}}<td class="num{{if and $sig (eq $i 4)}} sig{{end}}">{{$c}}</td>{{end}}{{end}}</tr>
+<tr>{{$b := .Bold}}{{range $i, $c := .Cells}}{{if eq $i 0}}<td>{{$c}}</td>{{else}}<td class="num{{if eq $i $b}} sig{{end}}">{{$c}}</td>{{end}}{{end}}</tr>
 {{- end}}
 </tbody>
 </table>
 </div>
-<p>Per-seed mean evaluation return, in seed order:</p>
-<ul>
-{{- range .Rows}}
-<li>{{index .Cells 0}}: {{.PerSeed}}</li>
 {{- end}}
-</ul>
-{{- if .Notes}}
+{{- range .Lists}}
+{{- if .Intro}}
+<p>{{.Intro}}</p>
+{{- end}}
 <ul>
-{{- range .Notes}}
+{{- range .Items}}
 <li>{{.}}</li>
 {{- end}}
 </ul>
@@ -78,31 +90,47 @@ figcaption { font-size: 0.9em; color: #555; }
 // values and the notes. All text is HTML-escaped; significant differences
 // are bold.
 func WriteHTML(w io.Writer, title string, rows []Row, notes []string, figures []Figure) error {
+	t := htmlTable{Headers: headers}
+	per := htmlList{Intro: "Per-seed mean evaluation return, in seed order:"}
+	for _, r := range rows {
+		c := rowCells(r)
+		bold := -1
+		if c.Significant {
+			bold = 4
+		}
+		t.Rows = append(t.Rows, htmlRow{Cells: c.list(), Bold: bold})
+		per.Items = append(per.Items, r.Variant+": "+perSeed(r.PerSeed))
+	}
+	return writePage(w, title, figures, []htmlTable{t}, []htmlList{per, {Items: notes}})
+}
+
+// writePage renders the page template; lists without items are left out.
+func writePage(w io.Writer, title string, figures []Figure, tables []htmlTable, lists []htmlList) error {
 	type fig struct {
 		Caption string
 		Src     template.URL
 	}
 	data := struct {
 		Title   string
-		Headers []string
-		Rows    []htmlRow
-		Notes   []string
 		Figures []fig
-	}{Title: title, Headers: headers, Notes: notes}
+		Tables  []htmlTable
+		Lists   []htmlList
+	}{Title: title, Tables: tables}
+	for _, l := range lists {
+		if len(l.Items) > 0 {
+			data.Lists = append(data.Lists, l)
+		}
+	}
 	for _, f := range figures {
 		b, err := os.ReadFile(f.Path)
 		if err != nil {
 			return err
 		}
 		mime := "image/png"
-		if len(f.Path) > 4 && f.Path[len(f.Path)-4:] == ".svg" {
+		if strings.HasSuffix(f.Path, ".svg") {
 			mime = "image/svg+xml"
 		}
 		data.Figures = append(data.Figures, fig{f.Caption, template.URL("data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b))})
-	}
-	for _, r := range rows {
-		c := rowCells(r)
-		data.Rows = append(data.Rows, htmlRow{Cells: c.list(), PerSeed: perSeed(r.PerSeed), Significant: c.Significant})
 	}
 	return page.Execute(w, data)
 }

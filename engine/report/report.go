@@ -149,7 +149,7 @@ func Summarize(runs []Run, baseline string, seed uint64) ([]Row, error) {
 			WelchP: math.NaN(), WelchHolm: math.NaN(), MannWhitneyP: math.NaN(), MannWhitneyHolm: math.NaN(), PImprove: math.NaN(),
 			Dose: meanDose(doses[v])}
 		if len(xs) >= MinSeedsToCompare {
-			r.IQMLow, r.IQMHigh = StratifiedBootstrapIQM([][]float64{xs}, newRand(seed, v))
+			r.IQMLow, r.IQMHigh = StratifiedBootstrap([][]float64{xs}, IQM, newRand(seed, v))
 		}
 		if haveBase {
 			bm := mean(base)

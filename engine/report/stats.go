@@ -2,7 +2,6 @@ package report
 
 import (
 	"math"
-	"math/rand/v2"
 	"sort"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -195,30 +194,6 @@ func IQM(xs []float64) float64 {
 	sort.Float64s(s)
 	k := len(s) / 4
 	return mean(s[k : len(s)-k])
-}
-
-// StratifiedBootstrapIQM returns the 95% percentile interval of the IQM of
-// the pooled scores, resampling runs with replacement within each stratum
-// (task) independently, as rliable's stratified bootstrap does. One
-// stratum is the plain bootstrap over seeds.
-func StratifiedBootstrapIQM(strata [][]float64, rng *rand.Rand) (lo, hi float64) {
-	n := 0
-	for _, s := range strata {
-		n += len(s)
-	}
-	buf := make([]float64, n)
-	stats := make([]float64, Resamples)
-	for b := range stats {
-		k := 0
-		for _, s := range strata {
-			for range s {
-				buf[k] = s[rng.IntN(len(s))]
-				k++
-			}
-		}
-		stats[b] = IQM(buf)
-	}
-	return percentileInterval(stats)
 }
 
 // variance is the sample variance (n−1).

@@ -80,7 +80,7 @@ func TestIQM(t *testing.T) {
 	if got := IQM([]float64{5, 1, 9, 3, 7, 2, 8, 100, 4, 6}); got != 5.5 {
 		t.Fatalf("IQM %v, SciPy trim_mean 5.5", got)
 	}
-	lo, hi := StratifiedBootstrapIQM([][]float64{{1, 2, 3, 4, 5, 6, 7, 8}, {10, 11, 12, 13}}, rand.New(rand.NewPCG(1, 2)))
+	lo, hi := StratifiedBootstrap([][]float64{{1, 2, 3, 4, 5, 6, 7, 8}, {10, 11, 12, 13}}, IQM, rand.New(rand.NewPCG(1, 2)))
 	if !(lo < hi) || lo < 1 || hi > 13 {
 		t.Fatalf("interval [%v, %v]", lo, hi)
 	}

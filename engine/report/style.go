@@ -61,21 +61,25 @@ const (
 // figure writes p with its legend beside it as PNG and SVG (an empty path
 // skips that format).
 func figure(p *plot.Plot, leg plot.Legend, pngPath, svgPath string) error {
-	render := func(c vg.CanvasSizer) {
-		dc := draw.New(c)
+	return render(plotWidth, plotHeight, func(dc draw.Canvas) {
 		p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
 		leg.Draw(draw.Crop(dc, plotWidth-legendWidth, 0, 0, 0))
-	}
+	}, pngPath, svgPath)
+}
+
+// render draws a w×h figure with paint as PNG (at plotDPI) and SVG; an
+// empty path skips that format.
+func render(w, h vg.Length, paint func(draw.Canvas), pngPath, svgPath string) error {
 	if pngPath != "" {
-		c := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
-		render(c)
+		c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(plotDPI))
+		paint(draw.New(c))
 		if err := writeFile(pngPath, vgimg.PngCanvas{Canvas: c}); err != nil {
 			return err
 		}
 	}
 	if svgPath != "" {
-		c := vgsvg.New(plotWidth, plotHeight)
-		render(c)
+		c := vgsvg.New(w, h)
+		paint(draw.New(c))
 		if err := writeFile(svgPath, c); err != nil {
 			return err
 		}
