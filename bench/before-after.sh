@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# bench/before-after.sh — this tree against an earlier commit, in one run, so
+# that every figure is a ratio taken at the same time on the same machine:
+#
+#   bash bench/before-after.sh REF [ROUNDS]     e.g. bash bench/before-after.sh f4f740e
+#
+# 1. The MLP PPO update (`ultra bench update --backend native`) of both
+#    builds and PyTorch eager (1 and 2 threads), interleaved rounds.
+# 2. `ultra train --env pong-pixels --steps 4096` (ppo_atari defaults): the
+#    steps per second of each build, one after the other.
+# 3. A 1M-step hopper run (seeds 1 and 2) of each build, the two builds side
+#    by side on the two cores: wall time and final return.
+# 4. Where the native update's time goes now (`-cpuprofile`, top functions).
+#
+# Needs Debian's python3-torch (run with /usr/bin/python3). Writes to
+# runs/before-after/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ref=${1:?usage: bash bench/before-after.sh REF [ROUNDS]}
+rounds=${2:-3}
+py=${PYTHON:-/usr/bin/python3}
+out=runs/before-after
+mkdir -p "$out" bin
+wt=$(mktemp -d)
+trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true' EXIT
+git worktree add --detach "$wt" "$ref" >/dev/null
+(cd "$wt" && go build -o "$OLDPWD/bin/ultra-before" ./cmd/ultra)
+go build -o bin/ultra ./cmd/ultra
+before=bin/ultra-before after=bin/ultra
+echo "before: $(git rev-parse --short "$ref"); after: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + uncommitted changes')"
+
+echo "== 1. MLP PPO update (10 epochs x 32 minibatches of 64, 64-64 tanh), median of $rounds rounds"
+: >"$out/update.jsonl"
+for r in $(seq "$rounds"); do
+  "$before" bench update --backend native --rounds 3 --json | sed 's/"impl": *"[^"]*"/"impl": "native-before"/' >>"$out/update.jsonl"
+  "$after" bench update --backend native --rounds 3 --json | sed 's/"impl": *"[^"]*"/"impl": "native-after"/' >>"$out/update.jsonl"
+  "$py" bench/ppo_update_torch.py --rounds 3 >>"$out/update.jsonl"
+  "$py" bench/ppo_update_torch.py --rounds 3 --threads 2 | sed 's/pytorch-eager/pytorch-eager-2threads/' >>"$out/update.jsonl"
+done
+python3 bench/ratios.py "$out/update.jsonl" pytorch-eager
+python3 bench/ratios.py "$out/update.jsonl" native-before | tail -n +2
+
+echo "== 2. ultra train --env pong-pixels --steps 4096 (8 envs x 128 steps, 4 epochs)"
+for b in before after; do
+  bin=$before; [ $b = after ] && bin=$after
+  rm -rf "$out/pong-pixels-$b"
+  t0=$(date +%s.%N)
+  "$bin" train --env pong-pixels --steps 4096 --out "$out/pong-pixels-$b" --metrics-addr '' --progress log >"$out/pong-pixels-$b.log" 2>&1
+  t1=$(date +%s.%N)
+  python3 -c "import sys; print(f'$b: {4096/($t1-$t0):.1f} steps/s end to end ({$t1-$t0:.1f} s)')"
+done
+
+echo "== 3. hopper, 1M steps, the two builds side by side"
+train() { # build seed
+  local bin=$before; [ "$1" = after ] && bin=$after
+  local dir="$out/hopper-$1-s$2"
+  rm -rf "$dir"
+  local t0=$(date +%s)
+  "$bin" train --env hopper --seed "$2" --steps 1000000 --out "$dir" --progress log --checkpoint-every 50 --metrics-addr '' >"$dir.log" 2>&1
+  echo $(( $(date +%s) - t0 )) >"$dir.wall"
+}
+for s in 1 2; do
+  train before $s & train after $s & wait
+done
+python3 - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+for s in (1, 2):
+    for b in ("before", "after"):
+        d = os.path.join(out, f"hopper-{b}-s{s}")
+        last = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if l.strip()][-1]
+        final = last["return_last10"]
+        wall = int(open(d + ".wall").read())
+        print(f"hopper seed {s} {b:6}: final return {final:8.1f}  wall {wall} s")
+PY
+
+echo "== 4. where the native update's time goes"
+go test -run '^$' -bench 'PPOUpdateNative$' -benchtime 20x -cpuprofile "$out/update.prof" -o bin/nn.test ./engine/nn | grep -E 'Benchmark|samples'
+go tool pprof -top -nodecount 12 bin/nn.test "$out/update.prof" 2>/dev/null | tail -n +5
