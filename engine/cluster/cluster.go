@@ -186,7 +186,11 @@ spec:
               memory: {{q .Memory}}
             limits:
               memory: {{q .Memory}}
-          securityContext:
+` + containerTail))
+
+// containerTail ends both Jobs' pod templates: an unprivileged container
+// mounting the claim that holds the sweep directory.
+const containerTail = `          securityContext:
             allowPrivilegeEscalation: false
             capabilities:
               drop: ["ALL"]
@@ -197,7 +201,7 @@ spec:
         - name: runs
           persistentVolumeClaim:
             claimName: {{q .PVC}}
-`))
+`
 
 var k8sReportTemplate = template.Must(template.New("k8s-report").Funcs(funcs).Parse(`# The report of the sweep in {{.Dir}}, once every unit is done: results.md/csv,
 # plots and report.html there. It fails, naming them, while units are missing.
@@ -231,18 +235,7 @@ spec:
             requests:
               cpu: "1"
               memory: 1Gi
-          securityContext:
-            allowPrivilegeEscalation: false
-            capabilities:
-              drop: ["ALL"]
-          volumeMounts:
-            - name: runs
-              mountPath: {{q .Mount}}
-      volumes:
-        - name: runs
-          persistentVolumeClaim:
-            claimName: {{q .PVC}}
-`))
+` + containerTail))
 
 // Slurm renders an sbatch script running the units as a job array
 // (--array=0-N-1, at most Parallelism at once): each task runs the unit of
