@@ -92,3 +92,37 @@ func TestSweepLocalCluster(t *testing.T) {
 		t.Fatalf("unit 9: %v", err)
 	}
 }
+
+// TestDeployK8sIsRendered checks that deploy/k8s holds exactly what `ultra
+// sweep k8s` renders for the hopper table's plan, so that the published
+// manifests reproduce that table.
+func TestDeployK8sIsRendered(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hopper")
+	if out, err := runCLI(t, "sweep", "plan", "--out", dir, "--env", "hopper", "--pretrain-steps", "100000", "--collect-episodes", "16",
+		"--variants", "ppo,ultra-a,ultra-r,ultra-ra,random,rice,llm-rnd,rnd,placebo", "--seeds", "10", "--refine-steps", "100000",
+		"--eval-episodes", "10", "--advisor", "scripted"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		file string
+		args []string
+	}{
+		{"units.yaml", []string{"--parallelism", "16"}},
+		{"report.yaml", []string{"--report"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"sweep", "k8s", "--out", dir, "--image", "ghcr.io/ultra-rl/ultra:latest", "--pvc", "ultra-runs"}, tc.args...)
+			if err := runCommand(args, &out, &errb); err != nil {
+				t.Fatalf("%v\n%s", err, errb.String())
+			}
+			want, err := os.ReadFile(filepath.Join("..", "..", "deploy", "k8s", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("deploy/k8s/%s differs from what ultra sweep k8s renders; regenerate it with the command in deploy/k8s/README.md", tc.file)
+			}
+		})
+	}
+}
