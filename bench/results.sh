@@ -41,9 +41,10 @@ done
   echo "# $task: how this table was made"
   echo
   echo '```sh'
-  echo "${cmd[*]}"
+  printf '%q ' "${cmd[@]}" | sed 's/ $//'
+  echo
   echo '```'
   echo
-  echo "Wall time $wall s on $(nproc) cores ($(uname -m)), $(date -u +%Y-%m-%d). Reproduce with \`bash bench/results.sh $task\`."
+  echo "Commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes'). Wall time $wall s on $(nproc) cores ($(uname -m)), $(date -u +%Y-%m-%d)${resumed:+; $resumed}. Reproduce with \`bash bench/results.sh $task\`."
 } >"$docs/RUN.md"
 echo "$task: $wall s → $docs"
