@@ -41,8 +41,15 @@ done
   echo "# $task: how this table was made"
   echo
   echo '```sh'
-  printf '%q ' "${cmd[@]}" | sed 's/ $//'
-  echo
+  line=
+  for a in "${cmd[@]}"; do
+    case $a in
+    '') a="''" ;;
+    *[!A-Za-z0-9_./,:=@%+-]*) a=$(printf '%q' "$a") ;;
+    esac
+    line+="${line:+ }$a"
+  done
+  echo "$line"
   echo '```'
   echo
   echo "Commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes'). Wall time $wall s on $(nproc) cores ($(uname -m)), $(date -u +%Y-%m-%d)${resumed:+; $resumed}. Reproduce with \`bash bench/results.sh $task\`."
