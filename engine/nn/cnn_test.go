@@ -272,6 +272,9 @@ func testCNNForward(t *testing.T, b Backend) {
 // Tolerance per entry: 1e-4*|fd| + 1e-5*max|grad of that tensor| (the
 // float32 error observed is ~50x below it; a wrong term is O(1)).
 func TestCNNGradFiniteDifference(t *testing.T) {
+	if raceEnabled {
+		t.Skip("single-goroutine numerics, slow under the race detector: make test runs it without -race")
+	}
 	for _, nb := range cnnBackends {
 		t.Run(nb.name, func(t *testing.T) { testCNNGradFiniteDifference(t, nb.new) })
 	}
@@ -375,6 +378,9 @@ func TestCNNSpecValidate(t *testing.T) {
 
 // TestCNNFullSize runs the Atari-size network (4×84×84) forward on n = 2.
 func TestCNNFullSize(t *testing.T) {
+	if raceEnabled {
+		t.Skip("single-goroutine numerics, slow under the race detector: make test runs it without -race")
+	}
 	for _, nb := range cnnBackends {
 		t.Run(nb.name, func(t *testing.T) { testCNNFullSize(t, nb.new) })
 	}
@@ -502,6 +508,9 @@ func TestNativeCNNMatchesGorgonia(t *testing.T) {
 // TestNativeCNNAllocs: after the first calls size the scratch, Forward,
 // Grad and Step of the native CNN allocate nothing.
 func TestNativeCNNAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	b := newNativeBackend(t, tinyImageSpec, 5)
 	ref := newRefCNN(b)
 	bt := makeCNNBatch(ref, rand.New(rand.NewPCG(5, 5)), 40)
