@@ -1,0 +1,578 @@
+package interpret
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/engine/traj"
+)
+
+// Resolutions of a summary (Budget.Resolution).
+const (
+	// ResolutionStride shows every k-th step of the whole episode plus the
+	// required steps (the first and last, the last NearEnd before a
+	// termination, reward jumps): the original summary.
+	ResolutionStride = "stride"
+	// ResolutionMulti shows the steps before a failure one by one (dense),
+	// a medium stride over the window before that, the task's physical
+	// events (local minima of each safety margin, the step from which a
+	// margin shrinks for good; for Pong ball crossings, returns and the
+	// last chance before each lost point) and a sparse stride elsewhere.
+	// Every step line says why the step was chosen.
+	ResolutionMulti = "multi"
+)
+
+// Multi-resolution defaults.
+const (
+	DefaultDense       = 30 // Budget.Dense when 0
+	DefaultMedium      = 60 // Budget.Medium when 0
+	DefaultMediumEvery = 3  // Budget.MediumEvery when 0
+	// maxEventsPerMargin bounds the local minima kept per safety margin.
+	maxEventsPerMargin = 12
+	// minimumHalfWidth is how many steps on each side a local minimum must
+	// be the lowest of.
+	minimumHalfWidth = 5
+)
+
+// CheckResolution reports an unknown resolution, naming the valid ones.
+func CheckResolution(r string) error {
+	switch r {
+	case "", ResolutionStride, ResolutionMulti:
+		return nil
+	}
+	return fmt.Errorf("interpret: unknown summary resolution %q (valid: %s, %s)", r, ResolutionMulti, ResolutionStride)
+}
+
+// event is a step worth showing found from the task's physics.
+type event struct {
+	step   int
+	rank   float64 // lower is shown first
+	reason string
+}
+
+// margin is one safety margin of a task over an episode.
+type margin struct {
+	name   string    // "height margin"
+	unit   string    // "m", "°"
+	limit  string    // what it measures the distance to
+	values []float64 // per step; +Inf where undefined
+}
+
+// margins returns the task's safety margins per step: the distance to each
+// finite termination bound (planar: torso height and pitch; ant: torso
+// height) or, for halfcheetah, the pitch left before it flips onto its back
+// (90°). Pong has none.
+func (t *task) margins(tr *traj.Trajectory) []margin {
+	n := tr.Len()
+	var out []margin
+	add := func(name, unit, limit string, f func(o []float32) float64) {
+		m := margin{name: name, unit: unit, limit: limit, values: make([]float64, n)}
+		for k := range n {
+			m.values[k] = f(tr.ObsAt(k))
+		}
+		out = append(out, m)
+	}
+	var zr [2]float64
+	switch t.kind {
+	case kindPlanar:
+		zr = t.planar.HealthyZRange
+		ar := t.planar.HealthyAngleRange
+		if !math.IsInf(ar[0], -1) && !math.IsInf(ar[1], 1) {
+			add("pitch margin", "°", fmt.Sprintf("the ±%s° pitch limit", fixed(deg(ar[1]), 1)), func(o []float32) float64 {
+				p := float64(o[t.pitch])
+				return deg(min(p-ar[0], ar[1]-p))
+			})
+		}
+	case kindAnt:
+		zr = t.ant.HealthyZRange
+	case kindCheetah:
+		add("flip margin", "°", "flipping onto its back (|pitch| 90°)", func(o []float32) float64 {
+			return 90 - math.Abs(wrapDeg(deg(float64(o[t.pitch]))))
+		})
+		return out
+	default:
+		return nil
+	}
+	if !math.IsInf(zr[0], -1) {
+		add("height margin", "m", fmt.Sprintf("the %s m fall limit", num(zr[0])), func(o []float32) float64 { return float64(o[t.height]) - zr[0] })
+	}
+	if !math.IsInf(zr[1], 1) {
+		add("headroom", "m", fmt.Sprintf("the %s m upper height limit", num(zr[1])), func(o []float32) float64 { return zr[1] - float64(o[t.height]) })
+	}
+	return out
+}
+
+// events finds the steps the task's physics marks: for each safety
+// margin its local minima (the lowest within ±minimumHalfWidth steps,
+// ranked by how low they are within the episode's range) and, in an
+// episode that failed, the last step the margin was at its episode median
+// before shrinking for good; for Pong the steps of each rally (see
+// pongEvents).
+func (t *task) events(tr *traj.Trajectory) []event {
+	if t.kind == kindPong {
+		return t.pongEvents(tr)
+	}
+	n := tr.Len()
+	var evs []event
+	for _, m := range t.margins(tr) {
+		v := m.values
+		lo, hi := slices.Min(v), slices.Max(v)
+		span := hi - lo
+		if span <= 0 || math.IsNaN(span) || math.IsInf(span, 0) {
+			continue
+		}
+		var mins []event
+		for k := 1; k < n-1; k++ {
+			a, b := max(0, k-minimumHalfWidth), min(n, k+minimumHalfWidth+1)
+			low := true
+			for j := a; j < b && low; j++ {
+				if v[j] < v[k] || (v[j] == v[k] && j < k) {
+					low = false
+				}
+			}
+			if low && v[k] < v[k-1] {
+				r := (v[k] - lo) / span
+				mins = append(mins, event{k, 1 + r, fmt.Sprintf("%s local minimum: %s to %s", m.name, m.format(v[k]), m.limit)})
+			}
+		}
+		sort.SliceStable(mins, func(i, j int) bool { return mins[i].rank < mins[j].rank })
+		evs = append(evs, mins[:min(len(mins), maxEventsPerMargin)]...)
+		if tr.Terminated && n > 2 {
+			sorted := slices.Clone(v)
+			slices.Sort(sorted)
+			med := sorted[len(sorted)/2]
+			if v[n-1] < med {
+				last := -1
+				for k := n - 1; k >= 0; k-- {
+					if v[k] >= med {
+						last = k
+						break
+					}
+				}
+				if last >= 0 && last < n-1 {
+					evs = append(evs, event{last, 0, fmt.Sprintf("%s shrinks for good after this step: %s here, below its episode median %s from the next step to the end",
+						m.name, m.format(v[last]), m.format(med))})
+				}
+			}
+		}
+	}
+	return evs
+}
+
+// format renders a margin value with its unit: "0.12 m", "7.9°".
+func (m margin) format(v float64) string {
+	if m.unit == "°" {
+		return fixed(v, 1) + "°"
+	}
+	return fixed(v, 2) + " " + m.unit
+}
+
+// pongEvents marks, for every rally: the step the ball crosses the centre
+// line toward the agent, the agent's returns, and before each lost point
+// the last step at which the ball's intercept with the paddle line was
+// still reachable in time (or, when it never was, the first step it was
+// out of reach) and the step the ball passed the paddle.
+func (t *task) pongEvents(tr *traj.Trajectory) []event {
+	n := tr.Len()
+	c := t.pong
+	st := make([]pong.State, n)
+	for k := range n {
+		st[k] = pong.StateFromFeatures(tr.ObsAt(k), c)
+	}
+	travel := t.stepTravel()
+	reachable := func(s pong.State) (bool, bool) {
+		frames, row, _, ok := s.Intercept()
+		if !ok {
+			return false, false
+		}
+		gap := math.Max(0, math.Abs(row-s.AgentY)-pong.PaddleH/2.0)
+		return gap <= travel*frames/float64(c.FrameSkip), true
+	}
+	lostAt := map[int]bool{}
+	var evs []event
+	for j, r := range tr.Rewards {
+		if r >= 0 {
+			continue
+		}
+		lostAt[j] = true
+		last, firstOut, passed := -1, -1, -1
+		for k := j; k >= 0; k-- {
+			s := st[k]
+			ok, flying := reachable(s)
+			if !flying {
+				if !s.BallInPlay || s.BallVX <= 0 || firstOut >= 0 || last >= 0 {
+					break
+				}
+				passed = k // the ball is past the paddle line
+				continue
+			}
+			if ok {
+				last = k
+				break
+			}
+			firstOut = k
+		}
+		switch {
+		case last >= 0:
+			evs = append(evs, event{last, 0, fmt.Sprintf("miss: the last step the ball's intercept was reachable before the point lost at step %d", j)})
+		case firstOut >= 0:
+			evs = append(evs, event{firstOut, 0, fmt.Sprintf("miss: the ball's intercept was already out of reach here, before the point lost at step %d", j)})
+		}
+		if passed >= 0 {
+			evs = append(evs, event{passed, 0.5, fmt.Sprintf("miss: the ball passes your paddle (point lost at step %d)", j)})
+		}
+	}
+	// Crossings and returns; those of a lost rally rank first.
+	nextLoss := make([]int, n+1)
+	nextLoss[n] = -1
+	for k := n - 1; k >= 0; k-- {
+		nextLoss[k] = nextLoss[k+1]
+		if lostAt[k] {
+			nextLoss[k] = k
+		}
+	}
+	for k := 1; k < n; k++ {
+		a, b := st[k-1], st[k]
+		if !a.BallInPlay || !b.BallInPlay {
+			continue
+		}
+		xa, xb := pong.FeatureX(a.BallX), pong.FeatureX(b.BallX)
+		lost := nextLoss[k] >= 0 && !hasServe(st, k, nextLoss[k])
+		switch {
+		case b.BallVX > 0 && xa < 0 && xb >= 0:
+			rank, why := 2.0, "ball crosses the centre line toward you"
+			if lost {
+				rank, why = 1, fmt.Sprintf("ball crosses the centre line toward you in the rally lost at step %d", nextLoss[k])
+			}
+			evs = append(evs, event{k, rank, why})
+		case a.BallVX > 0 && b.BallVX < 0 && xb > 0:
+			evs = append(evs, event{k, 2.5, "you returned the ball"})
+		}
+	}
+	return evs
+}
+
+// hasServe reports whether a new serve (no ball in play) lies in (from, to].
+func hasServe(st []pong.State, from, to int) bool {
+	for k := from + 1; k <= to && k < len(st); k++ {
+		if !st[k].BallInPlay {
+			return true
+		}
+	}
+	return false
+}
+
+// multiSummary is Summarize at ResolutionMulti.
+func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
+	n := tr.Len()
+	dense, medium, every := b.Dense, b.Medium, b.MediumEvery
+	if dense == 0 {
+		dense = DefaultDense
+	}
+	if medium == 0 {
+		medium = DefaultMedium
+	}
+	if every <= 0 {
+		every = DefaultMediumEvery
+	}
+	// A failure: a MuJoCo termination, or a lost Pong game.
+	failed := tr.Terminated && (t.kind != kindPong || tr.Return < 0)
+	if !failed || dense < 0 {
+		dense = 0
+	}
+	if medium < 0 {
+		medium = 0
+	}
+	dense = min(dense, n)
+	medium = min(medium, n-dense)
+	if !failed {
+		medium = 0
+	}
+	mean, lo, hi := rewardStats(tr)
+	header := t.header(tr, mean, lo, hi)
+	maxBytes := 4 * maxTok
+
+	reasons := map[int][]string{}
+	var order []int // steps in the order they were chosen
+	lines := map[int]string{}
+	line := func(k int) string {
+		l, ok := lines[k]
+		if !ok {
+			l = t.step(k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
+			lines[k] = l
+		}
+		return l
+	}
+	// The bytes of a step line with its tag: "step K [r1; r2]: …\n".
+	lineBytes := func(k int, rs []string) int {
+		return len(line(k)) + len(" []") + len(strings.Join(rs, "; ")) + 1
+	}
+	const footerReserve = 700
+	used := len(header) + footerReserve
+	// add shows step k for why, if it fits (or force); it returns false
+	// when it did not fit.
+	add := func(k int, why string, force bool) bool {
+		if k < 0 || k >= n {
+			return true
+		}
+		rs, shown := reasons[k]
+		var delta int
+		if shown {
+			delta = len(why) + 2
+		} else {
+			delta = lineBytes(k, []string{why})
+		}
+		if !force && used+delta > maxBytes {
+			return false
+		}
+		used += delta
+		if !shown {
+			order = append(order, k)
+		}
+		reasons[k] = append(rs, why)
+		return true
+	}
+	var sel multiSel
+	sel.n, sel.dense, sel.medium, sel.every, sel.maxTok, sel.failed = n, dense, medium, every, maxTok, failed
+
+	// 1. Required: the first and last step, steps asked about, points.
+	add(0, "first step", true)
+	if n > 1 {
+		add(n-1, lastReason(tr, t), true)
+	}
+	for _, k := range b.Include {
+		if k >= 0 && k < n {
+			add(k, "asked about", true)
+			sel.included++
+		}
+	}
+	if t.kind == kindPong {
+		for k := n - 1; k >= 0; k-- {
+			switch r := tr.Rewards[k]; {
+			case r > 0:
+				sel.points++
+				add(k, "point won", false)
+			case r < 0:
+				sel.points++
+				add(k, "point lost", false)
+			}
+		}
+	}
+	// 2. Dense: the last steps before the failure, newest first.
+	for k := n - 1; k >= n-dense; k-- {
+		why := fmt.Sprintf("%d before the end", n-1-k)
+		if k == n-1 {
+			why = "dense window"
+		}
+		if !add(k, why, false) {
+			break
+		}
+		sel.denseShown++
+	}
+	// 3. Events, most telling first (then the latest).
+	evs := t.events(tr)
+	sort.SliceStable(evs, func(i, j int) bool {
+		if evs[i].rank != evs[j].rank {
+			return evs[i].rank < evs[j].rank
+		}
+		return evs[i].step > evs[j].step
+	})
+	sel.events = len(evs)
+	for _, e := range evs {
+		if add(e.step, e.reason, false) {
+			sel.eventsShown++
+		}
+	}
+	// 4. Medium: every every-th step of the window before the dense one.
+	mStart, mEnd := n-dense-medium, n-dense // [mStart, mEnd)
+	for k := mEnd - every; k >= mStart; k -= every {
+		sel.mediumWant++
+		if add(k, fmt.Sprintf("every %s step of %d-%d", ordinal(every), mStart, mEnd-1), false) {
+			sel.mediumShown++
+		}
+	}
+	// 5. Sparse: the smallest stride whose steps all fit.
+	sparseFrom, sparseTo := 0, mStart // [0, mStart)
+	if sparseTo > 0 {
+		room := maxBytes - used
+		avg := max(1, lineBytes(0, []string{"every 100th step"}))
+		k := max(1, (sparseTo+max(1, room/avg)-1)/max(1, room/avg))
+		for ; k <= sparseTo; k++ {
+			cost := 0
+			for s := sparseFrom; s < sparseTo; s += k {
+				if _, ok := reasons[s]; ok {
+					cost += len(sparseReason(k)) + 2
+				} else {
+					cost += lineBytes(s, []string{sparseReason(k)})
+				}
+				if used+cost > maxBytes {
+					break
+				}
+			}
+			if used+cost <= maxBytes {
+				break
+			}
+		}
+		if k <= sparseTo {
+			sel.sparse = k
+			for s := sparseFrom; s < sparseTo; s += k {
+				add(s, sparseReason(k), true)
+			}
+		}
+	}
+	sel.sparseTo = sparseTo
+
+	render := func() string {
+		steps := slices.Clone(order)
+		slices.Sort(steps)
+		var sb strings.Builder
+		sb.WriteString(header)
+		for _, k := range steps {
+			l := line(k)
+			// "step K: rest" → "step K [why]: rest"
+			i := strings.IndexByte(l, ':')
+			sb.WriteString(l[:i])
+			sb.WriteString(" [")
+			sb.WriteString(strings.Join(reasons[k], "; "))
+			sb.WriteString("]")
+			sb.WriteString(l[i:])
+			sb.WriteByte('\n')
+		}
+		sb.WriteString(sel.footer(len(steps)))
+		return sb.String()
+	}
+	text := render()
+	// The footer reserve is an estimate: drop the last chosen steps (the
+	// least important) until the text fits, never the first and last.
+	for len(text) > maxBytes && len(order) > 2 {
+		k := order[len(order)-1]
+		order = order[:len(order)-1]
+		delete(reasons, k)
+		sel.trimmed++
+		text = render()
+	}
+	steps := slices.Clone(order)
+	slices.Sort(steps)
+	return Summary{Text: text, Steps: steps, Omitted: n - len(steps), Tokens: EstimateTokens(text), Reasons: reasons}
+}
+
+func sparseReason(k int) string {
+	if k == 1 {
+		return "every step"
+	}
+	return fmt.Sprintf("every %s step", ordinal(k))
+}
+
+// lastReason names the last step.
+func lastReason(tr *traj.Trajectory, t *task) string {
+	switch {
+	case tr.Terminated && t.kind == kindPong:
+		return "last step: the game ends"
+	case tr.Terminated:
+		return "last step: the failure"
+	case tr.Truncated:
+		return "last step: time limit"
+	}
+	return "last step recorded"
+}
+
+// rewardStats returns the mean, min and max reward per step.
+func rewardStats(tr *traj.Trajectory) (mean, lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, r := range tr.Rewards {
+		mean += float64(r)
+		lo, hi = min(lo, float64(r)), max(hi, float64(r))
+	}
+	return mean / float64(max(1, tr.Len())), lo, hi
+}
+
+// multiSel describes a multi-resolution selection for the final line.
+type multiSel struct {
+	n, dense, medium, every, maxTok int
+	failed                          bool
+	included, points                int
+	denseShown                      int
+	events, eventsShown             int
+	mediumWant, mediumShown         int
+	sparse, sparseTo                int
+	trimmed                         int
+}
+
+// footer states what was shown and exactly what was left out.
+func (s multiSel) footer(shown int) string {
+	var rules, left []string
+	rules = append(rules, "the first and last steps")
+	if s.included > 0 {
+		rules = append(rules, fmt.Sprintf("the %d %s asked about", s.included, plural(s.included, "step", "steps")))
+	}
+	if s.points > 0 {
+		rules = append(rules, fmt.Sprintf("the %d %s where a point was scored", s.points, plural(s.points, "step", "steps")))
+	}
+	if s.dense > 0 {
+		rules = append(rules, fmt.Sprintf("the last %d steps before the end one by one (%d-%d)", s.denseShown, s.n-s.denseShown, s.n-1))
+		if s.denseShown < s.dense {
+			left = append(left, fmt.Sprintf("%d of the %d dense steps before the end", s.dense-s.denseShown, s.dense))
+		}
+	}
+	if s.events > 0 {
+		rules = append(rules, fmt.Sprintf("%d event %s from the physics", s.eventsShown, plural(s.eventsShown, "step", "steps")))
+		if s.eventsShown < s.events {
+			left = append(left, fmt.Sprintf("%d of %d event steps", s.events-s.eventsShown, s.events))
+		}
+	}
+	if s.mediumWant > 0 {
+		rules = append(rules, fmt.Sprintf("every %s step of the %d steps before those", ordinal(s.every), s.medium))
+		if s.mediumShown < s.mediumWant {
+			left = append(left, fmt.Sprintf("%d of %d medium-stride steps", s.mediumWant-s.mediumShown, s.mediumWant))
+		}
+	}
+	switch {
+	case s.sparseTo > 0 && s.sparse > 0:
+		rules = append(rules, fmt.Sprintf("%s of steps 0-%d", sparseReason(s.sparse), s.sparseTo-1))
+	case s.sparseTo > 0:
+		left = append(left, fmt.Sprintf("the sparse stride over steps 0-%d (no room)", s.sparseTo-1))
+	}
+	if s.trimmed > 0 {
+		left = append(left, fmt.Sprintf("%d more chosen %s", s.trimmed, plural(s.trimmed, "step", "steps")))
+	}
+	drop := ""
+	if len(left) > 0 {
+		drop = fmt.Sprintf("; the budget of %d tokens could not hold %s", s.maxTok, strings.Join(left, ", "))
+	}
+	return fmt.Sprintf("(shown %d of %d steps, each tagged with why: %s%s; %d of %d steps omitted)", shown, s.n, strings.Join(rules, ", "), drop, s.n-shown, s.n)
+}
+
+// ShowSteps renders steps [from, to] of tr at full resolution, each line
+// tagged with why (e.g. "zoom"), for a window the model asked to see or a
+// contrast. The window must lie inside the episode and hold at most
+// maxSteps steps (≤ 0: no limit).
+func ShowSteps(spec env.Spec, tr *traj.Trajectory, from, to, maxSteps int, why string) (string, []int, error) {
+	t, err := lookup(spec)
+	if err != nil {
+		return "", nil, err
+	}
+	if tr == nil {
+		return "", nil, fmt.Errorf("interpret: nil trajectory")
+	}
+	n := tr.Len()
+	switch {
+	case from < 0 || to >= n || from > to:
+		return "", nil, fmt.Errorf("interpret: steps %d-%d are outside episode %s (steps 0-%d)", from, to, tr.ID, n-1)
+	case maxSteps > 0 && to-from+1 > maxSteps:
+		return "", nil, fmt.Errorf("interpret: steps %d-%d are %d steps, more than the %d one window may show", from, to, to-from+1, maxSteps)
+	}
+	var sb strings.Builder
+	steps := make([]int, 0, to-from+1)
+	for k := from; k <= to; k++ {
+		l := t.step(k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
+		i := strings.IndexByte(l, ':')
+		sb.WriteString(l[:i] + " [" + why + "]" + l[i:] + "\n")
+		steps = append(steps, k)
+	}
+	return sb.String(), steps, nil
+}
