@@ -547,11 +547,12 @@ func (s multiSel) footer(shown int) string {
 	return fmt.Sprintf("(shown %d of %d steps, each tagged with why: %s%s; %d of %d steps omitted)", shown, s.n, strings.Join(rules, ", "), drop, s.n-shown, s.n)
 }
 
-// ShowSteps renders steps [from, to] of tr at full resolution, each line
-// tagged with why (e.g. "zoom"), for a window the model asked to see or a
-// contrast. The window must lie inside the episode and hold at most
-// maxSteps steps (≤ 0: no limit).
-func ShowSteps(spec env.Spec, tr *traj.Trajectory, from, to, maxSteps int, why string) (string, []int, error) {
+// ShowSteps renders every every-th step of [from, to] of tr (every ≤ 1:
+// every step) at full resolution, each line tagged with why (e.g.
+// "zoom"), for a window the model asked to see or a contrast, and returns
+// the steps shown. The window must lie inside the episode and show at
+// most maxSteps steps (≤ 0: no limit).
+func ShowSteps(spec env.Spec, tr *traj.Trajectory, from, to, every, maxSteps int, why string) (string, []int, error) {
 	t, err := lookup(spec)
 	if err != nil {
 		return "", nil, err
@@ -559,16 +560,21 @@ func ShowSteps(spec env.Spec, tr *traj.Trajectory, from, to, maxSteps int, why s
 	if tr == nil {
 		return "", nil, fmt.Errorf("interpret: nil trajectory")
 	}
+	every = max(every, 1)
 	n := tr.Len()
+	count := 0
+	if from <= to {
+		count = (to-from)/every + 1
+	}
 	switch {
 	case from < 0 || to >= n || from > to:
-		return "", nil, fmt.Errorf("interpret: steps %d-%d are outside episode %s (steps 0-%d)", from, to, tr.ID, n-1)
-	case maxSteps > 0 && to-from+1 > maxSteps:
-		return "", nil, fmt.Errorf("interpret: steps %d-%d are %d steps, more than the %d one window may show", from, to, to-from+1, maxSteps)
+		return "", nil, fmt.Errorf("interpret: steps %d-%d are not a window of episode %s (steps 0-%d, from ≤ to)", from, to, tr.ID, n-1)
+	case maxSteps > 0 && count > maxSteps:
+		return "", nil, fmt.Errorf("interpret: steps %d-%d are %d steps, more than the %d one window may show", from, to, count, maxSteps)
 	}
 	var sb strings.Builder
-	steps := make([]int, 0, to-from+1)
-	for k := from; k <= to; k++ {
+	steps := make([]int, 0, count)
+	for k := from; k <= to; k += every {
 		l := t.step(k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
 		i := strings.IndexByte(l, ':')
 		sb.WriteString(l[:i] + " [" + why + "]" + l[i:] + "\n")

@@ -67,20 +67,9 @@ func (a *Advisor) batchRequests(trajs []traj.Trajectory) ([]batchRequest, error)
 	if a.cfg.Mode != ModeSingle {
 		return nil, fmt.Errorf("llm: batch files hold one request per batch: set mode %q (mode %q needs each answer before its next request)", ModeSingle, a.cfg.Mode)
 	}
-	var valid []*traj.Trajectory
-	ids := map[string]bool{}
-	for i := range trajs {
-		t := &trajs[i]
-		if err := t.Validate(a.spec); err != nil {
-			return nil, fmt.Errorf("llm: %w", err)
-		}
-		if t.ID == "" || ids[t.ID] {
-			return nil, fmt.Errorf("llm: trajectory with empty or duplicate id %q", t.ID)
-		}
-		ids[t.ID] = true
-		if t.Len() > 0 {
-			valid = append(valid, t)
-		}
+	valid, err := a.checkTrajs(trajs)
+	if err != nil {
+		return nil, err
 	}
 	var out []batchRequest
 	for i, b := range deal(valid, a.cfg.TrajectoriesPerRequest) {

@@ -45,6 +45,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,6 +93,10 @@ var _ advisor.Advisor = (*Advisor)(nil)
 // them once against spec to catch template errors now rather than mid-run)
 // and returns the advisor. logger may be nil.
 func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
+	return buildAdvisor(cfg, spec, logger, true)
+}
+
+func buildAdvisor(cfg Config, spec env.Spec, logger *slog.Logger, readKey bool) (*Advisor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -101,9 +106,12 @@ func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
 	if spec.Action.Dim <= 0 || (!spec.Action.IsDiscrete() && (len(spec.Action.Low) != spec.Action.Dim || len(spec.Action.High) != spec.Action.Dim)) {
 		return nil, fmt.Errorf("llm: env %q has an invalid action space", spec.ID)
 	}
-	key, err := cfg.apiKey()
-	if err != nil {
-		return nil, err
+	var key string
+	if readKey {
+		var err error
+		if key, err = cfg.apiKey(); err != nil {
+			return nil, err
+		}
 	}
 	a := &Advisor{
 		cfg: cfg, spec: spec, key: key,
@@ -114,7 +122,7 @@ func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
 		tpm:    newBucket(cfg.TokensPerMinute),
 	}
 	a.spent = sync.NewCond(&a.mu)
-	if key == "" {
+	if key == "" && readKey {
 		a.log.Info("llm: no API key found; sending requests without one", "api_key_env", cfg.APIKeyEnv)
 	}
 	var id [4]byte
@@ -427,13 +435,13 @@ type batchPrompt struct {
 	eps  map[string]*shownEpisode
 }
 
-// prepareBatch summarises a batch's episodes (showing given steps, if any)
-// and renders the system message.
+// prepareBatch summarises a batch's episodes (showing given steps, if any),
+// adds the contrasts and renders the system message.
 func (a *Advisor) prepareBatch(idx int, trajs []*traj.Trajectory, given map[*traj.Trajectory][]int) (*batchPrompt, error) {
 	sums := make([]interpret.Summary, len(trajs))
 	eps := make(map[string]*shownEpisode, len(trajs))
 	for i, t := range trajs {
-		s, err := interpret.Summarize(a.spec, t, interpret.Budget{MaxTokens: a.cfg.SummaryTokens, Include: given[t]})
+		s, err := interpret.Summarize(a.spec, t, interpret.Budget{MaxTokens: a.cfg.SummaryTokens, Include: given[t], Resolution: a.cfg.Summary})
 		if err != nil {
 			return nil, fmt.Errorf("summarizing %s: %w", t.ID, err)
 		}
@@ -445,12 +453,101 @@ func (a *Advisor) prepareBatch(idx int, trajs []*traj.Trajectory, given map[*tra
 		eps[t.ID] = &shownEpisode{traj: t, shown: shown}
 	}
 	d := batchData(a.base, trajs, sums)
+	if a.cfg.Contrast {
+		if err := a.addContrasts(&d, eps); err != nil {
+			return nil, err
+		}
+	}
 	sys, err := a.tmpl.render("system.tmpl", d)
 	if err != nil {
 		return nil, err
 	}
 	return &batchPrompt{id: fmt.Sprintf("b%d", idx), data: d, eps: eps,
 		msgs: []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: sys}}}, nil
+}
+
+// addContrasts puts, under each failed episode in the lower half of the
+// batch by return, the batch's best episode over the same steps as the
+// failure window (the last interpret.DefaultDense steps), every
+// ContrastEvery-th step; where the best episode is shorter, its own last
+// steps (the same phase: the end of the episode). The steps shown become
+// citable for the best episode.
+func (a *Advisor) addContrasts(d *promptData, eps map[string]*shownEpisode) error {
+	if len(d.Episodes) < 2 {
+		return nil
+	}
+	best := &d.Episodes[0]
+	bt := eps[best.ID].traj
+	for i := (len(d.Episodes) + 1) / 2; i < len(d.Episodes); i++ {
+		e := &d.Episodes[i]
+		ft := eps[e.ID].traj
+		if !failed(a.spec, ft) || e.Return >= best.Return {
+			continue
+		}
+		n := ft.Len()
+		from, to := max(0, n-interpret.DefaultDense), n-1
+		what := fmt.Sprintf("the same steps %d-%d", from, to)
+		if to >= bt.Len() {
+			w := to - from
+			to = bt.Len() - 1
+			from = max(0, to-w)
+			what = fmt.Sprintf("its own last steps %d-%d (it is shorter: the same phase, the end of the episode)", from, to)
+		}
+		// Align the stride to the window's end, so its last step is shown.
+		every := a.cfg.ContrastEvery
+		from += (to - from) % every
+		text, steps, err := interpret.ShowSteps(a.spec, bt, from, to, every, 0, fmt.Sprintf("contrast with %s", e.ID))
+		if err != nil {
+			return fmt.Errorf("contrast of %s with %s: %w", e.ID, best.ID, err)
+		}
+		e.Contrast = fmt.Sprintf("Contrast: the best episode of this prompt, %q (return %.2f), over %s, every %s step:\n%s",
+			best.ID, best.Return, what, ordinalEN(every), strings.TrimRight(text, "\n"))
+		for _, k := range steps {
+			eps[best.ID].shown[k] = true
+		}
+	}
+	// The best episode's citable steps now include the contrast steps.
+	ks := make([]int, 0, len(eps[best.ID].shown))
+	for k := range eps[best.ID].shown {
+		ks = append(ks, k)
+	}
+	sort.Ints(ks)
+	best.Steps, best.StepList = ks, joinInts(ks)
+	best.Omitted = bt.Len() - len(ks)
+	return nil
+}
+
+// failed reports whether an episode is a failure: a termination (for Pong,
+// a lost game).
+func failed(spec env.Spec, t *traj.Trajectory) bool {
+	if spec.Action.IsDiscrete() {
+		return t.Terminated && t.Return < 0
+	}
+	return t.Terminated
+}
+
+func joinInts(ks []int) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = strconv.Itoa(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// ordinalEN renders 3 → "3rd".
+func ordinalEN(k int) string {
+	switch {
+	case k == 1:
+		return "1st"
+	case k%100 >= 11 && k%100 <= 13:
+	case k%10 == 1:
+		return strconv.Itoa(k) + "st"
+	case k%10 == 2:
+		return strconv.Itoa(k) + "nd"
+	case k%10 == 3:
+		return strconv.Itoa(k) + "rd"
+	}
+	return strconv.Itoa(k) + "th"
 }
 
 // givenStates is the identification answer for given steps, in the form

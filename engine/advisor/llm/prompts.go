@@ -130,6 +130,7 @@ type episodeData struct {
 	Steps    []int  // the steps the model may cite
 	StepList string // Steps, comma-separated
 	Omitted  int
+	Contrast string // the best episode over the same steps, for a failed low-return episode (Config.Contrast)
 }
 
 // baseData fills the batch-independent fields.
