@@ -134,6 +134,7 @@ func buildAdvisor(cfg Config, spec env.Spec, logger *slog.Logger, readKey bool) 
 		return nil, fmt.Errorf("llm: rules of %s: %w", spec.ID, err)
 	}
 	a.base = baseData(spec, rules, cfg.MaxCritical)
+	a.base.Agentic, a.base.MaxToolCalls, a.base.ToolSteps = cfg.Mode == ModeAgentic, cfg.MaxToolCalls, cfg.ToolSteps
 	t, err := loadTemplates(cfg.PromptDir)
 	if err != nil {
 		return nil, err
@@ -173,6 +174,16 @@ func (a *Advisor) scrub(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, a.key, "[REDACTED]")
+}
+
+// scrubCalls removes the API key from tool calls.
+func (a *Advisor) scrubCalls(calls []openai.ToolCall) []openai.ToolCall {
+	out := make([]openai.ToolCall, len(calls))
+	for i, tc := range calls {
+		out[i] = openai.ToolCall{ID: a.scrub(tc.ID), Type: tc.Type,
+			Function: openai.FunctionCall{Name: a.scrub(tc.Function.Name), Arguments: a.scrub(tc.Function.Arguments)}}
+	}
+	return out
 }
 
 // scrubErr returns err, or a plain error with the key removed when its text
@@ -383,7 +394,11 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 			answer = givenStates(trajs, given) // the ablation's states, not the model's
 			continue
 		}
-		answer, err = a.call(ctx, batchID, step, msgs, rep)
+		if a.cfg.Mode == ModeAgentic && given == nil {
+			answer, err = a.agentic(ctx, batchID, msgs, eps, rep)
+		} else {
+			answer, err = a.call(ctx, batchID, step, msgs, rep)
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -599,16 +614,30 @@ func outcomeOf(err error, info *callInfo) string {
 }
 
 func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.ChatCompletionMessage, rep *advisor.Report) (string, error) {
+	m, err := a.callMsg(ctx, batchID, step, msgs, nil, nil, rep)
+	return m.Content, err
+}
+
+// callMsg is call returning the whole answer message, tool calls
+// included, for a request offering tools with the given tool_choice.
+func (a *Advisor) callMsg(ctx context.Context, batchID, step string, msgs []openai.ChatCompletionMessage, tools []openai.Tool, choice any, rep *advisor.Report) (openai.ChatCompletionMessage, error) {
 	cfg := &a.cfg
 	auditMsgs := make([]message, len(msgs))
 	var promptText strings.Builder
 	for i, m := range msgs {
-		auditMsgs[i] = message{m.Role, m.Content}
+		auditMsgs[i] = message{Role: m.Role, Content: m.Content, ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID}
 		promptText.WriteString(m.Content)
+		for _, tc := range m.ToolCalls {
+			promptText.WriteString(tc.Function.Name + tc.Function.Arguments)
+		}
 		promptText.WriteByte('\n')
 	}
+	if len(tools) > 0 {
+		def, _ := json.Marshal(tools)
+		promptText.Write(def) // the tool definition is part of the prompt
+	}
 	estPrompt := interpret.EstimateTokens(promptText.String())
-	key := cacheKey(cfg, msgs)
+	key := cacheKeyTools(cfg, msgs, tools, choice)
 	id := fmt.Sprintf("%s-%d-%s-%s", a.instance, a.seq.Add(1), batchID, step)
 
 	rec := auditRecord{RequestID: id, Model: cfg.Model, Step: step, Messages: auditMsgs}
@@ -624,20 +653,21 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 	} else if ok {
 		rep.CacheHits++
 		r := rec
-		r.CacheHit, r.Answer, r.Usage, r.JSONMode = true, e.Answer, e.Usage, cfg.JSONMode
+		r.CacheHit, r.Answer, r.ToolCalls, r.Usage, r.JSONMode = true, e.Answer, e.ToolCalls, e.Usage, cfg.JSONMode
 		writeAudit(r)
 		a.observed("cache_hit", 0, 0, 0)
-		return e.Answer, nil
+		return openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: e.Answer, ToolCalls: e.ToolCalls}, nil
 	}
 
 	for attempt := 0; ; attempt++ {
 		jsonMode := cfg.JSONMode && !a.noJSONMode.Load()
 		req := a.request(msgs, jsonMode)
+		req.Tools, req.ToolChoice = tools, choice
 
 		est := estPrompt + cfg.MaxTokens
 		taken, err := a.waitTurn(ctx, est)
 		if err != nil {
-			return "", err
+			return openai.ChatCompletionMessage{}, err
 		}
 		// The budget is checked with a concurrency slot held, so it sees
 		// the usage of every request that finished before this one and the
@@ -646,7 +676,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			<-a.sem
 			a.tpm.adjust(-taken)
 			a.observed("budget", 0, 0, 0)
-			return "", advisor.ErrBudget
+			return openai.ChatCompletionMessage{}, advisor.ErrBudget
 		}
 		info := &callInfo{retryAfter: -1}
 		actx, cancel := context.WithTimeout(context.WithValue(ctx, callInfoKey{}, info), cfg.Timeout)
@@ -661,13 +691,21 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		r.LatencyMS = float64(latency.Microseconds()) / 1000
 		if err == nil {
 			var answer, finish string
+			var calls []openai.ToolCall
 			if len(resp.Choices) > 0 {
 				// Scrubbed at once, so the key cannot reach annotations,
 				// the cache or the audit log through an answer.
 				answer = a.scrub(resp.Choices[0].Message.Content)
 				finish = string(resp.Choices[0].FinishReason)
+				if len(tools) > 0 {
+					calls = a.scrubCalls(resp.Choices[0].Message.ToolCalls)
+				}
 			}
-			u, ok := checkUsage(resp.Usage, promptText.Len(), len(msgs), estPrompt, cfg.MaxTokens, answer)
+			callText := ""
+			for _, tc := range calls {
+				callText += tc.Function.Name + tc.Function.Arguments
+			}
+			u, ok := checkUsage(resp.Usage, promptText.Len(), len(msgs), estPrompt, cfg.MaxTokens, answer+callText)
 			if !ok {
 				rep.Reject(rejBadUsage)
 				a.log.Warn("llm: the server reported impossible usage; booking estimates", "request_id", id,
@@ -680,19 +718,19 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			// Release the slot only once the usage is booked, so the next
 			// request's budget check sees it (no overshoot at concurrency 1).
 			<-a.sem
-			r.ResponseID, r.Answer, r.Finish, r.Usage = resp.ID, answer, finish, u
+			r.ResponseID, r.Answer, r.ToolCalls, r.Finish, r.Usage = resp.ID, answer, calls, finish, u
 			writeAudit(r)
 			a.observed("ok", latency, u.PromptTokens, u.CompletionTokens)
 			if finish == string(openai.FinishReasonLength) {
 				a.log.Warn("llm: answer cut at max_tokens", "request_id", id, "max_tokens", cfg.MaxTokens)
 			}
-			if answer != "" {
-				if err := a.cache.put(cacheEntry{Key: key, Model: cfg.Model, Time: time.Now().UTC(), Answer: answer, Usage: u}); err != nil {
+			if answer != "" || len(calls) > 0 {
+				if err := a.cache.put(cacheEntry{Key: key, Model: cfg.Model, Time: time.Now().UTC(), Answer: answer, ToolCalls: calls, Usage: u}); err != nil {
 					a.log.Warn("llm: cache", "err", a.scrub(err.Error()))
 				}
 			}
-			a.log.Debug("llm: answer", "request_id", id, "latency", latency, "prompt_tokens", u.PromptTokens, "completion_tokens", u.CompletionTokens)
-			return answer, nil
+			a.log.Debug("llm: answer", "request_id", id, "latency", latency, "prompt_tokens", u.PromptTokens, "completion_tokens", u.CompletionTokens, "tool_calls", len(calls))
+			return openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: answer, ToolCalls: calls}, nil
 		}
 
 		a.spend(est, 0)
@@ -703,7 +741,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		writeAudit(r)
 		a.observed(outcomeOf(err, info), latency, 0, 0)
 		if ctx.Err() != nil {
-			return "", ctx.Err()
+			return openai.ChatCompletionMessage{}, ctx.Err()
 		}
 		if jsonMode && statusOf(err, info) == http.StatusBadRequest && mentionsResponseFormat(err) {
 			a.noJSONMode.Store(true)
@@ -713,7 +751,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		}
 		retry, wait := retryDecision(err, info)
 		if !retry || attempt >= cfg.MaxRetries {
-			return "", fmt.Errorf("%s request %s failed after %d attempt(s): %w", step, id, attempt+1, serr)
+			return openai.ChatCompletionMessage{}, fmt.Errorf("%s request %s failed after %d attempt(s): %w", step, id, attempt+1, serr)
 		}
 		if wait < 0 {
 			wait = backoff(cfg.BackoffBase, cfg.BackoffMax, attempt)
@@ -722,7 +760,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		}
 		a.log.Warn("llm: request failed; retrying", "request_id", id, "attempt", attempt+1, "wait", wait, "status", statusOf(err, info), "err", serr.Error())
 		if err := sleep(ctx, wait); err != nil {
-			return "", err
+			return openai.ChatCompletionMessage{}, err
 		}
 	}
 }

@@ -122,6 +122,7 @@ func (a *Advisor) WritePrompts(trajs []traj.Trajectory, dir string) ([]PromptInf
 			}
 			info := PromptInfo{Name: fmt.Sprintf("%s-%s", bp.id, step), Step: step, Tokens: promptTokens(msgs), Citable: citable}
 			req := a.request(append([]openai.ChatCompletionMessage(nil), msgs...), a.cfg.JSONMode)
+			req.Tools, req.ToolChoice = a.toolsFor(true)
 			pf := promptFile{Request: req, Settings: a.settings(), PromptInfo: info, Note: note}
 			js, err := json.MarshalIndent(pf, "", "  ")
 			if err != nil {

@@ -111,6 +111,9 @@ type promptData struct {
 	Bounds        []boundData
 	ActionExample string // "<number>, <number>, <number>"
 	MaxCritical   int
+	Agentic       bool          // ModeAgentic: the show_steps tool is offered
+	MaxToolCalls  int           // ModeAgentic: calls per request
+	ToolSteps     int           // ModeAgentic: steps per call
 	Episodes      []episodeData // by decreasing return
 	Total         int           // len(Episodes)
 }
