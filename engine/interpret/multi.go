@@ -109,7 +109,8 @@ func (t *task) margins(tr *traj.Trajectory) []margin {
 
 // events finds the steps the task's physics marks: for each safety
 // margin its local minima (the lowest within ±minimumHalfWidth steps,
-// ranked by how low they are within the episode's range) and, in an
+// ranked by how low they are within the episode's range), the step before
+// each minimum where the margin fell fastest and, in an
 // episode that failed, the last step the margin was at its episode median
 // before shrinking for good; for Pong the steps of each rally (see
 // pongEvents).
@@ -135,13 +136,31 @@ func (t *task) events(tr *traj.Trajectory) []event {
 					low = false
 				}
 			}
-			if low && v[k] < v[k-1] {
+			if low && v[k] < v[k-1] && v[k] >= 0 { // below 0 the limit is already passed
 				r := (v[k] - lo) / span
 				mins = append(mins, event{k, 1 + r, fmt.Sprintf("%s local minimum: %s to %s", m.name, m.format(v[k]), m.limit)})
 			}
 		}
 		sort.SliceStable(mins, func(i, j int) bool { return mins[i].rank < mins[j].rank })
-		evs = append(evs, mins[:min(len(mins), maxEventsPerMargin)]...)
+		mins = mins[:min(len(mins), maxEventsPerMargin)]
+		evs = append(evs, mins...)
+		// The step the margin falls fastest on the way into each minimum:
+		// where the action that led there was taken.
+		for _, e := range mins {
+			k, best, drop := e.step, -1, 0.0
+			for j := max(0, k-2*minimumHalfWidth); j < k; j++ {
+				if d := v[j] - v[j+1]; d > drop {
+					best, drop = j, d
+				}
+			}
+			if best >= 0 {
+				evs = append(evs, event{best, e.rank + 0.005, fmt.Sprintf("%s falls fastest here (%s in one step) toward its minimum at step %d",
+					m.name, m.format(drop), k)})
+			}
+		}
+		if t.kind == kindCheetah {
+			evs = append(evs, flips(v)...)
+		}
 		if tr.Terminated && n > 2 {
 			sorted := slices.Clone(v)
 			slices.Sort(sorted)
@@ -159,6 +178,32 @@ func (t *task) events(tr *traj.Trajectory) []event {
 						m.name, m.format(v[last]), m.format(med))})
 				}
 			}
+		}
+	}
+	return evs
+}
+
+// flipWindow is how many steps before a halfcheetah flip are events.
+const flipWindow = 10
+
+// flips marks, from the flip margin v (90° − |pitch|), each step the
+// cheetah flips onto its back (the margin turns negative: its failure,
+// though the episode goes on) and the flipWindow steps before it, and each
+// step it rights itself again; the first flips rank first.
+func flips(v []float64) []event {
+	var evs []event
+	nflip := 0
+	for k := 1; k < len(v); k++ {
+		switch {
+		case v[k-1] >= 0 && v[k] < 0:
+			r := 0.1 * float64(nflip)
+			nflip++
+			evs = append(evs, event{k, r, fmt.Sprintf("flips onto its back here (flip %d)", nflip)})
+			for j := max(0, k-flipWindow); j < k; j++ {
+				evs = append(evs, event{j, r + 0.05, fmt.Sprintf("%d before flip %d", k-j, nflip)})
+			}
+		case v[k-1] < 0 && v[k] >= 0:
+			evs = append(evs, event{k, 2, "rights itself here (off its back)"})
 		}
 	}
 	return evs

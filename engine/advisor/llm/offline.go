@@ -120,9 +120,9 @@ func (a *Advisor) WritePrompts(trajs []traj.Trajectory, dir string) ([]PromptInf
 			if a.cfg.Mode == ModeAgentic {
 				note = "the model may call show_steps; each call's result and the follow-up request exist only with a model"
 			}
-			info := PromptInfo{Name: fmt.Sprintf("%s-%s", bp.id, step), Step: step, Tokens: promptTokens(msgs), Citable: citable}
 			req := a.request(append([]openai.ChatCompletionMessage(nil), msgs...), a.cfg.JSONMode)
 			req.Tools, req.ToolChoice = a.toolsFor(true)
+			info := PromptInfo{Name: fmt.Sprintf("%s-%s", bp.id, step), Step: step, Tokens: promptTokens(msgs, req.Tools), Citable: citable}
 			pf := promptFile{Request: req, Settings: a.settings(), PromptInfo: info, Note: note}
 			js, err := json.MarshalIndent(pf, "", "  ")
 			if err != nil {
@@ -140,12 +140,17 @@ func (a *Advisor) WritePrompts(trajs []traj.Trajectory, dir string) ([]PromptInf
 	return out, nil
 }
 
-// promptTokens is the estimate a request reserves for its prompt.
-func promptTokens(msgs []openai.ChatCompletionMessage) int {
+// promptTokens is the estimate a request reserves for its prompt (as
+// callMsg computes it: the messages, and the tool definitions if any).
+func promptTokens(msgs []openai.ChatCompletionMessage, tools []openai.Tool) int {
 	var b strings.Builder
 	for _, m := range msgs {
 		b.WriteString(m.Content)
 		b.WriteByte('\n')
+	}
+	if len(tools) > 0 {
+		def, _ := json.Marshal(tools)
+		b.Write(def)
 	}
 	return interpret.EstimateTokens(b.String())
 }
