@@ -142,6 +142,26 @@ func TestSummarizeMulti(t *testing.T) {
 					}
 				}
 			}
+			// The fastest fall into a minimum: the largest one-step drop of
+			// the 10 steps before it.
+			for _, k := range tagged(s, "height margin falls fastest") {
+				var minStep int
+				for _, r := range s.Reasons[k] {
+					if i := strings.Index(r, "height margin falls fastest"); i >= 0 {
+						fields := strings.Fields(r)
+						minStep, _ = strconv.Atoi(fields[len(fields)-1])
+					}
+				}
+				drop := height(tc.tr, k) - height(tc.tr, k+1)
+				if k >= minStep || drop <= 0 {
+					t.Errorf("step %d: drop %.4f toward the minimum at %d", k, drop, minStep)
+				}
+				for j := max(0, minStep-2*minimumHalfWidth); j < minStep; j++ {
+					if d := height(tc.tr, j) - height(tc.tr, j+1); d > drop {
+						t.Errorf("step %d falls %.4f, more than step %d (%.4f)", j, d, k, drop)
+					}
+				}
+			}
 			// The step a margin shrinks for good: at or above the median,
 			// every later step below it.
 			for _, k := range tagged(s, "height margin shrinks for good") {
@@ -162,8 +182,9 @@ func TestSummarizeMulti(t *testing.T) {
 					}
 				}
 			}
-			if tc.tr == fall && tc.b.MaxTokens >= 6000 && len(tagged(s, "local minimum")) == 0 {
-				t.Error("no margin minima among the events")
+			if tc.tr == fall && tc.b.MaxTokens >= 6000 && (len(tagged(s, "local minimum")) == 0 || len(tagged(s, "falls fastest")) == 0 || len(tagged(s, "shrinks for good")) == 0) {
+				t.Errorf("events missing: minima %v, fastest falls %v, shrinks for good %v",
+					tagged(s, "local minimum"), tagged(s, "falls fastest"), tagged(s, "shrinks for good"))
 			}
 		})
 	}
@@ -266,6 +287,52 @@ func TestShowSteps(t *testing.T) {
 			}
 			if strings.Count(text, "\n") != len(tc.want) {
 				t.Errorf("%d lines, want %d", strings.Count(text, "\n"), len(tc.want))
+			}
+		})
+	}
+}
+
+func TestFlips(t *testing.T) {
+	cases := []struct {
+		name   string
+		v      []float64
+		flip   []int // steps tagged as a flip
+		before []int // steps tagged as before a flip
+		right  []int // steps tagged as righting
+	}{
+		{name: "never flips", v: []float64{80, 60, 40, 60}},
+		{name: "flips and rights", v: []float64{80, 40, 5, -20, -80, -10, 3, 50},
+			flip: []int{3}, before: []int{0, 1, 2}, right: []int{6}},
+		{name: "window bounded", v: append(slices.Repeat([]float64{50}, 15), -1),
+			flip: []int{15}, before: []int{5, 6, 7, 8, 9, 10, 11, 12, 13, 14}},
+		{name: "two flips, the first ranks first", v: []float64{10, -10, 10, -10},
+			flip: []int{1, 3}, before: []int{0, 0, 1, 2}, right: []int{2}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var flip, before, right []int
+			var firstRank, secondRank float64
+			for _, e := range flips(tc.v) {
+				switch {
+				case strings.HasPrefix(e.reason, "flips onto its back"):
+					flip = append(flip, e.step)
+					if strings.Contains(e.reason, "flip 1") {
+						firstRank = e.rank
+					} else {
+						secondRank = e.rank
+					}
+				case strings.Contains(e.reason, "before flip"):
+					before = append(before, e.step)
+				case strings.HasPrefix(e.reason, "rights itself"):
+					right = append(right, e.step)
+				}
+			}
+			slices.Sort(before)
+			if !slices.Equal(flip, tc.flip) || !slices.Equal(before, tc.before) || !slices.Equal(right, tc.right) {
+				t.Errorf("flip %v before %v right %v; want %v %v %v", flip, before, right, tc.flip, tc.before, tc.right)
+			}
+			if len(tc.flip) > 1 && !(firstRank < secondRank) {
+				t.Errorf("first flip rank %v, second %v", firstRank, secondRank)
 			}
 		})
 	}
