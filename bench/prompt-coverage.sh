@@ -6,10 +6,12 @@
 #
 # For each task (hopper, walker2d, ant, halfcheetah, pong) it trains 100 000
 # steps (seed 1) and collects 16 episodes, unless DIR/TASK/traj.jsonl exists;
-# then it writes the prompts twice with `ultra annotate --advisor llm
+# then it writes the prompts three times with `ultra annotate --advisor llm
 # --print-prompts` (nothing is sent):
 #   before: summary stride, 1200 tokens per episode, no contrast (the
 #           defaults before issue 19);
+#   stride: summary stride at the new default budget, no contrast (what the
+#           budget alone buys);
 #   after:  the defaults.
 # It prints the README's before/after table (coverage of the last 60 steps of
 # each failed episode, share of the scripted expert's critical steps the
@@ -22,6 +24,7 @@ mkdir -p "$out" bin
 go build -o bin/ultra ./cmd/ultra
 u=bin/ultra
 printf 'summary: stride\nsummary_tokens: 1200\ncontrast: false\n' > "$out/before.yaml"
+printf 'summary: stride\ncontrast: false\n' > "$out/stride.yaml"
 
 for task in hopper walker2d ant halfcheetah pong; do
   d=$out/$task
@@ -29,19 +32,21 @@ for task in hopper walker2d ant halfcheetah pong; do
     $u train --env "$task" --steps 100000 --seed 1 --out "$d/run" --metrics-addr '' >"$d.train.log" 2>&1
     $u collect --checkpoint "$d/run/checkpoint.bin" --episodes 16 --seed 1 --out "$d/traj.jsonl" >"$d.collect.log"
   fi
-  rm -rf "$d/before" "$d/after"
+  rm -rf "$d/before" "$d/stride" "$d/after"
   $u annotate --traj "$d/traj.jsonl" --advisor llm --print-prompts "$d/before" --llm-config "$out/before.yaml" --json | jq -c .coverage >"$d/before.json"
+  $u annotate --traj "$d/traj.jsonl" --advisor llm --print-prompts "$d/stride" --llm-config "$out/stride.yaml" --json | jq -c .coverage >"$d/stride.json"
   $u annotate --traj "$d/traj.jsonl" --advisor llm --print-prompts "$d/after" --json | jq -c .coverage >"$d/after.json"
 done
 
 pct() { jq -r "$1" "$2" | awk '{printf "%.1f%%", 100*$1}'; }
-echo "| task | failed episodes | last 60 steps shown, before → after | scripted critical steps citable, before → after | prompt tokens per request, before → after | prompt tokens per annotate of 16 episodes, before → after |"
+echo "| task | failed episodes | last 60 steps shown: before → after (stride at the new budget) | scripted critical steps citable: before → after (stride at the new budget) | prompt tokens per request, before → after | prompt tokens per annotate of 16 episodes, before → after |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for task in hopper walker2d ant halfcheetah pong; do
-  b=$out/$task/before.json a=$out/$task/after.json
+  b=$out/$task/before.json a=$out/$task/after.json st=$out/$task/stride.json
   failed=$(jq -r '"\(.failed) of \(.episodes)"' "$a")
-  if [ "$(jq -r .failed "$a")" = 0 ]; then cov="— (none failed)"; else cov="$(pct .last_window_coverage "$b") → $(pct .last_window_coverage "$a")"; fi
-  crit="$(jq -r '"\(.scripted_critical_citable)/\(.scripted_critical)"' "$b") → $(jq -r '"\(.scripted_critical_citable)/\(.scripted_critical)"' "$a")"
+  if [ "$(jq -r .failed "$a")" = 0 ]; then cov="— (none failed)"; else cov="$(pct .last_window_coverage "$b") → $(pct .last_window_coverage "$a") ($(pct .last_window_coverage "$st"))"; fi
+  frac='"\(.scripted_critical_citable)/\(.scripted_critical)"'
+  crit="$(jq -r "$frac" "$b") → $(jq -r "$frac" "$a") ($(jq -r "$frac" "$st"))"
   tpr="$(jq -r '.tokens_per_request|round' "$b") → $(jq -r '.tokens_per_request|round' "$a")"
   tot="$(jq -r .tokens_total "$b") → $(jq -r .tokens_total "$a")"
   echo "| $task | $failed | $cov | $crit | $tpr | $tot |"

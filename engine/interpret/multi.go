@@ -437,9 +437,12 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 	mStart, mEnd := n-dense-medium, n-dense // [mStart, mEnd)
 	for k := mEnd - every; k >= mStart; k -= every {
 		sel.mediumWant++
-		if add(k, fmt.Sprintf("every %s step of %d-%d", ordinal(every), mStart, mEnd-1), false) {
-			sel.mediumShown++
+	}
+	for k := mEnd - every; k >= mStart; k -= every { // the latest first, while they fit
+		if !add(k, fmt.Sprintf("every %s step of %d-%d", ordinal(every), mStart, mEnd-1), false) {
+			break
 		}
+		sel.mediumShown++
 	}
 	// 5. Sparse: the smallest stride whose steps all fit.
 	sparseFrom, sparseTo := 0, mStart // [0, mStart)
@@ -463,7 +466,7 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 				break
 			}
 		}
-		if k <= sparseTo {
+		if k < sparseTo { // a stride ≥ sparseTo would show only step 0, shown already
 			sel.sparse = k
 			for s := sparseFrom; s < sparseTo; s += k {
 				add(s, sparseReason(k), true)
@@ -571,9 +574,15 @@ func (s multiSel) footer(shown int) string {
 		}
 	}
 	if s.mediumWant > 0 {
-		rules = append(rules, fmt.Sprintf("every %s step of the %d steps before those", ordinal(s.every), s.medium))
+		from, to := s.n-s.dense-s.medium, s.n-s.dense-1
+		switch {
+		case s.mediumShown == s.mediumWant:
+			rules = append(rules, fmt.Sprintf("every %s step of the %d steps before those (%d-%d)", ordinal(s.every), s.medium, from, to))
+		case s.mediumShown > 0:
+			rules = append(rules, fmt.Sprintf("the latest %d of every %s step of steps %d-%d", s.mediumShown, ordinal(s.every), from, to))
+		}
 		if s.mediumShown < s.mediumWant {
-			left = append(left, fmt.Sprintf("%d of %d medium-stride steps", s.mediumWant-s.mediumShown, s.mediumWant))
+			left = append(left, fmt.Sprintf("%d of the %d medium-stride steps (every %s of %d-%d)", s.mediumWant-s.mediumShown, s.mediumWant, ordinal(s.every), from, to))
 		}
 	}
 	switch {
