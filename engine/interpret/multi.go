@@ -37,6 +37,9 @@ const (
 	// minimumHalfWidth is how many steps on each side a local minimum must
 	// be the lowest of.
 	minimumHalfWidth = 5
+	// eventShare is the share of the room left after the dense window that
+	// event steps may take before the medium stride is placed.
+	eventShare = 0.5
 )
 
 // CheckResolution reports an unknown resolution, naming the valid ones.
@@ -359,6 +362,7 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 	}
 	const footerReserve = 700
 	used := len(header) + footerReserve
+	limit := maxBytes // what add may fill up to
 	// add shows step k for why, if it fits (or force); it returns false
 	// when it did not fit.
 	add := func(k int, why string, force bool) bool {
@@ -372,7 +376,7 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 		} else {
 			delta = lineBytes(k, []string{why})
 		}
-		if !force && used+delta > maxBytes {
+		if !force && used+delta > limit {
 			return false
 		}
 		used += delta
@@ -428,11 +432,22 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 		return evs[i].step > evs[j].step
 	})
 	sel.events = len(evs)
-	for _, e := range evs {
+	// The events that mark a failure (rank 0: a margin shrinking for good,
+	// a Pong miss, a flip) go first; the others may then fill at most
+	// eventShare of the room left, so the medium stride gets a share too,
+	// and what they could not place comes after it.
+	pending := evs[:0:0]
+	for i, e := range evs {
+		if e.rank > 0 && (i == 0 || evs[i-1].rank <= 0) {
+			limit = used + int(eventShare*float64(max(0, maxBytes-used)))
+		}
 		if add(e.step, e.reason, false) {
 			sel.eventsShown++
+		} else {
+			pending = append(pending, e)
 		}
 	}
+	limit = maxBytes
 	// 4. Medium: every every-th step of the window before the dense one.
 	mStart, mEnd := n-dense-medium, n-dense // [mStart, mEnd)
 	for k := mEnd - every; k >= mStart; k -= every {
@@ -443,6 +458,11 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 			break
 		}
 		sel.mediumShown++
+	}
+	for _, e := range pending {
+		if add(e.step, e.reason, false) {
+			sel.eventsShown++
+		}
 	}
 	// 5. Sparse: the smallest stride whose steps all fit.
 	sparseFrom, sparseTo := 0, mStart // [0, mStart)
