@@ -8,7 +8,11 @@
 //
 // In ModeSingle one request does all three steps; in ModeThree three
 // requests do one step each, each continuing the conversation with the
-// previous answer. Episodes are dealt into batches of
+// previous answer; ModeAgentic is ModeSingle with the show_steps zoom tool
+// (zoom.go). Summaries are multi-resolution by default (Config.Summary),
+// with contrast windows of the batch's best episode next to failed ones
+// (Config.Contrast). NewOffline and WritePrompts render the requests
+// without sending them. Episodes are dealt into batches of
 // Config.TrajectoriesPerRequest by return, so every prompt holds better and
 // worse episodes to contrast.
 //
