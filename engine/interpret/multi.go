@@ -58,27 +58,24 @@ type event struct {
 	reason string
 }
 
-// margin is one safety margin of a task over an episode.
+// margin is one safety margin of a task over an episode, computed from
+// each step's observation on demand (nothing per step is stored, so the
+// memory a summary takes does not grow with the episode).
 type margin struct {
-	name   string    // "height margin"
-	unit   string    // "m", "°"
-	limit  string    // what it measures the distance to
-	values []float64 // per step; +Inf where undefined
+	name  string // "height margin"
+	unit  string // "m", "°"
+	limit string // what it measures the distance to
+	at    func(k int) float64
 }
 
-// margins returns the task's safety margins per step: the distance to each
-// finite termination bound (planar: torso height and pitch; ant: torso
-// height) or, for halfcheetah, the pitch left before it flips onto its back
-// (90°). Pong has none.
+// margins returns the task's safety margins: the distance to each finite
+// termination bound (planar: torso height and pitch; ant: torso height)
+// or, for halfcheetah, the pitch left before it flips onto its back (90°).
+// Pong has none.
 func (t *task) margins(tr *traj.Trajectory) []margin {
-	n := tr.Len()
 	var out []margin
 	add := func(name, unit, limit string, f func(o []float32) float64) {
-		m := margin{name: name, unit: unit, limit: limit, values: make([]float64, n)}
-		for k := range n {
-			m.values[k] = f(tr.ObsAt(k))
-		}
-		out = append(out, m)
+		out = append(out, margin{name: name, unit: unit, limit: limit, at: func(k int) float64 { return f(tr.ObsAt(k)) }})
 	}
 	var zr [2]float64
 	switch t.kind {
@@ -110,106 +107,152 @@ func (t *task) margins(tr *traj.Trajectory) []margin {
 	return out
 }
 
-// events finds the steps the task's physics marks: for each safety
-// margin its local minima (the lowest within ±minimumHalfWidth steps,
-// ranked by how low they are within the episode's range), the step before
-// each minimum where the margin fell fastest and, in an
-// episode that failed, the last step the margin was at its episode median
-// before shrinking for good; for Pong the steps of each rally (see
-// pongEvents).
-func (t *task) events(tr *traj.Trajectory) []event {
+// eventSet keeps the most telling events, at most limit of them (the
+// summary could not show more), in memory bounded by limit: once full,
+// it refuses events that rank no better than the worst it keeps (callers
+// ask wants before formatting a reason), so what a long episode
+// allocates does not grow with its length. Of events of equal rank, the
+// first found are kept.
+type eventSet struct {
+	limit int
+	evs   []event
+	full  bool    // a trim left limit events
+	cut   float64 // then, the worst rank kept
+}
+
+// wants reports whether an event of this rank could be kept.
+func (s *eventSet) wants(rank float64) bool { return !s.full || rank < s.cut }
+
+func (s *eventSet) add(e event) {
+	if !s.wants(e.rank) {
+		return
+	}
+	s.evs = append(s.evs, e)
+	if len(s.evs) > 4*s.limit+64 {
+		s.trim()
+	}
+}
+
+// trim sorts the events, most telling first (then the latest), and keeps
+// the first limit.
+func (s *eventSet) trim() {
+	sort.SliceStable(s.evs, func(i, j int) bool {
+		if s.evs[i].rank != s.evs[j].rank {
+			return s.evs[i].rank < s.evs[j].rank
+		}
+		return s.evs[i].step > s.evs[j].step
+	})
+	if len(s.evs) >= s.limit {
+		s.evs = s.evs[:s.limit]
+		s.full, s.cut = true, s.evs[s.limit-1].rank
+	}
+}
+
+// events finds the steps the task's physics marks, the limit most telling
+// first: for each safety margin its local minima (the lowest within
+// ±minimumHalfWidth steps, ranked by how low they are within the
+// episode's range), the step before each minimum where the margin fell
+// fastest and, in an episode that failed, the last step the margin was at
+// or above its episode mean before shrinking for good; for halfcheetah
+// its flips (flips); for Pong the steps of each rally (pongEvents).
+func (t *task) events(tr *traj.Trajectory, limit int) []event {
+	set := &eventSet{limit: max(limit, 1)}
 	if t.kind == kindPong {
-		return t.pongEvents(tr)
+		t.pongEvents(tr, set)
+		set.trim()
+		return set.evs
 	}
 	n := tr.Len()
-	var evs []event
 	for _, m := range t.margins(tr) {
-		v := m.values
-		lo, hi := slices.Min(v), slices.Max(v)
+		v := m.at
+		lo, hi, mean := math.Inf(1), math.Inf(-1), 0.0
+		for k := range n {
+			x := v(k)
+			lo, hi, mean = min(lo, x), max(hi, x), mean+x
+		}
+		mean /= float64(n)
 		span := hi - lo
 		if span <= 0 || math.IsNaN(span) || math.IsInf(span, 0) {
 			continue
 		}
-		var mins []event
+		mins := &eventSet{limit: maxEventsPerMargin}
 		for k := 1; k < n-1; k++ {
-			a, b := max(0, k-minimumHalfWidth), min(n, k+minimumHalfWidth+1)
+			x := v(k)
+			if !(x < v(k-1)) || x < 0 { // below 0 the limit is already passed
+				continue
+			}
 			low := true
-			for j := a; j < b && low; j++ {
-				if v[j] < v[k] || (v[j] == v[k] && j < k) {
+			for j := max(0, k-minimumHalfWidth); j < min(n, k+minimumHalfWidth+1) && low; j++ {
+				if y := v(j); y < x || (y == x && j < k) {
 					low = false
 				}
 			}
-			if low && v[k] < v[k-1] && v[k] >= 0 { // below 0 the limit is already passed
-				r := (v[k] - lo) / span
-				mins = append(mins, event{k, 1 + r, fmt.Sprintf("%s local minimum: %s to %s", m.name, m.format(v[k]), m.limit)})
+			if r := 1 + (x-lo)/span; low && mins.wants(r) {
+				mins.add(event{k, r, fmt.Sprintf("%s local minimum: %s to %s", m.name, m.format(x), m.limit)})
 			}
 		}
-		sort.SliceStable(mins, func(i, j int) bool { return mins[i].rank < mins[j].rank })
-		mins = mins[:min(len(mins), maxEventsPerMargin)]
-		evs = append(evs, mins...)
-		// The step the margin falls fastest on the way into each minimum:
-		// where the action that led there was taken.
-		for _, e := range mins {
+		mins.trim()
+		for _, e := range mins.evs {
+			set.add(e)
+			// The step the margin falls fastest on the way into the
+			// minimum: where the action that led there was taken.
 			k, best, drop := e.step, -1, 0.0
 			for j := max(0, k-2*minimumHalfWidth); j < k; j++ {
-				if d := v[j] - v[j+1]; d > drop {
+				if d := v(j) - v(j+1); d > drop {
 					best, drop = j, d
 				}
 			}
-			if best >= 0 {
-				evs = append(evs, event{best, e.rank + 0.005, fmt.Sprintf("%s falls fastest here (%s in one step) toward its minimum at step %d",
+			if best >= 0 && set.wants(e.rank+0.005) {
+				set.add(event{best, e.rank + 0.005, fmt.Sprintf("%s falls fastest here (%s in one step) toward its minimum at step %d",
 					m.name, m.format(drop), k)})
 			}
 		}
 		if t.kind == kindCheetah {
-			evs = append(evs, flips(v)...)
+			flips(n, v, set)
 		}
-		if tr.Terminated && n > 2 {
-			sorted := slices.Clone(v)
-			slices.Sort(sorted)
-			med := sorted[len(sorted)/2]
-			if v[n-1] < med {
-				last := -1
-				for k := n - 1; k >= 0; k-- {
-					if v[k] >= med {
-						last = k
-						break
-					}
+		if tr.Terminated && n > 2 && v(n-1) < mean {
+			last := -1
+			for k := n - 1; k >= 0; k-- {
+				if v(k) >= mean {
+					last = k
+					break
 				}
-				if last >= 0 && last < n-1 {
-					evs = append(evs, event{last, 0, fmt.Sprintf("%s shrinks for good after this step: %s here, below its episode median %s from the next step to the end",
-						m.name, m.format(v[last]), m.format(med))})
-				}
+			}
+			if last >= 0 && last < n-1 {
+				set.add(event{last, 0, fmt.Sprintf("%s shrinks for good after this step: %s here, below its episode mean %s from the next step to the end",
+					m.name, m.format(v(last)), m.format(mean))})
 			}
 		}
 	}
-	return evs
+	set.trim()
+	return set.evs
 }
 
 // flipWindow is how many steps before a halfcheetah flip are events.
 const flipWindow = 10
 
-// flips marks, from the flip margin v (90° − |pitch|), each step the
-// cheetah flips onto its back (the margin turns negative: its failure,
-// though the episode goes on) and the flipWindow steps before it, and each
-// step it rights itself again; the first flips rank first.
-func flips(v []float64) []event {
-	var evs []event
+// flips emits, from the flip margin v (90° − |pitch|) of n steps, each
+// step the cheetah flips onto its back (the margin turns negative: its
+// failure, though the episode goes on) and the flipWindow steps before
+// it, and each step it rights itself again; the first flips rank first.
+func flips(n int, v func(int) float64, set *eventSet) {
 	nflip := 0
-	for k := 1; k < len(v); k++ {
+	for k := 1; k < n; k++ {
+		a, b := v(k-1), v(k)
 		switch {
-		case v[k-1] >= 0 && v[k] < 0:
+		case a >= 0 && b < 0:
 			r := 0.1 * float64(nflip)
 			nflip++
-			evs = append(evs, event{k, r, fmt.Sprintf("flips onto its back here (flip %d)", nflip)})
-			for j := max(0, k-flipWindow); j < k; j++ {
-				evs = append(evs, event{j, r + 0.05, fmt.Sprintf("%d before flip %d", k-j, nflip)})
+			if set.wants(r) {
+				set.add(event{k, r, fmt.Sprintf("flips onto its back here (flip %d)", nflip)})
 			}
-		case v[k-1] < 0 && v[k] >= 0:
-			evs = append(evs, event{k, 2, "rights itself here (off its back)"})
+			for j := max(0, k-flipWindow); j < k && set.wants(r+0.05); j++ {
+				set.add(event{j, r + 0.05, fmt.Sprintf("%d before flip %d", k-j, nflip)})
+			}
+		case a < 0 && b >= 0:
+			set.add(event{k, 2, "rights itself here (off its back)"})
 		}
 	}
-	return evs
 }
 
 // format renders a margin value with its unit: "0.12 m", "7.9°".
@@ -220,18 +263,16 @@ func (m margin) format(v float64) string {
 	return fixed(v, 2) + " " + m.unit
 }
 
-// pongEvents marks, for every rally: the step the ball crosses the centre
+// pongEvents emits, for every rally: the step the ball crosses the centre
 // line toward the agent, the agent's returns, and before each lost point
 // the last step at which the ball's intercept with the paddle line was
 // still reachable in time (or, when it never was, the first step it was
-// out of reach) and the step the ball passed the paddle.
-func (t *task) pongEvents(tr *traj.Trajectory) []event {
+// out of reach) and the step the ball passed the paddle. States are read
+// from the observations on demand.
+func (t *task) pongEvents(tr *traj.Trajectory, set *eventSet) {
 	n := tr.Len()
 	c := t.pong
-	st := make([]pong.State, n)
-	for k := range n {
-		st[k] = pong.StateFromFeatures(tr.ObsAt(k), c)
-	}
+	st := func(k int) pong.State { return pong.StateFromFeatures(tr.ObsAt(k), c) }
 	travel := t.stepTravel()
 	reachable := func(s pong.State) (bool, bool) {
 		frames, row, _, ok := s.Intercept()
@@ -241,16 +282,13 @@ func (t *task) pongEvents(tr *traj.Trajectory) []event {
 		gap := math.Max(0, math.Abs(row-s.AgentY)-pong.PaddleH/2.0)
 		return gap <= travel*frames/float64(c.FrameSkip), true
 	}
-	lostAt := map[int]bool{}
-	var evs []event
 	for j, r := range tr.Rewards {
 		if r >= 0 {
 			continue
 		}
-		lostAt[j] = true
 		last, firstOut, passed := -1, -1, -1
 		for k := j; k >= 0; k-- {
-			s := st[k]
+			s := st(k)
 			ok, flying := reachable(s)
 			if !flying {
 				if !s.BallInPlay || s.BallVX <= 0 || firstOut >= 0 || last >= 0 {
@@ -266,53 +304,49 @@ func (t *task) pongEvents(tr *traj.Trajectory) []event {
 			firstOut = k
 		}
 		switch {
+		case !set.wants(0):
 		case last >= 0:
-			evs = append(evs, event{last, 0, fmt.Sprintf("miss: the last step the ball's intercept was reachable before the point lost at step %d", j)})
+			set.add(event{last, 0, fmt.Sprintf("miss: the last step the ball's intercept was reachable before the point lost at step %d", j)})
 		case firstOut >= 0:
-			evs = append(evs, event{firstOut, 0, fmt.Sprintf("miss: the ball's intercept was already out of reach here, before the point lost at step %d", j)})
+			set.add(event{firstOut, 0, fmt.Sprintf("miss: the ball's intercept was already out of reach here, before the point lost at step %d", j)})
 		}
-		if passed >= 0 {
-			evs = append(evs, event{passed, 0.5, fmt.Sprintf("miss: the ball passes your paddle (point lost at step %d)", j)})
-		}
-	}
-	// Crossings and returns; those of a lost rally rank first.
-	nextLoss := make([]int, n+1)
-	nextLoss[n] = -1
-	for k := n - 1; k >= 0; k-- {
-		nextLoss[k] = nextLoss[k+1]
-		if lostAt[k] {
-			nextLoss[k] = k
+		if passed >= 0 && set.wants(0.5) {
+			set.add(event{passed, 0.5, fmt.Sprintf("miss: the ball passes your paddle (point lost at step %d)", j)})
 		}
 	}
-	for k := 1; k < n; k++ {
-		a, b := st[k-1], st[k]
-		if !a.BallInPlay || !b.BallInPlay {
-			continue
-		}
-		xa, xb := pong.FeatureX(a.BallX), pong.FeatureX(b.BallX)
-		lost := nextLoss[k] >= 0 && !hasServe(st, k, nextLoss[k])
-		switch {
-		case b.BallVX > 0 && xa < 0 && xb >= 0:
-			rank, why := 2.0, "ball crosses the centre line toward you"
-			if lost {
-				rank, why = 1, fmt.Sprintf("ball crosses the centre line toward you in the rally lost at step %d", nextLoss[k])
+	// Crossings and returns, from the end backward: lostAhead is the next
+	// lost point with the ball in play all the way to it (-1: none), so
+	// the crossings of a lost rally rank first.
+	lostAhead := -1
+	next := st(n - 1)
+	if tr.Rewards[n-1] < 0 {
+		lostAhead = n - 1
+	}
+	for k := n - 1; k >= 1; k-- {
+		a, b := st(k-1), next
+		if a.BallInPlay && b.BallInPlay {
+			xa, xb := pong.FeatureX(a.BallX), pong.FeatureX(b.BallX)
+			switch {
+			case b.BallVX > 0 && xa < 0 && xb >= 0:
+				switch {
+				case lostAhead >= 0 && set.wants(1):
+					set.add(event{k, 1, fmt.Sprintf("ball crosses the centre line toward you in the rally lost at step %d", lostAhead)})
+				case lostAhead < 0:
+					set.add(event{k, 2, "ball crosses the centre line toward you"})
+				}
+			case a.BallVX > 0 && b.BallVX < 0 && xb > 0:
+				set.add(event{k, 2.5, "you returned the ball"})
 			}
-			evs = append(evs, event{k, rank, why})
-		case a.BallVX > 0 && b.BallVX < 0 && xb > 0:
-			evs = append(evs, event{k, 2.5, "you returned the ball"})
 		}
-	}
-	return evs
-}
-
-// hasServe reports whether a new serve (no ball in play) lies in (from, to].
-func hasServe(st []pong.State, from, to int) bool {
-	for k := from + 1; k <= to && k < len(st); k++ {
-		if !st[k].BallInPlay {
-			return true
+		// Step k joins what lies between the next candidate and its loss.
+		if !b.BallInPlay {
+			lostAhead = -1
 		}
+		if tr.Rewards[k-1] < 0 {
+			lostAhead = k - 1
+		}
+		next = a
 	}
-	return false
 }
 
 // multiSummary is Summarize at ResolutionMulti.
@@ -351,6 +385,9 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 	line := func(k int) string {
 		l, ok := lines[k]
 		if !ok {
+			if len(lines) > 4*(maxBytes/minLineBytes)+64 { // bound the cache
+				clear(lines)
+			}
 			l = t.step(k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
 			lines[k] = l
 		}
@@ -423,14 +460,9 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 		}
 		sel.denseShown++
 	}
-	// 3. Events, most telling first (then the latest).
-	evs := t.events(tr)
-	sort.SliceStable(evs, func(i, j int) bool {
-		if evs[i].rank != evs[j].rank {
-			return evs[i].rank < evs[j].rank
-		}
-		return evs[i].step > evs[j].step
-	})
+	// 3. Events, most telling first (then the latest); no more than the
+	// budget could show.
+	evs := t.events(tr, maxBytes/minLineBytes)
 	sel.events = len(evs)
 	// The events that mark a failure (rank 0: a margin shrinking for good,
 	// a Pong miss, a flip) go first; the others may then fill at most
@@ -470,7 +502,7 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 		room := maxBytes - used
 		avg := max(1, lineBytes(0, []string{"every 100th step"}))
 		k := max(1, (sparseTo+max(1, room/avg)-1)/max(1, room/avg))
-		for ; k <= sparseTo; k++ {
+		for ; k <= sparseTo; k += max(1, k/16) { // the smallest that fits, to within 1/16
 			cost := 0
 			for s := sparseFrom; s < sparseTo; s += k {
 				if _, ok := reasons[s]; ok {
