@@ -202,7 +202,7 @@ func (t *task) events(tr *traj.Trajectory, limit int) []event {
 					best, drop = j, d
 				}
 			}
-			if best >= 0 && set.wants(e.rank+0.005) {
+			if best >= 0 && m.format(drop) != m.format(0) && set.wants(e.rank+0.005) { // a fall too small to print is none
 				set.add(event{best, e.rank + 0.005, fmt.Sprintf("%s falls fastest here (%s in one step) toward its minimum at step %d",
 					m.name, m.format(drop), k)})
 			}
