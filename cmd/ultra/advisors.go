@@ -50,7 +50,7 @@ func llmConfig(af advisorFlags) (llm.Config, error) {
 		}
 		cfg.Deadline = d
 	}
-	if cfg.BaseURL == "" || cfg.Model == "" {
+	if (cfg.BaseURL == "" || cfg.Model == "") && !af.offline {
 		return cfg, errors.New("--advisor llm needs an endpoint and a model: --llm-url URL (or $ULTRA_LLM_URL, e.g. http://localhost:8000/v1) and --model NAME (or $ULTRA_LLM_MODEL)")
 	}
 	return cfg, nil

@@ -83,6 +83,7 @@ type advisorFlags struct {
 	name, llmURL, model, llmConfig, llmDeadline, batchImport string
 	perEpisode                                               int
 	seed                                                     uint64
+	offline                                                  bool // --print-prompts: no endpoint or model needed
 }
 
 func addAdvisorFlags(fs interface {
@@ -109,8 +110,13 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	force := fs.Bool("force", false, "replace --out if it exists")
 	export := fs.String("batch-export", "", "llm: write the requests as OpenAI Batch API input lines to this file instead of sending them (then --batch-import the output)")
 	fs.StringVar(&af.batchImport, "batch-import", "", "llm: read the answers from this file of OpenAI Batch API output lines, for the requests --batch-export wrote")
+	printPrompts := fs.String("print-prompts", "", "llm: write every request (messages and settings) as JSON and plain text into this directory and measure what they show; sends nothing, needs no key, endpoint or model")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *printPrompts != "" {
+		af.offline = true
+		return printPromptsCmd(af, *trajPath, *printPrompts, *export, *out, *force, *asJSON, stdout)
 	}
 	if *export != "" {
 		*out = *export
@@ -169,5 +175,51 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, " (budget exhausted)")
 	}
 	fmt.Fprintln(stdout)
+	return nil
+}
+
+// printPromptsCmd is annotate --print-prompts DIR.
+func printPromptsCmd(af advisorFlags, trajPath, dir, export, out string, force, asJSON bool, stdout io.Writer) error {
+	switch {
+	case af.name != "llm":
+		return fmt.Errorf("annotate: --print-prompts writes the llm advisor's requests; add --advisor llm (got --advisor %s)", af.name)
+	case export != "" || af.batchImport != "" || out != "":
+		return errors.New("annotate: --print-prompts sends nothing and writes no annotations: drop --out, --batch-export and --batch-import")
+	case trajPath == "":
+		return errors.New("annotate: --print-prompts needs --traj FILE")
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 && !force {
+		return fmt.Errorf("annotate: --print-prompts directory %s is not empty (choose another, or --force to write into it)", dir)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("annotate: --print-prompts: %w", err)
+	}
+	trajs, err := traj.ReadJSONL[traj.Trajectory](trajPath)
+	if err != nil {
+		return fmt.Errorf("annotate: %w", err)
+	}
+	if len(trajs) == 0 {
+		return fmt.Errorf("annotate: %s holds no trajectories", trajPath)
+	}
+	spec, err := registry().Lookup(trajs[0].Env)
+	if err != nil {
+		return fmt.Errorf("annotate: %w", err)
+	}
+	ac, err := af.config()
+	if err != nil {
+		return fmt.Errorf("annotate: %w", err)
+	}
+	infos, cov, err := experiment.PrintPrompts(trajs, spec, ac, dir)
+	if err != nil {
+		return fmt.Errorf("annotate: %w", err)
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{"dir": dir, "requests": infos, "coverage": cov})
+	}
+	fmt.Fprintf(stdout, "wrote %d requests (%s settings: summary %s, %d tokens per episode, contrast %v, mode %s) to %s as .json and .txt; nothing was sent\n",
+		len(infos), spec.ID, ac.LLM.Summary, ac.LLM.SummaryTokens, ac.LLM.Contrast, ac.LLM.Mode, dir)
+	fmt.Fprintf(stdout, "prompt tokens (estimated): %.0f per request (max %d), %d for this annotate of %d episodes\n",
+		cov.TokensPerRequest, cov.TokensMax, cov.TokensTotal, cov.Episodes)
+	fmt.Fprintf(stdout, "coverage: %.1f%% of the last %d steps of the %d failed episodes citable; %d of %d scripted critical steps citable (%.1f%%)\n",
+		100*cov.LastWindow, experiment.CoverageWindow, cov.Failed, cov.CriticalCitable, cov.Critical, 100*cov.CriticalShare())
 	return nil
 }

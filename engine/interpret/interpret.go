@@ -5,7 +5,10 @@
 // [Rules] states a task's goal, reward, termination conditions, time limit
 // and action meanings; [Describe], [DescribeAction] and [DescribeStep]
 // render one state, action or step; [Summarize] fits a whole trajectory into
-// a token budget and says exactly which steps it left out.
+// a token budget and says exactly which steps it left out, either as a
+// uniform stride ([ResolutionStride]) or at several resolutions with
+// physics events, each step tagged with why it is shown
+// ([ResolutionMulti]); [ShowSteps] renders a window at full resolution.
 //
 // Everything is derived from the task's [env.Spec]: its observation layout,
 // the configuration it carries (env.Spec.Task: the healthy ranges, reward

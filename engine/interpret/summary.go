@@ -40,6 +40,18 @@ type Budget struct {
 	// asking about given states, e.g. the identification ablation).
 	// Indices outside the episode are ignored.
 	Include []int
+
+	// Resolution is ResolutionStride ("" too: the original summary) or
+	// ResolutionMulti. The fields below apply to ResolutionMulti only;
+	// there, Every, NearEnd and RewardJump are unused.
+	Resolution string
+	// Dense is how many steps before a failure (a termination; for Pong a
+	// lost game) are shown one by one; 0 means DefaultDense, < 0 none.
+	Dense int
+	// Medium is the window before the dense one shown every MediumEvery-th
+	// step; 0 means DefaultMedium, < 0 none. MediumEvery ≤ 0 means
+	// DefaultMediumEvery.
+	Medium, MediumEvery int
 }
 
 // Summary is a trajectory rendered to text.
@@ -55,6 +67,9 @@ type Summary struct {
 	Omitted int
 	// Tokens is EstimateTokens(Text).
 	Tokens int
+	// Reasons says, at ResolutionMulti, why each shown step was chosen
+	// (the tags of its line); nil for ResolutionStride.
+	Reasons map[int][]string
 }
 
 // EstimateTokens approximates an LLM tokenizer's count as one token per 4
@@ -91,6 +106,12 @@ func Summarize(spec env.Spec, tr *traj.Trajectory, b Budget) (Summary, error) {
 	maxTok := b.MaxTokens
 	if maxTok <= 0 {
 		maxTok = DefaultMaxTokens
+	}
+	if err := CheckResolution(b.Resolution); err != nil {
+		return Summary{}, err
+	}
+	if b.Resolution == ResolutionMulti {
+		return t.multiSummary(tr, b, maxTok), nil
 	}
 	nearEnd := b.NearEnd
 	if nearEnd == 0 {

@@ -395,21 +395,30 @@ func TestSummarizeMemoryIsBoundedByTheBudget(t *testing.T) {
 	spec := specOf(t, "hopper")
 	base := hopperTrajectory(t, 1, 490, 1000)
 	for _, tc := range []struct {
-		name string
-		flat float32
-	}{{"stride (flat rewards)", 1}, {"required steps over the budget (repeated reward jumps)", -1}} {
+		name       string
+		flat       float32
+		resolution string
+	}{
+		{"stride (flat rewards)", 1, ResolutionStride},
+		{"required steps over the budget (repeated reward jumps)", -1, ResolutionStride},
+		{"multi-resolution", -1, ResolutionMulti},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			alloc := func(n int) uint64 {
 				tr := repeated(base, n, tc.flat)
 				var before, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
-				s, err := Summarize(spec, tr, Budget{})
+				s, err := Summarize(spec, tr, Budget{Resolution: tc.resolution})
 				runtime.ReadMemStats(&after)
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkSummary(t, spec, tr, s)
+				if tc.resolution == ResolutionMulti {
+					checkMulti(t, spec, tr, s, DefaultMaxTokens)
+				} else {
+					checkSummary(t, spec, tr, s)
+				}
 				if s.Tokens > DefaultMaxTokens || len(s.Steps) == 0 || s.Steps[len(s.Steps)-1] != n-1 {
 					t.Fatalf("n=%d: %d tokens, steps %v", n, s.Tokens, s.Steps)
 				}

@@ -6,30 +6,35 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	openai "github.com/sashabaranov/go-openai"
 )
 
 // auditRecord is one line of the audit log: a request attempt, a cache hit
 // or a failure, with everything sent and received (never the API key).
 type auditRecord struct {
-	Time       time.Time `json:"time"`
-	RequestID  string    `json:"request_id"`            // ours: <batch>-<step>-<attempt>
-	ResponseID string    `json:"response_id,omitempty"` // the server's completion id
-	Model      string    `json:"model"`
-	Step       string    `json:"step"` // single, identify, suggest, reward
-	Attempt    int       `json:"attempt"`
-	JSONMode   bool      `json:"json_mode"`
-	Messages   []message `json:"messages"`
-	Answer     string    `json:"answer,omitempty"`
-	Finish     string    `json:"finish_reason,omitempty"`
-	Usage      usage     `json:"usage"`
-	LatencyMS  float64   `json:"latency_ms"`
-	CacheHit   bool      `json:"cache_hit"`
-	Error      string    `json:"error,omitempty"`
+	Time       time.Time         `json:"time"`
+	RequestID  string            `json:"request_id"`            // ours: <batch>-<step>-<attempt>
+	ResponseID string            `json:"response_id,omitempty"` // the server's completion id
+	Model      string            `json:"model"`
+	Step       string            `json:"step"` // single, identify, suggest, reward
+	Attempt    int               `json:"attempt"`
+	JSONMode   bool              `json:"json_mode"`
+	Messages   []message         `json:"messages"`
+	Answer     string            `json:"answer,omitempty"`
+	ToolCalls  []openai.ToolCall `json:"tool_calls,omitempty"` // ModeAgentic: the answer's show_steps calls
+	Finish     string            `json:"finish_reason,omitempty"`
+	Usage      usage             `json:"usage"`
+	LatencyMS  float64           `json:"latency_ms"`
+	CacheHit   bool              `json:"cache_hit"`
+	Error      string            `json:"error,omitempty"`
 }
 
 type message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string            `json:"role"`
+	Content    string            `json:"content"`
+	ToolCalls  []openai.ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string            `json:"tool_call_id,omitempty"`
 }
 
 // auditLog appends JSON lines to a file, one write per record under a

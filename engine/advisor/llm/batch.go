@@ -64,23 +64,15 @@ type batchRequest struct {
 
 // batchRequests deals trajs and renders each batch's single request.
 func (a *Advisor) batchRequests(trajs []traj.Trajectory) ([]batchRequest, error) {
+	if a.cfg.Mode == ModeAgentic {
+		return nil, errAgenticBatch
+	}
 	if a.cfg.Mode != ModeSingle {
 		return nil, fmt.Errorf("llm: batch files hold one request per batch: set mode %q (mode %q needs each answer before its next request)", ModeSingle, a.cfg.Mode)
 	}
-	var valid []*traj.Trajectory
-	ids := map[string]bool{}
-	for i := range trajs {
-		t := &trajs[i]
-		if err := t.Validate(a.spec); err != nil {
-			return nil, fmt.Errorf("llm: %w", err)
-		}
-		if t.ID == "" || ids[t.ID] {
-			return nil, fmt.Errorf("llm: trajectory with empty or duplicate id %q", t.ID)
-		}
-		ids[t.ID] = true
-		if t.Len() > 0 {
-			valid = append(valid, t)
-		}
+	valid, err := a.checkTrajs(trajs)
+	if err != nil {
+		return nil, err
 	}
 	var out []batchRequest
 	for i, b := range deal(valid, a.cfg.TrajectoriesPerRequest) {
@@ -185,7 +177,7 @@ func (a *Advisor) ImportBatch(trajs []traj.Trajectory, r io.Reader) ([]advisor.A
 func (a *Advisor) importAnswer(req *batchRequest, out batchOutput, rep *advisor.Report) ([]advisor.Annotation, error) {
 	rec := auditRecord{Time: time.Now().UTC(), RequestID: req.id, Model: a.cfg.Model, Step: "single", JSONMode: a.cfg.JSONMode}
 	for _, m := range req.msgs {
-		rec.Messages = append(rec.Messages, message{m.Role, m.Content})
+		rec.Messages = append(rec.Messages, message{Role: m.Role, Content: m.Content})
 	}
 	fail := func(err error) error {
 		rec.Error = a.scrub(err.Error())

@@ -34,7 +34,9 @@ type cacheEntry struct {
 	Model   string    `json:"model"`
 	Time    time.Time `json:"time"`
 	Answer  string    `json:"answer"`
-	Usage   usage     `json:"usage"`
+	// ToolCalls are the answer's show_steps calls (ModeAgentic).
+	ToolCalls []openai.ToolCall `json:"tool_calls,omitempty"`
+	Usage     usage             `json:"usage"`
 }
 
 // cacheKey is the SHA-256 of everything that determines the answer: base
@@ -42,21 +44,32 @@ type cacheEntry struct {
 // JSON-mode fallback still hits on rerun) and the messages. The API key is
 // not part of it.
 func cacheKey(cfg *Config, msgs []openai.ChatCompletionMessage) string {
+	return cacheKeyTools(cfg, msgs, nil, nil)
+}
+
+// cacheKeyTools is cacheKey for a request that may offer tools (ModeAgentic):
+// the tools, the tool choice and the messages' tool calls are part of the
+// key; without them the key is cacheKey's as before.
+func cacheKeyTools(cfg *Config, msgs []openai.ChatCompletionMessage, tools []openai.Tool, choice any) string {
 	type msg struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
+		Role       string            `json:"role"`
+		Content    string            `json:"content"`
+		ToolCalls  []openai.ToolCall `json:"tool_calls,omitempty"`
+		ToolCallID string            `json:"tool_call_id,omitempty"`
 	}
 	k := struct {
-		Version     string  `json:"v"`
-		BaseURL     string  `json:"base_url"`
-		Model       string  `json:"model"`
-		Temperature float64 `json:"temperature"`
-		MaxTokens   int     `json:"max_tokens"`
-		JSONMode    bool    `json:"json_mode"`
-		Messages    []msg   `json:"messages"`
-	}{cacheVersion, cfg.BaseURL, cfg.Model, cfg.Temperature, cfg.MaxTokens, cfg.JSONMode, nil}
+		Version     string        `json:"v"`
+		BaseURL     string        `json:"base_url"`
+		Model       string        `json:"model"`
+		Temperature float64       `json:"temperature"`
+		MaxTokens   int           `json:"max_tokens"`
+		JSONMode    bool          `json:"json_mode"`
+		Messages    []msg         `json:"messages"`
+		Tools       []openai.Tool `json:"tools,omitempty"`
+		ToolChoice  any           `json:"tool_choice,omitempty"`
+	}{cacheVersion, cfg.BaseURL, cfg.Model, cfg.Temperature, cfg.MaxTokens, cfg.JSONMode, nil, tools, choice}
 	for _, m := range msgs {
-		k.Messages = append(k.Messages, msg{m.Role, m.Content})
+		k.Messages = append(k.Messages, msg{m.Role, m.Content, m.ToolCalls, m.ToolCallID})
 	}
 	b, _ := json.Marshal(k) // cannot fail: plain strings and numbers
 	h := sha256.Sum256(b)

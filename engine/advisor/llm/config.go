@@ -7,7 +7,16 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ultra-rl/ultra/engine/interpret"
 )
+
+// DefaultSummaryTokens is the default per-episode summary budget, chosen by
+// the cost table in the README (LLM section, bench/prompt-coverage.sh):
+// about 27 000 prompt tokens per request of 4 episodes and 108 000 per
+// annotate of 16 hopper episodes, about US$0.33 on gpt-4o and US$0.02 on
+// gpt-4o-mini at the list prices assumed there.
+const DefaultSummaryTokens = 6000
 
 // Modes of the multi-step reasoning.
 const (
@@ -17,6 +26,12 @@ const (
 	// ModeThree makes three requests per batch, identify → suggest → reward,
 	// each one continuing the conversation with the previous answer.
 	ModeThree = "three"
+	// ModeAgentic is ModeSingle with a zoom tool: the model may call
+	// show_steps(episode, from, to) to read a window at full resolution
+	// before it answers (at most MaxToolCalls calls of at most ToolSteps
+	// steps per request; every round trip is a request against the
+	// budget). Zoomed steps become citable.
+	ModeAgentic = "agentic"
 )
 
 // Config configures the llm advisor. The zero value is not usable: start
@@ -83,8 +98,14 @@ type Config struct {
 	// stay in the cache, so a rerun repeats only the rest.
 	Deadline time.Duration `yaml:"deadline"`
 
-	// Mode is ModeSingle or ModeThree.
+	// Mode is ModeSingle, ModeThree or ModeAgentic.
 	Mode string `yaml:"mode"`
+	// MaxToolCalls is the most show_steps calls one request may make in
+	// ModeAgentic; later calls are answered with an error and the model
+	// is asked for its answer without tools.
+	MaxToolCalls int `yaml:"max_tool_calls"`
+	// ToolSteps is the most steps one show_steps call may return.
+	ToolSteps int `yaml:"tool_steps"`
 	// PromptDir optionally holds templates overriding the embedded ones by
 	// file name (system.tmpl, background.tmpl, single.tmpl, identify.tmpl,
 	// suggest.tmpl, reward.tmpl, schema.tmpl, episodes.tmpl).
@@ -101,6 +122,19 @@ type Config struct {
 	TrajectoriesPerRequest int `yaml:"trajectories_per_request"`
 	// SummaryTokens is the estimated token budget of each episode's summary.
 	SummaryTokens int `yaml:"summary_tokens"`
+	// Summary is the summaries' resolution: "multi" (dense steps before a
+	// failure, a medium stride before that, physics events and a sparse
+	// stride, each step tagged with why) or "stride" (every k-th step plus
+	// the last 10 before a termination: the summary before issue 19).
+	Summary string `yaml:"summary"`
+	// Contrast shows, next to each failed episode in the lower half of a
+	// batch by return, the batch's best episode over the same steps as the
+	// failure window (every ContrastEvery-th step), so the case analysis
+	// compares like with like. Those steps of the best episode become
+	// citable.
+	Contrast bool `yaml:"contrast"`
+	// ContrastEvery is the stride of a contrast window.
+	ContrastEvery int `yaml:"contrast_every"`
 	// MaxCritical is the most annotations kept per episode.
 	MaxCritical int `yaml:"max_critical"`
 	// MaxResponseBytes caps the HTTP body read from the server; a longer
@@ -131,7 +165,12 @@ func DefaultConfig() Config {
 		Concurrency:            4,
 		Mode:                   ModeSingle,
 		TrajectoriesPerRequest: 4,
-		SummaryTokens:          1200,
+		SummaryTokens:          DefaultSummaryTokens,
+		Summary:                interpret.ResolutionMulti,
+		Contrast:               true,
+		ContrastEvery:          3,
+		MaxToolCalls:           4,
+		ToolSteps:              60,
 		MaxCritical:            5,
 		MaxResponseBytes:       2 << 20,
 	}
@@ -182,8 +221,20 @@ func (c Config) Validate() error {
 	if c.BudgetRequests < 0 || c.BudgetTokens < 0 {
 		bad("llm: budget_requests and budget_tokens must be >= 0 (0 = unlimited)")
 	}
-	if c.Mode != ModeSingle && c.Mode != ModeThree {
-		bad("llm: mode %q must be %q or %q", c.Mode, ModeSingle, ModeThree)
+	if c.Mode != ModeSingle && c.Mode != ModeThree && c.Mode != ModeAgentic {
+		bad("llm: mode %q must be %q, %q or %q", c.Mode, ModeSingle, ModeThree, ModeAgentic)
+	}
+	if c.Summary != interpret.ResolutionMulti && c.Summary != interpret.ResolutionStride {
+		bad("llm: summary %q must be %q or %q", c.Summary, interpret.ResolutionMulti, interpret.ResolutionStride)
+	}
+	if c.ContrastEvery <= 0 {
+		bad("llm: contrast_every %d must be positive", c.ContrastEvery)
+	}
+	if c.MaxToolCalls < 0 {
+		bad("llm: max_tool_calls %d must be >= 0", c.MaxToolCalls)
+	}
+	if c.ToolSteps <= 0 {
+		bad("llm: tool_steps %d must be positive", c.ToolSteps)
 	}
 	if c.PromptDir != "" {
 		if st, err := os.Stat(c.PromptDir); err != nil || !st.IsDir() {

@@ -111,6 +111,10 @@ func testConfig(url string) Config {
 	c.BackoffBase = time.Millisecond
 	c.BackoffMax = 5 * time.Millisecond
 	c.SummaryTokens = 600
+	// The transport tests read the stride summary without contrasts
+	// (shown); multi_test.go covers the multi-resolution prompts.
+	c.Summary = interpret.ResolutionStride
+	c.Contrast = false
 	return c
 }
 

@@ -8,7 +8,11 @@
 //
 // In ModeSingle one request does all three steps; in ModeThree three
 // requests do one step each, each continuing the conversation with the
-// previous answer. Episodes are dealt into batches of
+// previous answer; ModeAgentic is ModeSingle with the show_steps zoom tool
+// (zoom.go). Summaries are multi-resolution by default (Config.Summary),
+// with contrast windows of the batch's best episode next to failed ones
+// (Config.Contrast). NewOffline and WritePrompts render the requests
+// without sending them. Episodes are dealt into batches of
 // Config.TrajectoriesPerRequest by return, so every prompt holds better and
 // worse episodes to contrast.
 //
@@ -45,6 +49,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,6 +97,10 @@ var _ advisor.Advisor = (*Advisor)(nil)
 // them once against spec to catch template errors now rather than mid-run)
 // and returns the advisor. logger may be nil.
 func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
+	return buildAdvisor(cfg, spec, logger, true)
+}
+
+func buildAdvisor(cfg Config, spec env.Spec, logger *slog.Logger, readKey bool) (*Advisor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -101,9 +110,12 @@ func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
 	if spec.Action.Dim <= 0 || (!spec.Action.IsDiscrete() && (len(spec.Action.Low) != spec.Action.Dim || len(spec.Action.High) != spec.Action.Dim)) {
 		return nil, fmt.Errorf("llm: env %q has an invalid action space", spec.ID)
 	}
-	key, err := cfg.apiKey()
-	if err != nil {
-		return nil, err
+	var key string
+	if readKey {
+		var err error
+		if key, err = cfg.apiKey(); err != nil {
+			return nil, err
+		}
 	}
 	a := &Advisor{
 		cfg: cfg, spec: spec, key: key,
@@ -114,7 +126,7 @@ func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
 		tpm:    newBucket(cfg.TokensPerMinute),
 	}
 	a.spent = sync.NewCond(&a.mu)
-	if key == "" {
+	if key == "" && readKey {
 		a.log.Info("llm: no API key found; sending requests without one", "api_key_env", cfg.APIKeyEnv)
 	}
 	var id [4]byte
@@ -126,6 +138,7 @@ func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
 		return nil, fmt.Errorf("llm: rules of %s: %w", spec.ID, err)
 	}
 	a.base = baseData(spec, rules, cfg.MaxCritical)
+	a.base.Agentic, a.base.MaxToolCalls, a.base.ToolSteps = cfg.Mode == ModeAgentic, cfg.MaxToolCalls, cfg.ToolSteps
 	t, err := loadTemplates(cfg.PromptDir)
 	if err != nil {
 		return nil, err
@@ -165,6 +178,16 @@ func (a *Advisor) scrub(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, a.key, "[REDACTED]")
+}
+
+// scrubCalls removes the API key from tool calls.
+func (a *Advisor) scrubCalls(calls []openai.ToolCall) []openai.ToolCall {
+	out := make([]openai.ToolCall, len(calls))
+	for i, tc := range calls {
+		out[i] = openai.ToolCall{ID: a.scrub(tc.ID), Type: tc.Type,
+			Function: openai.FunctionCall{Name: a.scrub(tc.Function.Name), Arguments: a.scrub(tc.Function.Arguments)}}
+	}
+	return out
 }
 
 // scrubErr returns err, or a plain error with the key removed when its text
@@ -375,7 +398,11 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 			answer = givenStates(trajs, given) // the ablation's states, not the model's
 			continue
 		}
-		answer, err = a.call(ctx, batchID, step, msgs, rep)
+		if a.cfg.Mode == ModeAgentic && given == nil {
+			answer, err = a.agentic(ctx, batchID, msgs, eps, rep)
+		} else {
+			answer, err = a.call(ctx, batchID, step, msgs, rep)
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -427,13 +454,13 @@ type batchPrompt struct {
 	eps  map[string]*shownEpisode
 }
 
-// prepareBatch summarises a batch's episodes (showing given steps, if any)
-// and renders the system message.
+// prepareBatch summarises a batch's episodes (showing given steps, if any),
+// adds the contrasts and renders the system message.
 func (a *Advisor) prepareBatch(idx int, trajs []*traj.Trajectory, given map[*traj.Trajectory][]int) (*batchPrompt, error) {
 	sums := make([]interpret.Summary, len(trajs))
 	eps := make(map[string]*shownEpisode, len(trajs))
 	for i, t := range trajs {
-		s, err := interpret.Summarize(a.spec, t, interpret.Budget{MaxTokens: a.cfg.SummaryTokens, Include: given[t]})
+		s, err := interpret.Summarize(a.spec, t, interpret.Budget{MaxTokens: a.cfg.SummaryTokens, Include: given[t], Resolution: a.cfg.Summary})
 		if err != nil {
 			return nil, fmt.Errorf("summarizing %s: %w", t.ID, err)
 		}
@@ -445,12 +472,101 @@ func (a *Advisor) prepareBatch(idx int, trajs []*traj.Trajectory, given map[*tra
 		eps[t.ID] = &shownEpisode{traj: t, shown: shown}
 	}
 	d := batchData(a.base, trajs, sums)
+	if a.cfg.Contrast {
+		if err := a.addContrasts(&d, eps); err != nil {
+			return nil, err
+		}
+	}
 	sys, err := a.tmpl.render("system.tmpl", d)
 	if err != nil {
 		return nil, err
 	}
 	return &batchPrompt{id: fmt.Sprintf("b%d", idx), data: d, eps: eps,
 		msgs: []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: sys}}}, nil
+}
+
+// addContrasts puts, under each failed episode in the lower half of the
+// batch by return, the batch's best episode over the same steps as the
+// failure window (the last interpret.DefaultDense steps), every
+// ContrastEvery-th step; where the best episode is shorter, its own last
+// steps (the same phase: the end of the episode). The steps shown become
+// citable for the best episode.
+func (a *Advisor) addContrasts(d *promptData, eps map[string]*shownEpisode) error {
+	if len(d.Episodes) < 2 {
+		return nil
+	}
+	best := &d.Episodes[0]
+	bt := eps[best.ID].traj
+	for i := (len(d.Episodes) + 1) / 2; i < len(d.Episodes); i++ {
+		e := &d.Episodes[i]
+		ft := eps[e.ID].traj
+		if !failed(a.spec, ft) || e.Return >= best.Return {
+			continue
+		}
+		n := ft.Len()
+		from, to := max(0, n-interpret.DefaultDense), n-1
+		what := fmt.Sprintf("the same steps %d-%d", from, to)
+		if to >= bt.Len() {
+			w := to - from
+			to = bt.Len() - 1
+			from = max(0, to-w)
+			what = fmt.Sprintf("its own last steps %d-%d (it is shorter: the same phase, the end of the episode)", from, to)
+		}
+		// Align the stride to the window's end, so its last step is shown.
+		every := a.cfg.ContrastEvery
+		from += (to - from) % every
+		text, steps, err := interpret.ShowSteps(a.spec, bt, from, to, every, 0, fmt.Sprintf("contrast with %s", e.ID))
+		if err != nil {
+			return fmt.Errorf("contrast of %s with %s: %w", e.ID, best.ID, err)
+		}
+		e.Contrast = fmt.Sprintf("Contrast: the best episode of this prompt, %q (return %.2f), over %s, every %s step:\n%s",
+			best.ID, best.Return, what, ordinalEN(every), strings.TrimRight(text, "\n"))
+		for _, k := range steps {
+			eps[best.ID].shown[k] = true
+		}
+	}
+	// The best episode's citable steps now include the contrast steps.
+	ks := make([]int, 0, len(eps[best.ID].shown))
+	for k := range eps[best.ID].shown {
+		ks = append(ks, k)
+	}
+	sort.Ints(ks)
+	best.Steps, best.StepList = ks, joinInts(ks)
+	best.Omitted = bt.Len() - len(ks)
+	return nil
+}
+
+// failed reports whether an episode is a failure: a termination (for Pong,
+// a lost game).
+func failed(spec env.Spec, t *traj.Trajectory) bool {
+	if spec.Action.IsDiscrete() {
+		return t.Terminated && t.Return < 0
+	}
+	return t.Terminated
+}
+
+func joinInts(ks []int) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = strconv.Itoa(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// ordinalEN renders 3 → "3rd".
+func ordinalEN(k int) string {
+	switch {
+	case k == 1:
+		return "1st"
+	case k%100 >= 11 && k%100 <= 13:
+	case k%10 == 1:
+		return strconv.Itoa(k) + "st"
+	case k%10 == 2:
+		return strconv.Itoa(k) + "nd"
+	case k%10 == 3:
+		return strconv.Itoa(k) + "rd"
+	}
+	return strconv.Itoa(k) + "th"
 }
 
 // givenStates is the identification answer for given steps, in the form
@@ -502,16 +618,30 @@ func outcomeOf(err error, info *callInfo) string {
 }
 
 func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.ChatCompletionMessage, rep *advisor.Report) (string, error) {
+	m, err := a.callMsg(ctx, batchID, step, msgs, nil, nil, rep)
+	return m.Content, err
+}
+
+// callMsg is call returning the whole answer message, tool calls
+// included, for a request offering tools with the given tool_choice.
+func (a *Advisor) callMsg(ctx context.Context, batchID, step string, msgs []openai.ChatCompletionMessage, tools []openai.Tool, choice any, rep *advisor.Report) (openai.ChatCompletionMessage, error) {
 	cfg := &a.cfg
 	auditMsgs := make([]message, len(msgs))
 	var promptText strings.Builder
 	for i, m := range msgs {
-		auditMsgs[i] = message{m.Role, m.Content}
+		auditMsgs[i] = message{Role: m.Role, Content: m.Content, ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID}
 		promptText.WriteString(m.Content)
+		for _, tc := range m.ToolCalls {
+			promptText.WriteString(tc.Function.Name + tc.Function.Arguments)
+		}
 		promptText.WriteByte('\n')
 	}
+	if len(tools) > 0 {
+		def, _ := json.Marshal(tools)
+		promptText.Write(def) // the tool definition is part of the prompt
+	}
 	estPrompt := interpret.EstimateTokens(promptText.String())
-	key := cacheKey(cfg, msgs)
+	key := cacheKeyTools(cfg, msgs, tools, choice)
 	id := fmt.Sprintf("%s-%d-%s-%s", a.instance, a.seq.Add(1), batchID, step)
 
 	rec := auditRecord{RequestID: id, Model: cfg.Model, Step: step, Messages: auditMsgs}
@@ -527,20 +657,21 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 	} else if ok {
 		rep.CacheHits++
 		r := rec
-		r.CacheHit, r.Answer, r.Usage, r.JSONMode = true, e.Answer, e.Usage, cfg.JSONMode
+		r.CacheHit, r.Answer, r.ToolCalls, r.Usage, r.JSONMode = true, e.Answer, e.ToolCalls, e.Usage, cfg.JSONMode
 		writeAudit(r)
 		a.observed("cache_hit", 0, 0, 0)
-		return e.Answer, nil
+		return openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: e.Answer, ToolCalls: e.ToolCalls}, nil
 	}
 
 	for attempt := 0; ; attempt++ {
 		jsonMode := cfg.JSONMode && !a.noJSONMode.Load()
 		req := a.request(msgs, jsonMode)
+		req.Tools, req.ToolChoice = tools, choice
 
 		est := estPrompt + cfg.MaxTokens
 		taken, err := a.waitTurn(ctx, est)
 		if err != nil {
-			return "", err
+			return openai.ChatCompletionMessage{}, err
 		}
 		// The budget is checked with a concurrency slot held, so it sees
 		// the usage of every request that finished before this one and the
@@ -549,7 +680,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			<-a.sem
 			a.tpm.adjust(-taken)
 			a.observed("budget", 0, 0, 0)
-			return "", advisor.ErrBudget
+			return openai.ChatCompletionMessage{}, advisor.ErrBudget
 		}
 		info := &callInfo{retryAfter: -1}
 		actx, cancel := context.WithTimeout(context.WithValue(ctx, callInfoKey{}, info), cfg.Timeout)
@@ -564,13 +695,21 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		r.LatencyMS = float64(latency.Microseconds()) / 1000
 		if err == nil {
 			var answer, finish string
+			var calls []openai.ToolCall
 			if len(resp.Choices) > 0 {
 				// Scrubbed at once, so the key cannot reach annotations,
 				// the cache or the audit log through an answer.
 				answer = a.scrub(resp.Choices[0].Message.Content)
 				finish = string(resp.Choices[0].FinishReason)
+				if len(tools) > 0 {
+					calls = a.scrubCalls(resp.Choices[0].Message.ToolCalls)
+				}
 			}
-			u, ok := checkUsage(resp.Usage, promptText.Len(), len(msgs), estPrompt, cfg.MaxTokens, answer)
+			callText := ""
+			for _, tc := range calls {
+				callText += tc.Function.Name + tc.Function.Arguments
+			}
+			u, ok := checkUsage(resp.Usage, promptText.Len(), len(msgs), estPrompt, cfg.MaxTokens, answer+callText)
 			if !ok {
 				rep.Reject(rejBadUsage)
 				a.log.Warn("llm: the server reported impossible usage; booking estimates", "request_id", id,
@@ -583,19 +722,19 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 			// Release the slot only once the usage is booked, so the next
 			// request's budget check sees it (no overshoot at concurrency 1).
 			<-a.sem
-			r.ResponseID, r.Answer, r.Finish, r.Usage = resp.ID, answer, finish, u
+			r.ResponseID, r.Answer, r.ToolCalls, r.Finish, r.Usage = resp.ID, answer, calls, finish, u
 			writeAudit(r)
 			a.observed("ok", latency, u.PromptTokens, u.CompletionTokens)
 			if finish == string(openai.FinishReasonLength) {
 				a.log.Warn("llm: answer cut at max_tokens", "request_id", id, "max_tokens", cfg.MaxTokens)
 			}
-			if answer != "" {
-				if err := a.cache.put(cacheEntry{Key: key, Model: cfg.Model, Time: time.Now().UTC(), Answer: answer, Usage: u}); err != nil {
+			if answer != "" || len(calls) > 0 {
+				if err := a.cache.put(cacheEntry{Key: key, Model: cfg.Model, Time: time.Now().UTC(), Answer: answer, ToolCalls: calls, Usage: u}); err != nil {
 					a.log.Warn("llm: cache", "err", a.scrub(err.Error()))
 				}
 			}
-			a.log.Debug("llm: answer", "request_id", id, "latency", latency, "prompt_tokens", u.PromptTokens, "completion_tokens", u.CompletionTokens)
-			return answer, nil
+			a.log.Debug("llm: answer", "request_id", id, "latency", latency, "prompt_tokens", u.PromptTokens, "completion_tokens", u.CompletionTokens, "tool_calls", len(calls))
+			return openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: answer, ToolCalls: calls}, nil
 		}
 
 		a.spend(est, 0)
@@ -606,7 +745,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		writeAudit(r)
 		a.observed(outcomeOf(err, info), latency, 0, 0)
 		if ctx.Err() != nil {
-			return "", ctx.Err()
+			return openai.ChatCompletionMessage{}, ctx.Err()
 		}
 		if jsonMode && statusOf(err, info) == http.StatusBadRequest && mentionsResponseFormat(err) {
 			a.noJSONMode.Store(true)
@@ -616,7 +755,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		}
 		retry, wait := retryDecision(err, info)
 		if !retry || attempt >= cfg.MaxRetries {
-			return "", fmt.Errorf("%s request %s failed after %d attempt(s): %w", step, id, attempt+1, serr)
+			return openai.ChatCompletionMessage{}, fmt.Errorf("%s request %s failed after %d attempt(s): %w", step, id, attempt+1, serr)
 		}
 		if wait < 0 {
 			wait = backoff(cfg.BackoffBase, cfg.BackoffMax, attempt)
@@ -625,7 +764,7 @@ func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.
 		}
 		a.log.Warn("llm: request failed; retrying", "request_id", id, "attempt", attempt+1, "wait", wait, "status", statusOf(err, info), "err", serr.Error())
 		if err := sleep(ctx, wait); err != nil {
-			return "", err
+			return openai.ChatCompletionMessage{}, err
 		}
 	}
 }

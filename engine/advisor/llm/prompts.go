@@ -111,6 +111,9 @@ type promptData struct {
 	Bounds        []boundData
 	ActionExample string // "<number>, <number>, <number>"
 	MaxCritical   int
+	Agentic       bool          // ModeAgentic: the show_steps tool is offered
+	MaxToolCalls  int           // ModeAgentic: calls per request
+	ToolSteps     int           // ModeAgentic: steps per call
 	Episodes      []episodeData // by decreasing return
 	Total         int           // len(Episodes)
 }
@@ -130,6 +133,7 @@ type episodeData struct {
 	Steps    []int  // the steps the model may cite
 	StepList string // Steps, comma-separated
 	Omitted  int
+	Contrast string // the best episode over the same steps, for a failed low-return episode (Config.Contrast)
 }
 
 // baseData fills the batch-independent fields.
