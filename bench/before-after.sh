@@ -75,5 +75,5 @@ for s in (1, 2):
 PY
 
 echo "== 4. where the native update's time goes"
-go test -run '^$' -bench 'PPOUpdateNative$' -benchtime 20x -cpuprofile "$out/update.prof" -o bin/nn.test ./engine/nn | grep -E 'Benchmark|samples'
+go test -run '^$' -bench 'PPOUpdateNative$' -benchtime 300x -cpuprofile "$out/update.prof" -o bin/nn.test ./engine/nn | grep -E 'Benchmark|samples'
 go tool pprof -top -nodecount 12 bin/nn.test "$out/update.prof" 2>/dev/null | tail -n +5
