@@ -785,7 +785,7 @@ func wallNote(wall time.Duration) string {
 	if wall <= 0 {
 		return "Wall time not measured (the units ran as separate processes)"
 	}
-	return "Wall time " + wall.Round(time.Second).String()
+	return "Wall time of this invocation " + wall.Round(time.Second).String() + " (finished stages and runs are not rerun)"
 }
 
 // advisorNote names the advisor behind a table, saying plainly when it is

@@ -22,7 +22,7 @@ func PlotEval(rows []Row, title, pngPath, svgPath string) error {
 	}
 	p := plot.New()
 	p.Title.Text = title
-	p.Y.Label.Text = "final evaluation return (mean over episodes, per seed)"
+	p.Y.Label.Text = "final evaluation return per seed"
 	p.Y.Tick.Marker = compactTicks{}
 	names := make([]string, len(rows))
 	for i, r := range rows {

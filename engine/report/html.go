@@ -49,7 +49,7 @@ th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.sig { font-weight: bold; }
 figure { margin: 1em 0; }
-img { max-width: 100%; height: auto; display: block; }
+img { width: 100%; max-width: 100%; height: auto; display: block; }
 figcaption { font-size: 0.9em; color: #555; }
 </style>
 </head>

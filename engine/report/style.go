@@ -93,6 +93,7 @@ func newLegend() plot.Legend {
 	l.Top, l.Left = true, true
 	l.TextStyle.Font.Size = vg.Points(9)
 	l.ThumbnailWidth = vg.Points(22)
+	l.Padding = vg.Points(2.5) // between entries, so that neighbouring lines do not touch
 	return l
 }
 
