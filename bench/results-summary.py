@@ -31,7 +31,9 @@ def cell(r):
 
 def p(x):
     x = float(x)
-    return "<0.001" if x < 0.001 else "%.2f" % x
+    if x < 0.001:
+        return "<0.001"
+    return "%.3f" % x if x < 0.01 else "%.2f" % x
 
 
 print("| task | ppo mean | " + " | ".join(VARIANTS) + " | ULTRA-RA's rank by IQM | paper's claim |")
