@@ -10,15 +10,19 @@ set -euo pipefail
 
 missing=()
 have_header() { printf '#include <%s>\n' "$1" | ${CC:-cc} -E -x c - >/dev/null 2>&1; }
+# The linker cache, read once: 'ldconfig -p | grep -q' would fail under
+# pipefail whenever grep quits before ldconfig has written everything.
+libs=$(ldconfig -p 2>/dev/null || true)
+have_lib() { grep -q "$1" <<<"$libs"; }
 
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || missing+=(make)
-if ! have_header mujoco/mujoco.h || ! ldconfig -p 2>/dev/null | grep -q 'libmujoco\.so'; then
+if ! have_header mujoco/mujoco.h || ! have_lib 'libmujoco\.so'; then
   missing+=(libmujoco-dev)
 fi
 # OpenBLAS is the native networks' matrix kernel (bindings/blas; a build
 # with -tags noblas does without it).
-if ! have_header cblas.h || ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so'; then
+if ! have_header cblas.h || ! have_lib 'libopenblas\.so'; then
   missing+=(libopenblas-dev)
 fi
 # promtool checks the /metrics exposition in the tests (prometheus package).
