@@ -55,6 +55,12 @@ type Dose struct {
 	Resets    int64 `json:"resets"`
 	// Radius is the match radius the table used.
 	Radius float64 `json:"radius"`
+	// Calibration, when the radius was fitted to a target hit rate, holds
+	// the target and the share of the calibration rollout that matched.
+	Calibration *struct {
+		Target  float64 `json:"target_hit_rate"`
+		HitRate float64 `json:"hit_rate"`
+	} `json:"calibration,omitempty"`
 }
 
 // Row summarises one variant.
@@ -97,6 +103,9 @@ type Row struct {
 // DoseMean is a variant's Dose averaged over its seeds.
 type DoseMean struct {
 	Lookups, Hits, Overrides, Bonuses, Resets float64
+	// CalibratedHitRate is the mean calibration-rollout hit rate of the
+	// runs whose radius was calibrated (NaN when none was).
+	CalibratedHitRate float64
 }
 
 // HitRate is Hits / Lookups, NaN without lookups.
@@ -182,12 +191,16 @@ func Summarize(runs []Run, baseline string, seed uint64) ([]Row, error) {
 // meanDose averages the runs' doses; nil when none has one.
 func meanDose(ds []*Dose) *DoseMean {
 	var m DoseMean
-	n := 0
+	n, nc, cal := 0, 0, 0.0
 	for _, d := range ds {
 		if d == nil {
 			continue
 		}
 		n++
+		if d.Calibration != nil {
+			nc++
+			cal += d.Calibration.HitRate
+		}
 		m.Lookups += float64(d.Lookups)
 		m.Hits += float64(d.Hits)
 		m.Overrides += float64(d.Overrides)
@@ -196,6 +209,10 @@ func meanDose(ds []*Dose) *DoseMean {
 	}
 	if n == 0 {
 		return nil
+	}
+	m.CalibratedHitRate = math.NaN()
+	if nc > 0 {
+		m.CalibratedHitRate = cal / float64(nc)
 	}
 	f := 1 / float64(n)
 	m.Lookups, m.Hits, m.Overrides, m.Bonuses, m.Resets = m.Lookups*f, m.Hits*f, m.Overrides*f, m.Bonuses*f, m.Resets*f
