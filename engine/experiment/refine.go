@@ -164,18 +164,18 @@ type Refinement struct {
 
 // refineState is refine.json: what resuming a refinement needs, resolved.
 type refineState struct {
-	Version      int            `json:"version"`
-	Checkpoint   string         `json:"checkpoint"` // the agent it refines
-	Variant      ultra.Variant  `json:"variant"`
-	Seed         uint64         `json:"seed"`
-	Tuning       Tuning         `json:"tuning"` // alpha and annealing resolved
-	Radius       float64        `json:"radius"` // the table's, resolved
+	Version    int           `json:"version"`
+	Checkpoint string        `json:"checkpoint"` // the agent it refines
+	Variant    ultra.Variant `json:"variant"`
+	Seed       uint64        `json:"seed"`
+	Tuning     Tuning        `json:"tuning"` // alpha and annealing resolved
+	Radius     float64       `json:"radius"` // the table's, resolved
 	// Calibration is how Radius was fitted to Tuning.TargetHitRate, if it was.
-	Calibration *ultra.Calibration `json:"calibration,omitempty"`
-	Obs          ppo.RMSState   `json:"obs_normaliser"`
-	Annotations  string         `json:"annotations,omitempty"`
-	Trajectories string         `json:"trajectories,omitempty"`
-	Live         *AdvisorConfig `json:"live,omitempty"`
+	Calibration  *ultra.Calibration `json:"calibration,omitempty"`
+	Obs          ppo.RMSState       `json:"obs_normaliser"`
+	Annotations  string             `json:"annotations,omitempty"`
+	Trajectories string             `json:"trajectories,omitempty"`
+	Live         *AdvisorConfig     `json:"live,omitempty"`
 }
 
 // RefineResult is a finished refinement.

@@ -75,10 +75,19 @@ func PlotDose(points []DosePoint, bands []Row, title, pngPath, svgPath string) e
 	}
 	p.X.Min, p.X.Max = xmin/1.5, xmax*1.5
 	for _, r := range bands {
+		st := styleOf(r.Variant)
+		mid, err := plotter.NewLine(plotter.XYs{{X: p.X.Min, Y: r.IQM}, {X: p.X.Max, Y: r.IQM}})
+		if err != nil {
+			return err
+		}
+		mid.Color, mid.Width, mid.Dashes = st.color, vg.Points(1), []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(mid)
+		ymin, ymax = math.Min(ymin, r.IQM), math.Max(ymax, r.IQM)
 		if math.IsNaN(r.IQMLow) {
+			leg.Add(fmt.Sprintf("%s IQM (%d seeds, no CI)", r.Variant, r.Seeds), mid)
 			continue
 		}
-		c := styleOf(r.Variant).color
+		c := st.color
 		c.A = 0x30
 		band, err := plotter.NewPolygon(plotter.XYs{{X: p.X.Min, Y: r.IQMLow}, {X: p.X.Max, Y: r.IQMLow}, {X: p.X.Max, Y: r.IQMHigh}, {X: p.X.Min, Y: r.IQMHigh}})
 		if err != nil {
@@ -86,7 +95,7 @@ func PlotDose(points []DosePoint, bands []Row, title, pngPath, svgPath string) e
 		}
 		band.Color, band.LineStyle.Width = c, 0
 		p.Add(band)
-		leg.Add(fmt.Sprintf("%s IQM 95%% CI (%d seeds)", r.Variant, r.Seeds), band)
+		leg.Add(fmt.Sprintf("%s IQM and 95%% CI (%d seeds)", r.Variant, r.Seeds), mid, band)
 		ymin, ymax = math.Min(ymin, r.IQMLow), math.Max(ymax, r.IQMHigh)
 	}
 	for _, v := range order {

@@ -88,10 +88,10 @@ type Setup struct {
 	Space       MatchSpace
 	Calibration *Calibration
 	Table       *Table
-	Modulator *Modulator // ultra-a, ultra-r, ultra-ra, random
-	Resetter  *Resetter  // rice
-	Stage     *Stage     // live annotation
-	Hooks     ppo.Hooks
+	Modulator   *Modulator // ultra-a, ultra-r, ultra-ra, random
+	Resetter    *Resetter  // rice
+	Stage       *Stage     // live annotation
+	Hooks       ppo.Hooks
 
 	trace     []HitWindow
 	lastHits  int64
