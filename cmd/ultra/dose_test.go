@@ -104,6 +104,14 @@ func TestDoseExperiment(t *testing.T) {
 	if strip(first) != strip(again) {
 		t.Error("the rerun wrote another table")
 	}
+	// A dose cut short is left out of the report, not compared on fewer seeds.
+	if err := os.Remove(filepath.Join(dir, "dose", "target-5pct", "refine", "ultra-ra+rice-s1", "eval.json")); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCLI(t, append(args, "--report-only")...)
+	if err != nil || !strings.Contains(out, "Not finished, left out: doses 5%") || strings.Contains(out, "@ 5%") {
+		t.Errorf("report-only with a dose cut short: %v\n%s", err, out)
+	}
 	bad := append([]string(nil), args...)
 	bad[len(bad)-3] = "target-hit-rate=1%,2%"
 	if out, err := runCLI(t, bad...); err == nil || !strings.Contains(err.Error(), "was started with doses") {

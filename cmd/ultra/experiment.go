@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +40,8 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 		if err := dose.Validate(); err != nil {
 			return fmt.Errorf("experiment: %w", err)
 		}
+	} else if *ef.reportOnly {
+		return errors.New("experiment: --report-only writes a dose–response report: give --dose as well (an ordinary experiment's report: ultra sweep report)")
 	} else if _, err := c.Validate(); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
@@ -52,7 +55,11 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	if dose != nil {
 		dose.Base.Metrics = reg
-		res, err := experiment.RunDose(ctx, *dose)
+		run := experiment.RunDose
+		if *ef.reportOnly {
+			run = func(context.Context, experiment.DoseConfig) (*experiment.DoseResult, error) { return experiment.DoseReport(*dose) }
+		}
+		res, err := run(ctx, *dose)
 		if errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil) {
 			c.Logger.Info("dose–response experiment interrupted; rerun the same command to resume", "out", c.Out)
 			return nil
@@ -92,6 +99,7 @@ type experimentFlags struct {
 	af                               advisorFlags
 	variants, logFormat, metricsAddr *string
 	dose                             *string
+	reportOnly                       *bool
 }
 
 func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
@@ -124,6 +132,7 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 	fs.StringVar(&af.llmDeadline, "llm-deadline", "", "time the llm advisor may take in all (default: the --llm-config deadline, else "+llm.DefaultConfig().Deadline.String()+")")
 	// Not --sweep: "sweep" names the cluster work units (ultra sweep plan|unit|report).
 	ef.dose = fs.String("dose", "", "dose–response: "+experiment.DoseParam+"=LIST (e.g. 0.1%,0.5%,2%,5%) refines the variants at each target hit rate from one checkpoint and one annotation set, runs ppo and the placebo once as bands, and writes dose.md/csv/png/svg (runs in this process, not as sweep units)")
+	ef.reportOnly = fs.Bool("report-only", false, "with --dose: write the dose report from the finished runs (doses cut short are left out) and run nothing")
 	ef.logFormat = fs.String("log-format", "text", "text or json")
 	ef.metricsAddr = fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc+" (one endpoint for every run)")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let running iterations finish")

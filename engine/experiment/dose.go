@@ -229,6 +229,27 @@ func RunDose(ctx context.Context, dc DoseConfig) (*DoseResult, error) {
 	return doseReport(c, df, time.Since(start))
 }
 
+// DoseReport writes the report of a dose–response directory from its
+// finished runs without running anything: dc must name the doses and
+// variants the directory was started with.
+func DoseReport(dc DoseConfig) (*DoseResult, error) {
+	if err := dc.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dc.Base.Out, "dose.json"))
+	if err != nil {
+		return nil, fmt.Errorf("dose: %s is not a dose–response directory (%v): run ultra experiment --dose first", dc.Base.Out, err)
+	}
+	var df doseFile
+	if err := json.Unmarshal(b, &df); err != nil {
+		return nil, fmt.Errorf("dose: %s/dose.json is unreadable: %v", dc.Base.Out, err)
+	}
+	if fmt.Sprint(df.Doses, df.Variants) != fmt.Sprint(dc.Doses, dc.doseVariants()) {
+		return nil, fmt.Errorf("dose: %s was started with doses %v and variants %v (now %v and %v)", dc.Base.Out, df.Doses, df.Variants, dc.Doses, dc.doseVariants())
+	}
+	return doseReport(dc.Base, df, 0)
+}
+
 // record writes dose.json, or refuses doses and variants other than those
 // a directory was started with.
 func (dc *DoseConfig) record(df doseFile) error {
@@ -284,43 +305,53 @@ func seedShared(parent, child string, sh shared) error {
 // dose–response directory's finished runs (c its base settings, df its
 // dose.json; wall 0 when not measured).
 func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) {
-	var runs []report.Run
-	load := func(dir string, v ultra.Variant, name string) error {
-		n := 0
-		for s := 1; s <= c.Seeds; s++ {
-			rd := filepath.Join(dir, "refine", Unit{Variant: v, Seed: uint64(s)}.Name())
-			ret, err := readEval(filepath.Join(rd, "eval.json"), c.EvalEpisodes)
-			if err != nil {
-				continue
+	// A group is reported only when every variant has every seed: a dose
+	// cut short is left out (and said so), never compared on fewer seeds.
+	load := func(dir string, vs []ultra.Variant, name func(ultra.Variant) string) ([]report.Run, bool) {
+		var out []report.Run
+		for _, v := range vs {
+			for s := 1; s <= c.Seeds; s++ {
+				rd := filepath.Join(dir, "refine", Unit{Variant: v, Seed: uint64(s)}.Name())
+				ret, err := readEval(filepath.Join(rd, "eval.json"), c.EvalEpisodes)
+				if err != nil {
+					return nil, false
+				}
+				r := report.Run{Variant: name(v), Seed: uint64(s), Eval: ret}
+				if v != ultra.PPO {
+					r.Dose = loadDose(rd)
+				}
+				out = append(out, r)
 			}
-			r := report.Run{Variant: name, Seed: uint64(s), Eval: ret}
-			if v != ultra.PPO {
-				r.Dose = loadDose(rd)
-			}
-			runs = append(runs, r)
-			n++
 		}
-		if n == 0 {
-			return fmt.Errorf("dose: %s has no finished %s run", dir, v)
-		}
-		return nil
+		return out, true
 	}
-	bandDir := filepath.Join(c.Out, "dose", "bands")
-	for _, v := range df.Bands {
-		if err := load(bandDir, v, string(v)); err != nil {
-			return nil, err
-		}
+	runs, ok := load(filepath.Join(c.Out, "dose", "bands"), df.Bands, func(v ultra.Variant) string { return string(v) })
+	if !ok {
+		return nil, fmt.Errorf("dose: the bands (%v) have not finished all %d seeds in %s: run them first", df.Bands, c.Seeds, filepath.Join(c.Out, "dose", "bands"))
 	}
 	names := map[doseKey]string{}
-	for _, d := range df.Doses {
-		for _, v := range df.Variants {
-			name := fmt.Sprintf("%s @ %s", v, DosePercent(d))
-			names[doseKey{v, d}] = name
-			if err := load(filepath.Join(c.Out, "dose", doseLabel(d)), v, name); err != nil {
-				return nil, err
-			}
+	var missing []string
+	doses := slices.Clone(df.Doses)
+	slices.Sort(doses)
+	var done []float64
+	for _, d := range doses {
+		rs, ok := load(filepath.Join(c.Out, "dose", doseLabel(d)), df.Variants, func(v ultra.Variant) string {
+			return fmt.Sprintf("%s @ %s", v, DosePercent(d))
+		})
+		if !ok {
+			missing = append(missing, DosePercent(d))
+			continue
 		}
+		for _, v := range df.Variants {
+			names[doseKey{v, d}] = fmt.Sprintf("%s @ %s", v, DosePercent(d))
+		}
+		runs = append(runs, rs...)
+		done = append(done, d)
 	}
+	if len(done) == 0 {
+		return nil, fmt.Errorf("dose: no dose has finished all %d seeds of %v in %s", c.Seeds, df.Variants, c.Out)
+	}
+	df.Doses = done
 	rows, err := report.Summarize(runs, string(ultra.PPO), 1)
 	if err != nil {
 		return nil, err
@@ -372,6 +403,10 @@ func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) 
 	}
 	if c.Note != "" {
 		notes = append([]string{"How the settings were chosen: " + c.Note}, notes...)
+	}
+	if len(missing) > 0 {
+		notes = append(notes, fmt.Sprintf("Doses %s were planned but have not finished all %d seeds of every variant: they are left out, not compared on fewer seeds.", strings.Join(missing, ", "), c.Seeds))
+		fmt.Fprintf(&md, "Not finished, left out: doses %s.\n\n", strings.Join(missing, ", "))
 	}
 	var full strings.Builder
 	if err := report.WriteMarkdown(&full, "Every row against ppo", rows, notes); err != nil {
