@@ -57,7 +57,9 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 		dose.Base.Metrics = reg
 		run := experiment.RunDose
 		if *ef.reportOnly {
-			run = func(context.Context, experiment.DoseConfig) (*experiment.DoseResult, error) { return experiment.DoseReport(*dose) }
+			run = func(context.Context, experiment.DoseConfig) (*experiment.DoseResult, error) {
+				return experiment.DoseReport(*dose)
+			}
 		}
 		res, err := run(ctx, *dose)
 		if errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil) {
