@@ -48,8 +48,15 @@ cmd=(bin/ultra experiment --env "$task" --out "$out" --pretrain-steps 100000 --c
   --eval-episodes 10 --jobs 2 --advisor scripted --metrics-addr ""
   --dose target-hit-rate=2%,0.1%,5%,0.5%)
 t0=$(date +%s)
-"${cmd[@]}" --note "$note" >"$out.log" 2>&1 || { echo "dose run failed or stopped; report of the finished doses:" >&2; "${cmd[@]}" --note "$note" --report-only >"$out.report.log" 2>&1; }
+commit=$(git rev-parse --short HEAD)
+status=0
+"${cmd[@]}" --note "$note" >"$out.log" 2>&1 || status=$?
 wall=$(( $(date +%s) - t0 ))
+if [ $status -ne 0 ] || grep -q "interrupted" "$out.log"; then
+  # Stopped (the deadline) or failed: the report of the doses that finished.
+  echo "dose run stopped (status $status): reporting the finished doses" >&2
+  "${cmd[@]}" --note "$note" --report-only >"$out.report.log" 2>&1
+fi
 for f in dose.md dose.csv dose.png dose.svg dose.json experiment.json; do
   [ -f "$out/$f" ] && cp "$out/$f" "$docs/"
 done
@@ -62,7 +69,7 @@ bin/ultra match --checkpoint "$out/pretrain/checkpoint.bin" --annotations "$out/
   echo "${cmd[*]} --note \"$note\""
   echo '```'
   echo
-  echo "Commit $(git rev-parse --short HEAD). Wall time $wall s on $(nproc) cores ($(uname -m)), $(date -u +%Y-%m-%d). Reproduce with \`bash bench/dose.sh $task\`."
+  echo "Commit $commit. Wall time $wall s on $(nproc) cores ($(uname -m)), $(date -u +%Y-%m-%d). Reproduce with \`bash bench/dose.sh $task\`."
   echo "match.md: \`bin/ultra match --checkpoint $out/pretrain/checkpoint.bin --annotations $out/annotate/scripted.jsonl --traj $out/collect/episodes.jsonl --steps 4096 --k 20 --target-hit-rate 0.1%,0.5%,2%,5%\`"
 } >"$docs/RUN.md"
 echo "$task: $wall s → $docs"
