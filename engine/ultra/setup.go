@@ -88,8 +88,8 @@ type Setup struct {
 	Space       MatchSpace
 	Calibration *Calibration
 	Table       *Table
-	Modulator   *Modulator // ultra-a, ultra-r, ultra-ra, random
-	Resetter    *Resetter  // rice
+	Modulator   *Modulator // every variant but ppo
+	Resetter    *Resetter  // rice, ultra-ra+rice
 	Stage       *Stage     // live annotation
 	Hooks       ppo.Hooks
 
