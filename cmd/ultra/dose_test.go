@@ -52,7 +52,7 @@ func TestDoseExperiment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err, out)
 	}
-	for _, want := range []string{"ultra-ra @ 1%", "ultra-ra+rice @ 5%", "| ppo |", "| placebo |", "Largest dose (5%) against smallest (1%)", "too few seeds to compare", "scripted (a rule-based expert"} {
+	for _, want := range []string{"ultra-ra @ 1%", "ultra-ra+rice @ 5%", "| ppo |", "| placebo |", "Largest dose (5%) against smallest (1%)", "too few seeds to compare", "scripted (a rule-based expert", "first step of each restarted episode"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

@@ -494,8 +494,18 @@ func doseTable(points []report.DosePoint, bands []report.Row) string {
 	for _, r := range bands {
 		row(r.Variant, "—", r)
 	}
+	var resets []string
 	for _, p := range points {
 		row(p.Variant, DosePercent(p.Target), p.Row)
+		if d := p.Row.Dose; d != nil && d.ResetVisits > 0 {
+			resets = append(resets, fmt.Sprintf("| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f |", p.Variant, DosePercent(p.Target), d.Resets, d.ResetVisits,
+				d.ResetVisitHits, d.ResetVisitOverrides, d.ResetVisitBonuses))
+		}
+	}
+	if len(resets) > 0 {
+		b.WriteString("\nWhat the table did on the first step of each restarted episode (per run, mean over seeds):\n\n")
+		b.WriteString("| variant | target | restarts | visits | hits | overrides | bonuses |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString(strings.Join(resets, "\n") + "\n")
 	}
 	return b.String()
 }

@@ -61,6 +61,15 @@ type Dose struct {
 		Target  float64 `json:"target_hit_rate"`
 		HitRate float64 `json:"hit_rate"`
 	} `json:"calibration,omitempty"`
+	// ResetVisits, for a variant that restarts episodes at critical states
+	// and consults the table (ultra-ra+rice), counts the first steps of
+	// the restarted episodes and what the table did there.
+	ResetVisits *struct {
+		Visits    int64 `json:"visits"`
+		Hits      int64 `json:"hits"`
+		Overrides int64 `json:"overrides"`
+		Bonuses   int64 `json:"bonuses"`
+	} `json:"reset_visits,omitempty"`
 }
 
 // Row summarises one variant.
@@ -106,6 +115,9 @@ type DoseMean struct {
 	// CalibratedHitRate is the mean calibration-rollout hit rate of the
 	// runs whose radius was calibrated (NaN when none was).
 	CalibratedHitRate float64
+	// ResetVisits and the table's hits, overrides and bonuses at them, per
+	// run (all 0 for variants without them).
+	ResetVisits, ResetVisitHits, ResetVisitOverrides, ResetVisitBonuses float64
 }
 
 // HitRate is Hits / Lookups, NaN without lookups.
@@ -201,6 +213,12 @@ func meanDose(ds []*Dose) *DoseMean {
 			nc++
 			cal += d.Calibration.HitRate
 		}
+		if rv := d.ResetVisits; rv != nil {
+			m.ResetVisits += float64(rv.Visits)
+			m.ResetVisitHits += float64(rv.Hits)
+			m.ResetVisitOverrides += float64(rv.Overrides)
+			m.ResetVisitBonuses += float64(rv.Bonuses)
+		}
 		m.Lookups += float64(d.Lookups)
 		m.Hits += float64(d.Hits)
 		m.Overrides += float64(d.Overrides)
@@ -216,6 +234,7 @@ func meanDose(ds []*Dose) *DoseMean {
 	}
 	f := 1 / float64(n)
 	m.Lookups, m.Hits, m.Overrides, m.Bonuses, m.Resets = m.Lookups*f, m.Hits*f, m.Overrides*f, m.Bonuses*f, m.Resets*f
+	m.ResetVisits, m.ResetVisitHits, m.ResetVisitOverrides, m.ResetVisitBonuses = m.ResetVisits*f, m.ResetVisitHits*f, m.ResetVisitOverrides*f, m.ResetVisitBonuses*f
 	return &m
 }
 
