@@ -394,7 +394,7 @@ func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) 
 	notes := []string{
 		fmt.Sprintf("Sub-optimal agent: %s; %d collected episodes annotated by the %s advisor, the same checkpoint and annotations at every dose.", c.describeStart(), c.CollectEpisodes, c.Advisor.Name),
 		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),
-		fmt.Sprintf("Dose: the radius is calibrated so that the target share of a %d-step rollout of the checkpoint (stochastic policy, seed pretraining seed + %d, not the collected episodes) matches a critical state, in match space %s; \"calibrated\" is the share that matched on that rollout, \"refinement\" the share of the refinement's lookups that matched (mean over seeds).",
+		fmt.Sprintf("Dose: the radius is calibrated so that the target share of a %d-step rollout of the checkpoint (stochastic policy, seed pretraining seed + %d, not the collected episodes) matches a critical state, in match space %s; \"calibrated\" is the share that matched on that rollout, \"refinement\" the share of the refinement's lookups that matched, \"last quarter\" that share over the last quarter of its iterations (means over seeds).",
 			DefaultCalibrationSteps, calibrationSeedOffset, c.Tuning.withDefaults().MatchSpace),
 		fmt.Sprintf("Bands: ppo, and the placebo (ultra-r with alpha %.0e) at the largest dose (%s), run once; every variant × dose is compared with ppo by Welch's t-test and the Mann–Whitney U test, p-values Holm-adjusted across all rows of the table below; bold = both adjusted p < %.2f.", ultra.PlaceboAlpha, DosePercent(df.BandTarget), report.Alpha),
 		fmt.Sprintf("Each variant × dose × seed (1..%d) refines for %d env steps; each final policy is evaluated on %d episodes (mean action, eval seed %d). alpha %.3g, reward on %s, override probability %s.",
@@ -454,8 +454,8 @@ func dosesText(ds []float64) string {
 // final evaluation against ppo; the bands first.
 func doseTable(points []report.DosePoint, bands []report.Row) string {
 	var b strings.Builder
-	b.WriteString("| variant | target | hit rate: calibrated | hit rate: refinement | overrides / run | bonuses / run | seeds | IQM [95% CI] | Δ vs ppo | Welch p (Holm) | Mann–Whitney p (Holm) |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| variant | target | hit rate: calibrated | hit rate: refinement | hit rate: last quarter | overrides / run | bonuses / run | seeds | IQM [95% CI] | Δ vs ppo | Welch p (Holm) | Mann–Whitney p (Holm) |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	pct := func(x float64) string {
 		if math.IsNaN(x) {
 			return "—"
@@ -463,9 +463,9 @@ func doseTable(points []report.DosePoint, bands []report.Row) string {
 		return strconv.FormatFloat(100*x, 'f', 3, 64) + "%"
 	}
 	row := func(name, target string, r report.Row) {
-		cal, ref, ov, bo := "—", "—", "—", "—"
+		cal, ref, late, ov, bo := "—", "—", "—", "—", "—"
 		if d := r.Dose; d != nil {
-			cal, ref = pct(d.CalibratedHitRate), pct(d.HitRate())
+			cal, ref, late = pct(d.CalibratedHitRate), pct(d.HitRate()), pct(d.LateHitRate)
 			ov, bo = fmt.Sprintf("%.0f", d.Overrides), fmt.Sprintf("%.0f", d.Bonuses)
 		}
 		iqm := fmt.Sprintf("%.1f", r.IQM)
@@ -489,7 +489,7 @@ func doseTable(points []report.DosePoint, bands []report.Row) string {
 			welch = fmt.Sprintf("%.3g (%.3g)", r.WelchP, r.WelchHolm)
 			mw = fmt.Sprintf("%.3g (%.3g)", r.MannWhitneyP, r.MannWhitneyHolm)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", name, target, cal, ref, ov, bo, r.Seeds, iqm, delta, welch, mw)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", name, target, cal, ref, late, ov, bo, r.Seeds, iqm, delta, welch, mw)
 	}
 	for _, r := range bands {
 		row(r.Variant, "—", r)

@@ -61,6 +61,12 @@ type Dose struct {
 		Target  float64 `json:"target_hit_rate"`
 		HitRate float64 `json:"hit_rate"`
 	} `json:"calibration,omitempty"`
+	// HitWindows are the lookups and hits of each iteration, in order.
+	HitWindows []struct {
+		Step    int64 `json:"step"`
+		Lookups int64 `json:"lookups"`
+		Hits    int64 `json:"hits"`
+	} `json:"hit_windows,omitempty"`
 	// ResetVisits, for a variant that restarts episodes at critical states
 	// and consults the table (ultra-ra+rice), counts the first steps of
 	// the restarted episodes and what the table did there.
@@ -115,6 +121,11 @@ type DoseMean struct {
 	// CalibratedHitRate is the mean calibration-rollout hit rate of the
 	// runs whose radius was calibrated (NaN when none was).
 	CalibratedHitRate float64
+	// LateHitRate is the hit rate over the last quarter of each run's
+	// iterations (its HitWindows), mean over the runs that have them
+	// (NaN when none has): how often the table matches the policy that
+	// refinement has moved.
+	LateHitRate float64
 	// ResetVisits and the table's hits, overrides and bonuses at them, per
 	// run (all 0 for variants without them).
 	ResetVisits, ResetVisitHits, ResetVisitOverrides, ResetVisitBonuses float64
@@ -204,6 +215,7 @@ func Summarize(runs []Run, baseline string, seed uint64) ([]Row, error) {
 func meanDose(ds []*Dose) *DoseMean {
 	var m DoseMean
 	n, nc, cal := 0, 0, 0.0
+	nl, late := 0, 0.0
 	for _, d := range ds {
 		if d == nil {
 			continue
@@ -212,6 +224,16 @@ func meanDose(ds []*Dose) *DoseMean {
 		if d.Calibration != nil {
 			nc++
 			cal += d.Calibration.HitRate
+		}
+		if w := d.HitWindows; len(w) > 0 {
+			var h, l int64
+			for _, x := range w[len(w)-max(1, len(w)/4):] {
+				h, l = h+x.Hits, l+x.Lookups
+			}
+			if l > 0 {
+				nl++
+				late += float64(h) / float64(l)
+			}
 		}
 		if rv := d.ResetVisits; rv != nil {
 			m.ResetVisits += float64(rv.Visits)
@@ -228,9 +250,12 @@ func meanDose(ds []*Dose) *DoseMean {
 	if n == 0 {
 		return nil
 	}
-	m.CalibratedHitRate = math.NaN()
+	m.CalibratedHitRate, m.LateHitRate = math.NaN(), math.NaN()
 	if nc > 0 {
 		m.CalibratedHitRate = cal / float64(nc)
+	}
+	if nl > 0 {
+		m.LateHitRate = late / float64(nl)
 	}
 	f := 1 / float64(n)
 	m.Lookups, m.Hits, m.Overrides, m.Bonuses, m.Resets = m.Lookups*f, m.Hits*f, m.Overrides*f, m.Bonuses*f, m.Resets*f
