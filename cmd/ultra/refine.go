@@ -73,6 +73,11 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 			}
 			r.Variant = v
 		}
+		if live && r.Annotations == "" && !explicit(fs, "target-hit-rate") {
+			// Live annotation alone leaves nothing to calibrate on: the
+			// default target gives way to the radius rule.
+			r.Tuning.TargetHitRate = 0
+		}
 		if live {
 			ac, err := af.config()
 			if err != nil {
@@ -175,6 +180,13 @@ func tuningDefaults(fs *flag.FlagSet, t *experiment.Tuning) error {
 		t.TargetHitRate = 0
 	}
 	return nil
+}
+
+// explicit reports whether the flag name was given.
+func explicit(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }
 
 // percent formats a share as a percentage ("off" for 0).

@@ -143,6 +143,14 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	}
 	s.Table.SetChecker(advisor.Checker{Spec: spec, SnapshotLen: snapLen})
 	s.Table.Add(o.Annotations...)
+	live := o.Live != nil && o.Variant.NeedsStates()
+	if o.Variant.NeedsStates() && s.Table.Len() == 0 && !live {
+		if len(o.Annotations) > 0 {
+			return nil, fmt.Errorf("variant %s needs critical states, and all %d annotations given were dropped: %s",
+				o.Variant, len(o.Annotations), s.Table.Dropped())
+		}
+		return nil, fmt.Errorf("variant %s needs critical states: give annotations or a live advisor", o.Variant)
+	}
 	if calibrate {
 		if s.Table.Len() == 0 {
 			return nil, fmt.Errorf("variant %s: a target hit rate calibrates the radius on the annotated critical states, and there are none "+
@@ -158,14 +166,6 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 		s.Calibration, s.Radius = &c, c.Radius
 	}
 	s.Table.radius = s.Radius
-	live := o.Live != nil && o.Variant.NeedsStates()
-	if o.Variant.NeedsStates() && s.Table.Len() == 0 && !live {
-		if len(o.Annotations) > 0 {
-			return nil, fmt.Errorf("variant %s needs critical states, and all %d annotations given were dropped: %s",
-				o.Variant, len(o.Annotations), s.Table.Dropped())
-		}
-		return nil, fmt.Errorf("variant %s needs critical states: give annotations or a live advisor", o.Variant)
-	}
 	if d := s.Table.Dropped(); len(d) > 0 && o.Logger != nil {
 		o.Logger.Warn("annotations dropped", "kept", s.Table.Len(), "dropped", d.String())
 	}
