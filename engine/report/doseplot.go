@@ -38,8 +38,8 @@ func PlotDose(points []DosePoint, bands []Row, title, pngPath, svgPath string) e
 	}
 	p := plot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "table hit rate during refinement (share of lookups that matched; log scale)"
-	p.Y.Label.Text = "final evaluation return (IQM over seeds, 95% CI)"
+	p.X.Label.Text = "table hit rate in refinement (log scale)"
+	p.Y.Label.Text = "final evaluation return (IQM, 95% CI)"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = percentTicks{}
 	p.Y.Tick.Marker = compactTicks{}
@@ -95,7 +95,7 @@ func PlotDose(points []DosePoint, bands []Row, title, pngPath, svgPath string) e
 		}
 		band.Color, band.LineStyle.Width = c, 0
 		p.Add(band)
-		leg.Add(fmt.Sprintf("%s IQM and 95%% CI (%d seeds)", r.Variant, r.Seeds), mid, band)
+		leg.Add(fmt.Sprintf("%s (%d seeds)", r.Variant, r.Seeds), mid, band)
 		ymin, ymax = math.Min(ymin, r.IQMLow), math.Max(ymax, r.IQMHigh)
 	}
 	for _, v := range order {
@@ -122,14 +122,15 @@ func PlotDose(points []DosePoint, bands []Row, title, pngPath, svgPath string) e
 		sc.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(4), Shape: st.glyph}
 		p.Add(line, sc)
 		seeds := pts[0].Row.Seeds
-		leg.Add(fmt.Sprintf("%s (%d doses, %d seeds)", v, len(pts), seeds), line, sc)
+		leg.Add(fmt.Sprintf("%s (%d seeds)", v, seeds), line, sc)
 	}
 	if ymin == ymax {
 		ymin, ymax = ymin-1, ymax+1
 	}
 	pad := 0.05 * (ymax - ymin)
 	p.Y.Min, p.Y.Max = ymin-pad, ymax+pad
-	leg.Add("point: IQM; line: its 95% CI")
+	leg.Add("point: IQM; bar: 95% CI")
+	leg.Add("bands: IQM, 95% CI")
 	if floored {
 		leg.Add(fmt.Sprintf("no hits: drawn at %g%%", 100*minDoseHitRate))
 	}
