@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,8 +27,22 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
+	var dose *experiment.DoseConfig
+	if *ef.dose != "" {
+		doses, err := experiment.ParseDose(*ef.dose)
+		if err != nil {
+			return fmt.Errorf("experiment: --dose: %w", err)
+		}
+		dose = &experiment.DoseConfig{Base: c, Doses: doses}
+	}
 	// Everything is checked before the metrics port is bound or a file written.
-	if _, err := c.Validate(); err != nil {
+	if dose != nil {
+		if err := dose.Validate(); err != nil {
+			return fmt.Errorf("experiment: %w", err)
+		}
+	} else if *ef.reportOnly {
+		return errors.New("experiment: --report-only writes a dose–response report: give --dose as well (an ordinary experiment's report: ultra sweep report)")
+	} else if _, err := c.Validate(); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
 	reg, stopMetrics, err := serveMetrics(*ef.metricsAddr, c.Logger)
@@ -38,6 +53,26 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	c.Metrics = reg
 	ctx, stop := interrupt.Context(stderr)
 	defer stop()
+	if dose != nil {
+		dose.Base.Metrics = reg
+		run := experiment.RunDose
+		if *ef.reportOnly {
+			run = func(context.Context, experiment.DoseConfig) (*experiment.DoseResult, error) {
+				return experiment.DoseReport(*dose)
+			}
+		}
+		res, err := run(ctx, *dose)
+		if errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil) {
+			c.Logger.Info("dose–response experiment interrupted; rerun the same command to resume", "out", c.Out)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("experiment: %w", err)
+		}
+		fmt.Fprint(stdout, res.Markdown)
+		fmt.Fprintf(stdout, "\nfiles: %s\n", strings.Join(res.Files, ", "))
+		return nil
+	}
 	res, err := experiment.Run(ctx, c)
 	if errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil) {
 		c.Logger.Info("experiment interrupted; rerun the same command to resume", "out", c.Out)
@@ -65,6 +100,8 @@ type experimentFlags struct {
 	c                                experiment.Config
 	af                               advisorFlags
 	variants, logFormat, metricsAddr *string
+	dose                             *string
+	reportOnly                       *bool
 }
 
 func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
@@ -95,6 +132,9 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 	fs.StringVar(&af.llmConfig, "llm-config", "", "YAML settings of the llm advisor")
 	fs.StringVar(&c.LLMAnnotations, "llm-annotations", "", "annotations for the llm stage made elsewhere for this experiment's collect/episodes.jsonl (ultra annotate --batch-import)")
 	fs.StringVar(&af.llmDeadline, "llm-deadline", "", "time the llm advisor may take in all (default: the --llm-config deadline, else "+llm.DefaultConfig().Deadline.String()+")")
+	// Not --sweep: "sweep" names the cluster work units (ultra sweep plan|unit|report).
+	ef.dose = fs.String("dose", "", "dose–response: "+experiment.DoseParam+"=LIST (e.g. 0.1%,0.5%,2%,5%) refines the variants at each target hit rate from one checkpoint and one annotation set, runs ppo and the placebo once as bands, and writes dose.md/csv/png/svg (runs in this process, not as sweep units)")
+	ef.reportOnly = fs.Bool("report-only", false, "with --dose: write the dose report from the finished runs (doses cut short are left out) and run nothing")
 	ef.logFormat = fs.String("log-format", "text", "text or json")
 	ef.metricsAddr = fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc+" (one endpoint for every run)")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let running iterations finish")
@@ -104,7 +144,9 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 // config builds the Config from the parsed flags.
 func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experiment.Config, error) {
 	c := ef.c
-	tuningDefaults(fs, &c.Tuning)
+	if err := tuningDefaults(fs, &c.Tuning); err != nil {
+		return c, err
+	}
 	if c.Out == "" {
 		return c, errors.New("--out DIR is required")
 	}

@@ -34,6 +34,7 @@ Usage:
   ultra experiment [flags]   the whole pipeline: pretrain, collect, annotate, refine every variant × seed, evaluate, report
   ultra sweep ...            the same as numbered work units for a cluster (plan, unit, report, k8s, slurm)
   ultra report [flags] DIR... one report across experiment directories (one per task): normalised scores, IQM, profile
+  ultra match [flags]        measure the match spaces on a checkpoint's annotations: hit rate and precision, before and after calibration
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
 
 Run 'ultra <command> -h' for the flags of a command.
@@ -90,6 +91,7 @@ var commands = []struct {
 	{"experiment", cmdExperiment},
 	{"sweep", cmdSweep},
 	{"report", cmdReport},
+	{"match", cmdMatch},
 	{"bench", cmdBench},
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,8 +46,10 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 			fixed = append(fixed, "--"+fl.Name)
 		}
 	})
-	tuningDefaults(fs, &r.Tuning)
 	err := func() error {
+		if err := tuningDefaults(fs, &r.Tuning); err != nil {
+			return err
+		}
 		if r.Resume {
 			if len(fixed) > 0 {
 				return fmt.Errorf("--resume continues the refinement with the settings it started with; %s cannot change", strings.Join(fixed, ", "))
@@ -69,6 +72,11 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			r.Variant = v
+		}
+		if live && r.Annotations == "" && !explicit(fs, "target-hit-rate") {
+			// Live annotation alone leaves nothing to calibrate on: the
+			// default target gives way to the radius rule.
+			r.Tuning.TargetHitRate = 0
 		}
 		if live {
 			ac, err := af.config()
@@ -130,7 +138,18 @@ const refineResumeFlags = "out resume steps device tf32 checkpoint-every progres
 func addTuningFlags(fs *flag.FlagSet, t *experiment.Tuning, device *string, tf32 *bool, stepsFlag string) {
 	fs.Float64Var(&t.Alpha, "alpha", 0, "weight of the implicit reward (default: the task's, as in the paper: 0.5 for Pong, 0.1 for MuJoCo)")
 	fs.Float64Var(&t.Radius, "radius", 0, "match radius in normalised observation units (0: derive from the collected states, else 0.5)")
-	fs.Float64Var(&t.RadiusQuantile, "radius-quantile", t.RadiusQuantile, "quantile of cross-episode nearest-neighbour distances used as the radius")
+	fs.Float64Var(&t.RadiusQuantile, "radius-quantile", t.RadiusQuantile, "quantile of cross-episode nearest-neighbour distances used as the radius (an explicit value turns off --target-hit-rate)")
+	fs.Func("target-hit-rate", fmt.Sprintf("calibrate the radius so that this share of the states the checkpoint visits (a %d-step rollout, fixed seed) matches a critical state, e.g. 2%% or 0.02; 0: off (default %s)",
+		experiment.DefaultCalibrationSteps, percent(t.TargetHitRate)), func(s string) error {
+		v, err := experiment.ParseShare(s)
+		t.TargetHitRate = v
+		return err
+	})
+	fs.Func("match-space", "space critical states are matched in: full (all normalised observations), task (the task's subspace: hopper/walker2d without the forward velocity), scaled (each dimension by its spread over the collected states) (default "+string(t.MatchSpace)+")", func(s string) error {
+		v, err := ultra.ParseMatchSpace(s)
+		t.MatchSpace = v
+		return err
+	})
 	fs.Float64Var(&t.OverrideProb, "override-prob", t.OverrideProb, "probability of taking the suggested action at a matched state, at the start")
 	fs.Float64Var(&t.OverrideEnd, "override-end", t.OverrideEnd, "that probability at the end of --anneal-steps")
 	fs.Int64Var(&t.AnnealSteps, "anneal-steps", t.AnnealSteps, "env steps over which the override probability decays to --override-end (-1: the first half of "+stepsFlag+"; 0: constant)")
@@ -145,13 +164,37 @@ func addTuningFlags(fs *flag.FlagSet, t *experiment.Tuning, device *string, tf32
 	fs.BoolVar(tf32, "tf32", false, "with --device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)")
 }
 
-// tuningDefaults marks --alpha as the task's default unless it was given.
-func tuningDefaults(fs *flag.FlagSet, t *experiment.Tuning) {
-	set := false
-	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "alpha" })
-	if !set {
+// tuningDefaults marks --alpha as the task's default unless it was given,
+// and lets an explicit --radius or --radius-quantile override the default
+// target hit rate (both with an explicit --target-hit-rate is an error).
+func tuningDefaults(fs *flag.FlagSet, t *experiment.Tuning) error {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if !set["alpha"] {
 		t.Alpha = -1
 	}
+	if set["target-hit-rate"] && (set["radius"] || set["radius-quantile"]) {
+		return errors.New("--target-hit-rate calibrates the radius, --radius and --radius-quantile fix it: give one of them")
+	}
+	if !set["target-hit-rate"] && (set["radius"] || set["radius-quantile"]) {
+		t.TargetHitRate = 0
+	}
+	return nil
+}
+
+// explicit reports whether the flag name was given.
+func explicit(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
+// percent formats a share as a percentage ("off" for 0).
+func percent(x float64) string {
+	if x == 0 {
+		return "off"
+	}
+	return strconv.FormatFloat(100*x, 'g', 4, 64) + "%"
 }
 
 // printTrained prints the line that ends train and refine.

@@ -40,6 +40,9 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("sweep plan: %w", err)
 		}
+		if *ef.dose != "" {
+			return errors.New("sweep plan: --dose runs a dose–response experiment in one process: use ultra experiment --dose (a sweep plans one dose; give --target-hit-rate)")
+		}
 		units, err := experiment.Plan(c)
 		if err != nil {
 			return fmt.Errorf("sweep plan: %w", err)

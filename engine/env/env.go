@@ -91,11 +91,16 @@ const (
 
 // Spec describes a task: everything a caller needs before making one.
 type Spec struct {
-	ID              string  // common id, e.g. "hopper"
-	Doc             string  // one line: what the agent must do
-	Observation     Space   // per-instance observation space
-	Action          Space   // per-instance action space
-	ObsLayout       []Field // index → meaning, len Observation.Dim
+	ID          string  // common id, e.g. "hopper"
+	Doc         string  // one line: what the agent must do
+	Observation Space   // per-instance observation space
+	Action      Space   // per-instance action space
+	ObsLayout   []Field // index → meaning, len Observation.Dim
+	// MatchDims names the observation indices that critical-state matching
+	// compares in the task's own subspace (ultra's "task" match space):
+	// for the planar walkers, posture and velocities without the absolute
+	// forward velocity. Nil: the task names none.
+	MatchDims       []int
 	MaxEpisodeSteps int     // episodes are truncated after this many steps
 	DefaultNoise    float64 // default reset-noise scale
 	// Image is (channels, height, width) when the observation is an image,

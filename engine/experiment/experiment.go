@@ -710,7 +710,7 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),
 		"Table hits / lookups, overrides, bonuses and resets are per seed, from each run's modulator.json: how often the critical-state table matched the live state, and what the matches did.",
 		fmt.Sprintf("alpha %.3g (placebo %.0e), radius %s, override probability %s, rice reset probability %.2f. %s.",
-			alpha, ultra.PlaceboAlpha, radiusNote(c.Tuning.Radius, c.Tuning.RadiusQuantile, runs), c.overrideNote(), c.Tuning.ResetProb, wallNote(wall)),
+			alpha, ultra.PlaceboAlpha, radiusNote(c.Tuning, runs), c.overrideNote(), c.Tuning.ResetProb, wallNote(wall)),
 		"Training curves of rice include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.",
 	}
 	if c.Note != "" {
@@ -800,16 +800,32 @@ func advisorNote(a AdvisorConfig) string {
 	return a.Name
 }
 
-func radiusNote(r, q float64, runs []report.Run) string {
+func radiusNote(t Tuning, runs []report.Run) string {
+	r, q := t.Radius, t.RadiusQuantile
+	space := fmt.Sprintf(" in match space %s", t.withDefaults().MatchSpace)
 	if r > 0 {
-		return fmt.Sprintf("%.3g", r)
+		return fmt.Sprintf("%.3g%s", r, space)
+	}
+	if t.TargetHitRate > 0 {
+		var cal []float64
+		for _, run := range runs {
+			if run.Dose != nil && run.Dose.Calibration != nil {
+				cal = append(cal, run.Dose.Calibration.HitRate)
+			}
+		}
+		measured := ""
+		if len(cal) > 0 {
+			measured = fmt.Sprintf(", %.3f%% of it matched at the calibrated radius (mean over the runs)", 100*meanOf(cal))
+		}
+		return fmt.Sprintf("calibrated per variant to a target hit rate of %s on a %d-step rollout of the checkpoint (seed pretraining seed + %d)%s%s",
+			DosePercent(t.TargetHitRate), DefaultCalibrationSteps, calibrationSeedOffset, measured, space)
 	}
 	for _, run := range runs {
 		if run.Dose != nil && run.Dose.Radius > 0 {
-			return fmt.Sprintf("%.3g (the %.2f-quantile of cross-episode nearest-neighbour distances in a sample drawn with the pretraining seed, the same for every run)", run.Dose.Radius, q)
+			return fmt.Sprintf("%.3g (the %.2f-quantile of cross-episode nearest-neighbour distances in a sample drawn with the pretraining seed, the same for every run)%s", run.Dose.Radius, q, space)
 		}
 	}
-	return fmt.Sprintf("the %.2f-quantile of cross-episode nearest-neighbour distances", q)
+	return fmt.Sprintf("the %.2f-quantile of cross-episode nearest-neighbour distances%s", q, space)
 }
 
 // roundTo rounds x to digits decimals for log lines.

@@ -55,6 +55,27 @@ type Dose struct {
 	Resets    int64 `json:"resets"`
 	// Radius is the match radius the table used.
 	Radius float64 `json:"radius"`
+	// Calibration, when the radius was fitted to a target hit rate, holds
+	// the target and the share of the calibration rollout that matched.
+	Calibration *struct {
+		Target  float64 `json:"target_hit_rate"`
+		HitRate float64 `json:"hit_rate"`
+	} `json:"calibration,omitempty"`
+	// HitWindows are the lookups and hits of each iteration, in order.
+	HitWindows []struct {
+		Step    int64 `json:"step"`
+		Lookups int64 `json:"lookups"`
+		Hits    int64 `json:"hits"`
+	} `json:"hit_windows,omitempty"`
+	// ResetVisits, for a variant that restarts episodes at critical states
+	// and consults the table (ultra-ra+rice), counts the first steps of
+	// the restarted episodes and what the table did there.
+	ResetVisits *struct {
+		Visits    int64 `json:"visits"`
+		Hits      int64 `json:"hits"`
+		Overrides int64 `json:"overrides"`
+		Bonuses   int64 `json:"bonuses"`
+	} `json:"reset_visits,omitempty"`
 }
 
 // Row summarises one variant.
@@ -97,6 +118,17 @@ type Row struct {
 // DoseMean is a variant's Dose averaged over its seeds.
 type DoseMean struct {
 	Lookups, Hits, Overrides, Bonuses, Resets float64
+	// CalibratedHitRate is the mean calibration-rollout hit rate of the
+	// runs whose radius was calibrated (NaN when none was).
+	CalibratedHitRate float64
+	// LateHitRate is the hit rate over the last quarter of each run's
+	// iterations (its HitWindows), mean over the runs that have them
+	// (NaN when none has): how often the table matches the policy that
+	// refinement has moved.
+	LateHitRate float64
+	// ResetVisits and the table's hits, overrides and bonuses at them, per
+	// run (all 0 for variants without them).
+	ResetVisits, ResetVisitHits, ResetVisitOverrides, ResetVisitBonuses float64
 }
 
 // HitRate is Hits / Lookups, NaN without lookups.
@@ -182,12 +214,33 @@ func Summarize(runs []Run, baseline string, seed uint64) ([]Row, error) {
 // meanDose averages the runs' doses; nil when none has one.
 func meanDose(ds []*Dose) *DoseMean {
 	var m DoseMean
-	n := 0
+	n, nc, cal := 0, 0, 0.0
+	nl, late := 0, 0.0
 	for _, d := range ds {
 		if d == nil {
 			continue
 		}
 		n++
+		if d.Calibration != nil {
+			nc++
+			cal += d.Calibration.HitRate
+		}
+		if w := d.HitWindows; len(w) > 0 {
+			var h, l int64
+			for _, x := range w[len(w)-max(1, len(w)/4):] {
+				h, l = h+x.Hits, l+x.Lookups
+			}
+			if l > 0 {
+				nl++
+				late += float64(h) / float64(l)
+			}
+		}
+		if rv := d.ResetVisits; rv != nil {
+			m.ResetVisits += float64(rv.Visits)
+			m.ResetVisitHits += float64(rv.Hits)
+			m.ResetVisitOverrides += float64(rv.Overrides)
+			m.ResetVisitBonuses += float64(rv.Bonuses)
+		}
 		m.Lookups += float64(d.Lookups)
 		m.Hits += float64(d.Hits)
 		m.Overrides += float64(d.Overrides)
@@ -197,8 +250,16 @@ func meanDose(ds []*Dose) *DoseMean {
 	if n == 0 {
 		return nil
 	}
+	m.CalibratedHitRate, m.LateHitRate = math.NaN(), math.NaN()
+	if nc > 0 {
+		m.CalibratedHitRate = cal / float64(nc)
+	}
+	if nl > 0 {
+		m.LateHitRate = late / float64(nl)
+	}
 	f := 1 / float64(n)
 	m.Lookups, m.Hits, m.Overrides, m.Bonuses, m.Resets = m.Lookups*f, m.Hits*f, m.Overrides*f, m.Bonuses*f, m.Resets*f
+	m.ResetVisits, m.ResetVisitHits, m.ResetVisitOverrides, m.ResetVisitBonuses = m.ResetVisits*f, m.ResetVisitHits*f, m.ResetVisitOverrides*f, m.ResetVisitBonuses*f
 	return &m
 }
 

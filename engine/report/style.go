@@ -15,7 +15,8 @@ import (
 // Every figure draws a variant in the same colour, dash pattern and marker,
 // so that a reader matches them across figures. The colours are Okabe and
 // Ito's colour-blind-safe palette (with grey and brown for the last two);
-// the dashes and markers keep the variants apart in grayscale.
+// the dashes and markers keep the variants apart in grayscale. ultra-ra+rice
+// takes Tol's wine.
 var variantStyles = map[string]style{
 	"ppo":        {color.NRGBA{0x00, 0x00, 0x00, 0xff}, nil, draw.CircleGlyph{}},
 	"ultra-a":    {color.NRGBA{0x56, 0xb4, 0xe9, 0xff}, []vg.Length{vg.Points(6), vg.Points(2)}, draw.TriangleGlyph{}},
@@ -27,6 +28,9 @@ var variantStyles = map[string]style{
 	"llm-rnd":    {color.NRGBA{0xcc, 0x79, 0xa7, 0xff}, []vg.Length{vg.Points(4), vg.Points(2), vg.Points(1), vg.Points(2)}, draw.PlusGlyph{}},
 	"rnd":        {color.NRGBA{0x99, 0x99, 0x99, 0xff}, []vg.Length{vg.Points(3), vg.Points(3)}, draw.CircleGlyph{}},
 	"placebo":    {color.NRGBA{0x8c, 0x56, 0x4b, 0xff}, []vg.Length{vg.Points(1), vg.Points(1)}, draw.TriangleGlyph{}},
+	// ultra-ra's glyph (it is ultra-ra plus restarts) in Tol's wine, which
+	// the palette above lacks, dash-dotted.
+	"ultra-ra+rice": {color.NRGBA{0x88, 0x22, 0x55, 0xff}, []vg.Length{vg.Points(6), vg.Points(2), vg.Points(2), vg.Points(2)}, draw.PyramidGlyph{}},
 }
 
 // style is how one variant is drawn.

@@ -38,6 +38,11 @@ const (
 	// rewards too (the random advisor): everything the advisor gives is
 	// replaced, not only the choice of states.
 	RandomAll Variant = "random-all"
+	// UltraRARICE is ultra-ra with RICE's restarts: a fraction of episodes
+	// restart at the annotated states' simulator snapshots, so that the
+	// agent meets the critical states often enough for the override and
+	// the bonus to teach it (no RND bonus: only the visits change).
+	UltraRARICE Variant = "ultra-ra+rice"
 )
 
 // PlaceboAlpha is the placebo's weight of the implicit reward: 1e-6, a
@@ -45,7 +50,7 @@ const (
 const PlaceboAlpha = 1e-6
 
 // Variants lists every variant in report order.
-var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, Random, RandomAll, RICE, LLMRND, RNDOnly, Placebo}
+var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, UltraRARICE, Random, RandomAll, RICE, LLMRND, RNDOnly, Placebo}
 
 // ParseVariant checks a variant name.
 func ParseVariant(s string) (Variant, error) {
@@ -68,13 +73,17 @@ func VariantNames() string {
 
 // Overrides reports whether the variant replaces actions.
 func (v Variant) Overrides() bool {
-	return v == UltraA || v == UltraRA || v == Random || v == RandomAll
+	return v == UltraA || v == UltraRA || v == UltraRARICE || v == Random || v == RandomAll
 }
 
 // Rewards reports whether the variant adds the implicit reward.
 func (v Variant) Rewards() bool {
-	return v == UltraR || v == UltraRA || v == Random || v == RandomAll || v == Placebo
+	return v == UltraR || v == UltraRA || v == UltraRARICE || v == Random || v == RandomAll || v == Placebo
 }
+
+// Resets reports whether the variant restarts episodes at critical states
+// (RICE's mixed initial distribution).
+func (v Variant) Resets() bool { return v == RICE || v == UltraRARICE }
 
 // Novelty reports whether the variant adds an RND novelty bonus: llm-rnd
 // at critical states, rnd everywhere, rice everywhere (its exploration
@@ -168,6 +177,12 @@ type Modulator struct {
 	norm  []float32    // the state normalised for RND
 
 	Lookups, Matches, Overrides, Bonuses atomic.Int64
+
+	// resets, when set, restarts episodes at critical states; the
+	// ResetVisit counters say what the table did at the first step of each
+	// restarted episode (the visit the restart creates).
+	resets                                                              *Resetter
+	ResetVisits, ResetVisitHits, ResetVisitOverrides, ResetVisitBonuses atomic.Int64
 }
 
 // NewModulator makes a modulator over table.
@@ -207,7 +222,27 @@ func (m *Modulator) overrideProb() float64 {
 }
 
 // Modulate implements ppo.Modulator.
-func (m *Modulator) Modulate(_ int, obs, action []float32) (bool, float64) {
+func (m *Modulator) Modulate(env int, obs, action []float32) (bool, float64) {
+	if m.resets == nil || !m.resets.takeFresh(env) {
+		return m.modulate(obs, action)
+	}
+	m.ResetVisits.Add(1)
+	h := m.Matches.Load()
+	replaced, bonus := m.modulate(obs, action)
+	if m.Matches.Load() != h {
+		m.ResetVisitHits.Add(1)
+	}
+	if replaced {
+		m.ResetVisitOverrides.Add(1)
+	}
+	if bonus != 0 {
+		m.ResetVisitBonuses.Add(1)
+	}
+	return replaced, bonus
+}
+
+// modulate is Modulate for one state and action.
+func (m *Modulator) modulate(obs, action []float32) (bool, float64) {
 	m.step.Add(1)
 	v := m.cfg.Variant
 	novelty := 0.0

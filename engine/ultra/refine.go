@@ -21,6 +21,19 @@ type Resetter struct {
 	rng   *rand.Rand
 	// Resets counts the episodes restarted at a stored state.
 	Resets atomic.Int64
+	fresh  []bool // per env: restarted, its first step not yet modulated
+}
+
+// takeFresh reports whether env was just restarted at a stored state and
+// its first step is being modulated now, clearing the mark.
+func (r *Resetter) takeFresh(env int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if env >= len(r.fresh) || !r.fresh[env] {
+		return false
+	}
+	r.fresh[env] = false
+	return true
 }
 
 // NewResetter restarts a fraction prob of episodes at stored critical states.
@@ -32,9 +45,12 @@ func NewResetter(table *Table, prob float64, seed uint64) (*Resetter, error) {
 }
 
 // Reset returns a snapshot to start env's next episode from, or nil.
-func (r *Resetter) Reset(int) []float64 {
+func (r *Resetter) Reset(env int) []float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if env >= 0 && env < len(r.fresh) {
+		r.fresh[env] = false
+	}
 	if r.rng.Float64() >= r.prob {
 		return nil
 	}
@@ -50,11 +66,17 @@ func (r *Resetter) Reset(int) []float64 {
 		return nil
 	}
 	r.Resets.Add(1)
+	if env >= 0 {
+		for len(r.fresh) <= env {
+			r.fresh = append(r.fresh, false)
+		}
+		r.fresh[env] = true
+	}
 	return r.table.entries[with[r.rng.IntN(len(with))]].Snapshot
 }
 
 // SuggestRadius derives the table's match radius from data: for each
-// state, the normalised distance to its nearest neighbour in another
+// state, the distance in the table's matching space to its nearest neighbour in another
 // episode, and the q-quantile of those distances (at most 2000 states are
 // sampled). With q = 0.5 a critical state matches the live states about as
 // often as typical states of different episodes come that close to each
@@ -69,7 +91,7 @@ func SuggestRadius(trajs []traj.Trajectory, t *Table, q float64, seed uint64) (f
 	for e := range trajs {
 		for k := 0; k < trajs[e].Len(); k++ {
 			key := make([]float32, trajs[e].ObsDim)
-			t.Normalize(key, trajs[e].ObsAt(k))
+			t.Key(key, trajs[e].ObsAt(k))
 			pts = append(pts, pt{e, key})
 		}
 	}

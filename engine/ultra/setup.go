@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
@@ -22,6 +23,15 @@ type Options struct {
 	// cross-episode nearest-neighbour distances), or 0.5 without them.
 	Radius         float64
 	RadiusQuantile float64
+	// TargetHitRate, when > 0 and Radius is 0, calibrates the radius
+	// instead: the smallest at which that share of CalibrationObs (raw
+	// observations, a rollout of the policy about to be refined) match a
+	// critical state (CalibrateRadius). It needs annotations.
+	TargetHitRate  float64
+	CalibrationObs []float32
+	// MatchSpace is the space states are compared in ("": DefaultMatchSpace);
+	// MatchScaled learns its scale from Trajectories.
+	MatchSpace MatchSpace
 	// RadiusSeed draws the states the radius is derived from. Experiments
 	// pass the pretraining seed, so that every refinement seed of every
 	// variant matches with the same radius.
@@ -41,7 +51,7 @@ type Options struct {
 	// Annotations are the critical states known before training.
 	Annotations []advisor.Annotation
 	// Trajectories are the episodes the annotations came from (for the
-	// radius).
+	// radius and MatchScaled's scale).
 	Trajectories []traj.Trajectory
 	// Live, when set, annotates the run's own episodes while it trains
 	// (the asynchronous stage), adding to the table as answers arrive.
@@ -71,13 +81,29 @@ func AdvisorFor(v Variant, chosen string) string {
 // trainer (override and bonus, RICE resets) and, when live, the
 // annotation stage. Hooks goes to ppo.Continue.
 type Setup struct {
-	Variant   Variant
-	Radius    float64
-	Table     *Table
-	Modulator *Modulator // ultra-a, ultra-r, ultra-ra, random
-	Resetter  *Resetter  // rice
-	Stage     *Stage     // live annotation
-	Hooks     ppo.Hooks
+	Variant Variant
+	Radius  float64
+	// Space is the match space; Calibration, when the radius was fitted to
+	// a target hit rate, how.
+	Space       MatchSpace
+	Calibration *Calibration
+	Table       *Table
+	Modulator   *Modulator // every variant but ppo
+	Resetter    *Resetter  // rice, ultra-ra+rice
+	Stage       *Stage     // live annotation
+	Hooks       ppo.Hooks
+
+	trace     []HitWindow
+	lastHits  int64
+	lastLooks int64
+}
+
+// HitWindow is the table's hit rate over a stretch of refinement: the
+// lookups and hits between the previous window's end and Step.
+type HitWindow struct {
+	Step    int64 `json:"step"`
+	Lookups int64 `json:"lookups"`
+	Hits    int64 `json:"hits"`
 }
 
 // NewSetup builds the machinery of variant o.Variant for a policy whose
@@ -86,11 +112,20 @@ type Setup struct {
 // is rice without simulator snapshots to restart at.
 func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	std := obs.Std()
-	s := &Setup{Variant: o.Variant, Radius: o.Radius}
-	if s.Radius == 0 {
+	space, err := ParseMatchSpace(string(o.MatchSpace))
+	if err != nil {
+		return nil, fmt.Errorf("ultra: %w", err)
+	}
+	s := &Setup{Variant: o.Variant, Radius: o.Radius, Space: space}
+	weights, err := MatchWeights(space, spec, obs.Mean, std, o.Trajectories)
+	if err != nil {
+		return nil, fmt.Errorf("ultra: %w", err)
+	}
+	calibrate := s.Radius == 0 && o.TargetHitRate > 0 && o.Variant.NeedsStates()
+	if s.Radius == 0 && !calibrate {
 		s.Radius = 0.5
 		if len(o.Trajectories) > 0 {
-			probe, err := NewTable(obs.Mean, std, 1)
+			probe, err := NewWeightedTable(obs.Mean, std, weights, 1)
 			if err != nil {
 				return nil, err
 			}
@@ -99,8 +134,7 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 			}
 		}
 	}
-	var err error
-	if s.Table, err = NewTable(obs.Mean, std, s.Radius); err != nil {
+	if s.Table, err = NewWeightedTable(obs.Mean, std, weights, max(s.Radius, 1)); err != nil {
 		return nil, err
 	}
 	snapLen, err := env.SnapshotLen(spec)
@@ -117,6 +151,21 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 		}
 		return nil, fmt.Errorf("variant %s needs critical states: give annotations or a live advisor", o.Variant)
 	}
+	if calibrate {
+		if s.Table.Len() == 0 {
+			return nil, fmt.Errorf("variant %s: a target hit rate calibrates the radius on the annotated critical states, and there are none "+
+				"(live annotation alone cannot be calibrated): give annotations, or a fixed radius", o.Variant)
+		}
+		if len(o.CalibrationObs) == 0 {
+			return nil, errors.New("ultra: a target hit rate needs calibration states (a rollout of the policy)")
+		}
+		c, err := CalibrateRadius(s.Table, o.CalibrationObs, spec.Observation.Dim, o.TargetHitRate)
+		if err != nil {
+			return nil, err
+		}
+		s.Calibration, s.Radius = &c, c.Radius
+	}
+	s.Table.radius = s.Radius
 	if d := s.Table.Dropped(); len(d) > 0 && o.Logger != nil {
 		o.Logger.Warn("annotations dropped", "kept", s.Table.Len(), "dropped", d.String())
 	}
@@ -158,6 +207,19 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 			return nil, err
 		}
 		s.Hooks.Modulator = s.Modulator
+		if o.Variant.Resets() {
+			// The table's override and bonus, and RICE's restarts at the
+			// annotated states so that the agent meets them often.
+			if s.Resetter, err = NewResetter(s.Table, o.ResetProb, o.Seed^uint64(o.StartStep)); err != nil {
+				return nil, err
+			}
+			if !live && !s.Table.hasSnapshots() {
+				return nil, fmt.Errorf("%s needs annotations with simulator snapshots: collect the trajectories with snapshots", o.Variant)
+			}
+			s.Modulator.resets = s.Resetter
+			s.Hooks.ResetState = s.Resetter.Reset
+			s.Hooks.Snapshots = live
+		}
 	}
 	if live {
 		s.Stage, err = NewStage(o.Live, s.Table, StageConfig{Env: spec.ID, RunID: fmt.Sprintf("r%d-", o.Seed)}, o.Logger)
@@ -169,10 +231,24 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	return s, nil
 }
 
-// LogFields are the table's live counters for a run's log lines.
+// Observe closes a hit-rate window at env step step (call it once per
+// iteration): Summary reports each window, so the hit rate can be followed
+// as the policy moves away from the one the radius was fitted to.
+func (s *Setup) Observe(step int64) {
+	h, l := s.Table.HitRate()
+	s.trace = append(s.trace, HitWindow{Step: step, Lookups: l - s.lastLooks, Hits: h - s.lastHits})
+	s.lastHits, s.lastLooks = h, l
+}
+
+// LogFields are the table's live counters for a run's log lines: the
+// totals, and the hit rate of the last window (Observe).
 func (s *Setup) LogFields() []any {
 	h, l := s.Table.HitRate()
 	fields := []any{"table", s.Table.Len(), "hits", h, "lookups", l}
+	if n := len(s.trace); n > 0 && s.trace[n-1].Lookups > 0 {
+		w := s.trace[n-1]
+		fields = append(fields, "hit_rate_iter", math.Round(1e5*float64(w.Hits)/float64(w.Lookups))/1e5)
+	}
 	if s.Stage != nil {
 		st := s.Stage.Stats()
 		fields = append(fields, "annotated_batches", st.Annotated, "dropped_batches", st.Dropped)
@@ -183,12 +259,24 @@ func (s *Setup) LogFields() []any {
 // Summary is what the machinery did, for a run's modulator.json.
 func (s *Setup) Summary() map[string]any {
 	h, l := s.Table.HitRate()
-	out := map[string]any{"variant": s.Variant, "radius": s.Radius, "table_entries": s.Table.Len(), "lookups": l, "hits": h}
+	out := map[string]any{"variant": s.Variant, "radius": s.Radius, "table_entries": s.Table.Len(), "lookups": l, "hits": h,
+		"match_space": s.Space}
+	if s.Calibration != nil {
+		out["calibration"] = s.Calibration
+	}
+	if len(s.trace) > 0 {
+		out["hit_windows"] = s.trace
+	}
 	if d := s.Table.Dropped(); len(d) > 0 {
 		out["dropped"] = d
 	}
 	if s.Modulator != nil {
 		out["overrides"], out["bonuses"] = s.Modulator.Overrides.Load(), s.Modulator.Bonuses.Load()
+		if s.Modulator.resets != nil {
+			m := s.Modulator
+			out["reset_visits"] = map[string]int64{"visits": m.ResetVisits.Load(), "hits": m.ResetVisitHits.Load(),
+				"overrides": m.ResetVisitOverrides.Load(), "bonuses": m.ResetVisitBonuses.Load()}
+		}
 	}
 	if s.Resetter != nil {
 		out["resets"] = s.Resetter.Resets.Load()

@@ -15,7 +15,7 @@ import (
 
 // Entry is one critical state with the advisor's suggestion.
 type Entry struct {
-	Key []float32 // normalised observation
+	Key []float32 // the observation in the table's matching space (Table.Key)
 	// Action is the suggested action, a copy of the annotation's: one value
 	// per action dimension, so for a Discrete space a one-element action
 	// index (e.g. [2] for Pong's RIGHT). The Modulator writes it over the
@@ -46,8 +46,14 @@ type Entry struct {
 // for Pong's features, whose ball and paddle positions and ball speeds are
 // continuous: the same state practically never recurs, so a live state
 // matches the nearest annotated one within the radius instead.
+//
+// Matching may weigh the normalised dimensions (NewWeightedTable): a
+// weight of 0 leaves a dimension out (a task's subspace), others stretch or
+// shrink it (a scale learned from collected states). Keys and distances
+// are in that weighted space; Normalize stays unweighted.
 type Table struct {
 	mean, invStd []float64
+	scale        []float64 // invStd × the dimension's matching weight
 	radius       float64
 
 	mu      sync.RWMutex
@@ -62,19 +68,45 @@ type Table struct {
 // NewTable makes an empty table for observations normalised by mean and
 // std (std values ≤ 0 are treated as 1); radius is the match distance.
 func NewTable(mean, std []float64, radius float64) (*Table, error) {
+	return NewWeightedTable(mean, std, nil, radius)
+}
+
+// NewWeightedTable is NewTable matching in a weighted space: normalised
+// dimension j counts weights[j] times (nil: every weight 1; a weight of 0
+// leaves the dimension out). Weights must be finite, ≥ 0, and not all 0.
+func NewWeightedTable(mean, std, weights []float64, radius float64) (*Table, error) {
 	if len(mean) != len(std) || len(mean) == 0 {
 		return nil, fmt.Errorf("ultra: table needs equal-length mean and std, got %d and %d", len(mean), len(std))
 	}
 	if !(radius > 0) || math.IsInf(radius, 0) {
 		return nil, fmt.Errorf("ultra: table radius must be a finite value > 0, got %v", radius)
 	}
-	t := &Table{mean: append([]float64(nil), mean...), invStd: make([]float64, len(std)), radius: radius, seen: map[string]bool{},
-		dropped: advisor.Drops{}}
+	if weights != nil {
+		if len(weights) != len(mean) {
+			return nil, fmt.Errorf("ultra: %d matching weights for %d observation values", len(weights), len(mean))
+		}
+		any := false
+		for j, w := range weights {
+			if !(w >= 0) || math.IsInf(w, 0) {
+				return nil, fmt.Errorf("ultra: matching weight %d is %v, want a finite value ≥ 0", j, w)
+			}
+			any = any || w > 0
+		}
+		if !any {
+			return nil, fmt.Errorf("ultra: every matching weight is 0: nothing would be compared")
+		}
+	}
+	t := &Table{mean: append([]float64(nil), mean...), invStd: make([]float64, len(std)), scale: make([]float64, len(std)),
+		radius: radius, seen: map[string]bool{}, dropped: advisor.Drops{}}
 	for i, s := range std {
 		if !(s > 0) {
 			s = 1
 		}
 		t.invStd[i] = 1 / s
+		t.scale[i] = t.invStd[i]
+		if weights != nil {
+			t.scale[i] *= weights[i]
+		}
 	}
 	return t, nil
 }
@@ -87,6 +119,46 @@ func (t *Table) Normalize(dst, obs []float32) {
 	for j, v := range obs {
 		dst[j] = float32((float64(v) - t.mean[j]) * t.invStd[j])
 	}
+}
+
+// Key writes obs in the matching space (normalised, then weighted) into
+// dst: the form entries are stored and compared in.
+func (t *Table) Key(dst, obs []float32) {
+	for j, v := range obs {
+		dst[j] = float32((float64(v) - t.mean[j]) * t.scale[j])
+	}
+}
+
+// Nearest returns the distance in the matching space from obs to the
+// nearest entry (+Inf for an empty table), whatever the radius. It counts
+// no lookup and allocates nothing.
+func (t *Table) Nearest(obs []float32) float64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, d := t.nearest(obs, math.Inf(1))
+	return math.Sqrt(d)
+}
+
+// nearest returns the index of the entry nearest to obs with a squared
+// distance ≤ limit (-1: none) and that squared distance (limit when none).
+// The caller holds t.mu.
+func (t *Table) nearest(obs []float32, limit float64) (int, float64) {
+	best, bestD := -1, limit
+	for i := range t.entries {
+		k := t.entries[i].Key
+		var d float64
+		for j, v := range obs {
+			x := (float64(v)-t.mean[j])*t.scale[j] - float64(k[j])
+			d += x * x
+			if d > bestD {
+				break
+			}
+		}
+		if d < bestD || (best < 0 && d == bestD) { // ties keep the earlier entry
+			best, bestD = i, d
+		}
+	}
+	return best, bestD
 }
 
 // SetChecker makes Add drop annotations that c rejects (counted by reason
@@ -133,7 +205,7 @@ func (t *Table) Add(anns ...advisor.Annotation) int {
 		}
 		t.seen[id] = true
 		key := make([]float32, len(a.Obs))
-		t.Normalize(key, a.Obs)
+		t.Key(key, a.Obs)
 		e := Entry{Key: key, Action: append([]float32(nil), a.Action...), Reward: a.Reward, Episode: a.Episode,
 			Step: a.Step, Reason: a.Reason, Snapshot: a.Snapshot}
 		if a.Taken != nil {
@@ -169,21 +241,7 @@ func (t *Table) Lookup(obs []float32) (Entry, float64, bool) {
 	t.lookups.Add(1)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	best, bestD := -1, t.radius*t.radius
-	for i := range t.entries {
-		k := t.entries[i].Key
-		var d float64
-		for j, v := range obs {
-			x := (float64(v)-t.mean[j])*t.invStd[j] - float64(k[j])
-			d += x * x
-			if d > bestD {
-				break
-			}
-		}
-		if d < bestD || (best < 0 && d == bestD) { // ties keep the earlier entry
-			best, bestD = i, d
-		}
-	}
+	best, bestD := t.nearest(obs, t.radius*t.radius)
 	if best < 0 {
 		return Entry{}, 0, false
 	}

@@ -38,6 +38,7 @@ func HopperSpec(cfg PlanarConfig) env.Spec {
 		Doc:         "one-legged planar hopper: hop forward fast without falling (torso height > 0.7 m, |pitch| < 0.2 rad)",
 		Observation: env.UnboundedBox(11), Action: unitBox(3),
 		ObsLayout:       planarLayout(hopperJoints, cfg.ObsVelocityClip),
+		MatchDims:       planarMatchDims(planarLayout(hopperJoints, cfg.ObsVelocityClip)),
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,
 		New: func(opts env.Options) (env.Env, error) { return newPlanar(cfg, opts) },
 	}

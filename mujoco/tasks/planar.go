@@ -109,6 +109,20 @@ func copy64to32(dst []float32, src []float64) int {
 	return len(src)
 }
 
+// planarMatchDims is the planar walkers' matching subspace: every
+// observation but the absolute forward velocity, so that a critical state
+// (a posture about to fall, say) matches whatever speed the walker reaches
+// it at.
+func planarMatchDims(layout []env.Field) []int {
+	var dims []int
+	for i, f := range layout {
+		if f.Name != "forward velocity" {
+			dims = append(dims, i)
+		}
+	}
+	return dims
+}
+
 // planarLayout documents qpos[1:] then qvel for a planar robot whose hinge
 // joints (after rootx, rootz, rooty) are named in joints.
 func planarLayout(joints []string, velClip float64) []env.Field {

@@ -60,6 +60,18 @@ func TestSpacesMatchGymnasiumV4(t *testing.T) {
 					t.Errorf("undocumented observation field %+v", f)
 				}
 			}
+			// The planar walkers' matching subspace is every observation
+			// but the absolute forward velocity.
+			if tc.id == "hopper" || tc.id == "walker2d" {
+				if len(s.MatchDims) != tc.obs-1 {
+					t.Errorf("match dims %v, want all %d but one", s.MatchDims, tc.obs)
+				}
+				for _, d := range s.MatchDims {
+					if s.ObsLayout[d].Name == "forward velocity" {
+						t.Errorf("match dims %v include the forward velocity (%d)", s.MatchDims, d)
+					}
+				}
+			}
 		})
 	}
 }

@@ -39,6 +39,7 @@ func Walker2dSpec(cfg PlanarConfig) env.Spec {
 		Doc:         "two-legged planar walker: walk forward fast without falling (0.8 m < torso height < 2 m, |pitch| < 1 rad)",
 		Observation: env.UnboundedBox(17), Action: unitBox(6),
 		ObsLayout:       planarLayout(walker2dJoints, cfg.ObsVelocityClip),
+		MatchDims:       planarMatchDims(planarLayout(walker2dJoints, cfg.ObsVelocityClip)),
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,
 		New: func(opts env.Options) (env.Env, error) { return newPlanar(cfg, opts) },
 	}

@@ -1,0 +1,178 @@
+package experiment
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/ultra"
+	"github.com/ultra-rl/ultra/mujoco/tasks"
+)
+
+func TestParseShareAndDose(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		err  string
+	}{
+		{"2%", 0.02, ""}, {"0.02", 0.02, ""}, {" 0.1% ", 0.001, ""}, {"100%", 1, ""},
+		{"two", 0, "not a share"}, {"150%", 0, "outside"}, {"-1%", 0, "outside"}, {"NaN", 0, "not a share"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseShare(tc.in)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("error %v, want one saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("%v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		in   string
+		want []float64
+		err  string
+	}{
+		{"target-hit-rate=0.1%,0.5%,2%,5%", []float64{0.001, 0.005, 0.02, 0.05}, ""},
+		{"target-hit-rate=0.05", []float64{0.05}, ""},
+		{"radius=1,2", nil, "the only knob"},
+		{"0.1%,2%", nil, "write target-hit-rate=LIST"},
+		{"target-hit-rate=1%,1%", nil, "twice"},
+		{"target-hit-rate=0%,1%", nil, "that is ppo"},
+		{"target-hit-rate=1%,x", nil, "not a share"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseDose(tc.in)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("error %v, want one saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || len(got) != len(tc.want) {
+				t.Fatalf("%v, %v; want %v", got, err, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("%v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestDoseValidate(t *testing.T) {
+	base := func(vs ...ultra.Variant) Config {
+		c := Config{Env: "hopper", Out: t.TempDir(), PretrainSteps: 2048, PretrainSeed: 1, CollectEpisodes: 2, Seeds: 1, Jobs: 1,
+			RefineSteps: 2048, EvalEpisodes: 1, Tuning: DefaultTuning(), Registry: env.NewRegistry(tasks.Specs()...),
+			Advisor: AdvisorConfig{Name: "scripted", PerEpisode: 5}, Variants: vs}
+		return c
+	}
+	for _, tc := range []struct {
+		name  string
+		dc    DoseConfig
+		err   string
+		check func(*testing.T, DoseConfig)
+	}{
+		{"fine", DoseConfig{Base: base(ultra.PPO, ultra.UltraRA, ultra.Placebo), Doses: []float64{0.01, 0.05}}, "", func(t *testing.T, dc DoseConfig) {
+			if v := dc.doseVariants(); len(v) != 1 || v[0] != ultra.UltraRA {
+				t.Errorf("dose variants %v, want ultra-ra (ppo and placebo are bands)", v)
+			}
+		}},
+		{"no doses", DoseConfig{Base: base(ultra.UltraRA)}, "no doses", nil},
+		{"rice", DoseConfig{Base: base(ultra.UltraRA, ultra.RICE), Doses: []float64{0.01}}, "rice do not act on the table", nil},
+		{"only bands", DoseConfig{Base: base(ultra.PPO, ultra.Placebo), Doses: []float64{0.01}}, "no variant to dose", nil},
+		{"fixed radius", func() DoseConfig {
+			c := base(ultra.UltraA)
+			c.Tuning.Radius = 0.3
+			return DoseConfig{Base: c, Doses: []float64{0.01}}
+		}(), "leave the radius unset", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.dc.Validate()
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.check(t, tc.dc)
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("error %v, want one saying %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestTuningValidatesMatching(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Tuning)
+		err  string
+	}{
+		{"defaults", func(*Tuning) {}, ""},
+		{"target", func(t *Tuning) { t.TargetHitRate = 0.02 }, ""},
+		{"target and radius", func(t *Tuning) { t.TargetHitRate, t.Radius = 0.02, 0.5 }, "give one"},
+		{"target above 1", func(t *Tuning) { t.TargetHitRate = 2 }, "target hit rate"},
+		{"unknown space", func(t *Tuning) { t.MatchSpace = "cosine" }, "match space"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tu := DefaultTuning()
+			tc.edit(&tu)
+			err := tu.Validate()
+			if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("error %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestRolloutPolicy: an untrained hopper policy falls within tens of
+// steps, so the rollout holds failures; ToFailure counts down to 0 at each
+// failing step.
+func TestRolloutPolicy(t *testing.T) {
+	spec, _ := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
+	c := ppo.DefaultsFor(spec)
+	c.NumSteps, c.NumEnvs, c.NumMinibatches, c.TotalSteps = 64, 1, 1, 64
+	tr, err := ppo.New(c, spec, ppo.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := tr.Checkpoint()
+	tr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := RolloutPolicy(ck, spec, 500, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.Len() != 500 || len(ro.Obs) != 500*11 || ro.Dim != 11 {
+		t.Fatalf("rollout of %d steps, %d values", ro.Len(), len(ro.Obs))
+	}
+	failures := 0
+	for s, k := range ro.ToFailure {
+		if k == 0 {
+			failures++
+		}
+		if k > 0 && ro.ToFailure[s+1] != k-1 {
+			t.Fatalf("step %d is %d steps from a failure, step %d %d", s, k, s+1, ro.ToFailure[s+1])
+		}
+	}
+	if failures == 0 {
+		t.Fatal("an untrained hopper policy never fell in 500 steps")
+	}
+	again, _ := RolloutPolicy(ck, spec, 500, 7)
+	for i := range again.Obs {
+		if again.Obs[i] != ro.Obs[i] {
+			t.Fatal("the same seed gave another rollout")
+		}
+	}
+	if _, err := RolloutPolicy(ck, spec, 0, 7); err == nil {
+		t.Error("0 steps accepted")
+	}
+}

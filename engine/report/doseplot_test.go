@@ -1,0 +1,92 @@
+package report
+
+import (
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"testing"
+)
+
+// TestPlotDose draws two variants at three doses with both bands, one
+// point without hits (drawn at the floor), and checks the files; bad
+// input is an error.
+func TestPlotDose(t *testing.T) {
+	row := func(v string, iqm float64, seeds int) Row {
+		return Row{Variant: v, Seeds: seeds, IQM: iqm, IQMLow: iqm - 50, IQMHigh: iqm + 50}
+	}
+	var pts []DosePoint
+	for i, hr := range []float64{0, 0.004, 0.03} {
+		pts = append(pts, DosePoint{Variant: "ultra-ra", Target: []float64{0.001, 0.005, 0.02}[i], HitRate: hr, Row: row("ultra-ra @ x", 900+20*float64(i), 10)})
+		pts = append(pts, DosePoint{Variant: "ultra-ra+rice", Target: []float64{0.001, 0.005, 0.02}[i], HitRate: 2 * (hr + 0.001), Row: row("ultra-ra+rice @ x", 880-10*float64(i), 10)})
+	}
+	bands := []Row{row("ppo", 910, 10), {Variant: "placebo", Seeds: 3, IQM: 905, IQMLow: math.NaN(), IQMHigh: math.NaN()}}
+	dir := t.TempDir()
+	png, svg := filepath.Join(dir, "d.png"), filepath.Join(dir, "d.svg")
+	if err := PlotDose(pts, bands, "walker2d: dose", png, svg); err != nil {
+		t.Fatal(err)
+	}
+	checkFigures(t, png, svg)
+	for name, p := range map[string][]DosePoint{
+		"no points":   nil,
+		"no hit rate": {{Variant: "ultra-a", Target: 0.01, HitRate: math.NaN(), Row: row("ultra-a", 1, 10)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := PlotDose(p, bands, "x", "", ""); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+func TestPercentTicks(t *testing.T) {
+	ticks := percentTicks{}.Ticks(0.0008, 0.06)
+	var labels []string
+	for _, tk := range ticks {
+		labels = append(labels, tk.Label)
+	}
+	want := []string{"0.1%", "0.2%", "0.5%", "1%", "2%", "5%"}
+	if len(labels) != len(want) {
+		t.Fatalf("ticks %v, want %v", labels, want)
+	}
+	for i := range want {
+		if labels[i] != want[i] {
+			t.Errorf("ticks %v, want %v", labels, want)
+		}
+	}
+}
+
+// TestDoseMeanReadsModulatorJSON: a run's modulator.json (calibration,
+// hit windows, reset visits) averages over seeds into the row's dose: the
+// calibrated hit rate, the hit rate of the last quarter of iterations and
+// the reset-visit counts.
+func TestDoseMeanReadsModulatorJSON(t *testing.T) {
+	mk := func(cal float64, windows string, visits int64) *Dose {
+		var d Dose
+		js := `{"lookups": 800, "hits": 8, "calibration": {"target_hit_rate": 0.01, "hit_rate": ` + trimFloat(cal) + `},
+			"hit_windows": [` + windows + `], "reset_visits": {"visits": ` + trimFloat(float64(visits)) + `, "hits": 4, "overrides": 2, "bonuses": 1}}`
+		if err := json.Unmarshal([]byte(js), &d); err != nil {
+			t.Fatal(err)
+		}
+		return &d
+	}
+	w := `{"step":1,"lookups":100,"hits":0},{"step":2,"lookups":100,"hits":0},{"step":3,"lookups":100,"hits":0},{"step":4,"lookups":100,"hits":2}`
+	w2 := `{"step":1,"lookups":100,"hits":9},{"step":2,"lookups":100,"hits":9},{"step":3,"lookups":100,"hits":9},{"step":4,"lookups":100,"hits":4}`
+	runs := []Run{{Variant: "ultra-ra+rice", Seed: 1, Eval: []float64{1}, Dose: mk(0.011, w, 6)}, {Variant: "ultra-ra+rice", Seed: 2, Eval: []float64{2}, Dose: mk(0.013, w2, 4)}}
+	rows, err := Summarize(runs, "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rows[0].Dose
+	for name, got := range map[string][2]float64{
+		"calibrated": {d.CalibratedHitRate, 0.012}, "late": {d.LateHitRate, 0.03}, "visits": {d.ResetVisits, 5},
+		"visit hits": {d.ResetVisitHits, 4}, "visit overrides": {d.ResetVisitOverrides, 2}, "hit rate": {d.HitRate(), 0.01},
+	} {
+		if math.Abs(got[0]-got[1]) > 1e-12 {
+			t.Errorf("%s = %v, want %v", name, got[0], got[1])
+		}
+	}
+	rows, _ = Summarize([]Run{{Variant: "ppo", Seed: 1, Eval: []float64{1}, Dose: &Dose{}}}, "", 1)
+	if d := rows[0].Dose; !math.IsNaN(d.CalibratedHitRate) || !math.IsNaN(d.LateHitRate) {
+		t.Errorf("a run without calibration or windows: %+v", d)
+	}
+}
