@@ -11,6 +11,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
+	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
@@ -127,20 +128,9 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	if err := atomicfile.CheckOutput(*out, *force, *trajPath); err != nil {
 		return fmt.Errorf("annotate: %w", err)
 	}
-	trajs, err := traj.ReadJSONL[traj.Trajectory](*trajPath)
+	trajs, spec, ac, err := annotateInputs(*trajPath, af)
 	if err != nil {
-		return fmt.Errorf("annotate: %w", err)
-	}
-	if len(trajs) == 0 {
-		return fmt.Errorf("annotate: %s holds no trajectories", *trajPath)
-	}
-	spec, err := registry().Lookup(trajs[0].Env)
-	if err != nil {
-		return fmt.Errorf("annotate: %w", err)
-	}
-	ac, err := af.config()
-	if err != nil {
-		return fmt.Errorf("annotate: %w", err)
+		return err
 	}
 	if *export != "" {
 		n, err := experiment.ExportBatch(trajs, spec, ac, *export, stderr)
@@ -193,20 +183,9 @@ func printPromptsCmd(af advisorFlags, trajPath, dir, export, out string, force, 
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("annotate: --print-prompts: %w", err)
 	}
-	trajs, err := traj.ReadJSONL[traj.Trajectory](trajPath)
+	trajs, spec, ac, err := annotateInputs(trajPath, af)
 	if err != nil {
-		return fmt.Errorf("annotate: %w", err)
-	}
-	if len(trajs) == 0 {
-		return fmt.Errorf("annotate: %s holds no trajectories", trajPath)
-	}
-	spec, err := registry().Lookup(trajs[0].Env)
-	if err != nil {
-		return fmt.Errorf("annotate: %w", err)
-	}
-	ac, err := af.config()
-	if err != nil {
-		return fmt.Errorf("annotate: %w", err)
+		return err
 	}
 	infos, cov, err := experiment.PrintPrompts(trajs, spec, ac, dir)
 	if err != nil {
@@ -222,4 +201,25 @@ func printPromptsCmd(af advisorFlags, trajPath, dir, export, out string, force, 
 	fmt.Fprintf(stdout, "coverage: %.1f%% of the last %d steps of the %d failed episodes citable; %d of %d scripted critical steps citable (%.1f%%)\n",
 		100*cov.LastWindow, experiment.CoverageWindow, cov.Failed, cov.CriticalCitable, cov.Critical, 100*cov.CriticalShare())
 	return nil
+}
+
+// annotateInputs reads the trajectories, looks up their task and builds the
+// advisor's configuration: what annotating and printing prompts both need.
+func annotateInputs(trajPath string, af advisorFlags) ([]traj.Trajectory, env.Spec, experiment.AdvisorConfig, error) {
+	var ac experiment.AdvisorConfig
+	trajs, err := traj.ReadJSONL[traj.Trajectory](trajPath)
+	if err != nil {
+		return nil, env.Spec{}, ac, fmt.Errorf("annotate: %w", err)
+	}
+	if len(trajs) == 0 {
+		return nil, env.Spec{}, ac, fmt.Errorf("annotate: %s holds no trajectories", trajPath)
+	}
+	spec, err := registry().Lookup(trajs[0].Env)
+	if err != nil {
+		return nil, env.Spec{}, ac, fmt.Errorf("annotate: %w", err)
+	}
+	if ac, err = af.config(); err != nil {
+		return nil, env.Spec{}, ac, fmt.Errorf("annotate: %w", err)
+	}
+	return trajs, spec, ac, nil
 }

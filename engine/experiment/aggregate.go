@@ -1,7 +1,6 @@
 package experiment
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -151,13 +150,12 @@ func Aggregate(c AggregateConfig) (*AggregateResult, error) {
 
 // readSettings reads an experiment directory's experiment.json.
 func readSettings(dir string) (settings, error) {
-	var s settings
-	b, err := os.ReadFile(filepath.Join(dir, settingsFile))
+	s, ok, err := loadSettings(dir)
 	if err != nil {
-		return s, fmt.Errorf("report: %w (is %s an experiment directory?)", err, dir)
+		return s, fmt.Errorf("report: %w", err)
 	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("report: %s: %w", filepath.Join(dir, settingsFile), err)
+	if !ok {
+		return s, fmt.Errorf("report: %s has no %s (is %s an experiment directory?)", dir, settingsFile, dir)
 	}
 	if s.Env == "" || s.EvalEpisodes < 1 {
 		return s, fmt.Errorf("report: %s names no env or evaluation episodes", filepath.Join(dir, settingsFile))

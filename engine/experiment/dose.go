@@ -386,11 +386,7 @@ func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) 
 	md.WriteString("\n")
 	md.WriteString(trend)
 	md.WriteString("\n")
-	alpha := c.Tuning.Alpha
-	if alpha < 0 {
-		spec, _ := c.Registry.Lookup(c.Env)
-		alpha = ultra.DefaultAlpha(spec)
-	}
+	alpha := c.alpha()
 	notes := []string{
 		fmt.Sprintf("Sub-optimal agent: %s; %d collected episodes annotated by the %s advisor, the same checkpoint and annotations at every dose.", c.describeStart(), c.CollectEpisodes, c.Advisor.Name),
 		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),

@@ -260,6 +260,30 @@ func (c *Config) withFinished(runs []report.Run) []report.Run {
 	return out
 }
 
+// loadSettings reads dir's experiment.json; ok is false when it has none.
+func loadSettings(dir string) (s settings, ok bool, err error) {
+	path := filepath.Join(dir, settingsFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, false, nil
+	} else if err != nil {
+		return s, false, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, false, fmt.Errorf("%s is unreadable (%v)", path, err)
+	}
+	return s, true, nil
+}
+
+// alpha is the bonus scale the runs use: --alpha, else the task's default.
+func (c *Config) alpha() float64 {
+	if c.Tuning.Alpha >= 0 {
+		return c.Tuning.Alpha
+	}
+	spec, _ := c.Registry.Lookup(c.Env)
+	return ultra.DefaultAlpha(spec)
+}
+
 // settingsFile records what an experiment directory was made with.
 const settingsFile = "experiment.json"
 
@@ -305,11 +329,11 @@ func (c *Config) settings() settings {
 func (c *Config) record() error {
 	path := filepath.Join(c.Out, settingsFile)
 	now := c.settings()
-	if b, err := os.ReadFile(path); err == nil {
-		var was settings
-		if err := json.Unmarshal(b, &was); err != nil {
-			return fmt.Errorf("experiment: %s is unreadable (%v): use another directory", path, err)
-		}
+	was, ok, err := loadSettings(c.Out)
+	if err != nil {
+		return fmt.Errorf("experiment: %w: use another directory", err)
+	}
+	if ok {
 		was.Tuning = was.Tuning.withDefaults()
 		var diffs []string
 		diff := func(name string, a, b any) {
@@ -697,11 +721,7 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		return nil, err
 	}
 	title := fmt.Sprintf("ULTRA on %s: refinement from one sub-optimal agent", c.Env)
-	alpha := c.Tuning.Alpha
-	if alpha < 0 {
-		spec, _ := c.Registry.Lookup(c.Env)
-		alpha = ultra.DefaultAlpha(spec)
-	}
+	alpha := c.alpha()
 	notes := []string{
 		fmt.Sprintf("Sub-optimal agent: %s; %d collected episodes annotated by the %s advisor.", c.describeStart(), c.CollectEpisodes, c.Advisor.Name),
 		fmt.Sprintf("Each variant × seed (1..%d) refines for %d env steps; each final policy is evaluated on %d episodes (mean action, eval seed %d); a seed's value is its mean evaluation return.", c.Seeds, c.RefineSteps, c.EvalEpisodes, c.EvalSeed),

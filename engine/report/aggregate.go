@@ -184,18 +184,7 @@ func taskPImprove(xs, ys [][]float64, rng *rand.Rand) (p, lo, hi float64) {
 func avgPoI(xs, ys [][]float64) float64 {
 	s := 0.0
 	for i := range xs {
-		w := 0.0
-		for _, x := range xs[i] {
-			for _, y := range ys[i] {
-				switch {
-				case x > y:
-					w++
-				case x == y:
-					w += 0.5
-				}
-			}
-		}
-		s += w / float64(len(xs[i])*len(ys[i]))
+		s += ProbabilityOfImprovement(xs[i], ys[i])
 	}
 	return s / float64(len(xs))
 }

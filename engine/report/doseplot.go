@@ -87,13 +87,10 @@ func PlotDose(points []DosePoint, bands []Row, title, pngPath, svgPath string) e
 			leg.Add(fmt.Sprintf("%s IQM (%d seeds, no CI)", r.Variant, r.Seeds), mid)
 			continue
 		}
-		c := st.color
-		c.A = 0x30
-		band, err := plotter.NewPolygon(plotter.XYs{{X: p.X.Min, Y: r.IQMLow}, {X: p.X.Max, Y: r.IQMLow}, {X: p.X.Max, Y: r.IQMHigh}, {X: p.X.Min, Y: r.IQMHigh}})
+		band, err := referenceBand(p, r.Variant, r.IQMLow, r.IQMHigh)
 		if err != nil {
 			return err
 		}
-		band.Color, band.LineStyle.Width = c, 0
 		p.Add(band)
 		leg.Add(fmt.Sprintf("%s (%d seeds)", r.Variant, r.Seeds), mid, band)
 		ymin, ymax = math.Min(ymin, r.IQMLow), math.Max(ymax, r.IQMHigh)

@@ -41,13 +41,10 @@ func PlotEval(rows []Row, title, pngPath, svgPath string) error {
 		if (r.Variant != "ppo" && r.Variant != "placebo") || math.IsNaN(r.IQMLow) {
 			continue
 		}
-		c := styleOf(r.Variant).color
-		c.A = 0x30
-		band, err := plotter.NewPolygon(plotter.XYs{{X: p.X.Min, Y: r.IQMLow}, {X: p.X.Max, Y: r.IQMLow}, {X: p.X.Max, Y: r.IQMHigh}, {X: p.X.Min, Y: r.IQMHigh}})
+		band, err := referenceBand(p, r.Variant, r.IQMLow, r.IQMHigh)
 		if err != nil {
 			return err
 		}
-		band.Color, band.LineStyle.Width = c, 0
 		p.Add(band)
 		leg.Add(r.Variant+" IQM 95% CI", band)
 	}

@@ -153,8 +153,18 @@ func exactRankSumP(rank2 []int, n1, w2 int) float64 {
 // and Y from ys: the Mann–Whitney U over n1·n2 (rliable's "probability of
 // improvement").
 func ProbabilityOfImprovement(xs, ys []float64) float64 {
-	u, _ := MannWhitney(xs, ys)
-	return u / float64(len(xs)*len(ys))
+	w := 0.0
+	for _, x := range xs {
+		for _, y := range ys {
+			switch {
+			case x > y:
+				w++
+			case x == y:
+				w += 0.5
+			}
+		}
+	}
+	return w / float64(len(xs)*len(ys))
 }
 
 // Holm adjusts p-values for multiple comparisons (Holm 1979): sorted

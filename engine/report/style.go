@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -121,4 +122,17 @@ func jitter(i int, w float64) float64 {
 	// The golden-ratio sequence spreads points evenly without a generator.
 	f := math.Mod(float64(i)*0.6180339887498949, 1)
 	return (2*f - 1) * w
+}
+
+// referenceBand is a translucent band of variant v's colour across the
+// plot's x range, from lo to hi: a reference interval drawn under the data.
+func referenceBand(p *plot.Plot, v string, lo, hi float64) (*plotter.Polygon, error) {
+	c := styleOf(v).color
+	c.A = 0x30
+	band, err := plotter.NewPolygon(plotter.XYs{{X: p.X.Min, Y: lo}, {X: p.X.Max, Y: lo}, {X: p.X.Max, Y: hi}, {X: p.X.Min, Y: hi}})
+	if err != nil {
+		return nil, err
+	}
+	band.Color, band.LineStyle.Width = c, 0
+	return band, nil
 }
