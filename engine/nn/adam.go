@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/ultra-rl/ultra/bindings/blas"
 )
 
 // adamState is a backend-independent Adam optimizer over flat float32
@@ -26,38 +28,31 @@ func newAdamState(cfg AdamConfig, params [][]float32) *adamState {
 	return s
 }
 
-// gradNorm returns the global L2 norm of grads, accumulated in float64.
+// gradNorm returns the global L2 norm of grads, accumulated in float64
+// (blas.SumSquares per buffer, in a fixed order).
 func gradNorm(grads [][]float32) float64 {
 	var s float64
 	for _, g := range grads {
-		for _, x := range g {
-			s += float64(x) * float64(x)
-		}
+		s += blas.SumSquares(g)
 	}
 	return math.Sqrt(s)
 }
 
-// clipGrads scales grads in place so that their global norm is at most
-// maxNorm, like torch.nn.utils.clip_grad_norm_: the scale is
-// maxNorm/(norm+1e-6), applied only when it is below 1.
-func clipGrads(grads [][]float32, norm float64, maxNorm float32) {
+// clipScale is the factor that clips grads of global norm norm to at most
+// maxNorm, like torch.nn.utils.clip_grad_norm_: maxNorm/(norm+1e-6) when
+// that is below 1, else 1 (and 1 when maxNorm <= 0: no clipping).
+func clipScale(norm float64, maxNorm float32) float64 {
 	if maxNorm <= 0 {
-		return
+		return 1
 	}
-	coef := float64(maxNorm) / (norm + 1e-6)
-	if coef >= 1 {
-		return
-	}
-	for _, g := range grads {
-		for i := range g {
-			g[i] = float32(float64(g[i]) * coef)
-		}
-	}
+	return min(float64(maxNorm)/(norm+1e-6), 1)
 }
 
-// step clips grads (if maxNorm > 0), applies one Adam update to params and
-// returns the pre-clip gradient norm. Per element, with t the new step count:
+// step clips grads (if maxNorm > 0; they are left clipped), applies one
+// Adam update to params and returns the pre-clip gradient norm. Per
+// element, with t the new step count (blas.Adam):
 //
+//	g = scale*g                       (clipScale)
 //	m = b1*m + (1-b1)*g
 //	v = b2*v + (1-b2)*g²
 //	p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
@@ -75,18 +70,11 @@ func (s *adamState) step(params, grads [][]float32, lr, maxNorm float32) (float3
 	if err := checkNorm(norm); err != nil {
 		return float32(norm), err
 	}
-	clipGrads(grads, norm, maxNorm)
 	s.t++
 	k := s.cfg.coefs(s.t, lr)
+	c := blas.AdamCoefs{Scale: clipScale(norm, maxNorm), Beta1: k.b1, Beta2: k.b2, Eps: k.eps, StepSize: k.stepSize, SqrtBC2: k.sqrtBC2}
 	for i, p := range params {
-		g, m, v := grads[i], s.m[i], s.v[i]
-		for j := range p {
-			gj := float64(g[j])
-			mj := k.b1*float64(m[j]) + (1-k.b1)*gj
-			vj := k.b2*float64(v[j]) + (1-k.b2)*gj*gj
-			m[j], v[j] = float32(mj), float32(vj)
-			p[j] = float32(float64(p[j]) - k.stepSize*mj/(math.Sqrt(vj)/k.sqrtBC2+k.eps))
-		}
+		blas.Adam(p, grads[i], s.m[i], s.v[i], c)
 	}
 	return float32(norm), nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ultra-rl/ultra/bindings/blas"
 	"github.com/ultra-rl/ultra/cuda"
 	"github.com/ultra-rl/ultra/cuda/cudatest"
 )
@@ -496,7 +497,7 @@ func TestCUDAOutOfMemory(t *testing.T) {
 // against the native backend's Go maths, piece by piece: whole ReLU
 // networks (where both sides do the same float32 operations in the same
 // order, so only the loss's double-precision sums may differ), tanh
-// (against the native tanhInPlace), Adam with clipping (against
+// (against blas.Tanh, the native one), Adam with clipping (against
 // adamState.step) and the minibatch advantage normalisation (against
 // hostRollout.gather).
 func TestCUDAKernelsMatchNativeMath(t *testing.T) {
@@ -543,7 +544,7 @@ func TestCUDAKernelsMatchNativeMath(t *testing.T) {
 	t.Run("tanh", func(t *testing.T) {
 		z := randSlice(rng, 5000, -12, 12)
 		want := append([]float32(nil), z...)
-		tanhInPlace(want)
+		blas.Tanh(want)
 		b := up(z)
 		if err := d.BiasAct(b.Ptr, 0, 50, 100, cuda.ActTanh); err != nil {
 			t.Fatal(err)

@@ -45,8 +45,9 @@ import (
 //
 // A forward of fewer than smallRows rows (acting in one or two envs) is a
 // Go loop of dot products instead: cheaper than an sgemm's setup there.
-// tanh is a rational approximation accurate to a few float32 ulps
-// (tanhInPlace); the loss terms are evaluated per sample in float64. Each
+// tanh, its derivative and Adam are the seam's vectorised element-wise
+// kernels (blas.Tanh, a rational approximation accurate to a few float32
+// ulps; blas.TanhGrad; blas.Adam); the loss terms are evaluated per sample in float64. Each
 // call is deterministic for its shapes; a row's outputs may differ in the
 // last bits between batch sizes, since OpenBLAS blocks small and large
 // products differently.
@@ -352,7 +353,7 @@ func (b *nativeBackend) mlpForward(ws *nativeWork, k int, x []float32, r int, ou
 				}
 			}
 		} else {
-			tanhInPlace(z)
+			blas.Tanh(z)
 		}
 		h = z
 	}
@@ -625,9 +626,7 @@ func (b *nativeBackend) mlpBackward(ws *nativeWork, k, r int, x, dOut []float32,
 				}
 			}
 		} else {
-			for j, y := range h {
-				dh[j] *= 1 - y*y
-			}
+			blas.TanhGrad(dh, h)
 		}
 		dz = dh
 	}
@@ -814,34 +813,4 @@ func linear(c, a, w, bias []float32, m, p, q int) {
 		copy(c[i*p:i*p+p], bias)
 	}
 	blas.Sgemm(false, true, m, p, q, 1, a, q, w, q, 1, c, p)
-}
-
-// tanhInPlace replaces every x in z by tanh(x), within a few float32 ulps
-// (relative error below 3e-7) and several times faster than
-// float32(math.Tanh(float64(x))). It evaluates in float64 the odd rational
-// minimax approximation of degree 13/6 that Eigen and XLA use for float32
-// tanh (the numerator by Estrin's scheme, for a shorter dependency chain).
-// Eigen clamps the argument at ±7.905, which leaves saturated units at
-// ±0.99999976; evaluated in float64 the rational stays accurate up to ±9,
-// where float32 tanh rounds to ±1, so the clamp is placed there and
-// saturated units get act' = 1-h² = 0 as with an exact tanh. The loop body
-// is written out here because the compiler would not inline a scalar
-// function this large.
-func tanhInPlace(z []float32) {
-	const clampAt = 9
-	for i, xf := range z {
-		x := float64(xf)
-		if x > clampAt {
-			x = clampAt
-		} else if x < -clampAt {
-			x = -clampAt
-		}
-		s := x * x
-		s2 := s * s
-		s4 := s2 * s2
-		p := (4.89352455891786e-03 + 6.37261928875436e-04*s) + s2*(1.48572235717979e-05+5.12229709037114e-08*s) +
-			s4*((-8.60467152213735e-11+2.00018790482477e-13*s)+s2*-2.76076847742355e-16)
-		q := (4.89352518554385e-03 + 2.26843463243900e-03*s) + s2*(1.18534705686654e-04+1.19825839466702e-06*s)
-		z[i] = float32(x * p / q)
-	}
 }

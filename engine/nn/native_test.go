@@ -656,48 +656,6 @@ func TestLinear(t *testing.T) {
 	}
 }
 
-// tanh32 is tanhInPlace for one value.
-func tanh32(x float32) float32 {
-	z := [1]float32{x}
-	tanhInPlace(z[:])
-	return z[0]
-}
-
-// TestTanh32 checks the rational tanh against math.Tanh over every 97th
-// float32 from 0 up past the clamp point, plus special values.
-func TestTanh32(t *testing.T) {
-	var worstRel float64
-	var worstULP int64
-	for bits := uint32(0); ; bits += 97 {
-		x := math.Float32frombits(bits)
-		if x > 12 {
-			break
-		}
-		want := math.Tanh(float64(x))
-		got := tanh32(x)
-		if neg := tanh32(-x); neg != -got {
-			t.Fatalf("tanh32(-%g) = %g, want -tanh32(%g) = %g", x, neg, x, -got)
-		}
-		if want != 0 {
-			worstRel = math.Max(worstRel, math.Abs(float64(got)-want)/want)
-		}
-		ulp := int64(math.Float32bits(got)) - int64(math.Float32bits(float32(want)))
-		worstULP = max(worstULP, ulp, -ulp)
-	}
-	if worstRel > 3e-7 || worstULP > 4 {
-		t.Errorf("tanh32: worst relative error %.3g (want <= 3e-7), worst %d ulps (want <= 4)", worstRel, worstULP)
-	}
-	for _, c := range []struct{ x, want float32 }{{0, 0}, {9, 1}, {-9.5, -1}, {1e30, 1}, {float32(math.Inf(-1)), -1}} {
-		if got := tanh32(c.x); got != c.want {
-			t.Errorf("tanh32(%g) = %g, want %g", c.x, got, c.want)
-		}
-	}
-	if got := tanh32(float32(math.NaN())); !math.IsNaN(float64(got)) {
-		t.Errorf("tanh32(NaN) = %g, want NaN", got)
-	}
-	t.Logf("worst relative error %.3g, %d ulps", worstRel, worstULP)
-}
-
 // TestNativeWorkersStop checks that the worker goroutines of a backend exit
 // after Close, and after the backend is dropped without Close.
 func TestNativeWorkersStop(t *testing.T) {

@@ -1,0 +1,11 @@
+//go:build noblas
+
+package blas
+
+// KernelsImpl names the element-wise kernels of this build.
+var KernelsImpl = "pure Go (-tags noblas)"
+
+func tanhKernel(z []float32)                       { tanhGo(z) }
+func tanhGradKernel(dh, h []float32)               { tanhGradGo(dh, h) }
+func sumSquaresKernel(x []float32) float64         { return sumSquaresGo(x) }
+func adamKernel(p, g, m, v []float32, k AdamCoefs) { adamGo(p, g, m, v, k) }
