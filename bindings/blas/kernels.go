@@ -39,6 +39,28 @@ func TanhGrad(dh, h []float32) {
 	}
 }
 
+// ColSums sets s[j] to the sum over rows i of m[i·cols + j], for j <
+// cols, in float32, adding the rows in order to 0. It panics when s or m
+// is too short.
+func ColSums(s, m []float32, rows, cols int) {
+	if len(s) < cols || rows < 0 || len(m) < rows*cols {
+		panic(fmt.Sprintf("blas: ColSums: %d×%d sums of %d values into %d", rows, cols, len(m), len(s)))
+	}
+	if cols > 0 {
+		colSumsKernel(s[:cols], m[:rows*cols], rows)
+	}
+}
+
+// Add sets dst[i] += src[i] in float32. It panics when src is shorter.
+func Add(dst, src []float32) {
+	if len(src) < len(dst) {
+		panic(fmt.Sprintf("blas: Add: src has %d values, dst %d", len(src), len(dst)))
+	}
+	if len(dst) > 0 {
+		addKernel(dst, src[:len(dst)])
+	}
+}
+
 // sumLanes is SumSquares' number of partial sums.
 const sumLanes = 8
 
@@ -103,6 +125,25 @@ func tanhGradGo(dh, h []float32) {
 	h = h[:len(dh)]
 	for i, y := range h {
 		dh[i] *= 1 - y*y
+	}
+}
+
+func colSumsGo(s, m []float32, rows int) {
+	clear(s)
+	cols := len(s)
+	for i := 0; i < rows; i++ {
+		row := m[i*cols : i*cols+cols]
+		row = row[:len(s)]
+		for j, v := range row {
+			s[j] += v
+		}
+	}
+}
+
+func addGo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
 	}
 }
 

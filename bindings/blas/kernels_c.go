@@ -44,6 +44,18 @@ static void tanh_grad_scalar(float *dh, const float *h, long i, long n) {
 	for (; i < n; i++) dh[i] *= 1 - h[i] * h[i];
 }
 
+static void col_sums_scalar(float *s, const float *m, long rows, long cols, long j) {
+	for (; j < cols; j++) {
+		float acc = 0;
+		for (long i = 0; i < rows; i++) acc += m[i * cols + j];
+		s[j] = acc;
+	}
+}
+
+static void add_scalar(float *dst, const float *src, long i, long n) {
+	for (; i < n; i++) dst[i] += src[i];
+}
+
 static double sum_squares_scalar(const float *x, long n, double s[8]) {
 	long m = n / 8 * 8;
 	for (long i = 0; i < m; i += 8) {
@@ -131,6 +143,27 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 			STOREF(dh + i + W, d * (1.0f - y * y));                                                         \
 		}                                                                                                 \
 		tanh_grad_scalar(dh, h, i, n);                                                                    \
+	}                                                                                                     \
+	__attribute__((target(TARGET))) static void col_sums_##SUF(float *s, const float *m, long rows, long cols) { \
+		long j = 0;                                                                                       \
+		for (; j + 2 * W <= cols; j += 2 * W) {                                                           \
+			VS a = (VS){0}, b = (VS){0};                                                                    \
+			for (long i = 0; i < rows; i++) {                                                               \
+				a += LOADF(m + i * cols + j);                                                                 \
+				b += LOADF(m + i * cols + j + W);                                                             \
+			}                                                                                               \
+			STOREF(s + j, a);                                                                               \
+			STOREF(s + j + W, b);                                                                           \
+		}                                                                                                 \
+		col_sums_scalar(s, m, rows, cols, j);                                                             \
+	}                                                                                                     \
+	__attribute__((target(TARGET))) static void add_##SUF(float *dst, const float *src, long n) {      \
+		long i = 0;                                                                                       \
+		for (; i + 2 * W <= n; i += 2 * W) {                                                              \
+			STOREF(dst + i, LOADF(dst + i) + LOADF(src + i));                                              \
+			STOREF(dst + i + W, LOADF(dst + i + W) + LOADF(src + i + W));                                  \
+		}                                                                                                 \
+		add_scalar(dst, src, i, n);                                                                       \
 	}
 
 typedef double vd8 __attribute__((vector_size(64)));
@@ -188,6 +221,22 @@ static void ultra_tanh_grad(float *dh, const float *h, long n) {
 	tanh_grad_scalar(dh, h, 0, n);
 }
 
+static void ultra_col_sums(float *s, const float *m, long rows, long cols) {
+#ifdef ULTRA_VECTOR
+	if (level == 2) return col_sums_avx512(s, m, rows, cols);
+	if (level == 1) return col_sums_avx2(s, m, rows, cols);
+#endif
+	col_sums_scalar(s, m, rows, cols, 0);
+}
+
+static void ultra_add(float *dst, const float *src, long n) {
+#ifdef ULTRA_VECTOR
+	if (level == 2) return add_avx512(dst, src, n);
+	if (level == 1) return add_avx2(dst, src, n);
+#endif
+	add_scalar(dst, src, 0, n);
+}
+
 static double ultra_sum_squares(const float *x, long n) {
 	double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tail;
 #ifdef ULTRA_VECTOR
@@ -228,6 +277,12 @@ func fp(x []float32) *C.float { return (*C.float)(unsafe.Pointer(&x[0])) }
 func tanhKernel(z []float32) { C.ultra_tanh(fp(z), C.long(len(z))) }
 
 func tanhGradKernel(dh, h []float32) { C.ultra_tanh_grad(fp(dh), fp(h), C.long(len(dh))) }
+
+func colSumsKernel(s, m []float32, rows int) {
+	C.ultra_col_sums(fp(s), fp(m), C.long(rows), C.long(len(s)))
+}
+
+func addKernel(dst, src []float32) { C.ultra_add(fp(dst), fp(src), C.long(len(dst))) }
 
 func sumSquaresKernel(x []float32) float64 {
 	return float64(C.ultra_sum_squares(fp(x), C.long(len(x))))

@@ -64,6 +64,27 @@ func checkKernels(t *testing.T) {
 					t.Fatalf("n %d: dh[%d] = %v, Go %v", n, i, dh[i], want[i])
 				}
 			})
+			t.Run("column sums", func(t *testing.T) {
+				for _, cols := range []int{1, 3, 16, 17, 64} {
+					rows := n%13 + 1
+					m := kernelInput(rng, rows*cols+off, 2)[off:]
+					got, want := kernelInput(rng, cols, 1), make([]float32, cols)
+					colSumsGo(want, m, rows)
+					ColSums(got, m, rows, cols)
+					if i := sameBits(got, want); i >= 0 {
+						t.Fatalf("%d×%d: sum[%d] = %v, Go %v", rows, cols, i, got[i], want[i])
+					}
+				}
+			})
+			t.Run("add", func(t *testing.T) {
+				dst, src := kernelInput(rng, n+off, 2)[off:], kernelInput(rng, n, 2)
+				want := append([]float32(nil), dst...)
+				addGo(want, src)
+				Add(dst, src)
+				if i := sameBits(dst, want); i >= 0 {
+					t.Fatalf("n %d: dst[%d] = %v, Go %v", n, i, dst[i], want[i])
+				}
+			})
 			t.Run("sum of squares", func(t *testing.T) {
 				x := kernelInput(rng, n+off, 1e3)[off:]
 				for i := range x {

@@ -245,14 +245,14 @@ func (n *nativeCNN) backward(w *cnnWork, x []float32, r int, dPol, dV []float32,
 	}{{&n.actor, dPol[:r*A]}, {&n.critic, dV[:r]}} {
 		ly := h.ly
 		blas.Sgemm(true, false, ly.out, cnnHidden, r, 1, h.dz, ly.out, hid, cnnHidden, 0, g[ly.wOff:ly.wOff+ly.out*cnnHidden], cnnHidden)
-		colSums(g[ly.bOff:ly.bOff+ly.out], h.dz, r, ly.out)
+		blas.ColSums(g[ly.bOff:ly.bOff+ly.out], h.dz, r, ly.out)
 	}
 	blas.Sgemm(false, false, r, cnnHidden, A, 1, dPol, A, n.actor.w, cnnHidden, 0, dHid, cnnHidden)
 	blas.Sgemm(false, false, r, cnnHidden, 1, 1, dV, 1, n.critic.w, cnnHidden, 1, dHid, cnnHidden)
 	reluMask(dHid, hid)
 	// The 512-unit layer.
 	blas.Sgemm(true, false, cnnHidden, n.flat, r, 1, dHid, cnnHidden, w.flat, n.flat, 0, g[n.fc.wOff:n.fc.wOff+cnnHidden*n.flat], n.flat)
-	colSums(g[n.fc.bOff:n.fc.bOff+cnnHidden], dHid, r, cnnHidden)
+	blas.ColSums(g[n.fc.bOff:n.fc.bOff+cnnHidden], dHid, r, cnnHidden)
 	dFlat := w.dFlat[:r*n.flat]
 	blas.Sgemm(false, false, r, n.flat, cnnHidden, 1, dHid, cnnHidden, n.fc.w, n.flat, 0, dFlat, n.flat)
 	// Un-flatten to the last convolution's NHWC layout, masked by its ReLU.
@@ -275,7 +275,7 @@ func (n *nativeCNN) backward(w *cnnWork, x []float32, r int, dPol, dV []float32,
 		l := &n.conv[i]
 		rows, kk := r*l.oh*l.ow, l.in*l.k*l.k
 		blas.Sgemm(true, false, l.out, kk, rows, 1, dz, l.out, w.col[i], kk, 0, g[l.wOff:l.wOff+l.out*kk], kk)
-		colSums(g[l.bOff:l.bOff+l.out], dz, rows, l.out)
+		blas.ColSums(g[l.bOff:l.bOff+l.out], dz, rows, l.out)
 		if i == 0 {
 			return // no gradient for the observation
 		}
@@ -285,18 +285,6 @@ func (n *nativeCNN) backward(w *cnnWork, x []float32, r int, dPol, dV []float32,
 		col2im(below, dCol, r, l)
 		dz = below[:r*l.ih*l.iw*l.in]
 		reluMask(dz, w.act[i-1][:len(dz)])
-	}
-}
-
-// colSums sets s[j] = Σ_i m[i·cols + j] over rows rows.
-func colSums(s, m []float32, rows, cols int) {
-	clear(s)
-	for i := 0; i < rows; i++ {
-		row := m[i*cols : i*cols+cols]
-		row = row[:len(s)]
-		for j, v := range row {
-			s[j] += v
-		}
 	}
 }
 

@@ -400,10 +400,7 @@ func (b *nativeBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 	// Reduce in chunk order: chunk 0 wrote gflat directly.
 	res := b.chunkRes[0]
 	for k := 1; k < chunks; k++ {
-		g := b.chunkG[k-1][:len(b.gflat)]
-		for i, v := range g {
-			b.gflat[i] += v
-		}
+		blas.Add(b.gflat, b.chunkG[k-1])
 		r := b.chunkRes[k]
 		res.pg += r.pg
 		res.vloss += r.vloss
@@ -598,15 +595,7 @@ func (b *nativeBackend) mlpBackward(ws *nativeWork, k, r int, x, dOut []float32,
 		}
 		// dW = dZᵀ·H and db = column sums of dZ.
 		blas.Sgemm(true, false, ly.out, ly.in, r, 1, dz, ly.out, in, ly.in, 0, g[ly.wOff:ly.wOff+ly.out*ly.in], ly.in)
-		gb := g[ly.bOff : ly.bOff+ly.out]
-		clear(gb)
-		for i := 0; i < r; i++ {
-			row := dz[i*ly.out : i*ly.out+ly.out]
-			row = row[:len(gb)]
-			for o, v := range row {
-				gb[o] += v
-			}
-		}
+		blas.ColSums(g[ly.bOff:ly.bOff+ly.out], dz, r, ly.out)
 		if l == 0 {
 			return
 		}
