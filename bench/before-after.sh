@@ -2,7 +2,10 @@
 # bench/before-after.sh — this tree against an earlier commit, in one run, so
 # that every figure is a ratio taken at the same time on the same machine:
 #
-#   bash bench/before-after.sh REF [ROUNDS]     e.g. bash bench/before-after.sh f4f740e
+#   bash bench/before-after.sh REF [ROUNDS [SECTIONS]]
+#
+# e.g. bash bench/before-after.sh f4f740e, or bash bench/before-after.sh f4f740e 5 1
+# for section 1 alone with 5 rounds (SECTIONS: any of 1234, default all):
 #
 # 1. The MLP PPO update (`ultra bench update --backend native`) of both
 #    builds and PyTorch eager (1 and 2 threads), interleaved rounds.
@@ -16,8 +19,11 @@
 # runs/before-after/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ref=${1:?usage: bash bench/before-after.sh REF [ROUNDS]}
+ref=${1:?usage: bash bench/before-after.sh REF [ROUNDS [SECTIONS]]}
 rounds=${2:-3}
+sections=${3:-1234}
+case $sections in *[!1-4]* | '') echo "bench/before-after.sh: SECTIONS is '$sections', want digits 1-4 (e.g. 13)" >&2; exit 2 ;; esac
+want() { [[ $sections == *$1* ]]; }
 py=${PYTHON:-/usr/bin/python3}
 out=runs/before-after
 mkdir -p "$out" bin
@@ -29,6 +35,7 @@ go build -o bin/ultra ./cmd/ultra
 before=bin/ultra-before after=bin/ultra
 echo "before: $(git rev-parse --short "$ref"); after: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + uncommitted changes')"
 
+if want 1; then
 echo "== 1. MLP PPO update (10 epochs x 32 minibatches of 64, 64-64 tanh), median of $rounds rounds"
 : >"$out/update.jsonl"
 for r in $(seq "$rounds"); do
@@ -40,6 +47,9 @@ done
 python3 bench/ratios.py "$out/update.jsonl" pytorch-eager
 python3 bench/ratios.py "$out/update.jsonl" native-before | tail -n +2
 
+fi
+
+if want 2; then
 echo "== 2. ultra train --env pong-pixels --steps 4096 (8 envs x 128 steps, 4 epochs)"
 for b in before after; do
   bin=$before; [ $b = after ] && bin=$after
@@ -50,6 +60,9 @@ for b in before after; do
   python3 -c "import sys; print(f'$b: {4096/($t1-$t0):.1f} steps/s end to end ({$t1-$t0:.1f} s)')"
 done
 
+fi
+
+if want 3; then
 echo "== 3. hopper, 1M steps, the two builds side by side"
 train() { # build seed
   local bin=$before; [ "$1" = after ] && bin=$after
@@ -74,6 +87,10 @@ for s in (1, 2):
         print(f"hopper seed {s} {b:6}: final return {final:8.1f}  wall {wall} s")
 PY
 
+fi
+
+if want 4; then
 echo "== 4. where the native update's time goes"
-go test -run '^$' -bench 'PPOUpdateNative$' -benchtime 300x -cpuprofile "$out/update.prof" -o bin/nn.test ./engine/nn | grep -E 'Benchmark|samples'
-go tool pprof -top -nodecount 12 bin/nn.test "$out/update.prof" 2>/dev/null | tail -n +5
+go test -run '^$' -bench 'PPOUpdateNative$' -benchtime 800x -cpuprofile "$out/update.prof" -o bin/nn.test ./engine/nn | grep -E 'Benchmark|samples'
+go tool pprof -top -cum -nodecount 40 bin/nn.test "$out/update.prof" 2>/dev/null | grep -E "flat%|cgocall|blas\.[A-Z]|nn\.\(\*nativeBackend\)|nn\.linear|math\."
+fi

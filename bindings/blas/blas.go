@@ -1,16 +1,18 @@
-// Package blas is the engine's one seam to a matrix-multiply kernel: every
-// dense product of the native networks goes through [Sgemm].
+// Package blas is the engine's one seam to compiled numeric kernels: every
+// dense product of the native networks goes through [Sgemm], and their
+// element-wise hot loops (tanh and its derivative, bias sums, Adam) through
+// the kernels of kernels.go, vectorised C in the default build.
 //
 // The default build binds OpenBLAS (Debian's libopenblas-dev: cblas.h and
 // -lopenblas) through cgo. OpenBLAS is pinned to one thread per call: the
 // engine already runs envs, gradient chunks and whole refinements in
 // parallel, and a second layer of threads would only fight the first. A
-// build with the tag noblas uses gonum's pure-Go sgemm instead (no cgo, no
-// OpenBLAS; several times slower on the networks' shapes).
+// build with the tag noblas uses a pure-Go sgemm and Go loops instead (no
+// cgo, no OpenBLAS; several times slower on the networks' shapes).
 //
-// One cgo call costs about 0.1 µs, against about 12 µs of arithmetic for
-// the smallest product the networks make (64×64×64), so calling through
-// cgo per product is not in the way.
+// One cgo call costs about 0.1 µs, against about 7 µs of arithmetic for a
+// 64×64×64 product and 1 to 12 µs for a minibatch's element-wise kernels,
+// so calling through cgo per product and per kernel is not in the way.
 package blas
 
 import "fmt"
