@@ -201,19 +201,29 @@ func TestKernelsCheckLengths(t *testing.T) {
 }
 
 // BenchmarkTanh is one PPO minibatch's tanh: 4 hidden layers of 64×64.
-func BenchmarkTanh(b *testing.B) {
+func BenchmarkTanh(b *testing.B) { benchTanh(b, Tanh) }
+
+// BenchmarkTanhGo is BenchmarkTanh with the Go loop, its reference.
+func BenchmarkTanhGo(b *testing.B) { benchTanh(b, tanhGo) }
+
+func benchTanh(b *testing.B, tanh func([]float32)) {
 	z := kernelInput(rand.New(rand.NewPCG(1, 1)), 64*64, 3)
 	b.SetBytes(4 * int64(len(z)))
 	for b.Loop() {
 		for range 4 {
-			Tanh(z)
+			tanh(z)
 		}
 	}
 }
 
 // BenchmarkAdam is one Adam step over the Hopper-sized nets' 10 119
-// parameters (norm, clip and update).
-func BenchmarkAdam(b *testing.B) {
+// parameters: the gradient's sum of squares, then the update.
+func BenchmarkAdam(b *testing.B) { benchAdam(b, SumSquares, Adam) }
+
+// BenchmarkAdamGo is BenchmarkAdam with the Go loops, its reference.
+func BenchmarkAdamGo(b *testing.B) { benchAdam(b, sumSquaresGo, adamGo) }
+
+func benchAdam(b *testing.B, sumSquares func([]float32) float64, adam func(p, g, m, v []float32, k AdamCoefs)) {
 	const n = 10119
 	rng := rand.New(rand.NewPCG(1, 1))
 	p, g, m, v := kernelInput(rng, n, 1), kernelInput(rng, n, 0.1), make([]float32, n), make([]float32, n)
@@ -225,36 +235,7 @@ func BenchmarkAdam(b *testing.B) {
 	k := AdamCoefs{Scale: 1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-5, StepSize: 3e-4, SqrtBC2: 0.1}
 	b.SetBytes(4 * n)
 	for b.Loop() {
-		_ = SumSquares(g)
-		Adam(p, g, m, v, k)
-	}
-}
-
-// BenchmarkTanhGo and BenchmarkAdamGo are the Go loops on the same work,
-// the reference for the two above.
-func BenchmarkTanhGo(b *testing.B) {
-	z := kernelInput(rand.New(rand.NewPCG(1, 1)), 64*64, 3)
-	b.SetBytes(4 * int64(len(z)))
-	for b.Loop() {
-		for range 4 {
-			tanhGo(z)
-		}
-	}
-}
-
-func BenchmarkAdamGo(b *testing.B) {
-	const n = 10119
-	rng := rand.New(rand.NewPCG(1, 1))
-	p, g, m, v := kernelInput(rng, n, 1), kernelInput(rng, n, 0.1), make([]float32, n), make([]float32, n)
-	for i := range g {
-		if math.IsNaN(float64(g[i])) || math.IsInf(float64(g[i]), 0) {
-			g[i] = 0
-		}
-	}
-	k := AdamCoefs{Scale: 1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-5, StepSize: 3e-4, SqrtBC2: 0.1}
-	b.SetBytes(4 * n)
-	for b.Loop() {
-		_ = sumSquaresGo(g)
-		adamGo(p, g, m, v, k)
+		_ = sumSquares(g)
+		adam(p, g, m, v, k)
 	}
 }
