@@ -77,7 +77,10 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 // over W doubles, is instantiated for AVX-512 (W = 8) and AVX2 (W = 4);
 // only sqrt, min and max need the intrinsics of each width. min_pd(c, x)
 // is (c < x ? c : x) and max_pd(c, x) is (c > x ? c : x): a NaN x is kept,
-// as in the scalar clamp.
+// as in the scalar clamp. Each loop ends with vzeroupper before the
+// scalar tail and the return to Go: Go's float arithmetic is legacy SSE,
+// which runs at half speed or worse while the upper halves of the vector
+// registers are dirty (GCC does not insert it before a tail call).
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define ULTRA_VECTOR 1
@@ -100,6 +103,7 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 			VD q = (4.89352518554385e-03 + 2.26843463243900e-03 * s) + s2 * (1.18534705686654e-04 + 1.19825839466702e-06 * s); \
 			cvt_out_##SUF(z + i, x * p / q);                                                             \
 		}                                                                                                 \
+		_mm256_zeroupper();                                                                                \
 		tanh_scalar(z, i, n);                                                                             \
 	}                                                                                                     \
 	__attribute__((target(TARGET))) static double sum_squares_##SUF(const float *x, long n, double s[8]) { \
@@ -114,6 +118,7 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 		}                                                                                                 \
 		for (int l = 0; l < 8 / W; l++)                                                                   \
 			for (int j = 0; j < W; j++) s[l * W + j] = acc[l][j];                                       \
+		_mm256_zeroupper();                                                                                \
 		double tail = 0;                                                                                  \
 		for (long i = m; i < n; i++) tail += (double)x[i] * (double)x[i];                                \
 		return tail;                                                                                      \
@@ -132,6 +137,7 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 			cvt_out_##SUF(v + j, vj);                                                                      \
 			cvt_out_##SUF(p + j, cvt_in_##SUF(p + j) - step * mj / (SQRT(vj) / sbc2 + eps));             \
 		}                                                                                                 \
+		_mm256_zeroupper();                                                                                \
 		adam_scalar(p, g, m, v, j, n, k);                                                                 \
 	}                                                                                                     \
 	__attribute__((target(TARGET))) static void tanh_grad_##SUF(float *dh, const float *h, long n) {  \
@@ -142,6 +148,7 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 			y = LOADF(h + i + W), d = LOADF(dh + i + W);                                                   \
 			STOREF(dh + i + W, d * (1.0f - y * y));                                                         \
 		}                                                                                                 \
+		_mm256_zeroupper();                                                                                \
 		tanh_grad_scalar(dh, h, i, n);                                                                    \
 	}                                                                                                     \
 	__attribute__((target(TARGET))) static void col_sums_##SUF(float *s, const float *m, long rows, long cols) { \
@@ -155,6 +162,7 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 			STOREF(s + j, a);                                                                               \
 			STOREF(s + j + W, b);                                                                           \
 		}                                                                                                 \
+		_mm256_zeroupper();                                                                                \
 		col_sums_scalar(s, m, rows, cols, j);                                                             \
 	}                                                                                                     \
 	__attribute__((target(TARGET))) static void add_##SUF(float *dst, const float *src, long n) {      \
@@ -163,6 +171,7 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 			STOREF(dst + i, LOADF(dst + i) + LOADF(src + i));                                              \
 			STOREF(dst + i + W, LOADF(dst + i + W) + LOADF(src + i + W));                                  \
 		}                                                                                                 \
+		_mm256_zeroupper();                                                                                \
 		add_scalar(dst, src, i, n);                                                                       \
 	}
 
