@@ -61,6 +61,26 @@ func Add(dst, src []float32) {
 	}
 }
 
+// ReLU replaces every x in z that is <= 0 by 0 (+0); NaN stays NaN, as
+// gorgonia's z·(z > 0) mask leaves it.
+func ReLU(z []float32) {
+	if len(z) > 0 {
+		reluKernel(z)
+	}
+}
+
+// ReLUGrad zeroes dh[i] wherever the ReLU output h[i] is not positive
+// (ReLU's derivative, 0 at 0 as in PyTorch; a NaN output passes no
+// gradient). It panics when h is shorter than dh.
+func ReLUGrad(dh, h []float32) {
+	if len(h) < len(dh) {
+		panic(fmt.Sprintf("blas: ReLUGrad: h has %d values, dh %d", len(h), len(dh)))
+	}
+	if len(dh) > 0 {
+		reluGradKernel(dh, h[:len(dh)])
+	}
+}
+
 // sumLanes is SumSquares' number of partial sums.
 const sumLanes = 8
 
@@ -125,6 +145,23 @@ func tanhGradGo(dh, h []float32) {
 	h = h[:len(dh)]
 	for i, y := range h {
 		dh[i] *= 1 - y*y
+	}
+}
+
+func reluGo(z []float32) {
+	for i, v := range z {
+		if v <= 0 {
+			z[i] = 0
+		}
+	}
+}
+
+func reluGradGo(dh, h []float32) {
+	h = h[:len(dh)]
+	for i, y := range h {
+		if !(y > 0) {
+			dh[i] = 0
+		}
 	}
 }
 

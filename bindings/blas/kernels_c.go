@@ -52,6 +52,14 @@ static void col_sums_scalar(float *s, const float *m, long rows, long cols, long
 	}
 }
 
+static void relu_scalar(float *z, long i, long n) {
+	for (; i < n; i++) z[i] = z[i] <= 0 ? 0 : z[i];
+}
+
+static void relu_grad_scalar(float *dh, const float *h, long i, long n) {
+	for (; i < n; i++) dh[i] = h[i] > 0 ? dh[i] : 0;
+}
+
 static void add_scalar(float *dst, const float *src, long i, long n) {
 	for (; i < n; i++) dst[i] += src[i];
 }
@@ -85,7 +93,7 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 #include <immintrin.h>
 #define ULTRA_VECTOR 1
 
-#define KERNELS(SUF, TARGET, W, VD, VS, LOADF, STOREF, SQRT, MIN, MAX)                                  \
+#define KERNELS(SUF, TARGET, W, VD, VS, VI, LOADF, STOREF, SQRT, MIN, MAX)                                  \
 	__attribute__((target(TARGET))) static inline VD cvt_in_##SUF(const float *x) {                   \
 		return __builtin_convertvector(LOADF(x), VD);                                                   \
 	}                                                                                                     \
@@ -173,12 +181,32 @@ static void adam_scalar(float *p, float *g, float *m, float *v, long j, long n, 
 		}                                                                                                 \
 		_mm256_zeroupper();                                                                                \
 		add_scalar(dst, src, i, n);                                                                       \
+	}                                                                                                     \
+	__attribute__((target(TARGET))) static void relu_##SUF(float *z, long n) {                        \
+		long i = 0;                                                                                       \
+		for (; i + W <= n; i += W) {                                                                      \
+			VS x = LOADF(z + i);                                                                            \
+			STOREF(z + i, (VS)((VI)x & ~(VI)(x <= 0)));                                                    \
+		}                                                                                                 \
+		_mm256_zeroupper();                                                                               \
+		relu_scalar(z, i, n);                                                                             \
+	}                                                                                                     \
+	__attribute__((target(TARGET))) static void relu_grad_##SUF(float *dh, const float *h, long n) {  \
+		long i = 0;                                                                                       \
+		for (; i + W <= n; i += W) {                                                                      \
+			VS d = LOADF(dh + i);                                                                           \
+			STOREF(dh + i, (VS)((VI)d & (VI)(LOADF(h + i) > 0)));                                          \
+		}                                                                                                 \
+		_mm256_zeroupper();                                                                               \
+		relu_grad_scalar(dh, h, i, n);                                                                    \
 	}
 
 typedef double vd8 __attribute__((vector_size(64)));
 typedef float vs8 __attribute__((vector_size(32)));
 typedef double vd4 __attribute__((vector_size(32)));
 typedef float vs4 __attribute__((vector_size(16)));
+typedef int vi8 __attribute__((vector_size(32)));
+typedef int vi4 __attribute__((vector_size(16)));
 
 #define LOAD8(x) ((vs8)_mm256_loadu_ps(x))
 #define STORE8(x, y) _mm256_storeu_ps(x, (__m256)(y))
@@ -191,8 +219,8 @@ typedef float vs4 __attribute__((vector_size(16)));
 #define MIN256(a, b) ((vd4)_mm256_min_pd((__m256d)(a), (__m256d)(b)))
 #define MAX256(a, b) ((vd4)_mm256_max_pd((__m256d)(a), (__m256d)(b)))
 
-KERNELS(avx512, "avx512f", 8, vd8, vs8, LOAD8, STORE8, SQRT512, MIN512, MAX512)
-KERNELS(avx2, "avx2", 4, vd4, vs4, LOAD4, STORE4, SQRT256, MIN256, MAX256)
+KERNELS(avx512, "avx512f", 8, vd8, vs8, vi8, LOAD8, STORE8, SQRT512, MIN512, MAX512)
+KERNELS(avx2, "avx2", 4, vd4, vs4, vi4, LOAD4, STORE4, SQRT256, MIN256, MAX256)
 #endif
 
 // level is the instruction set the kernels use: 2 AVX-512, 1 AVX2, 0 none.
@@ -236,6 +264,22 @@ static void ultra_col_sums(float *s, const float *m, long rows, long cols) {
 	if (level == 1) return col_sums_avx2(s, m, rows, cols);
 #endif
 	col_sums_scalar(s, m, rows, cols, 0);
+}
+
+static void ultra_relu(float *z, long n) {
+#ifdef ULTRA_VECTOR
+	if (level == 2) return relu_avx512(z, n);
+	if (level == 1) return relu_avx2(z, n);
+#endif
+	relu_scalar(z, 0, n);
+}
+
+static void ultra_relu_grad(float *dh, const float *h, long n) {
+#ifdef ULTRA_VECTOR
+	if (level == 2) return relu_grad_avx512(dh, h, n);
+	if (level == 1) return relu_grad_avx2(dh, h, n);
+#endif
+	relu_grad_scalar(dh, h, 0, n);
 }
 
 static void ultra_add(float *dst, const float *src, long n) {
@@ -290,6 +334,10 @@ func tanhGradKernel(dh, h []float32) { C.ultra_tanh_grad(fp(dh), fp(h), C.long(l
 func colSumsKernel(s, m []float32, rows int) {
 	C.ultra_col_sums(fp(s), fp(m), C.long(rows), C.long(len(s)))
 }
+
+func reluKernel(z []float32) { C.ultra_relu(fp(z), C.long(len(z))) }
+
+func reluGradKernel(dh, h []float32) { C.ultra_relu_grad(fp(dh), fp(h), C.long(len(dh))) }
 
 func addKernel(dst, src []float32) { C.ultra_add(fp(dst), fp(src), C.long(len(dst))) }
 

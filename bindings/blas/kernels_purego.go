@@ -13,3 +13,7 @@ func adamKernel(p, g, m, v []float32, k AdamCoefs) { adamGo(p, g, m, v, k) }
 func colSumsKernel(s, m []float32, rows int) { colSumsGo(s, m, rows) }
 
 func addKernel(dst, src []float32) { addGo(dst, src) }
+
+func reluKernel(z []float32) { reluGo(z) }
+
+func reluGradKernel(dh, h []float32) { reluGradGo(dh, h) }

@@ -64,6 +64,25 @@ func checkKernels(t *testing.T) {
 					t.Fatalf("n %d: dh[%d] = %v, Go %v", n, i, dh[i], want[i])
 				}
 			})
+			t.Run("relu", func(t *testing.T) {
+				z := kernelInput(rng, n+off, 2)[off:]
+				want := append([]float32(nil), z...)
+				reluGo(want)
+				ReLU(z)
+				if i := sameBits(z, want); i >= 0 {
+					t.Fatalf("n %d: relu[%d] = %v, Go %v", n, i, z[i], want[i])
+				}
+			})
+			t.Run("relu grad", func(t *testing.T) {
+				dh := kernelInput(rng, n+off, 3)[off:]
+				h := kernelInput(rng, n+1, 1)[1:]
+				want := append([]float32(nil), dh...)
+				reluGradGo(want, h)
+				ReLUGrad(dh, h)
+				if i := sameBits(dh, want); i >= 0 {
+					t.Fatalf("n %d: dh[%d] = %v, Go %v", n, i, dh[i], want[i])
+				}
+			})
 			t.Run("column sums", func(t *testing.T) {
 				for _, cols := range []int{1, 3, 16, 17, 64} {
 					rows := n%13 + 1

@@ -210,7 +210,7 @@ func (n *nativeCNN) forward(w *cnnWork, x []float32, r int, pol, val []float32) 
 			copy(z[j*l.out:j*l.out+l.out], l.b)
 		}
 		blas.Sgemm(false, true, rows, l.out, kk, 1, w.col[i], kk, l.w, kk, 1, z, l.out)
-		reluInPlace(z)
+		blas.ReLU(z)
 	}
 	// Flatten channel-major: flat[i][c·hw + p] = act[i][p][c].
 	last := &n.conv[len(n.conv)-1]
@@ -226,7 +226,7 @@ func (n *nativeCNN) forward(w *cnnWork, x []float32, r int, pol, val []float32) 
 	}
 	hid := w.hid[:r*cnnHidden]
 	linear(hid, w.flat, n.fc.w, n.fc.b, r, cnnHidden, n.flat)
-	reluInPlace(hid)
+	blas.ReLU(hid)
 	linear(pol, hid, n.actor.w, n.actor.b, r, n.actor.out, cnnHidden)
 	linear(val, hid, n.critic.w, n.critic.b, r, 1, cnnHidden)
 }
@@ -249,7 +249,7 @@ func (n *nativeCNN) backward(w *cnnWork, x []float32, r int, dPol, dV []float32,
 	}
 	blas.Sgemm(false, false, r, cnnHidden, A, 1, dPol, A, n.actor.w, cnnHidden, 0, dHid, cnnHidden)
 	blas.Sgemm(false, false, r, cnnHidden, 1, 1, dV, 1, n.critic.w, cnnHidden, 1, dHid, cnnHidden)
-	reluMask(dHid, hid)
+	blas.ReLUGrad(dHid, hid)
 	// The 512-unit layer.
 	blas.Sgemm(true, false, cnnHidden, n.flat, r, 1, dHid, cnnHidden, w.flat, n.flat, 0, g[n.fc.wOff:n.fc.wOff+cnnHidden*n.flat], n.flat)
 	blas.ColSums(g[n.fc.bOff:n.fc.bOff+cnnHidden], dHid, r, cnnHidden)
@@ -269,7 +269,7 @@ func (n *nativeCNN) backward(w *cnnWork, x []float32, r int, dPol, dV []float32,
 			}
 		}
 	}
-	reluMask(dz, w.act[li][:len(dz)])
+	blas.ReLUGrad(dz, w.act[li][:len(dz)])
 	// Convolutions, last to first.
 	for i := li; i >= 0; i-- {
 		l := &n.conv[i]
@@ -284,26 +284,6 @@ func (n *nativeCNN) backward(w *cnnWork, x []float32, r int, dPol, dV []float32,
 		below := w.dAct[(li-i+1)%2]
 		col2im(below, dCol, r, l)
 		dz = below[:r*l.ih*l.iw*l.in]
-		reluMask(dz, w.act[i-1][:len(dz)])
-	}
-}
-
-// reluInPlace is z·(z > 0), NaN staying NaN as with gorgonia's mask.
-func reluInPlace(z []float32) {
-	for i, v := range z {
-		if v <= 0 {
-			z[i] = 0
-		}
-	}
-}
-
-// reluMask zeroes the gradient d where the ReLU output y was not positive
-// (derivative 0 at 0, as torch).
-func reluMask(d, y []float32) {
-	y = y[:len(d)]
-	for i, v := range y {
-		if !(v > 0) {
-			d[i] = 0
-		}
+		blas.ReLUGrad(dz, w.act[i-1][:len(dz)])
 	}
 }

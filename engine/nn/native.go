@@ -45,12 +45,13 @@ import (
 //
 // A forward of fewer than smallRows rows (acting in one or two envs) is a
 // Go loop of dot products instead: cheaper than an sgemm's setup there.
-// tanh, its derivative and Adam are the seam's vectorised element-wise
-// kernels (blas.Tanh, a rational approximation accurate to a few float32
-// ulps; blas.TanhGrad; blas.Adam); the loss terms are evaluated per sample in float64. Each
-// call is deterministic for its shapes; a row's outputs may differ in the
-// last bits between batch sizes, since OpenBLAS blocks small and large
-// products differently.
+// The activations, their derivatives, bias sums and Adam are the seam's
+// vectorised element-wise kernels (blas.Tanh, a rational approximation
+// accurate to a few float32 ulps, blas.ReLU, blas.Adam and the rest); the
+// loss terms are evaluated per sample in float64. Each call is
+// deterministic for its shapes; a row's outputs may differ in the last
+// bits between batch sizes, since OpenBLAS blocks small and large products
+// differently.
 //
 // Parallelism. Grad splits the batch into min(ceil(N/gradChunkRows),
 // maxGradChunks) equal chunks, a function of N alone; each chunk writes its
@@ -347,11 +348,7 @@ func (b *nativeBackend) mlpForward(ws *nativeWork, k int, x []float32, r int, ou
 		z := ws.nets[k].h[l][:r*ly.out]
 		linear(z, h, ly.w, ly.b, r, ly.out, ly.in)
 		if relu {
-			for i, v := range z {
-				if v <= 0 { // z·(z > 0) as gorgonia: NaN stays NaN
-					z[i] = 0
-				}
-			}
+			blas.ReLU(z)
 		} else {
 			blas.Tanh(z)
 		}
@@ -609,11 +606,7 @@ func (b *nativeBackend) mlpBackward(ws *nativeWork, k, r int, x, dOut []float32,
 		h := ws.nets[k].h[l-1][:r*ly.in]
 		h = h[:len(dh)]
 		if relu {
-			for j, y := range h {
-				if !(y > 0) {
-					dh[j] = 0
-				}
-			}
+			blas.ReLUGrad(dh, h)
 		} else {
 			blas.TanhGrad(dh, h)
 		}
