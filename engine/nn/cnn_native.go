@@ -46,6 +46,11 @@ type convLayer struct {
 	ih, iw, oh, ow     int
 	wOff, bOff         int
 	w, b               []float32 // [out, in·k·k] and [out]
+	// hwc: the input is NHWC (every layer after the first), so the
+	// patches are gathered in (ky, kx, channel) order, k·in contiguous
+	// values per kernel row, and multiplied by wk, w in that order.
+	hwc bool
+	wk  []float32 // [out, k·k·in], w permuted by refresh (hwc layers)
 }
 
 // nativeCNN is the torso (three convolutions, the 512-unit Linear) and the
@@ -68,6 +73,7 @@ type cnnWork struct {
 	dFlat []float32                // [rows, flat]
 	dAct  [2][]float32             // ping-pong NHWC gradients
 	dCol  []float32                // dcol of layers 2 and 3
+	dWk   []float32                // an hwc layer's dW in wk's order
 }
 
 // layoutCNN adds the CNN's parameters in CleanRL's order (see addCNN) and
@@ -77,7 +83,7 @@ func layoutCNN(spec Spec, add func(name string, shape ...int) int) *nativeCNN {
 	c, h, w := n.inC, n.inH, n.inW
 	for i, cv := range cnnConvs {
 		l := &n.conv[i]
-		l.in, l.out, l.k, l.stride, l.ih, l.iw = c, cv.out, cv.kernel, cv.stride, h, w
+		l.in, l.out, l.k, l.stride, l.ih, l.iw, l.hwc = c, cv.out, cv.kernel, cv.stride, h, w, i > 0
 		l.oh, l.ow = convOut(h, cv.kernel, cv.stride), convOut(w, cv.kernel, cv.stride)
 		l.wOff = add(fmt.Sprintf("torso.%d.weight", 2*i), cv.out, c, cv.kernel, cv.kernel)
 		l.bOff = add(fmt.Sprintf("torso.%d.bias", 2*i), cv.out)
@@ -101,6 +107,9 @@ func (n *nativeCNN) bind(pflat []float32, rng *rand.Rand) {
 		kk := l.in * l.k * l.k
 		l.w, l.b = pflat[l.wOff:l.wOff+l.out*kk], pflat[l.bOff:l.bOff+l.out]
 		copy(l.w, Orthogonal(l.out, kk, math.Sqrt2, rng))
+		if l.hwc {
+			l.wk = make([]float32, len(l.w))
+		}
 	}
 	for _, x := range []struct {
 		ly   *nlayer
@@ -108,6 +117,38 @@ func (n *nativeCNN) bind(pflat []float32, rng *rand.Rand) {
 	}{{&n.fc, math.Sqrt2}, {&n.actor, 0.01}, {&n.critic, 1}} {
 		x.ly.w, x.ly.b = pflat[x.ly.wOff:x.ly.wOff+x.ly.out*x.ly.in], pflat[x.ly.bOff:x.ly.bOff+x.ly.out]
 		copy(x.ly.w, Orthogonal(x.ly.out, x.ly.in, x.gain, rng))
+	}
+}
+
+// refresh copies each hwc layer's weights into wk, in the (ky, kx,
+// channel) order of its patches. Forward and Grad call it before the
+// workers start, since the parameters may have changed since (Step,
+// SetParams, or a write through Params).
+func (n *nativeCNN) refresh() {
+	for i := range n.conv {
+		l := &n.conv[i]
+		if l.hwc {
+			permuteKernels(l.wk, l.w, l.out, l.in, l.k, false)
+		}
+	}
+}
+
+// permuteKernels converts out filters of in channels and k×k taps between
+// PyTorch's order [out][in][ky][kx] (pt) and the patches' order
+// [out][ky][kx][in] (hw): hw from pt, or pt from hw when back is set.
+func permuteKernels(hw, pt []float32, out, in, k int, back bool) {
+	kk := k * k
+	for o := 0; o < out; o++ {
+		h, p := hw[o*in*kk:(o+1)*in*kk], pt[o*in*kk:(o+1)*in*kk]
+		for c := 0; c < in; c++ {
+			for t := 0; t < kk; t++ {
+				if back {
+					p[c*kk+t] = h[t*in+c]
+				} else {
+					h[t*in+c] = p[c*kk+t]
+				}
+			}
+		}
 	}
 }
 
@@ -133,6 +174,13 @@ func (n *nativeCNN) ensure(w *cnnWork, rows int) {
 		dcol = max(dcol, l.oh*l.ow*l.in*l.k*l.k)
 	}
 	w.dCol = make([]float32, rows*dcol)
+	if w.dWk == nil {
+		dwk := 0
+		for i := range n.conv {
+			dwk = max(dwk, n.conv[i].out*n.conv[i].in*n.conv[i].k*n.conv[i].k)
+		}
+		w.dWk = make([]float32, dwk)
+	}
 }
 
 // im2col writes, for r images, the k×k patches at stride s of an input of
@@ -165,26 +213,49 @@ func im2col(col, x []float32, r int, l *convLayer, si, sc, sy, sx int) {
 	}
 }
 
-// col2im adds the patch gradients dcol back onto dx (NHWC: channel last,
-// [r, ih, iw, in]), the inverse scatter of im2col; dx is overwritten.
-func col2im(dx, dcol []float32, r int, l *convLayer) {
-	dx = dx[:r*l.ih*l.iw*l.in]
-	clear(dx)
-	kk := l.k * l.k
-	cols := l.in * kk
+// im2colHWC is im2col for an NHWC input ([r, ih, iw, in]) with columns in
+// (ky, kx, channel) order: each kernel row of a patch is k·in contiguous
+// input values, copied at once.
+func im2colHWC(col, x []float32, r int, l *convLayer) {
+	run := l.k * l.in // one kernel row of a patch
+	cols := l.k * run
+	sy := l.iw * l.in
 	row := 0
 	for i := 0; i < r; i++ {
-		img := dx[i*l.ih*l.iw*l.in : (i+1)*l.ih*l.iw*l.in]
+		img := x[i*l.ih*sy : (i+1)*l.ih*sy]
+		for oy := 0; oy < l.oh; oy++ {
+			for ox := 0; ox < l.ow; ox++ {
+				dst := col[row*cols : row*cols+cols]
+				base := oy*l.stride*sy + ox*l.stride*l.in
+				for ky := 0; ky < l.k; ky++ {
+					copy(dst[ky*run:ky*run+run], img[base+ky*sy:base+ky*sy+run])
+				}
+				row++
+			}
+		}
+	}
+}
+
+// col2imHWC adds the patch gradients dcol (im2colHWC's layout) back onto
+// dx ([r, ih, iw, in]), the inverse scatter of im2colHWC; dx is
+// overwritten.
+func col2imHWC(dx, dcol []float32, r int, l *convLayer) {
+	dx = dx[:r*l.ih*l.iw*l.in]
+	clear(dx)
+	run := l.k * l.in
+	cols := l.k * run
+	sy := l.iw * l.in
+	row := 0
+	for i := 0; i < r; i++ {
+		img := dx[i*l.ih*sy : (i+1)*l.ih*sy]
 		for oy := 0; oy < l.oh; oy++ {
 			for ox := 0; ox < l.ow; ox++ {
 				src := dcol[row*cols : row*cols+cols]
-				for c := 0; c < l.in; c++ {
-					s := src[c*kk : c*kk+kk]
-					for ky := 0; ky < l.k; ky++ {
-						y := oy*l.stride + ky
-						for kx := 0; kx < l.k; kx++ {
-							img[(y*l.iw+ox*l.stride+kx)*l.in+c] += s[ky*l.k+kx]
-						}
+				base := oy*l.stride*sy + ox*l.stride*l.in
+				for ky := 0; ky < l.k; ky++ {
+					d := img[base+ky*sy : base+ky*sy+run]
+					for t, v := range src[ky*run : ky*run+run] {
+						d[t] += v
 					}
 				}
 				row++
@@ -199,17 +270,19 @@ func col2im(dx, dcol []float32, r int, l *convLayer) {
 func (n *nativeCNN) forward(w *cnnWork, x []float32, r int, pol, val []float32) {
 	for i := range n.conv {
 		l := &n.conv[i]
-		if i == 0 { // the observation, NCHW
+		wt := l.w
+		if l.hwc { // the previous convolution's output, NHWC
+			im2colHWC(w.col[i], w.act[i-1], r, l)
+			wt = l.wk
+		} else { // the observation, NCHW
 			im2col(w.col[0], x, r, l, l.in*l.ih*l.iw, l.ih*l.iw, l.iw, 1)
-		} else { // the previous convolution's output, NHWC
-			im2col(w.col[i], w.act[i-1], r, l, l.ih*l.iw*l.in, 1, l.iw*l.in, l.in)
 		}
 		rows, kk := r*l.oh*l.ow, l.in*l.k*l.k
 		z := w.act[i][:rows*l.out]
 		for j := 0; j < rows; j++ {
 			copy(z[j*l.out:j*l.out+l.out], l.b)
 		}
-		blas.Sgemm(false, true, rows, l.out, kk, 1, w.col[i], kk, l.w, kk, 1, z, l.out)
+		blas.Sgemm(false, true, rows, l.out, kk, 1, w.col[i], kk, wt, kk, 1, z, l.out)
 		blas.ReLU(z)
 	}
 	// Flatten channel-major: flat[i][c·hw + p] = act[i][p][c].
@@ -274,15 +347,22 @@ func (n *nativeCNN) backward(w *cnnWork, x []float32, r int, dPol, dV []float32,
 	for i := li; i >= 0; i-- {
 		l := &n.conv[i]
 		rows, kk := r*l.oh*l.ow, l.in*l.k*l.k
-		blas.Sgemm(true, false, l.out, kk, rows, 1, dz, l.out, w.col[i], kk, 0, g[l.wOff:l.wOff+l.out*kk], kk)
+		gw := g[l.wOff : l.wOff+l.out*kk]
+		if l.hwc { // dW in the patches' order, then back to PyTorch's
+			dWk := w.dWk[:l.out*kk]
+			blas.Sgemm(true, false, l.out, kk, rows, 1, dz, l.out, w.col[i], kk, 0, dWk, kk)
+			permuteKernels(dWk, gw, l.out, l.in, l.k, true)
+		} else {
+			blas.Sgemm(true, false, l.out, kk, rows, 1, dz, l.out, w.col[i], kk, 0, gw, kk)
+		}
 		blas.ColSums(g[l.bOff:l.bOff+l.out], dz, rows, l.out)
 		if i == 0 {
 			return // no gradient for the observation
 		}
 		dCol := w.dCol[:rows*kk]
-		blas.Sgemm(false, false, rows, kk, l.out, 1, dz, l.out, l.w, kk, 0, dCol, kk)
+		blas.Sgemm(false, false, rows, kk, l.out, 1, dz, l.out, l.wk, kk, 0, dCol, kk)
 		below := w.dAct[(li-i+1)%2]
-		col2im(below, dCol, r, l)
+		col2imHWC(below, dCol, r, l)
 		dz = below[:r*l.ih*l.iw*l.in]
 		blas.ReLUGrad(dz, w.act[i-1][:len(dz)])
 	}

@@ -313,6 +313,9 @@ func (b *nativeBackend) Forward(obs []float32, n int, dist, values []float32) er
 	case b.cnn == nil && n >= fwdParallelRows:
 		chunkRows = fwdChunkRows
 	}
+	if b.cnn != nil {
+		b.cnn.refresh()
+	}
 	b.task = nativeTask{n: n, chunkRows: chunkRows, chunks: (n + chunkRows - 1) / chunkRows,
 		obs: obs, dist: dist, values: values}
 	b.dispatch()
@@ -381,6 +384,7 @@ func (b *nativeBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 	chunkRows := gradChunkRows
 	if b.cnn != nil {
 		chunkRows = cnnGradChunkRows
+		b.cnn.refresh()
 	}
 	chunks := min((n+chunkRows-1)/chunkRows, maxGradChunks)
 	b.task = nativeTask{grad: true, n: n, chunks: chunks, chunkRows: (n + chunks - 1) / chunks, batch: bt, cfg: c}
