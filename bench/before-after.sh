@@ -2,7 +2,7 @@
 # bench/before-after.sh — this tree against an earlier commit, in one run, so
 # that every figure is a ratio taken at the same time on the same machine:
 #
-#   bash bench/before-after.sh REF [ROUNDS [SECTIONS]]
+#   [HOPPER_SEEDS="1 2 ..."] bash bench/before-after.sh REF [ROUNDS [SECTIONS]]
 #
 # e.g. bash bench/before-after.sh f4f740e, or bash bench/before-after.sh f4f740e 5 1
 # for section 1 alone with 5 rounds (SECTIONS: any of 1234, default all):
@@ -63,7 +63,11 @@ done
 fi
 
 if want 3; then
-echo "== 3. hopper, 1M steps, the two builds side by side"
+# HOPPER_SEEDS: the seeds of section 3 (default "1 2"). With 5 or more, the
+# builds' final returns are compared (Welch's t, Mann-Whitney U): a change
+# that only reorders float sums should not move the distribution.
+seeds=${HOPPER_SEEDS:-1 2}
+echo "== 3. hopper, 1M steps, the two builds side by side (seeds: $seeds)"
 train() { # build seed
   local bin=$before; [ "$1" = after ] && bin=$after
   local dir="$out/hopper-$1-s$2"
@@ -72,19 +76,35 @@ train() { # build seed
   "$bin" train --env hopper --seed "$2" --steps 1000000 --out "$dir" --progress log --checkpoint-every 50 --metrics-addr '' >"$dir.log" 2>&1
   echo $(( $(date +%s) - t0 )) >"$dir.wall"
 }
-for s in 1 2; do
-  train before $s & train after $s & wait
+for s in $seeds; do
+  train before "$s" & a=$!
+  train after "$s" & b=$!
+  wait "$a"
+  wait "$b"
 done
-python3 - "$out" <<'PY'
-import json, os, sys
-out = sys.argv[1]
-for s in (1, 2):
+"$py" - "$out" $seeds <<'PY'
+import json, os, statistics, sys
+out, seeds = sys.argv[1], [int(s) for s in sys.argv[2:]]
+res = {"before": [], "after": []}
+for s in seeds:
     for b in ("before", "after"):
         d = os.path.join(out, f"hopper-{b}-s{s}")
         last = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if l.strip()][-1]
         final = last["return_last10"]
         wall = int(open(d + ".wall").read())
+        res[b].append((final, wall))
         print(f"hopper seed {s} {b:6}: final return {final:8.1f}  wall {wall} s")
+for b, rows in res.items():
+    f, w = [r[0] for r in rows], [r[1] for r in rows]
+    print(f"{b:6}: final return mean {statistics.mean(f):8.1f} median {statistics.median(f):8.1f}; wall median {statistics.median(w)} s")
+if len(seeds) < 5:
+    print(f"{len(seeds)} seeds per build: too few seeds to compare")
+else:
+    from scipy import stats
+    a, b = [r[0] for r in res["after"]], [r[0] for r in res["before"]]
+    t = stats.ttest_ind(a, b, equal_var=False)
+    u = stats.mannwhitneyu(a, b, alternative="two-sided")
+    print(f"after vs before, {len(a)} vs {len(b)} seeds: Welch p {t.pvalue:.3f}, Mann-Whitney p {u.pvalue:.3f}")
 PY
 
 fi

@@ -15,11 +15,25 @@ run() { # env seed
   local dir="$out/$1-s$2"
   rm -rf "$dir"
   local t0=$(date +%s)
-  bin/ultra train --env "$1" --seed "$2" --steps "$steps" --out "$dir" --progress log --checkpoint-every 50 >"$dir.log" 2>&1
+  # No metrics endpoint: two runs at once would both want the default port.
+  if ! bin/ultra train --env "$1" --seed "$2" --steps "$steps" --out "$dir" --progress log --checkpoint-every 50 \
+    --metrics-addr '' >"$dir.log" 2>&1; then
+    echo "bench/learning.sh: $1 seed $2 failed; the end of $dir.log:" >&2
+    tail -n 5 "$dir.log" >&2
+    return 1
+  fi
   echo $(( $(date +%s) - t0 )) >"$dir.wall"
 }
-run hopper 1 & run hopper 2 & wait
-run hopper 3 & run walker2d 1 & wait
+pair() { # env seed env seed: two runs at once; fails if either does
+  run "$1" "$2" & local a=$!
+  run "$3" "$4" & local b=$!
+  local rc=0
+  wait "$a" || rc=1
+  wait "$b" || rc=1
+  return "$rc"
+}
+pair hopper 1 hopper 2
+pair hopper 3 walker2d 1
 python3 - "$out" <<'PY'
 import json, os, statistics, sys
 out = sys.argv[1]
