@@ -242,51 +242,51 @@ static int ultra_kernels_set_level(int l) {
 	return level;
 }
 
-static void ultra_tanh(float *z, long n) {
+// DISPATCH runs kernel name's AVX-512 or AVX2 loop and returns when the
+// CPU has one; otherwise the caller goes on to its scalar loop.
 #ifdef ULTRA_VECTOR
-	if (level == 2) return tanh_avx512(z, n);
-	if (level == 1) return tanh_avx2(z, n);
+#define DISPATCH(name, ...)                \
+	do {                                   \
+		if (level == 2) {                  \
+			name##_avx512(__VA_ARGS__);    \
+			return;                        \
+		}                                  \
+		if (level == 1) {                  \
+			name##_avx2(__VA_ARGS__);      \
+			return;                        \
+		}                                  \
+	} while (0)
+#else
+#define DISPATCH(name, ...) do { } while (0)
 #endif
+
+static void ultra_tanh(float *z, long n) {
+	DISPATCH(tanh, z, n);
 	tanh_scalar(z, 0, n);
 }
 
 static void ultra_tanh_grad(float *dh, const float *h, long n) {
-#ifdef ULTRA_VECTOR
-	if (level == 2) return tanh_grad_avx512(dh, h, n);
-	if (level == 1) return tanh_grad_avx2(dh, h, n);
-#endif
+	DISPATCH(tanh_grad, dh, h, n);
 	tanh_grad_scalar(dh, h, 0, n);
 }
 
-static void ultra_col_sums(float *s, const float *m, long rows, long cols) {
-#ifdef ULTRA_VECTOR
-	if (level == 2) return col_sums_avx512(s, m, rows, cols);
-	if (level == 1) return col_sums_avx2(s, m, rows, cols);
-#endif
-	col_sums_scalar(s, m, rows, cols, 0);
-}
-
 static void ultra_relu(float *z, long n) {
-#ifdef ULTRA_VECTOR
-	if (level == 2) return relu_avx512(z, n);
-	if (level == 1) return relu_avx2(z, n);
-#endif
+	DISPATCH(relu, z, n);
 	relu_scalar(z, 0, n);
 }
 
 static void ultra_relu_grad(float *dh, const float *h, long n) {
-#ifdef ULTRA_VECTOR
-	if (level == 2) return relu_grad_avx512(dh, h, n);
-	if (level == 1) return relu_grad_avx2(dh, h, n);
-#endif
+	DISPATCH(relu_grad, dh, h, n);
 	relu_grad_scalar(dh, h, 0, n);
 }
 
+static void ultra_col_sums(float *s, const float *m, long rows, long cols) {
+	DISPATCH(col_sums, s, m, rows, cols);
+	col_sums_scalar(s, m, rows, cols, 0);
+}
+
 static void ultra_add(float *dst, const float *src, long n) {
-#ifdef ULTRA_VECTOR
-	if (level == 2) return add_avx512(dst, src, n);
-	if (level == 1) return add_avx2(dst, src, n);
-#endif
+	DISPATCH(add, dst, src, n);
 	add_scalar(dst, src, 0, n);
 }
 
@@ -304,10 +304,7 @@ static double ultra_sum_squares(const float *x, long n) {
 static void ultra_adam(float *p, float *g, float *m, float *v, long n,
 		double scale, double b1, double b2, double eps, double step, double sqrt_bc2) {
 	adam_k k = {scale, b1, b2, 1 - b1, 1 - b2, eps, step, sqrt_bc2};
-#ifdef ULTRA_VECTOR
-	if (level == 2) return adam_avx512(p, g, m, v, n, &k);
-	if (level == 1) return adam_avx2(p, g, m, v, n, &k);
-#endif
+	DISPATCH(adam, p, g, m, v, n, &k);
 	adam_scalar(p, g, m, v, 0, n, &k);
 }
 */
