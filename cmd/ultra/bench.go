@@ -90,5 +90,8 @@ func benchUpdate(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "PPO update, %s backend on %s: %s, batch %d, minibatch %d, %d epochs: %.3f s/update, %.0f samples/s\n",
 		o.Backend, res.Device, what, res.Batch, res.Minibatch, res.Epochs, res.UpdateSeconds, res.SamplesPerSec)
+	if res.Kernels != "" {
+		fmt.Fprintf(stdout, "kernels: %s\n", res.Kernels)
+	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ultra-rl/ultra/bindings/ale"
+	"github.com/ultra-rl/ultra/bindings/blas"
 	"github.com/ultra-rl/ultra/engine/bench"
 )
 
@@ -105,5 +106,29 @@ func TestBenchEnvReportsRatios(t *testing.T) {
 	}
 	if b.CLoopSPS <= 0 || b.SingleSPS <= 0 || b.BatchSPS <= 0 || b.SingleVsC <= 0 || b.Envs != 2 {
 		t.Fatalf("%+v", b)
+	}
+}
+
+// TestBenchUpdateNamesKernels: the native update's JSON names the sgemm
+// and element-wise kernels of this build (so a recorded figure says what
+// produced it); other backends leave the field out.
+func TestBenchUpdateNamesKernels(t *testing.T) {
+	for _, tc := range []struct{ backend, want string }{
+		{"native", "sgemm " + blas.Impl + "; element-wise " + blas.KernelsImpl},
+		{"gorgonia", ""},
+	} {
+		t.Run(tc.backend, func(t *testing.T) {
+			out, err := runCLI(t, "bench", "update", "--backend", tc.backend, "--batch", "128", "--epochs", "1", "--rounds", "1", "--json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r bench.UpdateResult
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if r.Kernels != tc.want || r.SamplesPerSec <= 0 {
+				t.Fatalf("kernels %q (want %q), %v samples/s", r.Kernels, tc.want, r.SamplesPerSec)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/ultra-rl/ultra/bindings/blas"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/nn"
 	"github.com/ultra-rl/ultra/engine/ppo"
@@ -41,6 +42,9 @@ type UpdateResult struct {
 	SamplesPerSec float64 `json:"samples_per_second"`
 	GOMAXPROCS    int     `json:"gomaxprocs"`
 	Device        string  `json:"device"`
+	// Kernels names the native backend's kernels in this build on this
+	// CPU: the sgemm and the element-wise loops (empty for the others).
+	Kernels string `json:"kernels,omitempty"`
 }
 
 // Update times PPO updates (forward + backward + Adam over every minibatch
@@ -135,6 +139,9 @@ func Update(o UpdateOptions) (UpdateResult, error) {
 		Device: fmt.Sprintf("cpu (GOMAXPROCS %d)", runtime.GOMAXPROCS(0))}
 	if o.TF32 {
 		res.Impl += "-tf32"
+	}
+	if o.Backend == "native" {
+		res.Kernels = fmt.Sprintf("sgemm %s; element-wise %s", blas.Impl, blas.KernelsImpl)
 	}
 	if d, ok := net.(interface{ DeviceName() string }); ok {
 		res.Device = d.DeviceName()
