@@ -2,7 +2,7 @@
 # bench/before-after.sh — this tree against an earlier commit, in one run, so
 # that every figure is a ratio taken at the same time on the same machine:
 #
-#   [HOPPER_SEEDS="1 2 ..."] bash bench/before-after.sh REF [ROUNDS [SECTIONS]]
+#   [HOPPER_SEEDS=... PLACEBO_SEEDS=... COMPARE_SEEDS=...] bash bench/before-after.sh REF [ROUNDS [SECTIONS]]
 #
 # e.g. bash bench/before-after.sh f4f740e, or bash bench/before-after.sh f4f740e 5 1
 # for section 1 alone with 5 rounds (SECTIONS: any of 1234, default all):
@@ -63,14 +63,20 @@ done
 fi
 
 if want 3; then
-# HOPPER_SEEDS: the seeds of section 3 (default "1 2"). With 5 or more, the
-# builds' final returns are compared (Welch's t, Mann-Whitney U): a change
-# that only reorders float sums should not move the distribution.
-seeds=${HOPPER_SEEDS:-1 2}
-echo "== 3. hopper, 1M steps, the two builds side by side (seeds: $seeds)"
-train() { # build seed
+# HOPPER_SEEDS: the seeds both builds run in section 3 (default "1 2").
+# PLACEBO_SEEDS: seeds the before build runs once more, a placebo group: two
+# sets of seeds of the same build, which shows how far noise alone moves
+# the comparison. COMPARE_SEEDS: the seeds compared (default HOPPER_SEEDS),
+# so finished runs can be compared again without rerunning them. The
+# comparison is go run ./bench/seedcompare: ultra's report statistics,
+# nothing compared below 5 seeds.
+seeds=${HOPPER_SEEDS-1 2}
+placebo=${PLACEBO_SEEDS:-}
+compare=${COMPARE_SEEDS:-$seeds}
+echo "== 3. hopper, 1M steps, the two builds side by side (seeds: ${seeds:-none}; placebo seeds: ${placebo:-none})"
+train() { # build seed [dir name]
   local bin=$before; [ "$1" = after ] && bin=$after
-  local dir="$out/hopper-$1-s$2"
+  local dir="$out/hopper-${3:-$1}-s$2"
   rm -rf "$dir"
   local t0=$(date +%s)
   "$bin" train --env hopper --seed "$2" --steps 1000000 --out "$dir" --progress log --checkpoint-every 50 --metrics-addr '' >"$dir.log" 2>&1
@@ -82,30 +88,26 @@ for s in $seeds; do
   wait "$a"
   wait "$b"
 done
-"$py" - "$out" $seeds <<'PY'
-import json, os, statistics, sys
-out, seeds = sys.argv[1], [int(s) for s in sys.argv[2:]]
-res = {"before": [], "after": []}
-for s in seeds:
-    for b in ("before", "after"):
-        d = os.path.join(out, f"hopper-{b}-s{s}")
-        last = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if l.strip()][-1]
-        final = last["return_last10"]
-        wall = int(open(d + ".wall").read())
-        res[b].append((final, wall))
-        print(f"hopper seed {s} {b:6}: final return {final:8.1f}  wall {wall} s")
-for b, rows in res.items():
-    f, w = [r[0] for r in rows], [r[1] for r in rows]
-    print(f"{b:6}: final return mean {statistics.mean(f):8.1f} median {statistics.median(f):8.1f}; wall median {statistics.median(w)} s")
-if len(seeds) < 5:
-    print(f"{len(seeds)} seeds per build: too few seeds to compare")
-else:
-    from scipy import stats
-    a, b = [r[0] for r in res["after"]], [r[0] for r in res["before"]]
-    t = stats.ttest_ind(a, b, equal_var=False)
-    u = stats.mannwhitneyu(a, b, alternative="two-sided")
-    print(f"after vs before, {len(a)} vs {len(b)} seeds: Welch p {t.pvalue:.3f}, Mann-Whitney p {u.pvalue:.3f}")
-PY
+set -- $placebo
+while [ $# -gt 0 ]; do
+  train before "$1" placebo & a=$!
+  b=
+  if [ $# -gt 1 ]; then train before "$2" placebo & b=$!; fi
+  wait "$a"
+  [ -z "$b" ] || wait "$b"
+  shift $(( $# > 1 ? 2 : 1 ))
+done
+for b in before after placebo; do
+  for s in $compare $placebo; do
+    if [ -f "$out/hopper-$b-s$s.wall" ]; then echo "hopper seed $s $b: wall $(cat "$out/hopper-$b-s$s.wall") s"; fi
+  done
+done
+groups=()
+for b in before after; do
+  groups+=("$b=$(for s in $compare; do printf '%s,' "$out/hopper-$b-s$s"; done | sed 's/,$//')")
+done
+[ -n "$placebo" ] && groups+=("placebo=$(for s in $placebo; do printf '%s,' "$out/hopper-placebo-s$s"; done | sed 's/,$//')")
+go run ./bench/seedcompare "${groups[@]}"
 
 fi
 
