@@ -168,43 +168,35 @@ func (n *nativeCNN) ensure(w *cnnWork, rows int) {
 	w.flat, w.dFlat = make([]float32, rows*n.flat), make([]float32, rows*n.flat)
 	w.hid, w.dHid = make([]float32, rows*cnnHidden), make([]float32, rows*cnnHidden)
 	w.dAct[0], w.dAct[1] = make([]float32, rows*maxAct), make([]float32, rows*maxAct)
-	dcol := 0
-	for i := 1; i < len(n.conv); i++ {
+	dcol, dwk := 0, 0
+	for i := 1; i < len(n.conv); i++ { // the hwc layers
 		l := &n.conv[i]
 		dcol = max(dcol, l.oh*l.ow*l.in*l.k*l.k)
+		dwk = max(dwk, l.out*l.in*l.k*l.k)
 	}
 	w.dCol = make([]float32, rows*dcol)
-	if w.dWk == nil {
-		dwk := 0
-		for i := range n.conv {
-			dwk = max(dwk, n.conv[i].out*n.conv[i].in*n.conv[i].k*n.conv[i].k)
-		}
-		w.dWk = make([]float32, dwk)
-	}
+	w.dWk = make([]float32, dwk)
 }
 
-// im2col writes, for r images, the k×k patches at stride s of an input of
-// in channels and ih×iw pixels into col ([r·oh·ow, in·k·k], columns in
-// (channel, ky, kx) order). The input pixel (image i, channel c, y, x) is
-// x[i·si + c·sc + y·sy + x·sx].
-func im2col(col, x []float32, r int, l *convLayer, si, sc, sy, sx int) {
+// im2col writes, for r NCHW images ([r, in, ih, iw], the observation),
+// the k×k patches at stride s into col ([r·oh·ow, in·k·k], columns in
+// (channel, ky, kx) order): each kernel row of a patch is k contiguous
+// input values, copied at once.
+func im2col(col, x []float32, r int, l *convLayer) {
 	kk := l.k * l.k
 	cols := l.in * kk
+	plane := l.ih * l.iw
 	row := 0
 	for i := 0; i < r; i++ {
+		img := x[i*l.in*plane : (i+1)*l.in*plane]
 		for oy := 0; oy < l.oh; oy++ {
 			for ox := 0; ox < l.ow; ox++ {
 				dst := col[row*cols : row*cols+cols]
-				base := i*si + oy*l.stride*sy + ox*l.stride*sx
+				base := oy*l.stride*l.iw + ox*l.stride
 				for c := 0; c < l.in; c++ {
-					d := dst[c*kk : c*kk+kk]
-					cb := base + c*sc
 					for ky := 0; ky < l.k; ky++ {
-						rb := cb + ky*sy
-						dk := d[ky*l.k : ky*l.k+l.k]
-						for kx := range dk {
-							dk[kx] = x[rb+kx*sx]
-						}
+						src := c*plane + base + ky*l.iw
+						copy(dst[c*kk+ky*l.k:c*kk+ky*l.k+l.k], img[src:src+l.k])
 					}
 				}
 				row++
@@ -275,7 +267,7 @@ func (n *nativeCNN) forward(w *cnnWork, x []float32, r int, pol, val []float32) 
 			im2colHWC(w.col[i], w.act[i-1], r, l)
 			wt = l.wk
 		} else { // the observation, NCHW
-			im2col(w.col[0], x, r, l, l.in*l.ih*l.iw, l.ih*l.iw, l.iw, 1)
+			im2col(w.col[0], x, r, l)
 		}
 		rows, kk := r*l.oh*l.ow, l.in*l.k*l.k
 		z := w.act[i][:rows*l.out]
