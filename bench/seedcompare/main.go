@@ -65,15 +65,17 @@ func compare(args []string) error {
 		if len(dirs) == 0 {
 			return fmt.Errorf("group %s: no run directory matches %q", name, glob)
 		}
+		var group []report.Run
 		for _, d := range dirs {
 			r, err := loadRun(name, d)
 			if err != nil {
 				return err
 			}
-			runs = append(runs, r)
+			group = append(group, r)
 		}
+		sort.Slice(group, func(i, j int) bool { return group[i].Seed < group[j].Seed })
+		runs = append(runs, group...)
 	}
-	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Variant == runs[j].Variant && runs[i].Seed < runs[j].Seed })
 	rows, err := report.Summarize(runs, *baseline, 1)
 	if err != nil {
 		return err
@@ -104,12 +106,12 @@ func loadRun(group, dir string) (report.Run, error) {
 	if err := yaml.Unmarshal(b, &cfg); err != nil {
 		return report.Run{}, fmt.Errorf("group %s: %s/%s: %v", group, dir, run.ConfigFile, err)
 	}
-	curve, err := report.LoadCurve(filepath.Join(dir, "metrics.jsonl"))
+	curve, err := report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
 	if err != nil {
 		return report.Run{}, fmt.Errorf("group %s: %v", group, err)
 	}
 	if len(curve) == 0 {
-		return report.Run{}, fmt.Errorf("group %s: %s/metrics.jsonl has no episode returns", group, dir)
+		return report.Run{}, fmt.Errorf("group %s: %s/%s has no episode returns", group, dir, run.MetricsJSONL)
 	}
 	return report.Run{Variant: group, Seed: cfg.Seed, Curve: curve, Eval: []float64{curve[len(curve)-1].Return}}, nil
 }
