@@ -53,16 +53,7 @@ func MannWhitney(xs, ys []float64) (u, p float64) {
 	if n1 == 0 || n2 == 0 {
 		return math.NaN(), math.NaN()
 	}
-	for _, x := range xs {
-		for _, y := range ys {
-			switch {
-			case x > y:
-				u++
-			case x == y:
-				u += 0.5
-			}
-		}
-	}
+	u = uStat(xs, ys)
 	// Midranks of the pooled sample, doubled so that they are integers.
 	type obs struct {
 		v float64
@@ -153,18 +144,24 @@ func exactRankSumP(rank2 []int, n1, w2 int) float64 {
 // and Y from ys: the Mann–Whitney U over n1·n2 (rliable's "probability of
 // improvement").
 func ProbabilityOfImprovement(xs, ys []float64) float64 {
-	w := 0.0
+	return uStat(xs, ys) / float64(len(xs)*len(ys))
+}
+
+// uStat counts the pairs (x, y) with x > y, ties counting ½: the
+// Mann–Whitney U of xs against ys.
+func uStat(xs, ys []float64) float64 {
+	u := 0.0
 	for _, x := range xs {
 		for _, y := range ys {
 			switch {
 			case x > y:
-				w++
+				u++
 			case x == y:
-				w += 0.5
+				u += 0.5
 			}
 		}
 	}
-	return w / float64(len(xs)*len(ys))
+	return u
 }
 
 // Holm adjusts p-values for multiple comparisons (Holm 1979): sorted
