@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -194,7 +193,7 @@ func percent(x float64) string {
 	if x == 0 {
 		return "off"
 	}
-	return strconv.FormatFloat(100*x, 'g', 4, 64) + "%"
+	return experiment.DosePercent(x)
 }
 
 // printTrained prints the line that ends train and refine.

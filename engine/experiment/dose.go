@@ -85,12 +85,22 @@ func ParseDose(s string) ([]float64, error) {
 }
 
 // doseLabel names a dose's directory, e.g. "target-0.5pct".
-func doseLabel(d float64) string {
-	return "target-" + strconv.FormatFloat(100*d, 'g', 4, 64) + "pct"
-}
+func doseLabel(d float64) string { return "target-" + percentDigits(d) + "pct" }
 
 // DosePercent writes a share as a percentage, e.g. "0.5%".
-func DosePercent(d float64) string { return strconv.FormatFloat(100*d, 'g', 4, 64) + "%" }
+func DosePercent(d float64) string { return percentDigits(d) + "%" }
+
+// percentDigits is 100·d in at most 4 significant digits.
+func percentDigits(d float64) string { return strconv.FormatFloat(100*d, 'g', 4, 64) }
+
+// tablePercent writes a measured share in the tables' fixed form
+// ("0.125%"), or "—" for NaN (not measured).
+func tablePercent(x float64) string {
+	if math.IsNaN(x) {
+		return "—"
+	}
+	return strconv.FormatFloat(100*x, 'f', 3, 64) + "%"
+}
 
 // DoseConfig is a dose–response experiment: Base's settings and shared
 // stages, its variants (those that match states, not ppo or the placebo)
@@ -329,21 +339,17 @@ func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) 
 	if !ok {
 		return nil, fmt.Errorf("dose: the bands (%v) have not finished all %d seeds in %s: run them first", df.Bands, c.Seeds, filepath.Join(c.Out, "dose", "bands"))
 	}
-	names := map[doseKey]string{}
 	var missing []string
 	doses := slices.Clone(df.Doses)
 	slices.Sort(doses)
 	var done []float64
 	for _, d := range doses {
 		rs, ok := load(filepath.Join(c.Out, "dose", doseLabel(d)), df.Variants, func(v ultra.Variant) string {
-			return fmt.Sprintf("%s @ %s", v, DosePercent(d))
+			return doseName(v, d)
 		})
 		if !ok {
 			missing = append(missing, DosePercent(d))
 			continue
-		}
-		for _, v := range df.Variants {
-			names[doseKey{v, d}] = fmt.Sprintf("%s @ %s", v, DosePercent(d))
 		}
 		runs = append(runs, rs...)
 		done = append(done, d)
@@ -367,7 +373,7 @@ func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) 
 	}
 	for _, v := range df.Variants {
 		for _, d := range df.Doses {
-			r := byName[names[doseKey{v, d}]]
+			r := byName[doseName(v, d)]
 			hr := math.NaN()
 			if r.Dose != nil {
 				hr = r.Dose.HitRate()
@@ -375,10 +381,7 @@ func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) 
 			points = append(points, report.DosePoint{Variant: string(v), Target: d, HitRate: hr, Row: r})
 		}
 	}
-	trend, err := doseTrend(runs, df, names)
-	if err != nil {
-		return nil, err
-	}
+	trend := doseTrend(byName, df)
 	var md strings.Builder
 	title := fmt.Sprintf("ULTRA on %s: dose–response (target hit rates %s)", c.Env, dosesText(df.Doses))
 	fmt.Fprintf(&md, "## %s\n\n", title)
@@ -431,11 +434,9 @@ func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) 
 	return res, nil
 }
 
-// doseKey is one variant at one dose.
-type doseKey struct {
-	v ultra.Variant
-	d float64
-}
+// doseName is a variant's name at one dose in the dose tables, e.g.
+// "ultra-a @ 0.5%".
+func doseName(v ultra.Variant, d float64) string { return fmt.Sprintf("%s @ %s", v, DosePercent(d)) }
 
 func dosesText(ds []float64) string {
 	s := make([]string, len(ds))
@@ -452,12 +453,7 @@ func doseTable(points []report.DosePoint, bands []report.Row) string {
 	var b strings.Builder
 	b.WriteString("| variant | target | hit rate: calibrated | hit rate: refinement | hit rate: last quarter | overrides / run | bonuses / run | seeds | IQM [95% CI] | Δ vs ppo | Welch p (Holm) | Mann–Whitney p (Holm) |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	pct := func(x float64) string {
-		if math.IsNaN(x) {
-			return "—"
-		}
-		return strconv.FormatFloat(100*x, 'f', 3, 64) + "%"
-	}
+	pct := tablePercent
 	row := func(name, target string, r report.Row) {
 		cal, ref, late, ov, bo := "—", "—", "—", "—", "—"
 		if d := r.Dose; d != nil {
@@ -509,9 +505,9 @@ func doseTable(points []report.DosePoint, bands []report.Row) string {
 // doseTrend compares, for each dose variant, its largest dose with its
 // smallest (Welch and Mann–Whitney, Holm-adjusted across the variants):
 // the measured answer to whether the effect grows or shrinks with dose.
-func doseTrend(runs []report.Run, df doseFile, names map[doseKey]string) (string, error) {
+func doseTrend(byName map[string]report.Row, df doseFile) string {
 	if len(df.Doses) < 2 {
-		return "One dose: no trend to test.\n", nil
+		return "One dose: no trend to test.\n"
 	}
 	lo, hi := slices.Min(df.Doses), slices.Max(df.Doses)
 	var b strings.Builder
@@ -527,20 +523,8 @@ func doseTrend(runs []report.Run, df doseFile, names map[doseKey]string) (string
 	var cs []cmp
 	var pws, pms []float64
 	for _, v := range df.Variants {
-		var xl, xh []float64
-		for _, r := range runs {
-			var sum float64
-			for _, e := range r.Eval {
-				sum += e
-			}
-			m := sum / float64(len(r.Eval))
-			switch r.Variant {
-			case names[doseKey{v, lo}]:
-				xl = append(xl, m)
-			case names[doseKey{v, hi}]:
-				xh = append(xh, m)
-			}
-		}
+		// Each row's PerSeed holds its runs' mean eval returns.
+		xl, xh := byName[doseName(v, lo)].PerSeed, byName[doseName(v, hi)].PerSeed
 		c := cmp{v: v, ml: meanOf(xl), mh: meanOf(xh), nlow: len(xl), nhig: len(xh)}
 		c.tooFew = len(xl) < report.MinSeedsToCompare || len(xh) < report.MinSeedsToCompare
 		if !c.tooFew {
@@ -563,7 +547,7 @@ func doseTrend(runs []report.Run, df doseFile, names map[doseKey]string) (string
 		}
 		fmt.Fprintf(&b, "| %s | %.1f (%d seeds) | %.1f (%d seeds) | %+.1f | %s | %s |\n", c.v, c.ml, c.nlow, c.mh, c.nhig, c.mh-c.ml, w, m)
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 func meanOf(xs []float64) float64 {

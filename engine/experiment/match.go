@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
@@ -192,12 +191,7 @@ func MeasureMatching(mc MatchConfig) (*MatchResult, error) {
 
 // WriteMarkdown writes the measurement as a table with its notes.
 func (m *MatchResult) WriteMarkdown(w io.Writer, radiusQuantile float64) {
-	pct := func(x float64) string {
-		if math.IsNaN(x) {
-			return "—"
-		}
-		return strconv.FormatFloat(100*x, 'f', 3, 64) + "%"
-	}
+	pct := tablePercent
 	fmt.Fprintf(w, "## %s: match spaces, hit rate and precision\n\n", m.Env)
 	fmt.Fprintln(w, "| space | radius from | radius | hit rate: calibration rollout | hit rate: held-out rollout | hits | precision (≤ k steps before a failure) |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
