@@ -181,20 +181,11 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	switch o.Variant {
 	case PPO:
 	case RICE:
-		if s.Resetter, err = NewResetter(s.Table, o.ResetProb, o.Seed^uint64(o.StartStep)); err != nil {
-			return nil, err
-		}
 		// RICE's exploration bonus: alpha × RND novelty at every state.
 		if s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: RICE, Alpha: o.Alpha, Seed: o.Seed, StartStep: o.StartStep, RND: rnd}); err != nil {
 			return nil, err
 		}
 		s.Hooks.Modulator = s.Modulator
-		if !live && !s.Table.hasSnapshots() {
-			return nil, errors.New("rice needs annotations with simulator snapshots: collect the trajectories with snapshots")
-		}
-		s.Hooks.ResetState = s.Resetter.Reset
-		// Live annotations must carry the simulator states to restart at.
-		s.Hooks.Snapshots = live
 	default:
 		alpha := o.Alpha
 		if o.Variant == Placebo {
@@ -207,19 +198,23 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 			return nil, err
 		}
 		s.Hooks.Modulator = s.Modulator
-		if o.Variant.Resets() {
-			// The table's override and bonus, and RICE's restarts at the
-			// annotated states so that the agent meets them often.
-			if s.Resetter, err = NewResetter(s.Table, o.ResetProb, o.Seed^uint64(o.StartStep)); err != nil {
-				return nil, err
-			}
-			if !live && !s.Table.hasSnapshots() {
-				return nil, fmt.Errorf("%s needs annotations with simulator snapshots: collect the trajectories with snapshots", o.Variant)
-			}
-			s.Modulator.resets = s.Resetter
-			s.Hooks.ResetState = s.Resetter.Reset
-			s.Hooks.Snapshots = live
+	}
+	if o.Variant.Resets() {
+		// RICE's restarts at the annotated states, so that the agent meets
+		// them often (ultra-ra+rice: on top of the table's override and
+		// bonus, whose effect at the restarted states its modulator counts).
+		if s.Resetter, err = NewResetter(s.Table, o.ResetProb, o.Seed^uint64(o.StartStep)); err != nil {
+			return nil, err
 		}
+		if !live && !s.Table.hasSnapshots() {
+			return nil, fmt.Errorf("%s needs annotations with simulator snapshots: collect the trajectories with snapshots", o.Variant)
+		}
+		if o.Variant != RICE {
+			s.Modulator.resets = s.Resetter
+		}
+		s.Hooks.ResetState = s.Resetter.Reset
+		// Live annotations must carry the simulator states to restart at.
+		s.Hooks.Snapshots = live
 	}
 	if live {
 		s.Stage, err = NewStage(o.Live, s.Table, StageConfig{Env: spec.ID, RunID: fmt.Sprintf("r%d-", o.Seed)}, o.Logger)
