@@ -179,7 +179,8 @@ func MeasureMatching(mc MatchConfig) (*MatchResult, error) {
 		}
 		res.Rows = append(res.Rows, row(0, r0))
 		for _, t := range mc.Targets {
-			c, err := ultra.CalibrateRadius(tb, calib.Obs, calib.Dim, t)
+			c, err := ultra.RadiusFor(cd, t) // cd: the calibration states' distances
+
 			if err != nil {
 				return nil, err
 			}

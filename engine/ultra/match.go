@@ -163,6 +163,16 @@ func CalibrateRadius(t *Table, obs []float32, dim int, target float64) (Calibrat
 	if err != nil {
 		return Calibration{}, err
 	}
+	return RadiusFor(d, target)
+}
+
+// RadiusFor is CalibrateRadius given the calibration states' sorted
+// distances d to their nearest entries (Distances), for callers that try
+// several targets on the same states.
+func RadiusFor(d []float64, target float64) (Calibration, error) {
+	if !(target > 0 && target <= 1) {
+		return Calibration{}, fmt.Errorf("ultra: target hit rate %v, want a share in (0, 1]", target)
+	}
 	if len(d) == 0 {
 		return Calibration{}, fmt.Errorf("ultra: no calibration states")
 	}
