@@ -223,13 +223,12 @@ func (m *Modulator) overrideProb() float64 {
 
 // Modulate implements ppo.Modulator.
 func (m *Modulator) Modulate(env int, obs, action []float32) (bool, float64) {
+	replaced, bonus, matched := m.modulate(obs, action)
 	if m.resets == nil || !m.resets.takeFresh(env) {
-		return m.modulate(obs, action)
+		return replaced, bonus
 	}
 	m.ResetVisits.Add(1)
-	h := m.Matches.Load()
-	replaced, bonus := m.modulate(obs, action)
-	if m.Matches.Load() != h {
+	if matched {
 		m.ResetVisitHits.Add(1)
 	}
 	if replaced {
@@ -241,8 +240,9 @@ func (m *Modulator) Modulate(env int, obs, action []float32) (bool, float64) {
 	return replaced, bonus
 }
 
-// modulate is Modulate for one state and action.
-func (m *Modulator) modulate(obs, action []float32) (bool, float64) {
+// modulate is Modulate for one state and action; matched reports that the
+// state matched a table entry.
+func (m *Modulator) modulate(obs, action []float32) (replaced bool, bonus float64, matched bool) {
 	m.step.Add(1)
 	v := m.cfg.Variant
 	novelty := 0.0
@@ -250,23 +250,22 @@ func (m *Modulator) modulate(obs, action []float32) (bool, float64) {
 		m.table.Normalize(m.norm, obs)
 		novelty = m.cfg.RND.Score(m.norm)
 		if v == RNDOnly || v == RICE { // everywhere, no table lookup
-			bonus := m.cfg.Alpha * novelty
+			bonus = m.cfg.Alpha * novelty
 			if bonus != 0 {
 				m.Bonuses.Add(1)
 			}
-			return false, bonus
+			return false, bonus, false
 		}
 	}
 	if !v.Overrides() && !v.Rewards() && v != LLMRND {
-		return false, 0
+		return false, 0, false
 	}
 	m.Lookups.Add(1)
 	e, _, ok := m.table.Lookup(obs)
 	if !ok {
-		return false, 0
+		return false, 0, false
 	}
 	m.Matches.Add(1)
-	replaced := false
 	if v.Overrides() && m.rng.Float64() < m.overrideProb() && m.fits(e.Action, len(action)) {
 		copy(action, e.Action)
 		if m.cfg.Action.Dim > 0 {
@@ -275,7 +274,6 @@ func (m *Modulator) modulate(obs, action []float32) (bool, float64) {
 		replaced = true
 		m.Overrides.Add(1)
 	}
-	bonus := 0.0
 	switch {
 	case v == LLMRND:
 		bonus = m.cfg.Alpha * novelty
@@ -292,7 +290,7 @@ func (m *Modulator) modulate(obs, action []float32) (bool, float64) {
 	if bonus != 0 {
 		m.Bonuses.Add(1)
 	}
-	return replaced, bonus
+	return replaced, bonus, true
 }
 
 // near reports whether the executed action a is the one the advisor judged
