@@ -246,15 +246,14 @@ func DoseReport(dc DoseConfig) (*DoseResult, error) {
 	if err := dc.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(dc.Base.Out, "dose.json"))
+	df, readErr, err := loadDoseFile(dc.Base.Out)
+	if readErr != nil {
+		return nil, fmt.Errorf("dose: %s is not a dose–response directory (%v): run ultra experiment --dose first", dc.Base.Out, readErr)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("dose: %s is not a dose–response directory (%v): run ultra experiment --dose first", dc.Base.Out, err)
+		return nil, fmt.Errorf("dose: %s/%s is unreadable: %v", dc.Base.Out, doseFileName, err)
 	}
-	var df doseFile
-	if err := json.Unmarshal(b, &df); err != nil {
-		return nil, fmt.Errorf("dose: %s/dose.json is unreadable: %v", dc.Base.Out, err)
-	}
-	if fmt.Sprint(df.Doses, df.Variants) != fmt.Sprint(dc.Doses, dc.doseVariants()) {
+	if !df.sameRun(doseFile{Doses: dc.Doses, Variants: dc.doseVariants()}) {
 		return nil, fmt.Errorf("dose: %s was started with doses %v and variants %v (now %v and %v)", dc.Base.Out, df.Doses, df.Variants, dc.Doses, dc.doseVariants())
 	}
 	return doseReport(dc.Base, df, 0)
@@ -263,13 +262,12 @@ func DoseReport(dc DoseConfig) (*DoseResult, error) {
 // record writes dose.json, or refuses doses and variants other than those
 // a directory was started with.
 func (dc *DoseConfig) record(df doseFile) error {
-	path := filepath.Join(dc.Base.Out, "dose.json")
-	if b, err := os.ReadFile(path); err == nil {
-		var was doseFile
-		if err := json.Unmarshal(b, &was); err != nil {
+	path := filepath.Join(dc.Base.Out, doseFileName)
+	if was, readErr, err := loadDoseFile(dc.Base.Out); readErr == nil {
+		if err != nil {
 			return fmt.Errorf("dose: %s is unreadable (%v): use another directory", path, err)
 		}
-		if fmt.Sprint(was.Doses, was.Variants) != fmt.Sprint(df.Doses, df.Variants) {
+		if !was.sameRun(df) {
 			return fmt.Errorf("dose: %s was started with doses %v and variants %v (now %v and %v): rerun with the same, or use another directory",
 				dc.Base.Out, was.Doses, was.Variants, df.Doses, df.Variants)
 		}
@@ -279,6 +277,25 @@ func (dc *DoseConfig) record(df doseFile) error {
 		return err
 	}
 	return atomicfile.Write(path, b)
+}
+
+// doseFileName is the file that records a dose directory's doses and
+// variants.
+const doseFileName = "dose.json"
+
+// loadDoseFile reads dir's dose.json: readErr when it cannot be read (no
+// such file), err when it cannot be parsed.
+func loadDoseFile(dir string) (df doseFile, readErr, err error) {
+	b, readErr := os.ReadFile(filepath.Join(dir, doseFileName))
+	if readErr != nil {
+		return df, readErr, nil
+	}
+	return df, nil, json.Unmarshal(b, &df)
+}
+
+// sameRun reports whether two records name the same doses and variants.
+func (df doseFile) sameRun(o doseFile) bool {
+	return fmt.Sprint(df.Doses, df.Variants) == fmt.Sprint(o.Doses, o.Variants)
 }
 
 // seedShared copies the shared collected episodes and annotations into a
