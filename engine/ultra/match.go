@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/traj"
@@ -54,15 +55,13 @@ func ParseMatchSpace(s string) (MatchSpace, error) {
 	return "", fmt.Errorf("match space %q: want one of %s", s, joinSpaces())
 }
 
+// joinSpaces lists the match spaces, comma-separated, for messages.
 func joinSpaces() string {
-	out := ""
+	names := make([]string, len(MatchSpaces))
 	for i, m := range MatchSpaces {
-		if i > 0 {
-			out += ", "
-		}
-		out += string(m)
+		names[i] = string(m)
 	}
-	return out
+	return strings.Join(names, ", ")
 }
 
 // MatchWeights returns the per-dimension weights of space for spec's

@@ -32,13 +32,14 @@ var hopperJoints = []string{"thigh_joint", "leg_joint", "foot_joint"}
 // joint angles, then velocities clipped to ±10. Action (3): torques of the
 // thigh, leg and foot motors in [-1, 1] × gear 200 N·m.
 func HopperSpec(cfg PlanarConfig) env.Spec {
+	layout := planarLayout(hopperJoints, cfg.ObsVelocityClip)
 	return env.Spec{
 		Family: env.FamilyMuJoCo, Task: cfg,
 		ID:          "hopper",
 		Doc:         "one-legged planar hopper: hop forward fast without falling (torso height > 0.7 m, |pitch| < 0.2 rad)",
 		Observation: env.UnboundedBox(11), Action: unitBox(3),
-		ObsLayout:       planarLayout(hopperJoints, cfg.ObsVelocityClip),
-		MatchDims:       planarMatchDims(planarLayout(hopperJoints, cfg.ObsVelocityClip)),
+		ObsLayout:       layout,
+		MatchDims:       planarMatchDims(layout),
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,
 		New: func(opts env.Options) (env.Env, error) { return newPlanar(cfg, opts) },
 	}

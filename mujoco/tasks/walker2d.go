@@ -33,13 +33,14 @@ var walker2dJoints = []string{"thigh_joint", "leg_joint", "foot_joint", "thigh_l
 // velocities clipped to ±10. Action (6): right thigh, leg, foot then left
 // thigh, leg, foot torques in [-1, 1] × gear 100 N·m.
 func Walker2dSpec(cfg PlanarConfig) env.Spec {
+	layout := planarLayout(walker2dJoints, cfg.ObsVelocityClip)
 	return env.Spec{
 		Family: env.FamilyMuJoCo, Task: cfg,
 		ID:          "walker2d",
 		Doc:         "two-legged planar walker: walk forward fast without falling (0.8 m < torso height < 2 m, |pitch| < 1 rad)",
 		Observation: env.UnboundedBox(17), Action: unitBox(6),
-		ObsLayout:       planarLayout(walker2dJoints, cfg.ObsVelocityClip),
-		MatchDims:       planarMatchDims(planarLayout(walker2dJoints, cfg.ObsVelocityClip)),
+		ObsLayout:       layout,
+		MatchDims:       planarMatchDims(layout),
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,
 		New: func(opts env.Options) (env.Env, error) { return newPlanar(cfg, opts) },
 	}
