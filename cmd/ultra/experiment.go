@@ -144,7 +144,7 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 // config builds the Config from the parsed flags.
 func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experiment.Config, error) {
 	c := ef.c
-	if err := tuningDefaults(fs, &c.Tuning); err != nil {
+	if err := tuningDefaults(givenFlags(fs), &c.Tuning); err != nil {
 		return c, err
 	}
 	if c.Out == "" {

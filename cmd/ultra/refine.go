@@ -37,25 +37,23 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	live := false
+	set := givenFlags(fs)
+	live := set["advisor"]
 	var fixed []string
 	fs.Visit(func(fl *flag.Flag) {
-		live = live || fl.Name == "advisor"
 		if !strings.Contains(" "+refineResumeFlags+" ", " "+fl.Name+" ") {
 			fixed = append(fixed, "--"+fl.Name)
 		}
 	})
 	err := func() error {
-		if err := tuningDefaults(fs, &r.Tuning); err != nil {
+		if err := tuningDefaults(set, &r.Tuning); err != nil {
 			return err
 		}
 		if r.Resume {
 			if len(fixed) > 0 {
 				return fmt.Errorf("--resume continues the refinement with the settings it started with; %s cannot change", strings.Join(fixed, ", "))
 			}
-			stepsSet := false
-			fs.Visit(func(fl *flag.Flag) { stepsSet = stepsSet || fl.Name == "steps" })
-			if !stepsSet {
+			if !set["steps"] {
 				r.Steps = 0 // the recorded length
 			}
 			live = false
@@ -72,7 +70,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 			}
 			r.Variant = v
 		}
-		if live && r.Annotations == "" && !explicit(fs, "target-hit-rate") {
+		if live && r.Annotations == "" && !set["target-hit-rate"] {
 			// Live annotation alone leaves nothing to calibrate on: the
 			// default target gives way to the radius rule.
 			r.Tuning.TargetHitRate = 0
@@ -166,9 +164,8 @@ func addTuningFlags(fs *flag.FlagSet, t *experiment.Tuning, device *string, tf32
 // tuningDefaults marks --alpha as the task's default unless it was given,
 // and lets an explicit --radius or --radius-quantile override the default
 // target hit rate (both with an explicit --target-hit-rate is an error).
-func tuningDefaults(fs *flag.FlagSet, t *experiment.Tuning) error {
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+// set holds the flags given (givenFlags).
+func tuningDefaults(set map[string]bool, t *experiment.Tuning) error {
 	if !set["alpha"] {
 		t.Alpha = -1
 	}
@@ -181,10 +178,10 @@ func tuningDefaults(fs *flag.FlagSet, t *experiment.Tuning) error {
 	return nil
 }
 
-// explicit reports whether the flag name was given.
-func explicit(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+// givenFlags is the set of the flags given on the command line.
+func givenFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	return set
 }
 
