@@ -28,10 +28,14 @@ import (
 
 // Modulator lets a caller steer the rollout (ULTRA's policy modulation). It
 // is asked once per env per step, before the env steps, with the raw
-// observation and the sampled action.
+// observation and the action the env is about to execute: the sampled
+// action clipped to a Box's bounds (a Discrete space's sampled index as
+// is). A Gaussian sample of 1.3 under bounds [-1, 1] arrives as 1.0, the
+// action the env executes and the trajectories record.
 type Modulator interface {
 	// Modulate may overwrite action with another in-space action and
-	// return replaced = true; the trainer then stores that action and its
+	// return replaced = true; the env then executes that action (clipped
+	// to the space again), and the trainer stores it and its
 	// log-probability under the behaviour policy. bonus is added to the
 	// step's env reward (before reward scaling).
 	Modulate(env int, obs, action []float32) (replaced bool, bonus float64)
@@ -387,26 +391,24 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 	for i := 0; i < t.n; i++ {
 		k := base + i
 		a := t.actions[k*t.ad : (k+1)*t.ad]
+		// The stored action is the one sampled (or chosen by the
+		// modulator); the env gets it clipped to the action space, and the
+		// modulator judges what the env gets.
+		ea := t.envAct[i*t.ad : (i+1)*t.ad]
+		t.execute(ea, a)
 		t.replaced[i], t.bonus[i] = false, 0
 		if m := t.hooks.Modulator; m != nil {
-			rep, bonus := m.Modulate(i, t.rawObs[i*t.od:(i+1)*t.od], a)
+			rep, bonus := m.Modulate(i, t.rawObs[i*t.od:(i+1)*t.od], ea)
 			t.replaced[i], t.bonus[i] = rep, float32(bonus)
 			if rep {
 				st.Replaced++
+				t.execute(ea, ea)
+				copy(a, ea)
 				t.logp[k] = float32(t.logProb(i, a))
 			}
 			if bonus != 0 {
 				st.Bonused++
 			}
-		}
-		// The stored action is the one sampled (or chosen by the
-		// modulator); the env gets it clipped to the action space.
-		ea := t.envAct[i*t.ad : (i+1)*t.ad]
-		for j, v := range a {
-			if !t.discrete {
-				v = min(max(v, t.spec.Action.Low[j]), t.spec.Action.High[j])
-			}
-			ea[j] = v
 		}
 	}
 	if t.snaps != nil {
@@ -468,6 +470,19 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 	}
 	t.observe(res.Obs)
 	return nil
+}
+
+// execute writes into ea the action the env executes for the policy's
+// action a: clipped to a Box's bounds, a Discrete index as is (ea and a
+// may be the same slice).
+func (t *Trainer) execute(ea, a []float32) {
+	if t.discrete {
+		copy(ea, a)
+		return
+	}
+	for j, v := range a {
+		ea[j] = min(max(v, t.spec.Action.Low[j]), t.spec.Action.High[j])
+	}
 }
 
 // bootstrapTruncated adds γ·V(final observation) to the reward of every

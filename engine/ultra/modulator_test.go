@@ -348,7 +348,100 @@ func TestRewardOnAction(t *testing.T) {
 			}
 		})
 	}
+	// Judged actions at the bounds: the executed action is in the space, so
+	// a sample clipped to a bound equals a judged action at that bound.
+	bt, _ := NewTable([]float64{0}, []float64{1}, 0.1)
+	bt.Add(advisor.Annotation{Episode: "b", Obs: []float32{0}, Action: []float32{0, 0}, Reward: 0.4, Taken: []float32{1, -1}})
+	dt, _ := NewTable([]float64{0}, []float64{1}, 0.1)
+	dt.Add(advisor.Annotation{Episode: "d", Obs: []float32{0}, Action: []float32{0}, Reward: -0.4, Taken: []float32{2}})
+	for _, tc := range []struct {
+		name  string
+		tb    *Table
+		space env.Space
+		act   []float32
+		bonus float64
+	}{
+		{"box: the judged action at the bounds pays", bt, box, []float32{1, -1}, 0.5 * 0.4},
+		{"box: one bound of two pays nothing", bt, box, []float32{1, 1}, 0},
+		{"discrete: the judged index pays", dt, env.Discrete(3), []float32{2}, 0.5 * -0.4},
+		{"discrete: another index pays nothing", dt, env.Discrete(3), []float32{1}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := NewModulator(tc.tb, ModulatorConfig{Variant: UltraR, Alpha: 0.5, RewardOn: RewardOnAction, Action: tc.space})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, bonus := m.Modulate(0, []float32{0}, tc.act); math.Abs(bonus-tc.bonus) > 1e-12 {
+				t.Errorf("bonus %v, want %v", bonus, tc.bonus)
+			}
+		})
+	}
 	if _, err := NewModulator(tb, ModulatorConfig{Variant: UltraR, RewardOn: "velocity"}); err == nil {
 		t.Error("an unknown reward-on was accepted")
+	}
+}
+
+// TestRewardJudgesExecutedAction: the implicit reward judges the action the
+// env executes. With hopper's bounds [-1, 1] and an annotation that judged
+// the action [1, 1, 1], every step whose Gaussian sample left the bounds
+// upwards in all three dimensions (a sample of 1.3 or 2.5 executes as 1.0)
+// earns the bonus, and no step whose executed action is far from it does
+// (issue 25: the sampled action used to be judged, so such steps earned
+// nothing).
+func TestRewardJudgesExecutedAction(t *testing.T) {
+	spec, err := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rms := ppo.RMSState{Mean: make([]float64, 11), Var: make([]float64, 11), Count: 1}
+	for j := range rms.Var {
+		rms.Var[j] = 1
+	}
+	ann := advisor.Annotation{Episode: "e", Obs: make([]float32, 11), Action: []float32{0, 0, 0}, Taken: []float32{1, 1, 1}, Reward: 0.5}
+	s, err := NewSetup(rms, spec, Options{Variant: UltraR, Alpha: 0.1, Radius: 1e9, RewardOn: RewardOnAction, Annotations: []advisor.Annotation{ann}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eps []*traj.Trajectory
+	hooks := s.Hooks
+	hooks.OnEpisode = func(ep *traj.Trajectory) { eps = append(eps, ep) }
+	c := ppo.Defaults()
+	c.NumSteps, c.NumMinibatches, c.TotalSteps = 1024, 4, 1024
+	tr, err := ppo.New(c, spec, hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for _, p := range tr.Backend().Params() {
+		if p.Name == "policy.log_std" {
+			for j := range p.Data {
+				p.Data[j] = 1 // std e: most samples leave [-1, 1]
+			}
+		}
+	}
+	if _, err := tr.Iterate(); err != nil {
+		t.Fatal(err)
+	}
+	atBound, paid := 0, 0
+	for _, ep := range eps {
+		for k := 0; k < ep.Len(); k++ {
+			a := ep.Actions[k*3 : k*3+3]
+			b := ep.Bonus[k]
+			if b != 0 {
+				paid++
+			}
+			switch {
+			case a[0] == 1 && a[1] == 1 && a[2] == 1:
+				atBound++
+				if b != float32(0.1*0.5) {
+					t.Fatalf("step %d of %s executed %v, the judged action, and earned bonus %v, want %v", k, ep.ID, a, b, 0.1*0.5)
+				}
+			case b != 0 && (a[0] < 0.5 || a[1] < 0.5 || a[2] < 0.5):
+				t.Fatalf("step %d executed %v, far from the judged [1 1 1], and earned bonus %v", k, a, b)
+			}
+		}
+	}
+	if atBound < 10 || paid < atBound {
+		t.Fatalf("%d steps executed the judged action, %d were paid: too few to test", atBound, paid)
 	}
 }
