@@ -14,13 +14,15 @@ import (
 // it merges the defaults, --llm-config and the flags, and checks that an
 // endpoint and a model are given.
 func (af advisorFlags) config() (experiment.AdvisorConfig, error) {
-	ac := experiment.AdvisorConfig{Name: af.name, PerEpisode: af.perEpisode, Seed: af.seed, BatchImport: af.batchImport}
+	ac := experiment.AdvisorConfig{Name: af.name, PerEpisode: af.perEpisode, Seed: af.seed, BatchImport: af.batchImport, Expert: af.expert}
 	if _, err := af.deadline(); err != nil { // checked whatever the advisor
 		return ac, err
 	}
 	switch af.name {
 	case "scripted", "random":
 		return ac, nil
+	case "expert":
+		return ac, ac.Validate()
 	case "llm":
 		var err error
 		ac.LLM, err = llmConfig(af)

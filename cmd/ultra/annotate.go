@@ -81,10 +81,10 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 
 // advisorFlags are the options every advisor-using command shares.
 type advisorFlags struct {
-	name, llmURL, model, llmConfig, llmDeadline, batchImport string
-	perEpisode                                               int
-	seed                                                     uint64
-	offline                                                  bool // --print-prompts: no endpoint or model needed
+	name, llmURL, model, llmConfig, llmDeadline, batchImport, expert string
+	perEpisode                                                       int
+	seed                                                             uint64
+	offline                                                          bool // --print-prompts: no endpoint or model needed
 }
 
 func addAdvisorFlags(fs interface {
@@ -97,7 +97,8 @@ func addAdvisorFlags(fs interface {
 	fs.StringVar(&a.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model name for --advisor llm (default $ULTRA_LLM_MODEL)")
 	fs.StringVar(&a.llmConfig, "llm-config", "", "YAML file with the llm advisor's settings (timeouts, limits, budget, cache, prompts)")
 	fs.StringVar(&a.llmDeadline, "llm-deadline", "", fmt.Sprintf("time the llm advisor may take in all, retries and waits included, e.g. 20m; 0 = none (default: the --llm-config deadline, else %v)", llm.DefaultConfig().Deadline))
-	fs.IntVar(&a.perEpisode, "critical", 5, "critical steps per episode at most (scripted, random)")
+	fs.IntVar(&a.perEpisode, "critical", 5, "critical steps per episode at most (scripted, expert, random)")
+	fs.StringVar(&a.expert, "expert", "", "the expert advisor's checkpoint: a stronger policy of the same task (--advisor expert)")
 	fs.Uint64Var(&a.seed, "advisor-seed", 1, "seed of the random advisor")
 }
 

@@ -102,10 +102,11 @@ type experimentFlags struct {
 	variants, logFormat, metricsAddr *string
 	dose                             *string
 	reportOnly                       *bool
+	settings                         *settingsFlags
 }
 
 func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
-	ef := &experimentFlags{c: experiment.Config{Tuning: experiment.DefaultTuning(), Registry: registry(), AdvisorLog: stderr}}
+	ef := &experimentFlags{c: experiment.Config{Registry: registry(), AdvisorLog: stderr}}
 	c, af := &ef.c, &ef.af
 	fs.StringVar(&c.Env, "env", "hopper", "task id")
 	fs.StringVar(&c.Out, "out", "", "experiment directory (required); rerunning with the same directory skips finished stages")
@@ -125,8 +126,10 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 	fs.Uint64Var(&c.EvalSeed, "eval-seed", 1000, "seed of the evaluation episodes (the same for every run)")
 	fs.IntVar(&c.Jobs, "jobs", runtime.GOMAXPROCS(0), "refinement runs executed in parallel")
 	fs.StringVar(&c.Note, "note", "", "how the settings were chosen, in your words: the report shows it with the settings")
-	addTuningFlags(fs, &c.Tuning, &c.Device, &c.TF32, "--refine-steps")
-	fs.IntVar(&af.perEpisode, "critical", 5, "critical steps per episode at most (scripted, random)")
+	ef.settings = addSettingsFlags(fs, "--refine-steps")
+	addDeviceFlags(fs, &c.Device, &c.TF32)
+	fs.IntVar(&af.perEpisode, "critical", 5, "critical steps per episode at most (scripted, expert, random)")
+	fs.StringVar(&af.expert, "expert", "", "the expert advisor's checkpoint: a stronger policy of the same task (--advisor expert; bash bench/expert.sh TASK trains one)")
 	fs.StringVar(&af.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm")
 	fs.StringVar(&af.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model for --advisor llm")
 	fs.StringVar(&af.llmConfig, "llm-config", "", "YAML settings of the llm advisor")
@@ -144,11 +147,15 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 // config builds the Config from the parsed flags.
 func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experiment.Config, error) {
 	c := ef.c
-	if err := tuningDefaults(givenFlags(fs), &c.Tuning); err != nil {
-		return c, err
-	}
 	if c.Out == "" {
 		return c, errors.New("--out DIR is required")
+	}
+	spec, err := c.Registry.Lookup(c.Env)
+	if err != nil {
+		return c, err
+	}
+	if c.Settings, err = ef.settings.resolve(spec, int64(c.RefineSteps), givenFlags(fs)); err != nil {
+		return c, err
 	}
 	for _, s := range strings.Split(*ef.variants, ",") {
 		v, err := ultra.ParseVariant(strings.TrimSpace(s))
@@ -157,23 +164,11 @@ func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experimen
 		}
 		c.Variants = append(c.Variants, v)
 	}
-	var err error
-	if c.Advisor, err = ef.af.config(); err != nil && needsAdvisor(c.Variants, ef.af.name) {
+	c.Advisor.Name = ef.af.name
+	if c.Advisor, err = ef.af.config(); err != nil && c.UsesAdvisor(ef.af.name) {
 		return c, err
 	}
 	c.Advisor.Name = ef.af.name
 	c.Logger, err = newLogger(*ef.logFormat, stderr)
 	return c, err
-}
-
-// needsAdvisor reports whether the variants use the named advisor, itself
-// or judging random states (random-all uses the random advisor whatever
-// is chosen).
-func needsAdvisor(vs []ultra.Variant, name string) bool {
-	for _, v := range vs {
-		if a := ultra.AdvisorFor(v, name); a == name || a == "random-"+name {
-			return true
-		}
-	}
-	return false
 }

@@ -248,8 +248,8 @@ func TestRefineResume(t *testing.T) {
 		t.Fatalf("%d metric rows after resuming to 512 steps of 128, want 4", len(rows))
 	}
 	for i, r := range rows {
-		if r["iteration"].(float64) != float64(i+1) || r["modulated_actions"].(float64) == 0 {
-			t.Errorf("row %d: iteration %v, modulated actions %v (the variant must keep acting after the resume)", i, r["iteration"], r["modulated_actions"])
+		if r["iteration"].(float64) != float64(i+1) || r["overrides"].(float64) == 0 {
+			t.Errorf("row %d: iteration %v, modulated actions %v (the variant must keep acting after the resume)", i, r["iteration"], r["overrides"])
 		}
 	}
 	if _, err := os.Stat(filepath.Join(out, run.PrevCheckpoint)); err != nil {

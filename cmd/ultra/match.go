@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ultra-rl/ultra/engine/experiment"
+	"github.com/ultra-rl/ultra/engine/ultra"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
@@ -19,7 +20,7 @@ func cmdMatch(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&mc.Trajectories, "traj", "", "the trajectories the annotations came from, JSONL (required)")
 	fs.IntVar(&mc.Steps, "steps", experiment.DefaultCalibrationSteps, "steps of the calibration rollout and of the held-out rollout")
 	fs.IntVar(&mc.K, "k", 20, "a hit is precise when its state is at most k steps before a failure of its episode")
-	fs.Float64Var(&mc.RadiusQuantile, "radius-quantile", experiment.DefaultTuning().RadiusQuantile, "quantile of the uncalibrated radius (the default before calibration)")
+	fs.Float64Var(&mc.RadiusQuantile, "radius-quantile", ultra.DefaultRadiusQuantile, "quantile of the uncalibrated radius (the default before calibration)")
 	targets := fs.String("target-hit-rate", "0.5%,1%,2%,5%", "comma-separated target hit rates to calibrate to")
 	out := fs.String("out", "", "also write the table to this Markdown file")
 	if err := parse(fs, args); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ultra"
 	"github.com/ultra-rl/ultra/internal/interrupt"
@@ -16,7 +17,7 @@ import (
 
 func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("refine", stderr)
-	r := experiment.Refinement{Tuning: experiment.DefaultTuning(), Registry: registry()}
+	r := experiment.Refinement{Registry: registry()}
 	fs.StringVar(&r.Checkpoint, "checkpoint", "", "the sub-optimal agent to refine (required)")
 	variant := fs.String("variant", "ultra-ra", ultra.VariantNames())
 	fs.StringVar(&r.Annotations, "annotations", "", "annotations JSONL from 'ultra annotate' (or use --advisor for live annotation)")
@@ -25,7 +26,8 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&r.Seed, "seed", 1, "seed of this refinement run")
 	fs.IntVar(&r.Envs, "envs", 0, "parallel envs (0: the checkpoint's)")
 	fs.StringVar(&r.Out, "out", "", "run directory (required)")
-	addTuningFlags(fs, &r.Tuning, &r.Device, &r.TF32, "--steps")
+	sf := addSettingsFlags(fs, "--steps")
+	addDeviceFlags(fs, &r.Device, &r.TF32)
 	fs.IntVar(&r.Every, "checkpoint-every", 10, "checkpoint every N iterations")
 	progress := fs.String("progress", "auto", "bar, log or auto")
 	logFormat := fs.String("log-format", "text", "text or json")
@@ -46,7 +48,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		}
 	})
 	err := func() error {
-		if err := tuningDefaults(set, &r.Tuning); err != nil {
+		if err := checkSettingFlags(set); err != nil {
 			return err
 		}
 		if r.Resume {
@@ -70,10 +72,19 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 			}
 			r.Variant = v
 		}
+		if !r.Resume {
+			spec, err := experiment.CheckpointSpec(r.Checkpoint, r.Registry)
+			if err != nil {
+				return err
+			}
+			if r.Settings, err = sf.resolve(spec, int64(r.Steps), set); err != nil {
+				return err
+			}
+		}
 		if live && r.Annotations == "" && !set["target-hit-rate"] {
 			// Live annotation alone leaves nothing to calibrate on: the
 			// default target gives way to the radius rule.
-			r.Tuning.TargetHitRate = 0
+			r.Settings.TargetHitRate = 0
 		}
 		if live {
 			ac, err := af.config()
@@ -130,52 +141,102 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 // refineResumeFlags are the flags refine --resume accepts.
 const refineResumeFlags = "out resume steps device tf32 checkpoint-every progress log-format metrics-addr shutdown-timeout"
 
-// addTuningFlags registers the refinement knobs refine and experiment share;
+// settingsFlags are the flags of ultra.Settings that refine, experiment and
+// sweep plan share. Each writes a scratch Settings; resolve copies the
+// given ones over the defaults of the task and the refinement length, which
+// are known only once the flags are parsed.
+type settingsFlags struct {
+	scratch ultra.Settings
+}
+
+// settingFlags names each knob's flag and copies its value.
+var settingFlags = []struct {
+	name string
+	copy func(dst, src *ultra.Settings)
+}{
+	{"alpha", func(d, s *ultra.Settings) { d.Alpha = s.Alpha }},
+	{"radius", func(d, s *ultra.Settings) { d.Radius = s.Radius }},
+	{"radius-quantile", func(d, s *ultra.Settings) { d.RadiusQuantile = s.RadiusQuantile }},
+	{"target-hit-rate", func(d, s *ultra.Settings) { d.TargetHitRate = s.TargetHitRate }},
+	{"match-space", func(d, s *ultra.Settings) { d.MatchSpace = s.MatchSpace }},
+	{"override-prob", func(d, s *ultra.Settings) { d.OverrideProb = s.OverrideProb }},
+	{"override-end", func(d, s *ultra.Settings) { d.OverrideEnd = s.OverrideEnd }},
+	{"anneal-steps", func(d, s *ultra.Settings) { d.AnnealSteps = s.AnnealSteps }},
+	{"reset-prob", func(d, s *ultra.Settings) { d.ResetProb = s.ResetProb }},
+	{"reward-on", func(d, s *ultra.Settings) { d.RewardOn = s.RewardOn }},
+	{"action-tolerance", func(d, s *ultra.Settings) { d.ActionTolerance = s.ActionTolerance }},
+	{"imitation", func(d, s *ultra.Settings) { d.Imitation = s.Imitation }},
+	{"recalibrate-every", func(d, s *ultra.Settings) { d.RecalibrateEvery = s.RecalibrateEvery }},
+}
+
+// addSettingsFlags registers the knobs of ultra.Settings (documented there);
 // stepsFlag names the flag holding the refinement length.
-func addTuningFlags(fs *flag.FlagSet, t *experiment.Tuning, device *string, tf32 *bool, stepsFlag string) {
+func addSettingsFlags(fs *flag.FlagSet, stepsFlag string) *settingsFlags {
+	sf := &settingsFlags{}
+	t := &sf.scratch
 	fs.Float64Var(&t.Alpha, "alpha", 0, "weight of the implicit reward (default: the task's, as in the paper: 0.5 for Pong, 0.1 for MuJoCo)")
-	fs.Float64Var(&t.Radius, "radius", 0, "match radius in normalised observation units (0: derive from the collected states, else 0.5)")
-	fs.Float64Var(&t.RadiusQuantile, "radius-quantile", t.RadiusQuantile, "quantile of cross-episode nearest-neighbour distances used as the radius (an explicit value turns off --target-hit-rate)")
+	fs.Float64Var(&t.Radius, "radius", 0, "fixed match radius in normalised observation units (default: calibrated to --target-hit-rate)")
+	fs.Float64Var(&t.RadiusQuantile, "radius-quantile", 0, fmt.Sprintf("make the radius this quantile of cross-episode nearest-neighbour distances among the collected states, instead of calibrating it (the rule before calibration; default %v when used)", ultra.DefaultRadiusQuantile))
 	fs.Func("target-hit-rate", fmt.Sprintf("calibrate the radius so that this share of the states the checkpoint visits (a %d-step rollout, fixed seed) matches a critical state, e.g. 2%% or 0.02; 0: off (default %s)",
-		experiment.DefaultCalibrationSteps, percent(t.TargetHitRate)), func(s string) error {
+		experiment.DefaultCalibrationSteps, percent(ultra.DefaultTargetHitRate)), func(s string) error {
 		v, err := experiment.ParseShare(s)
 		t.TargetHitRate = v
 		return err
 	})
-	fs.Func("match-space", "space critical states are matched in: full (all normalised observations), task (the task's subspace: hopper/walker2d without the forward velocity), scaled (each dimension by its spread over the collected states) (default "+string(t.MatchSpace)+")", func(s string) error {
+	fs.Func("match-space", "space critical states are matched in: full (all normalised observations), task (the task's subspace: hopper/walker2d without the forward velocity), scaled (each dimension by its spread over the collected states) (default "+string(ultra.DefaultMatchSpace)+")", func(s string) error {
 		v, err := ultra.ParseMatchSpace(s)
 		t.MatchSpace = v
 		return err
 	})
-	fs.Float64Var(&t.OverrideProb, "override-prob", t.OverrideProb, "probability of taking the suggested action at a matched state, at the start")
-	fs.Float64Var(&t.OverrideEnd, "override-end", t.OverrideEnd, "that probability at the end of --anneal-steps")
-	fs.Int64Var(&t.AnnealSteps, "anneal-steps", t.AnnealSteps, "env steps over which the override probability decays to --override-end (-1: the first half of "+stepsFlag+"; 0: constant)")
-	fs.Float64Var(&t.ResetProb, "reset-prob", t.ResetProb, "rice: fraction of episodes restarted at a critical state")
-	fs.Func("reward-on", "what the implicit reward judges: state (alpha·r at every matched state) or action (alpha·r when the executed action is the one the advisor judged, alpha·its reward of the suggestion when that is executed) (default "+string(t.RewardOn)+")", func(s string) error {
+	fs.Float64Var(&t.OverrideProb, "override-prob", 0, "probability of taking the suggested action at a matched state, at the start (default 1)")
+	fs.Float64Var(&t.OverrideEnd, "override-end", 0, "that probability at the end of --anneal-steps (default 0)")
+	fs.Int64Var(&t.AnnealSteps, "anneal-steps", 0, "env steps over which the override probability decays to --override-end; 0: constant (default: the first half of "+stepsFlag+")")
+	fs.Float64Var(&t.ResetProb, "reset-prob", 0, fmt.Sprintf("rice, ultra-ra+rice: fraction of episodes restarted at a critical state (default %v)", ultra.DefaultResetProb))
+	fs.Func("reward-on", "what the implicit reward judges: action (alpha·r when the executed action is the one the advisor judged, alpha·its reward of the suggestion when that is executed) or state (alpha·r at every matched state) (default "+string(ultra.DefaultRewardOn)+")", func(s string) error {
 		v, err := ultra.ParseRewardOn(s)
 		t.RewardOn = v
 		return err
 	})
-	fs.Float64Var(&t.ActionTolerance, "action-tolerance", t.ActionTolerance, "with --reward-on action: how near the executed action must be to the judged one, RMS in units of the action range")
-	fs.StringVar(device, "device", "", "where the networks run: cpu, or cuda (needs a binary built with -tags ultracuda); default: the checkpoint's for refine, cpu for experiment")
-	fs.BoolVar(tf32, "tf32", false, "with --device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)")
+	fs.Float64Var(&t.ActionTolerance, "action-tolerance", 0, fmt.Sprintf("with --reward-on action: how near the executed action must be to the judged one, RMS in units of the action range (default %v)", ultra.DefaultActionTolerance))
+	fs.Float64Var(&t.Imitation, "imitation", 0, fmt.Sprintf("ultra-i, ultra-ia: weight β of the behaviour-cloning term toward the suggested actions at the annotated states (default %v)", ultra.DefaultImitation))
+	fs.IntVar(&t.RecalibrateEvery, "recalibrate-every", 0, "refit the radius to --target-hit-rate every N iterations on the run's own states (default 0: keep the radius fitted to the checkpoint)")
+	return sf
 }
 
-// tuningDefaults marks --alpha as the task's default unless it was given,
-// and lets an explicit --radius or --radius-quantile override the default
-// target hit rate (both with an explicit --target-hit-rate is an error).
-// set holds the flags given (givenFlags).
-func tuningDefaults(set map[string]bool, t *experiment.Tuning) error {
-	if !set["alpha"] {
-		t.Alpha = -1
+// resolve returns ultra.DefaultSettings for spec and a refinement of steps
+// env steps, changed by the flags given (set: givenFlags). An explicit
+// --radius or --radius-quantile turns the default target hit rate off;
+// with an explicit --target-hit-rate as well it is an error. The result is
+// validated.
+func (sf *settingsFlags) resolve(spec env.Spec, steps int64, set map[string]bool) (ultra.Settings, error) {
+	if err := checkSettingFlags(set); err != nil {
+		return ultra.Settings{}, err
 	}
+	s := ultra.DefaultSettings(spec, steps)
+	if !set["target-hit-rate"] && (set["radius"] || set["radius-quantile"]) {
+		s.TargetHitRate = 0
+	}
+	for _, f := range settingFlags {
+		if set[f.name] {
+			f.copy(&s, &sf.scratch)
+		}
+	}
+	return s, s.Validate()
+}
+
+// checkSettingFlags refuses flags that contradict each other, before
+// anything is loaded.
+func checkSettingFlags(set map[string]bool) error {
 	if set["target-hit-rate"] && (set["radius"] || set["radius-quantile"]) {
 		return errors.New("--target-hit-rate calibrates the radius, --radius and --radius-quantile fix it: give one of them")
 	}
-	if !set["target-hit-rate"] && (set["radius"] || set["radius-quantile"]) {
-		t.TargetHitRate = 0
-	}
 	return nil
+}
+
+// addDeviceFlags registers --device and --tf32.
+func addDeviceFlags(fs *flag.FlagSet, device *string, tf32 *bool) {
+	fs.StringVar(device, "device", "", "where the networks run: cpu, or cuda (needs a binary built with -tags ultracuda); default: the checkpoint's for refine, cpu for experiment")
+	fs.BoolVar(tf32, "tf32", false, "with --device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)")
 }
 
 // givenFlags is the set of the flags given on the command line.

@@ -2,29 +2,32 @@ package experiment
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/advisor/expert"
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
 	"github.com/ultra-rl/ultra/engine/advisor/random"
 	"github.com/ultra-rl/ultra/engine/advisor/scripted"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/metrics"
+	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
-// AdvisorNames are the advisors NewAdvisor builds. "random-scripted" and
-// "random-llm" have the named advisor judge random states (the
-// identification ablation).
-var AdvisorNames = []string{"llm", "scripted", "random", "random-scripted", "random-llm"}
+// AdvisorNames are the advisors NewAdvisor builds. "random-scripted",
+// "random-llm" and "random-expert" have the named advisor judge random
+// states (the identification ablation).
+var AdvisorNames = []string{"llm", "scripted", "expert", "random", "random-scripted", "random-llm", "random-expert"}
 
 // AdvisorConfig chooses and configures an advisor.
 type AdvisorConfig struct {
-	// Name is llm, scripted or random.
+	// Name is llm, scripted, expert or random.
 	Name string
 	// PerEpisode bounds the critical steps per episode (scripted, random).
 	PerEpisode int
@@ -38,13 +41,16 @@ type AdvisorConfig struct {
 	// answering the requests ExportBatch wrote: Annotate reads the answers
 	// from it instead of sending requests.
 	BatchImport string
+	// Expert, for expert, is the checkpoint of the stronger policy that
+	// answers (the same task).
+	Expert string
 }
 
 // Validate checks the advisor's name and its sizes.
 func (ac AdvisorConfig) Validate() error {
 	if judge, ok := strings.CutPrefix(ac.Name, "random-"); ok {
-		if judge != "scripted" && judge != "llm" {
-			return fmt.Errorf("advisor %s: random states are judged by scripted or llm, not %q", ac.Name, judge)
+		if judge != "scripted" && judge != "llm" && judge != expert.Name {
+			return fmt.Errorf("advisor %s: random states are judged by scripted, llm or expert, not %q", ac.Name, judge)
 		}
 		if ac.PerEpisode < 1 {
 			return fmt.Errorf("advisor %s: critical steps per episode = %d, want ≥ 1", ac.Name, ac.PerEpisode)
@@ -56,6 +62,13 @@ func (ac AdvisorConfig) Validate() error {
 	case "scripted", "random":
 		if ac.PerEpisode < 1 {
 			return fmt.Errorf("advisor %s: critical steps per episode = %d, want ≥ 1", ac.Name, ac.PerEpisode)
+		}
+	case expert.Name:
+		if ac.PerEpisode < 1 {
+			return fmt.Errorf("advisor %s: critical steps per episode = %d, want ≥ 1", ac.Name, ac.PerEpisode)
+		}
+		if ac.Expert == "" {
+			return errors.New("the expert advisor needs the expert's checkpoint (--expert CHECKPOINT: a stronger policy of the same task, e.g. the sub-optimal agent continued to 1M steps, bash bench/expert.sh TASK)")
 		}
 	case "llm":
 		if ac.LLM.BaseURL == "" || ac.LLM.Model == "" {
@@ -91,6 +104,14 @@ func NewAdvisor(ac AdvisorConfig, spec env.Spec, audit, cache string, log io.Wri
 		return scripted.New(spec, cfg)
 	case "random":
 		return random.New(spec, ac.PerEpisode, ac.Seed)
+	case expert.Name:
+		ck, err := ppo.LoadCheckpoint(ac.Expert)
+		if err != nil {
+			return nil, fmt.Errorf("the expert advisor's checkpoint: %w", err)
+		}
+		cfg := expert.DefaultConfig()
+		cfg.MaxCritical = ac.PerEpisode
+		return expert.New(spec, ck, cfg)
 	case "llm":
 		cfg := ac.LLM
 		if cfg.BaseURL == "" || cfg.Model == "" {

@@ -64,7 +64,7 @@ func Aggregate(c AggregateConfig) (*AggregateResult, error) {
 	var notes []string
 	seen := map[string]string{}
 	for _, dir := range c.Dirs {
-		s, err := readSettings(dir)
+		s, err := readSettings(dir, c.Registry)
 		if err != nil {
 			return nil, err
 		}
@@ -148,9 +148,10 @@ func Aggregate(c AggregateConfig) (*AggregateResult, error) {
 	return res, nil
 }
 
-// readSettings reads an experiment directory's experiment.json.
-func readSettings(dir string) (settings, error) {
-	s, ok, err := loadSettings(dir)
+// readSettings reads an experiment directory's experiment.json (reg
+// resolves the tasks of records made before ultra.Settings).
+func readSettings(dir string, reg *env.Registry) (settings, error) {
+	s, ok, err := loadSettings(dir, reg)
 	if err != nil {
 		return s, fmt.Errorf("report: %w", err)
 	}

@@ -131,12 +131,12 @@ func (dc *DoseConfig) Validate() error {
 			return fmt.Errorf("dose: target hit rate %v, want a share in (0, 1]", d)
 		}
 	}
-	if dc.Base.Tuning.Radius > 0 {
-		return fmt.Errorf("dose: radius %v is fixed, and a dose calibrates it: leave the radius unset", dc.Base.Tuning.Radius)
+	if dc.Base.Settings.Radius > 0 {
+		return fmt.Errorf("dose: radius %v is fixed, and a dose calibrates it: leave the radius unset", dc.Base.Settings.Radius)
 	}
 	var bad []string
 	for _, v := range dc.doseVariants() {
-		if !(v.Overrides() || v.Rewards()) || v == ultra.Placebo {
+		if b := v.Behaviour(); !(b.Overrides || b.Rewards) || b.Alpha > 0 {
 			bad = append(bad, string(v))
 		}
 	}
@@ -146,7 +146,7 @@ func (dc *DoseConfig) Validate() error {
 	if len(dc.doseVariants()) == 0 {
 		return errors.New("dose: no variant to dose: name variants that use the table (ultra-a, ultra-r, ultra-ra, ultra-ra+rice, …)")
 	}
-	dc.Base.Tuning.TargetHitRate = slices.Max(dc.Doses) // every group runs calibrated
+	dc.Base.Settings.TargetHitRate = slices.Max(dc.Doses) // every group runs calibrated
 	_, err := dc.Base.Validate()
 	return err
 }
@@ -197,7 +197,7 @@ func RunDose(ctx context.Context, dc DoseConfig) (*DoseResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Tuning.TargetHitRate = df.BandTarget
+	c.Settings.TargetHitRate = df.BandTarget
 	if err := c.record(); err != nil {
 		lock.Release()
 		return nil, err
@@ -227,7 +227,7 @@ func RunDose(ctx context.Context, dc DoseConfig) (*DoseResult, error) {
 		child := c
 		child.Out = filepath.Join(c.Out, "dose", g.dir)
 		child.Checkpoint, child.Variants = ck, g.variants
-		child.Tuning.TargetHitRate = g.target
+		child.Settings.TargetHitRate = g.target
 		if err := seedShared(c.Out, child.Out, sh); err != nil {
 			return nil, err
 		}
@@ -406,15 +406,14 @@ func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) 
 	md.WriteString("\n")
 	md.WriteString(trend)
 	md.WriteString("\n")
-	alpha := c.alpha()
 	notes := []string{
 		fmt.Sprintf("Sub-optimal agent: %s; %d collected episodes annotated by the %s advisor, the same checkpoint and annotations at every dose.", c.describeStart(), c.CollectEpisodes, c.Advisor.Name),
 		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),
 		fmt.Sprintf("Dose: the radius is calibrated so that the target share of a %d-step rollout of the checkpoint (stochastic policy, seed pretraining seed + %d, not the collected episodes) matches a critical state, in match space %s; \"calibrated\" is the share that matched on that rollout, \"refinement\" the share of the refinement's lookups that matched, \"last quarter\" that share over the last quarter of its iterations (means over seeds).",
-			DefaultCalibrationSteps, calibrationSeedOffset, c.Tuning.withDefaults().MatchSpace),
+			DefaultCalibrationSteps, calibrationSeedOffset, c.Settings.MatchSpace),
 		fmt.Sprintf("Bands: ppo, and the placebo (ultra-r with alpha %.0e) at the largest dose (%s), run once; every variant × dose is compared with ppo by Welch's t-test and the Mann–Whitney U test, p-values Holm-adjusted across all rows of the table below; bold = both adjusted p < %.2f.", ultra.PlaceboAlpha, DosePercent(df.BandTarget), report.Alpha),
 		fmt.Sprintf("Each variant × dose × seed (1..%d) refines for %d env steps; each final policy is evaluated on %d episodes (mean action, eval seed %d). alpha %.3g, reward on %s, override probability %s.",
-			c.Seeds, c.RefineSteps, c.EvalEpisodes, c.EvalSeed, alpha, c.Tuning.withDefaults().RewardOn, c.overrideNote()),
+			c.Seeds, c.RefineSteps, c.EvalEpisodes, c.EvalSeed, c.Settings.Alpha, c.Settings.RewardOn, overrideNote(c.Settings)),
 		wallNote(wall) + ".",
 	}
 	if c.Note != "" {

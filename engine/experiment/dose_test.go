@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -68,7 +69,7 @@ func TestParseShareAndDose(t *testing.T) {
 func TestDoseValidate(t *testing.T) {
 	base := func(vs ...ultra.Variant) Config {
 		c := Config{Env: "hopper", Out: t.TempDir(), PretrainSteps: 2048, PretrainSeed: 1, CollectEpisodes: 2, Seeds: 1, Jobs: 1,
-			RefineSteps: 2048, EvalEpisodes: 1, Tuning: DefaultTuning(), Registry: env.NewRegistry(tasks.Specs()...),
+			RefineSteps: 2048, EvalEpisodes: 1, Settings: ultra.DefaultSettings(hopperSpec(t), 2048), Registry: env.NewRegistry(tasks.Specs()...),
 			Advisor: AdvisorConfig{Name: "scripted", PerEpisode: 5}, Variants: vs}
 		return c
 	}
@@ -88,7 +89,7 @@ func TestDoseValidate(t *testing.T) {
 		{"only bands", DoseConfig{Base: base(ultra.PPO, ultra.Placebo), Doses: []float64{0.01}}, "no variant to dose", nil},
 		{"fixed radius", func() DoseConfig {
 			c := base(ultra.UltraA)
-			c.Tuning.Radius = 0.3
+			c.Settings.Radius, c.Settings.TargetHitRate = 0.3, 0
 			return DoseConfig{Base: c, Doses: []float64{0.01}}
 		}(), "leave the radius unset", nil},
 	} {
@@ -108,27 +109,51 @@ func TestDoseValidate(t *testing.T) {
 	}
 }
 
-func TestTuningValidatesMatching(t *testing.T) {
+// TestLegacyTuningResolves: records made before ultra.Settings resolve as
+// those runs ran: alpha -1 is the task's, anneal -1 the first half, a
+// missing reward-on is state (runs before the field), an empty one action
+// (what ParseRewardOn made of it), and nothing is left to a sentinel
+// (issue 25).
+func TestLegacyTuningResolves(t *testing.T) {
+	spec := hopperSpec(t)
 	for _, tc := range []struct {
-		name string
-		edit func(*Tuning)
-		err  string
+		name, js string
+		want     ultra.RewardOn
 	}{
-		{"defaults", func(*Tuning) {}, ""},
-		{"target", func(t *Tuning) { t.TargetHitRate = 0.02 }, ""},
-		{"target and radius", func(t *Tuning) { t.TargetHitRate, t.Radius = 0.02, 0.5 }, "give one"},
-		{"target above 1", func(t *Tuning) { t.TargetHitRate = 2 }, "target hit rate"},
-		{"unknown space", func(t *Tuning) { t.MatchSpace = "cosine" }, "match space"},
+		{"no reward-on", `{"Alpha": -1, "RadiusQuantile": 0.5, "OverrideProb": 1, "AnnealSteps": -1, "ResetProb": 0.5}`, ultra.RewardOnState},
+		{"empty reward-on", `{"Alpha": -1, "RadiusQuantile": 0.5, "OverrideProb": 1, "AnnealSteps": -1, "ResetProb": 0.5, "RewardOn": ""}`, ultra.RewardOnAction},
+		{"state", `{"Alpha": 0.3, "RadiusQuantile": 0.5, "OverrideProb": 1, "AnnealSteps": 7, "ResetProb": 0.5, "RewardOn": "state"}`, ultra.RewardOnState},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tu := DefaultTuning()
-			tc.edit(&tu)
-			err := tu.Validate()
-			if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
-				t.Errorf("error %v, want %q", err, tc.err)
+			var lt legacyTuning
+			if err := json.Unmarshal([]byte(tc.js), &lt); err != nil {
+				t.Fatal(err)
+			}
+			s := lt.settings(spec, 1000)
+			if err := s.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if s.RewardOn != tc.want {
+				t.Errorf("reward on %q, want %q", s.RewardOn, tc.want)
+			}
+			if lt.Alpha < 0 && (s.Alpha != 0.1 || s.AnnealSteps != 500) {
+				t.Errorf("alpha %v and anneal %v, want hopper's 0.1 and half of 1000", s.Alpha, s.AnnealSteps)
+			}
+			if lt.Alpha > 0 && (s.Alpha != 0.3 || s.AnnealSteps != 7) {
+				t.Errorf("explicit values changed: %+v", s)
 			}
 		})
 	}
+}
+
+// hopperSpec is the hopper task.
+func hopperSpec(t *testing.T) env.Spec {
+	t.Helper()
+	spec, err := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }
 
 // TestRolloutPolicy: an untrained hopper policy falls within tens of

@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/advisor/expert"
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
@@ -71,14 +73,16 @@ type Config struct {
 	Seeds          int             `json:"seeds"` // refinement seeds per variant (1..Seeds)
 	// RefineSteps of each refinement; each final policy is evaluated on
 	// EvalEpisodes episodes from EvalSeed with its mean action.
-	RefineSteps  int           `json:"refine_steps"`
-	EvalEpisodes int           `json:"eval_episodes"`
-	EvalSeed     uint64        `json:"eval_seed"`
-	Jobs         int           `json:"-"` // refinements run in parallel
-	Tuning       Tuning        `json:"tuning"`
-	Device       string        `json:"device"` // cpu or cuda, for pretraining and every refinement
-	TF32         bool          `json:"tf32"`
-	Shutdown     time.Duration `json:"-"` // how long a stop waits for running iterations
+	RefineSteps  int    `json:"refine_steps"`
+	EvalEpisodes int    `json:"eval_episodes"`
+	EvalSeed     uint64 `json:"eval_seed"`
+	Jobs         int    `json:"-"` // refinements run in parallel
+	// Settings are every refinement's ULTRA knobs, resolved (start from
+	// ultra.DefaultSettings for the task and RefineSteps).
+	Settings ultra.Settings `json:"settings"`
+	Device   string         `json:"device"` // cpu or cuda, for pretraining and every refinement
+	TF32     bool           `json:"tf32"`
+	Shutdown time.Duration  `json:"-"` // how long a stop waits for running iterations
 	// Registry resolves Env; Metrics, when set, receives every run's series.
 	Registry *env.Registry        `json:"-"`
 	Metrics  *prometheus.Registry `json:"-"`
@@ -131,11 +135,11 @@ func (c *Config) Validate() (env.Spec, error) {
 		}
 		seen[v] = true
 	}
-	if err := c.Tuning.Validate(); err != nil {
-		return env.Spec{}, fmt.Errorf("experiment: %w", err)
+	if err := c.Settings.Validate(); err != nil {
+		return env.Spec{}, fmt.Errorf("experiment: %w (start from ultra.DefaultSettings)", err)
 	}
 	for _, v := range c.Variants {
-		if name := ultra.AdvisorFor(v, c.Advisor.Name); name != "" {
+		if name := v.Behaviour().AdvisorName(c.Advisor.Name); name != "" {
 			ac := c.Advisor
 			ac.Name = name
 			if err := ac.Validate(); err != nil {
@@ -147,6 +151,15 @@ func (c *Config) Validate() (env.Spec, error) {
 	if err != nil {
 		return spec, err
 	}
+	if c.Advisor.Expert != "" && c.UsesAdvisor(expert.Name) {
+		ck, err := ppo.LoadCheckpoint(c.Advisor.Expert)
+		if err != nil {
+			return spec, fmt.Errorf("experiment: the expert advisor's checkpoint: %w", err)
+		}
+		if ck.Config.Env != spec.ID {
+			return spec, fmt.Errorf("experiment: the expert %s was trained on %q, not %q: give an expert of the same task", c.Advisor.Expert, ck.Config.Env, spec.ID)
+		}
+	}
 	if spec.Image != [3]int{} {
 		// Collected trajectories keep every observation (and a snapshot per
 		// step): gigabytes per batch of Atari episodes, and no advisor
@@ -156,6 +169,11 @@ func (c *Config) Validate() (env.Spec, error) {
 	}
 	if c.Device == "" {
 		c.Device = "cpu"
+	}
+	for _, v := range c.Variants {
+		if v.Behaviour().Imitates && c.Device == "cuda" {
+			return spec, fmt.Errorf("experiment: variant %s adds an imitation term that only the CPU networks have: run it with --device cpu", v)
+		}
 	}
 	probe := ppo.DefaultsFor(spec)
 	probe.Device, probe.TF32 = c.Device, c.TF32
@@ -180,6 +198,17 @@ func (c *Config) Validate() (env.Spec, error) {
 		return spec, fmt.Errorf("experiment: refine steps %d is less than one iteration of %s (%d)", c.RefineSteps, spec.ID, batch)
 	}
 	return spec, ppo.CheckDevice(probe.Device, probe.TF32)
+}
+
+// UsesAdvisor reports whether a variant's annotations come from the named
+// advisor, itself or judging random states.
+func (c *Config) UsesAdvisor(name string) bool {
+	for _, v := range c.Variants {
+		if a := v.Behaviour().AdvisorName(c.Advisor.Name); a == name || a == "random-"+name {
+			return true
+		}
+	}
+	return false
 }
 
 // Run runs (or resumes) the experiment. Cancelling ctx stops the running
@@ -244,10 +273,7 @@ func (c *Config) withFinished(runs []report.Run) []report.Run {
 			if err != nil {
 				continue
 			}
-			r := report.Run{Variant: string(v), Seed: uint64(s), Eval: ret}
-			if v != ultra.PPO {
-				r.Dose = loadDose(dir)
-			}
+			r := report.Run{Variant: string(v), Seed: uint64(s), Eval: ret, Dose: loadDose(dir)}
 			r.Curve, _ = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
 			out = append(out, r)
 		}
@@ -261,7 +287,9 @@ func (c *Config) withFinished(runs []report.Run) []report.Run {
 }
 
 // loadSettings reads dir's experiment.json; ok is false when it has none.
-func loadSettings(dir string) (s settings, ok bool, err error) {
+// A record made before ultra.Settings has its knobs resolved as those runs
+// resolved them (reg names its task).
+func loadSettings(dir string, reg *env.Registry) (s settings, ok bool, err error) {
 	path := filepath.Join(dir, settingsFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -272,16 +300,32 @@ func loadSettings(dir string) (s settings, ok bool, err error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return s, false, fmt.Errorf("%s is unreadable (%v)", path, err)
 	}
+	if s.Tuning != nil {
+		spec, err := reg.Lookup(s.Env)
+		if err != nil {
+			return s, false, fmt.Errorf("%s: %w", path, err)
+		}
+		s.Settings, s.Tuning = s.Tuning.settings(spec, int64(s.RefineSteps)), nil
+	}
 	return s, true, nil
 }
 
-// alpha is the bonus scale the runs use: --alpha, else the task's default.
-func (c *Config) alpha() float64 {
-	if c.Tuning.Alpha >= 0 {
-		return c.Tuning.Alpha
+// diffSettings reports each knob that differs between was and now, by its
+// JSON name.
+func diffSettings(diff func(name string, a, b any), was, now ultra.Settings) {
+	var a, b map[string]any
+	wb, _ := json.Marshal(was)
+	nb, _ := json.Marshal(now)
+	json.Unmarshal(wb, &a)
+	json.Unmarshal(nb, &b)
+	keys := make([]string, 0, len(a))
+	for k := range a {
+		keys = append(keys, k)
 	}
-	spec, _ := c.Registry.Lookup(c.Env)
-	return ultra.DefaultAlpha(spec)
+	slices.Sort(keys)
+	for _, k := range keys {
+		diff(strings.ReplaceAll(k, "_", " "), a[k], b[k])
+	}
 }
 
 // settingsFile records what an experiment directory was made with.
@@ -291,29 +335,33 @@ const settingsFile = "experiment.json"
 // rerun must use the same (more variants or seeds, more parallel jobs, a
 // different device are fine).
 type settings struct {
-	Env             string   `json:"env"`
-	Checkpoint      string   `json:"checkpoint,omitempty"`
-	PretrainSteps   int      `json:"pretrain_steps"`
-	PretrainSeed    uint64   `json:"pretrain_seed"`
-	CollectEpisodes int      `json:"collect_episodes"`
-	Advisor         string   `json:"advisor"`
-	PerEpisode      int      `json:"critical_per_episode"`
-	Model           string   `json:"llm_model,omitempty"`
-	RefineSteps     int      `json:"refine_steps"`
-	EvalEpisodes    int      `json:"eval_episodes"`
-	EvalSeed        uint64   `json:"eval_seed"`
-	Tuning          Tuning   `json:"tuning"`
-	Variants        []string `json:"variants"`
-	Seeds           int      `json:"seeds"`
+	Env             string         `json:"env"`
+	Checkpoint      string         `json:"checkpoint,omitempty"`
+	PretrainSteps   int            `json:"pretrain_steps"`
+	PretrainSeed    uint64         `json:"pretrain_seed"`
+	CollectEpisodes int            `json:"collect_episodes"`
+	Advisor         string         `json:"advisor"`
+	Expert          string         `json:"expert,omitempty"`
+	PerEpisode      int            `json:"critical_per_episode"`
+	Model           string         `json:"llm_model,omitempty"`
+	RefineSteps     int            `json:"refine_steps"`
+	EvalEpisodes    int            `json:"eval_episodes"`
+	EvalSeed        uint64         `json:"eval_seed"`
+	Settings        ultra.Settings `json:"settings"`
+	Variants        []string       `json:"variants"`
+	Seeds           int            `json:"seeds"`
 	// PlannedSeeds is the seed count the directory was created with; seeds
 	// added later are allowed, and the report says so.
 	PlannedSeeds int `json:"planned_seeds"`
+	// Tuning is how directories made before ultra.Settings recorded the
+	// knobs (read, then resolved into Settings).
+	Tuning *legacyTuning `json:"tuning,omitempty"`
 }
 
 func (c *Config) settings() settings {
 	s := settings{Env: c.Env, Checkpoint: c.Checkpoint, PretrainSteps: c.PretrainSteps, PretrainSeed: c.PretrainSeed,
-		CollectEpisodes: c.CollectEpisodes, Advisor: c.Advisor.Name, PerEpisode: c.Advisor.PerEpisode, Model: c.Advisor.LLM.Model,
-		RefineSteps: c.RefineSteps, EvalEpisodes: c.EvalEpisodes, EvalSeed: c.EvalSeed, Tuning: c.Tuning, Seeds: c.Seeds, PlannedSeeds: c.Seeds}
+		CollectEpisodes: c.CollectEpisodes, Advisor: c.Advisor.Name, Expert: c.Advisor.Expert, PerEpisode: c.Advisor.PerEpisode, Model: c.Advisor.LLM.Model,
+		RefineSteps: c.RefineSteps, EvalEpisodes: c.EvalEpisodes, EvalSeed: c.EvalSeed, Settings: c.Settings, Seeds: c.Seeds, PlannedSeeds: c.Seeds}
 	if c.Advisor.Name != "llm" {
 		s.Model = ""
 	}
@@ -329,12 +377,11 @@ func (c *Config) settings() settings {
 func (c *Config) record() error {
 	path := filepath.Join(c.Out, settingsFile)
 	now := c.settings()
-	was, ok, err := loadSettings(c.Out)
+	was, ok, err := loadSettings(c.Out, c.Registry)
 	if err != nil {
 		return fmt.Errorf("experiment: %w: use another directory", err)
 	}
 	if ok {
-		was.Tuning = was.Tuning.withDefaults()
 		var diffs []string
 		diff := func(name string, a, b any) {
 			if fmt.Sprint(a) != fmt.Sprint(b) {
@@ -349,12 +396,13 @@ func (c *Config) record() error {
 		}
 		diff("collect episodes", was.CollectEpisodes, now.CollectEpisodes)
 		diff("advisor", was.Advisor, now.Advisor)
+		diff("expert", was.Expert, now.Expert)
 		diff("critical steps per episode", was.PerEpisode, now.PerEpisode)
 		diff("llm model", was.Model, now.Model)
 		diff("refine steps", was.RefineSteps, now.RefineSteps)
 		diff("eval episodes", was.EvalEpisodes, now.EvalEpisodes)
 		diff("eval seed", was.EvalSeed, now.EvalSeed)
-		diff("tuning", fmt.Sprintf("%+v", was.Tuning), fmt.Sprintf("%+v", now.Tuning))
+		diffSettings(diff, was.Settings, now.Settings)
 		if len(diffs) > 0 {
 			return fmt.Errorf("experiment: %s holds results made with other settings: %s; rerun with the same settings (adding variants or seeds is fine), or use another directory",
 				c.Out, strings.Join(diffs, ", "))
@@ -644,10 +692,10 @@ func (c *Config) refineOne(ctx context.Context, v ultra.Variant, seed uint64, ck
 			return rr, err
 		}
 		r := Refinement{Checkpoint: ckPath, Out: dir, Variant: v, Steps: c.RefineSteps, Seed: seed, Trajectories: trajPath, Resume: resume,
-			Workers: max(1, runtime.GOMAXPROCS(0)/c.Jobs), Device: c.Device, TF32: c.TF32, Tuning: c.Tuning,
+			Workers: max(1, runtime.GOMAXPROCS(0)/c.Jobs), Device: c.Device, TF32: c.TF32, Settings: c.Settings,
 			Every: 10, Shutdown: c.Shutdown, Logger: slog.New(slog.NewTextHandler(logf, nil)), AdvisorLog: logf,
 			Metrics: c.Metrics, Registry: c.Registry}
-		if adv := ultra.AdvisorFor(v, c.Advisor.Name); adv != "" {
+		if adv := v.Behaviour().AdvisorName(c.Advisor.Name); adv != "" {
 			r.Annotations = annPaths[adv]
 		}
 		c.Logger.Info("refining", "run", name)
@@ -691,21 +739,30 @@ func (c *Config) refineOne(ctx context.Context, v ultra.Variant, seed uint64, ck
 	return rr, err
 }
 
-// loadDose reads what a run's critical-state table did (modulator.json);
-// nil for a run without one (ppo, whose record holds only zeros).
+// loadDose reads what a run's critical-state table did (its ultra.Summary);
+// nil for a run without a modulator (ppo) or without a summary.
 func loadDose(dir string) *report.Dose {
-	if strings.HasPrefix(filepath.Base(dir), string(ultra.PPO)+"-s") {
+	sum, err := ultra.ReadSummary(filepath.Join(dir, ultra.SummaryFile))
+	if err != nil || !sum.Variant.Behaviour().Modulates() {
 		return nil
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "modulator.json"))
-	if err != nil {
-		return nil
+	return doseOf(sum)
+}
+
+// doseOf is the part of a run's summary the report shows.
+func doseOf(s ultra.Summary) *report.Dose {
+	d := &report.Dose{Lookups: s.Lookups, Hits: s.Hits, Overrides: s.Overrides, Bonuses: s.Bonuses, Resets: s.Resets,
+		Radius: s.Radius, Demonstrations: s.Demonstrations}
+	if c := s.Calibration; c != nil {
+		d.Calibrated, d.CalibratedHitRate = true, c.HitRate
 	}
-	var d report.Dose
-	if json.Unmarshal(b, &d) != nil {
-		return nil
+	for _, w := range s.HitWindows {
+		d.HitWindows = append(d.HitWindows, report.HitWindow{Step: w.Step, Lookups: w.Lookups, Hits: w.Hits})
 	}
-	return &d
+	if rv := s.ResetVisits; rv != nil {
+		d.ResetVisits = &report.ResetVisits{Visits: rv.Visits, Hits: rv.Hits, Overrides: rv.Overrides, Bonuses: rv.Bonuses}
+	}
+	return d
 }
 
 // report writes results.md/csv, the plots and report.html.
@@ -721,7 +778,7 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		return nil, err
 	}
 	title := fmt.Sprintf("ULTRA on %s: refinement from one sub-optimal agent", c.Env)
-	alpha := c.alpha()
+	ours := markOurs(rows)
 	notes := []string{
 		fmt.Sprintf("Sub-optimal agent: %s; %d collected episodes annotated by the %s advisor.", c.describeStart(), c.CollectEpisodes, c.Advisor.Name),
 		fmt.Sprintf("Each variant × seed (1..%d) refines for %d env steps; each final policy is evaluated on %d episodes (mean action, eval seed %d); a seed's value is its mean evaluation return.", c.Seeds, c.RefineSteps, c.EvalEpisodes, c.EvalSeed),
@@ -729,9 +786,11 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 			report.Resamples, report.Alpha, report.MinSeedsToCompare, report.TooFewText),
 		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),
 		"Table hits / lookups, overrides, bonuses and resets are per seed, from each run's modulator.json: how often the critical-state table matched the live state, and what the matches did.",
-		fmt.Sprintf("alpha %.3g (placebo %.0e), radius %s, override probability %s, rice reset probability %.2f. %s.",
-			alpha, ultra.PlaceboAlpha, radiusNote(c.Tuning, runs), c.overrideNote(), c.Tuning.ResetProb, wallNote(wall)),
+		settingsNote(c.Settings, c.allVariants, runs) + " " + wallNote(wall) + ".",
 		"Training curves of rice include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.",
+	}
+	if ours != "" {
+		notes = append(notes, ours)
 	}
 	if c.Note != "" {
 		notes = append([]string{"How the settings were chosen: " + c.Note}, notes...)
@@ -788,15 +847,66 @@ func (c *Config) describeStart() string {
 	return fmt.Sprintf("PPO for %d steps (seed %d)", c.PretrainSteps, c.PretrainSeed)
 }
 
-func (c *Config) overrideNote() string {
-	t := c.Tuning
-	if t.AnnealSteps < 0 {
-		return fmt.Sprintf("%.2f → %.2f over the first half of refinement", t.OverrideProb, t.OverrideEnd)
+// markOurs marks the rows of this project's variants (Behaviour.Ours) and
+// returns the note that says what the mark means ("" when no row has it).
+func markOurs(rows []report.Row) string {
+	var names []string
+	for i := range rows {
+		if ultra.Variant(rows[i].Variant).Behaviour().Ours {
+			rows[i].Mark = "†"
+			names = append(names, rows[i].Variant)
+		}
 	}
+	if len(names) == 0 {
+		return ""
+	}
+	return "† " + strings.Join(names, ", ") + ": this project's additions (controls and extensions), not the paper's method."
+}
+
+// overrideNote describes the override schedule.
+func overrideNote(t ultra.Settings) string {
 	if t.AnnealSteps == 0 {
 		return fmt.Sprintf("%.2f (constant)", t.OverrideProb)
 	}
 	return fmt.Sprintf("%.2f → %.2f over %d steps", t.OverrideProb, t.OverrideEnd, t.AnnealSteps)
+}
+
+// settingsNote states the knobs the variants read (ultra.Settings), one
+// clause per knob a variant in vs uses.
+func settingsNote(t ultra.Settings, vs []ultra.Variant, runs []report.Run) string {
+	var bonus, overrides, resets, imitates, rewards bool
+	for _, v := range vs {
+		b := v.Behaviour()
+		bonus = bonus || b.Rewards || b.Novelty != ultra.NoNovelty
+		rewards = rewards || b.Rewards
+		overrides = overrides || b.Overrides
+		resets = resets || b.Resets
+		imitates = imitates || b.Imitates
+	}
+	parts := []string{"radius " + radiusNote(t, runs)}
+	if bonus {
+		parts = append(parts, fmt.Sprintf("alpha %.3g (placebo %.0e)", t.Alpha, ultra.PlaceboAlpha))
+	}
+	if rewards {
+		on := "the executed action (within " + strconv.FormatFloat(t.ActionTolerance, 'g', -1, 64) + " of the action range of the judged one)"
+		if t.RewardOn == ultra.RewardOnState {
+			on = "the state, whatever action is executed"
+		}
+		parts = append(parts, "the implicit reward judges "+on)
+	}
+	if overrides {
+		parts = append(parts, "override probability "+overrideNote(t))
+	}
+	if resets {
+		parts = append(parts, fmt.Sprintf("reset probability %.2f", t.ResetProb))
+	}
+	if imitates {
+		parts = append(parts, fmt.Sprintf("imitation weight β %.3g over the annotated states", t.Imitation))
+	}
+	if t.RecalibrateEvery > 0 {
+		parts = append(parts, fmt.Sprintf("the radius refitted to the target every %d iterations on the run's own states", t.RecalibrateEvery))
+	}
+	return strings.Join(parts, "; ") + "."
 }
 
 // wallNote states the wall time, or that the units ran as separate
@@ -816,21 +926,23 @@ func advisorNote(a AdvisorConfig) string {
 		return "scripted (a rule-based expert from the task's physics — not an LLM; it runs the pipeline offline and does not stand in for an LLM's judgement)"
 	case "llm":
 		return "llm, model " + a.LLM.Model
+	case expert.Name:
+		return "expert (the policy of checkpoint " + a.Expert + ": a stronger PPO agent of the same task, not an LLM; it bounds what advice can do through this mechanism at this dose and budget)"
 	}
 	return a.Name
 }
 
-func radiusNote(t Tuning, runs []report.Run) string {
+func radiusNote(t ultra.Settings, runs []report.Run) string {
 	r, q := t.Radius, t.RadiusQuantile
-	space := fmt.Sprintf(" in match space %s", t.withDefaults().MatchSpace)
+	space := fmt.Sprintf(" in match space %s", t.MatchSpace)
 	if r > 0 {
 		return fmt.Sprintf("%.3g%s", r, space)
 	}
 	if t.TargetHitRate > 0 {
 		var cal []float64
 		for _, run := range runs {
-			if run.Dose != nil && run.Dose.Calibration != nil {
-				cal = append(cal, run.Dose.Calibration.HitRate)
+			if run.Dose != nil && run.Dose.Calibrated {
+				cal = append(cal, run.Dose.CalibratedHitRate)
 			}
 		}
 		measured := ""

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,111 +23,48 @@ import (
 	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
-// Tuning are the ULTRA knobs every refinement of an experiment shares.
-type Tuning struct {
-	// Alpha weighs the implicit reward; negative means the task's default
-	// (ultra.DefaultAlpha: 0.5 for Pong, 0.1 for MuJoCo, as in the paper).
-	Alpha float64
-	// Radius is the match radius in normalised observation units (0:
-	// derived from the collected states, else 0.5), RadiusQuantile the
-	// quantile used to derive it.
-	Radius, RadiusQuantile float64
-	// TargetHitRate, when > 0 (and Radius is 0), calibrates the radius
-	// instead: the smallest at which that share of the states a
-	// DefaultCalibrationSteps rollout of the checkpoint visits match a
-	// critical state (ultra.CalibrateRadius).
-	TargetHitRate float64
-	// MatchSpace is the space states are compared in (ultra.MatchSpace;
-	// "" in records made before it existed: full).
-	MatchSpace ultra.MatchSpace
-	// OverrideProb decays to OverrideEnd over AnnealSteps env steps; -1
-	// means the first half of the refinement, 0 a constant probability.
+// legacyTuning is how refine.json (version 1), experiment.json and
+// plan.json recorded the ULTRA knobs before ultra.Settings: -1 meant "the
+// task's alpha" and "the first half of the refinement", and a missing
+// reward-on meant state (what runs did before the field existed), while an
+// empty one meant action (what ParseRewardOn made of it when those runs
+// started). It is read, never written.
+type legacyTuning struct {
+	Alpha                     float64
+	Radius, RadiusQuantile    float64
+	TargetHitRate             float64
+	MatchSpace                ultra.MatchSpace
 	OverrideProb, OverrideEnd float64
 	AnnealSteps               int64
-	// ResetProb is rice's fraction of episodes restarted at a critical state.
-	ResetProb float64
-	// RewardOn is what the implicit reward judges (state or action) and
-	// ActionTolerance how near an executed action must be to the judged
-	// one (ultra.ModulatorConfig).
-	RewardOn        ultra.RewardOn
-	ActionTolerance float64
+	ResetProb                 float64
+	RewardOn                  *ultra.RewardOn
+	ActionTolerance           float64
 }
 
-// Validate checks the knobs (every refinement and experiment goes through
-// it before anything runs).
-func (t Tuning) Validate() error {
-	var errs []error
-	bad := func(name string, v any, want string) {
-		errs = append(errs, fmt.Errorf("%s = %v, want %s", name, v, want))
+// settings resolves a legacy record for spec and a refinement of steps.
+func (t legacyTuning) settings(spec env.Spec, steps int64) ultra.Settings {
+	s := ultra.Settings{Alpha: t.Alpha, Radius: t.Radius, RadiusQuantile: t.RadiusQuantile, TargetHitRate: t.TargetHitRate,
+		MatchSpace: t.MatchSpace, OverrideProb: t.OverrideProb, OverrideEnd: t.OverrideEnd, AnnealSteps: t.AnnealSteps,
+		ResetProb: t.ResetProb, RewardOn: ultra.RewardOnState, ActionTolerance: t.ActionTolerance, Imitation: ultra.DefaultImitation}
+	if t.RewardOn != nil {
+		s.RewardOn = *t.RewardOn
+		if s.RewardOn == "" {
+			s.RewardOn = ultra.RewardOnAction
+		}
 	}
-	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-	prob := func(x float64) bool { return x >= 0 && x <= 1 }
-	if !finite(t.Alpha) || (t.Alpha < 0 && t.Alpha != -1) {
-		bad("alpha", t.Alpha, "a finite weight ≥ 0 (or the task's default)")
+	if s.Alpha < 0 {
+		s.Alpha = ultra.DefaultAlpha(spec)
 	}
-	if !finite(t.Radius) || t.Radius < 0 {
-		bad("radius", t.Radius, "a finite distance ≥ 0 (0: derived from the data)")
+	if s.AnnealSteps < 0 {
+		s.AnnealSteps = steps / 2
 	}
-	if !(t.RadiusQuantile > 0 && t.RadiusQuantile <= 1) {
-		bad("radius quantile", t.RadiusQuantile, "a quantile in (0, 1]")
+	if s.ActionTolerance == 0 {
+		s.ActionTolerance = ultra.DefaultActionTolerance
 	}
-	if !(t.TargetHitRate >= 0 && t.TargetHitRate <= 1) {
-		bad("target hit rate", t.TargetHitRate, "a share in (0, 1] (0: no calibration)")
+	if s.MatchSpace == "" {
+		s.MatchSpace = ultra.MatchFull
 	}
-	if t.Radius > 0 && t.TargetHitRate > 0 {
-		errs = append(errs, fmt.Errorf("radius %v and target hit rate %v are both set: give one (a fixed radius, or one calibrated to the hit rate)", t.Radius, t.TargetHitRate))
-	}
-	if _, err := ultra.ParseMatchSpace(string(t.MatchSpace)); err != nil {
-		errs = append(errs, err)
-	}
-	if !prob(t.OverrideProb) {
-		bad("override probability", t.OverrideProb, "a probability in [0, 1]")
-	}
-	if !prob(t.OverrideEnd) {
-		bad("final override probability", t.OverrideEnd, "a probability in [0, 1]")
-	}
-	if t.AnnealSteps < -1 {
-		bad("anneal steps", t.AnnealSteps, "≥ 0 env steps (-1: the first half of the refinement)")
-	}
-	if !prob(t.ResetProb) {
-		bad("reset probability", t.ResetProb, "a probability in [0, 1]")
-	}
-	if _, err := ultra.ParseRewardOn(string(t.RewardOn)); err != nil {
-		errs = append(errs, err)
-	}
-	if !finite(t.ActionTolerance) || t.ActionTolerance < 0 {
-		bad("action tolerance", t.ActionTolerance, "a finite fraction of the action range > 0")
-	}
-	return errors.Join(errs...)
-}
-
-// DefaultTargetHitRate is the default of Tuning.TargetHitRate: 2%, chosen
-// by bench/dose.sh's rule fixed before its run (the largest dose ≤ 2% at
-// which neither ultra-a nor ultra-ra is significantly worse than ppo on
-// walker2d): at 10 seeds no dose from 0.1% to 5% differed from ppo after
-// Holm (docs/results/dose/walker2d). At 2% walker2d's table matched 1.4-1.6%
-// of refinement lookups, where the earlier radius matched 0.0025%.
-const DefaultTargetHitRate = 0.02
-
-// DefaultTuning is the defaults of `ultra refine` and `ultra experiment`.
-func DefaultTuning() Tuning {
-	return Tuning{Alpha: -1, RadiusQuantile: 0.5, TargetHitRate: DefaultTargetHitRate, OverrideProb: 1, OverrideEnd: 0, AnnealSteps: -1,
-		ResetProb: 0.5, RewardOn: ultra.DefaultRewardOn, ActionTolerance: ultra.DefaultActionTolerance, MatchSpace: ultra.DefaultMatchSpace}
-}
-
-// withDefaults fills fields that records written before they existed lack
-// with what those runs did: the state-only reward.
-func (t Tuning) withDefaults() Tuning {
-	if t.RewardOn == "" {
-		t.RewardOn = ultra.RewardOnState
-	}
-	if t.ActionTolerance == 0 {
-		t.ActionTolerance = ultra.DefaultActionTolerance
-	}
-	if t.MatchSpace == "" {
-		t.MatchSpace = ultra.MatchFull
-	}
-	return t
+	return s
 }
 
 // Refinement is one refinement run: a checkpoint continued under one ULTRA
@@ -143,7 +79,10 @@ type Refinement struct {
 	Workers    int    // env worker goroutines (0: automatic)
 	Device     string // cpu or cuda ("": the checkpoint's)
 	TF32       bool
-	Tuning     Tuning
+	// Settings are the ULTRA knobs, resolved: ultra.DefaultSettings for the
+	// checkpoint's task (CheckpointSpec) and Steps, then what the caller
+	// changed.
+	Settings ultra.Settings
 	// Annotations and Trajectories are JSONL files (either may be empty):
 	// the critical states, and the episodes they came from (for the radius).
 	Annotations, Trajectories string
@@ -171,26 +110,42 @@ type Refinement struct {
 }
 
 // refineState is refine.json: what resuming a refinement needs, resolved.
+// Version 2 records ultra.Settings; version 1 recorded the legacy tuning.
 type refineState struct {
-	Version    int           `json:"version"`
-	Checkpoint string        `json:"checkpoint"` // the agent it refines
-	Variant    ultra.Variant `json:"variant"`
-	Seed       uint64        `json:"seed"`
-	Tuning     Tuning        `json:"tuning"` // alpha and annealing resolved
-	Radius     float64       `json:"radius"` // the table's, resolved
-	// Calibration is how Radius was fitted to Tuning.TargetHitRate, if it was.
+	Version    int            `json:"version"`
+	Checkpoint string         `json:"checkpoint"` // the agent it refines
+	Variant    ultra.Variant  `json:"variant"`
+	Seed       uint64         `json:"seed"`
+	Settings   ultra.Settings `json:"settings"`
+	Radius     float64        `json:"radius"` // the table's, resolved
+	// Calibration is how Radius was fitted to Settings.TargetHitRate, if it was.
 	Calibration  *ultra.Calibration `json:"calibration,omitempty"`
 	Obs          ppo.RMSState       `json:"obs_normaliser"`
 	Annotations  string             `json:"annotations,omitempty"`
 	Trajectories string             `json:"trajectories,omitempty"`
 	Live         *AdvisorConfig     `json:"live,omitempty"`
+	// Tuning is version 1's record of the knobs.
+	Tuning *legacyTuning `json:"tuning,omitempty"`
+}
+
+// refineVersion is the refine.json version this build writes.
+const refineVersion = 2
+
+// CheckpointSpec is the task the checkpoint at path was trained on (for
+// ultra.DefaultSettings before a refinement is prepared).
+func CheckpointSpec(path string, reg *env.Registry) (env.Spec, error) {
+	ck, err := ppo.LoadCheckpoint(path)
+	if err != nil {
+		return env.Spec{}, err
+	}
+	return reg.Lookup(ck.Config.Env)
 }
 
 // RefineResult is a finished refinement.
 type RefineResult struct {
 	Env     string // the task id
 	Loop    run.Result
-	Summary map[string]any // also written to modulator.json
+	Summary ultra.Summary // also written to the run's modulator.json
 }
 
 // Refine prepares and runs one refinement (see Prepare and Job.Run).
@@ -242,17 +197,6 @@ func (r Refinement) Prepare() (*Job, error) {
 	if _, err := os.Stat(filepath.Join(r.Out, run.CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run; resume it, or choose another directory", r.Out)
 	}
-	t := r.Tuning
-	if t.Alpha < 0 {
-		t.Alpha = ultra.DefaultAlpha(spec)
-	}
-	if t.AnnealSteps < 0 {
-		// Default: hand control back to the policy over the first half,
-		// so that the final policy chooses its actions itself. (Chosen in
-		// an earlier hopper run that tried two settings on 5-8 seeds; its
-		// margin over ppo was within the noise — docs/results/README.md.)
-		t.AnnealSteps = int64(r.Steps / 2)
-	}
 	cfg := ck.Config
 	cfg.Seed, cfg.TotalSteps = r.Seed, r.Steps
 	if r.Envs > 0 {
@@ -271,8 +215,11 @@ func (r Refinement) Prepare() (*Job, error) {
 	if err := ppo.CheckDevice(cfg.Device, cfg.TF32); err != nil {
 		return nil, err
 	}
-	st := refineState{Version: 1, Checkpoint: r.Checkpoint, Variant: r.Variant, Seed: r.Seed, Tuning: t, Radius: t.Radius,
-		Obs: ck.ObsRMS, Annotations: r.Annotations, Trajectories: r.Trajectories, Live: r.Live}
+	if r.Variant.Behaviour().Imitates && cfg.Device == "cuda" {
+		return nil, fmt.Errorf("refine: variant %s adds an imitation term that only the CPU networks have: run it with --device cpu", r.Variant)
+	}
+	st := refineState{Version: refineVersion, Checkpoint: r.Checkpoint, Variant: r.Variant, Seed: r.Seed, Settings: r.Settings,
+		Radius: r.Settings.Radius, Obs: ck.ObsRMS, Annotations: r.Annotations, Trajectories: r.Trajectories, Live: r.Live}
 	return &Job{r: r, ck: ck, spec: spec, cfg: cfg, state: st}, nil
 }
 
@@ -283,8 +230,9 @@ func (r Refinement) prepareResume() (*Job, error) {
 		return nil, fmt.Errorf("refine: %s is not a refinement run that can be resumed: %w", r.Out, err)
 	}
 	var st refineState
-	if err := json.Unmarshal(b, &st); err != nil || st.Version != 1 {
-		return nil, fmt.Errorf("refine: %s: unreadable refinement record (version %d): %v", filepath.Join(r.Out, run.RefineFile), st.Version, err)
+	if err := json.Unmarshal(b, &st); err != nil || st.Version < 1 || st.Version > refineVersion || (st.Version == 1) != (st.Tuning != nil) {
+		return nil, fmt.Errorf("refine: %s: unreadable refinement record (version %d, this build reads 1 to %d): %v",
+			filepath.Join(r.Out, run.RefineFile), st.Version, refineVersion, err)
 	}
 	ck, err := run.LoadCheckpoint(r.Out)
 	if err != nil {
@@ -302,8 +250,11 @@ func (r Refinement) prepareResume() (*Job, error) {
 		cfg.Device, cfg.TF32 = r.Device, r.TF32
 	}
 	ck.Config.TotalSteps, ck.Config.Device, ck.Config.TF32 = cfg.TotalSteps, cfg.Device, cfg.TF32
-	st.Tuning = st.Tuning.withDefaults()
-	r.Checkpoint, r.Variant, r.Seed, r.Tuning = st.Checkpoint, st.Variant, st.Seed, st.Tuning
+	if st.Version == 1 {
+		// The knobs as the run used them: its length decided the anneal.
+		st.Settings = st.Tuning.settings(spec, int64(ck.Config.TotalSteps))
+	}
+	r.Checkpoint, r.Variant, r.Seed, r.Settings = st.Checkpoint, st.Variant, st.Seed, st.Settings
 	r.Annotations, r.Trajectories, r.Live, r.Steps = st.Annotations, st.Trajectories, st.Live, cfg.TotalSteps
 	if err := r.validate(); err != nil {
 		return nil, err
@@ -332,7 +283,7 @@ func (r Refinement) validate() error {
 	if r.Envs < 0 || r.Workers < 0 {
 		errs = append(errs, fmt.Errorf("envs = %d and workers = %d, want ≥ 0 (0: the checkpoint's, automatic)", r.Envs, r.Workers))
 	}
-	if err := r.Tuning.Validate(); err != nil {
+	if err := r.Settings.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if r.Live != nil {
@@ -355,14 +306,13 @@ func (j *Job) SetMetrics(reg *prometheus.Registry) { j.r.Metrics = reg }
 // iteration with a checkpoint and run.ErrInterrupted.
 func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 	r, st, spec := j.r, j.state, j.spec
-	t := st.Tuning
+	t := st.Settings
 	res.Env = spec.ID
-	opts := ultra.Options{Variant: r.Variant, Alpha: t.Alpha, Radius: st.Radius, RadiusQuantile: t.RadiusQuantile,
-		OverrideProb: t.OverrideProb, OverrideEnd: t.OverrideEnd, AnnealSteps: t.AnnealSteps, ResetProb: t.ResetProb,
-		RewardOn: t.RewardOn, ActionTolerance: t.ActionTolerance, Seed: r.Seed, RadiusSeed: j.ck.Config.Seed, Logger: r.Logger,
-		MatchSpace: t.MatchSpace}
+	opts := ultra.Options{Variant: r.Variant, Settings: t, Seed: r.Seed, RadiusSeed: j.ck.Config.Seed, Logger: r.Logger}
 	if r.Resume {
-		opts.StartStep = j.ck.GlobalStep
+		// The radius it matched at; one recalibrated during the run starts
+		// again from it and is fitted anew at the next recalibration.
+		opts.StartStep, opts.ResumeRadius = j.ck.GlobalStep, st.Radius
 	}
 	if r.Annotations != "" {
 		if opts.Annotations, err = traj.ReadJSONL[advisor.Annotation](r.Annotations); err != nil {
@@ -372,7 +322,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 			return res, fmt.Errorf("refine: %s holds no annotations, and variant %s needs critical states", r.Annotations, r.Variant)
 		}
 	}
-	if (st.Radius == 0 || t.MatchSpace == ultra.MatchScaled) && r.Trajectories != "" {
+	if ((opts.ResumeRadius == 0 && t.Radius == 0) || t.MatchSpace == ultra.MatchScaled) && r.Trajectories != "" {
 		if opts.Trajectories, err = traj.ReadFor(r.Trajectories, spec); err != nil {
 			return res, err
 		}
@@ -380,7 +330,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 	if t.MatchSpace == ultra.MatchScaled && len(opts.Trajectories) == 0 && r.Variant.NeedsStates() {
 		return res, fmt.Errorf("refine: match space %s learns its scale from the collected states: give the trajectories the annotations came from", ultra.MatchScaled)
 	}
-	if st.Radius == 0 && t.TargetHitRate > 0 && r.Variant.NeedsStates() {
+	if opts.ResumeRadius == 0 && t.Radius == 0 && t.TargetHitRate > 0 && r.Variant.NeedsStates() {
 		// A new run (a resumed one has its radius): j.ck is the checkpoint
 		// refined from, and its seed the pretraining seed, so every variant
 		// and refinement seed calibrates on the same rollout.
@@ -388,7 +338,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 		if err != nil {
 			return res, fmt.Errorf("refine: calibration rollout: %w", err)
 		}
-		opts.TargetHitRate, opts.CalibrationObs = t.TargetHitRate, ro.Obs
+		opts.CalibrationObs = ro.Obs
 	}
 	var met *metrics.Metrics
 	if r.Metrics != nil {
@@ -431,21 +381,28 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 		}
 		rr = run.Adopt(r.Out, tr, lock)
 		st.Radius, st.Calibration = setup.Radius, setup.Calibration
-		b, _ := json.MarshalIndent(st, "", "  ")
-		if err := atomicfile.Write(filepath.Join(r.Out, run.RefineFile), b); err != nil {
+		b, err := json.MarshalIndent(st, "", "  ")
+		if err == nil {
+			err = atomicfile.Write(filepath.Join(r.Out, run.RefineFile), b)
+		}
+		if err != nil {
 			rr.Close()
-			return res, err
+			return res, fmt.Errorf("refine: recording the refinement: %w", err)
 		}
 	}
 	defer rr.Close()
 	fields := []any{"variant", r.Variant, "checkpoint", r.Checkpoint, "table", setup.Table.Len(), "match_space", setup.Space,
-		"radius", roundTo(setup.Radius, 4), "alpha", t.Alpha, "steps", r.Steps, "seed", r.Seed, "resumed_at", rr.Trainer.GlobalStep()}
+		"radius", roundTo(setup.Radius, 4), "alpha", r.Variant.Behaviour().AlphaOf(t), "steps", r.Steps, "seed", r.Seed, "resumed_at", rr.Trainer.GlobalStep()}
 	if c := setup.Calibration; c != nil {
 		fields = append(fields, "target_hit_rate", c.Target, "calibrated_hit_rate", roundTo(c.HitRate, 5), "calibration_states", c.States)
 	}
 	r.Logger.Info("refining", fields...)
 	onIter := func(st ppo.IterStats, last float64) {
-		setup.Observe(st.GlobalStep)
+		if err := setup.Observe(st.GlobalStep); err != nil {
+			// The radius stays as it was: a missed recalibration is logged,
+			// never fatal to a long run.
+			r.Logger.Warn("radius not recalibrated", "err", err)
+		}
 		if r.OnIteration != nil {
 			r.OnIteration(st, last)
 		}
@@ -454,8 +411,8 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 		Quiet: r.Quiet, OnIteration: onIter, Extra: setup.LogFields, Metrics: met, Stage: setup.Stage,
 		Table: setup.Table, AdvisorObserved: r.Live != nil && r.Live.Name == "llm"})
 	res.Summary = setup.Summary()
-	if b, jerr := jsonIndent(res.Summary); jerr == nil {
-		atomicfile.Write(filepath.Join(r.Out, "modulator.json"), b)
+	if werr := ultra.WriteSummary(filepath.Join(r.Out, ultra.SummaryFile), res.Summary); werr != nil {
+		err = errors.Join(err, fmt.Errorf("refine: %w", werr))
 	}
 	return res, err
 }

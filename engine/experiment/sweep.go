@@ -50,6 +50,10 @@ type Unit struct {
 // Name is the unit's run directory name, e.g. "ultra-ra-s3".
 func (u Unit) Name() string { return fmt.Sprintf("%s-s%d", u.Variant, u.Seed) }
 
+// planVersion is the plan.json version this build writes and reads
+// (version 2 records ultra.Settings).
+const planVersion = 2
+
 // planFile is what plan.json holds.
 type planFile struct {
 	Version      int    `json:"version"`
@@ -88,7 +92,7 @@ func (c *Config) plan() ([]Unit, error) {
 		return nil, err
 	}
 	units := c.Units()
-	b, err := json.MarshalIndent(planFile{Version: 1, Config: *c, PlannedSeeds: c.plannedSeeds, Units: units}, "", "  ")
+	b, err := json.MarshalIndent(planFile{Version: planVersion, Config: *c, PlannedSeeds: c.plannedSeeds, Units: units}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +108,11 @@ func LoadPlan(dir string) (Config, []Unit, error) {
 		return Config{}, nil, fmt.Errorf("%s has no plan (%v): run 'ultra sweep plan --out %s ...' first", dir, err, dir)
 	}
 	var pf planFile
-	if err := json.Unmarshal(b, &pf); err != nil || pf.Version != 1 {
-		return Config{}, nil, fmt.Errorf("%s: unreadable plan (version %d): %v", filepath.Join(dir, PlanFile), pf.Version, err)
+	if err := json.Unmarshal(b, &pf); err != nil || pf.Version != planVersion {
+		if err == nil && pf.Version == 1 {
+			return Config{}, nil, fmt.Errorf("%s was written by an older ultra (plan version 1, before ultra.Settings): run 'ultra sweep plan' again with the same flags (the finished stages and runs are kept)", filepath.Join(dir, PlanFile))
+		}
+		return Config{}, nil, fmt.Errorf("%s: unreadable plan (version %d, want %d): %v", filepath.Join(dir, PlanFile), pf.Version, planVersion, err)
 	}
 	c := pf.Config
 	c.Out, c.plannedSeeds = dir, pf.PlannedSeeds
@@ -137,7 +144,7 @@ func (c *Config) sharedStages(ctx context.Context, spec env.Spec, wait time.Dura
 	}
 	sh.annPaths = map[string]string{}
 	for _, v := range c.Variants {
-		name := ultra.AdvisorFor(v, c.Advisor.Name)
+		name := v.Behaviour().AdvisorName(c.Advisor.Name)
 		if name == "" || sh.annPaths[name] != "" {
 			continue
 		}

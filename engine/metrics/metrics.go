@@ -40,9 +40,9 @@ type Labels struct{ Run, Env, Variant string }
 
 // Modulator event kinds (the kind label of ultra_modulator_events_total).
 const (
-	KindActionOverride = "action_override" // a step whose action the modulator replaced
-	KindRewardBonus    = "reward_bonus"    // a step given a non-zero reward bonus
-	KindStateReset     = "state_reset"     // an episode started from a critical-state snapshot
+	KindOverrides = "overrides" // steps whose action the modulator replaced
+	KindBonuses   = "bonuses"   // steps given a non-zero reward bonus
+	KindResets    = "resets"    // episodes started from a critical-state snapshot
 )
 
 // Advisor request outcomes (the outcome label of ultra_advisor_requests_total).
@@ -158,9 +158,9 @@ type IterationStats struct {
 	UpdateSec     float64 // wall time of this iteration's PPO update, in seconds
 	Return10      float64 // mean return of the last 10 finished episodes (NaN before any)
 	Episodes      int     // training episodes finished this iteration
-	Replaced      int     // steps whose action the modulator replaced this iteration
-	Bonused       int     // steps given a non-zero reward bonus this iteration
-	Restarts      int     // episodes started from a critical-state snapshot this iteration
+	Overrides     int     // steps whose action the modulator replaced this iteration
+	Bonuses       int     // steps given a non-zero reward bonus this iteration
+	Resets        int     // episodes started from a critical-state snapshot this iteration
 	PhysicsResets int64   // cumulative episodes cut short by unstable physics
 	PolicyLoss    float64 // PPO clipped policy loss
 	ValueLoss     float64 // PPO value loss
@@ -314,7 +314,7 @@ func New(reg prometheus.Registerer, l Labels) (*Metrics, error) {
 
 	// Series of the closed label sets exist from the start, so rate() and
 	// increase() see their first events.
-	for _, k := range []string{KindActionOverride, KindRewardBonus, KindStateReset} {
+	for _, k := range []string{KindOverrides, KindBonuses, KindResets} {
 		m.modEvents.WithLabelValues(k)
 	}
 	for _, o := range []string{OutcomeOK, OutcomeError, OutcomeTimeout, OutcomeRateLimited, OutcomeCacheHit, OutcomeBudget} {
@@ -378,8 +378,8 @@ func add[T int | int64](c prometheus.Counter, n T) {
 //     (GlobalStep/Iteration), so a resumed run does not show a burst of
 //     the steps done before the resume;
 //   - ultra_env_episodes_total by st.Episodes, and
-//     ultra_modulator_events_total by st.Replaced (action_override),
-//     st.Bonused (reward_bonus) and st.Restarts (state_reset), all counts of
+//     ultra_modulator_events_total by st.Overrides (overrides),
+//     st.Bonuses (bonuses) and st.Resets (resets), all counts of
 //     this iteration;
 //   - ultra_env_physics_resets_total by the growth of the cumulative
 //     st.PhysicsResets;
@@ -403,9 +403,9 @@ func (m *Metrics) Iteration(st IterationStats) {
 	add(m.envSteps, steps)
 	add(m.episodes, st.Episodes)
 	add(m.physicsResets, physics)
-	add(m.modEvents.WithLabelValues(KindActionOverride), st.Replaced)
-	add(m.modEvents.WithLabelValues(KindRewardBonus), st.Bonused)
-	add(m.modEvents.WithLabelValues(KindStateReset), st.Restarts)
+	add(m.modEvents.WithLabelValues(KindOverrides), st.Overrides)
+	add(m.modEvents.WithLabelValues(KindBonuses), st.Bonuses)
+	add(m.modEvents.WithLabelValues(KindResets), st.Resets)
 
 	m.iteration.Set(float64(st.Iteration))
 	m.sps.Set(st.SPS)

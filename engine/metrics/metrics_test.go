@@ -27,7 +27,7 @@ func iter(i int) IterationStats {
 		LearningRate: 3e-4, PolicyLoss: -0.01 * float64(i), ValueLoss: 12.5, Entropy: 5.6,
 		ApproxKL: 0.012, ClipFrac: 0.15, ExplainedVar: 0.9, GradNorm: 0.7, Epochs: 10,
 		Episodes: 2, Return10: 1450,
-		Replaced: 30, Restarts: 1, Bonused: 12, PhysicsResets: int64(i / 2),
+		Overrides: 30, Resets: 1, Bonuses: 12, PhysicsResets: int64(i / 2),
 		RolloutSec: 0.4, UpdateSec: 0.1,
 	}
 }
@@ -150,9 +150,9 @@ func TestScrape(t *testing.T) {
 		{namePPOLearningRate, nil, 3e-4},
 		{namePPOGradNorm, nil, 0.7},
 		{namePPOEpochs, nil, 10},
-		{nameModEvents, map[string]string{"kind": KindActionOverride}, 30},
-		{nameModEvents, map[string]string{"kind": KindRewardBonus}, 12},
-		{nameModEvents, map[string]string{"kind": KindStateReset}, 1},
+		{nameModEvents, map[string]string{"kind": KindOverrides}, 30},
+		{nameModEvents, map[string]string{"kind": KindBonuses}, 12},
+		{nameModEvents, map[string]string{"kind": KindResets}, 1},
 		{nameModLookups, nil, 100},
 		{nameModHits, nil, 10},
 		{nameTrainReturn, nil, 2}, // histogram sample counts
@@ -209,7 +209,7 @@ func TestScrape(t *testing.T) {
 		{nameEnvSteps, nil, 2048},
 		{nameEnvEpisodes, nil, 2},
 		{nameEnvPhysicsResets, nil, 1},
-		{nameModEvents, map[string]string{"kind": KindActionOverride}, 30},
+		{nameModEvents, map[string]string{"kind": KindOverrides}, 30},
 		{nameModLookups, nil, 100},
 		{nameModHits, nil, 10},
 		{nameAdvRequests, map[string]string{"outcome": OutcomeOK}, 1},

@@ -653,6 +653,9 @@ func (b *cudaBackend) GradMinibatch(idx []int, normAdv bool, c LossConfig) (Loss
 // gradRun loads a minibatch of n samples with load, then queues the
 // forward pass, the loss and the backward pass, and reads the statistics.
 func (b *cudaBackend) gradRun(n int, c LossConfig, load func() error) (LossStats, error) {
+	if c.ImitationCoef != 0 {
+		return LossStats{}, errNoImitation("cuda")
+	}
 	b.hasGrad = false
 	err := b.run(n, func() error {
 		if err := load(); err != nil {

@@ -587,6 +587,9 @@ func (b *gorgoniaBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 	if err := b.spec.checkBatch("Grad", bt, c); err != nil {
 		return LossStats{}, err
 	}
+	if c.ImitationCoef != 0 {
+		return LossStats{}, errNoImitation("gorgonia")
+	}
 	lg, err := b.lossGraphFor(lossKey{n: bt.N, clipV: c.ClipVLoss})
 	if err != nil {
 		return LossStats{}, err

@@ -120,6 +120,11 @@ type nativeBackend struct {
 	pool      *nativePool      // worker goroutines, nil until needed
 	wg        sync.WaitGroup   // counts dispatched jobs
 	runFn     func(worker int) // b.runWorker, bound once
+
+	// Demonstrations of the imitation term (imitate.go).
+	demoN            int
+	demoObs, demoAct []float32
+	demoG            []float32 // the term's gradient, Params order
 }
 
 // nativeTask describes the chunked work of one Forward or Grad call.
@@ -428,6 +433,10 @@ func (b *nativeBackend) Grad(bt Batch, c LossConfig) (LossStats, error) {
 		}
 	}
 	st.Loss = st.PolicyLoss - float64(c.EntCoef)*st.Entropy + float64(c.VfCoef)*st.ValueLoss
+	if c.ImitationCoef != 0 && b.demoN > 0 {
+		st.Imitation = b.imitate(c.ImitationCoef)
+		st.Loss += float64(c.ImitationCoef) * st.Imitation
+	}
 	b.hasGrad = true
 	return st, nil
 }

@@ -203,11 +203,37 @@ type LossConfig struct {
 	EntCoef float32
 	// ClipVLoss enables value clipping around Batch.Values (clip_vloss).
 	ClipVLoss bool
+	// ImitationCoef weighs the behaviour-cloning term over the
+	// demonstrations given to SetDemos (backends that implement
+	// Imitator; the others refuse a non-zero value). 0 leaves the loss
+	// CleanRL's.
+	ImitationCoef float32
+}
+
+// Imitator is a Backend whose loss can pull the policy toward demonstrated
+// actions (ULTRA-I): with LossConfig.ImitationCoef = β > 0, Grad and
+// GradMinibatch add β × LossStats.Imitation, the mean over the
+// demonstrations of
+//
+//	Gaussian head:    (1/ActDim) Σ_j (mean_j(s) − a_j)²   (log_std untouched)
+//	categorical head: −log softmax(logits(s))[a]          (cross-entropy)
+//
+// Only the policy network's gradient changes. The Gaussian term pulls the
+// mean and leaves the state-independent log_std alone: a likelihood term
+// would also shrink or widen exploration at every state because of a
+// handful of annotated ones.
+type Imitator interface {
+	// SetDemos replaces the demonstrations with n normalised observations
+	// (n*ObsDim values) and their actions (n*ActDim values; one action
+	// index per demonstration for a categorical head), copied. n = 0
+	// removes them.
+	SetDemos(obs, actions []float32, n int) error
 }
 
 // LossStats reports the loss terms of one Grad call, averaged over the batch.
 type LossStats struct {
-	// Loss = PolicyLoss - EntCoef*Entropy + VfCoef*ValueLoss.
+	// Loss = PolicyLoss - EntCoef*Entropy + VfCoef*ValueLoss
+	// + ImitationCoef*Imitation.
 	Loss float64
 	// PolicyLoss is the clipped surrogate objective (pg_loss).
 	PolicyLoss float64
@@ -221,6 +247,10 @@ type LossStats struct {
 	// ClipFrac is the fraction of samples with |ratio-1| > ClipCoef.
 	// Statistic only, no gradient.
 	ClipFrac float64
+	// Imitation is the behaviour-cloning term over the demonstrations
+	// (Imitator), before its weight; 0 when ImitationCoef is 0 or there
+	// are none.
+	Imitation float64
 }
 
 // AdamConfig holds Adam's hyper-parameters; zero fields take the defaults
@@ -353,13 +383,52 @@ func (c LossConfig) check(call string) error {
 	for _, f := range []struct {
 		name string
 		v    float32
-	}{{"ClipCoef", c.ClipCoef}, {"VfCoef", c.VfCoef}, {"EntCoef", c.EntCoef}} {
+	}{{"ClipCoef", c.ClipCoef}, {"VfCoef", c.VfCoef}, {"EntCoef", c.EntCoef}, {"ImitationCoef", c.ImitationCoef}} {
 		if math.IsNaN(float64(f.v)) || math.IsInf(float64(f.v), 0) {
 			return fmt.Errorf("nn: %s: LossConfig.%s = %v, want a finite value", call, f.name, f.v)
 		}
 	}
 	if c.ClipCoef < 0 {
 		return fmt.Errorf("nn: %s: LossConfig.ClipCoef = %v, want ClipCoef >= 0", call, c.ClipCoef)
+	}
+	if c.ImitationCoef < 0 {
+		return fmt.Errorf("nn: %s: LossConfig.ImitationCoef = %v, want ImitationCoef >= 0", call, c.ImitationCoef)
+	}
+	return nil
+}
+
+// errNoImitation is what a backend without the imitation term answers to a
+// non-zero LossConfig.ImitationCoef.
+func errNoImitation(backend string) error {
+	return fmt.Errorf("nn: the %s backend has no imitation term (LossConfig.ImitationCoef): the imitating variants run on the native backend (--device cpu)", backend)
+}
+
+// checkDemos validates SetDemos' arguments against the spec.
+func (s Spec) checkDemos(obs, actions []float32, n int) error {
+	ad := s.ActDim
+	if s.Discrete {
+		ad = 1
+	}
+	switch {
+	case n < 0:
+		return fmt.Errorf("nn: SetDemos: n = %d, want n >= 0", n)
+	case len(obs) != n*s.ObsDim:
+		return fmt.Errorf("nn: SetDemos: obs has %d values, want n*ObsDim = %d", len(obs), n*s.ObsDim)
+	case len(actions) != n*ad:
+		return fmt.Errorf("nn: SetDemos: actions has %d values, want %d", len(actions), n*ad)
+	}
+	for i, v := range obs {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("nn: SetDemos: obs[%d] = %v is not finite", i, v)
+		}
+	}
+	for i, a := range actions {
+		if math.IsNaN(float64(a)) || math.IsInf(float64(a), 0) {
+			return fmt.Errorf("nn: SetDemos: actions[%d] = %v is not finite", i, a)
+		}
+		if s.Discrete && !(a >= 0 && a < float32(s.ActDim) && a == float32(int(a))) {
+			return fmt.Errorf("nn: SetDemos: actions[%d] = %v is not an action index in [0, %d)", i, a, s.ActDim)
+		}
 	}
 	return nil
 }

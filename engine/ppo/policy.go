@@ -63,6 +63,27 @@ func NewPolicy(ck *Checkpoint, spec env.Spec, deterministic bool, seed uint64) (
 // Close releases the networks.
 func (p *Policy) Close() error { return p.net.Close() }
 
+// Dist writes the policy's distribution at the n raw observations obs
+// into dist: n × ActDim Gaussian means, or n × N logits for a Discrete
+// space. It returns the Gaussian's log-std (nil for a categorical policy),
+// which aliases the networks' parameter and must not be modified.
+func (p *Policy) Dist(obs []float32, n int, dist []float32) ([]float32, error) {
+	od := p.spec.Observation.Dim
+	if len(obs) < n*od || n < 1 {
+		return nil, fmt.Errorf("ppo: Dist: %d observation values for %d observations of %d", len(obs), n, od)
+	}
+	norm := make([]float32, n*od)
+	if p.cfg.NormObs {
+		p.rms.Normalize(norm, obs, n, p.cfg.ClipObs)
+	} else {
+		copy(norm, obs[:n*od])
+	}
+	if err := p.net.Forward(norm, n, dist, make([]float32, n)); err != nil {
+		return nil, fmt.Errorf("ppo: Dist: %w", err)
+	}
+	return p.logStd, nil
+}
+
 // Act implements eval.Policy.
 func (p *Policy) Act(obs []float32, n int, actions []float32) {
 	od := p.spec.Observation.Dim

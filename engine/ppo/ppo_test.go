@@ -169,8 +169,8 @@ func TestHooksReplaceActionAddBonusAndFlushEpisodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mod.calls != c.NumSteps*c.NumEnvs || st.Replaced != c.NumSteps || st.Bonused != c.NumSteps {
-		t.Fatalf("calls %d replaced %d bonused %d", mod.calls, st.Replaced, st.Bonused)
+	if mod.calls != c.NumSteps*c.NumEnvs || st.Overrides != c.NumSteps || st.Bonuses != c.NumSteps {
+		t.Fatalf("calls %d overrides %d bonuses %d", mod.calls, st.Overrides, st.Bonuses)
 	}
 	for s := 0; s < c.NumSteps; s++ {
 		k := s * c.NumEnvs
@@ -491,12 +491,8 @@ func TestEpisodeSnapshots(t *testing.T) {
 // and the run goes on with finite observations.
 func TestCorruptResetStateIsCountedNotFatal(t *testing.T) {
 	c := small()
-	bad := func(int) []float64 {
-		s := make([]float64, 1+6+6+3) // the size does not matter: NaN or wrong-sized, Restore refuses it
-		s[3] = math.NaN()
-		return s
-	}
-	tr, err := New(c, hopper(t), Hooks{ResetState: bad})
+	bad := &badResetter{}
+	tr, err := New(c, hopper(t), Hooks{Resetter: bad})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,8 +501,11 @@ func TestCorruptResetStateIsCountedNotFatal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a corrupt stored state stopped the run: %v", err)
 	}
-	if st.Episodes == 0 || st.FailedRestarts != st.Episodes || st.Restarts != 0 {
-		t.Fatalf("%d episodes, %d failed restarts, %d restarts", st.Episodes, st.FailedRestarts, st.Restarts)
+	if st.Episodes == 0 || st.FailedResets != st.Episodes || st.Resets != 0 {
+		t.Fatalf("%d episodes, %d failed resets, %d resets", st.Episodes, st.FailedResets, st.Resets)
+	}
+	if bad.failed != st.Episodes || bad.restored != 0 {
+		t.Fatalf("the resetter heard of %d failed and %d restored snapshots, want %d and 0", bad.failed, bad.restored, st.Episodes)
 	}
 	for _, x := range tr.normObs {
 		if math.IsNaN(float64(x)) {
@@ -597,5 +596,23 @@ func TestSizesOverTheMemoryLimitAreRefused(t *testing.T) {
 		t.Fatalf("the small config under 1 GiB: %v", err)
 	} else {
 		tr.Close()
+	}
+}
+
+// badResetter proposes a snapshot Restore refuses (NaN) at every episode
+// end and counts what the trainer reports back.
+type badResetter struct{ failed, restored int }
+
+func (r *badResetter) ResetState(int) []float64 {
+	s := make([]float64, 1+6+6+3) // the size does not matter: NaN or wrong-sized, Restore refuses it
+	s[3] = math.NaN()
+	return s
+}
+
+func (r *badResetter) Restored(_ int, ok bool) {
+	if ok {
+		r.restored++
+	} else {
+		r.failed++
 	}
 }

@@ -57,37 +57,65 @@ type Hooks struct {
 	// EpisodeEnd, when set, receives each finished episode's return and
 	// length (cheap, unlike OnEpisode: no trajectory is recorded).
 	EpisodeEnd func(ret float64, length int)
-	// ResetState, when set, is asked for each env whose episode just ended;
-	// a non-nil simulator snapshot replaces the env's fresh start (RICE's
-	// mixed initial distribution).
-	ResetState func(env int) []float64
+	// Resetter, when set, may restart ended episodes at stored simulator
+	// states (RICE's mixed initial distribution).
+	Resetter StateResetter
+	// Imitation, when set, adds a behaviour-cloning term to the PPO loss.
+	Imitation *Imitation
+}
+
+// StateResetter restarts ended episodes at stored simulator states.
+type StateResetter interface {
+	// ResetState is asked for each env whose episode just ended; a non-nil
+	// simulator snapshot is to replace the env's fresh start.
+	ResetState(env int) []float64
+	// Restored reports whether the snapshot ResetState gave for env was
+	// restored; one that was not leaves the env at its fresh start.
+	Restored(env int, ok bool)
+}
+
+// Imitation is a behaviour-cloning term added to the PPO loss (ULTRA-I,
+// this project's extension): Coef × the mean over the demonstrations of
+// the squared distance from the policy's mean action to the demonstrated
+// one, averaged over action dimensions (the cross-entropy of the
+// demonstrated index for a categorical policy); see nn.LossConfig.
+type Imitation struct {
+	// Coef is the term's weight β (≥ 0).
+	Coef float64
+	// Demos returns the raw observations (n × the observation size) and the
+	// actions (n × the action size, a Discrete space's indices) to imitate.
+	// It is called once per update, so demonstrations may be added while
+	// the run trains; the trainer normalises the observations as the policy
+	// sees them and clips the actions to the space.
+	Demos func() (obs, actions []float32)
 }
 
 // IterStats reports one iteration.
 type IterStats struct {
-	Iteration      int     `json:"iteration"`
-	GlobalStep     int64   `json:"global_step"`
-	SPS            float64 `json:"sps"` // env steps per second over this iteration
-	LearningRate   float64 `json:"learning_rate"`
-	PolicyLoss     float64 `json:"policy_loss"`
-	ValueLoss      float64 `json:"value_loss"`
-	Entropy        float64 `json:"entropy"`
-	ApproxKL       float64 `json:"approx_kl"`
-	ClipFrac       float64 `json:"clip_frac"`
-	ExplainedVar   float64 `json:"explained_variance"`
-	GradNorm       float64 `json:"grad_norm"`
-	Epochs         int     `json:"epochs"` // fewer than UpdateEpochs after a target-KL stop
-	Episodes       int     `json:"episodes"`
-	ReturnMean     float64 `json:"episodic_return"` // mean over episodes finished this iteration (NaN if none)
-	LengthMean     float64 `json:"episodic_length"`
-	Return10       float64 `json:"return_last10"`                 // mean return of the last 10 finished episodes (NaN before any)
-	Replaced       int     `json:"modulated_actions"`             // steps whose action the modulator replaced
-	Restarts       int     `json:"state_resets"`                  // episodes started from a ResetState snapshot
-	FailedRestarts int     `json:"failed_state_resets,omitempty"` // stored states that could not be restored (the episode started fresh)
-	Bonused        int     `json:"bonus_steps"`                   // steps given a non-zero bonus
-	PhysicsResets  int64   `json:"physics_resets"`                // cumulative
-	RolloutSec     float64 `json:"rollout_seconds"`
-	UpdateSec      float64 `json:"update_seconds"`
+	Iteration     int     `json:"iteration"`
+	GlobalStep    int64   `json:"global_step"`
+	SPS           float64 `json:"sps"` // env steps per second over this iteration
+	LearningRate  float64 `json:"learning_rate"`
+	PolicyLoss    float64 `json:"policy_loss"`
+	ValueLoss     float64 `json:"value_loss"`
+	Entropy       float64 `json:"entropy"`
+	ApproxKL      float64 `json:"approx_kl"`
+	ClipFrac      float64 `json:"clip_frac"`
+	ExplainedVar  float64 `json:"explained_variance"`
+	GradNorm      float64 `json:"grad_norm"`
+	Epochs        int     `json:"epochs"` // fewer than UpdateEpochs after a target-KL stop
+	Episodes      int     `json:"episodes"`
+	ReturnMean    float64 `json:"episodic_return"` // mean over episodes finished this iteration (NaN if none)
+	LengthMean    float64 `json:"episodic_length"`
+	Return10      float64 `json:"return_last10"`            // mean return of the last 10 finished episodes (NaN before any)
+	Overrides     int     `json:"overrides"`                // steps whose action the modulator replaced
+	Bonuses       int     `json:"bonuses"`                  // steps given a non-zero bonus
+	Resets        int     `json:"resets"`                   // episodes started from a Resetter's snapshot
+	FailedResets  int     `json:"failed_resets,omitempty"`  // snapshots that could not be restored (the episode started fresh)
+	ImitationLoss float64 `json:"imitation_loss,omitempty"` // the behaviour-cloning term before its weight (Hooks.Imitation)
+	PhysicsResets int64   `json:"physics_resets"`           // cumulative
+	RolloutSec    float64 `json:"rollout_seconds"`
+	UpdateSec     float64 `json:"update_seconds"`
 }
 
 // Trainer runs PPO. It is not safe for concurrent use.
@@ -124,6 +152,9 @@ type Trainer struct {
 
 	perm []int
 
+	imitator         nn.Imitator // the networks, when Hooks.Imitation is set
+	demoObs, demoAct []float32   // the demonstrations as the networks get them
+
 	builders []*traj.Trajectory
 	snaps    [][]float64 // per env, the simulator state before the current step (Hooks.Snapshots)
 	last10   []float64   // returns of the most recent finished episodes, at most 10
@@ -159,6 +190,16 @@ func New(cfg Config, spec env.Spec, hooks Hooks) (*Trainer, error) {
 		return nil, err
 	}
 	t := &Trainer{cfg: cfg, spec: spec, env: v, net: net, hooks: hooks}
+	if im := hooks.Imitation; im != nil {
+		var ok bool
+		if t.imitator, ok = net.(nn.Imitator); !ok || im.Demos == nil || !(im.Coef >= 0) || math.IsInf(im.Coef, 0) {
+			t.Close()
+			if !ok {
+				return nil, fmt.Errorf("ppo: imitation: the %s networks have no imitation term: run the imitating variants with --device cpu (the native backend)", cfg.Device)
+			}
+			return nil, fmt.Errorf("ppo: imitation: weight %v and demonstrations %v, want a finite weight ≥ 0 and a demonstration source", im.Coef, im.Demos != nil)
+		}
+	}
 	t.alloc()
 	t.pcg = rand.NewPCG(cfg.Seed, 0x707)
 	t.rng = rand.New(t.pcg)
@@ -401,13 +442,13 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 			rep, bonus := m.Modulate(i, t.rawObs[i*t.od:(i+1)*t.od], ea)
 			t.replaced[i], t.bonus[i] = rep, float32(bonus)
 			if rep {
-				st.Replaced++
+				st.Overrides++
 				t.execute(ea, ea)
 				copy(a, ea)
 				t.logp[k] = float32(t.logProb(i, a))
 			}
 			if bonus != 0 {
-				st.Bonused++
+				st.Bonuses++
 			}
 		}
 	}
@@ -448,20 +489,22 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 	if err := t.bootstrapTruncated(res, rew); err != nil {
 		return err
 	}
-	if t.hooks.ResetState != nil {
+	if rs := t.hooks.Resetter; rs != nil {
 		for i := 0; i < t.n; i++ {
 			if !ended[i] {
 				continue
 			}
-			if snap := t.hooks.ResetState(i); snap != nil {
+			if snap := rs.ResetState(i); snap != nil {
 				// A state that cannot be restored leaves the env at its
 				// fresh start (Restore changes nothing on error): counted,
 				// never fatal to a long run.
-				if err := t.env.Restore(i, snap); err != nil {
-					st.FailedRestarts++
+				err := t.env.Restore(i, snap)
+				rs.Restored(i, err == nil)
+				if err != nil {
+					st.FailedResets++
 					continue
 				}
-				st.Restarts++
+				st.Resets++
 			}
 		}
 	}
@@ -561,6 +604,12 @@ func (t *Trainer) update(st *IterStats) error {
 	}
 	st.LearningRate = lr
 	loss := nn.LossConfig{ClipCoef: float32(c.ClipCoef), VfCoef: float32(c.VfCoef), EntCoef: float32(c.EntCoef), ClipVLoss: c.ClipVLoss}
+	if t.imitator != nil {
+		if err := t.setDemos(); err != nil {
+			return err
+		}
+		loss.ImitationCoef = float32(t.hooks.Imitation.Coef)
+	}
 	B, mbs := c.BatchSize(), c.MinibatchSize()
 	// The whole rollout goes to the networks once; minibatches are named by
 	// index (a GPU backend gathers them on the device).
@@ -593,6 +642,7 @@ func (t *Trainer) update(st *IterStats) error {
 			st.ApproxKL += ls.ApproxKL
 			st.ClipFrac += ls.ClipFrac
 			st.GradNorm += float64(gn)
+			st.ImitationLoss += ls.Imitation
 			lastKL = ls.ApproxKL
 			updates++
 		}
@@ -608,7 +658,34 @@ func (t *Trainer) update(st *IterStats) error {
 	st.ApproxKL /= u
 	st.ClipFrac /= u
 	st.GradNorm /= u
+	st.ImitationLoss /= u
 	st.ExplainedVar = explainedVariance(t.values, t.returns)
+	return nil
+}
+
+// setDemos hands the imitation term's demonstrations to the networks:
+// observations normalised as the policy sees them now, Box actions clipped
+// to the bounds (the env could not execute more), Discrete indices as
+// given (the networks check them).
+func (t *Trainer) setDemos() error {
+	obs, act := t.hooks.Imitation.Demos()
+	ad := t.ad
+	if len(obs)%t.od != 0 || len(act)%ad != 0 || len(obs)/t.od != len(act)/ad {
+		return fmt.Errorf("ppo: imitation: %d observation values and %d action values are not whole demonstrations of %d and %d", len(obs), len(act), t.od, ad)
+	}
+	n := len(act) / ad
+	t.demoObs = append(t.demoObs[:0], obs...)
+	t.normalize(t.demoObs, t.demoObs, n)
+	t.demoAct = append(t.demoAct[:0], act...)
+	if !t.discrete {
+		for k := range t.demoAct {
+			j := k % ad
+			t.demoAct[k] = min(max(t.demoAct[k], t.spec.Action.Low[j]), t.spec.Action.High[j])
+		}
+	}
+	if err := t.imitator.SetDemos(t.demoObs, t.demoAct, n); err != nil {
+		return fmt.Errorf("ppo: imitation: %w", err)
+	}
 	return nil
 }
 

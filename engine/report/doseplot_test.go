@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"math"
 	"path/filepath"
 	"testing"
@@ -55,23 +54,20 @@ func TestPercentTicks(t *testing.T) {
 	}
 }
 
-// TestDoseMeanReadsModulatorJSON: a run's modulator.json (calibration,
-// hit windows, reset visits) averages over seeds into the row's dose: the
-// calibrated hit rate, the hit rate of the last quarter of iterations and
-// the reset-visit counts.
-func TestDoseMeanReadsModulatorJSON(t *testing.T) {
-	mk := func(cal float64, windows string, visits int64) *Dose {
-		var d Dose
-		js := `{"lookups": 800, "hits": 8, "calibration": {"target_hit_rate": 0.01, "hit_rate": ` + trimFloat(cal) + `},
-			"hit_windows": [` + windows + `], "reset_visits": {"visits": ` + trimFloat(float64(visits)) + `, "hits": 4, "overrides": 2, "bonuses": 1}}`
-		if err := json.Unmarshal([]byte(js), &d); err != nil {
-			t.Fatal(err)
+// TestDoseMean: runs' doses (calibration, hit windows, reset visits)
+// average over seeds into the row's dose: the calibrated hit rate, the hit
+// rate of the last quarter of iterations and the reset-visit counts.
+func TestDoseMean(t *testing.T) {
+	mk := func(cal float64, hits [4]int64, visits int64) *Dose {
+		d := &Dose{Lookups: 800, Hits: 8, Calibrated: true, CalibratedHitRate: cal,
+			ResetVisits: &ResetVisits{Visits: visits, Hits: 4, Overrides: 2, Bonuses: 1}}
+		for i, h := range hits {
+			d.HitWindows = append(d.HitWindows, HitWindow{Step: int64(i + 1), Lookups: 100, Hits: h})
 		}
-		return &d
+		return d
 	}
-	w := `{"step":1,"lookups":100,"hits":0},{"step":2,"lookups":100,"hits":0},{"step":3,"lookups":100,"hits":0},{"step":4,"lookups":100,"hits":2}`
-	w2 := `{"step":1,"lookups":100,"hits":9},{"step":2,"lookups":100,"hits":9},{"step":3,"lookups":100,"hits":9},{"step":4,"lookups":100,"hits":4}`
-	runs := []Run{{Variant: "ultra-ra+rice", Seed: 1, Eval: []float64{1}, Dose: mk(0.011, w, 6)}, {Variant: "ultra-ra+rice", Seed: 2, Eval: []float64{2}, Dose: mk(0.013, w2, 4)}}
+	runs := []Run{{Variant: "ultra-ra+rice", Seed: 1, Eval: []float64{1}, Dose: mk(0.011, [4]int64{0, 0, 0, 2}, 6)},
+		{Variant: "ultra-ra+rice", Seed: 2, Eval: []float64{2}, Dose: mk(0.013, [4]int64{9, 9, 9, 4}, 4)}}
 	rows, err := Summarize(runs, "", 1)
 	if err != nil {
 		t.Fatal(err)

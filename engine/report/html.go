@@ -99,7 +99,7 @@ func WriteHTML(w io.Writer, title string, rows []Row, notes []string, figures []
 			bold = 4
 		}
 		t.Rows = append(t.Rows, htmlRow{Cells: c.list(), Bold: bold})
-		per.Items = append(per.Items, r.Variant+": "+perSeed(r.PerSeed))
+		per.Items = append(per.Items, r.label()+": "+perSeed(r.PerSeed))
 	}
 	return writePage(w, title, figures, []htmlTable{t}, []htmlList{per, {Items: notes}})
 }

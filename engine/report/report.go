@@ -45,42 +45,40 @@ type Run struct {
 }
 
 // Dose counts what a run's critical-state table did: how often the live
-// state was looked up and matched, and what the matches caused. It is the
-// run's modulator.json.
+// state was looked up and matched, and what the matches caused. The caller
+// fills it from the run's summary (ultra.Summary, the run's
+// modulator.json); this package reads no file for it.
 type Dose struct {
-	Lookups   int64 `json:"lookups"`
-	Hits      int64 `json:"hits"`
-	Overrides int64 `json:"overrides"`
-	Bonuses   int64 `json:"bonuses"`
-	Resets    int64 `json:"resets"`
-	// Radius is the match radius the table used.
-	Radius float64 `json:"radius"`
-	// Calibration, when the radius was fitted to a target hit rate, holds
-	// the target and the share of the calibration rollout that matched.
-	Calibration *struct {
-		Target  float64 `json:"target_hit_rate"`
-		HitRate float64 `json:"hit_rate"`
-	} `json:"calibration,omitempty"`
-	// HitWindows are the lookups and hits of each iteration, in order.
-	HitWindows []struct {
-		Step    int64 `json:"step"`
-		Lookups int64 `json:"lookups"`
-		Hits    int64 `json:"hits"`
-	} `json:"hit_windows,omitempty"`
-	// ResetVisits, for a variant that restarts episodes at critical states
-	// and consults the table (ultra-ra+rice), counts the first steps of
-	// the restarted episodes and what the table did there.
-	ResetVisits *struct {
-		Visits    int64 `json:"visits"`
-		Hits      int64 `json:"hits"`
-		Overrides int64 `json:"overrides"`
-		Bonuses   int64 `json:"bonuses"`
-	} `json:"reset_visits,omitempty"`
+	Lookups, Hits              int64
+	Overrides, Bonuses, Resets int64
+	Radius                     float64 // the match radius the table used at the end
+	Calibrated                 bool    // the radius was fitted to a target hit rate
+	CalibratedHitRate          float64 // the share of the calibration rollout that matched
+	HitWindows                 []HitWindow
+	ResetVisits                *ResetVisits
+	Demonstrations             int // states the imitation term used (imitating variants)
+}
+
+// HitWindow is the lookups and hits of one iteration.
+type HitWindow struct {
+	Step          int64
+	Lookups, Hits int64
+}
+
+// ResetVisits counts, for a variant that restarts episodes at critical
+// states and consults the table, the first steps of the restarted episodes
+// and what the table did there.
+type ResetVisits struct {
+	Visits, Hits, Overrides, Bonuses int64
 }
 
 // Row summarises one variant.
 type Row struct {
-	Variant  string
+	Variant string
+	// Mark, when set, follows the variant's name in the Markdown and HTML
+	// tables (e.g. "†" with a note saying what it marks); CSV keeps the
+	// bare name.
+	Mark     string
 	Baseline bool // this is the baseline's row
 	Seeds    int  // number of runs (seeds) of the variant
 	// PerSeed is each seed's mean eval return, in the order of the runs.
@@ -221,9 +219,9 @@ func meanDose(ds []*Dose) *DoseMean {
 			continue
 		}
 		n++
-		if d.Calibration != nil {
+		if d.Calibrated {
 			nc++
-			cal += d.Calibration.HitRate
+			cal += d.CalibratedHitRate
 		}
 		if w := d.HitWindows; len(w) > 0 {
 			var h, l int64

@@ -32,6 +32,9 @@ var variantStyles = map[string]style{
 	// ultra-ra's glyph (it is ultra-ra plus restarts) in Tol's wine, which
 	// the palette above lacks, dash-dotted.
 	"ultra-ra+rice": {color.NRGBA{0x88, 0x22, 0x55, 0xff}, []vg.Length{vg.Points(6), vg.Points(2), vg.Points(2), vg.Points(2)}, draw.PyramidGlyph{}},
+	// The imitation variants in Tol's indigo (ultra-i) and teal (ultra-ia).
+	"ultra-i":  {color.NRGBA{0x33, 0x22, 0x88, 0xff}, []vg.Length{vg.Points(5), vg.Points(2), vg.Points(1), vg.Points(2)}, draw.SquareGlyph{}},
+	"ultra-ia": {color.NRGBA{0x44, 0xaa, 0x99, 0xff}, []vg.Length{vg.Points(7), vg.Points(3)}, draw.PyramidGlyph{}},
 }
 
 // style is how one variant is drawn.

@@ -72,7 +72,7 @@ func (c cells) list() []string {
 }
 
 func rowCells(r Row) cells {
-	c := cells{Variant: r.Variant, Seeds: strconv.Itoa(r.Seeds), MeanStd: num(r.Mean), IQM: num(r.IQM),
+	c := cells{Variant: r.label(), Seeds: strconv.Itoa(r.Seeds), MeanStd: num(r.Mean), IQM: num(r.IQM),
 		Delta: "—", Significant: r.Significant, Hits: "—", Overrides: "—", Bonuses: "—", Resets: "—"}
 	if !math.IsNaN(r.Std) {
 		c.MeanStd += " ± " + num(r.Std)
@@ -137,7 +137,7 @@ func WriteMarkdown(w io.Writer, title string, rows []Row, notes []string) error 
 	fmt.Fprintln(bw, "Per-seed mean evaluation return, in seed order:")
 	fmt.Fprintln(bw)
 	for _, r := range rows {
-		fmt.Fprintf(bw, "- %s: %s\n", mdCell(r.Variant), perSeed(r.PerSeed))
+		fmt.Fprintf(bw, "- %s: %s\n", mdCell(r.label()), perSeed(r.PerSeed))
 	}
 	if len(notes) > 0 {
 		fmt.Fprintln(bw)
@@ -198,4 +198,12 @@ func mdCell(s string) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// label is the variant's name as the tables show it: with its Mark.
+func (r Row) label() string {
+	if r.Mark == "" {
+		return r.Variant
+	}
+	return r.Variant + " " + r.Mark
 }

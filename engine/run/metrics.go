@@ -23,7 +23,7 @@ type metricsWriter struct {
 
 var csvColumns = []string{"iteration", "global_step", "sps", "episodic_return", "episodic_length", "episodes", "return_last10",
 	"policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "explained_variance", "grad_norm",
-	"learning_rate", "epochs", "modulated_actions", "bonus_steps", "physics_resets", "rollout_seconds", "update_seconds"}
+	"learning_rate", "epochs", "overrides", "bonuses", "resets", "imitation_loss", "physics_resets", "rollout_seconds", "update_seconds"}
 
 func openMetrics(dir string) (*metricsWriter, error) {
 	j, err := os.OpenFile(filepath.Join(dir, MetricsJSONL), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)

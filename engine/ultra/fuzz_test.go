@@ -146,7 +146,7 @@ func FuzzAnnotationsJSONL(f *testing.F) {
 			return
 		}
 		for _, v := range []Variant{UltraRA, RICE} {
-			s, err := NewSetup(rms, spec, Options{Variant: v, Alpha: 0.1, Radius: 0.5, OverrideProb: 1, ResetProb: 1, Seed: 1, Annotations: anns})
+			s, err := NewSetup(rms, spec, Options{Variant: v, Settings: with(Settings{Alpha: 0.1, Radius: 0.5, OverrideProb: 1, ResetProb: 1}), Seed: 1, Annotations: anns})
 			if err != nil {
 				continue
 			}

@@ -34,7 +34,7 @@ const (
 // MatchSpaces lists the spaces in report order.
 var MatchSpaces = []MatchSpace{MatchFull, MatchTask, MatchScaled}
 
-// DefaultMatchSpace is the default of Options.MatchSpace.
+// DefaultMatchSpace is the default of Settings.MatchSpace.
 const DefaultMatchSpace = MatchFull
 
 // minScaledSpread floors a dimension's spread for MatchScaled (in the
@@ -42,11 +42,8 @@ const DefaultMatchSpace = MatchFull
 // constant does not make every other value a miss.
 const minScaledSpread = 0.05
 
-// ParseMatchSpace checks a match space name ("" is the default).
+// ParseMatchSpace checks a match space name.
 func ParseMatchSpace(s string) (MatchSpace, error) {
-	if s == "" {
-		return DefaultMatchSpace, nil
-	}
 	for _, m := range MatchSpaces {
 		if string(m) == s {
 			return m, nil
@@ -71,7 +68,7 @@ func joinSpaces() string {
 func MatchWeights(space MatchSpace, spec env.Spec, mean, std []float64, trajs []traj.Trajectory) ([]float64, error) {
 	n := spec.Observation.Dim
 	switch space {
-	case MatchFull, "":
+	case MatchFull:
 		return nil, nil
 	case MatchTask:
 		if len(spec.MatchDims) == 0 {

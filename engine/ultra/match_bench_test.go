@@ -48,13 +48,13 @@ func BenchmarkModulate(b *testing.B) {
 				b.Fatal(err)
 			}
 			tb.Add(anns...)
-			m, err := NewModulator(tb, ModulatorConfig{Variant: bc.v, Alpha: 0.1, OverrideProb: 1})
+			m, err := NewModulator(tb, ModulatorConfig{Variant: bc.v, Settings: with(Settings{Alpha: 0.1, OverrideProb: 1})})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if bc.v.Resets() {
+			if bc.v.Behaviour().Resets {
 				m.resets, _ = NewResetter(tb, 1, 1)
-				m.resets.Reset(0)
+				m.resets.Restored(0, true)
 			}
 			act := make([]float32, 6)
 			b.ReportAllocs()

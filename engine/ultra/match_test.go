@@ -198,28 +198,32 @@ func TestSetupCalibratesRadius(t *testing.T) {
 	for _, tr := range trajs {
 		calib = append(calib, tr.Obs...)
 	}
-	s, err := NewSetup(rms, spec, Options{Variant: UltraRA, Alpha: 0.1, OverrideProb: 1, Annotations: anns, Trajectories: trajs,
-		TargetHitRate: 0.3, CalibrationObs: calib})
+	s, err := NewSetup(rms, spec, Options{Variant: UltraRA, Settings: with(Settings{Alpha: 0.1, OverrideProb: 1, TargetHitRate: 0.3}), Annotations: anns, Trajectories: trajs, CalibrationObs: calib})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Calibration == nil || s.Radius != s.Calibration.Radius || s.Table.Radius() != s.Radius || s.Calibration.HitRate < 0.3 {
 		t.Fatalf("calibration %+v, radius %v (table %v)", s.Calibration, s.Radius, s.Table.Radius())
 	}
-	if _, ok := s.Summary()["calibration"]; !ok {
+	if s.Summary().Calibration == nil {
 		t.Error("summary lacks the calibration")
 	}
-	if _, err := NewSetup(rms, spec, Options{Variant: UltraRA, Annotations: anns, TargetHitRate: 0.3}); err == nil {
+	if _, err := NewSetup(rms, spec, Options{Variant: UltraRA, Settings: with(Settings{TargetHitRate: 0.3}), Annotations: anns}); err == nil {
 		t.Error("a target hit rate without calibration states accepted")
 	}
-	if _, err := NewSetup(rms, spec, Options{Variant: UltraRA, Live: &gate{release: make(chan struct{})}, TargetHitRate: 0.3, CalibrationObs: calib}); err == nil ||
+	if _, err := NewSetup(rms, spec, Options{Variant: UltraRA, Settings: with(Settings{TargetHitRate: 0.3}), Live: &gate{release: make(chan struct{})}, CalibrationObs: calib}); err == nil ||
 		!strings.Contains(err.Error(), "live annotation alone cannot be calibrated") {
 		t.Errorf("live-only calibration: %v", err)
 	}
-	// A fixed radius wins over the target.
-	s, err = NewSetup(rms, spec, Options{Variant: UltraRA, Annotations: anns, Radius: 0.25, TargetHitRate: 0.3, CalibrationObs: calib})
-	if err != nil || s.Radius != 0.25 || s.Calibration != nil {
-		t.Errorf("fixed radius: %v, %+v, %v", s.Radius, s.Calibration, err)
+	// A fixed radius and a target are two answers to one question.
+	if _, err = NewSetup(rms, spec, Options{Variant: UltraRA, Settings: with(Settings{Radius: 0.25, TargetHitRate: 0.3}), Annotations: anns, CalibrationObs: calib}); err == nil ||
+		!strings.Contains(err.Error(), "give one") {
+		t.Errorf("a fixed radius with a target: %v", err)
+	}
+	// A resumed run keeps its radius.
+	s, err = NewSetup(rms, spec, Options{Variant: UltraRA, Settings: with(Settings{TargetHitRate: 0.3}), Annotations: anns, ResumeRadius: 0.25})
+	if err != nil || s.Radius != 0.25 || s.Table.Radius() != 0.25 || s.Calibration != nil {
+		t.Errorf("resumed radius: %v, %+v, %v", s.Radius, s.Calibration, err)
 	}
 }
 
@@ -233,12 +237,11 @@ func TestUltraRARICEActsOnResetVisits(t *testing.T) {
 	for j := range rms.Var {
 		rms.Var[j] = 1
 	}
-	s, err := NewSetup(rms, spec, Options{Variant: UltraRARICE, Alpha: 0.1, Radius: 1e-4, OverrideProb: 1, OverrideEnd: 1,
-		ResetProb: 1, Annotations: anns, Seed: 3})
+	s, err := NewSetup(rms, spec, Options{Variant: UltraRARICE, Settings: with(Settings{Alpha: 0.1, Radius: 1e-4, OverrideProb: 1, OverrideEnd: 1, ResetProb: 1}), Annotations: anns, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Resetter == nil || s.Hooks.ResetState == nil || s.Hooks.Modulator == nil {
+	if s.Resetter == nil || s.Hooks.Resetter == nil || s.Hooks.Modulator == nil {
 		t.Fatal("ultra-ra+rice lacks its resets or its modulator")
 	}
 	c := ppo.Defaults()
@@ -254,8 +257,8 @@ func TestUltraRARICEActsOnResetVisits(t *testing.T) {
 	}
 	m := s.Modulator
 	visits := m.ResetVisits.Load()
-	if visits == 0 || int(visits) > st.Restarts || m.ResetVisitHits.Load() != visits || m.ResetVisitOverrides.Load() != visits {
-		t.Fatalf("%d restarts; reset visits %d, hits %d, overrides %d", st.Restarts, visits, m.ResetVisitHits.Load(), m.ResetVisitOverrides.Load())
+	if visits == 0 || int(visits) > st.Resets || m.ResetVisitHits.Load() != visits || m.ResetVisitOverrides.Load() != visits {
+		t.Fatalf("%d restarts; reset visits %d, hits %d, overrides %d", st.Resets, visits, m.ResetVisitHits.Load(), m.ResetVisitOverrides.Load())
 	}
 	suggested := 0
 	for _, a := range anns {
@@ -267,7 +270,7 @@ func TestUltraRARICEActsOnResetVisits(t *testing.T) {
 		t.Errorf("reset visits %d, bonuses paid at them %d", visits, m.ResetVisitBonuses.Load())
 	}
 	sum := s.Summary()
-	if _, ok := sum["reset_visits"]; !ok || sum["resets"] == nil {
-		t.Errorf("summary %v lacks the reset visits", sum)
+	if sum.ResetVisits == nil || sum.ResetVisits.Visits != visits || sum.Resets == 0 {
+		t.Errorf("summary %+v lacks the reset visits", sum)
 	}
 }

@@ -4,95 +4,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 )
-
-// Variant names a refinement variant (the paper's names).
-type Variant string
-
-// The refinement variants.
-const (
-	PPO     Variant = "ppo"      // plain PPO continued from the checkpoint
-	UltraA  Variant = "ultra-a"  // take the suggested action at matched critical states
-	UltraR  Variant = "ultra-r"  // add alpha × r_llm to the reward at matched critical states
-	UltraRA Variant = "ultra-ra" // both
-	Random  Variant = "random"   // ULTRA-RA over random states, the advisor judging them (the paper's identification ablation)
-	RICE    Variant = "rice"     // reset a fraction of episodes to critical states (mixed initial distribution)
-	// Placebo is ultra-r with alpha = PlaceboAlpha: a bonus too small to
-	// matter, run through the whole machinery. Its distance from ppo is
-	// what noise alone does to a table — the reference every published
-	// table carries.
-	Placebo Variant = "placebo"
-	// LLMRND is the paper's reward baseline: at matched critical states
-	// the bonus is alpha × the RND novelty of the state instead of the
-	// advisor's reward.
-	LLMRND Variant = "llm-rnd"
-	// RNDOnly adds alpha × the RND novelty at every state: exploration
-	// with no critical states at all.
-	RNDOnly Variant = "rnd"
-	// RandomAll is ULTRA-RA over random states with random actions and
-	// rewards too (the random advisor): everything the advisor gives is
-	// replaced, not only the choice of states.
-	RandomAll Variant = "random-all"
-	// UltraRARICE is ultra-ra with RICE's restarts: a fraction of episodes
-	// restart at the annotated states' simulator snapshots, so that the
-	// agent meets the critical states often enough for the override and
-	// the bonus to teach it (no RND bonus: only the visits change).
-	UltraRARICE Variant = "ultra-ra+rice"
-)
-
-// PlaceboAlpha is the placebo's weight of the implicit reward: 1e-6, a
-// millionth of a reward that is at most 1 in size.
-const PlaceboAlpha = 1e-6
-
-// Variants lists every variant in report order.
-var Variants = []Variant{PPO, UltraA, UltraR, UltraRA, UltraRARICE, Random, RandomAll, RICE, LLMRND, RNDOnly, Placebo}
-
-// ParseVariant checks a variant name.
-func ParseVariant(s string) (Variant, error) {
-	for _, v := range Variants {
-		if string(v) == s {
-			return v, nil
-		}
-	}
-	return "", fmt.Errorf("unknown variant %q: valid variants are %s", s, VariantNames())
-}
-
-// VariantNames lists the variants, comma-separated, for messages and help.
-func VariantNames() string {
-	names := make([]string, len(Variants))
-	for i, v := range Variants {
-		names[i] = string(v)
-	}
-	return strings.Join(names, ", ")
-}
-
-// Overrides reports whether the variant replaces actions.
-func (v Variant) Overrides() bool {
-	return v == UltraA || v == UltraRA || v == UltraRARICE || v == Random || v == RandomAll
-}
-
-// Rewards reports whether the variant adds the implicit reward.
-func (v Variant) Rewards() bool {
-	return v == UltraR || v == UltraRA || v == UltraRARICE || v == Random || v == RandomAll || v == Placebo
-}
-
-// Resets reports whether the variant restarts episodes at critical states
-// (RICE's mixed initial distribution).
-func (v Variant) Resets() bool { return v == RICE || v == UltraRARICE }
-
-// Novelty reports whether the variant adds an RND novelty bonus: llm-rnd
-// at critical states, rnd everywhere, rice everywhere (its exploration
-// bonus).
-func (v Variant) Novelty() bool { return v == LLMRND || v == RNDOnly || v == RICE }
-
-// NeedsStates reports whether the variant needs critical states (from
-// annotations or a live advisor).
-func (v Variant) NeedsStates() bool { return v != PPO && v != RNDOnly }
 
 // RewardOn says what the implicit reward judges.
 type RewardOn string
@@ -109,53 +25,40 @@ const (
 	RewardOnAction RewardOn = "action"
 )
 
-// DefaultRewardOn is the default of ModulatorConfig.RewardOn: action, the
+// DefaultRewardOn is the default of Settings.RewardOn: action, the
 // paper's definition, chosen by bench/reward-on.sh's rule fixed before its
 // run (state did not measure better for ultra-r or ultra-ra on hopper, 10
 // seeds: ultra-r 1870.9 state vs 1747.4 action, Welch p 0.57; ultra-ra
 // 1915.5 vs 1964.4, p 0.82).
 const DefaultRewardOn = RewardOnAction
 
-// DefaultActionTolerance is the default of ModulatorConfig.ActionTolerance:
+// DefaultActionTolerance is the default of Settings.ActionTolerance:
 // actions within a tenth of the action range (RMS over dimensions) are the
 // same action.
 const DefaultActionTolerance = 0.1
 
-// ParseRewardOn checks a RewardOn name ("" is the default).
+// ParseRewardOn checks a RewardOn name.
 func ParseRewardOn(s string) (RewardOn, error) {
 	switch RewardOn(s) {
-	case "":
-		return DefaultRewardOn, nil
 	case RewardOnState, RewardOnAction:
 		return RewardOn(s), nil
 	}
 	return "", fmt.Errorf("reward-on %q: want %q or %q", s, RewardOnState, RewardOnAction)
 }
 
-// ModulatorConfig tunes how annotations steer the learner.
+// ModulatorConfig is what a modulator adds to the run's Settings: the
+// variant, the env's action space, the random stream and where a resumed
+// run stands.
 type ModulatorConfig struct {
-	Variant Variant
-	Alpha   float64 // weight of the implicit reward (paper: 0.1 MuJoCo, 0.5 Pong)
-	// RewardOn is what the implicit reward judges; "" is DefaultRewardOn.
-	RewardOn RewardOn
-	// ActionTolerance is how near (RMS over dimensions, in units of each
-	// dimension's range; Discrete: the same index) the executed action must
-	// be to the one an annotation judged for RewardOnAction; 0 is
-	// DefaultActionTolerance.
-	ActionTolerance float64
-	// OverrideProb is the probability of taking the suggested action at a
-	// matched state when refinement starts; it decays linearly to
-	// OverrideEnd over AnnealSteps env steps (0: no decay).
-	OverrideProb float64
-	OverrideEnd  float64
-	AnnealSteps  int64
-	Seed         uint64
+	Variant  Variant
+	Settings Settings
+	Seed     uint64
 	// StartStep is the number of env steps already taken (a resumed
 	// refinement): the annealing schedule continues from there, and the
 	// random stream is a fresh one derived from Seed and StartStep.
 	StartStep int64
-	// RND, when set, scores novelty for the variants that use it
-	// (Variant.Novelty); it is trained on every state the modulator sees.
+	// RND scores novelty for the variants that use it (Behaviour.Novelty);
+	// it is trained on every state the modulator sees.
 	RND *RND
 	// Action, when set (Dim > 0), is the env's action space: overrides are
 	// fitted to it — a Discrete space's action index rounded and clamped
@@ -172,57 +75,62 @@ type ModulatorConfig struct {
 type Modulator struct {
 	table *Table
 	cfg   ModulatorConfig
+	b     Behaviour
+	alpha float64
 	rng   *rand.Rand
 	step  atomic.Int64 // env steps seen, for the annealing schedule
 	norm  []float32    // the state normalised for RND
 
-	Lookups, Matches, Overrides, Bonuses atomic.Int64
+	// Overrides counts the steps whose action was replaced, Bonuses the
+	// steps given a non-zero bonus.
+	Overrides, Bonuses atomic.Int64
 
 	// resets, when set, restarts episodes at critical states; the
 	// ResetVisit counters say what the table did at the first step of each
 	// restarted episode (the visit the restart creates).
 	resets                                                              *Resetter
 	ResetVisits, ResetVisitHits, ResetVisitOverrides, ResetVisitBonuses atomic.Int64
+
+	// recent keeps the raw observations of the current iteration when the
+	// radius is recalibrated during the run (Settings.RecalibrateEvery).
+	recent []float32
+	record bool
 }
 
 // NewModulator makes a modulator over table.
 func NewModulator(table *Table, cfg ModulatorConfig) (*Modulator, error) {
-	if cfg.OverrideProb < 0 || cfg.OverrideProb > 1 || cfg.OverrideEnd < 0 || cfg.OverrideEnd > 1 {
-		return nil, fmt.Errorf("ultra: override probabilities must lie in [0, 1], got %v → %v", cfg.OverrideProb, cfg.OverrideEnd)
+	if err := cfg.Settings.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Alpha < 0 || cfg.AnnealSteps < 0 {
-		return nil, fmt.Errorf("ultra: alpha and anneal steps must be ≥ 0, got %v and %d", cfg.Alpha, cfg.AnnealSteps)
-	}
-	var err error
-	if cfg.RewardOn, err = ParseRewardOn(string(cfg.RewardOn)); err != nil {
+	if _, err := ParseVariant(string(cfg.Variant)); err != nil {
 		return nil, fmt.Errorf("ultra: %w", err)
 	}
-	if cfg.ActionTolerance == 0 {
-		cfg.ActionTolerance = DefaultActionTolerance
-	}
-	if !(cfg.ActionTolerance > 0) || math.IsInf(cfg.ActionTolerance, 0) {
-		return nil, fmt.Errorf("ultra: action tolerance %v, want a finite value > 0", cfg.ActionTolerance)
-	}
-	if cfg.Variant.Novelty() && cfg.RND == nil {
+	b := cfg.Variant.Behaviour()
+	if b.Novelty != NoNovelty && cfg.RND == nil {
 		return nil, fmt.Errorf("ultra: variant %s needs an RND novelty model", cfg.Variant)
 	}
-	m := &Modulator{table: table, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x30d^uint64(cfg.StartStep))),
-		norm: make([]float32, len(table.mean))}
+	m := &Modulator{table: table, cfg: cfg, b: b, alpha: b.AlphaOf(cfg.Settings),
+		rng: rand.New(rand.NewPCG(cfg.Seed, 0x30d^uint64(cfg.StartStep))), norm: make([]float32, len(table.mean))}
 	m.step.Store(cfg.StartStep)
 	return m, nil
 }
 
 // overrideProb is the current probability of taking the suggested action.
 func (m *Modulator) overrideProb() float64 {
-	if m.cfg.AnnealSteps == 0 {
-		return m.cfg.OverrideProb
+	st := m.cfg.Settings
+	if st.AnnealSteps == 0 {
+		return st.OverrideProb
 	}
-	f := min(1, float64(m.step.Load())/float64(m.cfg.AnnealSteps))
-	return m.cfg.OverrideProb + f*(m.cfg.OverrideEnd-m.cfg.OverrideProb)
+	f := min(1, float64(m.step.Load())/float64(st.AnnealSteps))
+	return st.OverrideProb + f*(st.OverrideEnd-st.OverrideProb)
 }
 
-// Modulate implements ppo.Modulator.
+// Modulate implements ppo.Modulator: action is the action the env is about
+// to execute (clipped to the space), and the implicit reward judges it.
 func (m *Modulator) Modulate(env int, obs, action []float32) (bool, float64) {
+	if m.record {
+		m.recent = append(m.recent, obs...)
+	}
 	replaced, bonus, matched := m.modulate(obs, action)
 	if m.resets == nil || !m.resets.takeFresh(env) {
 		return replaced, bonus
@@ -244,29 +152,27 @@ func (m *Modulator) Modulate(env int, obs, action []float32) (bool, float64) {
 // state matched a table entry.
 func (m *Modulator) modulate(obs, action []float32) (replaced bool, bonus float64, matched bool) {
 	m.step.Add(1)
-	v := m.cfg.Variant
+	b := m.b
 	novelty := 0.0
-	if v.Novelty() {
+	if b.Novelty != NoNovelty {
 		m.table.Normalize(m.norm, obs)
 		novelty = m.cfg.RND.Score(m.norm)
-		if v == RNDOnly || v == RICE { // everywhere, no table lookup
-			bonus = m.cfg.Alpha * novelty
+		if b.Novelty == NoveltyEverywhere { // no table lookup
+			bonus = m.alpha * novelty
 			if bonus != 0 {
 				m.Bonuses.Add(1)
 			}
 			return false, bonus, false
 		}
 	}
-	if !v.Overrides() && !v.Rewards() && v != LLMRND {
+	if b.Advisor == NoAdvisor {
 		return false, 0, false
 	}
-	m.Lookups.Add(1)
 	e, _, ok := m.table.Lookup(obs)
 	if !ok {
 		return false, 0, false
 	}
-	m.Matches.Add(1)
-	if v.Overrides() && m.rng.Float64() < m.overrideProb() && m.fits(e.Action, len(action)) {
+	if b.Overrides && m.rng.Float64() < m.overrideProb() && m.fits(e.Action, len(action)) {
 		copy(action, e.Action)
 		if m.cfg.Action.Dim > 0 {
 			advisor.ClampAction(action, m.cfg.Action)
@@ -275,17 +181,17 @@ func (m *Modulator) modulate(obs, action []float32) (replaced bool, bonus float6
 		m.Overrides.Add(1)
 	}
 	switch {
-	case v == LLMRND:
-		bonus = m.cfg.Alpha * novelty
-	case v.Rewards() && m.cfg.RewardOn == RewardOnAction:
+	case b.Novelty == NoveltyAtCritical:
+		bonus = m.alpha * novelty
+	case b.Rewards && m.cfg.Settings.RewardOn == RewardOnAction:
 		switch {
 		case replaced && e.HasSuggested:
-			bonus = m.cfg.Alpha * e.Suggested
+			bonus = m.alpha * e.Suggested
 		case !replaced && e.Taken != nil && m.near(action, e.Taken):
-			bonus = m.cfg.Alpha * e.Reward
+			bonus = m.alpha * e.Reward
 		}
-	case v.Rewards():
-		bonus = m.cfg.Alpha * e.Reward
+	case b.Rewards:
+		bonus = m.alpha * e.Reward
 	}
 	if bonus != 0 {
 		m.Bonuses.Add(1)
@@ -315,7 +221,7 @@ func (m *Modulator) near(a, taken []float32) bool {
 		}
 		ss += d * d
 	}
-	return math.Sqrt(ss/float64(len(a))) <= m.cfg.ActionTolerance
+	return math.Sqrt(ss/float64(len(a))) <= m.cfg.Settings.ActionTolerance
 }
 
 // fits reports whether a suggested action can replace one of n values: the
@@ -330,13 +236,4 @@ func (m *Modulator) fits(a []float32, n int) bool {
 		}
 	}
 	return true
-}
-
-// DefaultAlpha is the paper's weight of the implicit reward for a task, by
-// its family: 0.5 for Atari (Pong), 0.1 for MuJoCo.
-func DefaultAlpha(spec env.Spec) float64 {
-	if spec.Family == env.FamilyAtari {
-		return 0.5
-	}
-	return 0.1
 }

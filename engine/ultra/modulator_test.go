@@ -25,7 +25,7 @@ func TestModulatorPerVariant(t *testing.T) {
 	}{
 		{PPO, false, 0}, {UltraA, true, 0}, {UltraR, false, 0.5 * -0.8}, {UltraRA, true, 0.5 * -0.8}, {Random, true, 0.5 * -0.8},
 	} {
-		m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Alpha: 0.5, OverrideProb: 1, RewardOn: RewardOnState})
+		m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Settings: with(Settings{Alpha: 0.5, OverrideProb: 1, RewardOn: RewardOnState})})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestModulatorPerVariant(t *testing.T) {
 func TestOverrideAnnealsAway(t *testing.T) {
 	tb, _ := NewTable([]float64{0}, []float64{1}, 0.1)
 	tb.Add(advisor.Annotation{Episode: "e", Obs: []float32{0}, Action: []float32{1}})
-	m, _ := NewModulator(tb, ModulatorConfig{Variant: UltraA, OverrideProb: 1, OverrideEnd: 0, AnnealSteps: 1000, Seed: 3})
+	m, _ := NewModulator(tb, ModulatorConfig{Variant: UltraA, Settings: with(Settings{OverrideProb: 1, OverrideEnd: 0, AnnealSteps: 1000}), Seed: 3})
 	count := func(n int) int {
 		c := 0
 		for i := 0; i < n; i++ {
@@ -86,7 +86,7 @@ func TestRICEResetsLandOnSnapshots(t *testing.T) {
 	var eps []*traj.Trajectory
 	c := ppo.Defaults()
 	c.NumSteps, c.NumMinibatches, c.TotalSteps = 256, 4, 256
-	tr, err := ppo.New(c, spec, ppo.Hooks{ResetState: rs.Reset, OnEpisode: func(e *traj.Trajectory) { eps = append(eps, e) }})
+	tr, err := ppo.New(c, spec, ppo.Hooks{Resetter: rs, OnEpisode: func(e *traj.Trajectory) { eps = append(eps, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +95,8 @@ func TestRICEResetsLandOnSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(eps) < 3 || st.Restarts != st.Episodes {
-		t.Fatalf("%d episodes, %d restarts of %d", len(eps), st.Restarts, st.Episodes)
+	if len(eps) < 3 || st.Resets != st.Episodes {
+		t.Fatalf("%d episodes, %d restarts of %d", len(eps), st.Resets, st.Episodes)
 	}
 	for _, e := range eps[1:] {
 		if !starts[[11]float32(e.Obs[:11])] {
@@ -136,7 +136,7 @@ func TestDiscreteOverride(t *testing.T) {
 			if len(tc.suggest) > 0 {
 				tc.suggest[0] = 1 // the table holds a copy
 			}
-			m, err := NewModulator(tb, ModulatorConfig{Variant: UltraRA, Alpha: 0.5, OverrideProb: 1, Action: tc.space, RewardOn: RewardOnState})
+			m, err := NewModulator(tb, ModulatorConfig{Variant: UltraRA, Settings: with(Settings{Alpha: 0.5, OverrideProb: 1, RewardOn: RewardOnState}), Action: tc.space})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +170,7 @@ func TestDiscreteOverrideEndToEnd(t *testing.T) {
 	}
 	tb, _ := NewTable(make([]float64, 6), []float64{1, 1, 1, 1, 1, 1}, 1e-3)
 	tb.Add(anns...)
-	m, _ := NewModulator(tb, ModulatorConfig{Variant: UltraA, OverrideProb: 1, Action: sp.Action})
+	m, _ := NewModulator(tb, ModulatorConfig{Variant: UltraA, Settings: with(Settings{OverrideProb: 1}), Action: sp.Action})
 	if _, err := v.Reset(1); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestLiveRICEResets(t *testing.T) {
 	rs, _ := NewResetter(tb, 1, 1)
 	c := ppo.Defaults()
 	c.NumSteps, c.NumMinibatches, c.TotalSteps = 256, 4, 256*40
-	tr, err := ppo.New(c, spec, ppo.Hooks{OnEpisode: s.Submit, Snapshots: true, ResetState: rs.Reset})
+	tr, err := ppo.New(c, spec, ppo.Hooks{OnEpisode: s.Submit, Snapshots: true, Resetter: rs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestLiveRICEResets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		restarts += st.Restarts
+		restarts += st.Resets
 		if tb.Len() == 0 {
 			time.Sleep(20 * time.Millisecond) // let the stage's workers annotate
 		}
@@ -253,8 +253,7 @@ func TestPlaceboAndRadiusSeed(t *testing.T) {
 		rms.Var[i] = 1
 	}
 	setup := func(v Variant, seed, radiusSeed uint64) *Setup {
-		s, err := NewSetup(rms, spec, Options{Variant: v, Alpha: 0.1, RadiusQuantile: 0.5, Seed: seed, RadiusSeed: radiusSeed,
-			Annotations: anns, Trajectories: trajs, OverrideProb: 1, RewardOn: RewardOnState})
+		s, err := NewSetup(rms, spec, Options{Variant: v, Settings: with(Settings{Alpha: 0.1, RadiusQuantile: 0.5, OverrideProb: 1, RewardOn: RewardOnState}), Seed: seed, RadiusSeed: radiusSeed, Annotations: anns, Trajectories: trajs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,10 +288,10 @@ func TestNoveltyVariants(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Alpha: 0.5}); err == nil {
+		if _, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Settings: with(Settings{Alpha: 0.5})}); err == nil {
 			t.Errorf("%s without an RND model accepted", tc.v)
 		}
-		m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Alpha: 0.5, RND: rnd, OverrideProb: 1})
+		m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Settings: with(Settings{Alpha: 0.5, OverrideProb: 1}), RND: rnd})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,7 +337,7 @@ func TestRewardOnAction(t *testing.T) {
 		{"action: without a suggested reward an override pays nothing", UltraRA, RewardOnAction, 3, []float32{0, 0}, 1, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Alpha: 0.5, RewardOn: tc.on, OverrideProb: tc.prob, Action: box})
+			m, err := NewModulator(tb, ModulatorConfig{Variant: tc.v, Settings: with(Settings{Alpha: 0.5, RewardOn: tc.on, OverrideProb: tc.prob}), Action: box})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -367,7 +366,7 @@ func TestRewardOnAction(t *testing.T) {
 		{"discrete: another index pays nothing", dt, env.Discrete(3), []float32{1}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := NewModulator(tc.tb, ModulatorConfig{Variant: UltraR, Alpha: 0.5, RewardOn: RewardOnAction, Action: tc.space})
+			m, err := NewModulator(tc.tb, ModulatorConfig{Variant: UltraR, Settings: with(Settings{Alpha: 0.5, RewardOn: RewardOnAction}), Action: tc.space})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -376,7 +375,7 @@ func TestRewardOnAction(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewModulator(tb, ModulatorConfig{Variant: UltraR, RewardOn: "velocity"}); err == nil {
+	if _, err := NewModulator(tb, ModulatorConfig{Variant: UltraR, Settings: with(Settings{RewardOn: "velocity"})}); err == nil {
 		t.Error("an unknown reward-on was accepted")
 	}
 }
@@ -398,7 +397,7 @@ func TestRewardJudgesExecutedAction(t *testing.T) {
 		rms.Var[j] = 1
 	}
 	ann := advisor.Annotation{Episode: "e", Obs: make([]float32, 11), Action: []float32{0, 0, 0}, Taken: []float32{1, 1, 1}, Reward: 0.5}
-	s, err := NewSetup(rms, spec, Options{Variant: UltraR, Alpha: 0.1, Radius: 1e9, RewardOn: RewardOnAction, Annotations: []advisor.Annotation{ann}})
+	s, err := NewSetup(rms, spec, Options{Variant: UltraR, Settings: with(Settings{Alpha: 0.1, Radius: 1e9, RewardOn: RewardOnAction}), Annotations: []advisor.Annotation{ann}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,4 +443,24 @@ func TestRewardJudgesExecutedAction(t *testing.T) {
 	if atBound < 10 || paid < atBound {
 		t.Fatalf("%d steps executed the judged action, %d were paid: too few to test", atBound, paid)
 	}
+}
+
+// with fills the fields of s that must be set (and that the tests leave
+// out) with their defaults: a derived radius, the full match space, the
+// reward on the action with the default tolerance. Everything else keeps
+// its zero value: no override, no bonus, no resets, no calibration.
+func with(s Settings) Settings {
+	if s.RadiusQuantile == 0 {
+		s.RadiusQuantile = DefaultRadiusQuantile
+	}
+	if s.MatchSpace == "" {
+		s.MatchSpace = DefaultMatchSpace
+	}
+	if s.RewardOn == "" {
+		s.RewardOn = DefaultRewardOn
+	}
+	if s.ActionTolerance == 0 {
+		s.ActionTolerance = DefaultActionTolerance
+	}
+	return s
 }

@@ -12,16 +12,18 @@ import (
 )
 
 // Resetter implements RICE's mixed initial distribution: with probability
-// Prob an ended episode restarts from a random critical state of the table
-// that carries a simulator snapshot. Use Reset as ppo.Hooks.ResetState.
+// prob an ended episode restarts from a random critical state of the table
+// that carries a simulator snapshot. It implements ppo.StateResetter.
 type Resetter struct {
 	table *Table
 	prob  float64
 	mu    sync.Mutex
 	rng   *rand.Rand
-	// Resets counts the episodes restarted at a stored state.
-	Resets atomic.Int64
-	fresh  []bool // per env: restarted, its first step not yet modulated
+	// Resets counts the episodes restarted at a stored state: the
+	// snapshots the trainer restored. FailedResets counts the snapshots it
+	// could not restore (those episodes started fresh).
+	Resets, FailedResets atomic.Int64
+	fresh                []bool // per env: restarted, its first step not yet modulated
 }
 
 // takeFresh reports whether env was just restarted at a stored state and
@@ -44,8 +46,9 @@ func NewResetter(table *Table, prob float64, seed uint64) (*Resetter, error) {
 	return &Resetter{table: table, prob: prob, rng: rand.New(rand.NewPCG(seed, 0x71ce))}, nil
 }
 
-// Reset returns a snapshot to start env's next episode from, or nil.
-func (r *Resetter) Reset(env int) []float64 {
+// ResetState returns a snapshot to start env's next episode from, or nil.
+// Nothing is counted until the trainer reports the restore (Restored).
+func (r *Resetter) ResetState(env int) []float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if env >= 0 && env < len(r.fresh) {
@@ -65,14 +68,27 @@ func (r *Resetter) Reset(env int) []float64 {
 	if len(with) == 0 {
 		return nil
 	}
-	r.Resets.Add(1)
-	if env >= 0 {
-		for len(r.fresh) <= env {
-			r.fresh = append(r.fresh, false)
-		}
-		r.fresh[env] = true
-	}
 	return r.table.entries[with[r.rng.IntN(len(with))]].Snapshot
+}
+
+// Restored counts the restart of env that ResetState proposed: a restored
+// snapshot is a reset, and the episode's first step a reset visit; a failed
+// one is counted apart, and its fresh start is an ordinary episode.
+func (r *Resetter) Restored(env int, ok bool) {
+	if !ok {
+		r.FailedResets.Add(1)
+		return
+	}
+	r.Resets.Add(1)
+	if env < 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.fresh) <= env {
+		r.fresh = append(r.fresh, false)
+	}
+	r.fresh[env] = true
 }
 
 // SuggestRadius derives the table's match radius from data: for each

@@ -1,53 +1,39 @@
 package ultra
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
+	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
-// Options are the ULTRA settings of one refinement.
+// Options are one refinement's ULTRA machinery: the variant, its Settings,
+// and what the run supplies (seeds, the annotations, a resumed run's
+// position).
 type Options struct {
-	Variant Variant
-	// Alpha weighs the implicit reward (ultra-r, ultra-ra); DefaultAlpha
-	// gives the paper's value for a task.
-	Alpha float64
-	// Radius is the match radius in normalised observation units; 0
-	// derives it from Trajectories (the RadiusQuantile-quantile of
-	// cross-episode nearest-neighbour distances), or 0.5 without them.
-	Radius         float64
-	RadiusQuantile float64
-	// TargetHitRate, when > 0 and Radius is 0, calibrates the radius
-	// instead: the smallest at which that share of CalibrationObs (raw
-	// observations, a rollout of the policy about to be refined) match a
-	// critical state (CalibrateRadius). It needs annotations.
-	TargetHitRate  float64
+	Variant  Variant
+	Settings Settings
+	// CalibrationObs are raw observations (a rollout of the policy about
+	// to be refined) that Settings.TargetHitRate calibrates the radius on.
 	CalibrationObs []float32
-	// MatchSpace is the space states are compared in ("": DefaultMatchSpace);
-	// MatchScaled learns its scale from Trajectories.
-	MatchSpace MatchSpace
 	// RadiusSeed draws the states the radius is derived from. Experiments
 	// pass the pretraining seed, so that every refinement seed of every
 	// variant matches with the same radius.
 	RadiusSeed uint64
-	// OverrideProb decays linearly to OverrideEnd over AnnealSteps env
-	// steps (0: constant); see ModulatorConfig.
-	OverrideProb, OverrideEnd float64
-	AnnealSteps               int64
-	// ResetProb is rice's fraction of episodes restarted at a critical state.
-	ResetProb float64
-	// RewardOn and ActionTolerance: see ModulatorConfig.
-	RewardOn        RewardOn
-	ActionTolerance float64
-	Seed            uint64
-	// StartStep is the env steps already taken when a refinement resumes.
-	StartStep int64
+	Seed       uint64
+	// StartStep is the env steps already taken when a refinement resumes,
+	// and ResumeRadius the radius it matched at (deriving or calibrating it
+	// again is skipped).
+	StartStep    int64
+	ResumeRadius float64
 	// Annotations are the critical states known before training.
 	Annotations []advisor.Annotation
 	// Trajectories are the episodes the annotations came from (for the
@@ -59,69 +45,64 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// AdvisorFor names the advisor whose annotations variant v uses when an
-// experiment's advisor is chosen: none for ppo and rnd, the chosen one
-// judging random states ("random-" + chosen) for the identification
-// ablation, the all-random advisor for random-all, chosen for every other
-// variant.
-func AdvisorFor(v Variant, chosen string) string {
-	switch v {
-	case PPO, RNDOnly:
-		return ""
-	case Random:
-		return "random-" + chosen
-	case RandomAll:
-		return "random"
-	}
-	return chosen
-}
-
 // Setup is one refinement's ULTRA machinery: the table of critical states
 // (normalised like the policy's observations), what the variant adds to the
-// trainer (override and bonus, RICE resets) and, when live, the
-// annotation stage. Hooks goes to ppo.Continue.
+// trainer (override and bonus, RICE resets, the imitation term) and, when
+// live, the annotation stage. Hooks goes to ppo.Continue.
 type Setup struct {
-	Variant Variant
-	Radius  float64
+	Variant  Variant
+	Settings Settings
+	Radius   float64
 	// Space is the match space; Calibration, when the radius was fitted to
 	// a target hit rate, how.
 	Space       MatchSpace
 	Calibration *Calibration
 	Table       *Table
 	Modulator   *Modulator // every variant but ppo
-	Resetter    *Resetter  // rice, ultra-ra+rice
+	Resetter    *Resetter  // the variants that restart episodes
 	Stage       *Stage     // live annotation
 	Hooks       ppo.Hooks
 
-	trace     []HitWindow
-	lastHits  int64
-	lastLooks int64
+	actDim     int
+	trace      []HitWindow
+	lastHits   int64
+	lastLooks  int64
+	iterations int
 }
 
 // HitWindow is the table's hit rate over a stretch of refinement: the
-// lookups and hits between the previous window's end and Step.
+// lookups and hits between the previous window's end and Step, and the
+// radius they were matched at.
 type HitWindow struct {
-	Step    int64 `json:"step"`
-	Lookups int64 `json:"lookups"`
-	Hits    int64 `json:"hits"`
+	Step    int64   `json:"step"`
+	Lookups int64   `json:"lookups"`
+	Hits    int64   `json:"hits"`
+	Radius  float64 `json:"radius,omitempty"`
 }
 
 // NewSetup builds the machinery of variant o.Variant for a policy whose
 // observation normaliser is obs, on spec. A variant that needs critical
 // states and has neither annotations nor a live advisor is an error, and so
-// is rice without simulator snapshots to restart at.
+// is a variant that restarts episodes without simulator snapshots.
 func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
+	if _, err := ParseVariant(string(o.Variant)); err != nil {
+		return nil, fmt.Errorf("ultra: %w", err)
+	}
+	st := o.Settings
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	b := o.Variant.Behaviour()
 	std := obs.Std()
-	space, err := ParseMatchSpace(string(o.MatchSpace))
+	s := &Setup{Variant: o.Variant, Settings: st, Radius: st.Radius, Space: st.MatchSpace, actDim: spec.Action.Dim}
+	if o.ResumeRadius > 0 {
+		s.Radius = o.ResumeRadius
+	}
+	weights, err := MatchWeights(st.MatchSpace, spec, obs.Mean, std, o.Trajectories)
 	if err != nil {
 		return nil, fmt.Errorf("ultra: %w", err)
 	}
-	s := &Setup{Variant: o.Variant, Radius: o.Radius, Space: space}
-	weights, err := MatchWeights(space, spec, obs.Mean, std, o.Trajectories)
-	if err != nil {
-		return nil, fmt.Errorf("ultra: %w", err)
-	}
-	calibrate := s.Radius == 0 && o.TargetHitRate > 0 && o.Variant.NeedsStates()
+	calibrate := s.Radius == 0 && st.TargetHitRate > 0 && o.Variant.NeedsStates()
 	if s.Radius == 0 && !calibrate {
 		s.Radius = 0.5
 		if len(o.Trajectories) > 0 {
@@ -129,7 +110,7 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 			if err != nil {
 				return nil, err
 			}
-			if s.Radius, err = SuggestRadius(o.Trajectories, probe, o.RadiusQuantile, o.RadiusSeed); err != nil {
+			if s.Radius, err = SuggestRadius(o.Trajectories, probe, st.RadiusQuantile, o.RadiusSeed); err != nil {
 				return nil, err
 			}
 		}
@@ -159,18 +140,20 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 		if len(o.CalibrationObs) == 0 {
 			return nil, errors.New("ultra: a target hit rate needs calibration states (a rollout of the policy)")
 		}
-		c, err := CalibrateRadius(s.Table, o.CalibrationObs, spec.Observation.Dim, o.TargetHitRate)
+		c, err := CalibrateRadius(s.Table, o.CalibrationObs, spec.Observation.Dim, st.TargetHitRate)
 		if err != nil {
 			return nil, err
 		}
 		s.Calibration, s.Radius = &c, c.Radius
 	}
-	s.Table.radius = s.Radius
+	if err := s.Table.SetRadius(max(s.Radius, 1e-12)); err != nil {
+		return nil, err
+	}
 	if d := s.Table.Dropped(); len(d) > 0 && o.Logger != nil {
 		o.Logger.Warn("annotations dropped", "kept", s.Table.Len(), "dropped", d.String())
 	}
 	var rnd *RND
-	if o.Variant.Novelty() {
+	if b.Novelty != NoNovelty {
 		// A resumed refinement starts a fresh predictor: its training is
 		// not in the checkpoint (the score is normalised, so the scale
 		// of the bonus carries over).
@@ -178,43 +161,36 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 			return nil, err
 		}
 	}
-	switch o.Variant {
-	case PPO:
-	case RICE:
-		// RICE's exploration bonus: alpha × RND novelty at every state.
-		if s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: RICE, Alpha: o.Alpha, Seed: o.Seed, StartStep: o.StartStep, RND: rnd}); err != nil {
-			return nil, err
-		}
-		s.Hooks.Modulator = s.Modulator
-	default:
-		alpha := o.Alpha
-		if o.Variant == Placebo {
-			alpha = PlaceboAlpha
-		}
-		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Alpha: alpha, Action: spec.Action, RND: rnd,
-			RewardOn: o.RewardOn, ActionTolerance: o.ActionTolerance,
-			OverrideProb: o.OverrideProb, OverrideEnd: o.OverrideEnd, AnnealSteps: o.AnnealSteps, Seed: o.Seed, StartStep: o.StartStep})
+	if b.Modulates() {
+		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Settings: st, Action: spec.Action, RND: rnd,
+			Seed: o.Seed, StartStep: o.StartStep})
 		if err != nil {
 			return nil, err
 		}
+		// The radius is recalibrated only where it was calibrated (a resumed
+		// run's was, when it had a target and no fixed radius).
+		s.Modulator.record = st.RecalibrateEvery > 0 && st.Radius == 0 && st.TargetHitRate > 0 && o.Variant.NeedsStates()
 		s.Hooks.Modulator = s.Modulator
 	}
-	if o.Variant.Resets() {
+	if b.Resets {
 		// RICE's restarts at the annotated states, so that the agent meets
 		// them often (ultra-ra+rice: on top of the table's override and
 		// bonus, whose effect at the restarted states its modulator counts).
-		if s.Resetter, err = NewResetter(s.Table, o.ResetProb, o.Seed^uint64(o.StartStep)); err != nil {
+		if s.Resetter, err = NewResetter(s.Table, st.ResetProb, o.Seed^uint64(o.StartStep)); err != nil {
 			return nil, err
 		}
 		if !live && !s.Table.hasSnapshots() {
 			return nil, fmt.Errorf("%s needs annotations with simulator snapshots: collect the trajectories with snapshots", o.Variant)
 		}
-		if o.Variant != RICE {
+		if b.Acts() {
 			s.Modulator.resets = s.Resetter
 		}
-		s.Hooks.ResetState = s.Resetter.Reset
+		s.Hooks.Resetter = s.Resetter
 		// Live annotations must carry the simulator states to restart at.
 		s.Hooks.Snapshots = live
+	}
+	if b.Imitates {
+		s.Hooks.Imitation = &ppo.Imitation{Coef: st.Imitation, Demos: func() ([]float32, []float32) { return s.Table.Demos(s.actDim) }}
 	}
 	if live {
 		s.Stage, err = NewStage(o.Live, s.Table, StageConfig{Env: spec.ID, RunID: fmt.Sprintf("r%d-", o.Seed)}, o.Logger)
@@ -227,12 +203,29 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 }
 
 // Observe closes a hit-rate window at env step step (call it once per
-// iteration): Summary reports each window, so the hit rate can be followed
-// as the policy moves away from the one the radius was fitted to.
-func (s *Setup) Observe(step int64) {
+// iteration, after the iteration): Summary reports each window, so the hit
+// rate can be followed as the policy moves away from the one the radius was
+// fitted to. With Settings.RecalibrateEvery, every that many iterations the
+// radius is fitted again to the states the last iteration visited.
+func (s *Setup) Observe(step int64) error {
 	h, l := s.Table.HitRate()
-	s.trace = append(s.trace, HitWindow{Step: step, Lookups: l - s.lastLooks, Hits: h - s.lastHits})
+	s.trace = append(s.trace, HitWindow{Step: step, Lookups: l - s.lastLooks, Hits: h - s.lastHits, Radius: s.Table.Radius()})
 	s.lastHits, s.lastLooks = h, l
+	s.iterations++
+	m := s.Modulator
+	if m == nil || !m.record {
+		return nil
+	}
+	defer func() { m.recent = m.recent[:0] }()
+	if s.iterations%s.Settings.RecalibrateEvery != 0 || len(m.recent) == 0 {
+		return nil
+	}
+	c, err := CalibrateRadius(s.Table, m.recent, len(s.Table.mean), s.Settings.TargetHitRate)
+	if err != nil {
+		return fmt.Errorf("ultra: recalibrating the radius at step %d: %w", step, err)
+	}
+	s.Radius = c.Radius
+	return s.Table.SetRadius(c.Radius)
 }
 
 // LogFields are the table's live counters for a run's log lines: the
@@ -251,32 +244,110 @@ func (s *Setup) LogFields() []any {
 	return fields
 }
 
-// Summary is what the machinery did, for a run's modulator.json.
-func (s *Setup) Summary() map[string]any {
+// Summary is what one refinement's ULTRA machinery did: the run's
+// modulator.json (SummaryFile), written by WriteSummary and read back into
+// the same type by ReadSummary. Each counter has one name everywhere: the
+// Go field, the JSON key, the ppo.IterStats field, the Prometheus series
+// (ultra_modulator_events_total{kind="overrides"|"bonuses"|"resets"}) and
+// the report's column.
+type Summary struct {
+	Variant  Variant  `json:"variant"`
+	Settings Settings `json:"settings"`
+	// Radius is the table's match radius at the end of the run (the
+	// calibrated one, unless RecalibrateEvery moved it), in Space.
+	Radius      float64      `json:"radius"`
+	Space       MatchSpace   `json:"match_space"`
+	Calibration *Calibration `json:"calibration,omitempty"`
+	// TableEntries are the critical states the table held at the end;
+	// Dropped, the annotations it refused, by reason.
+	TableEntries int           `json:"table_entries"`
+	Dropped      advisor.Drops `json:"dropped,omitempty"`
+	// Lookups and Hits: states looked up in the table, and those that
+	// matched a critical state; HitWindows, the same per iteration.
+	Lookups    int64       `json:"lookups"`
+	Hits       int64       `json:"hits"`
+	HitWindows []HitWindow `json:"hit_windows,omitempty"`
+	// Overrides: steps whose action was replaced by a suggestion.
+	// Bonuses: steps given a non-zero bonus.
+	Overrides int64 `json:"overrides"`
+	Bonuses   int64 `json:"bonuses"`
+	// Resets: episodes restarted at a critical state; FailedResets:
+	// snapshots that could not be restored.
+	Resets       int64 `json:"resets"`
+	FailedResets int64 `json:"failed_resets,omitempty"`
+	// ResetVisits, for a variant that restarts episodes and acts on
+	// matches, counts the first steps of the restarted episodes and what
+	// the table did there.
+	ResetVisits *ResetVisits `json:"reset_visits,omitempty"`
+	// Demonstrations is how many annotated states the imitation term
+	// pulled the policy toward at the end of the run (imitating variants).
+	Demonstrations int `json:"demonstrations,omitempty"`
+}
+
+// ResetVisits is what the table did at the first step of restarted
+// episodes.
+type ResetVisits struct {
+	Visits    int64 `json:"visits"`
+	Hits      int64 `json:"hits"`
+	Overrides int64 `json:"overrides"`
+	Bonuses   int64 `json:"bonuses"`
+}
+
+// SummaryFile is the name of a refinement run's Summary.
+const SummaryFile = "modulator.json"
+
+// Summary is what the machinery did so far.
+func (s *Setup) Summary() Summary {
 	h, l := s.Table.HitRate()
-	out := map[string]any{"variant": s.Variant, "radius": s.Radius, "table_entries": s.Table.Len(), "lookups": l, "hits": h,
-		"match_space": s.Space}
-	if s.Calibration != nil {
-		out["calibration"] = s.Calibration
-	}
-	if len(s.trace) > 0 {
-		out["hit_windows"] = s.trace
-	}
+	out := Summary{Variant: s.Variant, Settings: s.Settings, Radius: s.Table.Radius(), Space: s.Space, Calibration: s.Calibration,
+		TableEntries: s.Table.Len(), Lookups: l, Hits: h, HitWindows: s.trace}
 	if d := s.Table.Dropped(); len(d) > 0 {
-		out["dropped"] = d
+		out.Dropped = d
 	}
-	if s.Modulator != nil {
-		out["overrides"], out["bonuses"] = s.Modulator.Overrides.Load(), s.Modulator.Bonuses.Load()
-		if s.Modulator.resets != nil {
-			m := s.Modulator
-			out["reset_visits"] = map[string]int64{"visits": m.ResetVisits.Load(), "hits": m.ResetVisitHits.Load(),
-				"overrides": m.ResetVisitOverrides.Load(), "bonuses": m.ResetVisitBonuses.Load()}
+	if m := s.Modulator; m != nil {
+		out.Overrides, out.Bonuses = m.Overrides.Load(), m.Bonuses.Load()
+		if m.resets != nil {
+			out.ResetVisits = &ResetVisits{Visits: m.ResetVisits.Load(), Hits: m.ResetVisitHits.Load(),
+				Overrides: m.ResetVisitOverrides.Load(), Bonuses: m.ResetVisitBonuses.Load()}
 		}
 	}
-	if s.Resetter != nil {
-		out["resets"] = s.Resetter.Resets.Load()
+	if r := s.Resetter; r != nil {
+		out.Resets, out.FailedResets = r.Resets.Load(), r.FailedResets.Load()
+	}
+	if s.Hooks.Imitation != nil {
+		_, a := s.Table.Demos(s.actDim)
+		out.Demonstrations = len(a) / max(1, s.actDim)
 	}
 	return out
+}
+
+// WriteSummary writes sum to path atomically.
+func WriteSummary(path string, sum Summary) error {
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return fmt.Errorf("ultra: summary of %s: %w", path, err)
+	}
+	if err := atomicfile.Write(path, b); err != nil {
+		return fmt.Errorf("ultra: writing the run summary: %w", err)
+	}
+	return nil
+}
+
+// ReadSummary reads a run summary that WriteSummary wrote (summaries from
+// before Settings was recorded read with zero Settings).
+func ReadSummary(path string) (Summary, error) {
+	var sum Summary
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return sum, err
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		return sum, fmt.Errorf("ultra: %s is not a run summary: %w", path, err)
+	}
+	if _, err := ParseVariant(string(sum.Variant)); err != nil {
+		return sum, fmt.Errorf("ultra: %s: %w", path, err)
+	}
+	return sum, nil
 }
 
 // Close stops the live stage, if any.

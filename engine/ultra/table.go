@@ -16,6 +16,7 @@ import (
 // Entry is one critical state with the advisor's suggestion.
 type Entry struct {
 	Key []float32 // the observation in the table's matching space (Table.Key)
+	Obs []float32 // the raw observation (the imitation term normalises it as the policy does)
 	// Action is the suggested action, a copy of the annotation's: one value
 	// per action dimension, so for a Discrete space a one-element action
 	// index (e.g. [2] for Pong's RIGHT). The Modulator writes it over the
@@ -112,7 +113,49 @@ func NewWeightedTable(mean, std, weights []float64, radius float64) (*Table, err
 }
 
 // Radius is the match distance in normalised units.
-func (t *Table) Radius() float64 { return t.radius }
+func (t *Table) Radius() float64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.radius
+}
+
+// SetRadius changes the match distance (a finite value > 0).
+func (t *Table) SetRadius(r float64) error {
+	if !(r > 0) || math.IsInf(r, 0) {
+		return fmt.Errorf("ultra: table radius must be a finite value > 0, got %v", r)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.radius = r
+	return nil
+}
+
+// Demos returns the entries' raw observations and suggested actions, flat
+// (the imitation term's demonstrations: ppo.Imitation.Demos). Entries
+// whose action does not have actDim finite values are left out.
+func (t *Table) Demos(actDim int) (obs, actions []float32) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i := range t.entries {
+		e := &t.entries[i]
+		if len(e.Action) != actDim || !finite32(e.Action) {
+			continue
+		}
+		obs = append(obs, e.Obs...)
+		actions = append(actions, e.Action...)
+	}
+	return obs, actions
+}
+
+// finite32 reports whether every value of x is finite.
+func finite32(x []float32) bool {
+	for _, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // Normalize writes the normalised form of obs into dst.
 func (t *Table) Normalize(dst, obs []float32) {
@@ -206,7 +249,7 @@ func (t *Table) Add(anns ...advisor.Annotation) int {
 		t.seen[id] = true
 		key := make([]float32, len(a.Obs))
 		t.Key(key, a.Obs)
-		e := Entry{Key: key, Action: append([]float32(nil), a.Action...), Reward: a.Reward, Episode: a.Episode,
+		e := Entry{Key: key, Obs: append([]float32(nil), a.Obs...), Action: append([]float32(nil), a.Action...), Reward: a.Reward, Episode: a.Episode,
 			Step: a.Step, Reason: a.Reason, Snapshot: a.Snapshot}
 		if a.Taken != nil {
 			e.Taken = append([]float32(nil), a.Taken...)
