@@ -171,7 +171,7 @@ func (a *Advisor) annotation(t *traj.Trajectory, k int, j judged, why string) ad
 	one := 1.0
 	ann := advisor.Annotation{Episode: t.ID, Step: k, Action: j.mode, Reward: j.reward, SuggestedReward: &one,
 		Taken: append([]float32(nil), t.ActionAt(k)...), Obs: append([]float32(nil), t.ObsAt(k)...), Source: Name,
-		Reason: fmt.Sprintf("expert policy (trained %d steps) %s: the action taken is %.2f nats less likely than its own", a.step, why, j.gap)}
+		Reason: fmt.Sprintf("expert policy (checkpoint at step %d of its run) %s: the action taken is %.2f nats less likely than its own", a.step, why, j.gap)}
 	if t.Snapshots != nil {
 		ann.Snapshot = t.Snapshots[k]
 	}
