@@ -7,6 +7,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/report"
 	"github.com/ultra-rl/ultra/engine/ultra"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
@@ -199,5 +200,36 @@ func TestRolloutPolicy(t *testing.T) {
 	}
 	if _, err := RolloutPolicy(ck, spec, 0, 7); err == nil {
 		t.Error("0 steps accepted")
+	}
+}
+
+// TestPlaceboTableAndMarks: with a placebo, the report adds every variant
+// compared with it (the placebo is that table's baseline), and this
+// project's variants carry † with a note saying so.
+func TestPlaceboTableAndMarks(t *testing.T) {
+	var runs []report.Run
+	for i, v := range []string{"ppo", "ultra-i", "placebo", "ultra-ra"} {
+		for s := 1; s <= 5; s++ {
+			runs = append(runs, report.Run{Variant: v, Seed: uint64(s), Eval: []float64{float64(100*i + s)}})
+		}
+	}
+	var b strings.Builder
+	if err := placeboTable(&b, runs); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"### Compared with the placebo", "| placebo † | 5 |", "| baseline |", "| ultra-i † | 5 |", "| ultra-ra | 5 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("placebo table lacks %q:\n%s", want, md)
+		}
+	}
+	rows, _ := report.Summarize(runs, "ppo", 1)
+	note := markOurs(rows)
+	if !strings.Contains(note, "ultra-i, placebo") || rows[1].Mark != "†" || rows[3].Mark != "" {
+		t.Errorf("note %q, rows %+v", note, rows)
+	}
+	b.Reset()
+	if err := placeboTable(&b, runs[:10]); err != nil || b.Len() != 0 {
+		t.Errorf("without a placebo: %q, %v", b.String(), err)
 	}
 }

@@ -117,8 +117,37 @@ func rowCells(r Row) cells {
 // bold.
 func WriteMarkdown(w io.Writer, title string, rows []Row, notes []string) error {
 	bw := bufio.NewWriter(w)
+	writeMarkdownTable(bw, "## ", title, rows)
+	fmt.Fprintln(bw, "Per-seed mean evaluation return, in seed order:")
+	fmt.Fprintln(bw)
+	for _, r := range rows {
+		fmt.Fprintf(bw, "- %s: %s\n", mdCell(r.label()), perSeed(r.PerSeed))
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(bw)
+		for _, n := range notes {
+			fmt.Fprintf(bw, "- %s\n", oneLine(n))
+		}
+	}
+	return bw.Flush()
+}
+
+// WriteMarkdownTable writes a level-3 heading and the table of rows only
+// (a second comparison under a table WriteMarkdown wrote, e.g. against
+// another baseline), then notes as a bullet list.
+func WriteMarkdownTable(w io.Writer, title string, rows []Row, notes []string) error {
+	bw := bufio.NewWriter(w)
+	writeMarkdownTable(bw, "### ", title, rows)
+	for _, n := range notes {
+		fmt.Fprintf(bw, "- %s\n", oneLine(n))
+	}
+	return bw.Flush()
+}
+
+// writeMarkdownTable writes the heading (at level mark) and the table.
+func writeMarkdownTable(bw *bufio.Writer, mark, title string, rows []Row) {
 	if title != "" {
-		fmt.Fprintf(bw, "## %s\n\n", oneLine(title))
+		fmt.Fprintf(bw, "%s%s\n\n", mark, oneLine(title))
 	}
 	fmt.Fprintf(bw, "| %s |\n", strings.Join(headers, " | "))
 	fmt.Fprintln(bw, "|---|"+strings.Repeat("---:|", len(headers)-1))
@@ -134,18 +163,6 @@ func WriteMarkdown(w io.Writer, title string, rows []Row, notes []string) error 
 		fmt.Fprintf(bw, "| %s |\n", strings.Join(l, " | "))
 	}
 	fmt.Fprintln(bw)
-	fmt.Fprintln(bw, "Per-seed mean evaluation return, in seed order:")
-	fmt.Fprintln(bw)
-	for _, r := range rows {
-		fmt.Fprintf(bw, "- %s: %s\n", mdCell(r.label()), perSeed(r.PerSeed))
-	}
-	if len(notes) > 0 {
-		fmt.Fprintln(bw)
-		for _, n := range notes {
-			fmt.Fprintf(bw, "- %s\n", oneLine(n))
-		}
-	}
-	return bw.Flush()
 }
 
 func perSeed(xs []float64) string {
