@@ -14,7 +14,7 @@ import os
 import sys
 
 TASKS = sys.argv[1:] or ["pong", "hopper", "walker2d", "ant", "halfcheetah"]
-VARIANTS = ["ultra-a", "ultra-r", "ultra-ra", "random", "rice", "llm-rnd", "rnd", "placebo"]
+VARIANTS = ["ultra-a", "ultra-r", "ultra-ra", "ultra-i", "ultra-ia", "random", "rice", "llm-rnd", "rnd", "placebo"]
 PAPER = {"pong": "ULTRA-RA above each single signal and the baselines",
          "hopper": "ULTRA-RA above each single signal and the baselines",
          "walker2d": "ULTRA-RA above each single signal and the baselines",
