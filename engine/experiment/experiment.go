@@ -989,6 +989,3 @@ func roundTo(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(x*p) / p
 }
-
-// jsonIndent is json.MarshalIndent with two spaces.
-func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
