@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/traj"
@@ -49,16 +48,7 @@ func ParseMatchSpace(s string) (MatchSpace, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("match space %q: want one of %s", s, joinSpaces())
-}
-
-// joinSpaces lists the match spaces, comma-separated, for messages.
-func joinSpaces() string {
-	names := make([]string, len(MatchSpaces))
-	for i, m := range MatchSpaces {
-		names[i] = string(m)
-	}
-	return strings.Join(names, ", ")
+	return "", fmt.Errorf("match space %q: want one of %s", s, joinNames(MatchSpaces))
 }
 
 // MatchWeights returns the per-dimension weights of space for spec's
@@ -114,7 +104,7 @@ func MatchWeights(space MatchSpace, spec env.Spec, mean, std []float64, trajs []
 		}
 		return w, nil
 	}
-	return nil, fmt.Errorf("match space %q: want one of %s", space, joinSpaces())
+	return nil, fmt.Errorf("match space %q: want one of %s", space, joinNames(MatchSpaces))
 }
 
 // Calibration is how a radius was fitted to a target hit rate.

@@ -190,10 +190,7 @@ func hopperAnnotations(t *testing.T) (env.Spec, []traj.Trajectory, []advisor.Ann
 // calibration states, or with live annotation alone, it is an error.
 func TestSetupCalibratesRadius(t *testing.T) {
 	spec, trajs, anns := hopperAnnotations(t)
-	rms := ppo.RMSState{Mean: make([]float64, 11), Var: make([]float64, 11), Count: 1}
-	for j := range rms.Var {
-		rms.Var[j] = 1
-	}
+	rms := ppo.RMSState{Mean: make([]float64, 11), Var: ones(11), Count: 1}
 	var calib []float32
 	for _, tr := range trajs {
 		calib = append(calib, tr.Obs...)
@@ -233,10 +230,7 @@ func TestSetupCalibratesRadius(t *testing.T) {
 // here) and the advisor's reward of the suggestion is paid.
 func TestUltraRARICEActsOnResetVisits(t *testing.T) {
 	spec, _, anns := hopperAnnotations(t)
-	rms := ppo.RMSState{Mean: make([]float64, 11), Var: make([]float64, 11), Count: 1}
-	for j := range rms.Var {
-		rms.Var[j] = 1
-	}
+	rms := ppo.RMSState{Mean: make([]float64, 11), Var: ones(11), Count: 1}
 	s, err := NewSetup(rms, spec, Options{Variant: UltraRARICE, Settings: with(Settings{Alpha: 0.1, Radius: 1e-4, OverrideProb: 1, OverrideEnd: 1, ResetProb: 1}), Annotations: anns, Seed: 3})
 	if err != nil {
 		t.Fatal(err)

@@ -248,10 +248,7 @@ func TestPlaceboAndRadiusSeed(t *testing.T) {
 	}
 	obs := trajs[0].ObsAt(3)
 	anns := []advisor.Annotation{{Episode: "epa", Step: 3, Obs: obs, Action: []float32{0.5, 0.5, 0.5}, Reward: -0.5}}
-	rms := ppo.RMSState{Mean: make([]float64, 11), Var: make([]float64, 11)}
-	for i := range rms.Var {
-		rms.Var[i] = 1
-	}
+	rms := ppo.RMSState{Mean: make([]float64, 11), Var: ones(11)}
 	setup := func(v Variant, seed, radiusSeed uint64) *Setup {
 		s, err := NewSetup(rms, spec, Options{Variant: v, Settings: with(Settings{Alpha: 0.1, RadiusQuantile: 0.5, OverrideProb: 1, RewardOn: RewardOnState}), Seed: seed, RadiusSeed: radiusSeed, Annotations: anns, Trajectories: trajs})
 		if err != nil {
@@ -392,10 +389,7 @@ func TestRewardJudgesExecutedAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rms := ppo.RMSState{Mean: make([]float64, 11), Var: make([]float64, 11), Count: 1}
-	for j := range rms.Var {
-		rms.Var[j] = 1
-	}
+	rms := ppo.RMSState{Mean: make([]float64, 11), Var: ones(11), Count: 1}
 	ann := advisor.Annotation{Episode: "e", Obs: make([]float32, 11), Action: []float32{0, 0, 0}, Taken: []float32{1, 1, 1}, Reward: 0.5}
 	s, err := NewSetup(rms, spec, Options{Variant: UltraR, Settings: with(Settings{Alpha: 0.1, Radius: 1e9, RewardOn: RewardOnAction}), Annotations: []advisor.Annotation{ann}})
 	if err != nil {

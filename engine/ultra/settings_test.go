@@ -144,10 +144,7 @@ func TestResetterCountsOnlyRestored(t *testing.T) {
 // and pays no bonus, though it looks the states up (its dose).
 func TestImitationPullsTowardSuggestions(t *testing.T) {
 	spec, _, anns := hopperAnnotations(t)
-	rms := ppo.RMSState{Mean: make([]float64, 11), Var: make([]float64, 11), Count: 1}
-	for j := range rms.Var {
-		rms.Var[j] = 1
-	}
+	rms := ppo.RMSState{Mean: make([]float64, 11), Var: ones(11), Count: 1}
 	for i := range anns {
 		anns[i].Action = []float32{0.8, -0.8, 0.8}
 	}
@@ -198,10 +195,7 @@ func TestImitationPullsTowardSuggestions(t *testing.T) {
 // the hit windows; without it the radius stays.
 func TestRecalibrateHoldsTheTarget(t *testing.T) {
 	spec, trajs, anns := hopperAnnotations(t)
-	rms := ppo.RMSState{Mean: make([]float64, 11), Var: make([]float64, 11), Count: 1}
-	for j := range rms.Var {
-		rms.Var[j] = 1
-	}
+	rms := ppo.RMSState{Mean: make([]float64, 11), Var: ones(11), Count: 1}
 	var calib []float32
 	for _, tr := range trajs {
 		calib = append(calib, tr.Obs...)

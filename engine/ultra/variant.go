@@ -134,10 +134,13 @@ func ParseVariant(s string) (Variant, error) {
 }
 
 // VariantNames lists the variants, comma-separated, for messages and help.
-func VariantNames() string {
-	names := make([]string, len(Variants))
-	for i, v := range Variants {
-		names[i] = string(v)
+func VariantNames() string { return joinNames(Variants) }
+
+// joinNames lists names, comma-separated, for messages.
+func joinNames[T ~string](xs []T) string {
+	names := make([]string, len(xs))
+	for i, x := range xs {
+		names[i] = string(x)
 	}
 	return strings.Join(names, ", ")
 }

@@ -8,10 +8,10 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
+	"github.com/ultra-rl/ultra/engine/eval/evaltest"
 	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
-	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
 // checkpoint is a freshly initialised policy of spec (what the expert is
@@ -40,9 +40,12 @@ func checkpoint(t *testing.T, spec env.Spec, logStd float32) *ppo.Checkpoint {
 	return ck
 }
 
-// episodes collects n episodes of spec under policy p.
+// episodes collects n episodes of spec under policy p, with snapshots.
 func episodes(t *testing.T, spec env.Spec, p eval.Policy, n int) []traj.Trajectory {
 	t.Helper()
+	if spec.ID == "hopper" {
+		return evaltest.Collect(t, "hopper", p, n, true)
+	}
 	v, err := env.New(spec, env.Config{NumEnvs: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +64,7 @@ func episodes(t *testing.T, spec env.Spec, p eval.Policy, n int) []traj.Trajecto
 // the expert's standard deviations, the suggestion's reward 1; the chosen
 // steps are the window's largest departures.
 func TestExpertAnnotations(t *testing.T) {
-	spec, _ := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
+	spec := evaltest.Spec(t, "hopper")
 	ck := checkpoint(t, spec, -0.5)
 	trajs := episodes(t, spec, eval.Random{Space: spec.Action, Rng: rand.New(rand.NewPCG(3, 3))}, 3)
 	a, err := New(spec, ck, Config{MaxCritical: 4, Window: 20})
@@ -149,7 +152,7 @@ func TestExpertAnnotations(t *testing.T) {
 // deterministic policy) departs by nothing, so every reward is 1; and an
 // episode without a fall is searched in its lowest-return stretch.
 func TestExpertAgreesWithItself(t *testing.T) {
-	spec, _ := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
+	spec := evaltest.Spec(t, "hopper")
 	ck := checkpoint(t, spec, 0)
 	pol, _ := ppo.NewPolicy(ck, spec, true, 0)
 	defer pol.Close()
@@ -210,7 +213,7 @@ func TestExpertDiscreteAndErrors(t *testing.T) {
 			t.Errorf("the expert's own index earned %v", ann.Reward)
 		}
 	}
-	hopper, _ := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
+	hopper := evaltest.Spec(t, "hopper")
 	if _, err := New(hopper, ck, DefaultConfig()); err == nil || !strings.Contains(err.Error(), "same task") {
 		t.Errorf("an expert of pong for hopper: %v", err)
 	}
