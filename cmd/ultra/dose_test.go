@@ -26,6 +26,12 @@ func TestMatchingFlagErrors(t *testing.T) {
 		{"dose with a radius", []string{"experiment", "--out", dir, "--radius", "0.5", "--dose", "target-hit-rate=1%"}, "leave the radius unset"},
 		{"dose in a sweep", []string{"sweep", "plan", "--out", dir, "--dose", "target-hit-rate=1%"}, "ultra experiment --dose"},
 		{"match without files", []string{"match"}, "required"},
+		{"expert without a checkpoint", []string{"experiment", "--out", dir, "--advisor", "expert"}, "--expert CHECKPOINT"},
+		{"expert missing", []string{"experiment", "--out", dir, "--advisor", "expert", "--expert", filepath.Join(dir, "none.bin")}, "expert advisor's checkpoint"},
+		{"imitation on the GPU", []string{"experiment", "--out", dir, "--variants", "ppo,ultra-i", "--device", "cuda"}, "only the CPU networks have"},
+		{"negative imitation", []string{"experiment", "--out", dir, "--imitation", "-1"}, "imitation weight β = -1"},
+		{"recalibrate without target", []string{"experiment", "--out", dir, "--radius", "0.3", "--recalibrate-every", "2"}, "target hit rate to hold"},
+		{"anneal sentinel", []string{"experiment", "--out", dir, "--anneal-steps", "-1"}, "anneal steps = -1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runCLI(t, tc.args...)
