@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -129,5 +130,51 @@ func TestExperimentWithoutCurves(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "curves.png")); err == nil {
 		t.Error("curves.png written without curves")
+	}
+}
+
+// TestExpertImitationExperiment: the expert advisor annotates from its
+// checkpoint, ultra-i and ultra-ia refine with the imitation term, the
+// table marks them as this project's and names the advisor, and each run's
+// summary counts its demonstrations.
+func TestExpertImitationExperiment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("experiment test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	ck := filepath.Join(dir, "agent")
+	var out, log bytes.Buffer
+	if err := runCommand([]string{"train", "--env", "hopper", "--steps", "2048", "--out", ck, "--metrics-addr", ""}, &out, &log); err != nil {
+		t.Fatal(err, log.String())
+	}
+	exp := filepath.Join(dir, "exp")
+	args := []string{"experiment", "--env", "hopper", "--checkpoint", filepath.Join(ck, "checkpoint.bin"), "--out", exp,
+		"--collect-episodes", "3", "--advisor", "expert", "--expert", filepath.Join(ck, "checkpoint.bin"),
+		"--variants", "ppo,ultra-i,ultra-ia", "--seeds", "1", "--refine-steps", "2048", "--eval-episodes", "1", "--metrics-addr", ""}
+	if err := runCommand(args, &out, &log); err != nil {
+		t.Fatal(err, log.String())
+	}
+	md := out.String()
+	for _, want := range []string{"| ultra-i † | 1 |", "| ultra-ia † | 1 |", "Advisor: expert (the policy of checkpoint", "imitation weight β 1"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the table lacks %q:\n%s", want, md)
+		}
+	}
+	anns, err := os.ReadFile(filepath.Join(exp, "annotate", "expert.jsonl"))
+	if err != nil || !strings.Contains(string(anns), `"source":"expert"`) {
+		t.Fatalf("expert annotations: %v", err)
+	}
+	for _, v := range []string{"ultra-i", "ultra-ia"} {
+		b, err := os.ReadFile(filepath.Join(exp, "refine", v+"-s1", "modulator.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum struct {
+			Demonstrations int `json:"demonstrations"`
+			Overrides      int `json:"overrides"`
+		}
+		if err := json.Unmarshal(b, &sum); err != nil || sum.Demonstrations == 0 || sum.Overrides != 0 {
+			t.Errorf("%s summary: %+v, %v", v, sum, err)
+		}
 	}
 }
