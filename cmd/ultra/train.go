@@ -53,7 +53,6 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("train: %w", err)
 	}
 	var rr *run.Run
-	var hooks ppo.Hooks
 	var met *metrics.Metrics
 	stopMetrics := func() {}
 	// startMetrics runs once the config (and so the env) is known.
@@ -63,18 +62,13 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		stopMetrics = stop
-		if met, err = runMetrics(reg, metrics.Labels{Run: filepath.Base(*out), Env: cfg.Env, Variant: "train"}); err != nil {
-			return err
-		}
-		if met != nil {
-			hooks.EpisodeEnd = met.Episode
-		}
-		return nil
+		met, err = runMetrics(reg, metrics.Labels{Run: filepath.Base(*out), Env: cfg.Env, Variant: "train"})
+		return err
 	}
 	if *resume {
-		rr, err = resumeRun(fs, *out, &cfg, cf, logger, startMetrics, &hooks)
+		rr, err = resumeRun(fs, *out, &cfg, cf, logger, startMetrics)
 	} else {
-		rr, err = startRun(*out, &cfg, cf, *configPath, startMetrics, &hooks)
+		rr, err = startRun(*out, &cfg, cf, *configPath, startMetrics)
 	}
 	defer func() { stopMetrics() }()
 	if err != nil {
@@ -106,7 +100,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func() error, hooks *ppo.Hooks) (*run.Run, error) {
+func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func() error) (*run.Run, error) {
 	if _, err := os.Stat(filepath.Join(out, run.CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run: pass --resume to continue it, or choose another --out", out)
 	}
@@ -127,10 +121,10 @@ func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath strin
 	if err := startMetrics(); err != nil {
 		return nil, err
 	}
-	return run.Start(out, *cfg, spec, *hooks)
+	return run.Start(out, *cfg, spec, ppo.Hooks{})
 }
 
-func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func() error, hooks *ppo.Hooks) (*run.Run, error) {
+func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func() error) (*run.Run, error) {
 	var bad []string
 	fs.Visit(func(f *flag.Flag) {
 		if !strings.Contains(" "+resumeFlags+" ", " "+f.Name+" ") {
@@ -167,7 +161,7 @@ func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configflags.Se
 	if err := startMetrics(); err != nil {
 		return nil, err
 	}
-	return run.Resume(out, ck, spec, *hooks)
+	return run.Resume(out, ck, spec, ppo.Hooks{})
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {

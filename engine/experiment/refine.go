@@ -360,9 +360,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 		setup.Calibration = st.Calibration // a resumed run's
 	}
 	hooks := setup.Hooks
-	if met != nil {
-		hooks.EpisodeEnd = met.Episode
-	}
+	setup.AdvisorObserved = r.Live != nil && r.Live.Name == "llm"
 	var rr *run.Run
 	if r.Resume {
 		rr, err = run.ResumeWith(r.Out, j.ck, spec, hooks, ppo.Resume)
@@ -397,19 +395,8 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 		fields = append(fields, "target_hit_rate", c.Target, "calibrated_hit_rate", roundTo(c.HitRate, 5), "calibration_states", c.States)
 	}
 	r.Logger.Info("refining", fields...)
-	onIter := func(st ppo.IterStats, last float64) {
-		if err := setup.Observe(st.GlobalStep); err != nil {
-			// The radius stays as it was: a missed recalibration is logged,
-			// never fatal to a long run.
-			r.Logger.Warn("radius not recalibrated", "err", err)
-		}
-		if r.OnIteration != nil {
-			r.OnIteration(st, last)
-		}
-	}
 	res.Loop, err = run.Loop(ctx, rr.Trainer, run.Options{Dir: r.Out, Every: r.Every, Shutdown: r.Shutdown, Logger: r.Logger,
-		Quiet: r.Quiet, OnIteration: onIter, Extra: setup.LogFields, Metrics: met, Stage: setup.Stage,
-		Table: setup.Table, AdvisorObserved: r.Live != nil && r.Live.Name == "llm"})
+		Quiet: r.Quiet, OnIteration: r.OnIteration, Metrics: met, Extension: setup})
 	res.Summary = setup.Summary()
 	if werr := ultra.WriteSummary(filepath.Join(r.Out, ultra.SummaryFile), res.Summary); werr != nil {
 		err = errors.Join(err, fmt.Errorf("refine: %w", werr))

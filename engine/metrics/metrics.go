@@ -43,6 +43,9 @@ const (
 	KindOverrides = "overrides" // steps whose action the modulator replaced
 	KindBonuses   = "bonuses"   // steps given a non-zero reward bonus
 	KindResets    = "resets"    // episodes started from a critical-state snapshot
+	// KindFailedResets counts critical-state snapshots the env could not
+	// restore (those episodes started fresh).
+	KindFailedResets = "failed_resets"
 )
 
 // Advisor request outcomes (the outcome label of ultra_advisor_requests_total).
@@ -90,6 +93,7 @@ const (
 	namePPOLearningRate = "ultra_ppo_learning_rate"
 	namePPOGradNorm     = "ultra_ppo_grad_norm"
 	namePPOEpochs       = "ultra_ppo_epochs"
+	namePPOImitation    = "ultra_ppo_imitation_loss"
 
 	nameModEvents  = "ultra_modulator_events_total"
 	nameModLookups = "ultra_modulator_lookups_total"
@@ -119,7 +123,7 @@ var names = []string{
 	nameTrainIteration, nameTrainSPS, nameTrainRolloutSec, nameTrainUpdateSec,
 	nameTrainReturn, nameTrainLength, nameTrainReturnLast10,
 	namePPOPolicyLoss, namePPOValueLoss, namePPOEntropy, namePPOApproxKL, namePPOClipFraction,
-	namePPOExplainedVar, namePPOLearningRate, namePPOGradNorm, namePPOEpochs,
+	namePPOExplainedVar, namePPOLearningRate, namePPOGradNorm, namePPOEpochs, namePPOImitation,
 	nameModEvents, nameModLookups, nameModHits,
 	nameAdvRequests, nameAdvDuration, nameAdvTokens, nameAdvCacheHits, nameAdvRejected,
 	nameAdvQueueDepth, nameAdvDropped, nameAdvAnnotated, nameAdvFailed, nameAdvBudgetSpent,
@@ -161,6 +165,8 @@ type IterationStats struct {
 	Overrides     int     // steps whose action the modulator replaced this iteration
 	Bonuses       int     // steps given a non-zero reward bonus this iteration
 	Resets        int     // episodes started from a critical-state snapshot this iteration
+	FailedResets  int     // critical-state snapshots that could not be restored this iteration
+	ImitationLoss float64 // the behaviour-cloning term of the loss, before its weight (imitating variants)
 	PhysicsResets int64   // cumulative episodes cut short by unstable physics
 	PolicyLoss    float64 // PPO clipped policy loss
 	ValueLoss     float64 // PPO value loss
@@ -204,6 +210,7 @@ type Metrics struct {
 
 	policyLoss, valueLoss, entropy, approxKL, clipFrac prometheus.Gauge
 	explainedVar, learningRate, gradNorm, epochs       prometheus.Gauge
+	imitationLoss                                      prometheus.Gauge
 
 	modEvents           *prometheus.CounterVec
 	modLookups, modHits prometheus.Counter
@@ -290,6 +297,7 @@ func New(reg prometheus.Registerer, l Labels) (*Metrics, error) {
 	m.learningRate = gauge(namePPOLearningRate, "Learning rate of the last update.")
 	m.gradNorm = gauge(namePPOGradNorm, "Gradient norm (before clipping) of the last update.")
 	m.epochs = gauge(namePPOEpochs, "Update epochs run in the last update (fewer after a target-KL stop).")
+	m.imitationLoss = gauge(namePPOImitation, "Behaviour-cloning term of the last update's loss, before its weight (ultra-i, ultra-ia; 0 otherwise).")
 
 	m.modEvents = counterVec(nameModEvents, "Modulator interventions by kind.", "kind")
 	m.modLookups = counter(nameModLookups, "Critical-state table lookups by the modulator.")
@@ -314,7 +322,7 @@ func New(reg prometheus.Registerer, l Labels) (*Metrics, error) {
 
 	// Series of the closed label sets exist from the start, so rate() and
 	// increase() see their first events.
-	for _, k := range []string{KindOverrides, KindBonuses, KindResets} {
+	for _, k := range []string{KindOverrides, KindBonuses, KindResets, KindFailedResets} {
 		m.modEvents.WithLabelValues(k)
 	}
 	for _, o := range []string{OutcomeOK, OutcomeError, OutcomeTimeout, OutcomeRateLimited, OutcomeCacheHit, OutcomeBudget} {
@@ -330,7 +338,7 @@ func New(reg prometheus.Registerer, l Labels) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.envSteps, m.episodes, m.physicsResets,
 		m.iteration, m.sps, m.rolloutSec, m.updateSec, m.returnLast10, m.episodicReturn, m.episodeLength,
-		m.policyLoss, m.valueLoss, m.entropy, m.approxKL, m.clipFrac, m.explainedVar, m.learningRate, m.gradNorm, m.epochs,
+		m.policyLoss, m.valueLoss, m.entropy, m.approxKL, m.clipFrac, m.explainedVar, m.learningRate, m.gradNorm, m.epochs, m.imitationLoss,
 		m.modEvents, m.modLookups, m.modHits,
 		m.advRequests, m.advDuration, m.advTokens, m.advCacheHits, m.advRejected,
 		m.advQueueDepth, m.advBudget, m.advDropped, m.advAnnotated, m.advFailed,
@@ -386,7 +394,7 @@ func add[T int | int64](c prometheus.Counter, n T) {
 //   - the gauges are set: iteration, steps per second, rollout and update
 //     time, mean return of the last 10 episodes, and the PPO policy, value
 //     and entropy losses, approx-KL, clip fraction, explained variance,
-//     learning rate, grad norm and epochs.
+//     learning rate, grad norm, epochs and the imitation term.
 func (m *Metrics) Iteration(st IterationStats) {
 	m.mu.Lock()
 	var steps int64
@@ -406,6 +414,7 @@ func (m *Metrics) Iteration(st IterationStats) {
 	add(m.modEvents.WithLabelValues(KindOverrides), st.Overrides)
 	add(m.modEvents.WithLabelValues(KindBonuses), st.Bonuses)
 	add(m.modEvents.WithLabelValues(KindResets), st.Resets)
+	add(m.modEvents.WithLabelValues(KindFailedResets), st.FailedResets)
 
 	m.iteration.Set(float64(st.Iteration))
 	m.sps.Set(st.SPS)
@@ -421,6 +430,7 @@ func (m *Metrics) Iteration(st IterationStats) {
 	m.learningRate.Set(st.LearningRate)
 	m.gradNorm.Set(st.GradNorm)
 	m.epochs.Set(float64(st.Epochs))
+	m.imitationLoss.Set(st.ImitationLoss)
 }
 
 // Episode records one finished training episode in the

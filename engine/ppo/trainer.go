@@ -54,9 +54,6 @@ type Hooks struct {
 	// before each step (one state copy per step), so that annotations made
 	// from them can restart episodes there (RICE).
 	Snapshots bool
-	// EpisodeEnd, when set, receives each finished episode's return and
-	// length (cheap, unlike OnEpisode: no trajectory is recorded).
-	EpisodeEnd func(ret float64, length int)
 	// Resetter, when set, may restart ended episodes at stored simulator
 	// states (RICE's mixed initial distribution).
 	Resetter StateResetter
@@ -113,9 +110,19 @@ type IterStats struct {
 	Resets        int     `json:"resets"`                   // episodes started from a Resetter's snapshot
 	FailedResets  int     `json:"failed_resets,omitempty"`  // snapshots that could not be restored (the episode started fresh)
 	ImitationLoss float64 `json:"imitation_loss,omitempty"` // the behaviour-cloning term before its weight (Hooks.Imitation)
-	PhysicsResets int64   `json:"physics_resets"`           // cumulative
-	RolloutSec    float64 `json:"rollout_seconds"`
-	UpdateSec     float64 `json:"update_seconds"`
+	// Finished holds the return and length of each episode finished this
+	// iteration, for per-episode metrics; it aliases the trainer's buffer
+	// and is valid until the next Iterate.
+	Finished      []EpisodeEnd `json:"-"`
+	PhysicsResets int64        `json:"physics_resets"` // cumulative
+	RolloutSec    float64      `json:"rollout_seconds"`
+	UpdateSec     float64      `json:"update_seconds"`
+}
+
+// EpisodeEnd is one finished training episode.
+type EpisodeEnd struct {
+	Return float64
+	Length int
 }
 
 // Trainer runs PPO. It is not safe for concurrent use.
@@ -156,8 +163,9 @@ type Trainer struct {
 	demoObs, demoAct []float32   // the demonstrations as the networks get them
 
 	builders []*traj.Trajectory
-	snaps    [][]float64 // per env, the simulator state before the current step (Hooks.Snapshots)
-	last10   []float64   // returns of the most recent finished episodes, at most 10
+	snaps    [][]float64  // per env, the simulator state before the current step (Hooks.Snapshots)
+	last10   []float64    // returns of the most recent finished episodes, at most 10
+	finished []EpisodeEnd // the episodes finished in the current iteration
 
 	stop atomic.Bool // set by Stop: abandon the current iteration
 }
@@ -386,6 +394,7 @@ func (t *Trainer) Iterate() (IterStats, error) {
 		return IterStats{}, fmt.Errorf("ppo: the step budget (%d steps, %d iterations) is spent", t.cfg.TotalSteps, t.cfg.Iterations())
 	}
 	st := IterStats{Iteration: t.iteration + 1}
+	t.finished = t.finished[:0]
 	start := time.Now()
 	var retSum, lenSum float64
 	for s := 0; s < t.T; s++ {
@@ -411,6 +420,7 @@ func (t *Trainer) Iterate() (IterStats, error) {
 	st.GlobalStep = t.globalStep
 	st.SPS = float64(t.T*t.n) / time.Since(start).Seconds()
 	st.PhysicsResets = t.env.Stats().PhysicsResets
+	st.Finished = t.finished
 	st.Return10 = math.NaN()
 	if len(t.last10) > 0 {
 		st.Return10 = 0
@@ -478,9 +488,7 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 				t.last10 = t.last10[1:]
 			}
 			t.last10 = append(t.last10, res.EpisodeReturn[i])
-			if t.hooks.EpisodeEnd != nil {
-				t.hooks.EpisodeEnd(res.EpisodeReturn[i], res.EpisodeLength[i])
-			}
+			t.finished = append(t.finished, EpisodeEnd{Return: res.EpisodeReturn[i], Length: res.EpisodeLength[i]})
 		}
 	}
 	if t.cfg.NormReward {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
-	"github.com/ultra-rl/ultra/engine/ultra"
 )
 
 // Options configures Loop.
@@ -32,18 +31,27 @@ type Options struct {
 	// progress instead).
 	Quiet bool
 	// OnIteration, when set, is called after each iteration with its
-	// statistics and the latest mean return of the last 10 episodes.
+	// statistics and the latest mean return of the last 10 episodes (a
+	// progress display).
 	OnIteration func(st ppo.IterStats, lastReturn float64)
-	// Extra adds fields to each iteration's log line (e.g. modulator counts).
-	Extra func() []any
-	// Optional instrumentation.
+	// Metrics, when set, receives every iteration's statistics, each
+	// finished episode, the checkpoint writes and the extension's series.
 	Metrics *metrics.Metrics
-	Stage   *ultra.Stage
-	Table   *ultra.Table
-	// AdvisorObserved: the advisor reports requests, tokens and cache hits
-	// to Metrics itself (llm with ObserveRequests); only rejections come
-	// from the stage's totals.
-	AdvisorObserved bool
+	// Extension, when set, is what the run adds to PPO (ultra.Setup).
+	Extension Extension
+}
+
+// Extension is what a run adds to the training loop beyond PPO — ULTRA's
+// machinery (ultra.Setup) implements it — through one seam: it sees every
+// finished iteration, adds fields to its log line and exports its series.
+type Extension interface {
+	// Observe is told each finished iteration, before its log line. An
+	// error is logged and the run goes on.
+	Observe(st ppo.IterStats) error
+	// LogFields are added to each iteration's log line.
+	LogFields() []any
+	// Export writes the extension's series to m after each iteration.
+	Export(m *metrics.Metrics)
 }
 
 // Result summarises a finished (or stopped) loop.
@@ -133,6 +141,11 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 		if err := mw.write(st); err != nil {
 			return finish(), fmt.Errorf("metrics: %w", err)
 		}
+		if o.Extension != nil {
+			if err := o.Extension.Observe(st); err != nil {
+				o.Logger.Warn("extension", "iter", st.Iteration, "err", err)
+			}
+		}
 		o.observe(st)
 		if o.OnIteration != nil {
 			o.OnIteration(st, res.LastReturn)
@@ -143,8 +156,8 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 				"pg_loss", round(st.PolicyLoss, 5), "v_loss", round(st.ValueLoss, 5), "entropy", round(st.Entropy, 4),
 				"approx_kl", round(st.ApproxKL, 5), "clipfrac", round(st.ClipFrac, 4),
 				"explained_var", round(st.ExplainedVar, 3), "lr", st.LearningRate}
-			if o.Extra != nil {
-				fields = append(fields, o.Extra()...)
+			if o.Extension != nil {
+				fields = append(fields, o.Extension.LogFields()...)
 			}
 			o.Logger.Info("iteration", fields...)
 		}
@@ -182,24 +195,18 @@ func (o *Options) save(ck *ppo.Checkpoint) error {
 	return nil
 }
 
-// observe feeds one iteration to the Prometheus metrics.
+// observe feeds one iteration to the Prometheus metrics: its statistics,
+// each episode it finished, and the extension's series.
 func (o *Options) observe(st ppo.IterStats) {
 	if o.Metrics == nil {
 		return
 	}
 	o.Metrics.Iteration(iterationMetrics(st))
-	if o.Stage != nil {
-		ss := o.Stage.Stats()
-		o.Metrics.Stage(stageMetrics(ss))
-		r := ss.Report
-		if o.AdvisorObserved {
-			r.PromptTokens, r.CompletionTokens, r.CacheHits = 0, 0, 0 // counted per request already
-		}
-		o.Metrics.AdvisorTotals(advisorMetrics(r))
+	for _, e := range st.Finished {
+		o.Metrics.Episode(e.Return, e.Length)
 	}
-	if o.Table != nil {
-		o.Metrics.TableHits(o.Table.HitRate())
-		o.Metrics.TableEntries(o.Table.Len())
+	if o.Extension != nil {
+		o.Extension.Export(o.Metrics)
 	}
 }
 

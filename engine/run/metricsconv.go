@@ -1,70 +1,35 @@
 package run
 
 import (
-	"github.com/ultra-rl/ultra/engine/advisor"
+	"reflect"
+
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
-	"github.com/ultra-rl/ultra/engine/ultra"
 )
 
 // The metrics package takes plain values and imports no other engine
-// package; these functions fill its inputs from the trainer's, the
-// annotation stage's and the advisor's statistics.
+// package. iterationMetrics fills its iteration input from the trainer's
+// statistics by field name, so a counter added to ppo.IterStats reaches
+// Prometheus as soon as metrics.IterationStats has a field of that name
+// (TestEveryIterStatReachesMetrics fails until it has, and until
+// Metrics.Iteration exports it).
 
-// iterationMetrics is st as metrics.Metrics.Iteration takes it.
+// notExported are the ppo.IterStats fields metrics.IterationStats does not
+// mirror: the episodes' mean return and length (the loop records each
+// episode in the histograms instead, from Finished).
+var notExported = map[string]bool{"ReturnMean": true, "LengthMean": true, "Finished": true}
+
+// iterationMetrics is st as metrics.Metrics.Iteration takes it: every
+// field of the same name and type.
 func iterationMetrics(st ppo.IterStats) metrics.IterationStats {
-	return metrics.IterationStats{
-		Iteration:     st.Iteration,
-		GlobalStep:    st.GlobalStep,
-		SPS:           st.SPS,
-		RolloutSec:    st.RolloutSec,
-		UpdateSec:     st.UpdateSec,
-		Return10:      st.Return10,
-		Episodes:      st.Episodes,
-		Overrides:     st.Overrides,
-		Bonuses:       st.Bonuses,
-		Resets:        st.Resets,
-		PhysicsResets: st.PhysicsResets,
-		PolicyLoss:    st.PolicyLoss,
-		ValueLoss:     st.ValueLoss,
-		Entropy:       st.Entropy,
-		ApproxKL:      st.ApproxKL,
-		ClipFrac:      st.ClipFrac,
-		ExplainedVar:  st.ExplainedVar,
-		LearningRate:  st.LearningRate,
-		GradNorm:      st.GradNorm,
-		Epochs:        st.Epochs,
-	}
-}
-
-// stageMetrics is st as metrics.Metrics.Stage takes it: the stage's
-// counts, with the failed batches and the budget flag of its advisor
-// report (the budget is spent when either the stage or the advisor says so).
-func stageMetrics(st ultra.StageStats) metrics.StageStats {
-	return metrics.StageStats{
-		QueueDepth:      st.QueueDepth,
-		Dropped:         st.Dropped,
-		Annotated:       st.Annotated,
-		Added:           st.Added,
-		Failed:          int64(st.Report.Failed),
-		BudgetExhausted: st.BudgetReached || st.Report.BudgetExhausted,
-	}
-}
-
-// advisorMetrics is r's tokens, cache hits and rejections as
-// metrics.Metrics.AdvisorTotals takes them.
-func advisorMetrics(r advisor.Report) metrics.AdvisorReport {
-	var rejected map[string]int64
-	if len(r.Rejected) > 0 {
-		rejected = make(map[string]int64, len(r.Rejected))
-		for k, n := range r.Rejected {
-			rejected[k] = int64(n)
+	var out metrics.IterationStats
+	src := reflect.ValueOf(st)
+	dst := reflect.ValueOf(&out).Elem()
+	for i := 0; i < dst.NumField(); i++ {
+		f := dst.Type().Field(i)
+		if v := src.FieldByName(f.Name); v.IsValid() && v.Type() == f.Type {
+			dst.Field(i).Set(v)
 		}
 	}
-	return metrics.AdvisorReport{
-		PromptTokens:     int64(r.PromptTokens),
-		CompletionTokens: int64(r.CompletionTokens),
-		CacheHits:        int64(r.CacheHits),
-		Rejected:         rejected,
-	}
+	return out
 }

@@ -218,7 +218,7 @@ func TestRecalibrateHoldsTheTarget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Observe(st.GlobalStep); err != nil {
+			if err := s.Observe(st); err != nil {
 				t.Fatal(err)
 			}
 		}

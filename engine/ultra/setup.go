@@ -10,6 +10,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
@@ -62,6 +63,10 @@ type Setup struct {
 	Resetter    *Resetter  // the variants that restart episodes
 	Stage       *Stage     // live annotation
 	Hooks       ppo.Hooks
+	// AdvisorObserved says the live advisor reports its requests, tokens
+	// and cache hits to the metrics itself (llm), so Export sends only the
+	// stage's rejections and batch counts.
+	AdvisorObserved bool
 
 	actDim     int
 	trace      []HitWindow
@@ -202,12 +207,13 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	return s, nil
 }
 
-// Observe closes a hit-rate window at env step step (call it once per
-// iteration, after the iteration): Summary reports each window, so the hit
-// rate can be followed as the policy moves away from the one the radius was
-// fitted to. With Settings.RecalibrateEvery, every that many iterations the
-// radius is fitted again to the states the last iteration visited.
-func (s *Setup) Observe(step int64) error {
+// Observe implements run.Extension: it closes a hit-rate window at the
+// iteration's env step (Summary reports each window, so the hit rate can be
+// followed as the policy moves away from the one the radius was fitted to)
+// and, with Settings.RecalibrateEvery, every that many iterations fits the
+// radius again to the states the iteration visited.
+func (s *Setup) Observe(it ppo.IterStats) error {
+	step := it.GlobalStep
 	h, l := s.Table.HitRate()
 	s.trace = append(s.trace, HitWindow{Step: step, Lookups: l - s.lastLooks, Hits: h - s.lastHits, Radius: s.Table.Radius()})
 	s.lastHits, s.lastLooks = h, l
@@ -228,8 +234,9 @@ func (s *Setup) Observe(step int64) error {
 	return s.Table.SetRadius(c.Radius)
 }
 
-// LogFields are the table's live counters for a run's log lines: the
-// totals, and the hit rate of the last window (Observe).
+// LogFields implements run.Extension: the table's live counters for a
+// run's log lines, the totals and the hit rate of the last window
+// (Observe).
 func (s *Setup) LogFields() []any {
 	h, l := s.Table.HitRate()
 	fields := []any{"table", s.Table.Len(), "hits", h, "lookups", l}
@@ -242,6 +249,34 @@ func (s *Setup) LogFields() []any {
 		fields = append(fields, "annotated_batches", st.Annotated, "dropped_batches", st.Dropped)
 	}
 	return fields
+}
+
+// Export implements run.Extension: the table's hits, lookups and entries
+// and, when live, the annotation stage's and its advisor's totals (without
+// the requests, tokens and cache hits when the advisor reports them itself:
+// AdvisorObserved).
+func (s *Setup) Export(m *metrics.Metrics) {
+	m.TableHits(s.Table.HitRate())
+	m.TableEntries(s.Table.Len())
+	if s.Stage == nil {
+		return
+	}
+	st := s.Stage.Stats()
+	m.Stage(metrics.StageStats{QueueDepth: st.QueueDepth, Dropped: st.Dropped, Annotated: st.Annotated, Added: st.Added,
+		Failed: int64(st.Report.Failed), BudgetExhausted: st.BudgetReached || st.Report.BudgetExhausted})
+	r := st.Report
+	if s.AdvisorObserved {
+		r.PromptTokens, r.CompletionTokens, r.CacheHits = 0, 0, 0 // counted per request already
+	}
+	var rejected map[string]int64
+	if len(r.Rejected) > 0 {
+		rejected = make(map[string]int64, len(r.Rejected))
+		for k, n := range r.Rejected {
+			rejected[k] = int64(n)
+		}
+	}
+	m.AdvisorTotals(metrics.AdvisorReport{PromptTokens: int64(r.PromptTokens), CompletionTokens: int64(r.CompletionTokens),
+		CacheHits: int64(r.CacheHits), Rejected: rejected})
 }
 
 // Summary is what one refinement's ULTRA machinery did: the run's
