@@ -2,7 +2,7 @@
 // project's own prototypes.
 //
 // ultra loads libcuda.so.1 and libcublas.so.{13,12,11} with dlopen at run time
-// and binds exactly these symbols with dlsym, so building the `cuda` tag needs
+// and binds exactly these symbols with dlsym, so building the `ultracuda` tag needs
 // no CUDA package and one binary runs on CUDA 11, 12 and 13 drivers. The
 // symbol names are the ABI names (the `_v2` ones where cuda.h's macros map to
 // them). The types here only have to match the ABI: handles are pointers,

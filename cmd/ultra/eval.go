@@ -86,7 +86,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
-		sum := eval.Summarise(eps)
+		sum := eval.Summarize(eps)
 		st := v.Stats()
 		if *asJSON {
 			reports = append(reports, map[string]any{

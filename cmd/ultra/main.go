@@ -1,10 +1,18 @@
-// Command ultra is the ULTRA training engine's command line: list tasks,
-// train PPO agents, evaluate policies and benchmark the environments.
+// Command ultra is the ULTRA training engine's command line. It parses
+// flags, calls the engine packages and prints; `ultra` alone lists the
+// commands:
 //
-//	ultra envs
-//	ultra train --env hopper --steps 1000000 --seed 1 --out runs/hopper [--envs 1] [--config c.yaml] [--resume]
-//	ultra eval  --env hopper --policy random --episodes 10 [--seed 1] [--reset-noise X] [--json]
-//	ultra bench env --env hopper --envs 8 --steps 20000 [--json]
+//	ultra envs                  the tasks, their spaces and limits
+//	ultra train                 train a PPO agent
+//	ultra eval                  evaluate a baseline policy or a checkpoint
+//	ultra collect               record a policy's episodes as trajectories
+//	ultra annotate              have an advisor mark critical states
+//	ultra refine                fine-tune a checkpoint under one ULTRA variant
+//	ultra experiment            the whole pipeline, every variant × seed, with its report
+//	ultra sweep plan|unit|report|k8s|slurm   the experiment as cluster work units
+//	ultra report                one report across experiment directories
+//	ultra match                 measure the match spaces on a checkpoint's annotations
+//	ultra bench env|update      env steps per second, the PPO update's speed
 package main
 
 import (

@@ -129,8 +129,8 @@ type Summary struct {
 	MeanLength float64 `json:"mean_length"`
 }
 
-// Summarise computes a Summary of eps.
-func Summarise(eps []Episode) Summary {
+// Summarize computes a Summary of eps.
+func Summarize(eps []Episode) Summary {
 	s := Summary{Episodes: len(eps), MinReturn: math.Inf(1), MaxReturn: math.Inf(-1)}
 	if len(eps) == 0 {
 		return Summary{}

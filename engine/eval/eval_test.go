@@ -81,12 +81,12 @@ func TestRandomPolicyStaysInSpace(t *testing.T) {
 	}
 }
 
-func TestSummarise(t *testing.T) {
-	s := Summarise([]Episode{{Return: 1, Length: 10}, {Return: 3, Length: 20}})
+func TestSummarize(t *testing.T) {
+	s := Summarize([]Episode{{Return: 1, Length: 10}, {Return: 3, Length: 20}})
 	if s.MeanReturn != 2 || s.StdReturn != 1 || s.MinReturn != 1 || s.MaxReturn != 3 || s.MeanLength != 15 {
 		t.Fatalf("%+v", s)
 	}
-	if z := Summarise(nil); z.Episodes != 0 || math.IsNaN(z.MeanReturn) {
+	if z := Summarize(nil); z.Episodes != 0 || math.IsNaN(z.MeanReturn) {
 		t.Fatalf("%+v", z)
 	}
 }

@@ -183,7 +183,7 @@ func randomScore(spec env.Spec, episodes int, seed uint64) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return eval.Summarise(eps).MeanReturn, nil
+	return eval.Summarize(eps).MeanReturn, nil
 }
 
 func variantOrder(a *report.Aggregate) []string {

@@ -735,7 +735,7 @@ func (c *Config) refineOne(ctx context.Context, v ultra.Variant, seed uint64, ck
 	}
 	rr.Dose = loadDose(dir)
 	rr.Curve, err = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
-	c.Logger.Info("run finished", "run", name, "eval_mean", roundTo(eval.Summarise(eps).MeanReturn, 1))
+	c.Logger.Info("run finished", "run", name, "eval_mean", roundTo(eval.Summarize(eps).MeanReturn, 1))
 	return rr, err
 }
 

@@ -72,7 +72,7 @@ func (t legacyTuning) settings(spec env.Spec, steps int64) ultra.Settings {
 type Refinement struct {
 	Checkpoint string        // the sub-optimal agent
 	Out        string        // the run directory
-	Variant    ultra.Variant // ppo, ultra-a, ultra-r, ultra-ra, random or rice
+	Variant    ultra.Variant // one of ultra.Variants
 	Steps      int           // env steps of refinement
 	Seed       uint64
 	Envs       int    // parallel envs (0: the checkpoint's)

@@ -10,7 +10,7 @@ import (
 )
 
 // This file implements Backend on an NVIDIA GPU through package cuda (the
-// driver API, cuBLAS and the project's kernels; build tag `cuda`).
+// driver API, cuBLAS and the project's kernels; build tag `ultracuda`).
 //
 // Same networks, same maths. The parameters, their names, order, shapes
 // and initial values are those of [NewNative] (MLPs) or [NewGorgonia]

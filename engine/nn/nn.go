@@ -53,7 +53,7 @@ type Spec struct {
 	// the Nature-CNN actor-critic of CleanRL's ppo_atari.py instead of the
 	// two MLPs (see cnn.go): ObsDim must equal C*H*W, Discrete must be set,
 	// H and W must be at least 36, Hidden must be empty and Activation
-	// empty or "relu". The gorgonia and CUDA backends build it.
+	// empty or "relu". Every backend builds it (native, gorgonia, CUDA).
 	Image [3]int
 }
 

@@ -141,9 +141,9 @@ type Trainer struct {
 	iteration  int
 	globalStep int64
 
-	n, od, ad, T int
-	discrete     bool
-	logStd       []float32 // aliases the backend's parameter (continuous only)
+	numEnvs, obsDim, actDim, numSteps int
+	discrete                          bool
+	logStd                            []float32 // aliases the backend's parameter (continuous only)
 
 	// Rollout storage, step-major (t*N + i).
 	obs, actions             []float32
@@ -217,7 +217,7 @@ func New(cfg Config, spec env.Spec, hooks Hooks) (*Trainer, error) {
 		return nil, err
 	}
 	if cfg.NormObs {
-		t.obsRMS.Update(obs, t.n)
+		t.obsRMS.Update(obs, t.numEnvs)
 	}
 	t.observe(obs)
 	return t, nil
@@ -279,28 +279,28 @@ func rolloutEstimate(cfg Config, spec env.Spec) memlimit.Estimate {
 
 func (t *Trainer) alloc() {
 	c := t.cfg
-	t.n, t.od, t.T = c.NumEnvs, t.spec.Observation.Dim, c.NumSteps
+	t.numEnvs, t.obsDim, t.numSteps = c.NumEnvs, t.spec.Observation.Dim, c.NumSteps
 	t.discrete = t.spec.Action.IsDiscrete()
-	t.ad = t.spec.Action.Dim
-	distDim := t.ad
+	t.actDim = t.spec.Action.Dim
+	distDim := t.actDim
 	if t.discrete {
 		distDim = t.spec.Action.N
 	}
 	B := c.BatchSize()
-	t.obs = make([]float32, B*t.od)
-	t.actions = make([]float32, B*t.ad)
+	t.obs = make([]float32, B*t.obsDim)
+	t.actions = make([]float32, B*t.actDim)
 	t.logp, t.rewards, t.values = make([]float32, B), make([]float32, B), make([]float32, B)
 	t.adv, t.returns, t.ended = make([]float32, B), make([]float32, B), make([]bool, B)
-	t.normObs, t.dist, t.val = make([]float32, t.n*t.od), make([]float32, t.n*distDim), make([]float32, t.n)
-	t.envAct, t.bonus, t.replaced = make([]float32, t.n*t.ad), make([]float32, t.n), make([]bool, t.n)
-	t.truncObs, t.truncV, t.truncD = make([]float32, t.n*t.od), make([]float32, t.n), make([]float32, t.n*distDim)
-	t.rawObs = make([]float32, t.n*t.od)
+	t.normObs, t.dist, t.val = make([]float32, t.numEnvs*t.obsDim), make([]float32, t.numEnvs*distDim), make([]float32, t.numEnvs)
+	t.envAct, t.bonus, t.replaced = make([]float32, t.numEnvs*t.actDim), make([]float32, t.numEnvs), make([]bool, t.numEnvs)
+	t.truncObs, t.truncV, t.truncD = make([]float32, t.numEnvs*t.obsDim), make([]float32, t.numEnvs), make([]float32, t.numEnvs*distDim)
+	t.rawObs = make([]float32, t.numEnvs*t.obsDim)
 	t.perm = make([]int, B)
-	t.obsRMS = NewRunningMeanStd(t.od)
-	t.rew = NewRewardScaler(t.n, c.Gamma, c.ClipReward)
-	t.builders = make([]*traj.Trajectory, t.n)
+	t.obsRMS = NewRunningMeanStd(t.obsDim)
+	t.rew = NewRewardScaler(t.numEnvs, c.Gamma, c.ClipReward)
+	t.builders = make([]*traj.Trajectory, t.numEnvs)
 	if t.hooks.OnEpisode != nil && t.hooks.Snapshots {
-		t.snaps = make([][]float64, t.n)
+		t.snaps = make([][]float64, t.numEnvs)
 	}
 	if !t.discrete {
 		for _, p := range t.net.Params() {
@@ -315,14 +315,14 @@ func (t *Trainer) alloc() {
 // normalised form.
 func (t *Trainer) observe(raw []float32) {
 	copy(t.rawObs, raw)
-	t.normalize(t.normObs, raw, t.n)
+	t.normalize(t.normObs, raw, t.numEnvs)
 }
 
 func (t *Trainer) normalize(dst, raw []float32, n int) {
 	if t.cfg.NormObs {
 		t.obsRMS.Normalize(dst, raw, n, t.cfg.ClipObs)
 	} else {
-		copy(dst, raw[:n*t.od])
+		copy(dst, raw[:n*t.obsDim])
 	}
 }
 
@@ -352,16 +352,16 @@ func (t *Trainer) Close() error {
 // sample draws each env's action from the policy into t.actions at row
 // offset base and its log-probability into t.logp.
 func (t *Trainer) sample(base int) {
-	for i := 0; i < t.n; i++ {
+	for i := 0; i < t.numEnvs; i++ {
 		k := base + i
-		a := t.actions[k*t.ad : (k+1)*t.ad]
+		a := t.actions[k*t.actDim : (k+1)*t.actDim]
 		if t.discrete {
 			logits := t.dist[i*t.spec.Action.N : (i+1)*t.spec.Action.N]
 			a[0] = float32(sampleCategorical(logits, t.rng))
 			t.logp[k] = float32(nn.CategoricalLogProb(logits, int(a[0])))
 			continue
 		}
-		mean := t.dist[i*t.ad : (i+1)*t.ad]
+		mean := t.dist[i*t.actDim : (i+1)*t.actDim]
 		for j := range a {
 			a[j] = mean[j] + float32(math.Exp(float64(t.logStd[j]))*t.rng.NormFloat64())
 		}
@@ -397,7 +397,7 @@ func (t *Trainer) Iterate() (IterStats, error) {
 	t.finished = t.finished[:0]
 	start := time.Now()
 	var retSum, lenSum float64
-	for s := 0; s < t.T; s++ {
+	for s := 0; s < t.numSteps; s++ {
 		if t.stop.Load() {
 			return st, ErrStopped
 		}
@@ -418,7 +418,7 @@ func (t *Trainer) Iterate() (IterStats, error) {
 	st.UpdateSec = time.Since(upd).Seconds()
 	t.iteration++
 	st.GlobalStep = t.globalStep
-	st.SPS = float64(t.T*t.n) / time.Since(start).Seconds()
+	st.SPS = float64(t.numSteps*t.numEnvs) / time.Since(start).Seconds()
 	st.PhysicsResets = t.env.Stats().PhysicsResets
 	st.Finished = t.finished
 	st.Return10 = math.NaN()
@@ -432,24 +432,24 @@ func (t *Trainer) Iterate() (IterStats, error) {
 }
 
 func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) error {
-	base := s * t.n
-	copy(t.obs[base*t.od:(base+t.n)*t.od], t.normObs)
-	if err := t.net.Forward(t.normObs, t.n, t.dist, t.val); err != nil {
+	base := s * t.numEnvs
+	copy(t.obs[base*t.obsDim:(base+t.numEnvs)*t.obsDim], t.normObs)
+	if err := t.net.Forward(t.normObs, t.numEnvs, t.dist, t.val); err != nil {
 		return fmt.Errorf("ppo: policy forward: %w", err)
 	}
-	copy(t.values[base:base+t.n], t.val)
+	copy(t.values[base:base+t.numEnvs], t.val)
 	t.sample(base)
-	for i := 0; i < t.n; i++ {
+	for i := 0; i < t.numEnvs; i++ {
 		k := base + i
-		a := t.actions[k*t.ad : (k+1)*t.ad]
+		a := t.actions[k*t.actDim : (k+1)*t.actDim]
 		// The stored action is the one sampled (or chosen by the
 		// modulator); the env gets it clipped to the action space, and the
 		// modulator judges what the env gets.
-		ea := t.envAct[i*t.ad : (i+1)*t.ad]
+		ea := t.envAct[i*t.actDim : (i+1)*t.actDim]
 		t.execute(ea, a)
 		t.replaced[i], t.bonus[i] = false, 0
 		if m := t.hooks.Modulator; m != nil {
-			rep, bonus := m.Modulate(i, t.rawObs[i*t.od:(i+1)*t.od], ea)
+			rep, bonus := m.Modulate(i, t.rawObs[i*t.obsDim:(i+1)*t.obsDim], ea)
 			t.replaced[i], t.bonus[i] = rep, float32(bonus)
 			if rep {
 				st.Overrides++
@@ -471,13 +471,13 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 	if err != nil {
 		return fmt.Errorf("ppo: env step: %w", err)
 	}
-	t.globalStep += int64(t.n)
+	t.globalStep += int64(t.numEnvs)
 	if t.hooks.OnEpisode != nil {
 		t.record(res)
 	}
-	rew := t.rewards[base : base+t.n]
-	ended := t.ended[base : base+t.n]
-	for i := 0; i < t.n; i++ {
+	rew := t.rewards[base : base+t.numEnvs]
+	ended := t.ended[base : base+t.numEnvs]
+	for i := 0; i < t.numEnvs; i++ {
 		rew[i] = res.Rewards[i] + t.bonus[i]
 		ended[i] = res.Done(i)
 		if ended[i] {
@@ -498,7 +498,7 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 		return err
 	}
 	if rs := t.hooks.Resetter; rs != nil {
-		for i := 0; i < t.n; i++ {
+		for i := 0; i < t.numEnvs; i++ {
 			if !ended[i] {
 				continue
 			}
@@ -517,7 +517,7 @@ func (t *Trainer) rolloutStep(s int, st *IterStats, retSum, lenSum *float64) err
 		}
 	}
 	if t.cfg.NormObs {
-		t.obsRMS.Update(res.Obs, t.n)
+		t.obsRMS.Update(res.Obs, t.numEnvs)
 	}
 	t.observe(res.Obs)
 	return nil
@@ -541,9 +541,9 @@ func (t *Trainer) execute(ea, a []float32) {
 // alike.
 func (t *Trainer) bootstrapTruncated(res env.Result, rew []float32) error {
 	t.truncIdx = t.truncIdx[:0]
-	for i := 0; i < t.n; i++ {
+	for i := 0; i < t.numEnvs; i++ {
 		if res.Truncated[i] {
-			copy(t.truncObs[len(t.truncIdx)*t.od:], res.FinalObs[i*t.od:(i+1)*t.od])
+			copy(t.truncObs[len(t.truncIdx)*t.obsDim:], res.FinalObs[i*t.obsDim:(i+1)*t.obsDim])
 			t.truncIdx = append(t.truncIdx, i)
 		}
 	}
@@ -552,7 +552,7 @@ func (t *Trainer) bootstrapTruncated(res env.Result, rew []float32) error {
 		return nil
 	}
 	t.normalize(t.truncObs, t.truncObs, m)
-	if err := t.net.Forward(t.truncObs[:m*t.od], m, t.truncD, t.truncV); err != nil {
+	if err := t.net.Forward(t.truncObs[:m*t.obsDim], m, t.truncD, t.truncV); err != nil {
 		return fmt.Errorf("ppo: value of final observations: %w", err)
 	}
 	for j, i := range t.truncIdx {
@@ -568,19 +568,19 @@ func (t *Trainer) logProb(i int, a []float32) float64 {
 		n := t.spec.Action.N
 		return nn.CategoricalLogProb(t.dist[i*n:(i+1)*n], int(a[0]))
 	}
-	return nn.GaussianLogProb(t.dist[i*t.ad:(i+1)*t.ad], t.logStd, a)
+	return nn.GaussianLogProb(t.dist[i*t.actDim:(i+1)*t.actDim], t.logStd, a)
 }
 
 // record appends this step to each env's episode and flushes ended ones.
 func (t *Trainer) record(res env.Result) {
-	for i := 0; i < t.n; i++ {
+	for i := 0; i < t.numEnvs; i++ {
 		ep := t.builders[i]
 		if ep == nil {
-			ep = &traj.Trajectory{Env: t.spec.ID, Instance: i, ObsDim: t.od, ActDim: t.ad}
+			ep = &traj.Trajectory{Env: t.spec.ID, Instance: i, ObsDim: t.obsDim, ActDim: t.actDim}
 			t.builders[i] = ep
 		}
-		ep.Obs = append(ep.Obs, t.rawObs[i*t.od:(i+1)*t.od]...)
-		ep.Actions = append(ep.Actions, t.envAct[i*t.ad:(i+1)*t.ad]...)
+		ep.Obs = append(ep.Obs, t.rawObs[i*t.obsDim:(i+1)*t.obsDim]...)
+		ep.Actions = append(ep.Actions, t.envAct[i*t.actDim:(i+1)*t.actDim]...)
 		ep.Rewards = append(ep.Rewards, res.Rewards[i])
 		ep.Bonus = append(ep.Bonus, t.bonus[i])
 		ep.Replaced = append(ep.Replaced, t.replaced[i])
@@ -590,7 +590,7 @@ func (t *Trainer) record(res env.Result) {
 		}
 		ep.Return += float64(res.Rewards[i])
 		if res.Done(i) {
-			ep.FinalObs = append([]float32(nil), res.FinalObs[i*t.od:(i+1)*t.od]...)
+			ep.FinalObs = append([]float32(nil), res.FinalObs[i*t.obsDim:(i+1)*t.obsDim]...)
 			ep.Terminated, ep.Truncated, ep.Step = res.Terminated[i], res.Truncated[i], t.globalStep
 			t.builders[i] = nil
 			t.hooks.OnEpisode(ep)
@@ -602,10 +602,10 @@ func (t *Trainer) record(res env.Result) {
 func (t *Trainer) update(st *IterStats) error {
 	c := t.cfg
 	// V(s_T) for the observation after the rollout.
-	if err := t.net.Forward(t.normObs, t.n, t.dist, t.val); err != nil {
+	if err := t.net.Forward(t.normObs, t.numEnvs, t.dist, t.val); err != nil {
 		return fmt.Errorf("ppo: bootstrap value: %w", err)
 	}
-	GAE(t.rewards, t.values, t.ended, t.val, t.n, c.Gamma, c.GAELambda, t.adv, t.returns)
+	GAE(t.rewards, t.values, t.ended, t.val, t.numEnvs, c.Gamma, c.GAELambda, t.adv, t.returns)
 	lr := c.LearningRate
 	if c.AnnealLR {
 		lr *= 1 - float64(t.iteration)/float64(c.Iterations())
@@ -677,9 +677,9 @@ func (t *Trainer) update(st *IterStats) error {
 // given (the networks check them).
 func (t *Trainer) setDemos() error {
 	obs, act := t.hooks.Imitation.Demos()
-	ad := t.ad
-	if len(obs)%t.od != 0 || len(act)%ad != 0 || len(obs)/t.od != len(act)/ad {
-		return fmt.Errorf("ppo: imitation: %d observation values and %d action values are not whole demonstrations of %d and %d", len(obs), len(act), t.od, ad)
+	ad := t.actDim
+	if len(obs)%t.obsDim != 0 || len(act)%ad != 0 || len(obs)/t.obsDim != len(act)/ad {
+		return fmt.Errorf("ppo: imitation: %d observation values and %d action values are not whole demonstrations of %d and %d", len(obs), len(act), t.obsDim, ad)
 	}
 	n := len(act) / ad
 	t.demoObs = append(t.demoObs[:0], obs...)

@@ -106,7 +106,7 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 	case cfg.Device == "cuda":
 		backend = "cuda"
 	case tr.Backend().Spec().IsImage():
-		backend = "gorgonia (Nature-CNN)" // on the CPU, image observations use gorgonia's CNN
+		backend += " (Nature-CNN)"
 	}
 	o.Logger.Info("training", "env", cfg.Env, "steps", cfg.TotalSteps, "envs", cfg.NumEnvs, "seed", cfg.Seed,
 		"backend", backend, "out", o.Dir, "start_step", tr.GlobalStep())

@@ -3,7 +3,9 @@ package ultra
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"sort"
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/traj"
@@ -182,4 +184,61 @@ func HitShare(d []float64, r float64) float64 {
 		return 1
 	})
 	return float64(n) / float64(len(d))
+}
+
+// SuggestRadius derives the table's match radius from data: for each
+// state, the distance in the table's matching space to its nearest neighbour in another
+// episode, and the q-quantile of those distances (at most 2000 states are
+// sampled). With q = 0.5 a critical state matches the live states about as
+// often as typical states of different episodes come that close to each
+// other — near enough to share the advice, far enough not to match
+// everything.
+func SuggestRadius(trajs []traj.Trajectory, t *Table, q float64, seed uint64) (float64, error) {
+	type pt struct {
+		ep  int
+		key []float32
+	}
+	var pts []pt
+	for e := range trajs {
+		for k := 0; k < trajs[e].Len(); k++ {
+			key := make([]float32, trajs[e].ObsDim)
+			t.Key(key, trajs[e].ObsAt(k))
+			pts = append(pts, pt{e, key})
+		}
+	}
+	if len(trajs) < 2 || len(pts) < 2 {
+		return 0, fmt.Errorf("ultra: need states from at least 2 episodes to derive a radius, got %d episodes", len(trajs))
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x4ad))
+	rng.Shuffle(len(pts), func(i, j int) { pts[i], pts[j] = pts[j], pts[i] })
+	if len(pts) > 2000 {
+		pts = pts[:2000]
+	}
+	var nn []float64
+	for i, a := range pts {
+		best := math.Inf(1)
+		for j, b := range pts {
+			if i == j || a.ep == b.ep {
+				continue
+			}
+			var d float64
+			for k := range a.key {
+				x := float64(a.key[k] - b.key[k])
+				d += x * x
+			}
+			best = math.Min(best, d)
+		}
+		if !math.IsInf(best, 1) {
+			nn = append(nn, math.Sqrt(best))
+		}
+	}
+	if len(nn) == 0 {
+		return 0, fmt.Errorf("ultra: no cross-episode neighbours to derive a radius from")
+	}
+	sort.Float64s(nn)
+	r := nn[min(len(nn)-1, int(q*float64(len(nn))))]
+	if !(r > 0) {
+		r = 1e-6
+	}
+	return r, nil
 }

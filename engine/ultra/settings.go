@@ -85,10 +85,8 @@ const (
 	// DefaultTargetHitRate is the default of Settings.TargetHitRate: 2%,
 	// chosen by bench/dose.sh's rule fixed before its run (the largest
 	// dose ≤ 2% at which neither ultra-a nor ultra-ra is significantly
-	// worse than ppo on walker2d): at 10 seeds no dose from 0.1% to 5%
-	// differed from ppo after Holm (docs/results/dose/walker2d). At 2%
-	// walker2d's table matched 1.4-1.6% of refinement lookups, where the
-	// earlier radius rule matched 0.0025%.
+	// worse than ppo on walker2d); the measurement is in
+	// docs/results/dose/walker2d.
 	DefaultTargetHitRate = 0.02
 	// DefaultResetProb is the default of Settings.ResetProb.
 	DefaultResetProb = 0.5

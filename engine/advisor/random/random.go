@@ -1,3 +1,7 @@
+// Package random holds the ablation advisors: Advisor, all random (critical
+// steps, actions and rewards: the variant random-all), and States, random
+// steps judged by another advisor (the paper's identification ablation,
+// the variant random). Both are seeded, so a run is reproducible.
 package random
 
 import (

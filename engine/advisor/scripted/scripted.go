@@ -1,3 +1,6 @@
+// Package scripted is the scripted advisor: a rule-based expert built from
+// each task's physics (Advisor), and Pong's own expert. It is not an LLM:
+// it lets the whole pipeline run offline and is a baseline of its own.
 package scripted
 
 import (
