@@ -595,39 +595,64 @@ func TestNativeReLUGradAtZero(t *testing.T) {
 }
 
 // TestNativeParallelBackends runs independent native backends, each using
-// its own worker goroutines, concurrently; run with -race.
+// its own worker goroutines, concurrently (run with -race), and checks that
+// each ends bit for bit where the same backend ends when run alone.
 func TestNativeParallelBackends(t *testing.T) {
+	train := func(k int) ([]float32, error) {
+		b, err := NewNative(Spec{ObsDim: 3, ActDim: 2, Discrete: k%2 == 0, Hidden: []int{5}, Activation: []string{"tanh", "relu"}[k/2]}, 1, AdamConfig{})
+		if err != nil {
+			return nil, err
+		}
+		defer b.Close()
+		const n = 600
+		bt := makeBatch(b, rand.New(rand.NewPCG(1, uint64(k))), n, 0.3, 0.3)
+		dist, vals := make([]float32, n*2), make([]float32, n)
+		for i := range 5 {
+			if _, err := b.Grad(bt, LossConfig{ClipCoef: 0.2, VfCoef: 0.5, ClipVLoss: i%2 == 0}); err != nil {
+				return nil, err
+			}
+			if _, err := b.Step(1e-3, 0.5); err != nil {
+				return nil, err
+			}
+			if err := b.Forward(bt.Obs, n, dist, vals); err != nil {
+				return nil, err
+			}
+		}
+		var out []float32
+		for _, p := range b.Params() {
+			out = append(out, p.Data...)
+		}
+		return append(out, dist...), nil
+	}
+	var alone, together [4][]float32
+	for k := range alone {
+		var err error
+		if alone[k], err = train(k); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var wg sync.WaitGroup
-	for k := 0; k < 4; k++ {
+	for k := range together {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b, err := NewNative(Spec{ObsDim: 3, ActDim: 2, Discrete: k%2 == 0, Hidden: []int{5}, Activation: []string{"tanh", "relu"}[k/2]}, 1, AdamConfig{})
-			if err != nil {
+			var err error
+			if together[k], err = train(k); err != nil {
 				t.Error(err)
-				return
-			}
-			defer b.Close()
-			const n = 600
-			bt := makeBatch(b, rand.New(rand.NewPCG(1, uint64(k))), n, 0.3, 0.3)
-			dist, vals := make([]float32, n*2), make([]float32, n)
-			for i := range 5 {
-				if _, err := b.Grad(bt, LossConfig{ClipCoef: 0.2, VfCoef: 0.5, ClipVLoss: i%2 == 0}); err != nil {
-					t.Error(err)
-					return
-				}
-				if _, err := b.Step(1e-3, 0.5); err != nil {
-					t.Error(err)
-					return
-				}
-				if err := b.Forward(bt.Obs, n, dist, vals); err != nil {
-					t.Error(err)
-					return
-				}
 			}
 		}()
 	}
 	wg.Wait()
+	for k := range alone {
+		if len(together[k]) != len(alone[k]) {
+			t.Fatalf("backend %d: %d values in parallel, %d alone", k, len(together[k]), len(alone[k]))
+		}
+		for i := range alone[k] {
+			if math.Float32bits(together[k][i]) != math.Float32bits(alone[k][i]) {
+				t.Fatalf("backend %d value %d: %v in parallel, %v alone", k, i, together[k][i], alone[k][i])
+			}
+		}
+	}
 }
 
 // TestLinear checks the layer product (bias rows, then one sgemm through

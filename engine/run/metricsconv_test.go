@@ -1,10 +1,13 @@
 package run
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -129,3 +132,42 @@ type countingExt struct{ observed, exported int }
 func (e *countingExt) Observe(ppo.IterStats) error { e.observed++; return nil }
 func (e *countingExt) LogFields() []any            { return []any{"ext_field", 1} }
 func (e *countingExt) Export(*metrics.Metrics)     { e.exported++ }
+
+// TestStopOutlastingShutdownAbandonsIteration: a stop that outlasts the
+// shutdown timeout abandons the running iteration (ppo.ErrStopped) and
+// writes the checkpoint taken before it; the loop says so and returns
+// ErrInterrupted. A trainer stopped before an iteration refuses it.
+func TestStopOutlastingShutdownAbandonsIteration(t *testing.T) {
+	spec, err := env.NewRegistry(tasks.Specs()...).Lookup("hopper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ppo.Defaults()
+	c.NumSteps, c.NumMinibatches, c.TotalSteps = 2048, 4, 4096
+	tr, err := ppo.New(c, spec, ppo.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the stop arrives before the first iteration ends
+	dir := t.TempDir()
+	var log strings.Builder
+	_, err = Loop(ctx, tr, Options{Dir: dir, Every: 10, Shutdown: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if !errors.Is(err, ErrInterrupted) || !strings.Contains(log.String(), "stop outlasted the shutdown timeout") {
+		t.Fatalf("err %v; log:\n%s", err, log.String())
+	}
+	ck, err := LoadCheckpoint(dir)
+	if err != nil || ck.GlobalStep != 0 || ck.Iteration != 0 {
+		t.Fatalf("the checkpoint before the abandoned iteration: %+v, %v", ck, err)
+	}
+	tr2, err := ppo.New(c, spec, ppo.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.Close()
+	tr2.Stop()
+	if _, err := tr2.Iterate(); !errors.Is(err, ppo.ErrStopped) {
+		t.Errorf("a stopped trainer's Iterate: %v, want ppo.ErrStopped", err)
+	}
+}

@@ -90,9 +90,7 @@ func TestStageDropsOldestWhenFull(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Submit(episode(0))
-		for g.calls.Load() == 0 { // the worker holds batch 0 at the advisor
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(t, "the worker to hold batch 0 at the advisor", func() bool { return g.calls.Load() > 0 })
 		start := time.Now()
 		for i := 1; i < 10; i++ {
 			s.Submit(episode(float32(i))) // never blocks, even with the advisor stuck
@@ -106,9 +104,7 @@ func TestStageDropsOldestWhenFull(t *testing.T) {
 			t.Fatalf("dropNewest=%v: %+v", dropNewest, st)
 		}
 		close(g.release)
-		for s.Stats().Annotated < 3 {
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(t, "3 annotated batches", func() bool { return s.Stats().Annotated >= 3 })
 		s.Close()
 		// Drop-oldest keeps the freshest episodes (8, 9); drop-newest the first ones (1, 2).
 		want := map[bool][2]float32{false: {8, 9}, true: {1, 2}}[dropNewest]
@@ -120,6 +116,20 @@ func TestStageDropsOldestWhenFull(t *testing.T) {
 	}
 }
 
+// waitFor polls cond every millisecond and fails the test, naming what it
+// waited for, if it does not hold within 10 s (a broken stage fails the
+// suite instead of hanging it).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestStageSurvivesFailuresAndStopsAtBudget(t *testing.T) {
 	tb, _ := NewTable([]float64{0}, []float64{1}, 0.1)
 	g := &gate{release: make(chan struct{}), err: advisor.ErrBudget}
@@ -128,9 +138,7 @@ func TestStageSurvivesFailuresAndStopsAtBudget(t *testing.T) {
 	defer s.Close()
 	s.Submit(episode(1))
 	s.Submit(episode(2))
-	for !s.Stats().BudgetReached {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the budget to be reached", func() bool { return s.Stats().BudgetReached })
 	for i := 0; i < 10; i++ {
 		s.Submit(episode(3))
 	}
