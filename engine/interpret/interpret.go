@@ -3,7 +3,7 @@
 // English for an LLM advisor.
 //
 // [Rules] states a task's goal, reward, termination conditions, time limit
-// and action meanings; [Describe], [DescribeAction] and [DescribeStep]
+// and action meanings; [Describe], [describeAction] and [describeStep]
 // render one state, action or step; [Summarize] fits a whole trajectory into
 // a token budget and says exactly which steps it left out, either as a
 // uniform stride ([ResolutionStride]) or at several resolutions with
@@ -216,7 +216,7 @@ func clipNote(clip float64, r [2]float64) string {
 	return fmt.Sprintf(" (the states shown clip velocities at ±%s, so this limit is not visible in them)", num(clip))
 }
 
-// Describe renders one observation of spec's task compactly, e.g. for
+// describe renders one observation of spec's task compactly, e.g. for
 // hopper: "torso 1.21 m high (0.51 m above the 0.7 m fall limit), pitched
 // 4.6° forward (limit ±11.5°); thigh -12° (57°/s), leg -30° (-10°/s), foot
 // 8° (0°/s); moving forward 1.32 m/s, up 0.10 m/s, pitching forward 20°/s".
@@ -229,7 +229,7 @@ func clipNote(clip float64, r [2]float64) string {
 // line (folded at the walls), the agent paddle's offset from that point in
 // paddle heights and whether it can get there in time, and the opponent's
 // paddle (see describePong).
-func Describe(spec env.Spec, obs []float32) (string, error) {
+func describe(spec env.Spec, obs []float32) (string, error) {
 	t, err := lookup(spec)
 	if err != nil {
 		return "", err
@@ -438,12 +438,12 @@ func eulerFromQuat(q [4]float64) (euler, bool) {
 	return euler{roll: deg(roll), pitch: deg(pitch), yaw: deg(yaw), tilt: deg(tilt)}, true
 }
 
-// DescribeAction says what an action does, e.g. "thigh +0.80 (+160 N·m),
+// describeAction says what an action does, e.g. "thigh +0.80 (+160 N·m),
 // leg -0.20 (-40 N·m), foot 0.00": each dimension's joint, value and
 // resulting motor torque (omitted for values that round to 0.00); values
 // outside the control range are shown with the clamped torque MuJoCo
 // applies. A pong action is named with its effect: "RIGHT (paddle up)".
-func DescribeAction(spec env.Spec, action []float32) (string, error) {
+func describeAction(spec env.Spec, action []float32) (string, error) {
 	t, err := lookup(spec)
 	if err != nil {
 		return "", err
@@ -479,10 +479,10 @@ func (t *task) describeAction(b *strings.Builder, action []float32) {
 	}
 }
 
-// DescribeStep is one line: "step 37: <Describe(obs)>; action
-// <DescribeAction(action)>; reward 2.31", obs being the state before the
+// describeStep is one line: "step 37: <describe(obs)>; action
+// <describeAction(action)>; reward 2.31", obs being the state before the
 // step and reward what the step earned.
-func DescribeStep(spec env.Spec, step int, obs, action []float32, reward float64) (string, error) {
+func describeStep(spec env.Spec, step int, obs, action []float32, reward float64) (string, error) {
 	t, err := lookup(spec)
 	if err != nil {
 		return "", err

@@ -142,7 +142,7 @@ func TestDescribe(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := specOf(t, tc.env)
-			got, err := Describe(spec, obsWith(t, spec, tc.obs))
+			got, err := describe(spec, obsWith(t, spec, tc.obs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -359,7 +359,7 @@ func TestDescribeAction(t *testing.T) {
 		{"halfcheetah", []float32{1, 1, 1, 1, 1, 1}, "back thigh +1.00 (+120 N·m), back shin +1.00 (+90 N·m), back foot +1.00 (+60 N·m), front thigh +1.00 (+120 N·m), front shin +1.00 (+60 N·m), front foot +1.00 (+30 N·m)"},
 		{"ant", []float32{1, 0, 0, 0, 0, 0, 0, -0.5}, "FR hip +1.00 (+150 N·m), FR ankle 0.00, FL hip 0.00, FL ankle 0.00, BL hip 0.00, BL ankle 0.00, BR hip 0.00, BR ankle -0.50 (-75 N·m)"},
 	} {
-		got, err := DescribeAction(specOf(t, tc.env), tc.action)
+		got, err := describeAction(specOf(t, tc.env), tc.action)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,12 +372,12 @@ func TestDescribeAction(t *testing.T) {
 func TestDescribeStep(t *testing.T) {
 	spec := specOf(t, "hopper")
 	obs := obsWith(t, spec, map[string]float64{"torso height": 1.21})
-	got, err := DescribeStep(spec, 37, obs, []float32{0.8, -0.2, 0}, 2.314)
+	got, err := describeStep(spec, 37, obs, []float32{0.8, -0.2, 0}, 2.314)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := Describe(spec, obs)
-	a, _ := DescribeAction(spec, []float32{0.8, -0.2, 0})
+	d, _ := describe(spec, obs)
+	a, _ := describeAction(spec, []float32{0.8, -0.2, 0})
 	if want := "step 37: " + d + "; action " + a + "; reward 2.31"; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
@@ -391,9 +391,9 @@ func TestErrors(t *testing.T) {
 	tr := &traj.Trajectory{ID: "x", Env: "breakout", Rewards: []float32{1}}
 	for name, err := range map[string]error{
 		"Rules":          second(Rules(unknown)),
-		"Describe":       second(Describe(unknown, make([]float32, 4))),
-		"DescribeAction": second(DescribeAction(unknown, []float32{1})),
-		"DescribeStep":   second(DescribeStep(unknown, 0, make([]float32, 4), []float32{1}, 0)),
+		"describe":       second(describe(unknown, make([]float32, 4))),
+		"describeAction": second(describeAction(unknown, []float32{1})),
+		"describeStep":   second(describeStep(unknown, 0, make([]float32, 4), []float32{1}, 0)),
 		"Summarize":      second(Summarize(unknown, tr, Budget{})),
 	} {
 		if err == nil {
@@ -408,9 +408,9 @@ func TestErrors(t *testing.T) {
 	}
 	hopper := specOf(t, "hopper")
 	for name, err := range map[string]error{
-		"short obs":    second(Describe(hopper, make([]float32, 10))),
-		"long action":  second(DescribeAction(hopper, make([]float32, 4))),
-		"step obs":     second(DescribeStep(hopper, 0, make([]float32, 3), make([]float32, 3), 0)),
+		"short obs":    second(describe(hopper, make([]float32, 10))),
+		"long action":  second(describeAction(hopper, make([]float32, 4))),
+		"step obs":     second(describeStep(hopper, 0, make([]float32, 3), make([]float32, 3), 0)),
 		"nil traj":     second(Summarize(hopper, nil, Budget{})),
 		"empty traj":   second(Summarize(hopper, &traj.Trajectory{ID: "e", Env: "hopper", ObsDim: 11, ActDim: 3}, Budget{})),
 		"wrong env":    second(Summarize(hopper, &traj.Trajectory{ID: "w", Env: "ant", ObsDim: 11, ActDim: 3}, Budget{})),

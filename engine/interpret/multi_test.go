@@ -19,7 +19,7 @@ var (
 )
 
 // checkMulti verifies what holds for every multi-resolution summary: the
-// tagged step lines are exactly Steps, in order, each DescribeStep's line
+// tagged step lines are exactly Steps, in order, each describeStep's line
 // with its reasons inserted; the final line's counts agree; the budget holds.
 func checkMulti(t *testing.T, spec env.Spec, tr *traj.Trajectory, s Summary, maxTok int) {
 	t.Helper()
@@ -27,12 +27,12 @@ func checkMulti(t *testing.T, spec env.Spec, tr *traj.Trajectory, s Summary, max
 	for _, m := range taggedLineRE.FindAllStringSubmatch(s.Text, -1) {
 		k, _ := strconv.Atoi(m[1])
 		parsed = append(parsed, k)
-		want, err := DescribeStep(spec, k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
+		want, err := describeStep(spec, k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if "step "+m[1]+": "+m[3] != want {
-			t.Errorf("step %d line differs from DescribeStep", k)
+			t.Errorf("step %d line differs from describeStep", k)
 		}
 		if m[2] != strings.Join(s.Reasons[k], "; ") || len(s.Reasons[k]) == 0 {
 			t.Errorf("step %d tag %q, reasons %q", k, m[2], s.Reasons[k])
@@ -278,7 +278,7 @@ func TestShowSteps(t *testing.T) {
 				t.Errorf("steps %v, want %v", steps, tc.want)
 			}
 			for _, k := range tc.want {
-				line, _ := DescribeStep(spec, k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
+				line, _ := describeStep(spec, k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
 				if !strings.Contains(text, strings.Replace(line, ":", " [zoom]:", 1)+"\n") {
 					t.Errorf("text lacks step %d", k)
 				}

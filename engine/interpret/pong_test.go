@@ -62,7 +62,7 @@ func TestDescribePong(t *testing.T) {
 		{name: "no ball", s: pong.State{AgentY: 54, OpponentY: 174}, fullLine: "no ball in play (the next serve comes shortly); your paddle at y -0.75; opponent paddle at y 0.75"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Describe(pongSpec(), pongObs(tc.s))
+			got, err := describe(pongSpec(), pongObs(tc.s))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,12 +107,12 @@ func TestPongRulesAndActions(t *testing.T) {
 		{4, "RIGHTFIRE (paddle up)"}, {5, "LEFTFIRE (paddle down)"}, {2.5, "2.50 (invalid: not an integer in [0, 5])"},
 		{6, "6.00 (invalid: not an integer in [0, 5])"}, {-1, "-1.00 (invalid: not an integer in [0, 5])"},
 	} {
-		if got, err := DescribeAction(spec, []float32{tc.a}); err != nil || got != tc.want {
+		if got, err := describeAction(spec, []float32{tc.a}); err != nil || got != tc.want {
 			t.Errorf("action %v: got %q (%v), want %q", tc.a, got, err, tc.want)
 		}
 	}
 	obs := pongObs(pong.State{AgentY: 114, OpponentY: 114})
-	got, err := DescribeStep(spec, 7, obs, []float32{3}, -1)
+	got, err := describeStep(spec, 7, obs, []float32{3}, -1)
 	if want := "step 7: no ball in play (the next serve comes shortly); your paddle at y 0.00; opponent paddle at y 0.00; action LEFT (paddle down); reward -1.00"; err != nil || got != want {
 		t.Errorf("got  %s (%v)\nwant %s", got, err, want)
 	}
@@ -130,9 +130,9 @@ func TestPongRulesAndActions(t *testing.T) {
 	for name, err := range map[string]error{
 		"pixels":        second(Rules(pong.Spec(pix))),
 		"3 actions":     second(Rules(bad)),
-		"short obs":     second(Describe(spec, make([]float32, 4))),
-		"two actions":   second(DescribeAction(spec, []float32{1, 2})),
-		"step, no obs":  second(DescribeStep(spec, 0, nil, []float32{1}, 0)),
+		"short obs":     second(describe(spec, make([]float32, 4))),
+		"two actions":   second(describeAction(spec, []float32{1, 2})),
+		"step, no obs":  second(describeStep(spec, 0, nil, []float32{1}, 0)),
 		"hopper traj":   second(Summarize(spec, &traj.Trajectory{ID: "h", Env: "hopper", ObsDim: 6, ActDim: 1, Rewards: []float32{0}, Obs: make([]float32, 6), Actions: []float32{0}}, Budget{})),
 		"6 obs, no lay": second(Rules(env.Spec{ID: "pong", Observation: env.UnboundedBox(6), Action: env.Discrete(6)})),
 	} {
@@ -201,11 +201,11 @@ func TestALEPongReadsAsPong(t *testing.T) {
 	ale := pongSpec()
 	ale.ID = "ale:pong"
 	obs := pongObs(pong.State{BallInPlay: true, BallX: 80, BallY: 100, BallVX: 2, BallVY: 1, AgentY: 114, OpponentY: 114})
-	got, err := Describe(ale, obs)
+	got, err := describe(ale, obs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := Describe(pongSpec(), obs)
+	want, _ := describe(pongSpec(), obs)
 	if got != want {
 		t.Fatalf("ale:pong reads\n%s\nnative pong reads\n%s", got, want)
 	}

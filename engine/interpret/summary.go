@@ -57,7 +57,7 @@ type Budget struct {
 // Summary is a trajectory rendered to text.
 type Summary struct {
 	// Text is a header (episode id, length, return, how it ended), the kept
-	// step lines (DescribeStep) and a final line stating exactly what was
+	// step lines (describeStep) and a final line stating exactly what was
 	// left out.
 	Text string
 	// Steps are the indices of the steps shown, ascending; an advisor may

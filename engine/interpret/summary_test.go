@@ -72,7 +72,7 @@ var (
 )
 
 // checkSummary verifies what holds for every summary: the step lines are
-// exactly Steps, in order, each equal to DescribeStep; the counts in the
+// exactly Steps, in order, each equal to describeStep; the counts in the
 // final line agree; Tokens is EstimateTokens(Text).
 func checkSummary(t *testing.T, spec env.Spec, tr *traj.Trajectory, s Summary) {
 	t.Helper()
@@ -92,7 +92,7 @@ func checkSummary(t *testing.T, spec env.Spec, tr *traj.Trajectory, s Summary) {
 		if k < 0 || k >= n {
 			t.Fatalf("step %d outside [0, %d)", k, n)
 		}
-		want, err := DescribeStep(spec, k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
+		want, err := describeStep(spec, k, tr.ObsAt(k), tr.ActionAt(k), float64(tr.Rewards[k]))
 		if err != nil {
 			t.Fatal(err)
 		}
