@@ -37,12 +37,12 @@ order="mlp mlp4096 cnn cnn-tf32"
 for r in $(seq "$rounds"); do
   for w in $order; do
     # shellcheck disable=SC2086
-    bin/ultra-cuda bench update --backend cuda ${flags[$w]} --rounds 3 --json >>"$tmp/$w"
+    bin/ultra-cuda bench update --device cuda ${flags[$w]} --rounds 3 --json >>"$tmp/$w"
     # shellcheck disable=SC2086
     "$py" bench/ppo_update_torch.py --device cuda ${flags[$w]} --rounds 3 >>"$tmp/$w"
   done
 done
-echo "GPU: $(bin/ultra-cuda bench update --backend cuda --epochs 1 --rounds 1 | sed 's/^.* on \(.*\): 11×.*/\1/')"
+echo "GPU: $(bin/ultra-cuda bench update --device cuda --epochs 1 --rounds 1 | sed 's/^.* on \(.*\): 11×.*/\1/')"
 for w in $order; do
   echo "== update: $w"
   python3 bench/ratios.py "$tmp/$w" pytorch-eager

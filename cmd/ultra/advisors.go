@@ -14,11 +14,11 @@ import (
 // it merges the defaults, --llm-config and the flags, and checks that an
 // endpoint and a model are given.
 func (af advisorFlags) config() (experiment.AdvisorConfig, error) {
-	ac := experiment.AdvisorConfig{Name: af.name, PerEpisode: af.perEpisode, Seed: af.seed, BatchImport: af.batchImport, Expert: af.expert}
+	ac := experiment.AdvisorConfig{Name: af.Name, PerEpisode: af.Critical, Seed: af.seed, BatchImport: af.batchImport, Expert: af.Expert}
 	if _, err := af.deadline(); err != nil { // checked whatever the advisor
 		return ac, err
 	}
-	switch af.name {
+	switch af.Name {
 	case "scripted", "random":
 		return ac, nil
 	case "expert":
@@ -28,24 +28,24 @@ func (af advisorFlags) config() (experiment.AdvisorConfig, error) {
 		ac.LLM, err = llmConfig(af)
 		return ac, err
 	}
-	return ac, fmt.Errorf("unknown --advisor %q: valid advisors are %v", af.name, experiment.AdvisorNames)
+	return ac, fmt.Errorf("unknown --advisor %q: valid advisors are %v", af.Name, experiment.AdvisorNames)
 }
 
 // llmConfig merges the defaults, --llm-config and the flags.
 func llmConfig(af advisorFlags) (llm.Config, error) {
 	cfg := llm.DefaultConfig()
-	if af.llmConfig != "" {
-		if err := configflags.DecodeFile(af.llmConfig, &cfg); err != nil {
+	if af.LLMConfig != "" {
+		if err := configflags.DecodeFile(af.LLMConfig, &cfg); err != nil {
 			return cfg, fmt.Errorf("--llm-config %w", err)
 		}
 	}
-	if af.llmURL != "" {
-		cfg.BaseURL = af.llmURL
+	if af.LLMURL != "" {
+		cfg.BaseURL = af.LLMURL
 	}
-	if af.model != "" {
-		cfg.Model = af.model
+	if af.Model != "" {
+		cfg.Model = af.Model
 	}
-	if af.llmDeadline != "" {
+	if af.LLMDeadline != "" {
 		d, err := af.deadline()
 		if err != nil {
 			return cfg, err
@@ -60,12 +60,12 @@ func llmConfig(af advisorFlags) (llm.Config, error) {
 
 // deadline parses --llm-deadline (0 when not given).
 func (af advisorFlags) deadline() (time.Duration, error) {
-	if af.llmDeadline == "" {
+	if af.LLMDeadline == "" {
 		return 0, nil
 	}
-	d, err := time.ParseDuration(af.llmDeadline)
+	d, err := time.ParseDuration(af.LLMDeadline)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("--llm-deadline %q: want a duration ≥ 0 such as 20m or 1h30m (0 = none)", af.llmDeadline)
+		return 0, fmt.Errorf("--llm-deadline %q: want a duration ≥ 0 such as 20m or 1h30m (0 = none)", af.LLMDeadline)
 	}
 	return d, nil
 }

@@ -4,18 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
-	"github.com/ultra-rl/ultra/engine/advisor/llm"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
+	"github.com/ultra-rl/ultra/internal/configflags"
 )
 
 func cmdCollect(args []string, stdout, stderr io.Writer) error {
@@ -81,40 +81,40 @@ func cmdCollect(args []string, stdout, stderr io.Writer) error {
 
 // advisorFlags are the options every advisor-using command shares.
 type advisorFlags struct {
-	name, llmURL, model, llmConfig, llmDeadline, batchImport, expert string
-	perEpisode                                                       int
-	seed                                                             uint64
-	offline                                                          bool // --print-prompts: no endpoint or model needed
+	configflags.Advisor // --advisor, --llm-url, --model, --llm-config, --llm-deadline, --critical, --expert
+	set                 *configflags.Set
+	batchImport         string
+	seed                uint64
+	offline             bool // --print-prompts: no endpoint or model needed
 }
 
-func addAdvisorFlags(fs interface {
-	StringVar(*string, string, string, string)
-	IntVar(*int, string, int, string)
-	Uint64Var(*uint64, string, uint64, string)
-}, a *advisorFlags) {
-	fs.StringVar(&a.name, "advisor", "scripted", "advisor: "+strings.Join(experiment.AdvisorNames, ", "))
-	fs.StringVar(&a.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm (default $ULTRA_LLM_URL)")
-	fs.StringVar(&a.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model name for --advisor llm (default $ULTRA_LLM_MODEL)")
-	fs.StringVar(&a.llmConfig, "llm-config", "", "YAML file with the llm advisor's settings (timeouts, limits, budget, cache, prompts)")
-	fs.StringVar(&a.llmDeadline, "llm-deadline", "", fmt.Sprintf("time the llm advisor may take in all, retries and waits included, e.g. 20m; 0 = none (default: the --llm-config deadline, else %v)", llm.DefaultConfig().Deadline))
-	fs.IntVar(&a.perEpisode, "critical", 5, "critical steps per episode at most (scripted, expert, random)")
-	fs.StringVar(&a.expert, "expert", "", "the expert advisor's checkpoint: a stronger policy of the same task (--advisor expert)")
-	fs.Uint64Var(&a.seed, "advisor-seed", 1, "seed of the random advisor")
+// addAdvisorFlags binds the advisor group (declared once in
+// internal/configflags) to fs.
+func addAdvisorFlags(fs *flag.FlagSet, a *advisorFlags) {
+	a.Advisor = configflags.DefaultAdvisor()
+	a.set = configflags.New(fs, &a.Advisor)
 }
+
+// apply reads the given advisor flags into the group.
+func (a *advisorFlags) apply() error { return a.set.Apply("") }
 
 func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("annotate", stderr)
 	var af advisorFlags
 	addAdvisorFlags(fs, &af)
+	fs.Uint64Var(&af.seed, "advisor-seed", 1, "seed of the random advisor")
 	trajPath := fs.String("traj", "", "trajectories JSONL from 'ultra collect' (required)")
 	out := fs.String("out", "", "output annotations JSONL (required)")
-	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	force := fs.Bool("force", false, "replace --out if it exists")
 	export := fs.String("batch-export", "", "llm: write the requests as OpenAI Batch API input lines to this file instead of sending them (then --batch-import the output)")
 	fs.StringVar(&af.batchImport, "batch-import", "", "llm: read the answers from this file of OpenAI Batch API output lines, for the requests --batch-export wrote")
 	printPrompts := fs.String("print-prompts", "", "llm: write every request (messages and settings) as JSON and plain text into this directory and measure what they show; sends nothing, needs no key, endpoint or model")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := af.apply(); err != nil {
+		return fmt.Errorf("annotate: %w", err)
 	}
 	if *printPrompts != "" {
 		af.offline = true
@@ -172,8 +172,8 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 // printPromptsCmd is annotate --print-prompts DIR.
 func printPromptsCmd(af advisorFlags, trajPath, dir, export, out string, force, asJSON bool, stdout io.Writer) error {
 	switch {
-	case af.name != "llm":
-		return fmt.Errorf("annotate: --print-prompts writes the llm advisor's requests; add --advisor llm (got --advisor %s)", af.name)
+	case af.Name != "llm":
+		return fmt.Errorf("annotate: --print-prompts writes the llm advisor's requests; add --advisor llm (got --advisor %s)", af.Name)
 	case export != "" || af.batchImport != "" || out != "":
 		return errors.New("annotate: --print-prompts sends nothing and writes no annotations: drop --out, --batch-export and --batch-import")
 	case trajPath == "":

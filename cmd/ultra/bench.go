@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/ultra-rl/ultra/engine/bench"
+	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/internal/configflags"
 )
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
@@ -28,7 +30,7 @@ func benchEnv(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Workers, "workers", 0, "worker goroutines; 0 = min(envs, cores)")
 	fs.IntVar(&o.Steps, "steps", 20000, "env steps per measurement (summed over instances), ≥ 1000")
 	fs.IntVar(&o.Rounds, "rounds", 3, "interleaved measurement rounds, ≥ 1")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -63,9 +65,9 @@ func benchEnv(args []string, stdout, stderr io.Writer) error {
 func benchUpdate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench update", stderr)
 	var o bench.UpdateOptions
-	fs.StringVar(&o.Backend, "backend", "gorgonia", "network backend: native, gorgonia or cuda (a binary built with -tags ultracuda)")
+	dev := ppo.Defaults() // --backend, --device and --tf32 as train has them
+	devFlags := configflags.New(fs, &dev, "backend", "device", "tf32")
 	fs.StringVar(&o.Net, "net", "mlp", "mlp (two tanh MLPs, Gaussian head) or cnn (Nature-CNN, categorical head)")
-	fs.BoolVar(&o.TF32, "tf32", false, "cuda: TF32 tensor cores for matrix products")
 	fs.IntVar(&o.Obs, "obs", 11, "observation size (mlp)")
 	fs.IntVar(&o.Act, "act", 3, "action size (mlp)")
 	fs.IntVar(&o.Hidden, "hidden", 64, "hidden layer width (mlp, two layers)")
@@ -73,10 +75,14 @@ func benchUpdate(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Minibatch, "minibatch", 0, "samples per minibatch (0: 64 mlp, 256 cnn)")
 	fs.IntVar(&o.Epochs, "epochs", 0, "epochs per update (0: 10 mlp, 4 cnn)")
 	fs.IntVar(&o.Rounds, "rounds", 3, "timed updates (median reported)")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := devFlags.Apply(""); err != nil {
+		return fmt.Errorf("bench update: %w", err)
+	}
+	o.Backend, o.Device, o.TF32 = dev.Backend, dev.Device, dev.TF32
 	res, err := bench.Update(o)
 	if err != nil {
 		return fmt.Errorf("bench update: %w", err)
@@ -88,8 +94,8 @@ func benchUpdate(args []string, stdout, stderr io.Writer) error {
 	if o.Net == "cnn" {
 		what = "Nature-CNN on 4×84×84"
 	}
-	fmt.Fprintf(stdout, "PPO update, %s backend on %s: %s, batch %d, minibatch %d, %d epochs: %.3f s/update, %.0f samples/s\n",
-		o.Backend, res.Device, what, res.Batch, res.Minibatch, res.Epochs, res.UpdateSeconds, res.SamplesPerSec)
+	fmt.Fprintf(stdout, "PPO update, %s on %s: %s, batch %d, minibatch %d, %d epochs: %.3f s/update, %.0f samples/s\n",
+		res.Impl, res.Device, what, res.Batch, res.Minibatch, res.Epochs, res.UpdateSeconds, res.SamplesPerSec)
 	if res.Kernels != "" {
 		fmt.Fprintf(stdout, "kernels: %s\n", res.Kernels)
 	}

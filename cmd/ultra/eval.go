@@ -24,7 +24,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed for the environments and the policy")
 	noise := fs.Float64("reset-noise", -1, "reset-noise scale (≥ 0); default: the task's own")
 	envs := fs.Int("envs", 0, "parallel env instances; 0 = min(episodes, cores)")
-	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -6,14 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
-	"time"
 
-	"github.com/ultra-rl/ultra/engine/advisor/llm"
 	"github.com/ultra-rl/ultra/engine/experiment"
+	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/ultra"
+	"github.com/ultra-rl/ultra/internal/configflags"
 	"github.com/ultra-rl/ultra/internal/interrupt"
 )
 
@@ -45,7 +44,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	} else if _, err := c.Validate(); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
-	reg, stopMetrics, err := serveMetrics(*ef.metricsAddr, c.Logger)
+	reg, stopMetrics, err := serveMetrics(ef.output.MetricsAddr, c.Logger)
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
@@ -97,12 +96,14 @@ func printResult(stdout io.Writer, res *experiment.Result) {
 
 // experimentFlags are the flags of ultra experiment (and sweep plan).
 type experimentFlags struct {
-	c                                experiment.Config
-	af                               advisorFlags
-	variants, logFormat, metricsAddr *string
-	dose                             *string
-	reportOnly                       *bool
-	settings                         *settingsFlags
+	c                     experiment.Config
+	af                    advisorFlags
+	variants, dose        *string
+	reportOnly            *bool
+	settings              *settingsFlags
+	dev                   *ppo.Config
+	devFlags, outputFlags *configflags.Set
+	output                configflags.Output
 }
 
 func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
@@ -114,11 +115,7 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 	fs.IntVar(&c.PretrainSteps, "pretrain-steps", 100000, "PPO steps of the sub-optimal agent")
 	fs.Uint64Var(&c.PretrainSeed, "pretrain-seed", 1, "seed of the pretraining run")
 	fs.IntVar(&c.CollectEpisodes, "collect-episodes", 16, "episodes of the sub-optimal agent to annotate")
-	defaultAdv := "scripted"
-	if os.Getenv("ULTRA_LLM_URL") != "" {
-		defaultAdv = "llm"
-	}
-	fs.StringVar(&af.name, "advisor", defaultAdv, "advisor for the ultra-* and rice variants: "+strings.Join(experiment.AdvisorNames, ", ")+" (llm when $ULTRA_LLM_URL is set)")
+	addAdvisorFlags(fs, af)
 	ef.variants = fs.String("variants", "ppo,ultra-a,ultra-r,ultra-ra,random,rice,placebo", "comma-separated variants: "+ultra.VariantNames())
 	fs.IntVar(&c.Seeds, "seeds", 10, "refinement seeds per variant (1..N), fixed when the directory is created: fewer than 5 are reported without comparisons")
 	fs.IntVar(&c.RefineSteps, "refine-steps", 200000, "env steps of each refinement")
@@ -126,27 +123,24 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 	fs.Uint64Var(&c.EvalSeed, "eval-seed", 1000, "seed of the evaluation episodes (the same for every run)")
 	fs.IntVar(&c.Jobs, "jobs", runtime.GOMAXPROCS(0), "refinement runs executed in parallel")
 	fs.StringVar(&c.Note, "note", "", "how the settings were chosen, in your words: the report shows it with the settings")
-	ef.settings = addSettingsFlags(fs, "--refine-steps")
-	addDeviceFlags(fs, &c.Device, &c.TF32)
-	fs.IntVar(&af.perEpisode, "critical", 5, "critical steps per episode at most (scripted, expert, random)")
-	fs.StringVar(&af.expert, "expert", "", "the expert advisor's checkpoint: a stronger policy of the same task (--advisor expert; bash bench/expert.sh TASK trains one)")
-	fs.StringVar(&af.llmURL, "llm-url", os.Getenv("ULTRA_LLM_URL"), "OpenAI-compatible base URL for --advisor llm")
-	fs.StringVar(&af.model, "model", os.Getenv("ULTRA_LLM_MODEL"), "model for --advisor llm")
-	fs.StringVar(&af.llmConfig, "llm-config", "", "YAML settings of the llm advisor")
+	ef.settings = addSettingsFlags(fs)
+	ef.dev, ef.devFlags = addDeviceFlags(fs)
 	fs.StringVar(&c.LLMAnnotations, "llm-annotations", "", "annotations for the llm stage made elsewhere for this experiment's collect/episodes.jsonl (ultra annotate --batch-import)")
-	fs.StringVar(&af.llmDeadline, "llm-deadline", "", "time the llm advisor may take in all (default: the --llm-config deadline, else "+llm.DefaultConfig().Deadline.String()+")")
 	// Not --sweep: "sweep" names the cluster work units (ultra sweep plan|unit|report).
 	ef.dose = fs.String("dose", "", "dose–response: "+experiment.DoseParam+"=LIST (e.g. 0.1%,0.5%,2%,5%) refines the variants at each target hit rate from one checkpoint and one annotation set, runs ppo and the placebo once as bands, and writes dose.md/csv/png/svg (runs in this process, not as sweep units)")
 	ef.reportOnly = fs.Bool("report-only", false, "with --dose: write the dose report from the finished runs (doses cut short are left out) and run nothing")
-	ef.logFormat = fs.String("log-format", "text", "text or json")
-	ef.metricsAddr = fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc+" (one endpoint for every run)")
-	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let running iterations finish")
+	ef.output = configflags.DefaultOutput()
+	ef.outputFlags = configflags.New(fs, &ef.output)
 	return ef
 }
 
 // config builds the Config from the parsed flags.
 func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experiment.Config, error) {
 	c := ef.c
+	if err := errors.Join(ef.af.apply(), ef.devFlags.Apply(""), ef.outputFlags.Apply("")); err != nil {
+		return c, err
+	}
+	c.Device, c.TF32, c.Shutdown = ef.dev.Device, ef.dev.TF32, ef.output.Shutdown
 	if c.Out == "" {
 		return c, errors.New("--out DIR is required")
 	}
@@ -164,11 +158,11 @@ func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experimen
 		}
 		c.Variants = append(c.Variants, v)
 	}
-	c.Advisor.Name = ef.af.name
-	if c.Advisor, err = ef.af.config(); err != nil && c.UsesAdvisor(ef.af.name) {
+	c.Advisor.Name = ef.af.Name
+	if c.Advisor, err = ef.af.config(); err != nil && c.UsesAdvisor(ef.af.Name) {
 		return c, err
 	}
-	c.Advisor.Name = ef.af.name
-	c.Logger, err = newLogger(*ef.logFormat, stderr)
+	c.Advisor.Name = ef.af.Name
+	c.Logger, err = newLogger(ef.output.LogFormat, stderr)
 	return c, err
 }

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +13,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/run"
+	"github.com/ultra-rl/ultra/internal/configflags"
 )
 
 // errInterrupted reports a run stopped by a signal after saving its state.
@@ -43,20 +44,6 @@ func barFor(w io.Writer, total, startStep int64) func(ppo.IterStats, float64) {
 
 // serveMetrics starts the /metrics server on addr and returns its registry
 // (nil, with a no-op stop, when addr is empty).
-// metricsAddrDoc documents --metrics-addr.
-const metricsAddrDoc = "serve Prometheus /metrics here (empty disables; default $ULTRA_METRICS_ADDR if set, else " + metrics.DefaultAddr + ")"
-
-// defaultMetricsAddr is --metrics-addr's default: $ULTRA_METRICS_ADDR when
-// it is set (empty disables), else metrics.DefaultAddr, which listens on
-// loopback only. Containers set ULTRA_METRICS_ADDR=:9464 so that a
-// published port (docker -p, a Kubernetes scrape) reaches the endpoint.
-func defaultMetricsAddr() string {
-	if a, ok := os.LookupEnv("ULTRA_METRICS_ADDR"); ok {
-		return a
-	}
-	return metrics.DefaultAddr
-}
-
 func serveMetrics(addr string, logger *slog.Logger) (*prometheus.Registry, func(), error) {
 	if addr == "" {
 		return nil, func() {}, nil
@@ -78,4 +65,41 @@ func runMetrics(reg *prometheus.Registry, l metrics.Labels) (*metrics.Metrics, e
 		return nil, nil
 	}
 	return metrics.New(reg, l)
+}
+
+// runFlags are the option groups of the commands that run one training
+// loop (train, refine): how they log, serve metrics and stop
+// (configflags.Output) and how the loop checkpoints and shows progress
+// (configflags.Loop), each declared once in internal/configflags.
+type runFlags struct {
+	output configflags.Output
+	loop   configflags.Loop
+	sets   []*configflags.Set
+}
+
+// addRunFlags binds the groups to fs.
+func addRunFlags(fs *flag.FlagSet) *runFlags {
+	rf := &runFlags{output: configflags.DefaultOutput(), loop: configflags.DefaultLoop()}
+	rf.sets = []*configflags.Set{configflags.New(fs, &rf.output), configflags.New(fs, &rf.loop)}
+	return rf
+}
+
+// apply reads the given flags into the groups and checks them.
+func (rf *runFlags) apply() error {
+	for _, s := range rf.sets {
+		if err := s.Apply(""); err != nil {
+			return err
+		}
+	}
+	if rf.loop.Every < 1 {
+		return fmt.Errorf("--checkpoint-every must be ≥ 1, got %d", rf.loop.Every)
+	}
+	return nil
+}
+
+// fixed lists the flags given that a resumed run cannot change: all but
+// --out, --resume, the command's own allow list and those the groups (and
+// the command's own sets) mark resume:"ok".
+func (rf *runFlags) fixed(fs *flag.FlagSet, allow []string, more ...*configflags.Set) []string {
+	return configflags.Fixed(fs, append([]string{"out", "resume"}, allow...), append(more, rf.sets...)...)
 }

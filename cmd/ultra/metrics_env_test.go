@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ultra-rl/ultra/engine/metrics"
+	"github.com/ultra-rl/ultra/internal/configflags"
 )
 
 // TestMetricsAddrFromEnvironment checks that $ULTRA_METRICS_ADDR sets
@@ -17,7 +18,7 @@ import (
 func TestMetricsAddrFromEnvironment(t *testing.T) {
 	t.Setenv("ULTRA_METRICS_ADDR", "") // restored when the test ends
 	os.Unsetenv("ULTRA_METRICS_ADDR")
-	if got := defaultMetricsAddr(); got != metrics.DefaultAddr {
+	if got := configflags.DefaultOutput().MetricsAddr; got != metrics.DefaultAddr {
 		t.Errorf("default without the variable: %q, want %q", got, metrics.DefaultAddr)
 	}
 	train := func(extra ...string) string {

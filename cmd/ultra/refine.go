@@ -11,7 +11,9 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/experiment"
+	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/ultra"
+	"github.com/ultra-rl/ultra/internal/configflags"
 	"github.com/ultra-rl/ultra/internal/interrupt"
 )
 
@@ -26,13 +28,9 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&r.Seed, "seed", 1, "seed of this refinement run")
 	fs.IntVar(&r.Envs, "envs", 0, "parallel envs (0: the checkpoint's)")
 	fs.StringVar(&r.Out, "out", "", "run directory (required)")
-	sf := addSettingsFlags(fs, "--steps")
-	addDeviceFlags(fs, &r.Device, &r.TF32)
-	fs.IntVar(&r.Every, "checkpoint-every", 10, "checkpoint every N iterations")
-	progress := fs.String("progress", "auto", "bar, log or auto")
-	logFormat := fs.String("log-format", "text", "text or json")
-	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc)
-	fs.DurationVar(&r.Shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let the running iteration finish")
+	sf := addSettingsFlags(fs)
+	dev, devFlags := addDeviceFlags(fs)
+	rf := addRunFlags(fs)
 	fs.BoolVar(&r.Resume, "resume", false, "continue the interrupted refinement in --out with its settings (only --steps, --device, --tf32 and the run flags may change)")
 	var af advisorFlags
 	addAdvisorFlags(fs, &af)
@@ -41,15 +39,17 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	}
 	set := givenFlags(fs)
 	live := set["advisor"]
-	var fixed []string
-	fs.Visit(func(fl *flag.Flag) {
-		if !strings.Contains(" "+refineResumeFlags+" ", " "+fl.Name+" ") {
-			fixed = append(fixed, "--"+fl.Name)
-		}
-	})
+	fixed := rf.fixed(fs, []string{"steps"}, devFlags) // refine's own --steps may extend a resumed run
 	err := func() error {
 		if err := checkSettingFlags(set); err != nil {
 			return err
+		}
+		if err := errors.Join(rf.apply(), devFlags.Apply(""), af.apply()); err != nil {
+			return err
+		}
+		r.Every, r.Shutdown = rf.loop.Every, rf.output.Shutdown
+		if set["device"] || set["tf32"] { // else the checkpoint's
+			r.Device, r.TF32 = dev.Device, dev.TF32
 		}
 		if r.Resume {
 			if len(fixed) > 0 {
@@ -61,9 +61,6 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 			live = false
 		} else if r.Checkpoint == "" || r.Out == "" {
 			return errors.New("--checkpoint C and --out DIR are required")
-		}
-		if r.Every < 1 {
-			return fmt.Errorf("--checkpoint-every must be ≥ 1, got %d", r.Every)
 		}
 		if !r.Resume {
 			v, err := ultra.ParseVariant(*variant)
@@ -93,7 +90,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 			}
 			r.Live = &ac
 		}
-		bar, err := progressBar(*progress, stderr)
+		bar, err := progressBar(rf.loop.Progress, stderr)
 		if err != nil {
 			return err
 		}
@@ -103,7 +100,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		if r.Out == "" {
 			return errors.New("--out DIR is required")
 		}
-		if r.Logger, err = newLogger(*logFormat, stderr); err != nil {
+		if r.Logger, err = newLogger(rf.output.LogFormat, stderr); err != nil {
 			return err
 		}
 		r.AdvisorLog = stderr
@@ -111,7 +108,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		reg, stop, err := serveMetrics(*metricsAddr, r.Logger)
+		reg, stop, err := serveMetrics(rf.output.MetricsAddr, r.Logger)
 		if err != nil {
 			return err
 		}
@@ -137,9 +134,6 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-
-// refineResumeFlags are the flags refine --resume accepts.
-const refineResumeFlags = "out resume steps device tf32 checkpoint-every progress log-format metrics-addr shutdown-timeout"
 
 // settingsFlags are the flags of ultra.Settings that refine, experiment and
 // sweep plan share. Each writes a scratch Settings; resolve copies the
@@ -169,9 +163,8 @@ var settingFlags = []struct {
 	{"recalibrate-every", func(d, s *ultra.Settings) { d.RecalibrateEvery = s.RecalibrateEvery }},
 }
 
-// addSettingsFlags registers the knobs of ultra.Settings (documented there);
-// stepsFlag names the flag holding the refinement length.
-func addSettingsFlags(fs *flag.FlagSet, stepsFlag string) *settingsFlags {
+// addSettingsFlags registers the knobs of ultra.Settings (documented there).
+func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
 	sf := &settingsFlags{}
 	t := &sf.scratch
 	fs.Float64Var(&t.Alpha, "alpha", 0, "weight of the implicit reward (default: the task's, as in the paper: 0.5 for Pong, 0.1 for MuJoCo)")
@@ -190,7 +183,7 @@ func addSettingsFlags(fs *flag.FlagSet, stepsFlag string) *settingsFlags {
 	})
 	fs.Float64Var(&t.OverrideProb, "override-prob", 0, "probability of taking the suggested action at a matched state, at the start (default 1)")
 	fs.Float64Var(&t.OverrideEnd, "override-end", 0, "that probability at the end of --anneal-steps (default 0)")
-	fs.Int64Var(&t.AnnealSteps, "anneal-steps", 0, "env steps over which the override probability decays to --override-end; 0: constant (default: the first half of "+stepsFlag+")")
+	fs.Int64Var(&t.AnnealSteps, "anneal-steps", 0, "env steps over which the override probability decays to --override-end; 0: constant (default: the first half of the refinement)")
 	fs.Float64Var(&t.ResetProb, "reset-prob", 0, fmt.Sprintf("rice, ultra-ra+rice: fraction of episodes restarted at a critical state (default %v)", ultra.DefaultResetProb))
 	fs.Func("reward-on", "what the implicit reward judges: action (alpha·r when the executed action is the one the advisor judged, alpha·its reward of the suggestion when that is executed) or state (alpha·r at every matched state) (default "+string(ultra.DefaultRewardOn)+")", func(s string) error {
 		v, err := ultra.ParseRewardOn(s)
@@ -233,10 +226,17 @@ func checkSettingFlags(set map[string]bool) error {
 	return nil
 }
 
-// addDeviceFlags registers --device and --tf32.
-func addDeviceFlags(fs *flag.FlagSet, device *string, tf32 *bool) {
-	fs.StringVar(device, "device", "", "where the networks run: cpu, or cuda (needs a binary built with -tags ultracuda); default: the checkpoint's for refine, cpu for experiment")
-	fs.BoolVar(tf32, "tf32", false, "with --device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)")
+// addDeviceFlags binds --device and --tf32 as ppo.Config declares them (the
+// one vocabulary of train, refine, experiment, sweep and bench), with
+// ppo.Config's defaults. Refine and sweep unit read them only when given
+// (else the checkpoint's or the plan's device).
+func addDeviceFlags(fs *flag.FlagSet, only ...string) (*ppo.Config, *configflags.Set) {
+	d := ppo.Defaults()
+	dev := &d
+	if len(only) == 0 {
+		only = []string{"device", "tf32"}
+	}
+	return dev, configflags.New(fs, dev, only...)
 }
 
 // givenFlags is the set of the flags given on the command line.

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/ultra-rl/ultra/engine/experiment"
+	"github.com/ultra-rl/ultra/internal/configflags"
 )
 
 // cmdReport aggregates experiment directories (one per task) into one
@@ -13,7 +14,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report", stderr)
 	out := fs.String("out", "runs/aggregate", "directory for aggregate.{png,svg,md,csv,html} and profile.{png,svg}")
 	episodes := fs.Int("random-episodes", experiment.DefaultRandomEpisodes, "episodes that score each task's uniformly random policy (the normalisation's 0)")
-	logFormat := fs.String("log-format", "text", "text or json")
+	output := configflags.DefaultOutput()
+	outputFlags := configflags.New(fs, &output, "log-format")
 	title := fs.String("title", "ULTRA across tasks: normalised final evaluation", "title of the page and the Markdown")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ultra report [flags] DIR...   (DIR: an experiment directory or a published copy with experiment.json and results.csv, one per task)")
@@ -23,7 +25,10 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(*logFormat, stderr)
+	if err := outputFlags.Apply(""); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	logger, err := newLogger(output.LogFormat, stderr)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

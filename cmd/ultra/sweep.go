@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ultra-rl/ultra/engine/cluster"
 	"github.com/ultra-rl/ultra/engine/experiment"
+	"github.com/ultra-rl/ultra/internal/configflags"
 	"github.com/ultra-rl/ultra/internal/interrupt"
 )
 
@@ -89,12 +89,14 @@ func sweepUnit(args []string, stderr io.Writer) error {
 	out := fs.String("out", "", "planned directory (required)")
 	index := fs.String("index", firstEnv("JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"), "unit to run (default $JOB_COMPLETION_INDEX, else $SLURM_ARRAY_TASK_ID)")
 	wait := fs.Duration("wait", experiment.DefaultStageWait, "how long to wait for another unit running the shared stages")
-	device := fs.String("device", "", "run this unit's networks on cpu or cuda (default: the plan's)")
-	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let the running iteration finish")
-	logFormat := fs.String("log-format", "text", "text or json")
-	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc)
+	dev, devFlags := addDeviceFlags(fs, "device") // empty: the plan's
+	output := configflags.DefaultOutput()
+	outputFlags := configflags.New(fs, &output)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := errors.Join(devFlags.Apply(""), outputFlags.Apply("")); err != nil {
+		return fmt.Errorf("sweep unit: %w", err)
 	}
 	i, err := strconv.Atoi(*index)
 	if err != nil {
@@ -104,14 +106,14 @@ func sweepUnit(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sweep unit: %w", err)
 	}
-	c.Shutdown = *shutdown
-	if *device != "" {
-		c.Device = *device
+	c.Shutdown = output.Shutdown
+	if givenFlags(fs)["device"] { // else the plan's
+		c.Device = dev.Device
 	}
-	if c.Logger, err = newLogger(*logFormat, stderr); err != nil {
+	if c.Logger, err = newLogger(output.LogFormat, stderr); err != nil {
 		return fmt.Errorf("sweep unit: %w", err)
 	}
-	reg, stopMetrics, err := serveMetrics(*metricsAddr, c.Logger)
+	reg, stopMetrics, err := serveMetrics(output.MetricsAddr, c.Logger)
 	if err != nil {
 		return fmt.Errorf("sweep unit: %w", err)
 	}
@@ -138,7 +140,8 @@ func sweepRender(kind string, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Parallelism, "parallelism", 0, "units running at once (default all)")
 	fs.StringVar(&o.CPU, "cpu", "2", "CPUs per unit")
 	fs.StringVar(&o.Memory, "memory", "4Gi", "memory per unit (request and limit)")
-	fs.DurationVar(&o.Shutdown, "shutdown-timeout", 30*time.Second, "the units' shutdown timeout; the grace period is 30 s more")
+	output := configflags.DefaultOutput() // the units' --shutdown-timeout; the pods' grace period is 30 s more
+	outputFlags := configflags.New(fs, &output, "shutdown-timeout")
 	fs.StringVar(&o.Image, "image", "", "k8s: container image (required)")
 	fs.StringVar(&o.PVC, "pvc", "", "k8s: PersistentVolumeClaim holding the directory (required)")
 	fs.StringVar(&o.Mount, "mount", "/runs", "k8s: where the claim is mounted; the directory is <mount>/<its name> in the pods")
@@ -149,6 +152,10 @@ func sweepRender(kind string, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := outputFlags.Apply(""); err != nil {
+		return fmt.Errorf("sweep %s: %w", kind, err)
+	}
+	o.Shutdown = output.Shutdown
 	_, units, err := loadPlan(*out, stderr)
 	if err != nil {
 		return fmt.Errorf("sweep %s: %w", kind, err)

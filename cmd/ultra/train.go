@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,10 +18,6 @@ import (
 	"github.com/ultra-rl/ultra/internal/interrupt"
 )
 
-// resumeFlags are the flags --resume accepts (the rest of the configuration
-// is the checkpoint's).
-const resumeFlags = "steps out resume checkpoint-every log-format progress metrics-addr shutdown-timeout device tf32"
-
 func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", stderr)
 	cfg := ppo.Defaults()
@@ -30,25 +25,21 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "YAML file of options (keys are the flag names); flags override it")
 	out := fs.String("out", "", "run directory for checkpoints, metrics and the exported policy (required)")
 	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint")
-	every := fs.Int("checkpoint-every", 10, "write a checkpoint every N iterations (and always at the end), ≥ 1")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	progress := fs.String("progress", "auto", "progress display: bar, log or auto (bar on a terminal)")
-	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr(), metricsAddrDoc)
-	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let the running iteration finish before abandoning it for the previous checkpoint")
+	rf := addRunFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := rf.apply(); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	if *out == "" {
 		return errors.New("train: --out DIR is required")
 	}
-	if *every < 1 {
-		return fmt.Errorf("train: --checkpoint-every must be ≥ 1, got %d", *every)
-	}
-	logger, err := newLogger(*logFormat, stderr)
+	logger, err := newLogger(rf.output.LogFormat, stderr)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	bar, err := progressBar(*progress, stderr)
+	bar, err := progressBar(rf.loop.Progress, stderr)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -57,7 +48,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	stopMetrics := func() {}
 	// startMetrics runs once the config (and so the env) is known.
 	startMetrics := func() error {
-		reg, stop, err := serveMetrics(*metricsAddr, logger)
+		reg, stop, err := serveMetrics(rf.output.MetricsAddr, logger)
 		if err != nil {
 			return err
 		}
@@ -66,7 +57,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *resume {
-		rr, err = resumeRun(fs, *out, &cfg, cf, logger, startMetrics)
+		rr, err = resumeRun(rf.fixed(fs, nil, cf), *out, &cfg, cf, logger, startMetrics)
 	} else {
 		rr, err = startRun(*out, &cfg, cf, *configPath, startMetrics)
 	}
@@ -77,7 +68,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	defer rr.Close()
 	tr := rr.Trainer
 
-	ro := run.Options{Dir: *out, Every: *every, Shutdown: *shutdown, Logger: logger, Metrics: met}
+	ro := run.Options{Dir: *out, Every: rf.loop.Every, Shutdown: rf.output.Shutdown, Logger: logger, Metrics: met}
 	if bar {
 		ro.Quiet, ro.OnIteration = true, barFor(stderr, int64(tr.Config().TotalSteps), tr.GlobalStep())
 	}
@@ -124,13 +115,7 @@ func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath strin
 	return run.Start(out, *cfg, spec, ppo.Hooks{})
 }
 
-func resumeRun(fs *flag.FlagSet, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func() error) (*run.Run, error) {
-	var bad []string
-	fs.Visit(func(f *flag.Flag) {
-		if !strings.Contains(" "+resumeFlags+" ", " "+f.Name+" ") {
-			bad = append(bad, "--"+f.Name)
-		}
-	})
+func resumeRun(bad []string, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func() error) (*run.Run, error) {
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("--resume continues the saved configuration; %s cannot change (only --steps can extend the run)", strings.Join(bad, ", "))
 	}

@@ -19,7 +19,8 @@ import (
 // Minibatch and Epochs take the net's defaults: 2048/64/10 for mlp,
 // 1024/256/4 for cnn.
 type UpdateOptions struct {
-	Backend   string // native, gorgonia or cuda
+	Backend   string // native or gorgonia (ppo.Config.Backend; the CUDA networks are the native ones on Device cuda)
+	Device    string // cpu ("" too) or cuda (ppo.Config.Device)
 	Net       string // mlp or cnn
 	TF32      bool   // cuda: TF32 tensor cores
 	Obs, Act  int    // mlp sizes
@@ -73,8 +74,8 @@ func Update(o UpdateOptions) (UpdateResult, error) {
 	cfg := ppo.Defaults()
 	cfg.Hidden = []int{o.Hidden, o.Hidden}
 	cfg.Backend, cfg.TF32 = o.Backend, o.TF32
-	if o.Backend == "cuda" {
-		cfg.Backend, cfg.Device = "native", "cuda"
+	if o.Device != "" {
+		cfg.Device = o.Device
 	}
 	if err := cfg.Validate(); err != nil {
 		return UpdateResult{}, err
@@ -134,13 +135,17 @@ func Update(o UpdateOptions) (UpdateResult, error) {
 		times = append(times, time.Since(t0).Seconds())
 	}
 	sec := median(times)
-	res := UpdateResult{Impl: "ultra-" + o.Backend, Net: o.Net, Batch: B, Minibatch: n, Hidden: o.Hidden, Epochs: o.Epochs,
+	impl := o.Backend
+	if cfg.Device == "cuda" {
+		impl = "cuda"
+	}
+	res := UpdateResult{Impl: "ultra-" + impl, Net: o.Net, Batch: B, Minibatch: n, Hidden: o.Hidden, Epochs: o.Epochs,
 		UpdateSeconds: sec, SamplesPerSec: float64(B*o.Epochs) / sec, GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Device: fmt.Sprintf("cpu (GOMAXPROCS %d)", runtime.GOMAXPROCS(0))}
 	if o.TF32 {
 		res.Impl += "-tf32"
 	}
-	if o.Backend == "native" {
+	if impl == "native" {
 		res.Kernels = fmt.Sprintf("sgemm %s; element-wise %s", blas.Impl, blas.KernelsImpl)
 	}
 	if d, ok := net.(interface{ DeviceName() string }); ok {

@@ -15,7 +15,7 @@ import (
 type Config struct {
 	Env            string  `yaml:"env" help:"task id (see 'ultra envs')"`
 	Seed           uint64  `yaml:"seed" help:"seed for envs, networks, sampling and shuffling"`
-	TotalSteps     int     `yaml:"steps" help:"env steps to train for, summed over envs"`
+	TotalSteps     int     `yaml:"steps" help:"env steps to train for, summed over envs" resume:"ok"`
 	NumEnvs        int     `yaml:"envs" help:"parallel env instances"`
 	NumSteps       int     `yaml:"num-steps" help:"rollout steps per env per iteration"`
 	NumMinibatches int     `yaml:"num-minibatches" help:"minibatches per epoch"`
@@ -38,8 +38,8 @@ type Config struct {
 	Hidden         []int   `yaml:"hidden" help:"hidden layer sizes, e.g. 64,64"`
 	Activation     string  `yaml:"activation" help:"tanh or relu"`
 	Backend        string  `yaml:"backend" help:"network backend: native (fast, plain Go) or gorgonia (reference)"`
-	Device         string  `yaml:"device" help:"where the networks run: cpu, or cuda (needs a binary built with the ultracuda tag: make build-cuda)"`
-	TF32           bool    `yaml:"tf32" help:"with device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)"`
+	Device         string  `yaml:"device" help:"where the networks run: cpu, or cuda (needs a binary built with the ultracuda tag: make build-cuda); refine and sweep unit keep the checkpoint's or the plan's unless it is given" resume:"ok"`
+	TF32           bool    `yaml:"tf32" help:"with device cuda: TF32 tensor cores for matrix products (faster, 10-bit mantissas)" resume:"ok"`
 	Workers        int     `yaml:"workers" help:"env worker goroutines (0: automatic)"`
 }
 

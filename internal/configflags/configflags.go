@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,27 +22,37 @@ import (
 // a flag of the same name, documented by the field's help tag, so each option can be set from a YAML file
 // (--config) and overridden on the command line. Precedence: defaults <
 // config file < explicitly given flags.
+//
+// A field tagged resume:"ok" is an option a resumed run may change (where
+// the maths runs, how long to train, how to log); Fixed names the others
+// that were given, which a resume must refuse.
 type Set struct {
-	target any // pointer to the config struct
-	fs     *flag.FlagSet
-	raw    map[string]*string
+	target    any // pointer to the config struct
+	fs        *flag.FlagSet
+	raw       map[string]*string
+	resumable map[string]bool
 }
 
-// New binds target (a pointer to a config struct) to fs.
-func New(fs *flag.FlagSet, target any) *Set {
-	cf := &Set{target: target, fs: fs, raw: map[string]*string{}}
+// New binds target (a pointer to a config struct) to fs: every tagged
+// field, or only those whose keys only lists.
+func New(fs *flag.FlagSet, target any, only ...string) *Set {
+	cf := &Set{target: target, fs: fs, raw: map[string]*string{}, resumable: map[string]bool{}}
 	v := reflect.ValueOf(target).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
 		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if key == "" || key == "-" {
+		if key == "" || key == "-" || (len(only) > 0 && !slices.Contains(only, key)) {
 			continue
 		}
 		def := formatValue(v.Field(i))
 		s := new(string)
 		cf.raw[key] = s
+		cf.resumable[key] = f.Tag.Get("resume") == "ok"
 		doc := f.Tag.Get("help")
 		usage := fmt.Sprintf("%s (default %s)", doc, def)
+		if def == "" {
+			usage = doc
+		}
 		if f.Type.Kind() == reflect.Bool {
 			fs.Var(&boolValue{s: s}, key, usage) // a bare --key means true
 			continue
@@ -49,6 +60,25 @@ func New(fs *flag.FlagSet, target any) *Set {
 		fs.Func(key, usage, func(x string) error { *s = x; return nil })
 	}
 	return cf
+}
+
+// Fixed returns, as "--name", the flags given on fs that no set marks
+// resume:"ok" and that allow does not name: what a resumed run cannot
+// change.
+func Fixed(fs *flag.FlagSet, allow []string, sets ...*Set) []string {
+	var out []string
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(allow, f.Name) {
+			return
+		}
+		for _, s := range sets {
+			if s.resumable[f.Name] {
+				return
+			}
+		}
+		out = append(out, "--"+f.Name)
+	})
+	return out
 }
 
 // boolValue records a boolean option's text; IsBoolFlag lets it stand alone.

@@ -77,3 +77,33 @@ func TestApply(t *testing.T) {
 		})
 	}
 }
+
+// TestFixedAndOnly: New binds every tagged field or only the keys given;
+// Fixed names the given flags that no set marks resume:"ok" and the allow
+// list does not name; an empty default prints no "(default …)".
+func TestFixedAndOnly(t *testing.T) {
+	type grp struct {
+		Steps int    `yaml:"steps" help:"steps" resume:"ok"`
+		Seed  int    `yaml:"seed" help:"seed"`
+		Dev   string `yaml:"device" help:"where" resume:"ok"`
+	}
+	var g grp
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	s := New(fs, &g)
+	out := fs.String("out", "", "dir")
+	if err := fs.Parse([]string{"--steps", "5", "--seed", "2", "--out", "x", "--device", "cpu"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := Fixed(fs, []string{"out"}, s); len(got) != 1 || got[0] != "--seed" || *out != "x" {
+		t.Errorf("fixed %v, want [--seed]", got)
+	}
+	if fs.Lookup("device").Usage != "where" {
+		t.Errorf("an empty default printed as %q", fs.Lookup("device").Usage)
+	}
+	fs2 := flag.NewFlagSet("t2", flag.ContinueOnError)
+	New(fs2, &g, "device")
+	if fs2.Lookup("device") == nil || fs2.Lookup("steps") != nil || fs2.Lookup("seed") != nil {
+		t.Error("only: bound other keys than device")
+	}
+}
