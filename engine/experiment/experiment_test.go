@@ -1,0 +1,167 @@
+package experiment
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/engine/run"
+	"github.com/ultra-rl/ultra/engine/ultra"
+	"github.com/ultra-rl/ultra/mujoco/tasks"
+)
+
+// tiny is the smallest hopper experiment: one iteration of pretraining and
+// of refinement, two collected episodes, one seed.
+func tiny(t *testing.T, dir string, log *strings.Builder) Config {
+	t.Helper()
+	reg := env.NewRegistry(append(tasks.Specs(), pong.Specs()...)...)
+	spec, err := reg.Lookup("hopper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Env: "hopper", Out: dir, PretrainSteps: 2048, PretrainSeed: 1, CollectEpisodes: 2,
+		Advisor: AdvisorConfig{Name: "scripted", PerEpisode: 3}, Variants: []ultra.Variant{ultra.PPO, ultra.UltraA},
+		Seeds: 1, RefineSteps: 2048, EvalEpisodes: 1, EvalSeed: 1000, Jobs: 1,
+		Settings: ultra.DefaultSettings(spec, 2048), Registry: reg, Logger: slog.New(slog.NewTextHandler(log, nil))}
+}
+
+// TestRunStagesResumeAndRefusals runs Run directly: every stage writes its
+// output; an interrupted pretraining resumes from its checkpoint; a rerun
+// skips every finished stage and writes the same table; a rerun with other
+// settings is refused, naming each (issue 26: the package was tested only
+// through the CLI).
+func TestRunStagesResumeAndRefusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("experiment run skipped in -short mode")
+	}
+	dir := t.TempDir()
+	var log strings.Builder
+	c := tiny(t, dir, &log)
+	c.PretrainSteps = 4096 // two iterations: the interruption lands in the first
+	// Interrupted during pretraining: the checkpoint is written, Run says so.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := Run(ctx, c); !errors.Is(err, run.ErrInterrupted) {
+		t.Fatalf("an interrupted run returned %v, want run.ErrInterrupted", err)
+	}
+	if _, err := run.LoadCheckpoint(filepath.Join(dir, "pretrain")); err != nil {
+		t.Fatalf("no pretraining checkpoint after the interruption: %v", err)
+	}
+	log.Reset()
+	res, err := Run(t.Context(), c)
+	if err != nil {
+		t.Fatal(err, log.String())
+	}
+	if !strings.Contains(log.String(), "resuming pretraining") {
+		t.Errorf("the pretraining did not resume:\n%s", log.String())
+	}
+	for _, f := range []string{"experiment.json", "plan.json", "collect/episodes.jsonl", "annotate/scripted.jsonl",
+		"refine/ppo-s1/eval.json", "refine/ultra-a-s1/eval.json", "refine/ultra-a-s1/modulator.json", "results.md", "results.csv", "report.html"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("stage output %s: %v", f, err)
+		}
+	}
+	sum, err := ultra.ReadSummary(filepath.Join(dir, "refine", "ultra-a-s1", ultra.SummaryFile))
+	if err != nil || sum.Variant != ultra.UltraA || sum.Settings != c.Settings || sum.Lookups == 0 {
+		t.Errorf("ultra-a's summary %+v, %v", sum, err)
+	}
+	// A rerun skips everything and writes the same table.
+	log.Reset()
+	again, err := Run(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(log.String(), "skipping"); n != 1+1+1+2 || strings.Contains(log.String(), "msg=refining") {
+		t.Errorf("the rerun skipped %d stages, want 5:\n%s", n, log.String())
+	}
+	table := func(md string) string { return md[:strings.Index(md, "- Sub-optimal")] }
+	if table(again.Markdown) != table(res.Markdown) {
+		t.Errorf("the rerun's table differs:\n%s\nvs\n%s", again.Markdown, res.Markdown)
+	}
+	// Other settings are refused, naming each; nothing is rerun.
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"alpha", func(c *Config) { c.Settings.Alpha = 0.3 }, "alpha 0.1 (now 0.3)"},
+		{"imitation and target", func(c *Config) { c.Settings.Imitation, c.Settings.TargetHitRate = 2, 0.05 }, "imitation 1 (now 2)"},
+		{"refine steps", func(c *Config) { c.RefineSteps = 4096 }, "refine steps 2048 (now 4096)"},
+		{"advisor", func(c *Config) { c.Advisor.Name = "random" }, "advisor scripted (now random)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c2 := c
+			tc.edit(&c2)
+			if _, err := Run(t.Context(), c2); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want a refusal naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfigValidateRefuses: what Validate refuses before anything is
+// written, each with the fix in the message.
+func TestConfigValidateRefuses(t *testing.T) {
+	var log strings.Builder
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"no seeds", func(c *Config) { c.Seeds = 0 }, "want seeds, jobs, eval episodes ≥ 1"},
+		{"no eval episodes", func(c *Config) { c.EvalEpisodes = 0 }, "eval episodes ≥ 1"},
+		{"a variant twice", func(c *Config) { c.Variants = []ultra.Variant{ultra.PPO, ultra.PPO} }, "listed twice"},
+		{"an unknown variant", func(c *Config) { c.Variants = []ultra.Variant{"ultra-x"} }, "unknown variant"},
+		{"zero settings", func(c *Config) { c.Settings = ultra.Settings{} }, "start from ultra.DefaultSettings"},
+		{"pixels", func(c *Config) { c.Env = "pong-pixels" }, "observes pixels"},
+		{"imitation on the GPU", func(c *Config) { c.Variants, c.Device = []ultra.Variant{ultra.UltraI}, "cuda" }, "only the CPU networks have"},
+		{"expert without a checkpoint", func(c *Config) { c.Advisor.Name = "expert" }, "--expert CHECKPOINT"},
+		{"refine shorter than an iteration", func(c *Config) { c.RefineSteps = 100 }, "less than one iteration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tiny(t, t.TempDir(), &log)
+			tc.edit(&c)
+			if _, err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error saying %q", err, tc.want)
+			}
+			if ents, _ := os.ReadDir(c.Out); len(ents) != 0 {
+				t.Errorf("Validate wrote %d files", len(ents))
+			}
+		})
+	}
+}
+
+// TestLegacyRecordIsRead: a directory recorded before ultra.Settings (its
+// experiment.json holds the old tuning, with -1 for "the task's alpha" and
+// "the first half") is read as the settings it ran with, so a rerun with
+// today's defaults is accepted, and one with other settings is refused.
+func TestLegacyRecordIsRead(t *testing.T) {
+	dir := t.TempDir()
+	var log strings.Builder
+	c := tiny(t, dir, &log)
+	legacy := `{"env": "hopper", "pretrain_steps": 2048, "pretrain_seed": 1, "collect_episodes": 2, "advisor": "scripted",
+  "critical_per_episode": 3, "refine_steps": 2048, "eval_episodes": 1, "eval_seed": 1000,
+  "tuning": {"Alpha": -1, "Radius": 0, "RadiusQuantile": 0.5, "TargetHitRate": 0.02, "MatchSpace": "full", "OverrideProb": 1,
+    "OverrideEnd": 0, "AnnealSteps": -1, "ResetProb": 0.5, "RewardOn": "action", "ActionTolerance": 0.1},
+  "variants": ["ppo"], "seeds": 1, "planned_seeds": 1}`
+	if err := os.WriteFile(filepath.Join(dir, settingsFile), []byte(legacy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.record(); err != nil {
+		t.Fatalf("today's defaults against the legacy record: %v", err)
+	}
+	s, ok, err := loadSettings(dir, c.Registry)
+	if err != nil || !ok || s.Settings != c.Settings || s.Tuning != nil {
+		t.Fatalf("rewritten record: %+v, %v", s, err)
+	}
+	os.WriteFile(filepath.Join(dir, settingsFile), []byte(strings.Replace(legacy, `"RewardOn": "action", `, "", 1)), 0o644)
+	if err := c.record(); err == nil || !strings.Contains(err.Error(), "reward on state (now action)") {
+		t.Errorf("a legacy record without reward-on (those runs judged the state): %v", err)
+	}
+}
