@@ -67,7 +67,7 @@ type Data struct {
 	qpos, qvel, act, ctrl, warm []float64
 	qfrcApplied, xfrcApplied    []float64
 	mocapPos, mocapQuat, user   []float64
-	xpos, cfrcExt, sensor       []float64
+	xpos, sensor                []float64
 }
 
 // NewData allocates simulation data for m, initialised to the model's
@@ -100,7 +100,6 @@ func NewData(m *Model) (*Data, error) {
 	d.mocapQuat = f64(cd.mocap_quat, 4*nmocap)
 	d.user = f64(cd.userdata, int(mm.nuserdata))
 	d.xpos = f64(cd.xpos, 3*m.NBody())
-	d.cfrcExt = f64(cd.cfrc_ext, 6*m.NBody())
 	d.sensor = f64(cd.sensordata, m.NSensorData())
 	runtime.SetFinalizer(d, (*Data).Close)
 	return d, nil
@@ -185,16 +184,6 @@ func (d *Data) Forward() error {
 	return nil
 }
 
-// RNEPostConstraint computes cfrc_ext and the other post-constraint body
-// forces (mj_rnePostConstraint); call it after Step before reading CFrcExt.
-// Errors are handled as by Forward.
-func (d *Data) RNEPostConstraint() error {
-	if C.ultra_rne_post_constraint(d.model.m, d.d, d.errBuf, errSize) < 0 {
-		return d.error("mj_rnePostConstraint")
-	}
-	return nil
-}
-
 // Reset restores the reference configuration (qpos0, zero velocity, time 0).
 func (d *Data) Reset() error {
 	if C.ultra_reset(d.model.m, d.d, d.errBuf, errSize) < 0 {
@@ -235,10 +224,6 @@ func (d *Data) Ctrl() []float64 { return d.ctrl }
 // XPos is each body's Cartesian position in the world frame (nbody×3),
 // valid after Step or Forward.
 func (d *Data) XPos() []float64 { return d.xpos }
-
-// CFrcExt is each body's external contact force/torque (nbody×6, torque
-// first), valid after RNEPostConstraint.
-func (d *Data) CFrcExt() []float64 { return d.cfrcExt }
 
 // SensorData is the sensor output vector (nsensordata).
 func (d *Data) SensorData() []float64 { return d.sensor }

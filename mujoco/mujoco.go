@@ -194,9 +194,6 @@ func (m *Model) ActuatorJoint() []int {
 // JointRange is each joint's [low, high] limit (njnt×2; radians for hinges).
 func (m *Model) JointRange() []float64 { return f64(m.m.jnt_range, 2*int(m.m.njnt)) }
 
-// NJoint is the number of joints.
-func (m *Model) NJoint() int { return int(m.m.njnt) }
-
 func f64(p *C.mjtNum, n int) []float64 {
 	if n == 0 || p == nil {
 		return nil

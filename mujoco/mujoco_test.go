@@ -57,7 +57,7 @@ func TestModelSizes(t *testing.T) {
 	if g := m.ActuatorGear()[0]; g != 2 {
 		t.Errorf("gear %v", g)
 	}
-	if len(d.QPos()) != 2 || len(d.XPos()) != 9 || len(d.CFrcExt()) != 18 || len(d.SensorData()) != 1 {
+	if len(d.QPos()) != 2 || len(d.XPos()) != 9 || len(d.SensorData()) != 1 {
 		t.Error("slice lengths")
 	}
 	if v := Version(); !strings.Contains(v, ".") {

@@ -80,11 +80,6 @@ int ultra_forward(const mjModel* m, mjData* d, char* err, int errn) {
   return 0;
 }
 
-int ultra_rne_post_constraint(const mjModel* m, mjData* d, char* err, int errn) {
-  ULTRA_GUARD(err, errn, -1, mj_resetData(m, d), mj_rnePostConstraint(m, d));
-  return 0;
-}
-
 int ultra_reset(const mjModel* m, mjData* d, char* err, int errn) {
   ULTRA_GUARD(err, errn, -1, (void)0, mj_resetData(m, d));
   return 0;

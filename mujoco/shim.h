@@ -10,7 +10,6 @@ void ultra_install_hooks(void);
 mjModel* ultra_load_xml(const char* path, char* err, int errn);
 mjData* ultra_make_data(const mjModel* m, char* err, int errn);
 int ultra_forward(const mjModel* m, mjData* d, char* err, int errn);
-int ultra_rne_post_constraint(const mjModel* m, mjData* d, char* err, int errn);
 int ultra_reset(const mjModel* m, mjData* d, char* err, int errn);
 int ultra_step(const mjModel* m, mjData* d, int n, char* err, int errn);
 int ultra_warning_info(const mjData* d, int w);

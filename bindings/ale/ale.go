@@ -4,7 +4,7 @@
 //
 // The cgo binding (build tag `ale`) is a small C++ shim of the project's own
 // (shim.h, shim.cc: extern "C" over ale::ALEInterface: open a ROM, reset,
-// step with frame skip, screen RGB and grayscale, RAM, lives, clone and
+// step with frame skip, screen RGB and grayscale, RAM, clone and
 // restore the state with its RNG) and the Go [Game] on top of it. It is
 // written and tested against ALE 0.12.1 built from source; see the README's
 // "Atari through ALE" section for the install and the ROMs. Without the tag

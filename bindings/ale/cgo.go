@@ -152,9 +152,6 @@ func (e *Emulator) RAM(dst []byte) []byte {
 	return dst
 }
 
-// Lives is the game's remaining lives (0 for games without lives).
-func (e *Emulator) Lives() int { return int(C.ultra_ale_lives(e.p)) }
-
 // Frame is the number of frames since the episode started.
 func (e *Emulator) Frame() int { return int(C.ultra_ale_frame(e.p)) }
 

@@ -161,7 +161,7 @@ func newGame(cfg Config, opts env.Options) (*Game, error) {
 	return g, nil
 }
 
-// Emulator returns the game's emulator (for screens, RAM and lives).
+// Emulator returns the game's emulator (for its screens and RAM).
 func (g *Game) Emulator() *Emulator { return g.em }
 
 // Reset implements env.Env: ALE's reset with the sticky-action generator

@@ -148,8 +148,6 @@ void ultra_ale_ram(ultra_ale *a, uint8_t *out) {
   std::memcpy(out, a->ale.getRAM().array(), ULTRA_ALE_RAM);
 }
 
-int ultra_ale_lives(ultra_ale *a) { return a->ale.lives(); }
-
 int ultra_ale_frame(ultra_ale *a) { return a->ale.getEpisodeFrameNumber(); }
 
 long ultra_ale_clone(ultra_ale *a, uint8_t *out, long cap, char *err, size_t errlen) {

@@ -50,7 +50,6 @@ int ultra_ale_step(ultra_ale *a, int action, int skip, int *reward, int *over,
 void ultra_ale_screen_rgb(ultra_ale *a, uint8_t *out);
 void ultra_ale_screen_gray(ultra_ale *a, uint8_t *out);
 void ultra_ale_ram(ultra_ale *a, uint8_t *out);
-int ultra_ale_lives(ultra_ale *a);
 int ultra_ale_frame(ultra_ale *a); /* frames since the episode started */
 
 /* Serialises the full state, sticky-action generator included, into out
