@@ -243,9 +243,15 @@ func (b *cudaBackend) Spec() Spec {
 	return s
 }
 
-// DeviceName describes the GPU the backend runs on, for logs and
-// benchmark records.
-func (b *cudaBackend) DeviceName() string { return b.dev.Info().String() }
+// DeviceName describes the GPU the backend runs on and its free memory
+// now, for logs and benchmark records.
+func (b *cudaBackend) DeviceName() string {
+	name := b.dev.Info().String()
+	if free, _, err := b.dev.MemInfo(); err == nil {
+		name += fmt.Sprintf(", %.1f GiB free", float64(free)/(1<<30))
+	}
+	return name
+}
 
 // paramList returns Params-shaped entries aliasing bufs.
 func (b *cudaBackend) paramList(bufs [][]float32) []Param {

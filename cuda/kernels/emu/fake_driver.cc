@@ -242,13 +242,6 @@ ucu_result cuMemcpyDtoHAsync_v2(void* dst, ucu_deviceptr src, size_t n, ucu_stre
   memcpy(dst, (const void*)(uintptr_t)src, n);
   return OK;
 }
-ucu_result cuMemcpyDtoDAsync_v2(ucu_deviceptr dst, ucu_deviceptr src, size_t n, ucu_stream) {
-  if (ucu_result r = need_ctx()) return r;
-  std::lock_guard<std::mutex> l(mu);
-  if (!inside((uintptr_t)dst, n) || !inside((uintptr_t)src, n)) return ERR_INVALID_VALUE;
-  memmove((void*)(uintptr_t)dst, (const void*)(uintptr_t)src, n);
-  return OK;
-}
 ucu_result cuMemsetD32Async(ucu_deviceptr dst, unsigned int v, size_t count, ucu_stream) {
   if (ucu_result r = need_ctx()) return r;
   std::lock_guard<std::mutex> l(mu);
