@@ -654,3 +654,13 @@ func TestCUDAParallelBackends(t *testing.T) {
 		closeTo(t, fmt.Sprintf("backend %d params", i), got[i], want[i], 0)
 	}
 }
+
+// TestCUDADeviceNameReportsFreeMemory: the device description that logs and
+// benchmark records carry names the GPU and its free memory (MemInfo).
+func TestCUDADeviceNameReportsFreeMemory(t *testing.T) {
+	b := newCUDABackend(t, Spec{ObsDim: 3, ActDim: 2}, 1)
+	name := b.(interface{ DeviceName() string }).DeviceName()
+	if !strings.Contains(name, "GiB free") || !strings.Contains(name, "compute capability") {
+		t.Errorf("device name %q lacks the free memory or the device", name)
+	}
+}
