@@ -79,8 +79,8 @@ func loadPlan(dir string, stderr io.Writer) (experiment.Config, []experiment.Uni
 	if dir == "" {
 		return experiment.Config{}, nil, errors.New("--out DIR is required")
 	}
-	c, units, err := experiment.LoadPlan(dir)
-	c.Registry, c.AdvisorLog = registry(), stderr
+	c, units, err := experiment.LoadPlan(dir, registry())
+	c.AdvisorLog = stderr
 	return c, units, err
 }
 

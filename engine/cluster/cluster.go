@@ -39,8 +39,9 @@ type Options struct {
 	// SIGTERM is set above it, so a preempted unit checkpoints before it
 	// is killed.
 	Shutdown time.Duration
-	// BackoffPerIndex is how often one unit is retried after failing
-	// (default 3); preemptions do not count (Kubernetes).
+	// BackoffPerIndex is how often one unit is retried after failing (0:
+	// never; `ultra sweep k8s --retries` defaults to 3); preemptions do
+	// not count (Kubernetes).
 	BackoffPerIndex int
 	// Partition and Time are the Slurm partition and the time limit of one
 	// unit (default 02:00:00).
@@ -59,10 +60,14 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Name == "" {
 		o.Name = "ultra-" + path.Base(o.Dir)
 	}
-	o.Name = strings.Trim(dns1123.ReplaceAllString(strings.ToLower(o.Name), "-"), "-")
-	if len(o.Name) > 52 { // room for Kubernetes' suffixes
-		o.Name = strings.TrimRight(o.Name[:52], "-")
+	name := strings.Trim(dns1123.ReplaceAllString(strings.ToLower(o.Name), "-"), "-")
+	if len(name) > 52 { // room for Kubernetes' suffixes
+		name = strings.TrimRight(name[:52], "-")
 	}
+	if name == "" {
+		return o, fmt.Errorf("cluster: job name %q has no letters or digits (a Kubernetes name is lower-case letters, digits and '-'): give another --name", o.Name)
+	}
+	o.Name = name
 	if o.Parallelism <= 0 || o.Parallelism > o.Units {
 		o.Parallelism = o.Units
 	}
@@ -78,8 +83,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Shutdown <= 0 {
 		o.Shutdown = 30 * time.Second
 	}
-	if o.BackoffPerIndex <= 0 {
-		o.BackoffPerIndex = 3
+	if o.BackoffPerIndex < 0 {
+		return o, fmt.Errorf("cluster: retries per unit %d, want ≥ 0", o.BackoffPerIndex)
 	}
 	if o.Time == "" {
 		o.Time = "02:00:00"
@@ -148,6 +153,10 @@ spec:
   completions: {{.Units}}
   parallelism: {{.Parallelism}}
   backoffLimitPerIndex: {{.BackoffPerIndex}}
+  # A replacement pod starts only once the old one has terminated: two
+  # processes of one unit never run at once (the Job API requires Failed
+  # with a podFailurePolicy; ultra's unit lock guards against it as well).
+  podReplacementPolicy: Failed
   podFailurePolicy:
     rules:
       # Preempted, evicted or drained pods are retried without counting
@@ -272,6 +281,7 @@ var slurmTemplate = template.Must(template.New("slurm").Funcs(funcs).Parse(`#!/u
 set -euo pipefail
 # ultra reads SLURM_ARRAY_TASK_ID as the unit index; on SIGTERM it
 # checkpoints within the shutdown timeout and exits 0, and a requeued task
-# resumes from the checkpoint.
-exec ultra sweep unit --out {{q .Dir}} --shutdown-timeout {{.Shutdown}}
+# resumes from the checkpoint. Array tasks may share a node, so none serves
+# /metrics on a fixed port.
+exec ultra sweep unit --out {{q .Dir}} --shutdown-timeout {{.Shutdown}} --metrics-addr ""
 `))

@@ -15,7 +15,7 @@ import (
 // on (issue 17).
 func TestK8sDecodesStrictly(t *testing.T) {
 	o := Options{Dir: "/runs/hopper", Units: 90, Image: "ghcr.io/ultra-rl/ultra:1.0", Parallelism: 16,
-		PVC: "ultra-runs", CPU: "2", Memory: "4Gi", Shutdown: 45 * time.Second}
+		PVC: "ultra-runs", CPU: "2", Memory: "4Gi", Shutdown: 45 * time.Second, BackoffPerIndex: 3}
 	var job, rep batchv1.Job
 	for _, d := range []struct {
 		report bool
@@ -39,6 +39,18 @@ func TestK8sDecodesStrictly(t *testing.T) {
 		t.Errorf("completions %v parallelism %v", s.Completions, s.Parallelism)
 	case s.BackoffLimitPerIndex == nil || *s.BackoffLimitPerIndex != 3:
 		t.Errorf("backoffLimitPerIndex %v", s.BackoffLimitPerIndex)
+	case s.PodReplacementPolicy == nil || *s.PodReplacementPolicy != batchv1.Failed:
+		// Issue 27: a replacement pod started while the old one
+		// terminates ran the same unit twice.
+		t.Errorf("podReplacementPolicy %v, want Failed", s.PodReplacementPolicy)
+	}
+	// --retries 0 means no retry (it rendered 3).
+	o0 := o
+	o0.BackoffPerIndex = 0
+	text, err := K8s(o0, false)
+	var job0 batchv1.Job
+	if err != nil || yaml.UnmarshalStrict([]byte(text), &job0) != nil || job0.Spec.BackoffLimitPerIndex == nil || *job0.Spec.BackoffLimitPerIndex != 0 {
+		t.Errorf("retries 0: %v, %v", job0.Spec.BackoffLimitPerIndex, err)
 	}
 	if p := s.PodFailurePolicy; p == nil || len(p.Rules) != 1 || p.Rules[0].Action != batchv1.PodFailurePolicyActionIgnore ||
 		len(p.Rules[0].OnPodConditions) != 1 || p.Rules[0].OnPodConditions[0].Type != corev1.DisruptionTarget {
@@ -82,6 +94,8 @@ func TestOptionsAreChecked(t *testing.T) {
 		{Options{Dir: "runs/x", Units: 2, Image: "i", PVC: "p"}, "absolute path"},
 		{Options{Dir: "/data/x", Units: 2, Image: "i", PVC: "p"}, "not under the volume's mount path /runs"},
 		{Options{Dir: "/runs/x", Units: 2}, "an image and a PersistentVolumeClaim"},
+		{Options{Dir: "/runs/x", Units: 2, Image: "i", PVC: "p", Name: "!!!"}, `job name "!!!" has no letters or digits`},
+		{Options{Dir: "/runs/x", Units: 2, Image: "i", PVC: "p", BackoffPerIndex: -1}, "retries per unit -1"},
 	} {
 		if _, err := K8s(tc.o, false); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
@@ -95,7 +109,8 @@ func TestSlurm(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"#SBATCH --array=0-89%20", "#SBATCH --partition=cpu", "#SBATCH --mem=8G\n", "#SBATCH --signal=B:TERM@60",
-		`exec ultra sweep unit --out "/scratch/hopper"`, "--dependency=afterany:$jobid", "#SBATCH --requeue"} {
+		`exec ultra sweep unit --out "/scratch/hopper"`, "--dependency=afterany:$jobid", "#SBATCH --requeue",
+		`--metrics-addr ""`} { // array tasks on one node would fight over the default port
 		if !strings.Contains(text, want) {
 			t.Errorf("script lacks %q:\n%s", want, text)
 		}

@@ -310,6 +310,33 @@ func loadSettings(dir string, reg *env.Registry) (s settings, ok bool, err error
 	return s, true, nil
 }
 
+// differences names each setting that decides finished stages' results
+// and differs between the record was and now, as "name was (now now)".
+func (was settings) differences(now settings) []string {
+	var diffs []string
+	diff := func(name string, a, b any) {
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			diffs = append(diffs, fmt.Sprintf("%s %v (now %v)", name, a, b))
+		}
+	}
+	diff("env", was.Env, now.Env)
+	diff("checkpoint", was.Checkpoint, now.Checkpoint)
+	if now.Checkpoint == "" {
+		diff("pretrain steps", was.PretrainSteps, now.PretrainSteps)
+		diff("pretrain seed", was.PretrainSeed, now.PretrainSeed)
+	}
+	diff("collect episodes", was.CollectEpisodes, now.CollectEpisodes)
+	diff("advisor", was.Advisor, now.Advisor)
+	diff("expert", was.Expert, now.Expert)
+	diff("critical steps per episode", was.PerEpisode, now.PerEpisode)
+	diff("llm model", was.Model, now.Model)
+	diff("refine steps", was.RefineSteps, now.RefineSteps)
+	diff("eval episodes", was.EvalEpisodes, now.EvalEpisodes)
+	diff("eval seed", was.EvalSeed, now.EvalSeed)
+	diffSettings(diff, was.Settings, now.Settings)
+	return diffs
+}
+
 // diffSettings reports each knob that differs between was and now, by its
 // JSON name.
 func diffSettings(diff func(name string, a, b any), was, now ultra.Settings) {
@@ -382,28 +409,7 @@ func (c *Config) record() error {
 		return fmt.Errorf("experiment: %w: use another directory", err)
 	}
 	if ok {
-		var diffs []string
-		diff := func(name string, a, b any) {
-			if fmt.Sprint(a) != fmt.Sprint(b) {
-				diffs = append(diffs, fmt.Sprintf("%s %v (now %v)", name, a, b))
-			}
-		}
-		diff("env", was.Env, now.Env)
-		diff("checkpoint", was.Checkpoint, now.Checkpoint)
-		if now.Checkpoint == "" {
-			diff("pretrain steps", was.PretrainSteps, now.PretrainSteps)
-			diff("pretrain seed", was.PretrainSeed, now.PretrainSeed)
-		}
-		diff("collect episodes", was.CollectEpisodes, now.CollectEpisodes)
-		diff("advisor", was.Advisor, now.Advisor)
-		diff("expert", was.Expert, now.Expert)
-		diff("critical steps per episode", was.PerEpisode, now.PerEpisode)
-		diff("llm model", was.Model, now.Model)
-		diff("refine steps", was.RefineSteps, now.RefineSteps)
-		diff("eval episodes", was.EvalEpisodes, now.EvalEpisodes)
-		diff("eval seed", was.EvalSeed, now.EvalSeed)
-		diffSettings(diff, was.Settings, now.Settings)
-		if len(diffs) > 0 {
+		if diffs := was.differences(now); len(diffs) > 0 {
 			return fmt.Errorf("experiment: %s holds results made with other settings: %s; rerun with the same settings (adding variants or seeds is fine), or use another directory",
 				c.Out, strings.Join(diffs, ", "))
 		}
@@ -642,7 +648,7 @@ func (c *Config) runUnits(ctx context.Context, jobs []Unit, sh shared) ([]report
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				runs[i], errs[i] = c.runUnit(ctx, jobs[i], sh)
+				runs[i], errs[i] = c.runUnit(ctx, jobs[i], sh, 0)
 			}
 		}()
 	}

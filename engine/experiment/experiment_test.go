@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/pong"
@@ -163,5 +164,139 @@ func TestLegacyRecordIsRead(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, settingsFile), []byte(strings.Replace(legacy, `"RewardOn": "action", `, "", 1)), 0o644)
 	if err := c.record(); err == nil || !strings.Contains(err.Error(), "reward on state (now action)") {
 		t.Errorf("a legacy record without reward-on (those runs judged the state): %v", err)
+	}
+}
+
+// TestUnitLock: a second process of the same sweep unit (a replacement pod
+// started while the old one terminates) waits for the unit's lock instead
+// of deleting the first's run directory, then finds the unit done; a unit
+// waiting for a lock stops when its context is cancelled (SIGTERM), not
+// after the wait (issue 27, items 1 and 10).
+func TestUnitLock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("unit lock test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	var log strings.Builder
+	c := tiny(t, dir, &log)
+	c.Variants = []ultra.Variant{ultra.PPO}
+	units, err := Plan(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, units, err := LoadPlan(dir, c.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.Logger = c.Logger
+	// The shared stages first, as the first unit would have run them.
+	if err := RunUnit(t.Context(), c2, units, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	unit := filepath.Join(dir, "refine", "ppo-s1")
+	os.Remove(filepath.Join(unit, "eval.json")) // the first process is still refining
+	first, err := run.AcquireFile(t.Context(), filepath.Join(dir, "refine", ".ppo-s1.lock"), 0, "unit ppo-s1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- RunUnit(t.Context(), c2, units, 0, 30*time.Second) }()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("the second process did not wait for the first: %v", err)
+	default:
+	}
+	if _, err := os.Stat(filepath.Join(unit, "refine.log")); err != nil {
+		t.Fatalf("the second process touched the first's run: %v", err)
+	}
+	// The first finishes its evaluation and exits.
+	if err := os.WriteFile(filepath.Join(unit, "eval.json"), []byte(`{"variant":"ppo","seed":1,"returns":[1]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first.Release()
+	if err := <-done; err != nil {
+		t.Fatalf("the second process, once the first finished: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(unit, failedFile)); err == nil {
+		t.Error("the second process marked the first's unit failed")
+	}
+	// Waiting on a held lock, a cancelled unit stops at once.
+	os.Remove(filepath.Join(unit, "eval.json"))
+	held, _ := run.AcquireFile(t.Context(), filepath.Join(dir, "refine", ".ppo-s1.lock"), 0, "unit ppo-s1", nil)
+	defer held.Release()
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := RunUnit(ctx, c2, units, 0, 3*time.Hour); !errors.Is(err, run.ErrInterrupted) || time.Since(start) > 10*time.Second {
+		t.Errorf("a cancelled unit waiting for the lock: %v after %v", err, time.Since(start))
+	}
+	stages, _ := run.AcquireFile(t.Context(), filepath.Join(dir, stagesLock), 0, "stages", nil)
+	defer stages.Release()
+	ctx2, cancel2 := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel2()
+	if err := RunUnit(ctx2, c2, units, 0, 3*time.Hour); !errors.Is(err, run.ErrInterrupted) {
+		t.Errorf("a cancelled unit waiting for the shared stages: %v", err)
+	}
+	if err := RunUnit(t.Context(), c2, nil, 0, 0); err == nil || !strings.Contains(err.Error(), "has no units") {
+		t.Errorf("an empty plan: %v", err)
+	}
+}
+
+// TestPlanIsChecked: nothing in plan.json is trusted: a unit naming a path
+// outside the experiment, settings edited away from experiment.json's and
+// impossible values are refused before anything is touched, naming
+// plan.json; a relative checkpoint is planned as an absolute path (issue
+// 27, items 2 and 16).
+func TestPlanIsChecked(t *testing.T) {
+	var log strings.Builder
+	work := t.TempDir()
+	agent := filepath.Join(work, "agent")
+	tr := tiny(t, filepath.Join(work, "pre"), &log)
+	if _, err := Run(t.Context(), tr); err != nil { // an agent to plan from
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(work, "pre", "pretrain"), agent); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(work)
+	dir := filepath.Join(work, "sweep")
+	c := tiny(t, dir, &log)
+	c.Checkpoint = "agent/checkpoint.bin"
+	if _, err := Plan(c); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, PlanFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"checkpoint": "`+filepath.Join(work, "agent", "checkpoint.bin")+`"`) {
+		t.Errorf("plan.json does not name the checkpoint by its absolute path:\n%s", b)
+	}
+	victim := filepath.Join(work, "victim")
+	os.MkdirAll(victim, 0o755)
+	for _, tc := range []struct {
+		name, from, to, want string
+	}{
+		{"a unit outside the experiment", `"variant": "ppo"`, `"variant": "../../victim"`, "unit 0 is"},
+		{"another env", `"env": "hopper"`, `"env": "walker2d"`, `trained on "hopper", not "walker2d"`},
+		{"another eval seed", `"eval_seed": 1000`, `"eval_seed": 7`, "eval seed 1000 (now 7)"},
+		{"other refine steps", `"refine_steps": 2048`, `"refine_steps": 999999`, "refine steps 2048 (now 999999)"},
+		{"no evaluation", `"eval_episodes": 1`, `"eval_episodes": 0`, "eval episodes ≥ 1"},
+		{"a unit fewer", `"units": [`, `"units": [], "x": [`, "0 units where"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(string(b), tc.from) {
+				t.Fatalf("plan.json lacks %q", tc.from)
+			}
+			os.WriteFile(filepath.Join(dir, PlanFile), []byte(strings.Replace(string(b), tc.from, tc.to, 1)), 0o644)
+			_, _, err := LoadPlan(dir, c.Registry)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), PlanFile) {
+				t.Errorf("got %v, want an error naming plan.json and %q", err, tc.want)
+			}
+			if _, err := os.Stat(victim); err != nil {
+				t.Fatal("the victim directory is gone")
+			}
+		})
 	}
 }

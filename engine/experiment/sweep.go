@@ -80,6 +80,15 @@ func Plan(c Config) ([]Unit, error) {
 	if _, err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if c.Checkpoint != "" {
+		// Units start elsewhere (other pods, other nodes, another working
+		// directory): the plan names the agent by its absolute path.
+		abs, err := filepath.Abs(c.Checkpoint)
+		if err != nil {
+			return nil, err
+		}
+		c.Checkpoint = abs
+	}
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
 	}
@@ -99,23 +108,53 @@ func (c *Config) plan() ([]Unit, error) {
 	return units, atomicfile.Write(filepath.Join(c.Out, PlanFile), b)
 }
 
-// LoadPlan reads dir's plan: the settings into a Config (Out set to dir;
-// the fields saying how this process runs — registry, metrics, logs,
-// shutdown — are the caller's) and the units.
-func LoadPlan(dir string) (Config, []Unit, error) {
-	b, err := os.ReadFile(filepath.Join(dir, PlanFile))
+// LoadPlan reads dir's plan: the settings into a Config (Out set to dir,
+// Registry to reg; the fields saying how this process runs — metrics,
+// logs, shutdown — are the caller's) and the units. Nothing in plan.json is
+// trusted: its settings are validated as Run validates them, its units must
+// be exactly the ones those settings plan (a unit names a directory that a
+// fresh start deletes), and its settings must be those experiment.json
+// records, so that every unit of a table runs the same settings.
+func LoadPlan(dir string, reg *env.Registry) (Config, []Unit, error) {
+	path := filepath.Join(dir, PlanFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, nil, fmt.Errorf("%s has no plan (%v): run 'ultra sweep plan --out %s ...' first", dir, err, dir)
 	}
 	var pf planFile
 	if err := json.Unmarshal(b, &pf); err != nil || pf.Version != planVersion {
 		if err == nil && pf.Version == 1 {
-			return Config{}, nil, fmt.Errorf("%s was written by an older ultra (plan version 1, before ultra.Settings): run 'ultra sweep plan' again with the same flags (the finished stages and runs are kept)", filepath.Join(dir, PlanFile))
+			return Config{}, nil, fmt.Errorf("%s was written by an older ultra (plan version 1, before ultra.Settings): run 'ultra sweep plan' again with the same flags (the finished stages and runs are kept)", path)
 		}
-		return Config{}, nil, fmt.Errorf("%s: unreadable plan (version %d, want %d): %v", filepath.Join(dir, PlanFile), pf.Version, planVersion, err)
+		return Config{}, nil, fmt.Errorf("%s: unreadable plan (version %d, want %d): %v", path, pf.Version, planVersion, err)
 	}
 	c := pf.Config
-	c.Out, c.plannedSeeds = dir, pf.PlannedSeeds
+	c.Out, c.Registry, c.plannedSeeds, c.Jobs = dir, reg, pf.PlannedSeeds, 1 // a unit is one job
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%s: %s: plan the sweep again with ultra sweep plan", path, fmt.Sprintf(format, a...))
+	}
+	if _, err := c.Validate(); err != nil {
+		return Config{}, nil, bad("%v", err)
+	}
+	want := c.Units()
+	if len(pf.Units) != len(want) {
+		return Config{}, nil, bad("%d units where its variants and seeds make %d", len(pf.Units), len(want))
+	}
+	for i, u := range pf.Units {
+		if u != want[i] {
+			return Config{}, nil, bad("unit %d is %+v where its variants and seeds make %+v", i, u, want[i])
+		}
+	}
+	rec, ok, err := loadSettings(dir, reg)
+	switch {
+	case err != nil:
+		return Config{}, nil, bad("%v", err)
+	case !ok:
+		return Config{}, nil, bad("%s has no %s to check it against", dir, settingsFile)
+	}
+	if diffs := rec.differences(c.settings()); len(diffs) > 0 {
+		return Config{}, nil, bad("its settings differ from %s's: %s", settingsFile, strings.Join(diffs, ", "))
+	}
 	return c, pf.Units, nil
 }
 
@@ -129,8 +168,11 @@ type shared struct {
 // under the directory's stages lock, waiting up to wait (0: not at all)
 // for another process that holds it.
 func (c *Config) sharedStages(ctx context.Context, spec env.Spec, wait time.Duration) (shared, error) {
-	lock, err := run.AcquireFile(filepath.Join(c.Out, stagesLock), wait,
-		"the shared stages (pretrain, collect, annotate) of "+c.Out)
+	lock, err := run.AcquireFile(ctx, filepath.Join(c.Out, stagesLock), wait,
+		"the shared stages (pretrain, collect, annotate) of "+c.Out, c.Logger)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return shared{}, run.ErrInterrupted
+	}
 	if err != nil {
 		return shared{}, err
 	}
@@ -158,8 +200,25 @@ func (c *Config) sharedStages(ctx context.Context, spec env.Spec, wait time.Dura
 // failedFile marks a unit that ended with an error, holding the error.
 const failedFile = "failed.txt"
 
-// runUnit runs one unit and records its failure, if any, for Report.
-func (c *Config) runUnit(ctx context.Context, u Unit, sh shared) (report.Run, error) {
+// runUnit runs one unit under its lock and records its failure, if any,
+// for Report. The lock (refine/.NAME.lock, beside the run directory, which
+// a fresh start may delete) keeps a second process of the same unit — a
+// replacement pod started while the old one terminates — from touching the
+// run: it waits up to wait for the first to finish, then finds the unit
+// done (or resumes what a dead holder left, the kernel having released its
+// lock).
+func (c *Config) runUnit(ctx context.Context, u Unit, sh shared, wait time.Duration) (report.Run, error) {
+	if err := os.MkdirAll(filepath.Join(c.Out, "refine"), 0o755); err != nil {
+		return report.Run{}, err
+	}
+	lock, err := run.AcquireFile(ctx, filepath.Join(c.Out, "refine", "."+u.Name()+".lock"), wait, "unit "+u.Name(), c.Logger)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return report.Run{}, run.ErrInterrupted
+	}
+	if err != nil {
+		return report.Run{}, err
+	}
+	defer lock.Release()
 	rr, err := c.refineOne(ctx, u.Variant, u.Seed, sh.ckPath, sh.trajPath, sh.annPaths)
 	marker := filepath.Join(c.Out, "refine", u.Name(), failedFile)
 	switch {
@@ -179,7 +238,10 @@ func (c *Config) runUnit(ctx context.Context, u Unit, sh shared) (report.Run, er
 // from its run's last checkpoint. Cancelling ctx stops it after the
 // current iteration with a checkpoint and run.ErrInterrupted.
 func RunUnit(ctx context.Context, c Config, units []Unit, index int, wait time.Duration) error {
-	if index < 0 || index >= len(units) {
+	switch {
+	case len(units) == 0:
+		return fmt.Errorf("unit %d: the plan in %s has no units: plan it again with ultra sweep plan", index, c.Out)
+	case index < 0 || index >= len(units):
 		return fmt.Errorf("unit %d: the plan in %s has units 0 to %d", index, c.Out, len(units)-1)
 	}
 	spec, err := c.Registry.Lookup(c.Env)
@@ -199,7 +261,7 @@ func RunUnit(ctx context.Context, c Config, units []Unit, index int, wait time.D
 	if err != nil {
 		return err
 	}
-	_, err = c.runUnit(ctx, u, sh)
+	_, err = c.runUnit(ctx, u, sh, wait)
 	return err
 }
 

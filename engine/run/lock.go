@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,8 +38,15 @@ func Acquire(dir string) (*Lock, error) {
 
 // AcquireFile takes the exclusive lock on the file path (created if need
 // be), waiting up to wait for a process that holds it (0: not at all);
-// what names what the lock guards, for the message when the wait runs out.
-func AcquireFile(path string, wait time.Duration, what string) (*Lock, error) {
+// what names what the lock guards, for the message when the wait runs out,
+// and logger (nil: slog's default) says once that it waits. A lock left by
+// a process that died is the kernel's to release, so it is taken at once.
+// Cancelling ctx ends the wait with ctx's error (a preempted unit stops
+// within its shutdown timeout, not after the wait).
+func AcquireFile(ctx context.Context, path string, wait time.Duration, what string, logger *slog.Logger) (*Lock, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	deadline := time.Now().Add(wait)
 	logged := false
 	for {
@@ -50,10 +58,14 @@ func AcquireFile(path string, wait time.Duration, what string) (*Lock, error) {
 			return nil, fmt.Errorf("waited %v for %s to finish %s (it holds %s): check that process, or wait longer", wait, holder, what, path)
 		}
 		if !logged {
-			slog.Info("waiting for another process", "holder", holder, "for", what, "lock", path)
+			logger.Info("waiting for another process", "holder", holder, "for", what, "lock", path)
 			logged = true
 		}
-		time.Sleep(min(time.Second, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(min(time.Second, time.Until(deadline))):
+		}
 	}
 }
 
