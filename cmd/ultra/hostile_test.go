@@ -410,7 +410,7 @@ func TestBatchAPIRoundTrip(t *testing.T) {
 	// An experiment refuses annotations of episodes it did not collect.
 	if o, err := runCLI(t, "experiment", "--env", "hopper", "--out", filepath.Join(dir, "ex"), "--pretrain-steps", "2048", "--collect-episodes", "2",
 		"--variants", "ppo,ultra-a", "--seeds", "1", "--refine-steps", "2048", "--advisor", "llm", "--llm-url", "http://127.0.0.1:1/v1",
-		"--model", "gpt-test", "--llm-annotations", anns); err == nil || !strings.Contains(err.Error(), "not a step of the collected episodes") {
+		"--model", "gpt-test", "--llm-annotations", anns); err == nil || !strings.Contains(err.Error(), "made from other episodes") {
 		t.Fatalf("foreign annotations: %v\n%s", err, o)
 	}
 }

@@ -40,6 +40,40 @@ type Annotation struct {
 	// Snapshot is the simulator state at Step when the trajectory had one.
 	Snapshot []float64 `json:"snapshot,omitempty"`
 	Source   string    `json:"source"` // advisor name
+	// Env is the task the annotation was made for, and Trajectories the
+	// fingerprint (traj.Fingerprint) of the episodes it was made from:
+	// what every consumer checks (CheckProvenance) before it uses it.
+	Env          string `json:"env,omitempty"`
+	Trajectories string `json:"trajectories,omitempty"`
+}
+
+// Stamp records in each annotation the task and the fingerprint of the
+// episodes it was made from.
+func Stamp(anns []Annotation, env, fingerprint string) {
+	for i := range anns {
+		anns[i].Env, anns[i].Trajectories = env, fingerprint
+	}
+}
+
+// CheckProvenance checks that every annotation was made for task env,
+// from the episodes of the given fingerprint ("" skips that check) and by
+// the advisor named source ("" skips it); what is the file's name, for the
+// messages. Annotations from before provenance was recorded carry no task
+// and are refused too: annotate again.
+func CheckProvenance(anns []Annotation, what, env, fingerprint, source string) error {
+	for i, a := range anns {
+		switch {
+		case a.Env == "":
+			return fmt.Errorf("%s:%d: the annotation names no task (made before annotations recorded their task and episodes): annotate the episodes again", what, i+1)
+		case a.Env != env:
+			return fmt.Errorf("%s:%d: the annotation was made for %s, not %s: give annotations of this task", what, i+1, a.Env, env)
+		case fingerprint != "" && a.Trajectories != fingerprint:
+			return fmt.Errorf("%s:%d: the annotation was made from other episodes (fingerprint %q, these are %q): annotate these episodes", what, i+1, a.Trajectories, fingerprint)
+		case source != "" && a.Source != source:
+			return fmt.Errorf("%s:%d: the annotation was made by the %s advisor, not %s", what, i+1, a.Source, source)
+		}
+	}
+	return nil
 }
 
 // Report summarises one Annotate call.
@@ -187,6 +221,8 @@ func (c Checker) Check(a *Annotation) string {
 		return "suggested reward outside [-1, 1]"
 	case a.Step < 0:
 		return "negative step"
+	case a.Env != "" && a.Env != sp.ID:
+		return "made for another task"
 	}
 	if a.Snapshot != nil {
 		if c.SnapshotLen > 0 && len(a.Snapshot) != c.SnapshotLen {

@@ -513,10 +513,29 @@ func (c *Config) collect(ckPath string, spec env.Spec) (string, error) {
 	return path, nil
 }
 
-// annotate runs one advisor over the collected trajectories.
+// annotate runs one advisor over the collected trajectories. Its
+// annotations are done once they hold at least one annotation of this
+// task and these episodes; an empty set is never written (a rerun asks
+// again).
 func (c *Config) annotate(ctx context.Context, name, trajPath string, spec env.Spec) (string, error) {
 	path := filepath.Join(c.Out, "annotate", name+".jsonl")
-	if _, err := traj.ReadJSONL[advisor.Annotation](path); err == nil {
+	trajs, err := traj.ReadFor(trajPath, spec)
+	if err != nil {
+		return "", err
+	}
+	fp := traj.Fingerprint(trajs)
+	if anns, err := traj.ReadJSONL[advisor.Annotation](path); err == nil && len(anns) > 0 {
+		if anns[0].Env == "" {
+			// Made here before annotations recorded their task and episodes:
+			// they are this directory's, so they get its provenance.
+			advisor.Stamp(anns, spec.ID, fp)
+			if err := WriteJSONL(path, anns); err != nil {
+				return "", err
+			}
+		}
+		if err := advisor.CheckProvenance(anns, path, spec.ID, fp, ""); err != nil {
+			return "", err
+		}
 		c.Logger.Info("stage done, skipping", "stage", "annotate", "advisor", name, "file", path)
 		return path, nil
 	}
@@ -525,18 +544,18 @@ func (c *Config) annotate(ctx context.Context, name, trajPath string, spec env.S
 	}
 	ac := c.Advisor
 	ac.Name, ac.Seed = name, c.PretrainSeed
-	trajs, err := traj.ReadFor(trajPath, spec)
-	if err != nil {
-		return "", err
-	}
 	if name == "llm" && c.LLMAnnotations != "" {
-		return path, importAnnotations(c.LLMAnnotations, path, trajs)
+		return path, importAnnotations(c.LLMAnnotations, path, trajs, spec)
 	}
 	anns, res, err := Annotate(ctx, trajs, spec, path, ac, logTo(c.AdvisorLog))
 	if err != nil && !errors.Is(err, advisor.ErrBudget) {
 		return "", err // nothing is written: a rerun annotates again
 	}
 	rep := res.Report
+	if len(anns) == 0 {
+		return "", fmt.Errorf("the %s advisor gave no usable annotation of the %d collected episodes (%d requests, rejected parts: %v); nothing was written, and a rerun asks again",
+			name, len(trajs), rep.Requests, rep.Rejected)
+	}
 	c.Logger.Info("stage", "stage", "annotate", "advisor", name, "critical_states", len(anns),
 		"requests", rep.Requests, "tokens", rep.PromptTokens+rep.CompletionTokens, "rejected", rep.Rejected)
 	if b, err := json.MarshalIndent(rep, "", "  "); err == nil {
@@ -546,14 +565,18 @@ func (c *Config) annotate(ctx context.Context, name, trajPath string, spec env.S
 }
 
 // importAnnotations copies annotations made elsewhere to path after
-// checking that they are of the collected episodes.
-func importAnnotations(from, path string, trajs []traj.Trajectory) error {
+// checking that the llm advisor made them for this task from exactly these
+// collected episodes.
+func importAnnotations(from, path string, trajs []traj.Trajectory, spec env.Spec) error {
 	anns, err := traj.ReadJSONL[advisor.Annotation](from)
 	if err != nil {
 		return err
 	}
 	if len(anns) == 0 {
 		return fmt.Errorf("%s holds no annotations", from)
+	}
+	if err := advisor.CheckProvenance(anns, from, spec.ID, traj.Fingerprint(trajs), "llm"); err != nil {
+		return fmt.Errorf("--llm-annotations: %w (this experiment's episodes are collect/episodes.jsonl: ultra annotate --advisor llm --traj that file)", err)
 	}
 	ids := map[string]int{}
 	for i := range trajs {
@@ -612,6 +635,7 @@ func Annotate(ctx context.Context, trajs []traj.Trajectory, spec env.Spec, out s
 	if anns == nil {
 		anns = []advisor.Annotation{}
 	}
+	advisor.Stamp(anns, spec.ID, traj.Fingerprint(trajs))
 	if err == nil && len(anns) == 0 && rep.Failed > 0 {
 		// Unusable answers fail their batch without an error (the endpoint
 		// worked); when every batch failed, the stage did.

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/engine/run"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/engine/ultra"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
@@ -298,5 +300,75 @@ func TestPlanIsChecked(t *testing.T) {
 				t.Fatal("the victim directory is gone")
 			}
 		})
+	}
+}
+
+// TestAnnotationProvenance: annotations carry their task, the fingerprint
+// of their episodes and their advisor, and every consumer checks them:
+// another experiment's annotations (same episode ids, other states), the
+// scripted advisor's offered as the llm stage, annotations of another task
+// in a refinement (issue 27, item 3).
+func TestAnnotationProvenance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("provenance test skipped in -short mode")
+	}
+	var log strings.Builder
+	dir := t.TempDir()
+	c := tiny(t, dir, &log)
+	if _, err := Run(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(dir, "annotate", "scripted.jsonl")
+	anns, err := traj.ReadJSONL[advisor.Annotation](own)
+	if err != nil || len(anns) == 0 || anns[0].Env != "hopper" || anns[0].Trajectories == "" || anns[0].Source != "scripted" {
+		t.Fatalf("the stage's annotations carry no provenance: %+v, %v", anns, err)
+	}
+	spec, _ := c.Registry.Lookup("hopper")
+	trajs, _ := traj.ReadFor(filepath.Join(dir, "collect", "episodes.jsonl"), spec)
+	write := func(name string, edit func(*advisor.Annotation)) string {
+		out := append([]advisor.Annotation(nil), anns...)
+		for i := range out {
+			edit(&out[i])
+		}
+		p := filepath.Join(t.TempDir(), name)
+		if err := WriteJSONL(p, out); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*advisor.Annotation)
+		want string
+	}{
+		{"the scripted advisor's as the llm stage", func(*advisor.Annotation) {}, "made by the scripted advisor, not llm"},
+		{"another experiment's episodes", func(a *advisor.Annotation) { a.Source, a.Trajectories = "llm", "0123" }, "made from other episodes"},
+		{"another task", func(a *advisor.Annotation) { a.Source, a.Env = "llm", "walker2d" }, "made for walker2d, not hopper"},
+		{"no provenance", func(a *advisor.Annotation) { a.Source, a.Env = "llm", "" }, "names no task"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := write("llm.jsonl", tc.edit)
+			if err := importAnnotations(p, filepath.Join(t.TempDir(), "x.jsonl"), trajs, spec); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("--llm-annotations: %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// A refinement of hopper refuses annotations made for another task.
+	other := write("walker.jsonl", func(a *advisor.Annotation) { a.Env = "walker2d" })
+	r := Refinement{Checkpoint: filepath.Join(dir, "pretrain", "checkpoint.bin"), Out: filepath.Join(t.TempDir(), "r"), Variant: ultra.UltraA,
+		Steps: 2048, Seed: 1, Settings: c.Settings, Annotations: other, Registry: c.Registry, Logger: c.Logger}
+	if _, err := Refine(t.Context(), r); err == nil || !strings.Contains(err.Error(), "made for walker2d, not hopper") {
+		t.Errorf("refine with walker2d annotations: %v", err)
+	}
+	// The stage's own file from before provenance is adopted, not re-asked.
+	legacy := append([]advisor.Annotation(nil), anns...)
+	advisor.Stamp(legacy, "", "")
+	WriteJSONL(own, legacy)
+	log.Reset()
+	if _, err := Run(t.Context(), c); err != nil || !strings.Contains(log.String(), "stage done, skipping\" stage=annotate") {
+		t.Fatalf("rerun over legacy annotations: %v\n%s", err, log.String())
+	}
+	if again, _ := traj.ReadJSONL[advisor.Annotation](own); again[0].Env != "hopper" || again[0].Trajectories != anns[0].Trajectories {
+		t.Errorf("legacy annotations were not given the directory's provenance: %+v", again[0])
 	}
 }

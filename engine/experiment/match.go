@@ -106,6 +106,9 @@ func MeasureMatching(mc MatchConfig) (*MatchResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := advisor.CheckProvenance(anns, mc.Annotations, spec.ID, traj.Fingerprint(trajs), ""); err != nil {
+		return nil, fmt.Errorf("match: %w", err)
+	}
 	calib, err := RolloutPolicy(ck, spec, mc.Steps, ck.Config.Seed+calibrationSeedOffset)
 	if err != nil {
 		return nil, err

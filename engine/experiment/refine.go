@@ -314,6 +314,11 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 		// again from it and is fitted anew at the next recalibration.
 		opts.StartStep, opts.ResumeRadius = j.ck.GlobalStep, st.Radius
 	}
+	if r.Trajectories != "" {
+		if opts.Trajectories, err = traj.ReadFor(r.Trajectories, spec); err != nil {
+			return res, err
+		}
+	}
 	if r.Annotations != "" {
 		if opts.Annotations, err = traj.ReadJSONL[advisor.Annotation](r.Annotations); err != nil {
 			return res, err
@@ -321,10 +326,14 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 		if len(opts.Annotations) == 0 && r.Variant != ultra.PPO && r.Live == nil {
 			return res, fmt.Errorf("refine: %s holds no annotations, and variant %s needs critical states", r.Annotations, r.Variant)
 		}
-	}
-	if ((opts.ResumeRadius == 0 && t.Radius == 0) || t.MatchSpace == ultra.MatchScaled) && r.Trajectories != "" {
-		if opts.Trajectories, err = traj.ReadFor(r.Trajectories, spec); err != nil {
-			return res, err
+		// Annotations of this task only, and of the given episodes when
+		// they are given (the radius and the restarts come from them).
+		fp := ""
+		if opts.Trajectories != nil {
+			fp = traj.Fingerprint(opts.Trajectories)
+		}
+		if err := advisor.CheckProvenance(opts.Annotations, r.Annotations, spec.ID, fp, ""); err != nil {
+			return res, fmt.Errorf("refine: %w", err)
 		}
 	}
 	if t.MatchSpace == ultra.MatchScaled && len(opts.Trajectories) == 0 && r.Variant.NeedsStates() {

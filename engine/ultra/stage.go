@@ -139,6 +139,7 @@ func (s *Stage) work(ctx context.Context) {
 			return
 		case batch := <-s.queue:
 			anns, rep, err := s.adv.Annotate(ctx, batch)
+			advisor.Stamp(anns, s.cfg.Env, traj.Fingerprint(batch))
 			added := s.table.Add(anns...)
 			s.mu.Lock()
 			s.stats.Annotated++

@@ -109,6 +109,17 @@ func (c *diskCache) get(key string) (cacheEntry, bool, error) {
 	return e, true, nil
 }
 
+// forget removes the entry for key, if any.
+func (c *diskCache) forget(key string) error {
+	if c == nil {
+		return nil
+	}
+	if err := os.Remove(c.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // put stores e atomically.
 func (c *diskCache) put(e cacheEntry) error {
 	if c == nil {

@@ -412,6 +412,7 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 			if _, ok := extractJSON(answer); !ok {
 				rep.Reject(rejNoJSON)
 				rep.Failed++
+				a.forget(msgs)
 				a.log.Warn("llm: answer without JSON", "batch", batchID, "step", step)
 				return res
 			}
@@ -420,6 +421,7 @@ func (a *Advisor) runBatch(ctx context.Context, idx int, trajs []*traj.Trajector
 	anns, ok := parseAnswer(answer, eps, a.spec, a.cfg.MaxCritical, a.source, rep)
 	if !ok {
 		rep.Failed++
+		a.forget(msgs)
 		a.log.Warn("llm: unusable answer", "batch", batchID, "rejected", rep.Rejected)
 		return res
 	}
@@ -615,6 +617,18 @@ func outcomeOf(err error, info *callInfo) string {
 		return "rate_limited"
 	}
 	return "error"
+}
+
+// forget drops the cached answer to msgs (asked without tools): an answer
+// the parser could not use is not replayed by a rerun, which asks again.
+// Agentic answers, cached per round trip, are kept.
+func (a *Advisor) forget(msgs []openai.ChatCompletionMessage) {
+	if a.cfg.Mode == ModeAgentic {
+		return
+	}
+	if err := a.cache.forget(cacheKeyTools(&a.cfg, msgs, nil, nil)); err != nil {
+		a.log.Warn("llm: cache", "err", a.scrub(err.Error()))
+	}
 }
 
 func (a *Advisor) call(ctx context.Context, batchID, step string, msgs []openai.ChatCompletionMessage, rep *advisor.Report) (string, error) {

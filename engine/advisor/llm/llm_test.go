@@ -956,3 +956,36 @@ func TestAnnotateSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestUnusableAnswerIsNotCached: an answer the parser cannot use (prose, no
+// JSON) is not cached, so a rerun (or --force) asks again instead of
+// replaying it (issue 27, item 13); a usable one is cached as before.
+func TestUnusableAnswerIsNotCached(t *testing.T) {
+	for _, mode := range []string{ModeSingle, ModeThree} {
+		t.Run(mode, func(t *testing.T) {
+			trajs := hopperTrajs(t, 2)
+			var cfg Config
+			good := false
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request, q request) {
+				if good {
+					reply(w, goodAnswer(t, cfg, trajs, q))
+					return
+				}
+				reply(w, "I cannot help with that.")
+			})
+			cfg = testConfig(srv.URL)
+			cfg.Mode = mode
+			cfg.CacheDir = t.TempDir()
+			anns, rep, _ := annotate(t, newAdvisor(t, cfg, nil), trajs)
+			if len(anns) != 0 || rep.Failed == 0 {
+				t.Fatalf("prose gave %d annotations, report %+v", len(anns), rep)
+			}
+			n := srv.count()
+			good = true
+			anns, rep, err := annotate(t, newAdvisor(t, cfg, nil), trajs)
+			if err != nil || len(anns) == 0 || rep.CacheHits != 0 || srv.count() == n {
+				t.Errorf("rerun after an unusable answer: %d annotations, %d cache hits, %d new requests, %v", len(anns), rep.CacheHits, srv.count()-n, err)
+			}
+		})
+	}
+}
