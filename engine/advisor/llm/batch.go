@@ -59,7 +59,14 @@ type batchRequest struct {
 	prompt *batchPrompt
 	msgs   []openai.ChatCompletionMessage
 	id     string // custom_id
+	legacy string // the custom_id exports from before named (the base URL in it)
 	key    string // cache key
+}
+
+// cfgWithoutURL is cfg without its endpoint, for keys of content alone.
+func cfgWithoutURL(cfg Config) Config {
+	cfg.BaseURL = ""
+	return cfg
 }
 
 // batchRequests deals trajs and renders each batch's single request.
@@ -86,7 +93,13 @@ func (a *Advisor) batchRequests(trajs []traj.Trajectory) ([]batchRequest, error)
 		}
 		msgs := append(append([]openai.ChatCompletionMessage(nil), bp.msgs...), openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: user})
 		key := cacheKey(&a.cfg, msgs)
-		out = append(out, batchRequest{prompt: bp, msgs: msgs, key: key, id: fmt.Sprintf("ultra-%s-%s", bp.id, key[:16])})
+		// The custom_id names the request's content — model, settings,
+		// messages — not where it would have been sent: importing with
+		// another --llm-url (or a trailing /) finds the same requests.
+		// Exports from before named the URL too (legacy).
+		content := cfgWithoutURL(a.cfg)
+		out = append(out, batchRequest{prompt: bp, msgs: msgs, key: key, id: fmt.Sprintf("ultra-%s-%s", bp.id, cacheKey(&content, msgs)[:16]),
+			legacy: fmt.Sprintf("ultra-%s-%s", bp.id, key[:16])})
 	}
 	return out, nil
 }
@@ -123,16 +136,19 @@ func (a *Advisor) ImportBatch(trajs []traj.Trajectory, r io.Reader) ([]advisor.A
 		return nil, rep, err
 	}
 	rep.Trajectories = len(trajs)
-	byID := make(map[string]*batchRequest, len(reqs))
+	byID := make(map[string]*batchRequest, 2*len(reqs))
 	for i := range reqs {
-		byID[reqs[i].id] = &reqs[i]
+		byID[reqs[i].id], byID[reqs[i].legacy] = &reqs[i], &reqs[i]
 	}
 	answered := map[string]bool{}
 	var errs []error
 	var anns []advisor.Annotation
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), int(a.cfg.MaxResponseBytes)+1<<20)
-	for line := 1; sc.Scan(); line++ {
+	limit := int(a.cfg.MaxResponseBytes) + 1<<20
+	sc.Buffer(make([]byte, 64<<10), limit)
+	line := 0
+	for sc.Scan() {
+		line++
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
@@ -143,20 +159,22 @@ func (a *Advisor) ImportBatch(trajs []traj.Trajectory, r io.Reader) ([]advisor.A
 		req, ok := byID[out.CustomID]
 		switch {
 		case !ok:
-			return anns, rep, fmt.Errorf("llm: batch output line %d: custom_id %q is not a request of this export (other trajectories or settings?)", line, out.CustomID)
-		case answered[out.CustomID]:
-			return anns, rep, fmt.Errorf("llm: batch output line %d: custom_id %q answered twice", line, out.CustomID)
+			return anns, rep, fmt.Errorf("llm: batch output line %d: custom_id %q is not a request of this export: the episodes, the model or the prompt settings (--llm-config) differ from the export's", line, safeText(out.CustomID))
+		case answered[req.id]:
+			return anns, rep, fmt.Errorf("llm: batch output line %d: custom_id %q answered twice", line, safeText(out.CustomID))
 		}
-		answered[out.CustomID] = true
+		answered[req.id] = true
 		got, err := a.importAnswer(req, out, &rep)
 		if err != nil {
 			rep.Failed++
-			errs = append(errs, fmt.Errorf("line %d (%s): %w", line, out.CustomID, err))
+			errs = append(errs, fmt.Errorf("line %d (%s): %w", line, req.id, err))
 			continue
 		}
 		anns = append(anns, got...)
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return anns, rep, fmt.Errorf("llm: batch output line %d is longer than %d bytes (max_response_bytes %d + 1 MiB): raise max_response_bytes in --llm-config if the answers are that long", line+1, limit, a.cfg.MaxResponseBytes)
+	} else if err != nil {
 		return anns, rep, fmt.Errorf("llm: batch output: %w", err)
 	}
 	for _, req := range reqs {
@@ -186,11 +204,11 @@ func (a *Advisor) importAnswer(req *batchRequest, out batchOutput, rep *advisor.
 	}
 	switch {
 	case out.Error != nil:
-		return nil, fail(fmt.Errorf("the batch reported %s: %s", out.Error.Code, out.Error.Message))
+		return nil, fail(fmt.Errorf("the batch reported %s: %s", safeText(out.Error.Code), safeText(out.Error.Message)))
 	case out.Response == nil:
 		return nil, fail(errors.New("no response"))
 	case out.Response.StatusCode != http.StatusOK:
-		return nil, fail(fmt.Errorf("status %d: %.300s", out.Response.StatusCode, out.Response.Body))
+		return nil, fail(fmt.Errorf("status %d: %s", out.Response.StatusCode, safeText(truncate(string(out.Response.Body), 300))))
 	}
 	var resp openai.ChatCompletionResponse
 	if err := json.Unmarshal(out.Response.Body, &resp); err != nil {

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -104,5 +106,60 @@ func TestBatchExportImport(t *testing.T) {
 	three.Mode = ModeThree
 	if _, err := newAdvisor(t, three, nil).ExportBatch(trajs, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "mode") {
 		t.Errorf("three-request mode exported: %v", err)
+	}
+}
+
+// TestBatchImportHostileAndElsewhere: a results file's error text cannot
+// steer the terminal (its control characters are escaped), a line over the
+// limit names its number and the limit, and answers exported against one
+// --llm-url import under another (issue 27, items 11, 14, 15).
+func TestBatchImportHostileAndElsewhere(t *testing.T) {
+	trajs := hopperTrajs(t, 2)
+	cfg := testConfig("http://127.0.0.1:1/v1")
+	cfg.TrajectoriesPerRequest, cfg.MaxRetries, cfg.MaxResponseBytes = 2, 0, 1<<10
+	cfg.CacheDir = t.TempDir()
+	a := newAdvisor(t, cfg, nil)
+	var exp bytes.Buffer
+	if _, err := a.ExportBatch(trajs, &exp); err != nil {
+		t.Fatal(err)
+	}
+	var in batchInput
+	if err := json.Unmarshal(bytes.TrimSpace(exp.Bytes()), &in); err != nil {
+		t.Fatal(err)
+	}
+	hostile := strings.Replace(outputLine(t, in.CustomID, 0, nil, "x"), `"the request was not run"`, `"\u001b]0;pwned\u0007\u001b[2K\rok: all good"`, 1)
+	_, _, err := a.ImportBatch(trajs, strings.NewReader(hostile))
+	if err == nil || strings.ContainsAny(err.Error(), "\x1b\x07\r") || !strings.Contains(err.Error(), `\x1b]0;pwned`) {
+		t.Errorf("a hostile error message reached the error unescaped: %q", err)
+	}
+	long := outputLine(t, in.CustomID, 200, completion(strings.Repeat("x", 2<<20)), "")
+	if _, _, err := a.ImportBatch(trajs, strings.NewReader(long)); err == nil || !strings.Contains(err.Error(), "line 1 is longer than") ||
+		!strings.Contains(err.Error(), "max_response_bytes") {
+		t.Errorf("an over-long line: %v", err)
+	}
+	answer := completion(goodAnswer(t, cfg, trajs, request{req: openai.ChatCompletionRequest{Messages: in.Body.Messages}}))
+	for _, url := range []string{"http://127.0.0.1:1/v1/", "https://api.example.com/v1"} {
+		other := cfg
+		other.BaseURL = url
+		anns, _, err := newAdvisor(t, other, nil).ImportBatch(trajs, strings.NewReader(outputLine(t, in.CustomID, 200, answer, "")))
+		if err != nil || len(anns) == 0 {
+			t.Errorf("import under --llm-url %s: %d annotations, %v", url, len(anns), err)
+		}
+	}
+	// An export from before (its custom_id named the URL) still imports.
+	legacy := "ultra-" + strings.Split(in.CustomID, "-")[1] + "-" + cacheKey(&cfg, in.Body.Messages)[:16]
+	if anns, _, err := a.ImportBatch(trajs, strings.NewReader(outputLine(t, legacy, 200, answer, ""))); err != nil || len(anns) == 0 {
+		t.Errorf("a legacy custom_id: %d annotations, %v", len(anns), err)
+	}
+}
+
+// TestScrubErrEscapesServerText: a live server's error text is escaped too,
+// and the error still unwraps to what it wraps.
+func TestScrubErrEscapesServerText(t *testing.T) {
+	a := &Advisor{}
+	base := errors.New("server says \x1b[2Kok")
+	err := a.scrubErr(fmt.Errorf("request failed: %w", base))
+	if strings.Contains(err.Error(), "\x1b") || !errors.Is(err, base) {
+		t.Errorf("scrubbed %q, unwraps to base %v", err, errors.Is(err, base))
 	}
 }

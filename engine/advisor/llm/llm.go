@@ -54,6 +54,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	openai "github.com/sashabaranov/go-openai"
 
@@ -193,10 +195,62 @@ func (a *Advisor) scrubCalls(calls []openai.ToolCall) []openai.ToolCall {
 // scrubErr returns err, or a plain error with the key removed when its text
 // holds the key (dropping the chain, which could expose it again).
 func (a *Advisor) scrubErr(err error) error {
-	if err == nil || len(a.key) < minRedactLen || !strings.Contains(err.Error(), a.key) {
-		return err
+	if err == nil {
+		return nil
 	}
-	return errors.New(a.scrub(err.Error()))
+	msg := a.scrub(err.Error())
+	if safe := safeText(msg); safe != msg || len(a.key) >= minRedactLen && strings.Contains(err.Error(), a.key) {
+		return &outsideError{msg: safe, err: err}
+	}
+	return err
+}
+
+// outsideError is an error whose text carries outside text (a server's or
+// a results file's), redacted and with its control characters escaped; it
+// unwraps to the original, so errors.Is still sees ErrBudget and friends.
+type outsideError struct {
+	msg string
+	err error
+}
+
+func (e *outsideError) Error() string { return e.msg }
+func (e *outsideError) Unwrap() error { return e.err }
+
+// safeText escapes the control characters of outside text (an ESC from a
+// server's error message could retitle the terminal, erase the real error
+// or print a fake line) as \x1b, \n and the like; the rest is kept.
+func safeText(s string) string {
+	clean := true
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// truncate keeps the first n bytes of s, cut at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // exhausted reports whether the lifetime budget is spent.

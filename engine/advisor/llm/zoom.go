@@ -134,13 +134,6 @@ func (a *Advisor) zoom(tc openai.ToolCall, eps map[string]*shownEpisode, rep *ad
 	return fmt.Sprintf("Episode %q, steps %d-%d (all citable now):\n%s", *z.Episode, int(from), int(to), strings.TrimRight(text, "\n"))
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 func sorted(s []string) []string {
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
