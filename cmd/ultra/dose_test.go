@@ -32,6 +32,13 @@ func TestMatchingFlagErrors(t *testing.T) {
 		{"negative imitation", []string{"experiment", "--out", dir, "--imitation", "-1"}, "imitation weight β = -1"},
 		{"recalibrate without target", []string{"experiment", "--out", dir, "--radius", "0.3", "--recalibrate-every", "2"}, "target hit rate to hold"},
 		{"anneal sentinel", []string{"experiment", "--out", dir, "--anneal-steps", "-1"}, "anneal steps = -1"},
+		// Issue 27, item 7: a bare 1 meant 100%, a bare 2 was refused.
+		{"a bare 1", []string{"experiment", "--out", dir, "--target-hit-rate", "1"}, "ambiguous: write a percentage (1% or 100%)"},
+		{"a bare 2", []string{"experiment", "--out", dir, "--target-hit-rate", "2"}, "ambiguous"},
+		// Item 6: with --dose, --radius-quantile was ignored.
+		{"dose with a quantile", []string{"experiment", "--out", dir, "--radius-quantile", "0.3", "--dose", "target-hit-rate=1%"}, "calibration is off"},
+		// Item 17: two doses sharing a directory failed late.
+		{"doses equal to 4 digits", []string{"experiment", "--out", dir, "--dose", "target-hit-rate=1.00001%,1.00002%"}, "same dose to 4 significant digits"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runCLI(t, tc.args...)
@@ -122,5 +129,44 @@ func TestDoseExperiment(t *testing.T) {
 	bad[len(bad)-3] = "target-hit-rate=1%,2%"
 	if out, err := runCLI(t, bad...); err == nil || !strings.Contains(err.Error(), "was started with doses") {
 		t.Errorf("other doses in the same directory: %v\n%s", err, out)
+	}
+}
+
+// TestMatchOutAndMemory: ultra match --out refuses to overwrite its inputs
+// or an existing file (unless --force), and a rollout larger than the
+// memory limit is refused up front (issue 27, items 4 and 9).
+func TestMatchOutAndMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("match test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "exp")
+	if out, err := runCLI(t, "experiment", "--env", "hopper", "--out", exp, "--pretrain-steps", "2048", "--collect-episodes", "2",
+		"--variants", "ppo,ultra-a", "--seeds", "1", "--refine-steps", "2048", "--eval-episodes", "1", "--metrics-addr", ""); err != nil {
+		t.Fatal(err, out)
+	}
+	anns, trajs, ck := filepath.Join(exp, "annotate", "scripted.jsonl"), filepath.Join(exp, "collect", "episodes.jsonl"), filepath.Join(exp, "pretrain", "checkpoint.bin")
+	before, _ := os.ReadFile(anns)
+	base := []string{"match", "--checkpoint", ck, "--annotations", anns, "--traj", trajs, "--steps", "200"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"its own input", []string{"--out", anns}, "is the input"},
+		{"an existing file", []string{"--out", filepath.Join(exp, "results.md")}, "exists: choose another file, or pass --force"},
+		{"a rollout over the limit", []string{"--steps", "2000000000", "--memory-limit", "1GiB"}, "more than the limit of 1.0 GiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if out, err := runCLI(t, append(base, tc.args...)...); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %q\n%s", err, tc.want, out)
+			}
+		})
+	}
+	if after, _ := os.ReadFile(anns); string(after) != string(before) {
+		t.Error("match overwrote its annotations")
+	}
+	if out, err := runCLI(t, append(base, "--out", filepath.Join(exp, "results.md"), "--force")...); err != nil {
+		t.Errorf("--force: %v\n%s", err, out)
 	}
 }

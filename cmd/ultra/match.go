@@ -23,8 +23,14 @@ func cmdMatch(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&mc.RadiusQuantile, "radius-quantile", ultra.DefaultRadiusQuantile, "quantile of the uncalibrated radius (the default before calibration)")
 	targets := fs.String("target-hit-rate", "0.5%,1%,2%,5%", "comma-separated target hit rates to calibrate to")
 	out := fs.String("out", "", "also write the table to this Markdown file")
+	force := fs.Bool("force", false, "replace --out if it exists")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *out != "" {
+		if err := atomicfile.CheckOutput(*out, *force, mc.Annotations, mc.Trajectories, mc.Checkpoint); err != nil {
+			return fmt.Errorf("match: %w", err)
+		}
 	}
 	for _, s := range strings.Split(*targets, ",") {
 		v, err := experiment.ParseShare(s)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/internal/memlimit"
 )
 
 // DefaultCalibrationSteps is the length of the rollout a target hit rate
@@ -32,12 +33,22 @@ type Rollout struct {
 // Len is the number of steps.
 func (r Rollout) Len() int { return len(r.ToFailure) }
 
+// rolloutEstimate is what a rollout of steps steps of spec holds: each
+// state, its steps to failure and two flags.
+func rolloutEstimate(spec env.Spec, steps int) memlimit.Estimate {
+	per := int64(4*spec.Observation.Dim + 8 + 2)
+	return memlimit.Estimate{Bytes: memlimit.SatMul(int64(steps), per), What: fmt.Sprintf("a rollout of %d steps at %s each", steps, memlimit.Format(per))}
+}
+
 // RolloutPolicy runs ck's policy, sampling its actions as refinement
 // does, for steps steps on one instance of spec reset with seed, and
 // records what it visits.
 func RolloutPolicy(ck *ppo.Checkpoint, spec env.Spec, steps int, seed uint64) (Rollout, error) {
 	if steps < 1 {
 		return Rollout{}, fmt.Errorf("rollout: steps must be ≥ 1, got %d", steps)
+	}
+	if err := memlimit.Check(rolloutEstimate(spec, steps)); err != nil {
+		return Rollout{}, fmt.Errorf("rollout: %w", err)
 	}
 	p, err := ppo.NewPolicy(ck, spec, false, seed)
 	if err != nil {

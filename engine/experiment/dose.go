@@ -41,16 +41,21 @@ const DoseParam = "target-hit-rate"
 var DoseBands = []ultra.Variant{ultra.PPO, ultra.Placebo}
 
 // ParseShare reads a share written as a percentage ("2%") or a fraction
-// ("0.02").
+// below 1 ("0.02"). A bare 1 or more is refused as ambiguous: "1" could mean
+// 1% as well as 100% (write 1% or 100%).
 func ParseShare(s string) (float64, error) {
 	t := strings.TrimSpace(s)
 	scale := 1.0
-	if strings.HasSuffix(t, "%") {
+	pct := strings.HasSuffix(t, "%")
+	if pct {
 		t, scale = strings.TrimSuffix(t, "%"), 0.01
 	}
 	v, err := strconv.ParseFloat(t, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("%q is not a share: write a percentage (2%%) or a fraction (0.02)", s)
+	}
+	if !pct && v >= 1 {
+		return 0, fmt.Errorf("share %q is ambiguous: write a percentage (%s%% or 100%%) or a fraction below 1", s, t)
 	}
 	v *= scale
 	if v < 0 || v > 1 {
@@ -78,6 +83,11 @@ func ParseDose(s string) ([]float64, error) {
 		}
 		if slices.Contains(out, v) {
 			return nil, fmt.Errorf("dose: %s is listed twice", strings.TrimSpace(f))
+		}
+		for _, o := range out {
+			if doseLabel(o) == doseLabel(v) {
+				return nil, fmt.Errorf("dose: %s and %s are the same dose to 4 significant digits (%s), which names its directory: give doses that differ there", DosePercent(o), strings.TrimSpace(f), DosePercent(v))
+			}
 		}
 		out = append(out, v)
 	}
@@ -133,6 +143,9 @@ func (dc *DoseConfig) Validate() error {
 	}
 	if dc.Base.Settings.Radius > 0 {
 		return fmt.Errorf("dose: radius %v is fixed, and a dose calibrates it: leave the radius unset", dc.Base.Settings.Radius)
+	}
+	if dc.Base.Settings.TargetHitRate == 0 {
+		return errors.New("dose: calibration is off (--radius-quantile or --target-hit-rate 0 given), and a dose calibrates the radius to each target: leave them out")
 	}
 	var bad []string
 	for _, v := range dc.doseVariants() {

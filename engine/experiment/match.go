@@ -11,6 +11,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/engine/ultra"
+	"github.com/ultra-rl/ultra/internal/memlimit"
 )
 
 // MatchConfig is a measurement of the match spaces: how often the table
@@ -97,6 +98,14 @@ func MeasureMatching(mc MatchConfig) (*MatchResult, error) {
 	spec, err := mc.Registry.Lookup(ck.Config.Env)
 	if err != nil {
 		return nil, err
+	}
+	// Two rollouts and the distances of one: refused before anything runs
+	// when they exceed the memory limit.
+	est := rolloutEstimate(spec, mc.Steps)
+	est.Bytes = memlimit.SatMul(est.Bytes, 3)
+	est.What = "two " + est.What[2:] + " and their distances"
+	if err := memlimit.Check(est); err != nil {
+		return nil, fmt.Errorf("match: --steps %d: %w", mc.Steps, err)
 	}
 	anns, err := traj.ReadJSONL[advisor.Annotation](mc.Annotations)
 	if err != nil {
