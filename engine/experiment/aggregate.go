@@ -79,7 +79,7 @@ func Aggregate(c AggregateConfig) (*AggregateResult, error) {
 		variants, scores, err := report.ReadPerSeed(f)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("report: %s: %w", dir, err)
+			return nil, fmt.Errorf("report: %s: %w", filepath.Join(dir, "results.csv"), err)
 		}
 		spec, err := c.Registry.Lookup(s.Env)
 		if err != nil {

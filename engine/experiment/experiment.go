@@ -839,11 +839,6 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 	if err := report.WriteCSV(&csvb, rows); err != nil {
 		return nil, err
 	}
-	for name, content := range map[string]string{"results.md": md.String(), "results.csv": csvb.String()} {
-		if err := atomicfile.Write(filepath.Join(c.Out, name), []byte(content)); err != nil {
-			return nil, err
-		}
-	}
 	// The table stands on the evaluations; the curves need finished
 	// training episodes, which a short refinement of long episodes may not
 	// have. A curve that cannot be drawn costs the plot, not the report.
@@ -867,8 +862,12 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 	if err := report.WriteHTML(&html, title, rows, notes, figures); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(res.Report, []byte(html.String())); err != nil {
-		return nil, err
+	// Written together once everything is computed: a report that fails
+	// leaves the previous table, page and figures as they were.
+	for name, content := range map[string]string{"results.md": md.String(), "results.csv": csvb.String(), "report.html": html.String()} {
+		if err := atomicfile.Write(filepath.Join(c.Out, name), []byte(content)); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

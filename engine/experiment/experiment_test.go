@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"log/slog"
@@ -370,5 +371,43 @@ func TestAnnotationProvenance(t *testing.T) {
 	}
 	if again, _ := traj.ReadJSONL[advisor.Annotation](own); again[0].Env != "hopper" || again[0].Trajectories != anns[0].Trajectories {
 		t.Errorf("legacy annotations were not given the directory's provenance: %+v", again[0])
+	}
+}
+
+// TestReportOfHugeReturns: a sweep report over an evaluation of 1e308
+// writes finite statistics and a fresh page, not +Inf beside a stale
+// report.html (issue 27, item 18).
+func TestReportOfHugeReturns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("report test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	var log strings.Builder
+	c := tiny(t, dir, &log)
+	c.Seeds = 5
+	c.Variants = []ultra.Variant{ultra.PPO}
+	units, err := Plan(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range units {
+		d := filepath.Join(dir, "refine", u.Name())
+		os.MkdirAll(d, 0o755)
+		os.WriteFile(filepath.Join(d, "eval.json"), []byte(fmt.Sprintf(`{"variant":"ppo","seed":%d,"returns":[1e308]}`, u.Seed)), 0o644)
+		os.WriteFile(filepath.Join(d, run.MetricsJSONL), []byte(`{"global_step":2048,"return_last10":5}`+"\n"), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "report.html"), []byte("stale"), 0o644)
+	c2, units, err := LoadPlan(dir, c.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.Logger = c.Logger
+	if _, err := Report(c2, units); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "results.md"))
+	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	if strings.Contains(string(md), "Inf") || strings.Contains(string(md), "NaN") || string(page) == "stale" {
+		t.Errorf("results.md:\n%s\nreport.html fresh: %v", md, string(page) != "stale")
 	}
 }

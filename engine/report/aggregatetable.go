@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"bufio"
 	"encoding/csv"
 	"errors"
@@ -124,6 +125,9 @@ func ReadPerSeed(r io.Reader) (variants []string, scores map[string][]float64, e
 			x, err := strconv.ParseFloat(f, 64)
 			if err != nil {
 				return nil, nil, fmt.Errorf("results CSV line %d: per_seed value %q: %w", line+2, f, err)
+			}
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, nil, fmt.Errorf("results CSV line %d: variant %q has the per_seed value %v: every value must be a finite return (rerun its evaluation)", line+2, v, x)
 			}
 			xs = append(xs, x)
 		}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"math"
 	"path/filepath"
 	"testing"
@@ -84,5 +85,34 @@ func TestDoseMean(t *testing.T) {
 	rows, _ = Summarize([]Run{{Variant: "ppo", Seed: 1, Eval: []float64{1}, Dose: &Dose{}}}, "", 1)
 	if d := rows[0].Dose; !math.IsNaN(d.CalibratedHitRate) || !math.IsNaN(d.LateHitRate) {
 		t.Errorf("a run without calibration or windows: %+v", d)
+	}
+}
+
+// TestHugeAndNonFiniteScores: finite returns as large as 1e308 average
+// without overflowing (ppo's normalised score stays 1, not 0), and a NaN or
+// an infinite value is refused, naming the variant and the value (issue
+// 27, items 8 and 18).
+func TestHugeAndNonFiniteScores(t *testing.T) {
+	huge := []float64{1e308, 1e308, 1e308, 1e308, 1e308}
+	if m := mean(huge); m != 1e308 {
+		t.Errorf("mean of 1e308s = %v", m)
+	}
+	if s := sampleStd([]float64{1e308, -1e308, 1e308, -1e308}); math.IsInf(s, 0) || math.IsNaN(s) || s < 1e307 {
+		t.Errorf("std of ±1e308 = %v", s)
+	}
+	a, err := NewAggregate([]TaskScores{{Task: "hopper", Random: 0, Variants: []string{"ppo", "x"},
+		Scores: map[string][]float64{"ppo": huge, "x": {1, 2, 3, 4, 5}}}}, "ppo", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Rows[0].Mean; math.Abs(got-1) > 1e-9 {
+		t.Errorf("ppo's normalised mean %v, want 1", got)
+	}
+	csvText := "variant,seeds,per_seed\nppo,2,1;NaN\n"
+	if _, _, err := ReadPerSeed(strings.NewReader(csvText)); err == nil || !strings.Contains(err.Error(), `variant "ppo" has the per_seed value NaN`) {
+		t.Errorf("NaN in results.csv: %v", err)
+	}
+	if _, err := Summarize([]Run{{Variant: "ppo", Seed: 3, Eval: []float64{math.Inf(1)}}}, "", 1); err == nil || !strings.Contains(err.Error(), `variant "ppo" seed 3 has the evaluation return +Inf`) {
+		t.Errorf("an infinite return: %v", err)
 	}
 }

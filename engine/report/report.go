@@ -154,6 +154,11 @@ func Summarize(runs []Run, baseline string, seed uint64) ([]Row, error) {
 		if len(r.Eval) == 0 {
 			return nil, fmt.Errorf("report: run %d (variant %q, seed %d) has no eval returns", i, r.Variant, r.Seed)
 		}
+		for _, x := range r.Eval {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, fmt.Errorf("report: variant %q seed %d has the evaluation return %v: every return must be finite (rerun its evaluation)", r.Variant, r.Seed, x)
+			}
+		}
 		if seen[r.Variant] == nil {
 			seen[r.Variant] = map[uint64]bool{}
 			order = append(order, r.Variant)
@@ -292,6 +297,14 @@ func mean(xs []float64) float64 {
 	for _, x := range xs {
 		s += x
 	}
+	if math.IsInf(s, 0) { // finite values whose sum overflows: average the shares
+		n := float64(len(xs))
+		s = 0
+		for _, x := range xs {
+			s += x / n
+		}
+		return s
+	}
 	return s / float64(len(xs))
 }
 
@@ -300,12 +313,20 @@ func sampleStd(xs []float64) float64 {
 	if len(xs) < 2 {
 		return math.NaN()
 	}
-	m := mean(xs)
+	if v := variance(xs); !math.IsInf(v, 0) {
+		return math.Sqrt(v)
+	}
+	// Squares past the float range: the deviations scaled by the largest.
+	m, s := mean(xs), 0.0
+	for _, x := range xs {
+		s = math.Max(s, math.Abs(x-m))
+	}
 	ss := 0.0
 	for _, x := range xs {
-		ss += (x - m) * (x - m)
+		d := (x - m) / s
+		ss += d * d
 	}
-	return math.Sqrt(ss / float64(len(xs)-1))
+	return s * math.Sqrt(ss/float64(len(xs)-1))
 }
 
 // groupRuns groups runs by variant, in the order variants first appear.

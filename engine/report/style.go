@@ -1,9 +1,11 @@
 package report
 
 import (
+	"fmt"
 	"hash/fnv"
 	"image/color"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -76,8 +78,15 @@ func figure(p *plot.Plot, leg plot.Legend, pngPath, svgPath string) error {
 }
 
 // render draws a w×h figure with paint as PNG (at plotDPI) and SVG; an
-// empty path skips that format.
-func render(w, h vg.Length, paint func(draw.Canvas), pngPath, svgPath string) error {
+// empty path skips that format. A panic of the plotting library (values it
+// cannot lay out) is an error naming the figure, never a crash of the run
+// that reports.
+func render(w, h vg.Length, paint func(draw.Canvas), pngPath, svgPath string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("report: cannot draw %s (%v): the values are beyond what a figure can show", strings.TrimSpace(pngPath+" "+svgPath), r)
+		}
+	}()
 	if pngPath != "" {
 		c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(plotDPI))
 		paint(draw.New(c))
@@ -110,6 +119,11 @@ func newLegend() plot.Legend {
 type compactTicks struct{}
 
 func (compactTicks) Ticks(min, max float64) []plot.Tick {
+	if !(max > min) || math.IsInf(max-min, 0) {
+		// One value (every seed equal) or a range past the floats: a
+		// single labelled tick, where gonum's ticker would panic.
+		return []plot.Tick{{Value: min, Label: compact(min)}}
+	}
 	var out []plot.Tick
 	for _, t := range (plot.DefaultTicks{}).Ticks(min, max) {
 		if t.Label != "" {
