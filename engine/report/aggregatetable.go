@@ -1,12 +1,12 @@
 package report
 
 import (
-	"math"
 	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 )

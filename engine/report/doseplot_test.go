@@ -1,9 +1,9 @@
 package report
 
 import (
-	"strings"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
