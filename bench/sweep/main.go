@@ -47,7 +47,9 @@ func sweep(args []string) error {
 	var runs []report.Run
 	names := map[string]bool{}
 	for _, g := range fs.Args() {
-		name, src, ok := strings.Cut(g, "=")
+		// The last "=" ends the name, which may hold one ("ultra-i β=10").
+		i := strings.LastIndex(g, "=")
+		name, src, ok := g[:max(i, 0)], g[i+1:], i > 0
 		dir, variant, ok2 := strings.Cut(src, ":")
 		if !ok || !ok2 || name == "" || dir == "" || variant == "" {
 			return fmt.Errorf("group %q: want NAME=EXPDIR:VARIANT", g)
