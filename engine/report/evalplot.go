@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"unicode/utf8"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -30,6 +31,16 @@ func PlotEval(rows []Row, title, pngPath, svgPath string) error {
 	}
 	p.X.Tick.Marker = categoryTicks(names)
 	p.X.Min, p.X.Max = -0.6, float64(len(rows))-0.4
+	// Names that would run into each other are slanted, ending at their
+	// column.
+	width := 0
+	for _, n := range names {
+		width = max(width, utf8.RuneCountInString(n))
+	}
+	if width*len(names) > 90 {
+		p.X.Tick.Label.Rotation = math.Pi / 6
+		p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+	}
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = color.Transparent
 	grid.Horizontal.Color = color.Gray{0xe0}
