@@ -36,6 +36,8 @@ esac
 out=runs/ceiling/$task-$adv
 docs=docs/results/ceiling/$task-$adv
 go build -o bin/ultra ./cmd/ultra
+# The commit the binary is built from (recorded in RUN.md: the tree may move on while it runs).
+built="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes')"
 mkdir -p "$docs" runs/ceiling
 note="fixed in bench/ceiling.sh before the first run: the tables' budget, 20 seeds, every ULTRA knob at its default"
 cmd=(bin/ultra experiment --env "$task" --checkpoint "$ck" --out "$out" --collect-episodes 16 --variants "$variants"
@@ -47,6 +49,6 @@ for f in results.md results.csv eval.svg curves.svg report.html experiment.json;
   [ -f "$out/$f" ] && cp "$out/$f" "$docs/"
 done
 {
-  echo "- \`${cmd[*]}\` (variants $variants): commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes'), wall time $wall s on $(nproc) cores, $(date -u +%Y-%m-%d)."
+  echo "- \`${cmd[*]}\` (variants $variants): commit $built, wall time $wall s on $(nproc) cores, $(date -u +%Y-%m-%d)."
 } >>"$docs/RUN.md"
 echo "$task $adv ($variants): $wall s → $docs"

@@ -25,6 +25,8 @@ pong) pre=1000000 ;;
 *) echo "unknown task $task: hopper, walker2d, ant, halfcheetah or pong" >&2; exit 2 ;;
 esac
 go build -o bin/ultra ./cmd/ultra
+# The commit the binary is built from (recorded in RUN.md: the tree may move on while it runs).
+built="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes')"
 mkdir -p runs/results/pre runs/results/expert
 log=runs/results/expert/RUN.md
 run() { # name, output dir, command...
@@ -32,7 +34,7 @@ run() { # name, output dir, command...
   [ -f "$dir/checkpoint.bin" ] && { echo "$name: $dir/checkpoint.bin exists, skipped"; return; }
   local t0; t0=$(date +%s)
   "$@" --metrics-addr '' --progress log >"$dir.log" 2>&1
-  echo "- $name ($(git rev-parse --short HEAD)): \`$*\`, $(( $(date +%s) - t0 )) s; $(tail -1 "$dir.log")" | tee -a "$log"
+  echo "- $name ($built): \`$*\`, $(( $(date +%s) - t0 )) s; $(tail -1 "$dir.log")" | tee -a "$log"
 }
 run "$task sub-optimal agent" runs/results/pre/$task bin/ultra train --env "$task" --steps "$pre" --seed 1 --out runs/results/pre/$task
 [ "$task" = pong ] && exit 0

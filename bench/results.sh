@@ -32,6 +32,8 @@ docs=docs/results/$task
 ck=runs/results/pre/$task/checkpoint.bin
 [ -f "$ck" ] || bash bench/expert.sh "$task"
 go build -o bin/ultra ./cmd/ultra
+# The commit the binary is built from (recorded in RUN.md: the tree may move on while it runs).
+built="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes')"
 mkdir -p "$docs" runs/results
 cmd=(bin/ultra experiment --env "$task" --checkpoint "$ck" --out "$out" --collect-episodes 16
   --variants ppo,ultra-a,ultra-r,ultra-ra,ultra-i,ultra-ia,random,rice,llm-rnd,rnd,placebo --seeds 10 --refine-steps "$refine"
@@ -57,6 +59,6 @@ done
   echo "$line"
   echo '```'
   echo
-  echo "Commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes'). Wall time $wall s on $(nproc) cores ($(uname -m)), $(date -u +%Y-%m-%d)${resumed:+; $resumed}. Reproduce with \`bash bench/results.sh $task\`."
+  echo "Commit $built. Wall time $wall s on $(nproc) cores ($(uname -m)), $(date -u +%Y-%m-%d)${resumed:+; $resumed}. Reproduce with \`bash bench/results.sh $task\`."
 } >"$docs/RUN.md"
 echo "$task: $wall s → $docs"

@@ -36,6 +36,8 @@ task=${1:?usage: bash bench/sweep.sh TASK}
 base=runs/ceiling/$task-expert
 [ -f "$base/experiment.json" ] || { echo "run bash bench/ceiling.sh $task expert first" >&2; exit 2; }
 go build -o bin/ultra ./cmd/ultra
+# The commit the binary is built from (recorded in RUN.md: the tree may move on while it runs).
+built="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes')"
 docs=docs/results/ceiling/$task-sweep
 mkdir -p "$docs" runs/sweep
 common=(--env "$task" --checkpoint runs/results/pre/$task/checkpoint.bin --collect-episodes 16 --seeds 20
@@ -45,7 +47,7 @@ run() { # name, flags...
   local name=$1; shift
   local t0; t0=$(date +%s)
   bin/ultra experiment "${common[@]}" --out "runs/sweep/$task-$name" "$@" >>"runs/sweep/$task-$name.log" 2>&1
-  echo "- $name: \`bin/ultra experiment ${common[*]} --out runs/sweep/$task-$name $*\`: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes'), wall time $(( $(date +%s) - t0 )) s" >>"$docs/RUN.md"
+  echo "- $name: \`bin/ultra experiment ${common[*]} --out runs/sweep/$task-$name $*\`: commit $built, wall time $(( $(date +%s) - t0 )) s" >>"$docs/RUN.md"
 }
 run beta0.01 --variants ultra-i --imitation 0.01
 run beta0.1 --variants ultra-i --imitation 0.1
