@@ -98,7 +98,7 @@ gpu-check:
 ## Minimisation is capped: the seeds are real files of kilobytes, and the default 60 s minimisation of
 ## every new input stalls the run.
 FUZZTIME    ?= 1m
-FUZZ_TARGETS = ./engine/ppo/:FuzzDecodeCheckpoint ./engine/ultra/:FuzzTrajectoriesJSONL ./engine/ultra/:FuzzAnnotationsJSONL \
+FUZZ_TARGETS = ./engine/experiment/:FuzzLoadPlan ./engine/advisor/llm/:FuzzImportBatch ./engine/ppo/:FuzzDecodeCheckpoint ./engine/ultra/:FuzzTrajectoriesJSONL ./engine/ultra/:FuzzAnnotationsJSONL \
 	./engine/advisor/llm/:FuzzParseAnswer ./internal/configflags/:FuzzDecode ./engine/env/:FuzzPoolUnmarshalBinary ./mujoco/:FuzzRestore
 fuzz: deps
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \

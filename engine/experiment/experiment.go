@@ -110,6 +110,11 @@ type Result struct {
 	PlotErr error
 }
 
+// MaxSeeds bounds the seeds of one experiment: a published table wants ten
+// or twenty, and a count far past any table (a typo, or a hand-edited
+// plan.json) would only queue units that never finish.
+const MaxSeeds = 10000
+
 // Validate checks the configuration before anything is written or bound:
 // counts, the task (pixel envs are refused: no advisor reads pixels and the
 // trajectories would hold 113 KB per step) and the networks' device.
@@ -120,6 +125,8 @@ func (c *Config) Validate() (env.Spec, error) {
 	case c.Seeds < 1 || c.Jobs < 1 || c.EvalEpisodes < 1 || c.CollectEpisodes < 2:
 		return env.Spec{}, fmt.Errorf("experiment: want seeds, jobs, eval episodes ≥ 1 and collect episodes ≥ 2, got %d, %d, %d, %d",
 			c.Seeds, c.Jobs, c.EvalEpisodes, c.CollectEpisodes)
+	case c.Seeds > MaxSeeds:
+		return env.Spec{}, fmt.Errorf("experiment: %d seeds is more than the %d one table holds: split the runs into several experiments", c.Seeds, MaxSeeds)
 	case len(c.Variants) == 0:
 		return env.Spec{}, errors.New("experiment: no variants to run")
 	case c.RefineSteps < 1 || (c.Checkpoint == "" && c.PretrainSteps < 1):

@@ -22,7 +22,10 @@ import (
 
 // tiny is the smallest hopper experiment: one iteration of pretraining and
 // of refinement, two collected episodes, one seed.
-func tiny(t *testing.T, dir string, log *strings.Builder) Config {
+func tiny(t *testing.T, dir string, log *strings.Builder) Config { return tinyTB(t, dir, log) }
+
+// tinyTB is tiny for tests and fuzz targets.
+func tinyTB(t testing.TB, dir string, log *strings.Builder) Config {
 	t.Helper()
 	reg := env.NewRegistry(append(tasks.Specs(), pong.Specs()...)...)
 	spec, err := reg.Lookup("hopper")
@@ -120,6 +123,7 @@ func TestConfigValidateRefuses(t *testing.T) {
 	}{
 		{"no seeds", func(c *Config) { c.Seeds = 0 }, "want seeds, jobs, eval episodes ≥ 1"},
 		{"no eval episodes", func(c *Config) { c.EvalEpisodes = 0 }, "eval episodes ≥ 1"},
+		{"seeds past any table", func(c *Config) { c.Seeds = MaxSeeds + 1 }, "split the runs"},
 		{"a variant twice", func(c *Config) { c.Variants = []ultra.Variant{ultra.PPO, ultra.PPO} }, "listed twice"},
 		{"an unknown variant", func(c *Config) { c.Variants = []ultra.Variant{"ultra-x"} }, "unknown variant"},
 		{"zero settings", func(c *Config) { c.Settings = ultra.Settings{} }, "start from ultra.DefaultSettings"},

@@ -18,7 +18,7 @@ import (
 // outputLine writes one Batch API output line in the format OpenAI
 // documents: {"id", "custom_id", "response": {"status_code", "request_id",
 // "body"}, "error"}.
-func outputLine(t *testing.T, customID string, status int, body any, errCode string) string {
+func outputLine(t testing.TB, customID string, status int, body any, errCode string) string {
 	t.Helper()
 	line := map[string]any{"id": "batch_req_" + customID[len(customID)-6:], "custom_id": customID, "error": nil}
 	if errCode != "" {

@@ -1,8 +1,13 @@
 package llm
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"testing"
+	"unicode"
+
+	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/interpret"
@@ -61,6 +66,48 @@ func FuzzParseAnswer(f *testing.F) {
 			per[a.Episode]++
 			if per[a.Episode] > 3 {
 				t.Fatalf("more than max_critical annotations of %s", a.Episode)
+			}
+		}
+	})
+}
+
+// FuzzImportBatch feeds arbitrary Batch API results files to ImportBatch
+// (issue 27): whatever the file, importing must not panic, every
+// annotation must be usable, and no error may carry a control character
+// from the file to the terminal.
+func FuzzImportBatch(f *testing.F) {
+	trajs := hopperTrajs(f, 2)
+	spec := hopper(f)
+	cfg := testConfig("http://127.0.0.1:1/v1")
+	cfg.TrajectoriesPerRequest, cfg.MaxResponseBytes = 2, 1<<12
+	a := newAdvisor(f, cfg, nil)
+	var exp bytes.Buffer
+	if _, err := a.ExportBatch(trajs, &exp); err != nil {
+		f.Fatal(err)
+	}
+	var in batchInput
+	if err := json.Unmarshal(bytes.TrimSpace(exp.Bytes()), &in); err != nil {
+		f.Fatal(err)
+	}
+	answer := completion(goodAnswer(f, cfg, trajs, request{req: openai.ChatCompletionRequest{Messages: in.Body.Messages}}))
+	f.Add([]byte(outputLine(f, in.CustomID, 200, answer, "")))
+	f.Add([]byte(outputLine(f, in.CustomID, 0, nil, "rate_limit_exceeded")))
+	f.Add([]byte(outputLine(f, in.CustomID, 500, map[string]string{"error": "\x1b[2Kok"}, "")))
+	f.Add([]byte(`{"custom_id":"x\u001b]0;t\u0007","response":null,"error":null}`))
+	f.Add([]byte("{\n{"))
+	check := advisor.Checker{Spec: spec}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		anns, _, err := a.ImportBatch(trajs, bytes.NewReader(b))
+		if err != nil {
+			for _, r := range err.Error() {
+				if unicode.IsControl(r) {
+					t.Fatalf("error carries the control character %q: %q", r, err)
+				}
+			}
+		}
+		for i := range anns {
+			if why := check.Check(&anns[i]); why != "" {
+				t.Fatalf("an imported annotation is unusable: %s", why)
 			}
 		}
 	})

@@ -257,7 +257,7 @@ func goodAnswer(t testing.TB, cfg Config, trajs []traj.Trajectory, q request) st
 }
 
 // newAdvisor builds an advisor with the test key in the environment.
-func newAdvisor(t *testing.T, cfg Config, logger *slog.Logger) *Advisor {
+func newAdvisor(t testing.TB, cfg Config, logger *slog.Logger) *Advisor {
 	t.Helper()
 	t.Setenv("ULTRA_LLM_API_KEY", testKey)
 	a, err := New(cfg, hopper(t), logger)
