@@ -135,6 +135,7 @@ func FuzzAnnotationsJSONL(f *testing.F) {
 	if err != nil || len(anns) == 0 {
 		f.Fatalf("scripted annotations: %d, %v", len(anns), err)
 	}
+	advisor.Stamp(anns, spec.ID, "fp")
 	f.Add(jsonl(f, anns))
 	f.Add(jsonl(f, anns[:1]))
 	f.Add([]byte(`{"episode":"e","step":3,"reason":"r","action":[1,0,-1],"reward":1e308,"obs":[0,0,0,0,0,0,0,0,0,0,0]}`))
@@ -144,6 +145,15 @@ func FuzzAnnotationsJSONL(f *testing.F) {
 		anns, err := traj.DecodeJSONL[advisor.Annotation](bytes.NewReader(b), "fuzz")
 		if err != nil {
 			return
+		}
+		// Provenance (issue 27): an accepted file names this task and these
+		// episodes on every line.
+		if advisor.CheckProvenance(anns, "fuzz", spec.ID, "fp", "") == nil {
+			for i, a := range anns {
+				if a.Env != spec.ID || a.Trajectories != "fp" {
+					t.Fatalf("line %d accepted with task %q, episodes %q", i+1, a.Env, a.Trajectories)
+				}
+			}
 		}
 		for _, v := range []Variant{UltraRA, RICE} {
 			s, err := NewSetup(rms, spec, Options{Variant: v, Settings: with(Settings{Alpha: 0.1, Radius: 0.5, OverrideProb: 1, ResetProb: 1}), Seed: 1, Annotations: anns})
