@@ -56,6 +56,8 @@ run beta100 --variants ultra-i --imitation 100
 run held --variants ultra-a,ultra-ra --anneal-steps 0
 run recal4 --variants ultra-ra --recalibrate-every 4
 go run ./bench/sweep -out "$docs" -title "$task, expert advisor: strength of the advice's delivery (20 seeds each)" \
+  -note "ultra-i β=0.1 and β=0.01 were added after the ceiling table's ultra-i (β=1) result was read, to find the weakest β that still beats both references; every other row was fixed before any sweep run." \
+  -note "ppo, placebo and the β=1, annealed rows are the ceiling table's runs (runs/ceiling/$task-expert); the others are runs/sweep/$task-*." \
   ppo=$base:ppo placebo=$base:placebo \
   "ultra-i β=0.01"=runs/sweep/$task-beta0.01:ultra-i "ultra-i β=0.1"=runs/sweep/$task-beta0.1:ultra-i \
   "ultra-i β=1"=$base:ultra-i "ultra-i β=10"=runs/sweep/$task-beta10:ultra-i "ultra-i β=100"=runs/sweep/$task-beta100:ultra-i \

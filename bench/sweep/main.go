@@ -5,15 +5,17 @@
 // IQM with a stratified-bootstrap interval, Welch's t and Mann–Whitney U,
 // Holm-adjusted across the sweep's rows, nothing compared below 5 seeds.
 //
-//	go run ./bench/sweep -out DIR [-title T] NAME=EXPDIR:VARIANT ...
+//	go run ./bench/sweep -out DIR [-title T] [-note TEXT ...] NAME=EXPDIR:VARIANT ...
 //
 // Each group is one variant of one experiment directory: its seeds' final
 // evaluations (refine/VARIANT-sSEED/eval.json, seeds 1..N of the
-// directory's experiment.json). Groups named ppo and placebo are the
+// directory's experiment.json) and what its table did (modulator.json). Groups named ppo and placebo are the
 // references: the sweep is compared with each (two tables, Holm within
 // each), and the figure (sweep.png, sweep.svg: every seed, each group's
 // IQM with its interval, the references as bands) draws them as bands.
-// It writes DIR/sweep.md and prints it.
+// Each -note is printed under both tables (how a setting was chosen, which
+// rows were added after which result was read). It writes DIR/sweep.md
+// and prints it.
 package main
 
 import (
@@ -24,6 +26,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/report"
 )
 
@@ -38,6 +41,11 @@ func sweep(args []string) error {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	out := fs.String("out", "", "directory for sweep.md, sweep.png and sweep.svg (required)")
 	title := fs.String("title", "sweep", "the figure's and the tables' title")
+	var notes []string
+	fs.Func("note", "a line printed under both tables (repeatable)", func(s string) error {
+		notes = append(notes, s)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,7 +83,7 @@ func sweep(args []string) error {
 			return err
 		}
 		if err := report.WriteMarkdownTable(&md, "compared with "+base, rows,
-			[]string{"p-values Holm-adjusted across this table's rows; bold = both adjusted p < 0.05."}); err != nil {
+			append([]string{"p-values Holm-adjusted across this table's rows; bold = both adjusted p < 0.05."}, notes...)); err != nil {
 			return err
 		}
 		md.WriteString("\n")
@@ -131,7 +139,7 @@ func load(dir, variant, name string) ([]report.Run, error) {
 		if err := json.Unmarshal(b, &ev); err != nil || len(ev.Returns) == 0 {
 			return nil, fmt.Errorf("%s holds no returns (%v)", path, err)
 		}
-		runs = append(runs, report.Run{Variant: name, Seed: uint64(s), Eval: ev.Returns})
+		runs = append(runs, report.Run{Variant: name, Seed: uint64(s), Eval: ev.Returns, Dose: experiment.LoadDose(filepath.Dir(path))})
 	}
 	return runs, nil
 }

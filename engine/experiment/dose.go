@@ -358,7 +358,7 @@ func doseReport(c Config, df doseFile, wall time.Duration) (*DoseResult, error) 
 				}
 				r := report.Run{Variant: name(v), Seed: uint64(s), Eval: ret}
 				if v != ultra.PPO {
-					r.Dose = loadDose(rd)
+					r.Dose = LoadDose(rd)
 				}
 				out = append(out, r)
 			}

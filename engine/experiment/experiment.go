@@ -280,7 +280,7 @@ func (c *Config) withFinished(runs []report.Run) []report.Run {
 			if err != nil {
 				continue
 			}
-			r := report.Run{Variant: string(v), Seed: uint64(s), Eval: ret, Dose: loadDose(dir)}
+			r := report.Run{Variant: string(v), Seed: uint64(s), Eval: ret, Dose: LoadDose(dir)}
 			r.Curve, _ = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
 			out = append(out, r)
 		}
@@ -706,7 +706,7 @@ func (c *Config) refineOne(ctx context.Context, v ultra.Variant, seed uint64, ck
 	var ev evalResult
 	if b, err := os.ReadFile(evalPath); err == nil && json.Unmarshal(b, &ev) == nil && len(ev.Returns) == c.EvalEpisodes {
 		rr.Eval = ev.Returns
-		rr.Dose = loadDose(dir)
+		rr.Dose = LoadDose(dir)
 		rr.Curve, err = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
 		c.Logger.Info("run done, skipping", "run", name)
 		return rr, err
@@ -770,15 +770,16 @@ func (c *Config) refineOne(ctx context.Context, v ultra.Variant, seed uint64, ck
 	if err := atomicfile.Write(evalPath, b); err != nil {
 		return rr, err
 	}
-	rr.Dose = loadDose(dir)
+	rr.Dose = LoadDose(dir)
 	rr.Curve, err = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
 	c.Logger.Info("run finished", "run", name, "eval_mean", roundTo(eval.Summarize(eps).MeanReturn, 1))
 	return rr, err
 }
 
-// loadDose reads what a run's critical-state table did (its ultra.Summary);
-// nil for a run without a modulator (ppo) or without a summary.
-func loadDose(dir string) *report.Dose {
+// LoadDose reads what the critical-state table of the run in dir did (its
+// ultra.Summary, modulator.json); nil for a run without a modulator (ppo)
+// or without a summary.
+func LoadDose(dir string) *report.Dose {
 	sum, err := ultra.ReadSummary(filepath.Join(dir, ultra.SummaryFile))
 	if err != nil || !sum.Variant.Behaviour().Modulates() {
 		return nil

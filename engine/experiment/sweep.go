@@ -304,7 +304,7 @@ func Report(c Config, units []Unit) (*Result, error) {
 		}
 		rr := report.Run{Variant: string(u.Variant), Seed: u.Seed, Eval: ret}
 		if u.Variant != ultra.PPO {
-			rr.Dose = loadDose(dir)
+			rr.Dose = LoadDose(dir)
 		}
 		if rr.Curve, err = report.LoadCurve(filepath.Join(dir, run.MetricsJSONL)); err != nil {
 			return nil, err
