@@ -82,7 +82,6 @@ func Spec(cfg Config) (env.Spec, error) {
 	s := env.Spec{
 		ID:              ID(cfg.Game, cfg.Obs),
 		Family:          env.FamilyAtari,
-		Task:            cfg,
 		Action:          env.Discrete(len(actions)),
 		MaxEpisodeSteps: cfg.MaxFrames / cfg.FrameSkip,
 		New:             func(opts env.Options) (env.Env, error) { return newGame(cfg, opts) },
@@ -106,7 +105,7 @@ func Spec(cfg Config) (env.Spec, error) {
 		s.Doc = what + " from the native pong env's six features, decoded from RAM"
 		ns := pong.Specs()[0]
 		s.Observation, s.ObsLayout = ns.Observation, ns.ObsLayout
-		s.Task = ns.Task // the native game's configuration, which the features follow
+		s.Info = ns.Info // the native game's description, which the features follow
 	}
 	return s, nil
 }

@@ -2,10 +2,11 @@
 // that steps many instances of one task together.
 //
 // A task (a MuJoCo robot, Pong, …) implements [Env] for one instance and is
-// described by a [Spec]: its id, spaces, episode limit, observation layout
-// and constructor. [New] turns a Spec into a [VecEnv]: N instances stepped by
-// a pool of worker goroutines into flat float32 buffers the VecEnv owns, with
-// auto-reset, per-env seeding and episode statistics.
+// described by a [Spec]: its id, spaces, episode limit, observation layout,
+// constructor and a [TaskInfo] that explains it. [New] turns a Spec into a
+// [VecEnv]: N instances stepped by a pool of worker goroutines into flat
+// float32 buffers the VecEnv owns, with auto-reset, per-env seeding and
+// episode statistics.
 package env
 
 import (
@@ -108,13 +109,11 @@ type Spec struct {
 	Image [3]int
 	// Family is the task's family, for presets.
 	Family Family
-	// Task is the configuration the task runs with (tasks.PlanarConfig for
-	// hopper and walker2d, tasks.HalfCheetahConfig, tasks.AntConfig,
-	// pong.Config for pong and ale:pong, …), so that what describes or
-	// judges the task (interpretation, scripted expert) reads the values
-	// that actually run, not a package's defaults. Nil for tasks nothing
-	// downstream interprets.
-	Task any
+	// Info describes the task for what explains or judges it (the
+	// interpretation, the scripted expert), filled by the task from the
+	// configuration and model it actually runs with. Nil for tasks nothing
+	// downstream interprets (pixel observations, say).
+	Info *TaskInfo
 	// New makes one instance. Instances of one VecEnv may share read-only
 	// state (a compiled model); New must be safe to call repeatedly.
 	New func(opts Options) (Env, error)

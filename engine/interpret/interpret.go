@@ -10,16 +10,17 @@
 // physics events, each step tagged with why it is shown
 // ([ResolutionMulti]); [ShowSteps] renders a window at full resolution.
 //
-// Everything is derived from the task's [env.Spec]: its observation layout,
-// the configuration it carries (env.Spec.Task: the healthy ranges, reward
-// weights and limits that actually run) and its compiled MuJoCo model
-// (gears, control and joint ranges, timestep), so the text follows the
-// simulator rather than a copy of its numbers. Pong (env "pong", the
-// features observation; not "pong-pixels") is read the same way from
-// engine/pong's constants, the spec's pong.Config and its state helpers
-// (the ball's predicted intercept with the agent's paddle line). Output uses
-// fixed decimals and never depends on map order or clocks, so equal inputs
-// give byte-equal text (prompts stay cacheable).
+// Everything is read from the task's description, [env.Spec.Info], which
+// the task fills from the configuration and model it runs with: the torso
+// fields and joints of its observation (with labels, limits, gears and
+// control ranges), its healthy ranges, reward weights and timing, so the
+// text follows the simulator rather than a copy of its numbers, and a new
+// task needs no change here. Pong (env "pong", the features observation;
+// not "pong-pixels") is read the same way from its description of the game
+// ([env.PongGame]: geometry, speeds, actions, and the ball's predicted
+// intercept with the agent's paddle line). Output uses fixed decimals and
+// never depends on map order or clocks, so equal inputs give byte-equal
+// text (prompts stay cacheable).
 //
 // Sign conventions, checked against the simulator by the tests (foot
 // directions follow from the same joint axes): x is forward (the direction
@@ -41,107 +42,91 @@ import (
 	"github.com/ultra-rl/ultra/engine/env"
 )
 
-// Ant orientation classes, by the tilt between the torso's up axis and the
-// vertical.
-const (
-	uprightTiltDeg = 30.0 // tilt ≤ this: "upright"
-	flippedTiltDeg = 90.0 // tilt > this: "flipped" (belly up); between: "tilted"
-)
-
 // Rules returns the task's rules for the prompt: goal, what the reward pays
-// for (with the coefficients of the spec's task config), the exact
-// termination conditions (healthy ranges in both SI units and degrees where
-// angles), the time limit, and what each action dimension does (which joint
-// and motor, range [-1, 1], gear → N·m). A task this package cannot
-// describe is an error naming the ones it can.
+// for (with the coefficients the task runs with), the exact termination
+// conditions (healthy ranges in both SI units and degrees where angles),
+// the time limit, and what each action dimension does (which joint and
+// motor, range [-1, 1], gear → N·m). A spec without a description is an
+// error naming the tasks that have one.
 func Rules(spec env.Spec) (string, error) {
 	t, err := lookup(spec)
 	if err != nil {
 		return "", err
 	}
-	if t.kind == kindPong {
+	if t.pong != nil {
 		return t.pongRules(spec), nil
 	}
+	bd := t.body
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	dt := round9(t.dt())
 	w("Task: %s — %s.", t.id, spec.Doc)
-	switch t.kind {
-	case kindPlanar:
-		w("Goal: move forward (+x) as fast as possible without falling, until the time limit.")
-	case kindCheetah:
-		w("Goal: run forward (+x) as fast as possible, cheaply, until the time limit.")
-	case kindAnt:
-		w("Goal: walk forward (+x) as fast as possible, cheaply, without flipping, until the time limit.")
-	}
+	w("Goal: %s.", t.info.Goal)
 	w("Timing: one step lasts %s s (%d physics steps of %s s); the %d-step time limit is %s s.",
-		num(dt), t.frameSkip, num(t.timestep), t.maxSteps, num(round9(dt*float64(t.maxSteps))))
+		num(dt), t.info.FrameSkip, num(t.info.Timestep), t.maxSteps, num(round9(dt*float64(t.maxSteps))))
 
 	// Reward.
-	switch t.kind {
-	case kindPlanar:
-		c := t.planar
-		w("Reward per step = %s × forward velocity (m/s: the torso's x displacement over the step ÷ %s s) + %s healthy bonus (%s) − %s × Σ action².",
-			num(c.ForwardRewardWeight), num(dt), num(c.HealthyReward), bonusWhen(c.TerminateWhenUnhealthy), num(c.CtrlCostWeight))
-	case kindCheetah:
-		c := t.cheetah
-		w("Reward per step = %s × forward velocity (m/s: the torso's x displacement over the step ÷ %s s) − %s × Σ action²; there is no healthy bonus.",
-			num(c.ForwardRewardWeight), num(dt), num(c.CtrlCostWeight))
-	case kindAnt:
-		c := t.ant
-		w("Reward per step = forward velocity (m/s: the torso's x displacement over the step ÷ %s s) + %s healthy bonus (%s) − %s × Σ action²; no contact cost.",
-			num(dt), num(c.HealthyReward), bonusWhen(c.TerminateWhenUnhealthy), num(c.CtrlCostWeight))
+	r := bd.Reward
+	b.WriteString("Reward per step = ")
+	if !r.UnitForward {
+		b.WriteString(num(r.ForwardWeight) + " × ")
 	}
+	fmt.Fprintf(&b, "forward velocity (m/s: the torso's x displacement over the step ÷ %s s)", num(dt))
+	if r.HealthyBonus {
+		fmt.Fprintf(&b, " + %s healthy bonus (%s)", num(r.HealthyReward), bonusWhen(bd.Healthy.Terminates))
+	}
+	fmt.Fprintf(&b, " − %s × Σ action²", num(r.CtrlCostWeight))
+	if !r.HealthyBonus {
+		b.WriteString("; there is no healthy bonus")
+	}
+	for _, o := range r.Omits {
+		b.WriteString("; " + o)
+	}
+	b.WriteString(".\n")
 
 	// Termination.
-	switch t.kind {
-	case kindPlanar:
-		c := t.planar
-		if c.TerminateWhenUnhealthy {
+	h := bd.Healthy
+	if h.IsEmpty() {
+		w("Termination: none — %s.", h.Note)
+	} else {
+		if h.Terminates {
 			w("Termination: the episode ends (a failure) as soon as the state after a step is unhealthy. Healthy means all of:")
 		} else {
 			w("Termination: none; the healthy bonus is paid only while the state is healthy, which means all of:")
 		}
-		conds := []string{"torso height " + openRange(c.HealthyZRange, "m", false), "torso pitch " + openRange(c.HealthyAngleRange, "rad", true)}
-		if !math.IsInf(c.HealthyStateRange[0], -1) || !math.IsInf(c.HealthyStateRange[1], 1) {
-			conds = append(conds, "the pitch, every joint angle (rad) and every velocity — forward and vertical (m/s), pitch and joint rates (rad/s) — "+
-				openRange(c.HealthyStateRange, "", false)+clipNote(t.velClip, c.HealthyStateRange))
+		var conds []string
+		for _, bo := range h.Bounds {
+			if bo.Closed {
+				conds = append(conds, fmt.Sprintf("%s between %s %s and %s %s inclusive", bo.Quantity, num(bo.Range[0]), bo.Unit, num(bo.Range[1]), bo.Unit))
+			} else {
+				conds = append(conds, bo.Quantity+" "+openRange(bo.Range, bo.Unit, bo.IsAngle()))
+			}
+		}
+		if e := h.Every; e != nil {
+			conds = append(conds, e.What+" "+openRange(e.Range, "", false)+clipNote(t.velClip, e.Range))
+		}
+		if h.Finite {
+			conds = append(conds, "every position and velocity value finite")
 		}
 		b.WriteString(bullets(conds))
-	case kindCheetah:
-		w("Termination: none — the cheetah cannot fall; even flipped onto its back (|pitch| > 90°) the episode continues to the time limit.")
-	case kindAnt:
-		c := t.ant
-		if c.TerminateWhenUnhealthy {
-			w("Termination: the episode ends (a failure) as soon as the state after a step is unhealthy. Healthy means all of:")
-		} else {
-			w("Termination: none; the healthy bonus is paid only while the state is healthy, which means all of:")
+		if h.Note != "" {
+			w("%s.", h.Note)
 		}
-		b.WriteString(bullets([]string{
-			fmt.Sprintf("torso height between %s m and %s m inclusive", num(c.HealthyZRange[0]), num(c.HealthyZRange[1])),
-			"every position and velocity value finite"}))
-		w("Flipping over does not end the episode by itself while the torso height stays in range.")
 	}
 	w("Time limit: the episode is truncated after %d steps (not a failure).", t.maxSteps)
 
 	// How to read the states.
-	switch t.kind {
-	case kindPlanar:
-		w("Signs: pitch > 0 = torso leaning forward; joint angles are relative to the parent segment (0° = in line with it); a positive angle swings the segment's far end forward (foot: toes up), a negative one backward. Joint entries read \"angle (angular velocity)\".")
-	case kindCheetah:
-		w("Signs: torso height is relative to the %s m start height; pitch > 0 = nose down, |pitch| > 90° = flipped onto its back; joint angles are relative to the parent segment (0° = in line with it); a positive angle swings the segment's far end backward (toward -x), a negative one forward. Joint entries read \"angle (angular velocity)\".", num(t.startHeight))
-	case kindAnt:
-		w("Frame: +x forward, +y left, +z up. Legs are named by position: FL front left (+x, +y), BL back left, BR back right, FR front right. Orientation: roll > 0 = right side down, pitch > 0 = nose (+x side) down, yaw > 0 = facing left of +x; tilt is the angle between the torso's up axis and the vertical (upright ≤ %s°, tilted up to %s°, flipped beyond). Hips swing a leg horizontally (positive = counter-clockwise seen from above); ankles angle the lower leg down, |angle| being its angle below the torso plane. Rates are in the torso frame. Joint entries read \"angle (angular velocity)\".",
-			num(uprightTiltDeg), num(flippedTiltDeg))
+	if bd.Signs != "" {
+		w("%s Joint entries read \"angle (angular velocity)\".", bd.Signs)
 	}
 
 	// Actions.
-	w("Actions: %d values, each in [-1, 1] (values outside are clamped); each sets one motor's torque = value × gear:", len(t.acts))
-	for a, act := range t.acts {
-		j := t.joints[act.joint]
+	w("Actions: %d values, each in [-1, 1] (values outside are clamped); each sets one motor's torque = value × gear:", len(bd.Actuators))
+	for a, act := range bd.Actuators {
+		j := bd.Joints[act.Joint]
 		w("- action[%d] %s: %s torque on joint %s, gear %s → %s to %s N·m; joint range %s° to %s°.",
-			a, j.label(), role(j.part), j.model, num(act.gear), num(act.lo*act.gear), num(act.hi*act.gear),
-			fixed(deg(j.lo), 0), fixed(deg(j.hi), 0))
+			a, j.Label(), j.Role, j.Name, num(act.Gear), num(act.Ctrl[0]*act.Gear), num(act.Ctrl[1]*act.Gear),
+			fixed(deg(j.Range[0]), 0), fixed(deg(j.Range[1]), 0))
 	}
 	return b.String(), nil
 }
@@ -164,23 +149,6 @@ func bonusWhen(terminates bool) string {
 		return "paid on every step, the terminating one included"
 	}
 	return "paid only while healthy"
-}
-
-// role names what a joint does in anatomical terms.
-func role(part string) string {
-	switch part {
-	case "thigh":
-		return "hip"
-	case "leg", "shin":
-		return "knee"
-	case "foot":
-		return "ankle"
-	case "hip":
-		return "hip (horizontal swing)"
-	case "ankle":
-		return "ankle (vertical bend)"
-	}
-	return part
 }
 
 // openRange renders an open interval as a condition: "> 0.7 m",
@@ -243,73 +211,98 @@ func describe(spec env.Spec, obs []float32) (string, error) {
 }
 
 func (t *task) describe(b *strings.Builder, o []float32) {
-	v := func(i int) float64 { return float64(o[i]) }
-	switch t.kind {
-	case kindPong:
+	if t.pong != nil {
 		t.describePong(b, o)
-	case kindPlanar:
-		c := t.planar
-		h := v(t.height)
-		fmt.Fprintf(b, "torso %s m high (%s), ", fixed(h, 2), heightLimits(h, c.HealthyZRange, "fall limit"))
-		p := v(t.pitch)
-		fmt.Fprintf(b, "pitched %s", signedWord(deg(p), 1, "°", "forward", "back"))
-		b.WriteString(pitchLimit(p, c.HealthyAngleRange))
-		b.WriteString("; ")
-		t.writeJoints(b, o)
-		fmt.Fprintf(b, "; moving %s, %s, pitching %s",
-			t.velWord(v(t.vx), "forward", "backward"), t.velWord(v(t.vz), "up", "down"),
-			t.rateWord(v(t.pitchRate), "forward", "back"))
-	case kindCheetah:
-		h := v(t.height)
-		fmt.Fprintf(b, "torso %s its %s m start height, ", signedWord(h, 2, " m", "above", "below"), fixed(t.startHeight, 2))
-		p := v(t.pitch)
-		wp := wrapDeg(deg(p))
-		fmt.Fprintf(b, "pitched %s", signedWord(wp, 1, "°", "nose-down", "nose-up"))
-		if turns := math.Round((deg(p) - wp) / 360); turns != 0 {
-			fmt.Fprintf(b, " (after %s full turns)", fixed(turns, 0))
+		return
+	}
+	v := func(i int) float64 { return float64(o[i]) }
+	bd := t.body
+	to := bd.Torso
+	var segs []string // joined by "; "
+	var torso []string
+	if i := to.Height; i != env.NoObs {
+		h := v(i)
+		if to.HeightFromStart {
+			torso = append(torso, fmt.Sprintf("torso %s its %s m start height", signedWord(h, 2, " m", "above", "below"), fixed(bd.StartHeight, 2)))
+		} else {
+			bo, _ := t.bound(i)
+			torso = append(torso, fmt.Sprintf("torso %s m high (%s)", fixed(h, 2), heightLimits(h, t.bounds(i), bo.LowerName)))
 		}
-		if math.Abs(wp) > 90 {
-			b.WriteString(" — FLIPPED onto its back")
+	}
+	if i := to.Pitch; i != env.NoObs {
+		p := v(i)
+		d := deg(p)
+		var sb strings.Builder
+		if bd.Flip > 0 {
+			wp := wrapDeg(d)
+			fmt.Fprintf(&sb, "pitched %s", signedWord(wp, 1, "°", to.PitchWords[0], to.PitchWords[1]))
+			if turns := math.Round((d - wp) / 360); turns != 0 {
+				fmt.Fprintf(&sb, " (after %s full turns)", fixed(turns, 0))
+			}
+			d = wp
+		} else {
+			fmt.Fprintf(&sb, "pitched %s", signedWord(d, 1, "°", to.PitchWords[0], to.PitchWords[1]))
 		}
-		b.WriteString("; ")
-		t.writeJoints(b, o)
-		fmt.Fprintf(b, "; moving %s, %s, pitching %s",
-			t.velWord(v(t.vx), "forward", "backward"), t.velWord(v(t.vz), "up", "down"),
-			t.rateWord(v(t.pitchRate), "nose-down", "nose-up"))
-	case kindAnt:
-		c := t.ant
-		h := v(t.height)
-		fmt.Fprintf(b, "torso %s m high (%s); ", fixed(h, 2), heightLimits(h, c.HealthyZRange, "lower limit"))
-		q := [4]float64{v(t.quat[0]), v(t.quat[1]), v(t.quat[2]), v(t.quat[3])}
-		if e, ok := eulerFromQuat(q); ok {
-			fmt.Fprintf(b, "%s (tilt %s°): roll %s° (%s), pitch %s° (%s), yaw %s° (%s); ",
-				e.class(), fixed(e.tilt, 1),
+		if _, ok := t.bound(i); ok {
+			sb.WriteString(pitchLimit(p, t.bounds(i)))
+		}
+		if bd.Flip > 0 && math.Abs(d) > deg(bd.Flip) {
+			sb.WriteString(" — FLIPPED onto its back")
+		}
+		torso = append(torso, sb.String())
+	}
+	if len(torso) > 0 {
+		segs = append(segs, strings.Join(torso, ", "))
+	}
+	if q := to.Orientation; q[0] != env.NoObs {
+		if e, ok := eulerFromQuat([4]float64{v(q[0]), v(q[1]), v(q[2]), v(q[3])}); ok {
+			segs = append(segs, fmt.Sprintf("%s (tilt %s°): roll %s° (%s), pitch %s° (%s), yaw %s° (%s)",
+				e.class(to.UprightTilt, to.FlippedTilt), fixed(e.tilt, 1),
 				fixed(e.roll, 1), pick(e.roll, 1, "right side down", "left side down", "level"),
 				fixed(e.pitch, 1), pick(e.pitch, 1, "nose down", "nose up", "level"),
-				fixed(e.yaw, 1), pick(e.yaw, 1, "facing left of +x", "facing right of +x", "facing +x"))
+				fixed(e.yaw, 1), pick(e.yaw, 1, "facing left of +x", "facing right of +x", "facing +x")))
 		} else {
-			b.WriteString("orientation unknown (invalid quaternion); ")
+			segs = append(segs, "orientation unknown (invalid quaternion)")
 		}
-		t.writeJoints(b, o)
-		fmt.Fprintf(b, "; moving %s, %s, %s; body rates roll %s, pitch %s, yaw %s",
-			t.velWord(v(t.vx), "forward", "backward"), t.velWord(v(t.vy), "left", "right"), t.velWord(v(t.vz), "up", "down"),
-			t.rate(v(t.rollRate)), t.rate(v(t.pitchRate)), t.rate(v(t.yawRate)))
 	}
+	var jb strings.Builder
+	t.writeJoints(&jb, o)
+	segs = append(segs, jb.String())
+	var moving []string
+	for _, m := range []struct {
+		i        int
+		pos, neg string
+	}{{to.VX, "forward", "backward"}, {to.VY, "left", "right"}, {to.VZ, "up", "down"}} {
+		if m.i != env.NoObs {
+			moving = append(moving, t.velWord(v(m.i), m.pos, m.neg))
+		}
+	}
+	if to.PitchRate != env.NoObs && to.RollRate == env.NoObs { // a planar body: its one rate, with words
+		moving = append(moving, "pitching "+t.rateWord(v(to.PitchRate), to.PitchWords[0], to.PitchWords[1]))
+	}
+	if len(moving) > 0 {
+		segs = append(segs, "moving "+strings.Join(moving, ", "))
+	}
+	if to.RollRate != env.NoObs {
+		segs = append(segs, fmt.Sprintf("body rates roll %s, pitch %s, yaw %s", t.rate(v(to.RollRate)), t.rate(v(to.PitchRate)), t.rate(v(to.YawRate))))
+	}
+	b.WriteString(strings.Join(segs, "; "))
 }
 
 // writeJoints renders the joints grouped: "thigh -12° (57°/s), …" for
 // hopper, "right: thigh …; left: thigh …" for walker2d and halfcheetah,
-// "hips FL 10° (5°/s), …; ankles FL …" for ant.
+// "hips FL 10° (5°/s), …; ankles FL …" for ant (Body.JointsByPart).
 func (t *task) writeJoints(b *strings.Builder, o []float32) {
-	one := func(name string, j joint) string {
-		return fmt.Sprintf("%s %s° (%s)", name, fixed(deg(float64(o[j.angle])), 0), t.rate(float64(o[j.vel])))
+	one := func(name string, j env.Joint) string {
+		return fmt.Sprintf("%s %s° (%s)", name, fixed(deg(float64(o[j.Angle])), 0), t.rate(float64(o[j.Velocity])))
 	}
+	byPart := t.body.JointsByPart
 	var groups []string
 	members := map[string][]string{}
-	for _, j := range t.joints {
-		key, name := j.group, j.part
-		if t.kind == kindAnt {
-			key, name = j.part+"s", j.group
+	for _, j := range t.body.Joints {
+		key, name := j.Group, j.Part
+		if byPart {
+			key, name = j.Part+"s", j.Group
 		}
 		if _, ok := members[key]; !ok {
 			groups = append(groups, key)
@@ -322,7 +315,7 @@ func (t *task) writeJoints(b *strings.Builder, o []float32) {
 		}
 		switch {
 		case g == "":
-		case t.kind == kindAnt:
+		case byPart:
 			b.WriteString(g + " ")
 		default:
 			b.WriteString(g + ": ")
@@ -410,11 +403,13 @@ func (t *task) clipMark(v float64, magnitude bool) string {
 // euler is an orientation as ZYX (yaw, pitch, roll) angles and tilt, in degrees.
 type euler struct{ roll, pitch, yaw, tilt float64 }
 
-func (e euler) class() string {
+// class names the tilt: upright up to uprightDeg, flipped beyond
+// flippedDeg, tilted between.
+func (e euler) class(uprightDeg, flippedDeg float64) string {
 	switch {
-	case e.tilt > flippedTiltDeg:
+	case e.tilt > flippedDeg:
 		return "flipped"
-	case e.tilt > uprightTiltDeg:
+	case e.tilt > uprightDeg:
 		return "tilted"
 	}
 	return "upright"
@@ -457,24 +452,24 @@ func describeAction(spec env.Spec, action []float32) (string, error) {
 }
 
 func (t *task) describeAction(b *strings.Builder, action []float32) {
-	if t.kind == kindPong {
+	if t.pong != nil {
 		t.describePongAction(b, action)
 		return
 	}
-	for i, a := range t.acts {
+	for i, a := range t.body.Actuators {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		v := float64(action[i])
-		fmt.Fprintf(b, "%s %s", t.joints[a.joint].label(), signed(v, 2))
-		switch {
+		fmt.Fprintf(b, "%s %s", t.body.Joints[a.Joint].Label(), signed(v, 2))
+		switch lo, hi := a.Ctrl[0], a.Ctrl[1]; {
 		case math.IsNaN(v):
 			b.WriteString(" (invalid)")
-		case v < a.lo || v > a.hi:
-			c := max(a.lo, min(a.hi, v))
-			fmt.Fprintf(b, " (clamped to %s: %s N·m)", signed(c, 0), signed(c*a.gear, 0))
+		case v < lo || v > hi:
+			c := max(lo, min(hi, v))
+			fmt.Fprintf(b, " (clamped to %s: %s N·m)", signed(c, 0), signed(c*a.Gear, 0))
 		case fixed(v, 2) != fixed(0, 2): // no torque worth naming otherwise
-			fmt.Fprintf(b, " (%s N·m)", signed(v*a.gear, 0))
+			fmt.Fprintf(b, " (%s N·m)", signed(v*a.Gear, 0))
 		}
 	}
 }

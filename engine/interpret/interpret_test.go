@@ -190,8 +190,8 @@ func TestEulerFromQuat(t *testing.T) {
 			if !near(e.roll, tc.roll) || !near(e.pitch, tc.pitch) || !near(e.yaw, tc.yaw) || !near(e.tilt, tc.tilt) {
 				t.Errorf("got roll %v pitch %v yaw %v tilt %v, want %v %v %v %v", e.roll, e.pitch, e.yaw, e.tilt, tc.roll, tc.pitch, tc.yaw, tc.tilt)
 			}
-			if e.class() != tc.class {
-				t.Errorf("class %q, want %q", e.class(), tc.class)
+			if c := e.class(30, 90); c != tc.class {
+				t.Errorf("class %q, want %q", c, tc.class)
 			}
 		})
 	}
@@ -285,9 +285,9 @@ func TestSignConventions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"hip_1": "FL", "hip_2": "BL", "hip_3": "BR", "hip_4": "FR", "ankle_1": "FL", "ankle_4": "FR"}
-	for _, j := range tk.joints {
-		if w, ok := want[j.model]; ok && j.group != w {
-			t.Errorf("ant %s labelled %q, want %q", j.model, j.group, w)
+	for _, j := range tk.body.Joints {
+		if w, ok := want[j.Name]; ok && j.Group != w {
+			t.Errorf("ant %s labelled %q, want %q", j.Name, j.Group, w)
 		}
 	}
 }

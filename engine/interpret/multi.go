@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/ultra-rl/ultra/engine/env"
-	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/engine/traj"
 )
 
@@ -65,44 +64,58 @@ type margin struct {
 	name  string // "height margin"
 	unit  string // "m", "°"
 	limit string // what it measures the distance to
+	flip  bool   // the pitch left before the robot lies on its back
 	at    func(k int) float64
 }
 
-// margins returns the task's safety margins: the distance to each finite
-// termination bound (planar: torso height and pitch; ant: torso height)
-// or, for halfcheetah, the pitch left before it flips onto its back (90°).
-// Pong has none.
+// margins returns the task's safety margins, from its description: the
+// distance to each finite bound of its healthy ranges, angles first
+// (planar walkers: torso pitch, then height), and the pitch left before a
+// robot that can flip lies on its back (halfcheetah: 90°). Pong has none.
 func (t *task) margins(tr *traj.Trajectory) []margin {
-	var out []margin
-	add := func(name, unit, limit string, f func(o []float32) float64) {
-		out = append(out, margin{name: name, unit: unit, limit: limit, at: func(k int) float64 { return f(tr.ObsAt(k)) }})
-	}
-	var zr [2]float64
-	switch t.kind {
-	case kindPlanar:
-		zr = t.planar.HealthyZRange
-		ar := t.planar.HealthyAngleRange
-		if !math.IsInf(ar[0], -1) && !math.IsInf(ar[1], 1) {
-			add("pitch margin", "°", fmt.Sprintf("the ±%s° pitch limit", fixed(deg(ar[1]), 1)), func(o []float32) float64 {
-				p := float64(o[t.pitch])
-				return deg(min(p-ar[0], ar[1]-p))
-			})
-		}
-	case kindAnt:
-		zr = t.ant.HealthyZRange
-	case kindCheetah:
-		add("flip margin", "°", "flipping onto its back (|pitch| 90°)", func(o []float32) float64 {
-			return 90 - math.Abs(wrapDeg(deg(float64(o[t.pitch]))))
-		})
-		return out
-	default:
+	if t.body == nil {
 		return nil
 	}
-	if !math.IsInf(zr[0], -1) {
-		add("height margin", "m", fmt.Sprintf("the %s m fall limit", num(zr[0])), func(o []float32) float64 { return float64(o[t.height]) - zr[0] })
+	var out []margin
+	add := func(name, unit, limit string, flip bool, f func(o []float32) float64) {
+		out = append(out, margin{name: name, unit: unit, limit: limit, flip: flip, at: func(k int) float64 { return f(tr.ObsAt(k)) }})
 	}
-	if !math.IsInf(zr[1], 1) {
-		add("headroom", "m", fmt.Sprintf("the %s m upper height limit", num(zr[1])), func(o []float32) float64 { return zr[1] - float64(o[t.height]) })
+	to := t.body.Torso
+	for _, b := range t.body.Healthy.Bounds {
+		r, i := b.Range, b.Obs
+		if !b.IsAngle() || math.IsInf(r[0], -1) || math.IsInf(r[1], 1) {
+			continue
+		}
+		name, limit := b.Quantity+" margin", fmt.Sprintf("the ±%s° %s limit", fixed(deg(r[1]), 1), b.Quantity)
+		if i == to.Pitch {
+			name, limit = "pitch margin", fmt.Sprintf("the ±%s° pitch limit", fixed(deg(r[1]), 1))
+		}
+		add(name, "°", limit, false, func(o []float32) float64 {
+			p := float64(o[i])
+			return deg(min(p-r[0], r[1]-p))
+		})
+	}
+	if flip := t.body.Flip; flip > 0 && to.Pitch != env.NoObs {
+		add("flip margin", "°", fmt.Sprintf("flipping onto its back (|pitch| %s°)", num(deg(flip))), true, func(o []float32) float64 {
+			return deg(flip) - math.Abs(wrapDeg(deg(float64(o[to.Pitch]))))
+		})
+	}
+	for _, b := range t.body.Healthy.Bounds {
+		r, i := b.Range, b.Obs
+		if b.IsAngle() {
+			continue
+		}
+		lower, lowLimit := b.Quantity+" margin", fmt.Sprintf("the %%s %s lower %s limit", b.Unit, b.Quantity)
+		upper, upLimit := b.Quantity+" headroom", fmt.Sprintf("the %%s %s upper %s limit", b.Unit, b.Quantity)
+		if i == to.Height {
+			lower, lowLimit, upper, upLimit = "height margin", "the %s m fall limit", "headroom", "the %s m upper height limit"
+		}
+		if !math.IsInf(r[0], -1) {
+			add(lower, b.Unit, fmt.Sprintf(lowLimit, num(r[0])), false, func(o []float32) float64 { return float64(o[i]) - r[0] })
+		}
+		if !math.IsInf(r[1], 1) {
+			add(upper, b.Unit, fmt.Sprintf(upLimit, num(r[1])), false, func(o []float32) float64 { return r[1] - float64(o[i]) })
+		}
 	}
 	return out
 }
@@ -157,7 +170,7 @@ func (s *eventSet) trim() {
 // its flips (flips); for Pong the steps of each rally (pongEvents).
 func (t *task) events(tr *traj.Trajectory, limit int) []event {
 	set := &eventSet{limit: max(limit, 1)}
-	if t.kind == kindPong {
+	if t.pong != nil {
 		t.pongEvents(tr, set)
 		set.trim()
 		return set.evs
@@ -207,7 +220,7 @@ func (t *task) events(tr *traj.Trajectory, limit int) []event {
 					m.name, m.format(drop), k)})
 			}
 		}
-		if t.kind == kindCheetah {
+		if m.flip {
 			flips(n, v, set)
 		}
 		if tr.Terminated && n > 2 && v(n-1) < mean {
@@ -271,16 +284,16 @@ func (m margin) format(v float64) string {
 // from the observations on demand.
 func (t *task) pongEvents(tr *traj.Trajectory, set *eventSet) {
 	n := tr.Len()
-	c := t.pong
-	st := func(k int) pong.State { return pong.StateFromFeatures(tr.ObsAt(k), c) }
-	travel := t.stepTravel()
-	reachable := func(s pong.State) (bool, bool) {
-		frames, row, _, ok := s.Intercept()
+	g, skip := t.pong, t.info.FrameSkip
+	st := func(k int) env.PongState { return g.Read(tr.ObsAt(k)) }
+	travel := g.StepTravel(skip)
+	reachable := func(s env.PongState) (bool, bool) {
+		frames, row, _, ok := g.Intercept(s)
 		if !ok {
 			return false, false
 		}
-		gap := math.Max(0, math.Abs(row-s.AgentY)-pong.PaddleH/2.0)
-		return gap <= travel*frames/float64(c.FrameSkip), true
+		gap := math.Max(0, math.Abs(row-s.AgentY)-float64(g.PaddleH)/2)
+		return gap <= travel*frames/float64(skip), true
 	}
 	for j, r := range tr.Rewards {
 		if r >= 0 {
@@ -325,7 +338,7 @@ func (t *task) pongEvents(tr *traj.Trajectory, set *eventSet) {
 	for k := n - 1; k >= 1; k-- {
 		a, b := st(k-1), next
 		if a.BallInPlay && b.BallInPlay {
-			xa, xb := pong.FeatureX(a.BallX), pong.FeatureX(b.BallX)
+			xa, xb := g.FeatureX(a.BallX), g.FeatureX(b.BallX)
 			switch {
 			case b.BallVX > 0 && xa < 0 && xb >= 0:
 				switch {
@@ -363,7 +376,7 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 		every = DefaultMediumEvery
 	}
 	// A failure: a MuJoCo termination, or a lost Pong game.
-	failed := tr.Terminated && (t.kind != kindPong || tr.Return < 0)
+	failed := tr.Terminated && (t.pong == nil || tr.Return < 0)
 	if !failed || dense < 0 {
 		dense = 0
 	}
@@ -437,7 +450,7 @@ func (t *task) multiSummary(tr *traj.Trajectory, b Budget, maxTok int) Summary {
 			sel.included++
 		}
 	}
-	if t.kind == kindPong {
+	if t.pong != nil {
 		for k := n - 1; k >= 0; k-- {
 			switch r := tr.Rewards[k]; {
 			case r > 0:
@@ -571,7 +584,7 @@ func sparseReason(k int) string {
 // lastReason names the last step.
 func lastReason(tr *traj.Trajectory, t *task) string {
 	switch {
-	case tr.Terminated && t.kind == kindPong:
+	case tr.Terminated && t.pong != nil:
 		return "last step: the game ends"
 	case tr.Terminated:
 		return "last step: the failure"

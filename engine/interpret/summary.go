@@ -141,7 +141,7 @@ func Summarize(spec env.Spec, tr *traj.Trajectory, b Budget) (Summary, error) {
 	// Which steps are required is a rule, not a stored set, so that a
 	// million-step episode costs no memory beyond what the budget can show.
 	isJump := func(k int) bool {
-		if t.kind == kindPong { // Pong's rewards are the points: every one is a jump.
+		if t.pong != nil { // Pong's rewards are the points: every one is a jump.
 			return tr.Rewards[k] != 0
 		}
 		return k > 0 && thr > 0 && !math.IsInf(thr, 1) && math.Abs(float64(tr.Rewards[k])-float64(tr.Rewards[k-1])) > thr
@@ -193,7 +193,7 @@ func Summarize(spec env.Spec, tr *traj.Trajectory, b Budget) (Summary, error) {
 		}
 		return l
 	}
-	sel := selection{n: n, nearEnd: nearEnd, jumps: nJumps, thr: thr, points: t.kind == kindPong, maxTok: maxTok}
+	sel := selection{n: n, nearEnd: nearEnd, jumps: nJumps, thr: thr, points: t.pong != nil, maxTok: maxTok}
 	for k := range include {
 		if k >= 0 && k < n {
 			sel.included++
@@ -319,7 +319,7 @@ func (t *task) header(tr *traj.Trajectory, mean, lo, hi float64) string {
 	n := tr.Len()
 	var end string
 	switch {
-	case tr.Terminated && t.kind == kindPong:
+	case tr.Terminated && t.pong != nil:
 		end = fmt.Sprintf("terminated after step %d: the game ended (one side won)", n-1)
 	case tr.Terminated:
 		end = fmt.Sprintf("terminated after step %d (the state after it was unhealthy: a failure)", n-1)
@@ -329,7 +329,7 @@ func (t *task) header(tr *traj.Trajectory, mean, lo, hi float64) string {
 		end = fmt.Sprintf("recorded up to step %d without terminating or being truncated", n-1)
 	}
 	points := ""
-	if t.kind == kindPong {
+	if t.pong != nil {
 		won, lost := 0, 0
 		for _, r := range tr.Rewards {
 			switch {

@@ -198,7 +198,6 @@ func (c Config) vyScale() float64 { return math.Max(math.Max(c.BounceMaxVY, c.Se
 func Spec(cfg Config) env.Spec {
 	s := env.Spec{
 		Family:          env.FamilyAtari,
-		Task:            cfg,
 		Action:          env.Discrete(NumActions),
 		MaxEpisodeSteps: cfg.MaxFrames / max(cfg.FrameSkip, 1),
 		DefaultNoise:    0,
@@ -219,8 +218,51 @@ func Spec(cfg Config) env.Spec {
 		s.Doc = "Atari 2600 Pong from features (ball and paddle positions, ball velocity): the right paddle returns the ball past the left one; first to 21 wins"
 		s.Observation = env.UnboundedBox(NumFeatures)
 		s.ObsLayout = featureLayout(cfg)
+		s.Info = Info(cfg)
 	}
 	return s
+}
+
+// Info describes the game under cfg for what explains or judges its
+// features observation: the goal, the frame timing, the game's geometry
+// and speeds, the features' scales and the actions.
+func Info(cfg Config) *env.TaskInfo {
+	g := geometry
+	g.WinScore, g.ServeDelay = cfg.WinScore, cfg.ServeDelay
+	g.BallSpeedX, g.BallSpeedUp, g.BallMaxSpeedX = cfg.BallSpeedX, cfg.BallSpeedUp, cfg.BallMaxSpeedX
+	g.BounceMinVY, g.BounceMaxVY, g.VYScale = cfg.BounceMinVY, cfg.BounceMaxVY, cfg.vyScale()
+	g.AgentSpeed, g.OpponentSpeed = cfg.AgentSpeed, cfg.OpponentSpeed
+	g.Actions = make([]env.PongAction, NumActions)
+	for a := range g.Actions {
+		g.Actions[a] = env.PongAction{Name: ActionNames[a]}
+		switch a {
+		case ActRight, ActRightFire:
+			g.Actions[a].Move = -1
+		case ActLeft, ActLeftFire:
+			g.Actions[a].Move = 1
+		case ActFire:
+			g.Actions[a].Note = "FIRE does nothing: the game serves by itself"
+		}
+	}
+	return &env.TaskInfo{
+		Goal: fmt.Sprintf("win the game of Pong: return the ball with your paddle (the right, green one) and get it past the opponent's paddle "+
+			"(the left, orange one, played by the game) before it gets one past yours; the game ends when either side reaches %d points", cfg.WinScore),
+		FrameSkip: cfg.FrameSkip,
+		Timestep:  1.0 / framesPerSecond,
+		Pong:      &g,
+	}
+}
+
+// framesPerSecond is the Atari 2600's (NTSC) frame rate.
+const framesPerSecond = 60
+
+// geometry is the game's geometry and the features' indices and scales,
+// the part of its description no configuration changes.
+var geometry = env.PongGame{
+	Features: env.PongFeatures{BallX: FeatBallX, BallY: FeatBallY, BallVX: FeatBallVX, BallVY: FeatBallVY,
+		AgentY: FeatAgentY, OpponentY: FeatOpponentY},
+	PlayTop: PlayTop, PlayBottom: PlayBottom, PaddleW: PaddleW, PaddleH: PaddleH, BallW: BallW, BallH: BallH,
+	AgentX: AgentX, OpponentX: OpponentX, CentreX: centreX, HalfX: halfX, CentreY: centreY, HalfY: halfY,
 }
 
 // Specs returns the features and pixels specs with the default config.

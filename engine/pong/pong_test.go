@@ -598,16 +598,67 @@ func BenchmarkPong(b *testing.B) {
 	}
 }
 
-// TestSpecsCarryTheirConfig: both Pong specs belong to the Atari family and
-// carry the configuration they run with.
-func TestSpecsCarryTheirConfig(t *testing.T) {
+// TestSpecsDescribeTheirConfig: both Pong specs belong to the Atari family;
+// the features spec describes the configuration it runs with (the pixels
+// spec describes nothing: nothing interprets pixels).
+func TestSpecsDescribeTheirConfig(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.AgentSpeed = 7
+	cfg.AgentSpeed, cfg.WinScore, cfg.FrameSkip = 7, 5, 3
 	for _, obs := range []string{ObsFeatures, ObsPixels} {
-		cfg.Obs = obs
-		s := Spec(cfg)
-		if got, ok := s.Task.(Config); !ok || got != cfg || s.Family != env.FamilyAtari {
-			t.Errorf("%s: Family %q, Task %#v; want atari and the config it was built from", s.ID, s.Family, s.Task)
+		t.Run(obs, func(t *testing.T) {
+			cfg.Obs = obs
+			s := Spec(cfg)
+			if s.Family != env.FamilyAtari {
+				t.Errorf("Family %q, want atari", s.Family)
+			}
+			if obs == ObsPixels {
+				if s.Info != nil {
+					t.Errorf("pixels spec has a description %+v", s.Info)
+				}
+				return
+			}
+			if s.Info == nil || s.Info.Pong == nil {
+				t.Fatalf("features spec has no Pong description: %+v", s.Info)
+			}
+			g := s.Info.Pong
+			if g.AgentSpeed != 7 || g.WinScore != 5 || s.Info.FrameSkip != 3 || g.VYScale != cfg.vyScale() || len(g.Actions) != NumActions {
+				t.Errorf("description %+v (frame skip %d) does not follow the config %+v", g, s.Info.FrameSkip, cfg)
+			}
+			for a, want := range map[int]int{ActNoop: 0, ActFire: 0, ActRight: -1, ActLeft: 1, ActRightFire: -1, ActLeftFire: 1} {
+				if g.Actions[a].Name != ActionNames[a] || g.Actions[a].Move != want {
+					t.Errorf("action %d described as %+v, want %s moving %d", a, g.Actions[a], ActionNames[a], want)
+				}
+			}
+		})
+	}
+}
+
+// TestDescriptionReadsAsTheGame: the description reads features and
+// predicts the ball exactly as the game's own State does.
+func TestDescriptionReadsAsTheGame(t *testing.T) {
+	cfg := DefaultConfig()
+	g := Info(cfg).Pong
+	rng := rand.New(rand.NewPCG(3, 4))
+	obs := make([]float32, NumFeatures)
+	for range 1000 {
+		for i := range obs {
+			obs[i] = float32(2*rng.Float64() - 1)
 		}
+		s := StateFromFeatures(obs, cfg)
+		d := g.Read(obs)
+		if s.toEnv() != d {
+			t.Fatalf("Read(%v) = %+v, State %+v", obs, d, s)
+		}
+		f1, r1, b1, ok1 := s.Intercept()
+		f2, r2, b2, ok2 := g.Intercept(d)
+		if f1 != f2 || r1 != r2 || b1 != b2 || ok1 != ok2 {
+			t.Fatalf("Intercept of %+v: game %v %v %v %v, description %v %v %v %v", s, f1, r1, b1, ok1, f2, r2, b2, ok2)
+		}
+		if g.FeatureX(s.BallX) != FeatureX(s.BallX) || g.FeatureY(s.BallY) != FeatureY(s.BallY) {
+			t.Fatalf("feature scales differ at %+v", s)
+		}
+	}
+	if lo, hi := g.PaddleRows(); lo != PaddleMinRow || hi != PaddleMaxRow {
+		t.Errorf("PaddleRows %v, %v, want %v, %v", lo, hi, PaddleMinRow, PaddleMaxRow)
 	}
 }

@@ -2,7 +2,6 @@ package pong
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/ultra-rl/ultra/engine/env"
 )
@@ -91,16 +90,20 @@ func (s State) Features(dst []float32, cfg Config) {
 // StateFromFeatures inverts [State.Features] as far as the features allow:
 // positions and speeds (to float32 precision); BallInPlay is guessed from
 // the four ball values not all being 0; scores and counters are unknown
-// (0).
+// (0). It reads them as [env.PongGame.Read] does.
 func StateFromFeatures(obs []float32, cfg Config) State {
-	f := func(i int) float64 { return float64(obs[i]) }
-	s := State{AgentY: centreY + f(FeatAgentY)*halfY, OpponentY: centreY + f(FeatOpponentY)*halfY}
-	if obs[FeatBallX] != 0 || obs[FeatBallY] != 0 || obs[FeatBallVX] != 0 || obs[FeatBallVY] != 0 {
-		s.BallInPlay = true
-		s.BallX, s.BallY = centreX+f(FeatBallX)*halfX, centreY+f(FeatBallY)*halfY
-		s.BallVX, s.BallVY = f(FeatBallVX)*cfg.BallMaxSpeedX, f(FeatBallVY)*cfg.vyScale()
-	}
-	return s
+	return fromEnv(Info(cfg).Pong.Read(obs))
+}
+
+// fromEnv and toEnv convert between the description's state and this one.
+func fromEnv(s env.PongState) State {
+	return State{BallInPlay: s.BallInPlay, BallX: s.BallX, BallY: s.BallY, BallVX: s.BallVX, BallVY: s.BallVY,
+		AgentY: s.AgentY, OpponentY: s.OpponentY}
+}
+
+func (s State) toEnv() env.PongState {
+	return env.PongState{BallInPlay: s.BallInPlay, BallX: s.BallX, BallY: s.BallY, BallVX: s.BallVX, BallVY: s.BallVY,
+		AgentY: s.AgentY, OpponentY: s.OpponentY}
 }
 
 // featureLayout documents the features under cfg.
@@ -129,8 +132,9 @@ const (
 	PaddleMaxRow = PlayBottom - PaddleH/2 // lowest centre row (features +0.9)
 )
 
-// Intercept predicts where a ball moving toward the agent reaches the
-// agent's paddle line, moving as the game moves it: straight, reflected at
+// Intercept predicts, as [env.PongGame.Intercept] does, where a ball moving
+// toward the agent reaches the agent's paddle line, moving as the game
+// moves it: straight, reflected at
 // the top and bottom walls, with no change of speed. frames is the time
 // until the ball's leading edge reaches the face of the agent's paddle
 // (column [AgentX]); row is the ball's centre row then; bounces counts the
@@ -140,25 +144,5 @@ const (
 // when no ball is in play, the ball is not moving toward the agent, or its
 // leading edge is already past the face (the point is lost).
 func (s State) Intercept() (frames, row float64, bounces int, ok bool) {
-	face := AgentX - BallW/2.0 // ball centre column with its leading edge on the face
-	if !s.BallInPlay || !(s.BallVX > 0) || s.BallX > face {
-		return 0, 0, 0, false
-	}
-	frames = (face - s.BallX) / s.BallVX
-	lo, hi := PlayTop+BallH/2.0, PlayBottom-BallH/2.0 // the ball centre's range
-	span := hi - lo
-	y := s.BallY + s.BallVY*frames - lo // unfolded, relative to lo
-	if y >= 0 {
-		bounces = int(y / span)
-	} else {
-		bounces = int(math.Ceil(-y / span))
-	}
-	m := math.Mod(y, 2*span)
-	if m < 0 {
-		m += 2 * span
-	}
-	if m > span {
-		m = 2*span - m
-	}
-	return frames, lo + m, bounces, true
+	return geometry.Intercept(s.toEnv())
 }

@@ -27,14 +27,82 @@ func DefaultAnt() AntConfig {
 		MaxEpisodeSteps: 1000}
 }
 
-// antLegJoints are the hinges in qpos order, labelled by where each leg
-// points with +x (the rewarded direction) as forward: leg 1 at (+x, +y),
-// 2 at (−x, +y), 3 at (−x, −y), 4 at (+x, −y). (The standard model's body
-// names, e.g. "front_right_leg" for leg 2, do not match this geometry.) The
+// antLegs are the ant's legs by the number in their joint names, named by
+// where each leg points with +x (the rewarded direction) as forward: leg 1
+// at (+x, +y), 2 at (−x, +y), 3 at (−x, −y), 4 at (+x, −y). (The standard
+// model's body names, e.g. "front_right_leg" for leg 2, do not match this
+// geometry; TestAntLegs checks the table against the model.) ankle is the
+// ankle's angle in a stable stance, degrees.
+var antLegs = []struct {
+	n, code, words string
+	ankle          float64
+}{
+	{"1", "FL", "front left", 50},
+	{"2", "BL", "back left", -50},
+	{"3", "BR", "back right", -50},
+	{"4", "FR", "front right", 50},
+}
+
+// antJoints are the hinges in qpos order, hip then ankle of legs 1-4. The
 // actuators drive them in the order hip_4, ankle_4, hip_1, ankle_1, hip_2,
 // ankle_2, hip_3, ankle_3.
-var antLegJoints = []string{"hip_1 (front left)", "ankle_1 (front left)", "hip_2 (back left)", "ankle_2 (back left)",
-	"hip_3 (back right)", "ankle_3 (back right)", "hip_4 (front right)", "ankle_4 (front right)"}
+var antJoints = func() []jointText {
+	var js []jointText
+	for _, l := range antLegs {
+		js = append(js,
+			jointText{name: "hip_" + l.n, group: l.code, part: "hip", role: "hip (horizontal swing)", depth: 1},
+			jointText{name: "ankle_" + l.n, group: l.code, part: "ankle", role: "ankle (vertical bend)", depth: 2, stance: radians(l.ankle)})
+	}
+	return js
+}()
+
+// antLegJoints label antJoints in the layout: "hip_1 (front left)".
+var antLegJoints = func() []string {
+	var names []string
+	for i, j := range antJoints {
+		names = append(names, j.name+" ("+antLegs[i/2].words+")")
+	}
+	return names
+}()
+
+// Ant tilt classes (degrees between the torso's up axis and the vertical).
+const (
+	antUprightTilt = 30.0 // upright up to this
+	antFlippedTilt = 90.0 // flipped (belly up) beyond this; tilted between
+)
+
+// antInfo describes ant under cfg.
+func antInfo(cfg AntConfig, layout []env.Field) *env.TaskInfo {
+	torso := env.NoTorso()
+	torso.Height = field(layout, "torso height")
+	for i, c := range []string{"w", "x", "y", "z"} {
+		torso.Orientation[i] = field(layout, "torso orientation "+c)
+	}
+	torso.UprightTilt, torso.FlippedTilt = antUprightTilt, antFlippedTilt
+	torso.VX, torso.VY, torso.VZ = field(layout, "forward velocity"), field(layout, "lateral velocity"), field(layout, "vertical velocity")
+	torso.RollRate, torso.PitchRate, torso.YawRate = field(layout, "roll rate"), field(layout, "pitch rate"), field(layout, "yaw rate")
+	return describe(cfg.Asset, cfg.FrameSkip, layout, antJoints, env.TaskInfo{
+		Goal: "walk forward (+x) as fast as possible, cheaply, without flipping, until the time limit",
+	}, env.Body{
+		Torso:        torso,
+		JointsByPart: true,
+		VelocityClip: inf,
+		Reward: env.Reward{ForwardWeight: 1, UnitForward: true, HealthyBonus: true, HealthyReward: cfg.HealthyReward,
+			CtrlCostWeight: cfg.CtrlCostWeight, Omits: []string{"no contact cost"}},
+		Healthy: env.Healthy{
+			Terminates: cfg.TerminateWhenUnhealthy,
+			Bounds: []env.Bound{{Quantity: "torso height", Obs: torso.Height, Unit: "m", Range: cfg.HealthyZRange, Closed: true,
+				LowerName: "lower limit", Reach: 0.3}},
+			Finite: true,
+			Note:   "Flipping over does not end the episode by itself while the torso height stays in range",
+		},
+		Signs: "Frame: +x forward, +y left, +z up. Legs are named by position: FL front left (+x, +y), BL back left, BR back right, FR front right. " +
+			"Orientation: roll > 0 = right side down, pitch > 0 = nose (+x side) down, yaw > 0 = facing left of +x; " +
+			"tilt is the angle between the torso's up axis and the vertical (upright ≤ " + num(antUprightTilt) + "°, tilted up to " + num(antFlippedTilt) + "°, flipped beyond). " +
+			"Hips swing a leg horizontally (positive = counter-clockwise seen from above); ankles angle the lower leg down, |angle| being its angle below the torso plane. " +
+			"Rates are in the torso frame.",
+	})
+}
 
 func antLayout() []env.Field {
 	f := []env.Field{
@@ -65,12 +133,13 @@ func antLayout() []env.Field {
 // angles, then torso linear and angular velocity and eight joint velocities.
 // Action (8): hip/ankle torques in [-1, 1] × gear 150 N·m.
 func AntSpec(cfg AntConfig) env.Spec {
+	layout := antLayout()
 	return env.Spec{
-		Family: env.FamilyMuJoCo, Task: cfg,
+		Family: env.FamilyMuJoCo, Info: antInfo(cfg, layout),
 		ID:          "ant",
 		Doc:         "four-legged ant: walk in +x without flipping (torso height in [0.2, 1.0] m)",
 		Observation: env.UnboundedBox(27), Action: unitBox(8),
-		ObsLayout:       antLayout(),
+		ObsLayout:       layout,
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,
 		New: func(opts env.Options) (env.Env, error) {
 			s, err := newSim(cfg.Asset, cfg.FrameSkip)

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"math"
 	"math/rand/v2"
 
 	"github.com/ultra-rl/ultra/engine/env"
@@ -22,7 +23,45 @@ func DefaultHalfCheetah() HalfCheetahConfig {
 		CtrlCostWeight: 0.1, ResetNoiseScale: 0.1, MaxEpisodeSteps: 1000}
 }
 
-var halfCheetahJoints = []string{"bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot"}
+// halfCheetahJoints are the actuated hinges in qpos order (= actuator
+// order): bthigh, bshin, bfoot, fthigh, fshin, ffoot. Their hinges turn
+// about +y, so a positive angle swings the segment's far end backward.
+var halfCheetahJoints = []jointText{
+	{name: "bthigh", group: "back", part: "thigh", role: "hip", depth: 1, swing: -1},
+	{name: "bshin", group: "back", part: "shin", role: "knee", depth: 2, swing: -1},
+	{name: "bfoot", group: "back", part: "foot", role: "ankle", depth: 3, swing: -1},
+	{name: "fthigh", group: "front", part: "thigh", role: "hip", depth: 1, swing: -1},
+	{name: "fshin", group: "front", part: "shin", role: "knee", depth: 2, swing: -1},
+	{name: "ffoot", group: "front", part: "foot", role: "ankle", depth: 3, swing: -1},
+}
+
+// halfCheetahFlip is the |pitch| beyond which the cheetah lies on its back.
+const halfCheetahFlip = math.Pi / 2
+
+// halfCheetahInfo describes halfcheetah under cfg.
+func halfCheetahInfo(cfg HalfCheetahConfig, layout []env.Field) *env.TaskInfo {
+	torso := env.NoTorso()
+	torso.Height, torso.HeightFromStart = field(layout, "torso height offset"), true
+	torso.Pitch, torso.PitchWords = field(layout, "torso pitch"), [2]string{"nose-down", "nose-up"}
+	torso.VX, torso.VZ, torso.PitchRate = field(layout, "forward velocity"), field(layout, "vertical velocity"), field(layout, "torso pitch rate")
+	info := describe(cfg.Asset, cfg.FrameSkip, layout, halfCheetahJoints, env.TaskInfo{
+		Goal: "run forward (+x) as fast as possible, cheaply, until the time limit",
+	}, env.Body{
+		Torso:        torso,
+		VelocityClip: inf,
+		Reward:       env.Reward{ForwardWeight: cfg.ForwardRewardWeight, CtrlCostWeight: cfg.CtrlCostWeight},
+		Healthy: env.Healthy{
+			Note: "the cheetah cannot fall; even flipped onto its back (|pitch| > 90°) the episode continues to the time limit",
+		},
+		Flip: halfCheetahFlip,
+	})
+	if info != nil {
+		info.Body.Signs = "Signs: torso height is relative to the " + num(info.Body.StartHeight) + " m start height; " +
+			"pitch > 0 = nose down, |pitch| > 90° = flipped onto its back; joint angles are relative to the parent segment (0° = in line with it); " +
+			"a positive angle swings the segment's far end backward (toward -x), a negative one forward."
+	}
+	return info
+}
 
 // HalfCheetahSpec describes halfcheetah: a planar cat-like robot that must run
 // forward; it cannot fall, so episodes always run to the time limit.
@@ -33,7 +72,7 @@ func HalfCheetahSpec(cfg HalfCheetahConfig) env.Spec {
 	layout := planarLayout(halfCheetahJoints, inf)
 	layout[0] = env.Field{Name: "torso height offset", Unit: "m", Doc: "z of the torso relative to its start at 0.7 m (rootz)"}
 	return env.Spec{
-		Family: env.FamilyMuJoCo, Task: cfg,
+		Family: env.FamilyMuJoCo, Info: halfCheetahInfo(cfg, layout),
 		ID:          "halfcheetah",
 		Doc:         "planar cheetah: run forward as fast as possible; no termination",
 		Observation: env.UnboundedBox(17), Action: unitBox(6),

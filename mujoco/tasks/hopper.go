@@ -24,8 +24,9 @@ func DefaultHopper() PlanarConfig {
 	}
 }
 
-// hopperJoints are the actuated hinges in qpos order (= actuator order).
-var hopperJoints = []string{"thigh_joint", "leg_joint", "foot_joint"}
+// hopperJoints are the actuated hinges in qpos order (= actuator order):
+// thigh_joint, leg_joint, foot_joint, of one leg without a group.
+var hopperJoints = planarLeg("", "")
 
 // HopperSpec describes hopper: a one-legged planar robot that must hop
 // forward without falling. Observation (11): torso height and pitch, three
@@ -34,7 +35,7 @@ var hopperJoints = []string{"thigh_joint", "leg_joint", "foot_joint"}
 func HopperSpec(cfg PlanarConfig) env.Spec {
 	layout := planarLayout(hopperJoints, cfg.ObsVelocityClip)
 	return env.Spec{
-		Family: env.FamilyMuJoCo, Task: cfg,
+		Family: env.FamilyMuJoCo, Info: planarInfo(cfg, layout, hopperJoints),
 		ID:          "hopper",
 		Doc:         "one-legged planar hopper: hop forward fast without falling (torso height > 0.7 m, |pitch| < 0.2 rad)",
 		Observation: env.UnboundedBox(11), Action: unitBox(3),

@@ -123,15 +123,56 @@ func planarMatchDims(layout []env.Field) []int {
 	return dims
 }
 
+// planarLeg names one leg's joints, thigh, leg and foot, as the model
+// names them with suffix (walker2d's left leg: "_left") and text with
+// group ("left"; "" for hopper's one leg). Their hinges turn about −y, so
+// a positive angle swings the segment's far end forward.
+func planarLeg(group, suffix string) []jointText {
+	return []jointText{
+		{name: "thigh" + suffix + "_joint", group: group, part: "thigh", role: "hip", depth: 1, swing: 1},
+		{name: "leg" + suffix + "_joint", group: group, part: "leg", role: "knee", depth: 2, swing: 1},
+		{name: "foot" + suffix + "_joint", group: group, part: "foot", role: "ankle", depth: 3, swing: 1},
+	}
+}
+
+// planarInfo describes hopper or walker2d under cfg.
+func planarInfo(cfg PlanarConfig, layout []env.Field, joints []jointText) *env.TaskInfo {
+	torso := env.NoTorso()
+	torso.Height, torso.Pitch, torso.PitchWords = field(layout, "torso height"), field(layout, "torso pitch"), [2]string{"forward", "back"}
+	torso.VX, torso.VZ, torso.PitchRate = field(layout, "forward velocity"), field(layout, "vertical velocity"), field(layout, "torso pitch rate")
+	healthy := env.Healthy{
+		Terminates: cfg.TerminateWhenUnhealthy,
+		Bounds: []env.Bound{
+			{Quantity: "torso height", Obs: torso.Height, Unit: "m", Range: cfg.HealthyZRange, LowerName: "fall limit", Reach: 0.5},
+			{Quantity: "torso pitch", Obs: torso.Pitch, Unit: "rad", Range: cfg.HealthyAngleRange, Reach: 1},
+		},
+	}
+	if r := cfg.HealthyStateRange; !math.IsInf(r[0], -1) || !math.IsInf(r[1], 1) {
+		healthy.Every = &env.EveryBound{Range: r,
+			What: "the pitch, every joint angle (rad) and every velocity — forward and vertical (m/s), pitch and joint rates (rad/s) —"}
+	}
+	return describe(cfg.Asset, cfg.FrameSkip, layout, joints, env.TaskInfo{
+		Goal: "move forward (+x) as fast as possible without falling, until the time limit",
+	}, env.Body{
+		Torso:        torso,
+		VelocityClip: cfg.ObsVelocityClip,
+		Reward: env.Reward{ForwardWeight: cfg.ForwardRewardWeight, HealthyBonus: true, HealthyReward: cfg.HealthyReward,
+			CtrlCostWeight: cfg.CtrlCostWeight},
+		Healthy: healthy,
+		Signs: "Signs: pitch > 0 = torso leaning forward; joint angles are relative to the parent segment (0° = in line with it); " +
+			"a positive angle swings the segment's far end forward (foot: toes up), a negative one backward.",
+	})
+}
+
 // planarLayout documents qpos[1:] then qvel for a planar robot whose hinge
-// joints (after rootx, rootz, rooty) are named in joints.
-func planarLayout(joints []string, velClip float64) []env.Field {
+// joints (after rootx, rootz, rooty) are joints.
+func planarLayout(joints []jointText, velClip float64) []env.Field {
 	f := []env.Field{
 		{Name: "torso height", Unit: "m", Doc: "z of the torso centre (rootz) above the floor"},
 		{Name: "torso pitch", Unit: "rad", Doc: "torso angle about the y axis (rooty); positive leans forward"},
 	}
 	for _, j := range joints {
-		f = append(f, env.Field{Name: j + " angle", Unit: "rad", Doc: j + " hinge angle, 0 = segment in line with its parent"})
+		f = append(f, env.Field{Name: j.name + " angle", Unit: "rad", Doc: j.name + " hinge angle, 0 = segment in line with its parent"})
 	}
 	clipDoc := ""
 	if !math.IsInf(velClip, 1) {
@@ -143,7 +184,7 @@ func planarLayout(joints []string, velClip float64) []env.Field {
 		env.Field{Name: "torso pitch rate", Unit: "rad/s", Doc: "torso angular velocity about y (rooty)" + clipDoc},
 	)
 	for _, j := range joints {
-		f = append(f, env.Field{Name: j + " angular velocity", Unit: "rad/s", Doc: j + " hinge velocity" + clipDoc})
+		f = append(f, env.Field{Name: j.name + " angular velocity", Unit: "rad/s", Doc: j.name + " hinge velocity" + clipDoc})
 	}
 	return f
 }

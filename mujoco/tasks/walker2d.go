@@ -25,8 +25,10 @@ func DefaultWalker2d() PlanarConfig {
 	}
 }
 
-// walker2dJoints are the actuated hinges in qpos order (= actuator order).
-var walker2dJoints = []string{"thigh_joint", "leg_joint", "foot_joint", "thigh_left_joint", "leg_left_joint", "foot_left_joint"}
+// walker2dJoints are the actuated hinges in qpos order (= actuator order):
+// the right leg's thigh_joint, leg_joint, foot_joint, then the left's
+// thigh_left_joint, leg_left_joint, foot_left_joint.
+var walker2dJoints = append(planarLeg("right", ""), planarLeg("left", "_left")...)
 
 // Walker2dSpec describes walker2d: a two-legged planar robot that must walk
 // forward. Observation (17): torso height and pitch, six joint angles, then
@@ -35,7 +37,7 @@ var walker2dJoints = []string{"thigh_joint", "leg_joint", "foot_joint", "thigh_l
 func Walker2dSpec(cfg PlanarConfig) env.Spec {
 	layout := planarLayout(walker2dJoints, cfg.ObsVelocityClip)
 	return env.Spec{
-		Family: env.FamilyMuJoCo, Task: cfg,
+		Family: env.FamilyMuJoCo, Info: planarInfo(cfg, layout, walker2dJoints),
 		ID:          "walker2d",
 		Doc:         "two-legged planar walker: walk forward fast without falling (0.8 m < torso height < 2 m, |pitch| < 1 rad)",
 		Observation: env.UnboundedBox(17), Action: unitBox(6),

@@ -6,14 +6,14 @@ import (
 	"sort"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
-	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/traj"
 )
 
-// pongExpert is the scripted expert of Pong from features ("pong"), under
-// the default game configuration (the one the registered spec uses). It
-// reads each state with [pong.StateFromFeatures] and predicts where the
-// ball meets the agent's paddle line ([pong.State.Intercept]).
+// pongExpert is the scripted expert of Pong from features ("pong",
+// "ale:pong"), from the spec's description of the game. It reads each
+// state with [env.PongGame.Read] and predicts where the ball meets the
+// agent's paddle line ([env.PongGame.Intercept]).
 //
 // A step is a candidate critical state when the ball is heading to the
 // agent and the predicted intercept lies outside the agent's paddle (more
@@ -36,8 +36,9 @@ import (
 // MaxCritical per episode are kept. Threshold, NearEnd, RewardScale and
 // Gain do not apply to Pong.
 type pongExpert struct {
-	cfg pong.Config
-	max int
+	game      *env.PongGame
+	frameSkip int // frames per step
+	max       int
 }
 
 // pongCand is one candidate critical step.
@@ -59,12 +60,14 @@ func (p *pongExpert) annotate(t *traj.Trajectory, given []int) []advisor.Annotat
 	if n == 0 {
 		return nil
 	}
-	c := p.cfg
-	travel := c.AgentSpeed * float64(c.FrameSkip) // paddle rows per step of RIGHT/LEFT
-	const half = pong.PaddleH / 2.0               // the paddle covers rows within this of its centre
-	st := make([]pong.State, n)
+	c := p.game
+	travel := c.StepTravel(p.frameSkip) // paddle rows per step of RIGHT/LEFT
+	half := float64(c.PaddleH) / 2      // the paddle covers rows within this of its centre
+	minRow, maxRow := c.PaddleRows()
+	noop, up, down := c.FirstAction(0), c.FirstAction(-1), c.FirstAction(1)
+	st := make([]env.PongState, n)
 	for k := range n {
-		st[k] = pong.StateFromFeatures(t.ObsAt(k), c)
+		st[k] = c.Read(t.ObsAt(k))
 	}
 	// gap is the paddle travel (rows) still needed to cover row with the
 	// paddle's centre at y.
@@ -79,7 +82,7 @@ func (p *pongExpert) annotate(t *traj.Trajectory, given []int) []advisor.Annotat
 		last, savable := -1, -1
 		for k := j; k >= 0; k-- {
 			s := st[k]
-			frames, row, _, ok := s.Intercept()
+			frames, row, _, ok := c.Intercept(s)
 			if !ok {
 				if !s.BallInPlay || s.BallVX <= 0 || last >= 0 {
 					break // before this rally, or a previous flight
@@ -89,7 +92,7 @@ func (p *pongExpert) annotate(t *traj.Trajectory, given []int) []advisor.Annotat
 			if last < 0 {
 				last = k
 			}
-			if gap(row, s.AgentY) <= travel*frames/float64(c.FrameSkip) {
+			if gap(row, s.AgentY) <= travel*frames/float64(p.frameSkip) {
 				savable = k
 				break
 			}
@@ -105,19 +108,19 @@ func (p *pongExpert) annotate(t *traj.Trajectory, given []int) []advisor.Annotat
 	var cands []pongCand
 	for k := range n {
 		s := st[k]
-		frames, row, _, ok := s.Intercept()
+		frames, row, _, ok := c.Intercept(s)
 		if !ok {
 			continue
 		}
 		y1 := s.AgentY // the paddle after the step
 		if k+1 < n {
 			y1 = st[k+1].AgentY
-		} else {
-			switch int(t.ActionAt(k)[0]) {
-			case pong.ActRight, pong.ActRightFire:
-				y1 = math.Max(pong.PaddleMinRow, y1-travel)
-			case pong.ActLeft, pong.ActLeftFire:
-				y1 = math.Min(pong.PaddleMaxRow, y1+travel)
+		} else if a := int(t.ActionAt(k)[0]); a >= 0 && a < len(c.Actions) {
+			switch c.Actions[a].Move {
+			case -1:
+				y1 = math.Max(minRow, y1-travel)
+			case 1:
+				y1 = math.Min(maxRow, y1+travel)
 			}
 		}
 		g0, g1 := gap(row, s.AgentY), gap(row, y1)
@@ -125,11 +128,11 @@ func (p *pongExpert) annotate(t *traj.Trajectory, given []int) []advisor.Annotat
 		if g0 == 0 && g1 == 0 && !lost {
 			continue
 		}
-		act, move := pong.ActNoop, "stay (NOOP)"
+		act, move := noop, "stay ("+c.Actions[noop].Name+")"
 		if g0 > 0 {
-			act, move = pong.ActLeft, "move down (LEFT)"
+			act, move = down, "move down ("+c.Actions[down].Name+")"
 			if row < s.AgentY {
-				act, move = pong.ActRight, "move up (RIGHT)"
+				act, move = up, "move up ("+c.Actions[up].Name+")"
 			}
 		}
 		// closed scores a move from gap g0 to g1: the fraction of a full
@@ -153,22 +156,22 @@ func (p *pongExpert) annotate(t *traj.Trajectory, given []int) []advisor.Annotat
 		r, effect := closed(g1)
 		ys := s.AgentY // the paddle after the suggested action
 		switch act {
-		case pong.ActRight:
-			ys = math.Max(pong.PaddleMinRow, ys-travel)
-		case pong.ActLeft:
-			ys = math.Min(pong.PaddleMaxRow, ys+travel)
+		case up:
+			ys = math.Max(minRow, ys-travel)
+		case down:
+			ys = math.Min(maxRow, ys+travel)
 		}
 		sr, _ := closed(gap(row, ys))
-		steps := frames / float64(c.FrameSkip)
+		steps := frames / float64(p.frameSkip)
 		need := g0 / travel
 		urgency := need / math.Max(steps, 0.25)
 		if urgency > 1 {
 			urgency = math.Max(0, 2-urgency) // hopeless states matter less
 		}
 		score := urgency + math.Max(0, -r)/2
-		taken := actionName(t.ActionAt(k)[0])
+		taken := actionName(c, t.ActionAt(k)[0])
 		reason := fmt.Sprintf("ball heading to your paddle meets its line in %.1f steps at y %.2f; the paddle at y %.2f needs %.1f steps of travel to cover it: %s; the action taken (%s) %s",
-			steps, pong.FeatureY(row), pong.FeatureY(s.AgentY), need, move, taken, effect)
+			steps, c.FeatureY(row), c.FeatureY(s.AgentY), need, move, taken, effect)
 		if lost {
 			r, score = -1, score+2
 			reason = "last chance before a lost point: " + reason
@@ -214,9 +217,9 @@ func (p *pongExpert) annotate(t *traj.Trajectory, given []int) []advisor.Annotat
 }
 
 // actionName names a Pong action index ("RIGHT"), or prints the value.
-func actionName(v float32) string {
-	if i := int(v); float32(i) == v && i >= 0 && i < pong.NumActions {
-		return pong.ActionNames[i]
+func actionName(g *env.PongGame, v float32) string {
+	if i := int(v); float32(i) == v && i >= 0 && i < len(g.Actions) {
+		return g.Actions[i].Name
 	}
 	return fmt.Sprint(v)
 }

@@ -12,9 +12,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
-	"github.com/ultra-rl/ultra/engine/pong"
 	"github.com/ultra-rl/ultra/engine/traj"
-	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
 
 // Advisor is a rule-based expert built from each task's physics. It is NOT
@@ -84,22 +82,22 @@ func New(spec env.Spec, cfg Config) (*Advisor, error) {
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("scripted advisor: %s", strings.Join(bad, "; "))
 	}
+	info := spec.Info
 	var t scriptedTask
-	switch task := spec.Task.(type) {
-	case tasks.PlanarConfig:
-		// Hopper has one leg (3 actuators), walker2d two.
-		t = planarTask(task, spec.Action.Dim/3)
-	case tasks.HalfCheetahConfig:
-		t = cheetahTask()
-	case tasks.AntConfig:
-		t = antTask(task)
-	case pong.Config:
-		if !spec.Action.IsDiscrete() || spec.Action.N != pong.NumActions || spec.Observation.Dim != pong.NumFeatures {
-			return nil, fmt.Errorf("scripted advisor: pong spec with %s actions and %d observation values: want Discrete(%d) and the %d features", spec.Action, spec.Observation.Dim, pong.NumActions, pong.NumFeatures)
+	switch {
+	case info != nil && info.Pong != nil:
+		g := info.Pong
+		if !spec.Action.IsDiscrete() || spec.Action.N != len(g.Actions) || g.FirstAction(-1) < 0 || g.FirstAction(1) < 0 || g.FirstAction(0) < 0 {
+			return nil, fmt.Errorf("scripted advisor: pong spec %q with %s actions (%d described): want Discrete(%d) with actions that move the paddle up, down and not at all", spec.ID, spec.Action, len(g.Actions), len(g.Actions))
 		}
-		t.annotate = (&pongExpert{cfg: task, max: cfg.MaxCritical}).annotate
+		t.annotate = (&pongExpert{game: g, frameSkip: info.FrameSkip, max: cfg.MaxCritical}).annotate
+	case info != nil && info.Body != nil:
+		if len(info.Body.Actuators) != spec.Action.Dim {
+			return nil, fmt.Errorf("scripted advisor: env %q describes %d actuators for %d action values", spec.ID, len(info.Body.Actuators), spec.Action.Dim)
+		}
+		t = bodyTask(info.Body)
 	default:
-		return nil, fmt.Errorf("scripted advisor: no expert for env %q (task config %T): the experts cover the MuJoCo locomotion tasks (hopper, walker2d, halfcheetah, ant) and Pong's features (pong, ale:pong)", spec.ID, spec.Task)
+		return nil, fmt.Errorf("scripted advisor: env %q has no task description (env.Spec.Info with a Body or Pong), so no expert: the MuJoCo locomotion tasks (hopper, walker2d, halfcheetah, ant) and Pong's features (pong, ale:pong) have one", spec.ID)
 	}
 	return &Advisor{spec: spec, cfg: cfg, task: t}, nil
 }
@@ -284,73 +282,88 @@ func openMargin(x, lo, hi, reach float64) float64 {
 
 func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 
-// planarTask: hopper (legs = 1) and walker2d (legs = 2). Observation: height,
-// pitch, then per leg thigh, leg, foot angles; then forward and vertical
-// velocity, pitch rate, joint velocities. Hinges turn about −y, so a
-// positive thigh torque pitches the torso forward by reaction: the
-// correction drives the thighs against pitch and pitch rate, and extends
-// the knees while the torso sinks.
-func planarTask(cfg tasks.PlanarConfig, legs int) scriptedTask {
-	nj := 3 * legs
-	return scriptedTask{
-		margin: func(o []float32) float64 {
-			z := openMargin(float64(o[0]), cfg.HealthyZRange[0], cfg.HealthyZRange[1], 0.5)
-			p := openMargin(float64(o[1]), cfg.HealthyAngleRange[0], cfg.HealthyAngleRange[1], 1)
-			return math.Min(z, p)
-		},
-		correct: func(o []float32, a []float32, g float64) {
-			pitch, vz, rate := float64(o[1]), float64(o[2+nj+1]), float64(o[2+nj+2])
-			lim := cfg.HealthyAngleRange[1]
-			for l := 0; l < legs; l++ {
-				thigh := -g * (2*pitch/lim + 0.3*rate)
-				a[3*l] = float32(math.Max(-1, math.Min(1, thigh)))
-				if vz < 0 { // sinking: straighten the knee (0 rad is straight)
-					knee := float64(o[2+3*l+1])
-					a[3*l+1] = float32(math.Max(-1, math.Min(1, -g*3*knee)))
+// bodyTask is the expert of a MuJoCo robot, from its description.
+//
+// Margin: the smallest of the normalised distances to each healthy bound
+// (openMargin with the bound's Reach), of |pitch| to the pitch a robot that
+// can flip lies on its back at (Body.Flip), and, for a free-floating torso,
+// of its uprightness (the z component of its up axis).
+//
+// Correction: a free-floating torso (ant) is pulled by a PD law toward
+// its stable stance (Joint.Stance; 3 per rad, damping 0.1 per rad/s). A
+// planar torso with a pitch is balanced by the joints on the torso (hips):
+// each drives against the pitch (scaled by the pitch's healthy limit, 1 rad
+// when unbounded) and pitch rate, in the direction that swings the limb
+// toward the lean (the reaction pitches the torso back), and, in a robot
+// that can fall (a lower height bound), the next joints down (knees)
+// straighten while the torso sinks.
+func bodyTask(b *env.Body) scriptedTask {
+	to := b.Torso
+	var margins []func(o []float32) float64
+	for _, bd := range b.Healthy.Bounds {
+		margins = append(margins, func(o []float32) float64 { return openMargin(float64(o[bd.Obs]), bd.Range[0], bd.Range[1], bd.Reach) })
+	}
+	if flip := b.Flip; flip > 0 && to.Pitch != env.NoObs {
+		margins = append(margins, func(o []float32) float64 { return clamp01(1 - math.Abs(float64(o[to.Pitch]))/flip) })
+	}
+	if q := to.Orientation; q[0] != env.NoObs {
+		margins = append(margins, func(o []float32) float64 {
+			w, x, y, z := float64(o[q[0]]), float64(o[q[1]]), float64(o[q[2]]), float64(o[q[3]])
+			n := w*w + x*x + y*y + z*z
+			return clamp01(1 - 2*(x*x+y*y)/math.Max(n, 1e-12)) // z component of the torso's z axis
+		})
+	}
+	t := scriptedTask{margin: func(o []float32) float64 {
+		if len(margins) == 0 {
+			return 1 // nothing to fail
+		}
+		m := margins[0](o)
+		for _, f := range margins[1:] {
+			m = math.Min(m, f(o))
+		}
+		return m
+	}}
+	unit := func(x float64) float32 { return float32(math.Max(-1, math.Min(1, x))) }
+	switch {
+	case to.Orientation[0] != env.NoObs:
+		t.correct = func(o []float32, a []float32, g float64) {
+			for i, act := range b.Actuators {
+				j := b.Joints[act.Joint]
+				q, qd := float64(o[j.Angle]), float64(o[j.Velocity])
+				a[i] = unit(g * (3*(j.Stance-q) - 0.1*qd))
+			}
+		}
+	case to.Pitch != env.NoObs && to.PitchRate != env.NoObs:
+		lim := 1.0
+		var canFall bool
+		for _, bd := range b.Healthy.Bounds {
+			switch bd.Obs {
+			case to.Pitch:
+				lim = bd.Range[1]
+			case to.Height:
+				canFall = !math.IsInf(bd.Range[0], -1)
+			}
+		}
+		canFall = canFall && to.VZ != env.NoObs
+		t.correct = func(o []float32, a []float32, g float64) {
+			pitch, rate := float64(o[to.Pitch]), float64(o[to.PitchRate])
+			sinking := canFall && o[to.VZ] < 0
+			for i, act := range b.Actuators {
+				j := b.Joints[act.Joint]
+				switch {
+				case j.Depth == 1 && j.Swing != 0:
+					k := g // a positive torque swings the limb backward: it pitches the torso forward by reaction
+					if j.Swing > 0 {
+						k = -g
+					}
+					a[i] = unit(k * (2*pitch/lim + 0.3*rate))
+				case j.Depth == 2 && sinking: // straighten the knee (0 rad is straight)
+					a[i] = unit(-g * 3 * float64(o[j.Angle]))
 				}
 			}
-		},
+		}
+	default: // nothing to correct with: the suggestion is the action taken
+		t.correct = func([]float32, []float32, float64) {}
 	}
-}
-
-// cheetahTask: the cheetah cannot fall, but it can flip onto its back,
-// which ends useful running. Margin: how far |pitch| is from 90°. Its hinges
-// turn about +y, so a positive thigh torque pitches the torso backward.
-func cheetahTask() scriptedTask {
-	return scriptedTask{
-		margin: func(o []float32) float64 { return clamp01(1 - math.Abs(float64(o[1]))/(math.Pi/2)) },
-		correct: func(o []float32, a []float32, g float64) {
-			pitch, rate := float64(o[1]), float64(o[10])
-			c := float32(math.Max(-1, math.Min(1, g*(2*pitch+0.3*rate))))
-			a[0], a[3] = c, c // bthigh, fthigh
-		},
-	}
-}
-
-// antTask: margin from torso height inside [0.2, 1] m and uprightness (the
-// torso's z axis against the world's). The correction is a PD pull toward a
-// stable stance (hips 0°, ankles at the middle of their ranges).
-func antTask(cfg tasks.AntConfig) scriptedTask {
-	// Ankle targets in qpos order (legs 1-4), and actuator order of the
-	// joints: hip_4, ankle_4, hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3.
-	stance := [8]float64{0, 50, 0, -50, 0, -50, 0, 50}
-	for i := range stance {
-		stance[i] *= math.Pi / 180
-	}
-	actToQ := [8]int{6, 7, 0, 1, 2, 3, 4, 5}
-	return scriptedTask{
-		margin: func(o []float32) float64 {
-			z := openMargin(float64(o[0]), cfg.HealthyZRange[0], cfg.HealthyZRange[1], 0.3)
-			w, x, y, q := float64(o[1]), float64(o[2]), float64(o[3]), float64(o[4])
-			n := w*w + x*x + y*y + q*q
-			up := 1 - 2*(x*x+y*y)/math.Max(n, 1e-12) // z component of the torso's z axis
-			return math.Min(z, clamp01(up))
-		},
-		correct: func(o []float32, a []float32, g float64) {
-			for i, j := range actToQ {
-				q, qd := float64(o[5+j]), float64(o[19+j])
-				a[i] = float32(math.Max(-1, math.Min(1, g*(3*(stance[j]-q)-0.1*qd))))
-			}
-		},
-	}
+	return t
 }
