@@ -145,9 +145,10 @@ type Actuator struct {
 // Reward is what a locomotion task pays per step.
 type Reward struct {
 	// ForwardWeight multiplies the forward velocity (m/s: the torso's x
-	// displacement over the step ÷ the step's duration). With UnitForward
-	// the task has no such coefficient: the velocity is paid as is
-	// (weight 1) and text states no weight.
+	// displacement over the step ÷ the step's duration); 0 when the task
+	// does not pay for moving. With UnitForward the task has no such
+	// coefficient: the velocity is paid as is (weight 1) and text states no
+	// weight.
 	ForwardWeight float64
 	UnitForward   bool
 	// HealthyBonus says whether a healthy bonus of HealthyReward is paid

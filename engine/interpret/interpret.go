@@ -67,15 +67,17 @@ func Rules(spec env.Spec) (string, error) {
 
 	// Reward.
 	r := bd.Reward
-	b.WriteString("Reward per step = ")
-	if !r.UnitForward {
-		b.WriteString(num(r.ForwardWeight) + " × ")
+	var paid []string
+	switch {
+	case r.UnitForward:
+		paid = append(paid, fmt.Sprintf("forward velocity (m/s: the torso's x displacement over the step ÷ %s s)", num(dt)))
+	case r.ForwardWeight != 0:
+		paid = append(paid, fmt.Sprintf("%s × forward velocity (m/s: the torso's x displacement over the step ÷ %s s)", num(r.ForwardWeight), num(dt)))
 	}
-	fmt.Fprintf(&b, "forward velocity (m/s: the torso's x displacement over the step ÷ %s s)", num(dt))
 	if r.HealthyBonus {
-		fmt.Fprintf(&b, " + %s healthy bonus (%s)", num(r.HealthyReward), bonusWhen(bd.Healthy.Terminates))
+		paid = append(paid, fmt.Sprintf("%s healthy bonus (%s)", num(r.HealthyReward), bonusWhen(bd.Healthy.Terminates)))
 	}
-	fmt.Fprintf(&b, " − %s × Σ action²", num(r.CtrlCostWeight))
+	fmt.Fprintf(&b, "Reward per step = %s − %s × Σ action²", strings.Join(paid, " + "), num(r.CtrlCostWeight))
 	if !r.HealthyBonus {
 		b.WriteString("; there is no healthy bonus")
 	}

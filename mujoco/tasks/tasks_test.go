@@ -459,3 +459,88 @@ func TestStepAllocatesNothing(t *testing.T) {
 		v.Close()
 	}
 }
+
+// TestAntLegs checks the ant's leg table against the model: turning each
+// hip moves the bodies of its leg, whose mean position relative to the
+// torso must lie on the side the table names (F: +x, B: −x; L: +y, R: −y).
+func TestAntLegs(t *testing.T) {
+	spec := AntSpec(DefaultAnt())
+	m, err := Model(DefaultAnt().Asset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := mujoco.NewData(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	torso := m.ID(mujoco.ObjBody, "torso")
+	if err := d.Forward(); err != nil {
+		t.Fatal(err)
+	}
+	base := append([]float64(nil), d.XPos()...)
+	for _, j := range spec.Info.Body.Joints {
+		if j.Part != "hip" {
+			continue
+		}
+		t.Run(j.Name, func(t *testing.T) {
+			if err := d.Reset(); err != nil {
+				t.Fatal(err)
+			}
+			d.QPos()[j.Angle+2] += 0.3 // the observation is qpos[2:]
+			if err := d.Forward(); err != nil {
+				t.Fatal(err)
+			}
+			x := d.XPos()
+			var sx, sy float64
+			moved := 0
+			for b := range len(x) / 3 {
+				if math.Abs(x[3*b]-base[3*b])+math.Abs(x[3*b+1]-base[3*b+1])+math.Abs(x[3*b+2]-base[3*b+2]) > 1e-9 {
+					sx += base[3*b] - base[3*torso]
+					sy += base[3*b+1] - base[3*torso+1]
+					moved++
+				}
+			}
+			if moved == 0 {
+				t.Fatalf("turning %s moves no body", j.Name)
+			}
+			got := map[bool]string{true: "F", false: "B"}[sx > 0] + map[bool]string{true: "L", false: "R"}[sy > 0]
+			if got != j.Group {
+				t.Errorf("%s sits at %s (mean offset %.2f, %.2f), the table says %s", j.Name, got, sx/float64(moved), sy/float64(moved), j.Group)
+			}
+		})
+	}
+}
+
+// TestDescriptions: every task describes itself, with one joint per
+// actuator's hinge read from its model and torso fields inside its
+// observation.
+func TestDescriptions(t *testing.T) {
+	for _, s := range Specs() {
+		t.Run(s.ID, func(t *testing.T) {
+			if s.Info == nil || s.Info.Body == nil {
+				t.Fatal("no description of the body")
+			}
+			b := s.Info.Body
+			if len(b.Actuators) != s.Action.Dim || len(b.Joints) != s.Action.Dim {
+				t.Errorf("%d actuators and %d joints for %d action values", len(b.Actuators), len(b.Joints), s.Action.Dim)
+			}
+			if s.Info.FrameSkip < 1 || !(s.Info.Timestep > 0) || !(b.StartHeight > 0) {
+				t.Errorf("frame skip %d, timestep %g s, start height %g m", s.Info.FrameSkip, s.Info.Timestep, b.StartHeight)
+			}
+			for i, j := range b.Joints {
+				if j.Angle < 0 || j.Angle >= s.Observation.Dim || j.Velocity < 0 || j.Velocity >= s.Observation.Dim || (i > 0 && j.Angle <= b.Joints[i-1].Angle) {
+					t.Errorf("joint %s at observation indices %d, %d: outside or out of order", j.Name, j.Angle, j.Velocity)
+				}
+				if !(j.Range[0] < j.Range[1]) || j.Role == "" || j.Part == "" {
+					t.Errorf("joint %s: range %v, role %q, part %q", j.Name, j.Range, j.Role, j.Part)
+				}
+			}
+			for _, bd := range b.Healthy.Bounds {
+				if bd.Obs < 0 || bd.Obs >= s.Observation.Dim || !(bd.Reach > 0) {
+					t.Errorf("bound on %s at observation index %d, reach %g", bd.Quantity, bd.Obs, bd.Reach)
+				}
+			}
+		})
+	}
+}
