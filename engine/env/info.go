@@ -210,14 +210,6 @@ type Bound struct {
 // IsAngle reports whether the bounded quantity is an angle.
 func (b Bound) IsAngle() bool { return b.Unit == "rad" }
 
-// Contains reports whether x is inside the healthy range.
-func (b Bound) Contains(x float64) bool {
-	if b.Closed {
-		return b.Range[0] <= x && x <= b.Range[1]
-	}
-	return b.Range[0] < x && x < b.Range[1]
-}
-
 // EveryBound bounds every position and velocity not bounded otherwise.
 type EveryBound struct {
 	What  string     // which values, in text ending in a dash: "the pitch, every joint angle (rad) and every velocity —"
