@@ -4,8 +4,12 @@
 // models (embedded from assets/).
 //
 // Each task file follows one pattern: a config naming every coefficient with
-// its default, then reset, step, the healthy check and observation writing.
-// [Specs] returns the tasks for an [env.Registry].
+// its default, the task's description (env.Spec.Info: goal, torso fields,
+// joint names, reward weights, healthy ranges, read together with gears,
+// limits and timing from the model, see info.go), then reset, step, the
+// healthy check and observation writing. What explains or judges a task
+// reads only that description, so a new task is a new file here and an
+// entry in [Specs]. [Specs] returns the tasks for an [env.Registry].
 package tasks
 
 import (

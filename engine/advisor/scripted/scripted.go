@@ -92,8 +92,8 @@ func New(spec env.Spec, cfg Config) (*Advisor, error) {
 		}
 		t.annotate = (&pongExpert{game: g, frameSkip: info.FrameSkip, max: cfg.MaxCritical}).annotate
 	case info != nil && info.Body != nil:
-		if len(info.Body.Actuators) != spec.Action.Dim {
-			return nil, fmt.Errorf("scripted advisor: env %q describes %d actuators for %d action values", spec.ID, len(info.Body.Actuators), spec.Action.Dim)
+		if err := checkBody(info.Body, spec); err != nil {
+			return nil, err
 		}
 		t = bodyTask(info.Body)
 	default:
@@ -282,6 +282,32 @@ func openMargin(x, lo, hi, reach float64) float64 {
 
 func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 
+// checkBody reports a description of a robot that does not fit spec's
+// spaces: an actuator count other than the action's, or an observation
+// index outside the observation.
+func checkBody(b *env.Body, spec env.Spec) error {
+	if len(b.Actuators) != spec.Action.Dim {
+		return fmt.Errorf("scripted advisor: env %q describes %d actuators for %d action values: its description does not follow its spec", spec.ID, len(b.Actuators), spec.Action.Dim)
+	}
+	to := b.Torso
+	idx := []int{to.Height, to.Pitch, to.VZ, to.PitchRate, to.Orientation[0], to.Orientation[1], to.Orientation[2], to.Orientation[3]}
+	for _, bd := range b.Healthy.Bounds {
+		idx = append(idx, bd.Obs)
+	}
+	for _, a := range b.Actuators {
+		if a.Joint < 0 || a.Joint >= len(b.Joints) {
+			return fmt.Errorf("scripted advisor: env %q has an actuator on joint %d of %d: its description does not follow its spec", spec.ID, a.Joint, len(b.Joints))
+		}
+		idx = append(idx, b.Joints[a.Joint].Angle, b.Joints[a.Joint].Velocity)
+	}
+	for _, i := range idx {
+		if i != env.NoObs && (i < 0 || i >= spec.Observation.Dim) {
+			return fmt.Errorf("scripted advisor: env %q describes observation index %d of %d values: its description does not follow its spec", spec.ID, i, spec.Observation.Dim)
+		}
+	}
+	return nil
+}
+
 // bodyTask is the expert of a MuJoCo robot, from its description.
 //
 // Margin: the smallest of the normalised distances to each healthy bound
@@ -292,11 +318,11 @@ func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 // Correction: a free-floating torso (ant) is pulled by a PD law toward
 // its stable stance (Joint.Stance; 3 per rad, damping 0.1 per rad/s). A
 // planar torso with a pitch is balanced by the joints on the torso (hips):
-// each drives against the pitch (scaled by the pitch's healthy limit, 1 rad
-// when unbounded) and pitch rate, in the direction that swings the limb
-// toward the lean (the reaction pitches the torso back), and, in a robot
-// that can fall (a lower height bound), the next joints down (knees)
-// straighten while the torso sinks.
+// against a forward pitch (scaled by the pitch's healthy limit, 1 rad when
+// unbounded) and pitch rate each swings its limb backward (the sign follows
+// Joint.Swing), whose reaction pitches the torso back, and, in a robot that
+// can fall (a lower height bound), the next joints down (knees) straighten
+// while the torso sinks.
 func bodyTask(b *env.Body) scriptedTask {
 	to := b.Torso
 	var margins []func(o []float32) float64
@@ -352,7 +378,7 @@ func bodyTask(b *env.Body) scriptedTask {
 				j := b.Joints[act.Joint]
 				switch {
 				case j.Depth == 1 && j.Swing != 0:
-					k := g // a positive torque swings the limb backward: it pitches the torso forward by reaction
+					k := g // the torque that swings the limb backward against a forward pitch
 					if j.Swing > 0 {
 						k = -g
 					}
