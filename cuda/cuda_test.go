@@ -157,12 +157,16 @@ func TestPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Free(a)
+	if err := d.Free(a); err != nil {
+		t.Fatal(err)
+	}
 	b, err := d.Alloc(1<<20 - 100) // same class: the cached block comes back
 	if err != nil || b.Ptr != a.Ptr {
 		t.Errorf("reuse: %v, ptr %x vs %x", err, b.Ptr, a.Ptr)
 	}
-	d.Free(b)
+	if err := d.Free(b); err != nil {
+		t.Fatal(err)
+	}
 	// 2 MB does not fit next to the cached 1 MB block: it is freed, and the retry fits.
 	c, err := d.Alloc(2 << 20)
 	if err != nil {
@@ -175,7 +179,9 @@ func TestPool(t *testing.T) {
 	if !cuda.IsOutOfMemory(err) || !strings.Contains(err.Error(), "in use by ultra") {
 		t.Errorf("over the limit: %v", err)
 	}
-	d.Free(c)
+	if err := d.Free(c); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -425,4 +431,60 @@ func TestLaunchArgumentsChecked(t *testing.T) {
 	if err := d.Upload(cuda.Ptr(0x1000), []float32{1}); err == nil {
 		t.Error("upload to a wild pointer: no error")
 	}
+}
+
+// TestPoolRefusesBadFree checks that the pool refuses a second Free of a
+// block and a Buffer whose size class is not its block's: either would put
+// a block on a free list it does not belong to, and later allocations
+// would share memory or get a block smaller than asked for.
+func TestPoolRefusesBadFree(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// bad returns the buffer freed wrongly, a block still in use that
+		// later allocations must not return (0: none), and the size that,
+		// if the pool took the Free, would be given the wrong block.
+		bad  func(d *cuda.Device) (b cuda.Buffer, held cuda.Ptr, size int)
+		want string
+	}{
+		{"double free", func(d *cuda.Device) (cuda.Buffer, cuda.Ptr, int) {
+			a := mustAlloc(t, d, 1<<20)
+			if err := d.Free(a); err != nil {
+				t.Fatal(err)
+			}
+			return a, 0, 1 << 20
+		}, "block already free (double free)"},
+		{"foreign size class", func(d *cuda.Device) (cuda.Buffer, cuda.Ptr, int) {
+			small, big := mustAlloc(t, d, 256), mustAlloc(t, d, 1<<20)
+			big.Ptr = small.Ptr // a 256-byte block passed as a 1 MiB buffer
+			return big, small.Ptr, 1 << 20
+		}, "a Buffer of size class 1048576 bytes (asked 1048576) for a block of class 256"},
+		{"not from the pool", func(d *cuda.Device) (cuda.Buffer, cuda.Ptr, int) {
+			return cuda.Buffer{Ptr: 0x1000, Bytes: 256}, 0, 256
+		}, "not a block of this device's pool"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := cudatest.OpenEmulator(t)
+			b, held, size := tc.bad(d)
+			inUse, cached := d.MemStats()
+			if err := d.Free(b); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Free = %v, want an error saying %q", err, tc.want)
+			}
+			if u, c := d.MemStats(); u != inUse || c != cached {
+				t.Errorf("MemStats after the refused Free: %d in use, %d cached; want %d, %d", u, c, inUse, cached)
+			}
+			x, y := mustAlloc(t, d, size), mustAlloc(t, d, size)
+			if x.Ptr == y.Ptr || (held != 0 && (x.Ptr == held || y.Ptr == held)) {
+				t.Errorf("allocations after the bad Free share a block: %#x, %#x (in use: %#x)", x.Ptr, y.Ptr, held)
+			}
+		})
+	}
+}
+
+func mustAlloc(t *testing.T, d *cuda.Device, bytes int) cuda.Buffer {
+	t.Helper()
+	b, err := d.Alloc(bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

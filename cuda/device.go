@@ -242,10 +242,16 @@ func (d *Device) Alloc(bytes int) (Buffer, error) {
 
 // Free returns b to the pool for reuse. Work already queued that uses b
 // still runs before any later use, since everything runs on one stream.
-func (d *Device) Free(b Buffer) {
-	if b.Ptr != 0 && !d.closed {
-		d.pool.put(b)
+// Freeing the zero Buffer, or anything after Close, does nothing. The pool
+// refuses, with an error and no change, a block already free (a double
+// free would hand it to two later Allocs) and a Buffer that is not one
+// Alloc returned: a pointer the pool does not own, or one whose size
+// class is not its block's.
+func (d *Device) Free(b Buffer) error {
+	if b.Ptr == 0 || d.closed {
+		return nil
 	}
+	return d.pool.put(b)
 }
 
 // MemStats reports the pool's bytes in use and cached for reuse.
@@ -318,8 +324,14 @@ func (d *Device) Sync() error {
 // list per class when given back.
 type pool struct {
 	free          map[int][]Ptr
-	live          map[Ptr]int // every allocated block -> its class size
+	live          map[Ptr]block // every allocated block, in use or free
 	inUse, cached int64
+}
+
+// block is the pool's record of one device allocation.
+type block struct {
+	class int  // its size class, in bytes
+	free  bool // on the free list
 }
 
 // sizeClass rounds n up to 256 bytes or to the next of 1, 1.25, 1.5, 1.75
@@ -339,11 +351,12 @@ func (p *pool) alloc(s *session, bytes int) (Buffer, error) {
 	}
 	class := sizeClass(bytes)
 	if p.free == nil {
-		p.free, p.live = map[int][]Ptr{}, map[Ptr]int{}
+		p.free, p.live = map[int][]Ptr{}, map[Ptr]block{}
 	}
 	if l := p.free[class]; len(l) > 0 {
 		ptr := l[len(l)-1]
 		p.free[class] = l[:len(l)-1]
+		p.live[ptr] = block{class: class}
 		p.cached -= int64(class)
 		p.inUse += int64(class)
 		return Buffer{Ptr: ptr, Bytes: bytes, class: class}, nil
@@ -358,18 +371,29 @@ func (p *pool) alloc(s *session, bytes int) (Buffer, error) {
 	if err != nil {
 		return Buffer{}, fmt.Errorf("%w (allocating %d bytes; %d in use by ultra on this device)", err, class, p.inUse)
 	}
-	p.live[ptr] = class
+	p.live[ptr] = block{class: class}
 	p.inUse += int64(class)
 	return Buffer{Ptr: ptr, Bytes: bytes, class: class}, nil
 }
 
-func (p *pool) put(b Buffer) {
-	if _, ok := p.live[b.Ptr]; !ok {
-		return
+// put gives b's block back to its free list, after checking that b is a
+// block in use with b's size class.
+func (p *pool) put(b Buffer) error {
+	blk, ok := p.live[b.Ptr]
+	switch {
+	case !ok:
+		return fmt.Errorf("cuda: Free(%#x): not a block of this device's pool (freed twice before a cache release, or from another Device?); free only Buffers that this Device's Alloc returned", uint64(b.Ptr))
+	case blk.free:
+		return fmt.Errorf("cuda: Free(%#x): block already free (double free); refused, so that two later Allocs do not share it: free each Buffer once", uint64(b.Ptr))
+	case blk.class != b.class:
+		return fmt.Errorf("cuda: Free(%#x): a Buffer of size class %d bytes (asked %d) for a block of class %d; refused: free the Buffer that Alloc returned for this address, unaltered",
+			uint64(b.Ptr), b.class, b.Bytes, blk.class)
 	}
-	p.free[b.class] = append(p.free[b.class], b.Ptr)
-	p.inUse -= int64(b.class)
-	p.cached += int64(b.class)
+	p.live[b.Ptr] = block{class: blk.class, free: true}
+	p.free[blk.class] = append(p.free[blk.class], b.Ptr)
+	p.inUse -= int64(blk.class)
+	p.cached += int64(blk.class)
+	return nil
 }
 
 // releaseCached frees the cached blocks.

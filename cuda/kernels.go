@@ -5,6 +5,7 @@ package cuda
 import (
 	_ "embed"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -219,7 +220,9 @@ func (d *Device) ensureScratch(bytes int) (Ptr, error) {
 	if d.scratch.Bytes >= bytes {
 		return d.scratch.Ptr, nil
 	}
-	d.Free(d.scratch)
+	if err := d.Free(d.scratch); err != nil {
+		return 0, err
+	}
 	d.scratch = Buffer{}
 	b, err := d.Alloc(max(bytes, 1<<16))
 	if err != nil {
@@ -242,7 +245,7 @@ func (d *Device) GatherRows(dst, src, idx Ptr, n, width int) error {
 // NormalizeColumn normalises n values x[i*stride] to mean 0 and unbiased
 // standard deviation 1 (+1e-8 in the denominator, CleanRL's advantage
 // normalisation), with the statistics in float64.
-func (d *Device) NormalizeColumn(x Ptr, n, stride int) error {
+func (d *Device) NormalizeColumn(x Ptr, n, stride int) (err error) {
 	if err := checkInt32("NormalizeColumn", n, stride); err != nil {
 		return err
 	}
@@ -254,7 +257,7 @@ func (d *Device) NormalizeColumn(x Ptr, n, stride int) error {
 	if err != nil {
 		return err
 	}
-	defer d.Free(dev)
+	defer func() { err = errors.Join(err, d.Free(dev)) }()
 	d.args.reset().ptr(x).i32(n).i32(stride).ptr(sum).ptr(dev.Ptr)
 	if err := d.run(kSqdev, int64(n)); err != nil {
 		return err
@@ -357,7 +360,9 @@ func (d *Device) AdamStep(a Adam) (float64, error) {
 		return 0, fmt.Errorf("cuda: AdamStep: %d parameters", a.N)
 	}
 	if d.normPart.Bytes < 8*parts {
-		d.Free(d.normPart)
+		if err := d.Free(d.normPart); err != nil {
+			return 0, err
+		}
 		var err error
 		if d.normPart, err = d.Alloc(8 * parts); err != nil {
 			return 0, err

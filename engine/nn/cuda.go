@@ -363,8 +363,13 @@ func (b *cudaBackend) ensure(rows int) error {
 	if b.ws.rows >= rows {
 		return nil
 	}
+	var freeErr error
 	for _, buf := range b.ws.bufs {
-		b.dev.Free(buf)
+		freeErr = errors.Join(freeErr, b.dev.Free(buf))
+	}
+	b.ws = cudaWork{}
+	if freeErr != nil {
+		return fmt.Errorf("nn: releasing the GPU workspace: %w", freeErr)
 	}
 	s := b.spec
 	w := cudaWork{rows: rows}
@@ -416,9 +421,8 @@ func (b *cudaBackend) ensure(rows int) error {
 	w.dA, w.dB = f32(rows*maxW), f32(rows*maxW)
 	if err != nil {
 		for _, buf := range w.bufs {
-			b.dev.Free(buf)
+			err = errors.Join(err, b.dev.Free(buf))
 		}
-		b.ws = cudaWork{}
 		return fmt.Errorf("nn: GPU workspace for %d samples: %w", rows, err)
 	}
 	b.ws = w
@@ -590,8 +594,11 @@ func (b *cudaBackend) SetRollout(ro Batch) error {
 		elem int
 	}{{&b.roll.obs, n * b.spec.ObsDim}, {&b.roll.act, n * aw}, {&b.roll.scal, n * 4}} {
 		if x.buf.Bytes < 4*x.elem {
-			b.dev.Free(*x.buf)
+			err := b.dev.Free(*x.buf)
 			*x.buf = cuda.Buffer{}
+			if err != nil {
+				return fmt.Errorf("nn: SetRollout: %w", err)
+			}
 			buf, err := b.dev.Alloc(4 * x.elem)
 			if err != nil {
 				return fmt.Errorf("nn: SetRollout: %d samples on the GPU: %w", n, err)
