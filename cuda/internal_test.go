@@ -3,9 +3,13 @@
 package cuda
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -81,4 +85,122 @@ func TestNoInit(t *testing.T) {
 			t.Errorf("%s declares an init function; the package must not run code at import", f)
 		}
 	}
+}
+
+// TestLayoutMatchesKernels checks the layout constants the Go side shares
+// with the kernels against their one source: the enums of kernels/ops.cuh,
+// and the stride and column order of the per-sample scalars in
+// kernels.cu's ultra_ppo_loss (which ppo_sample's parameter names give).
+// An enum or a column changed in the kernels without the Go side fails
+// here.
+func TestLayoutMatchesKernels(t *testing.T) {
+	header, err := os.ReadFile(filepath.Join("kernels", "ops.cuh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enums, err := parseEnums(string(header))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		got  int
+	}{
+		{"ACT_NONE", int(ActNone)}, {"ACT_TANH", int(ActTanh)}, {"ACT_RELU", int(ActReLU)},
+		{"ST_N", StatsPerSample},
+		{"LS_LOSS", LossTotal}, {"LS_PG", LossPolicy}, {"LS_VLOSS", LossValue}, {"LS_ENT", LossEntropy},
+		{"LS_KL", LossKL}, {"LS_CLIPFRAC", LossClipFrac}, {"LS_N", NumLossStats},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, ok := enums[tc.name]
+			if !ok {
+				t.Fatalf("kernels/ops.cuh has no enumerator %s", tc.name)
+			}
+			if tc.got != want {
+				t.Errorf("kernels/ops.cuh: %s = %d, the Go side has %d: update cuda/kernels.go", tc.name, want, tc.got)
+			}
+		})
+	}
+	if slotStats+StatsPerSample > scalarSlots || slotLossOut+NumLossStats > slotStats || slotAdvSq >= slotLossOut {
+		t.Errorf("scalar slots overlap or overflow: loss out %d+%d, stats %d+%d, %d slots", slotLossOut, NumLossStats,
+			slotStats, StatsPerSample, scalarSlots)
+	}
+
+	// The scalars: ultra_ppo_loss reads row i at scal + i * stride and
+	// passes its columns to ppo_sample, whose parameters name them.
+	src, err := os.ReadFile(filepath.Join("kernels", "kernels.cu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`const float\* s = scal \+ i \* (\d+);`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("kernels.cu: ultra_ppo_loss's scalar row (const float* s = scal + i * N;) not found: update this test")
+	}
+	if stride, _ := strconv.Atoi(string(m[1])); stride != ScalarsPerSample {
+		t.Errorf("kernels.cu: ultra_ppo_loss reads %d scalars per sample, ScalarsPerSample is %d", stride, ScalarsPerSample)
+	}
+	params := callArgs(string(header), "UD void ppo_sample(")
+	args := callArgs(string(src), "ppo_sample(")
+	if len(params) == 0 || len(params) != len(args) {
+		t.Fatalf("ppo_sample: %d parameters in ops.cuh, %d arguments in kernels.cu", len(params), len(args))
+	}
+	for _, col := range []struct {
+		param string
+		got   int
+	}{{"logp_old", ScalarOldLogProb}, {"adv_f", ScalarAdvantage}, {"ret_f", ScalarReturn}, {"v_old", ScalarOldValue}} {
+		i := slices.IndexFunc(params, func(p string) bool { return strings.HasSuffix(p, " "+col.param) })
+		if i < 0 {
+			t.Errorf("ops.cuh: ppo_sample has no parameter %s", col.param)
+			continue
+		}
+		if want := fmt.Sprintf("s[%d]", col.got); args[i] != want {
+			t.Errorf("kernels.cu passes %s as ppo_sample's %s, the Go side puts it in column %d", args[i], col.param, col.got)
+		}
+	}
+}
+
+// parseEnums returns the value of every enumerator of the C enums in src
+// (enumerators without "= value" count on from the previous one).
+func parseEnums(src string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, m := range regexp.MustCompile(`enum\s*\{([^}]*)\}`).FindAllStringSubmatch(src, -1) {
+		next := 0
+		for _, e := range strings.Split(m[1], ",") {
+			name, val, hasVal := strings.Cut(strings.TrimSpace(e), "=")
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if hasVal {
+				v, err := strconv.Atoi(strings.TrimSpace(val))
+				if err != nil {
+					return nil, fmt.Errorf("enumerator %s: %w", name, err)
+				}
+				next = v
+			}
+			out[name] = next
+			next++
+		}
+	}
+	return out, nil
+}
+
+// callArgs returns the comma-separated, trimmed items between the
+// parenthesis that ends prefix's first occurrence in src and its match
+// (none of ultra's kernels nests parentheses there).
+func callArgs(src, prefix string) []string {
+	i := strings.Index(src, prefix)
+	if i < 0 {
+		return nil
+	}
+	rest := src[i+len(prefix):]
+	end := strings.IndexByte(rest, ')')
+	if end < 0 {
+		return nil
+	}
+	var out []string
+	for _, a := range strings.Split(rest[:end], ",") {
+		out = append(out, strings.Join(strings.Fields(a), " "))
+	}
+	return out
 }

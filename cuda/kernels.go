@@ -62,8 +62,36 @@ const (
 	slotSumsq   = 0
 	slotAdvSum  = 1
 	slotAdvSq   = 2
-	slotLossOut = 8 // LS_N = 6 values
-	slotStats   = 16
+	slotLossOut = 8                          // NumLossStats values
+	slotStats   = slotLossOut + NumLossStats // StatsPerSample values
+)
+
+// Layouts shared with the kernels. Their one source is kernels/ops.cuh
+// (its enums ST_*, LS_* and ACT_*) and ultra_ppo_loss in kernels.cu (the
+// stride and columns of its per-sample scalars); TestLayoutMatchesKernels
+// parses both and fails when the Go side drifts from them.
+const (
+	// StatsPerSample is the width of a PPOLoss.Stats row (ST_N).
+	StatsPerSample = 5
+	// ScalarsPerSample is the width of a PPOLoss.Scalars row, and
+	// ScalarOldLogProb, ScalarAdvantage, ScalarReturn and ScalarOldValue
+	// are its columns.
+	ScalarsPerSample = 4
+	ScalarOldLogProb = 0
+	ScalarAdvantage  = 1
+	ScalarReturn     = 2
+	ScalarOldValue   = 3
+)
+
+// Indices of LossStats (LS_*), in nn.LossStats order.
+const (
+	LossTotal    = iota // LS_LOSS: the minimised loss
+	LossPolicy          // LS_PG: the clipped policy-gradient loss
+	LossValue           // LS_VLOSS: the value loss
+	LossEntropy         // LS_ENT: the mean entropy
+	LossKL              // LS_KL: approx-KL
+	LossClipFrac        // LS_CLIPFRAC: the fraction of samples clipped
+	NumLossStats        // LS_N
 )
 
 // argBuf packs kernel arguments as the driver expects them in
@@ -276,7 +304,7 @@ type PPOLoss struct {
 	Head      Ptr // [N, A] logits or Gaussian means
 	Value     Ptr // [N]
 	Act       Ptr // [N, A] actions, or [N] action indices as float32
-	Scalars   Ptr // [N, 4]: old log-prob, advantage, return, old value
+	Scalars   Ptr // [N, ScalarsPerSample]: old log-prob, advantage, return, old value
 	LogStd    Ptr // [A] (Gaussian only)
 	ClipCoef  float32
 	VfCoef    float32
@@ -286,14 +314,15 @@ type PPOLoss struct {
 	DHead   Ptr // [N, A]
 	DValue  Ptr // [N]
 	GLogStd Ptr // [A]: log_std's gradient (Gaussian only)
-	// Scratch, float64: [N, 5] per-sample statistics; for a Gaussian also
+	// Scratch, float64: [N, StatsPerSample] per-sample statistics; for a Gaussian also
 	// [N, A] per-sample log_std gradients and their [A] sums.
 	Stats, DLS, DLSSum Ptr
 }
 
-// LossStats are the minibatch's loss terms (nn.LossStats order: loss,
-// policy loss, value loss, entropy, approx-KL, clip fraction).
-type LossStats [6]float64
+// LossStats are the minibatch's loss terms, indexed by LossTotal …
+// LossClipFrac (nn.LossStats order: loss, policy loss, value loss,
+// entropy, approx-KL, clip fraction).
+type LossStats [NumLossStats]float64
 
 // PPOLossGrad queues the per-sample PPO loss (ops.cuh ppo_sample) and the
 // reduction of its statistics and log_std gradient; Stats then reads the
@@ -313,7 +342,7 @@ func (d *Device) PPOLossGrad(l PPOLoss) error {
 		return err
 	}
 	sums := d.scalarsF64.Ptr.Off(8 * slotStats)
-	if err := d.ColSumF64(l.Stats, l.N, 5, 5, true, sums); err != nil {
+	if err := d.ColSumF64(l.Stats, l.N, StatsPerSample, StatsPerSample, true, sums); err != nil {
 		return err
 	}
 	if !l.Discrete {

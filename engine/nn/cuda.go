@@ -87,7 +87,7 @@ type cudaBackend struct {
 	roll  struct{ obs, act, scal cuda.Buffer }
 	idx   []int32   // host staging for GradMinibatch's indices
 	stage []float32 // host staging for Grad's and SetRollout's per-sample scalars
-	stats [6]float64
+	stats cuda.LossStats
 }
 
 // cudaWork is the device workspace for up to rows samples.
@@ -96,7 +96,7 @@ type cudaWork struct {
 	bufs []cuda.Buffer
 	x    cuda.Ptr // [rows, ObsDim] network input
 	act  cuda.Ptr // [rows, ActDim] (or [rows]) actions
-	scal cuda.Ptr // [rows, 4]: old log-prob, advantage, return, old value
+	scal cuda.Ptr // [rows, cuda.ScalarsPerSample]: old log-prob, advantage, return, old value
 	idx  cuda.Ptr // [rows] int32 minibatch indices
 	// MLP: per net, per hidden layer [rows, width] activations; head outputs.
 	h    [2][]cuda.Ptr
@@ -105,7 +105,7 @@ type cudaWork struct {
 	dA, dB cuda.Ptr // [rows, maxWidth] ping-pong
 	dHead  cuda.Ptr // [rows, ActDim]
 	dV     cuda.Ptr // [rows]
-	stats  cuda.Ptr // [rows, 5] float64
+	stats  cuda.Ptr // [rows, cuda.StatsPerSample] float64
 	dls    cuda.Ptr // [rows, ActDim] float64
 	dlsSum cuda.Ptr // [ActDim] float64
 	// CNN: per convolution its column matrix, output and their gradients.
@@ -388,10 +388,10 @@ func (b *cudaBackend) ensure(rows int) error {
 	if s.Discrete {
 		aw = 1
 	}
-	w.x, w.act, w.scal, w.idx = f32(rows*s.ObsDim), f32(rows*aw), f32(rows*4), f32(rows)
+	w.x, w.act, w.scal, w.idx = f32(rows*s.ObsDim), f32(rows*aw), f32(rows*cuda.ScalarsPerSample), f32(rows)
 	w.head[0], w.head[1] = f32(rows*A), f32(rows)
 	w.dHead, w.dV = f32(rows*A), f32(rows)
-	w.stats, w.dls, w.dlsSum = alloc(rows*5, 8), alloc(rows*A, 8), alloc(A, 8)
+	w.stats, w.dls, w.dlsSum = alloc(rows*cuda.StatsPerSample, 8), alloc(rows*A, 8), alloc(A, 8)
 	maxW := A
 	if b.conv == nil {
 		for k := range b.mlp {
@@ -534,19 +534,23 @@ func (b *cudaBackend) run(rows int, f func() error) error {
 }
 
 // stageScalars interleaves the per-sample scalars of bt into b.stage as
-// [N, 4] rows: old log-prob, advantage, return, old value.
+// [N, cuda.ScalarsPerSample] rows: old log-prob, advantage, return, old
+// value.
 func (b *cudaBackend) stageScalars(bt Batch) []float32 {
+	const w = cuda.ScalarsPerSample
 	n := bt.N
-	if cap(b.stage) < 4*n {
-		b.stage = make([]float32, 4*n)
+	if cap(b.stage) < w*n {
+		b.stage = make([]float32, w*n)
 	}
-	st := b.stage[:4*n]
+	st := b.stage[:w*n]
 	for i := 0; i < n; i++ {
 		v := float32(0)
 		if bt.Values != nil {
 			v = bt.Values[i]
 		}
-		st[4*i], st[4*i+1], st[4*i+2], st[4*i+3] = bt.LogProbs[i], bt.Advantages[i], bt.Returns[i], v
+		row := st[w*i : w*i+w]
+		row[cuda.ScalarOldLogProb], row[cuda.ScalarAdvantage] = bt.LogProbs[i], bt.Advantages[i]
+		row[cuda.ScalarReturn], row[cuda.ScalarOldValue] = bt.Returns[i], v
 	}
 	return st
 }
@@ -592,7 +596,7 @@ func (b *cudaBackend) SetRollout(ro Batch) error {
 	for _, x := range []struct {
 		buf  *cuda.Buffer
 		elem int
-	}{{&b.roll.obs, n * b.spec.ObsDim}, {&b.roll.act, n * aw}, {&b.roll.scal, n * 4}} {
+	}{{&b.roll.obs, n * b.spec.ObsDim}, {&b.roll.act, n * aw}, {&b.roll.scal, n * cuda.ScalarsPerSample}} {
 		if x.buf.Bytes < 4*x.elem {
 			err := b.dev.Free(*x.buf)
 			*x.buf = cuda.Buffer{}
@@ -649,11 +653,11 @@ func (b *cudaBackend) GradMinibatch(idx []int, normAdv bool, c LossConfig) (Loss
 		if err := b.dev.GatherRows(ws.act, b.roll.act.Ptr, ws.idx, n, aw); err != nil {
 			return err
 		}
-		if err := b.dev.GatherRows(ws.scal, b.roll.scal.Ptr, ws.idx, n, 4); err != nil {
+		if err := b.dev.GatherRows(ws.scal, b.roll.scal.Ptr, ws.idx, n, cuda.ScalarsPerSample); err != nil {
 			return err
 		}
 		if normAdv {
-			return b.dev.NormalizeColumn(ws.scal.F32(1), n, 4)
+			return b.dev.NormalizeColumn(ws.scal.F32(cuda.ScalarAdvantage), n, cuda.ScalarsPerSample)
 		}
 		return nil
 	})
@@ -708,7 +712,8 @@ func (b *cudaBackend) gradRun(n int, c LossConfig, load func() error) (LossStats
 	}
 	b.hasGrad, b.gradStale = true, true
 	s := b.stats
-	return LossStats{Loss: s[0], PolicyLoss: s[1], ValueLoss: s[2], Entropy: s[3], ApproxKL: s[4], ClipFrac: s[5]}, nil
+	return LossStats{Loss: s[cuda.LossTotal], PolicyLoss: s[cuda.LossPolicy], ValueLoss: s[cuda.LossValue],
+		Entropy: s[cuda.LossEntropy], ApproxKL: s[cuda.LossKL], ClipFrac: s[cuda.LossClipFrac]}, nil
 }
 
 // linearBackward queues the weight and bias gradients of ly from dz [r,
