@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -487,4 +488,57 @@ func mustAlloc(t *testing.T, d *cuda.Device, bytes int) cuda.Buffer {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestCublasContextCurrent opens each device of a two-device emulator that
+// clears the calling thread's context after every cuBLAS call (a goroutine
+// moving to another OS thread between cgo calls) and checks that Open
+// (cuBLAS's handle, stream, math mode and version) and products on both
+// devices, interleaved, still run with their own context current: every
+// cuBLAS call must make its context current in the same cgo call.
+func TestCublasContextCurrent(t *testing.T) {
+	t.Setenv("ULTRA_FAKE_CUDA_DEVICES", "2")
+	t.Setenv("ULTRA_FAKE_CUDA_MIGRATE", "1")
+	var devs []device
+	for _, ordinal := range []int{1, 0} {
+		o := cudatest.Emulator(t)
+		o.Ordinal = ordinal
+		d, err := cuda.Open(o)
+		if err != nil {
+			t.Fatalf("Open(ordinal %d): %v", ordinal, err)
+		}
+		t.Cleanup(func() {
+			if err := d.Close(); err != nil {
+				t.Errorf("Close(ordinal %d): %v", ordinal, err)
+			}
+		})
+		if got := d.Info().Ordinal; got != ordinal {
+			t.Errorf("Info().Ordinal = %d, want %d", got, ordinal)
+		}
+		devs = append(devs, device{d, t})
+	}
+	before := cudatest.ReadCounters(t)
+	for round := range 2 {
+		for _, d := range devs {
+			t.Run(fmt.Sprintf("ordinal %d round %d", d.Info().Ordinal, round), func(t *testing.T) {
+				a, b := d.up([]float32{1, 2, 3, 4}), d.up([]float32{5, 6, 7, 8})
+				c, err := d.Alloc(16)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := d.Gemm(false, false, 2, 2, 2, 1, a, b, 0, c.Ptr); err != nil {
+					t.Fatal(err)
+				}
+				near(t, "[1 2; 3 4]·[5 6; 7 8]", d.down(c.Ptr, 4), []float64{19, 22, 43, 50}, 0)
+			})
+		}
+	}
+	if n := cudatest.ReadCounters(t).Sub(before).BlasCalls; n != 4 {
+		t.Errorf("%d cuBLAS calls counted, want 4 products", n)
+	}
+	// The devices' memory is their own, as on two GPUs.
+	p := devs[0].up([]float32{1})
+	if err := devs[1].Upload(p, []float32{2}); err == nil {
+		t.Error("ordinal 0 wrote device 1's memory: no error")
+	}
 }

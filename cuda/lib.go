@@ -158,8 +158,11 @@ static void ucu_error_name(const ucu_driver* d, ucu_result e, const char** name,
 	if (d->cuGetErrorString(e, desc) != 0) *desc = NULL;
 }
 
-// cuBLAS calls report a failure to make the context current as 1000 + the
-// CUresult (cuBLAS statuses are below 1000).
+// Every cuBLAS call makes its context current in the same C call, as the
+// driver calls do: a goroutine may move to another OS thread between two
+// cgo calls, where another device's context, or none, is current. They
+// report a failure to make the context current as 1000 + the CUresult
+// (cuBLAS statuses are below 1000).
 static ucublas_status ucu_cublasCreate(const ucu_driver* d, ucu_context ctx, const ucu_cublas* b,
                                        ucublas_handle* h) {
 	ucu_result r = ucu_use(d, ctx);
@@ -170,14 +173,20 @@ static ucublas_status ucu_cublasDestroy(const ucu_driver* d, ucu_context ctx, co
 	ucu_result r = ucu_use(d, ctx);
 	return r ? 1000 + r : b->cublasDestroy_v2(h);
 }
-static ucublas_status ucu_cublasGetVersion(const ucu_cublas* b, ucublas_handle h, int* v) {
-	return b->cublasGetVersion_v2(h, v);
+static ucublas_status ucu_cublasGetVersion(const ucu_driver* d, ucu_context ctx, const ucu_cublas* b,
+                                           ucublas_handle h, int* v) {
+	ucu_result r = ucu_use(d, ctx);
+	return r ? 1000 + r : b->cublasGetVersion_v2(h, v);
 }
-static ucublas_status ucu_cublasSetStream(const ucu_cublas* b, ucublas_handle h, ucu_stream s) {
-	return b->cublasSetStream_v2(h, s);
+static ucublas_status ucu_cublasSetStream(const ucu_driver* d, ucu_context ctx, const ucu_cublas* b,
+                                          ucublas_handle h, ucu_stream s) {
+	ucu_result r = ucu_use(d, ctx);
+	return r ? 1000 + r : b->cublasSetStream_v2(h, s);
 }
-static ucublas_status ucu_cublasSetMathMode(const ucu_cublas* b, ucublas_handle h, int mode) {
-	return b->cublasSetMathMode(h, (ucublas_math)mode);
+static ucublas_status ucu_cublasSetMathMode(const ucu_driver* d, ucu_context ctx, const ucu_cublas* b,
+                                            ucublas_handle h, int mode) {
+	ucu_result r = ucu_use(d, ctx);
+	return r ? 1000 + r : b->cublasSetMathMode(h, (ucublas_math)mode);
 }
 */
 import "C"
@@ -494,11 +503,11 @@ func (s *session) newBlas(lib *cublasLib, tf32 bool) (*blas, error) {
 	if tf32 {
 		mode = C.UCUBLAS_TF32_TENSOR_OP_MATH
 	}
-	if err := s.cublasCheck(C.ucu_cublasSetStream(lib.t, h, s.stream), "cublasSetStream"); err != nil {
+	if err := s.cublasCheck(C.ucu_cublasSetStream(s.drv.t, s.ctx, lib.t, h, s.stream), "cublasSetStream"); err != nil {
 		s.destroyBlas(b)
 		return nil, err
 	}
-	if err := s.cublasCheck(C.ucu_cublasSetMathMode(lib.t, h, mode), "cublasSetMathMode"); err != nil {
+	if err := s.cublasCheck(C.ucu_cublasSetMathMode(s.drv.t, s.ctx, lib.t, h, mode), "cublasSetMathMode"); err != nil {
 		s.destroyBlas(b)
 		return nil, err
 	}
@@ -507,7 +516,7 @@ func (s *session) newBlas(lib *cublasLib, tf32 bool) (*blas, error) {
 
 func (s *session) blasVersion(b *blas) (int, error) {
 	var v C.int
-	err := s.cublasCheck(C.ucu_cublasGetVersion(b.lib.t, b.h, &v), "cublasGetVersion")
+	err := s.cublasCheck(C.ucu_cublasGetVersion(s.drv.t, s.ctx, b.lib.t, b.h, &v), "cublasGetVersion")
 	return int(v), err
 }
 

@@ -7,6 +7,29 @@
 // machines without a GPU. It needs g++ (which cgo needs anyway).
 package cudatest
 
+/*
+#cgo CFLAGS: -I${SRCDIR}/../kernels/emu
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdlib.h>
+#include "counters.h"
+
+typedef void (*ucu_get_counters)(ultra_fake_counters*);
+
+// ucu_counters reads the counters of the emulator library at path (loaded
+// already: dlopen returns the same copy); it returns 0 on success, 1 when
+// the library or its counters cannot be found.
+static int ucu_counters(const char* path, ultra_fake_counters* out) {
+	void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) return 1;
+	ucu_get_counters get = (ucu_get_counters)dlsym(h, "ultra_fake_get_counters");
+	if (get) get(out);
+	dlclose(h);
+	return get ? 0 : 1;
+}
+*/
+import "C"
+
 import (
 	"crypto/sha256"
 	"fmt"
@@ -16,6 +39,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/ultra-rl/ultra/cuda"
 )
@@ -34,7 +58,7 @@ func KernelsDir() string {
 
 // sources are the files the emulator is built from, relative to
 // KernelsDir.
-var sources = []string{"emu/emu.h", "emu/fake_driver.cc", "kernels.cu", "ops.cuh", "list.h", "../ucuda.h"}
+var sources = []string{"emu/emu.h", "emu/fake_driver.cc", "emu/counters.h", "kernels.cu", "ops.cuh", "list.h", "../ucuda.h"}
 
 // build compiles the emulator library once per test binary, into a cache
 // directory keyed by the SHA-256 of its sources and the compiler, so that
@@ -154,4 +178,40 @@ func open(tb testing.TB, o cuda.Options) *cuda.Device {
 		}
 	})
 	return d
+}
+
+// Counters are the emulator's counts of what the host asked of the device
+// since the library was loaded (kernels/emu/counters.h); tests compare two
+// readings to pin the host's waits and copies.
+type Counters struct {
+	Syncs           int64 // cuStreamSynchronize: the host waited for the device
+	HtoD, HtoDBytes int64 // host-to-device copies and their bytes
+	DtoH, DtoHBytes int64 // device-to-host copies and their bytes
+	DtoD, DtoDBytes int64 // device-to-device copies and their bytes
+	Launches        int64 // kernel launches
+	BlasCalls       int64 // cuBLAS calls
+}
+
+// Sub returns c minus an earlier reading.
+func (c Counters) Sub(earlier Counters) Counters {
+	return Counters{Syncs: c.Syncs - earlier.Syncs, HtoD: c.HtoD - earlier.HtoD, HtoDBytes: c.HtoDBytes - earlier.HtoDBytes,
+		DtoH: c.DtoH - earlier.DtoH, DtoHBytes: c.DtoHBytes - earlier.DtoHBytes, DtoD: c.DtoD - earlier.DtoD,
+		DtoDBytes: c.DtoDBytes - earlier.DtoDBytes, Launches: c.Launches - earlier.Launches, BlasCalls: c.BlasCalls - earlier.BlasCalls}
+}
+
+// ReadCounters returns the emulator's counters: only devices opened on the
+// emulator (OpenEmulator, or Open off a GPU) are counted. It fails the test
+// when the emulator cannot be built.
+func ReadCounters(tb testing.TB) Counters {
+	tb.Helper()
+	p := Emulator(tb).Driver
+	cp := C.CString(p)
+	defer C.free(unsafe.Pointer(cp))
+	var c C.ultra_fake_counters
+	if C.ucu_counters(cp, &c) != 0 {
+		tb.Fatalf("cudatest: the emulator %s has no counters", p)
+	}
+	return Counters{Syncs: int64(c.syncs), HtoD: int64(c.htod), HtoDBytes: int64(c.htod_bytes), DtoH: int64(c.dtoh),
+		DtoHBytes: int64(c.dtoh_bytes), DtoD: int64(c.dtod), DtoDBytes: int64(c.dtod_bytes), Launches: int64(c.launches),
+		BlasCalls: int64(c.blas_calls)}
 }
