@@ -542,3 +542,74 @@ func TestCublasContextCurrent(t *testing.T) {
 		t.Error("ordinal 0 wrote device 1's memory: no error")
 	}
 }
+
+// TestKernelFault checks what the user sees when a kernel faults on the
+// device (the emulator injects CUDA_ERROR_ILLEGAL_ADDRESS into a named
+// kernel): by default the fault surfaces at the next wait, whose error says
+// that an earlier launch failed, how to name it (ULTRA_CUDA_SYNC=1), that
+// the error is sticky for every Device of the process on that GPU (they
+// share its primary context: a second Device fails too) and what to do;
+// with ULTRA_CUDA_SYNC=1 the launch itself fails, naming the kernel.
+func TestKernelFault(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		sync      string
+		launchErr []string // nil: the launch succeeds
+		waitErr   []string
+	}{
+		{"asynchronous", "", nil, []string{"cuda: cuMemcpyDtoHAsync: CUDA_ERROR_ILLEGAL_ADDRESS",
+			"a kernel or cuBLAS call queued earlier failed", "ULTRA_CUDA_SYNC=1", "sticky", "every Device of this process on this GPU",
+			"restart the process"}},
+		{"ULTRA_CUDA_SYNC=1", "1", []string{"cuda: ultra_bias_act failed (ULTRA_CUDA_SYNC=1: cuStreamSynchronize after it): CUDA_ERROR_ILLEGAL_ADDRESS",
+			"sticky", "restart the process"}, []string{"CUDA_ERROR_ILLEGAL_ADDRESS", "sticky"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := cudatest.Emulator(t)
+			t.Setenv("ULTRA_CUDA_SYNC", tc.sync)
+			t.Setenv("ULTRA_FAKE_CUDA_FAULT", "ultra_bias_act")
+			var devs [2]device
+			for i := range devs {
+				d, err := cuda.Open(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Close reports the sticky error too; it still releases the context.
+				t.Cleanup(func() { d.Close() })
+				devs[i] = device{d, t}
+			}
+			a, other := devs[0], devs[1]
+			if got := a.Info().Sync; got != (tc.sync == "1") {
+				t.Errorf("Info().Sync = %v with ULTRA_CUDA_SYNC=%q", got, tc.sync)
+			}
+			z, otherBuf := a.up([]float32{1, 2}), other.up([]float32{3})
+			err := a.BiasAct(z, 0, 1, 2, cuda.ActTanh)
+			if tc.launchErr == nil {
+				if err != nil {
+					t.Fatalf("launch: %v, want success (the fault is found later)", err)
+				}
+			} else {
+				hasAll(t, "launch", err, tc.launchErr)
+				if err != nil && strings.Contains(err.Error(), "to name it") {
+					t.Errorf("launch: %v: names the kernel, yet tells how to name it", err)
+				}
+			}
+			hasAll(t, "the faulting Device's next download", a.Download(make([]float32, 2), z), tc.waitErr)
+			hasAll(t, "another Device's download", other.Download(make([]float32, 1), otherBuf), tc.waitErr)
+		})
+	}
+}
+
+// hasAll fails unless err's message contains every one of want.
+func hasAll(t *testing.T, what string, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error", what)
+		return
+	}
+	t.Logf("%s: %v", what, err)
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: %v\nwant it to say %q", what, err, w)
+		}
+	}
+}

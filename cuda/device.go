@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"os"
 	"unsafe"
 )
 
@@ -41,13 +42,26 @@ type Info struct {
 	DriverLibrary string
 	TF32          bool
 	KernelArchs   string // what the embedded fatbin holds
+	// Sync is set by ULTRA_CUDA_SYNC=1 (read by Open): the host waits after
+	// every kernel launch and matrix product, so that a fault on the device
+	// is reported by the call that queued it, naming the kernel (see Error),
+	// instead of by a later copy. A debugging setting: it costs a round trip
+	// per launch.
+	Sync bool
 }
+
+// syncEnv is the environment variable that sets Info.Sync.
+const syncEnv = "ULTRA_CUDA_SYNC"
 
 // String is a one-line description for logs.
 func (i Info) String() string {
-	return fmt.Sprintf("%s (device %d, compute capability %d.%d, %d SMs, %.1f GiB, driver %s, cuBLAS %d from %s)",
+	sync := ""
+	if i.Sync {
+		sync = ", " + syncEnv + "=1: waits after every launch"
+	}
+	return fmt.Sprintf("%s (device %d, compute capability %d.%d, %d SMs, %.1f GiB, driver %s, cuBLAS %d from %s%s)",
 		i.Name, i.Ordinal, i.Major, i.Minor, i.SMs, float64(i.TotalMem)/(1<<30), versionString(i.DriverVersion),
-		i.CublasVersion, i.CublasLibrary)
+		i.CublasVersion, i.CublasLibrary, sync)
 }
 
 func versionString(v int) string { return fmt.Sprintf("%d.%d", v/1000, v%1000/10) }
@@ -115,6 +129,7 @@ func Open(o Options) (*Device, error) {
 	}
 	d := &Device{dev: dev}
 	d.info.Ordinal, d.info.DriverLibrary, d.info.TF32, d.info.KernelArchs = o.Ordinal, drv.path, o.TF32, KernelArchs
+	d.info.Sync = os.Getenv(syncEnv) == "1"
 	if d.info.Name, err = drv.deviceName(dev); err != nil {
 		return nil, err
 	}

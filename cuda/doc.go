@@ -46,6 +46,21 @@
 // detected)"), *CublasError, or *LoadError; IsNoDevice tells a missing GPU
 // or driver apart.
 //
+// # Contexts and faults
+//
+// Every Device on one GPU uses its primary context, on purpose: the GPU
+// time-slices between contexts (kernels of two contexts never run at
+// once without MPS), each context reserves its own device memory, and
+// cuCtxCreate's ABI changed in CUDA 13 (above), which the one-binary
+// binding would have to track per driver. The price: a sticky fault
+// (CUDA_ERROR_ILLEGAL_ADDRESS and the like, IsSticky) fails every later
+// call of every Device of the process on that GPU, including every --jobs
+// run; the error's message says so and says to restart the process (runs
+// resume from their checkpoints). Kernels run asynchronously, so a fault
+// surfaces at the next call that waits; with ULTRA_CUDA_SYNC=1 (read by
+// Open, reported by Info.Sync) the host waits after every kernel and
+// matrix product, and the error names the kernel (Error.Launch).
+//
 // # Kernels
 //
 // kernels/kernels.cu holds thin __global__ wrappers over the

@@ -8,20 +8,58 @@ import (
 )
 
 // Error is a CUDA driver call that failed: the call, its CUresult and the
-// driver's name and description of it.
+// driver's name and description of it. A sticky error (IsSticky: a kernel
+// that faulted on the device) says so and what to do in its message.
 type Error struct {
 	Call string // e.g. "cuInit", "cuLaunchKernel(ultra_adam)"
 	Code int    // the CUresult
 	Name string // e.g. "CUDA_ERROR_NO_DEVICE"
 	Desc string // the driver's description, may be empty
+	// Launch is the kernel (or "cublasSgemm") that failed, when known: with
+	// ULTRA_CUDA_SYNC=1 the host waits after each launch, and Call is that
+	// wait. Otherwise a fault surfaces at a later call, and Launch is empty.
+	Launch string
 }
 
 func (e *Error) Error() string {
-	s := fmt.Sprintf("cuda: %s: %s", e.Call, e.Name)
+	var s string
+	if e.Launch != "" {
+		s = fmt.Sprintf("cuda: %s failed (%s=1: %s after it): %s", e.Launch, syncEnv, e.Call, e.Name)
+	} else {
+		s = fmt.Sprintf("cuda: %s: %s", e.Call, e.Name)
+	}
 	if e.Desc != "" {
 		s += " (" + e.Desc + ")"
 	}
-	return s
+	if !e.sticky() {
+		return s
+	}
+	if e.Launch == "" {
+		s += "; a kernel or cuBLAS call queued earlier failed (set " + syncEnv + "=1 to wait after each launch and name it)"
+	}
+	// Why the whole process: see "Contexts" in the package doc.
+	return s + "; the error is sticky: the GPU's primary context, shared by every Device of this process on this GPU " +
+		"(every --jobs run on it), fails all later work: restart the process (runs resume from their last checkpoint)"
+}
+
+// sticky reports whether the CUresult leaves the context unusable: the
+// driver returns it to every later call until the process exits (cuda.h:
+// "the process must be terminated and relaunched").
+func (e *Error) sticky() bool {
+	switch e.Code {
+	case codeIllegalAddress, codeLaunchTimeout, codeHardwareStackError, codeIllegalInstruction,
+		codeMisalignedAddress, codeInvalidAddressSpace, codeInvalidPC, codeLaunchFailed:
+		return true
+	}
+	return false
+}
+
+// IsSticky reports whether err is a sticky device fault (an illegal
+// address, a kernel that failed or timed out, …): every later call of the
+// process on that GPU fails with it.
+func IsSticky(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.sticky()
 }
 
 // CUresult values the package tests for (cuda.h; stable across versions).
@@ -32,6 +70,15 @@ const (
 	codeNoBinaryForGPU     = 209
 	codeUnsupportedPTX     = 222
 	codeInsufficientDriver = 35
+	// Sticky device faults.
+	codeIllegalAddress      = 700
+	codeLaunchTimeout       = 702
+	codeHardwareStackError  = 714
+	codeIllegalInstruction  = 715
+	codeMisalignedAddress   = 716
+	codeInvalidAddressSpace = 717
+	codeInvalidPC           = 718
+	codeLaunchFailed        = 719
 )
 
 // IsNoDevice reports whether err says that there is no usable CUDA device:

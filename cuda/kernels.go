@@ -151,7 +151,27 @@ func (d *Device) run(k int, total int64) error {
 	}
 	grid := (total + blockSize - 1) / blockSize
 	grid = min(grid, int64(max(1, d.info.SMs)*32))
-	return d.s.launch(d.fns[k], kernelNames[k], int(grid), blockSize, d.args.b[:d.args.n])
+	if err := d.s.launch(d.fns[k], kernelNames[k], int(grid), blockSize, d.args.b[:d.args.n]); err != nil {
+		return err
+	}
+	return d.waitIfSync(kernelNames[k])
+}
+
+// waitIfSync waits for the launch just queued when ULTRA_CUDA_SYNC=1 (see
+// Info.Sync), so that a fault names what faulted instead of surfacing at a
+// later call.
+func (d *Device) waitIfSync(launch string) error {
+	if !d.info.Sync {
+		return nil
+	}
+	err := d.s.sync()
+	var e *Error
+	if errors.As(err, &e) {
+		named := *e
+		named.Launch = launch
+		return &named
+	}
+	return err
 }
 
 // checkInt32 reports values that do not fit a kernel's int parameter.
@@ -475,5 +495,8 @@ func (d *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b Ptr,
 	if transB {
 		ldb = k
 	}
-	return d.s.sgemm(d.blas, transB, transA, n, m, k, alpha, b, max(ldb, 1), a, max(lda, 1), beta, c, max(n, 1))
+	if err := d.s.sgemm(d.blas, transB, transA, n, m, k, alpha, b, max(ldb, 1), a, max(lda, 1), beta, c, max(n, 1)); err != nil {
+		return err
+	}
+	return d.waitIfSync("cublasSgemm")
 }

@@ -36,8 +36,9 @@
 // ULTRA_FAKE_CUDA_FAULT=<kernel> makes that kernel fault on the device: its
 // launch returns success (launches are asynchronous) and the context gets
 // the sticky error CUDA_ERROR_ILLEGAL_ADDRESS (700), which every later call
-// in it returns, as the driver does, until the primary context is released
-// by all its users.
+// in it returns, as the driver does; the emulator clears it when the last
+// user releases the primary context, so that later tests run (the driver
+// needs a new process).
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,8 +229,8 @@ ucu_result cuDevicePrimaryCtxRetain(ucu_context* c, ucu_device d) {
   *c = &ctx_token[d];
   return OK;
 }
-// cuDevicePrimaryCtxRelease_v2 drops a user; the last one resets the
-// context, clearing its sticky error (the driver destroys it).
+// cuDevicePrimaryCtxRelease_v2 drops a user; the last one clears the
+// context's sticky error (see ULTRA_FAKE_CUDA_FAULT).
 ucu_result cuDevicePrimaryCtxRelease_v2(ucu_device d) {
   if (!valid_device(d)) return ERR_INVALID_DEVICE;
   std::lock_guard<std::mutex> l(mu);
