@@ -18,7 +18,7 @@ build: deps
 ## test: every unit and integration test; the CUDA backend (build tag ultracuda) vetted, built and
 ## tested on the CPU emulator of the driver (no GPU or CUDA package needed); the pure-Go matrix
 ## kernel (build tag noblas) vetted and tested; then the race detector on the concurrent packages.
-CUDA_PKGS   ?= ./cuda/... ./engine/nn/ ./engine/ppo/ ./cmd/ultra/
+CUDA_PKGS   ?= ./cuda/... ./engine/nn/ ./engine/ppo/ ./engine/run/ ./cmd/ultra/
 test: deps
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) vet -tags ultracuda ./...

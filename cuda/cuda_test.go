@@ -613,3 +613,19 @@ func hasAll(t *testing.T, what string, err error, want []string) {
 		}
 	}
 }
+
+// TestCopy checks the device-to-device copy: the data arrive, and nothing
+// crosses to the host or waits for the device.
+func TestCopy(t *testing.T) {
+	d := device{cudatest.OpenEmulator(t), t}
+	src := d.up([]float32{1, 2, 3})
+	dst := d.up([]float32{0, 0, 0})
+	before := cudatest.ReadCounters(t)
+	if err := d.Copy(dst, src, 12); err != nil {
+		t.Fatal(err)
+	}
+	if c := cudatest.ReadCounters(t).Sub(before); c.DtoD != 1 || c.DtoDBytes != 12 || c.DtoH != 0 || c.HtoD != 0 || c.Syncs != 0 {
+		t.Errorf("counters of one 12-byte Copy: %+v", c)
+	}
+	near(t, "copy", d.down(dst, 3), []float64{1, 2, 3}, 0)
+}

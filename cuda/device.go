@@ -314,6 +314,18 @@ func download[T float32 | float64](d *Device, dst []T, src Ptr) error {
 	return d.s.dtoh(unsafe.Pointer(&dst[0]), src, int(unsafe.Sizeof(dst[0]))*len(dst))
 }
 
+// Copy queues copying bytes bytes from device address src to dst, on the
+// device: the host neither waits nor sees the data.
+func (d *Device) Copy(dst, src Ptr, bytes int) error {
+	if d.closed {
+		return errClosed
+	}
+	if bytes == 0 {
+		return nil
+	}
+	return d.s.dtod(dst, src, bytes)
+}
+
 // Zero queues setting n float32 (or any 32-bit) values at p to 0.
 func (d *Device) Zero(p Ptr, n int) error {
 	if d.closed {

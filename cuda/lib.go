@@ -69,6 +69,13 @@ static ucu_result ucu_dtoh(const ucu_driver* d, ucu_context ctx, ucu_stream s, v
 	return d->cuStreamSynchronize(s);
 }
 
+static ucu_result ucu_dtod(const ucu_driver* d, ucu_context ctx, ucu_stream s, ucu_deviceptr dst, ucu_deviceptr src,
+                           size_t n) {
+	ucu_result r = ucu_use(d, ctx);
+	if (r) return r;
+	return d->cuMemcpyDtoDAsync_v2(dst, src, n, s);
+}
+
 static ucu_result ucu_memset32(const ucu_driver* d, ucu_context ctx, ucu_stream s, ucu_deviceptr dst,
                                unsigned int v, size_t count) {
 	ucu_result r = ucu_use(d, ctx);
@@ -456,6 +463,10 @@ func (s *session) htod(dst Ptr, src unsafe.Pointer, bytes int) error {
 
 func (s *session) dtoh(dst unsafe.Pointer, src Ptr, bytes int) error {
 	return s.drv.check(C.ucu_dtoh(s.drv.t, s.ctx, s.stream, dst, C.ucu_deviceptr(src), C.size_t(bytes)), "cuMemcpyDtoHAsync")
+}
+
+func (s *session) dtod(dst, src Ptr, bytes int) error {
+	return s.drv.check(C.ucu_dtod(s.drv.t, s.ctx, s.stream, C.ucu_deviceptr(dst), C.ucu_deviceptr(src), C.size_t(bytes)), "cuMemcpyDtoDAsync")
 }
 
 func (s *session) memset32(dst Ptr, v uint32, count int) error {

@@ -47,6 +47,7 @@ typedef unsigned int ucublas_math;        // cublasMath_t (an enum)
   X(cuMemGetInfo_v2, (size_t * free_bytes, size_t * total_bytes))                                         \
   X(cuMemcpyHtoDAsync_v2, (ucu_deviceptr dst, const void* src, size_t bytes, ucu_stream stream))          \
   X(cuMemcpyDtoHAsync_v2, (void* dst, ucu_deviceptr src, size_t bytes, ucu_stream stream))                \
+  X(cuMemcpyDtoDAsync_v2, (ucu_deviceptr dst, ucu_deviceptr src, size_t bytes, ucu_stream stream))        \
   X(cuMemsetD32Async, (ucu_deviceptr dst, unsigned int value, size_t count, ucu_stream stream))           \
   X(cuModuleLoadData, (ucu_module * mod, const void* image))                                              \
   X(cuModuleUnload, (ucu_module mod))                                                                     \

@@ -39,7 +39,9 @@ import (
 // next Params, AdamState or Forward call refreshes the host copy (Forward
 // does, so that a log_std slice kept by the caller is current during the
 // rollout); after Params or AdamState the host copy may have been written,
-// so the next device computation uploads it first.
+// so the next device computation uploads it first. Snapshot sets the
+// parameters and moments aside on the device (nn.Snapshotter), so that a
+// checkpoint kept just in case crosses to the host only if it is written.
 //
 // Layouts follow native.go: activations are row-major [rows, width], so a
 // Linear layer is Z = H·Wᵀ + b with W in PyTorch layout [out, in]. The CNN
@@ -57,6 +59,8 @@ type cconv struct {
 	geom   cuda.Conv
 }
 
+var _ Snapshotter = (*cudaBackend)(nil)
+
 // cudaBackend implements Backend on a GPU; see the file comment.
 type cudaBackend struct {
 	spec  Spec
@@ -72,6 +76,11 @@ type cudaBackend struct {
 
 	// Device state, flat in Params order.
 	p, g, m, v cuda.Buffer
+	// snap holds the last Snapshot: parameters, then m, then v, each
+	// total float32s; snapT is its Adam step count.
+	snap    cuda.Buffer
+	snapT   int
+	hasSnap bool
 	// Host mirrors: optimizer.pdata/gdata and opt.m/opt.v are views of these.
 	hp, hg, hm, hv []float32
 	optimizer
@@ -345,6 +354,55 @@ func (b *cudaBackend) SetAdamState(m, v [][]float32, t int) error {
 	}
 	b.hostMoments, b.momNewer = true, false
 	return b.push()
+}
+
+// Snapshot copies the parameters and Adam's moments aside on the GPU
+// (Snapshotter): nothing crosses to the host.
+func (b *cudaBackend) Snapshot() error {
+	if b.closed {
+		return errors.New("nn: Snapshot: backend is closed")
+	}
+	if err := b.push(); err != nil {
+		return fmt.Errorf("nn: Snapshot on the GPU: %w", err)
+	}
+	if b.snap.Ptr == 0 {
+		buf, err := b.dev.Alloc(3 * 4 * b.total)
+		if err != nil {
+			return fmt.Errorf("nn: Snapshot: room for the parameters and Adam's moments on the GPU: %w", err)
+		}
+		b.snap = buf
+	}
+	for i, src := range [3]cuda.Ptr{b.p.Ptr, b.m.Ptr, b.v.Ptr} {
+		if err := b.dev.Copy(b.snap.Ptr.F32(i*b.total), src, 4*b.total); err != nil {
+			return fmt.Errorf("nn: Snapshot on the GPU: %w", err)
+		}
+	}
+	b.snapT, b.hasSnap = b.opt.t, true
+	return nil
+}
+
+// Snapshotted downloads the last Snapshot (Snapshotter).
+func (b *cudaBackend) Snapshotted() (params, m, v []Param, t int, err error) {
+	switch {
+	case b.closed:
+		return nil, nil, nil, 0, errors.New("nn: Snapshotted: backend is closed")
+	case !b.hasSnap:
+		return nil, nil, nil, 0, errors.New("nn: Snapshotted: no Snapshot taken")
+	}
+	host := make([]float32, 3*b.total)
+	if err := b.dev.Download(host, b.snap.Ptr); err != nil {
+		return nil, nil, nil, 0, fmt.Errorf("nn: reading the snapshot back from the GPU: %w", err)
+	}
+	var lists [3][]Param
+	for k := range lists {
+		data := make([][]float32, len(b.offs))
+		for i, o := range b.offs {
+			n := len(b.pdata[i])
+			data[i] = host[k*b.total+o : k*b.total+o+n : k*b.total+o+n]
+		}
+		lists[k] = b.paramList(data)
+	}
+	return lists[0], lists[1], lists[2], b.snapT, nil
 }
 
 // Close releases the GPU; later calls fail.

@@ -230,6 +230,22 @@ type Imitator interface {
 	SetDemos(obs, actions []float32, n int) error
 }
 
+// Snapshotter is a Backend that can set its state aside where it lives
+// and read it back only when it is needed. The CUDA backend copies its
+// parameters and Adam's moments on the device, so that a checkpoint kept
+// just in case (run.Loop's, before each iteration, for a stop that
+// outlasts the shutdown timeout) costs no copy to the host and back. Host
+// backends do not implement it: a host copy is what a checkpoint takes
+// anyway.
+type Snapshotter interface {
+	// Snapshot sets aside the parameters, Adam's moments and step count,
+	// replacing the previous snapshot.
+	Snapshot() error
+	// Snapshotted returns the last Snapshot: new Params-shaped lists of the
+	// parameters and Adam's two moments, and the step count.
+	Snapshotted() (params, m, v []Param, t int, err error)
+}
+
 // LossStats reports the loss terms of one Grad call, averaged over the batch.
 type LossStats struct {
 	// Loss = PolicyLoss - EntCoef*Entropy + VfCoef*ValueLoss

@@ -103,6 +103,17 @@ func (s RMSState) restore(r *RunningMeanStd) error {
 
 // Checkpoint captures the trainer's state at an iteration boundary.
 func (t *Trainer) Checkpoint() (*Checkpoint, error) {
+	c, err := t.checkpointHost()
+	if err != nil {
+		return nil, err
+	}
+	m, v, step := t.net.AdamState()
+	c.setNet(t.net.Params(), m, v, step)
+	return c, nil
+}
+
+// checkpointHost captures everything but the networks.
+func (t *Trainer) checkpointHost() (*Checkpoint, error) {
 	rng, err := t.pcg.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("ppo: checkpoint RNG: %w", err)
@@ -111,13 +122,18 @@ func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ppo: checkpoint env: %w", err)
 	}
-	c := &Checkpoint{
+	return &Checkpoint{
 		Version: ckptVersion, Config: t.cfg, Net: t.net.Spec(), Iteration: t.iteration, GlobalStep: t.globalStep,
 		ObsRMS: rmsState(t.obsRMS), RewardRMS: rmsState(t.rew.RMS),
 		RewardReturns: append([]float64(nil), t.rew.Returns...), RNG: rng, EnvState: es,
 		Last10: append([]float64(nil), t.last10...),
 		data:   map[string][]float32{},
-	}
+	}, nil
+}
+
+// setNet copies the networks' parameters, Adam's moments and step count
+// into c.
+func (c *Checkpoint) setNet(params, m, v []nn.Param, step int) {
 	add := func(prefix string, ps []nn.Param) {
 		for _, p := range ps {
 			name := prefix + p.Name
@@ -125,12 +141,65 @@ func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 			c.data[name] = append([]float32(nil), p.Data...)
 		}
 	}
-	m, v, step := t.net.AdamState()
 	c.AdamT = step
-	add("", t.net.Params())
+	add("", params)
 	add("adam.m/", m)
 	add("adam.v/", v)
-	return c, nil
+}
+
+// LazyCheckpoint is a checkpoint taken now and read back only if it is
+// needed (Trainer.CheckpointLazy).
+type LazyCheckpoint struct {
+	t   *Trainer
+	c   *Checkpoint
+	gen int // the trainer's snapshot that holds the networks; 0: c is complete
+}
+
+// CheckpointLazy captures the trainer's state at an iteration boundary,
+// like Checkpoint, for a caller that will most likely not need it (run.Loop
+// keeps one before each iteration, for a stop that outlasts the shutdown
+// timeout). With a backend that keeps its state on a device
+// (nn.Snapshotter: the CUDA backend) the networks' state is set aside
+// there, and only LazyCheckpoint.Checkpoint reads it back; with the host
+// backends it is Checkpoint. Each CheckpointLazy replaces the networks'
+// state set aside by the previous one.
+func (t *Trainer) CheckpointLazy() (*LazyCheckpoint, error) {
+	s, ok := t.net.(nn.Snapshotter)
+	if !ok {
+		c, err := t.Checkpoint()
+		if err != nil {
+			return nil, err
+		}
+		return &LazyCheckpoint{c: c}, nil
+	}
+	c, err := t.checkpointHost()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Snapshot(); err != nil {
+		return nil, fmt.Errorf("ppo: checkpoint: %w", err)
+	}
+	t.snapGen++
+	return &LazyCheckpoint{t: t, c: c, gen: t.snapGen}, nil
+}
+
+// Checkpoint returns the checkpoint, reading the networks' state back from
+// the device where CheckpointLazy left it. It fails once a later
+// CheckpointLazy of the same trainer has replaced that state.
+func (l *LazyCheckpoint) Checkpoint() (*Checkpoint, error) {
+	if l.gen == 0 {
+		return l.c, nil
+	}
+	if l.gen != l.t.snapGen {
+		return nil, errors.New("ppo: a later CheckpointLazy replaced this checkpoint's network state; read a lazy checkpoint before taking the next")
+	}
+	params, m, v, step, err := l.t.net.(nn.Snapshotter).Snapshotted()
+	if err != nil {
+		return nil, fmt.Errorf("ppo: checkpoint: %w", err)
+	}
+	l.c.setNet(params, m, v, step)
+	l.gen = 0
+	return l.c, nil
 }
 
 // Encode writes the checkpoint in the versioned binary format.

@@ -3,8 +3,11 @@
 package ppo
 
 import (
+	"bytes"
+	"errors"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/ultra-rl/ultra/cuda/cudatest"
@@ -74,5 +77,61 @@ func TestCUDATracksCPU(t *testing.T) {
 		iters, worst, last[0], last[1])
 	if gpu && !(last[1] > 3*first[1] && last[1] > last[0]/2 && last[1] < 2*last[0]) {
 		t.Errorf("the GPU run did not learn like the CPU run: returns %.1f -> %.1f (cpu %.1f -> %.1f)", first[1], last[1], first[0], last[0])
+	}
+}
+
+// TestLazyCheckpointOnCUDA: a lazy checkpoint taken on the CUDA backend
+// (the networks' state set aside on the device) and read back after the
+// next iteration is, byte for byte, the checkpoint taken eagerly at the
+// same point; a later CheckpointLazy makes it unreadable rather than wrong.
+func TestLazyCheckpointOnCUDA(t *testing.T) {
+	o := cudatest.Emulator(t)
+	t.Setenv("ULTRA_CUDA_DRIVER", o.Driver)
+	t.Setenv("ULTRA_CUDA_CUBLAS", o.Cublas)
+	c := small()
+	c.Device = "cuda"
+	tr, err := New(c, hopper(t), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Iterate(); err != nil {
+		t.Fatal(err)
+	}
+	eager, err := tr.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy, err := tr.CheckpointLazy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := cudatest.ReadCounters(t)
+	if _, err := tr.Iterate(); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := lazy.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cudatest.ReadCounters(t).Sub(before).DtoH; n == 0 {
+		t.Error("reading the lazy checkpoint downloaded nothing")
+	}
+	var want, got bytes.Buffer
+	if err := errors.Join(eager.Encode(&want), ck.Encode(&got)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("the lazy checkpoint (%d bytes) differs from the eager one (%d bytes)", got.Len(), want.Len())
+	}
+	stale, err := tr.CheckpointLazy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.CheckpointLazy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stale.Checkpoint(); err == nil || !strings.Contains(err.Error(), "a later CheckpointLazy replaced") {
+		t.Errorf("a lazy checkpoint replaced by a later one: %v", err)
 	}
 }

@@ -167,7 +167,8 @@ type Trainer struct {
 	last10   []float64    // returns of the most recent finished episodes, at most 10
 	finished []EpisodeEnd // the episodes finished in the current iteration
 
-	stop atomic.Bool // set by Stop: abandon the current iteration
+	stop    atomic.Bool // set by Stop: abandon the current iteration
+	snapGen int         // counts the networks' snapshots taken by CheckpointLazy
 }
 
 // ErrStopped is returned by Iterate after Stop: the iteration was abandoned

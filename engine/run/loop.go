@@ -117,19 +117,25 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 		return res
 	}
 	for !tr.Done() {
-		var before *ppo.Checkpoint
+		// The state before the iteration, read back (on a GPU) only if a
+		// stop abandons the iteration.
+		var before *ppo.LazyCheckpoint
 		if o.Shutdown > 0 {
-			if before, err = tr.Checkpoint(); err != nil {
+			if before, err = tr.CheckpointLazy(); err != nil {
 				return finish(), err
 			}
 		}
 		st, err := tr.Iterate()
 		if errors.Is(err, ppo.ErrStopped) {
-			if err := o.save(before); err != nil {
+			ck, err := before.Checkpoint()
+			if err != nil {
+				return finish(), err
+			}
+			if err := o.save(ck); err != nil {
 				return finish(), err
 			}
 			o.Logger.Warn("stop outlasted the shutdown timeout: iteration abandoned, the checkpoint before it written",
-				"timeout", o.Shutdown, "step", before.GlobalStep)
+				"timeout", o.Shutdown, "step", ck.GlobalStep)
 			return finish(), ErrInterrupted
 		}
 		if err != nil {
