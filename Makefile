@@ -87,11 +87,14 @@ cuda-kernels:
 build-cuda: deps
 	$(GO) build -tags ultracuda -o $(BIN) ./cmd/ultra
 
-## gpu-check: on a machine with an NVIDIA GPU, every GPU check in one command, one summary line
-## each (scripts/gpu-check.sh): prototypes against the installed CUDA headers, the kernels and the
-## agreement tests on the GPU at 1e-4, a 20-iteration hopper run against the CPU, bench/gpu.sh.
+## gpu-check: on a machine with an NVIDIA GPU, every GPU check in one call (scripts/gpu-check.sh,
+## scripts/gpucheck), each under its own time limit within GPU_CHECK_BUDGET (450 s): the build, the
+## device, prototypes against the installed CUDA headers, the kernels and the agreement tests on the
+## GPU, a 20-iteration hopper run against the CPU, bench/env-scaling.sh if present, bench/gpu.sh.
+## Prints one JSON summary and writes it with every log into GPU_CHECK_OUT (default: a temp dir).
+## GPU_CHECK_EMULATOR=1 rehearses it on the CPU emulator of the driver (chosen when no GPU is found).
 gpu-check:
-	bash scripts/gpu-check.sh
+	@bash scripts/gpu-check.sh
 
 ## fuzz: each fuzz target of a parser of outside data for FUZZTIME (default 1m). `make test` replays
 ## their seeds and testdata/fuzz corpora (plain go test); new failures land in testdata/fuzz/.

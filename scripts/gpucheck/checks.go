@@ -1,0 +1,222 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// envScaling is the environment-scaling benchmark, run when it exists.
+const envScaling = "bench/env-scaling.sh"
+
+// checks returns the checks in the order they run: the build everything
+// else needs, then the cheapest and most telling, the benchmark last. On
+// the emulator (gpu false) the tests run on the CPU emulator of the driver
+// and what needs a real GPU is skipped.
+func checks(gpu bool, benchRounds int) []check {
+	goTest := func(pkg, run string) []string {
+		return []string{"go", "test", "-tags", "ultracuda", "-count=1", "-v", "-run", run, pkg}
+	}
+	var onGPU []string
+	if gpu {
+		onGPU = []string{"ULTRA_TEST_GPU=1"}
+	}
+	cs := []check{{
+		name:  "build",
+		what:  "compile the tests of ./cuda/, ./engine/nn/, ./engine/ppo/, ./cmd/ultra/ and bin/ultra-cuda (tag ultracuda)",
+		limit: 240 * time.Second,
+		cmd: []string{"bash", "-c", "go test -tags ultracuda -count=1 -run '^$' ./cuda/ ./engine/nn/ ./engine/ppo/ ./cmd/ultra/ && " +
+			"go build -tags ultracuda -o bin/ultra-cuda ./cmd/ultra"},
+	}, {
+		name:  "device",
+		what:  "bin/ultra-cuda opens GPU 0 (driver, cuBLAS, the embedded kernels) and times one PPO update",
+		limit: 60 * time.Second,
+		cmd:   []string{"bin/ultra-cuda", "bench", "update", "--device", "cuda", "--epochs", "1", "--rounds", "1"},
+		figures: scan(rule{`^PPO update, \S+ on (.*): \d+×.*: ([\d.]+) s/update, (\d+) samples/s`,
+			both(str("device", 1), num("update_seconds", 2), num("samples_per_second", 3))}),
+	}, {
+		name:    "prototypes",
+		what:    "ucuda.h's prototypes against the installed cuda.h and cublas_api.h",
+		limit:   60 * time.Second,
+		cmd:     goTest("./cuda/", "^TestPrototypes$"),
+		figures: scan(rule{`prototypes match the headers in (\S+)`, str("headers", 1)}),
+	}, {
+		name:    "kernels",
+		what:    "./cuda/'s tests: kernels, sgemm, reductions, im2col, the allocator, faults",
+		limit:   120 * time.Second,
+		cmd:     goTest("./cuda/", "."),
+		env:     onGPU,
+		figures: scan(rule{`^(ok|FAIL)\s`, nil}),
+	}, {
+		name:  "agreement",
+		what:  "the CUDA backend against native (MLP) and gorgonia (CNN): forward, every gradient, 20 Adam steps",
+		limit: 120 * time.Second,
+		cmd:   goTest("./engine/nn/", "TestCUDAInit|TestCUDAMatchesNative|TestCUDATraining|TestCUDACNN|TestCUDAKernels|TestCUDAHostMirrors"),
+		env:   onGPU,
+		figures: scan(
+			rule{`worst \|diff\|/max\|x\| = (\S+)`, worst("mlp_forward_gradients_worst")},
+			rule{`after 20 steps: worst param \|diff\|/max = ([^,\s]+), worst norm rel diff (\S+)`, both(worst("mlp_adam20_params_worst"), worstOf("mlp_adam20_grad_norm_worst", 2))},
+			rule{`after 20 steps: worst param \|diff\|/max = ([^,\s]+)$`, worst("cnn_adam20_params_worst")},
+			rule{`gradients: worst \|diff\|/max = (\S+)`, worst("cnn_gradients_worst")},
+			rule{`\}: worst (\S+)`, worst("kernels_gradients_worst")},
+		),
+	}, {
+		name:  "hopper",
+		what:  "hopper trained on the CPU and on the CUDA backend side by side (20 iterations on a GPU, 5 on the emulator)",
+		limit: 150 * time.Second,
+		cmd:   goTest("./engine/ppo/", "^TestCUDATracksCPU$"),
+		env:   onGPU,
+		figures: scan(
+			rule{`iteration +1: .*worst rel diff (\S+)`, num("first_iteration_rel_diff", 1)},
+			rule{`worst relative difference over (\d+) iterations: ([^;\s]+); return of the last 10 episodes (\S+) \(cpu\), (\S+) \(cuda\)`,
+				both(num("iterations", 1), num("worst_rel_diff", 2), num("return_cpu", 3), num("return_cuda", 4))},
+		),
+	}, {
+		name:    "env-scaling",
+		what:    "environment steps/s as the number of envs grows (bash " + envScaling + ")",
+		limit:   120 * time.Second,
+		cmd:     []string{"bash", envScaling},
+		figures: scan(rule{`([\d.]+) +steps/s`, list("steps_per_second", 1)}),
+	}, {
+		name:    "bench",
+		what:    "bench/gpu.sh: PPO update against PyTorch eager on this GPU, pong-pixels end to end",
+		limit:   300 * time.Second,
+		cmd:     []string{"bash", "bench/gpu.sh", strconv.Itoa(benchRounds)},
+		figures: benchFigures,
+	}}
+	if _, err := os.Stat(envScaling); err != nil {
+		cs[6].skip = envScaling + " not present"
+	}
+	if !gpu {
+		cs[1].what = "the ultra binary trains on the emulated GPU and resumes on the CPU (TestTrainOnEmulatedGPU)"
+		cs[1].cmd, cs[1].figures = goTest("./cmd/ultra/", "^TestTrainOnEmulatedGPU$"), nil
+		cs[7].skip = "emulator mode: bench/gpu.sh needs a GPU and python3 with CUDA-enabled PyTorch"
+	}
+	return cs
+}
+
+// A rule picks figures out of the log lines its regular expression matches;
+// set may be nil when the line alone is the record.
+type rule struct {
+	re  string
+	set func(f map[string]any, m []string)
+}
+
+const maxLines = 12 // log lines kept per check in the summary
+
+// scan returns a figures function applying the rules to every line.
+func scan(rules ...rule) func(string) (map[string]any, []string) {
+	res := make([]*regexp.Regexp, len(rules))
+	for i, r := range rules {
+		res[i] = regexp.MustCompile(r.re)
+	}
+	return func(log string) (map[string]any, []string) {
+		f := map[string]any{}
+		var kept []string
+		for _, line := range lines(log) {
+			hit := false
+			for i, re := range res {
+				if m := re.FindStringSubmatch(line); m != nil {
+					hit = true
+					if rules[i].set != nil {
+						rules[i].set(f, m)
+					}
+				}
+			}
+			if hit && len(kept) < maxLines {
+				kept = append(kept, clip(trimFileLine(line), 200))
+			}
+		}
+		return f, kept
+	}
+}
+
+func parseNum(s string) (float64, bool) {
+	x, err := strconv.ParseFloat(strings.TrimSuffix(s, "x"), 64)
+	return x, err == nil
+}
+
+func num(key string, group int) func(map[string]any, []string) {
+	return func(f map[string]any, m []string) {
+		if x, ok := parseNum(m[group]); ok {
+			f[key] = x
+		}
+	}
+}
+
+func str(key string, group int) func(map[string]any, []string) {
+	return func(f map[string]any, m []string) { f[key] = m[group] }
+}
+
+func worst(key string) func(map[string]any, []string) { return worstOf(key, 1) }
+
+// worstOf keeps the largest value of the group over every matching line.
+func worstOf(key string, group int) func(map[string]any, []string) {
+	return func(f map[string]any, m []string) {
+		if x, ok := parseNum(m[group]); ok {
+			if old, seen := f[key].(float64); !seen || x > old {
+				f[key] = x
+			}
+		}
+	}
+}
+
+func list(key string, group int) func(map[string]any, []string) {
+	return func(f map[string]any, m []string) {
+		if x, ok := parseNum(m[group]); ok {
+			l, _ := f[key].([]float64)
+			f[key] = append(l, x)
+		}
+	}
+}
+
+func both(sets ...func(map[string]any, []string)) func(map[string]any, []string) {
+	return func(f map[string]any, m []string) {
+		for _, s := range sets {
+			s(f, m)
+		}
+	}
+}
+
+var (
+	benchSection = regexp.MustCompile(`^== update: (\S+)`)
+	benchImpl    = regexp.MustCompile(`^(\S+) +([\d.]+) +([\d.]+)x$`)
+	benchGPU     = regexp.MustCompile(`^GPU: (.*)`)
+	benchPong    = regexp.MustCompile(`^pong-pixels, +(\d+) envs: +([\d.]+) steps/s`)
+)
+
+// benchFigures reads bench/gpu.sh's output: bench/ratios.py's table per
+// workload (each implementation's samples/s and its ratio to PyTorch eager)
+// and pong-pixels' steps/s per number of envs.
+func benchFigures(log string) (map[string]any, []string) {
+	f := map[string]any{}
+	var kept []string
+	section := ""
+	for _, line := range lines(log) {
+		var hit bool
+		if m := benchSection.FindStringSubmatch(line); m != nil {
+			section, hit = m[1], true
+		} else if m := benchGPU.FindStringSubmatch(line); m != nil {
+			f["gpu"], hit = m[1], true
+		} else if m := benchImpl.FindStringSubmatch(line); m != nil && section != "" {
+			side := "ultra"
+			if strings.HasPrefix(m[1], "pytorch") {
+				side = "pytorch"
+			}
+			num("update_"+section+"_"+side+"_samples_per_second", 2)(f, m)
+			if side == "ultra" {
+				num("update_"+section+"_ultra_vs_pytorch", 3)(f, m)
+			}
+			hit = true
+		} else if m := benchPong.FindStringSubmatch(line); m != nil {
+			num("pong_pixels_"+m[1]+"_envs_steps_per_second", 2)(f, m)
+			hit = true
+		}
+		if hit && len(kept) < 3*maxLines {
+			kept = append(kept, clip(strings.TrimSpace(line), 200))
+		}
+	}
+	return f, kept
+}
