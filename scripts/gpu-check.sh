@@ -24,4 +24,7 @@ if [ -f .gpubundle/setup.sh ] && ! command -v go >/dev/null; then
   source .gpubundle/setup.sh >/dev/null
 fi
 command -v go >/dev/null || { echo "gpu-check: Go is not installed: install it, or pack it here with  bash ../shared/tools/gpu-bundle.sh  and  source .gpubundle/setup.sh  there" >&2; exit 2; }
-exec go run ./scripts/gpucheck
+# Built, not `go run`: a signal to this script then reaches gpucheck, which stops the running
+# check and still writes the summary.
+go build -o bin/gpucheck ./scripts/gpucheck
+exec bin/gpucheck

@@ -35,20 +35,20 @@ func checks(gpu bool, benchRounds int) []check {
 		limit: 60 * time.Second,
 		cmd:   []string{"bin/ultra-cuda", "bench", "update", "--device", "cuda", "--epochs", "1", "--rounds", "1"},
 		figures: scan(rule{`^PPO update, \S+ on (.*): \d+×.*: ([\d.]+) s/update, (\d+) samples/s`,
-			both(str("device", 1), num("update_seconds", 2), num("samples_per_second", 3))}),
+			both(str("device", 1), num("update_seconds", 2), num("samples_per_second", 3)), last}),
 	}, {
 		name:    "prototypes",
 		what:    "ucuda.h's prototypes against the installed cuda.h and cublas_api.h",
 		limit:   60 * time.Second,
 		cmd:     goTest("./cuda/", "^TestPrototypes$"),
-		figures: scan(rule{`prototypes match the headers in (\S+)`, str("headers", 1)}),
+		figures: scan(rule{`prototypes match the headers in (\S+)`, str("headers", 1), last}),
 	}, {
 		name:    "kernels",
 		what:    "./cuda/'s tests: kernels, sgemm, reductions, im2col, the allocator, faults",
 		limit:   120 * time.Second,
 		cmd:     goTest("./cuda/", "."),
 		env:     onGPU,
-		figures: scan(rule{`^(ok|FAIL)\s`, nil}),
+		figures: scan(rule{`^(ok|FAIL)\s`, nil, last}),
 	}, {
 		name:  "agreement",
 		what:  "the CUDA backend against native (MLP) and gorgonia (CNN): forward, every gradient, 20 Adam steps",
@@ -56,11 +56,12 @@ func checks(gpu bool, benchRounds int) []check {
 		cmd:   goTest("./engine/nn/", "TestCUDAInit|TestCUDAMatchesNative|TestCUDATraining|TestCUDACNN|TestCUDAKernels|TestCUDAHostMirrors"),
 		env:   onGPU,
 		figures: scan(
-			rule{`worst \|diff\|/max\|x\| = (\S+)`, worst("mlp_forward_gradients_worst")},
-			rule{`after 20 steps: worst param \|diff\|/max = ([^,\s]+), worst norm rel diff (\S+)`, both(worst("mlp_adam20_params_worst"), worstOf("mlp_adam20_grad_norm_worst", 2))},
-			rule{`after 20 steps: worst param \|diff\|/max = ([^,\s]+)$`, worst("cnn_adam20_params_worst")},
-			rule{`gradients: worst \|diff\|/max = (\S+)`, worst("cnn_gradients_worst")},
-			rule{`\}: worst (\S+)`, worst("kernels_gradients_worst")},
+			rule{`worst \|diff\|/max\|x\| = (\S+)`, worst("mlp_forward_gradients_worst"), none},
+			rule{`after 20 steps: worst param \|diff\|/max = ([^,\s]+), worst norm rel diff (\S+)`,
+				both(worst("mlp_adam20_params_worst"), worstOf("mlp_adam20_grad_norm_worst", 2)), none},
+			rule{`after 20 steps: worst param \|diff\|/max = ([^,\s]+)$`, worst("cnn_adam20_params_worst"), none},
+			rule{`gradients: worst \|diff\|/max = (\S+)`, worst("cnn_gradients_worst"), none},
+			rule{`\}: worst (\S+)`, worst("kernels_gradients_worst"), none},
 		),
 	}, {
 		name:  "hopper",
@@ -69,16 +70,16 @@ func checks(gpu bool, benchRounds int) []check {
 		cmd:   goTest("./engine/ppo/", "^TestCUDATracksCPU$"),
 		env:   onGPU,
 		figures: scan(
-			rule{`iteration +1: .*worst rel diff (\S+)`, num("first_iteration_rel_diff", 1)},
+			rule{`iteration +1: .*worst rel diff (\S+)`, num("first_iteration_rel_diff", 1), last},
 			rule{`worst relative difference over (\d+) iterations: ([^;\s]+); return of the last 10 episodes (\S+) \(cpu\), (\S+) \(cuda\)`,
-				both(num("iterations", 1), num("worst_rel_diff", 2), num("return_cpu", 3), num("return_cuda", 4))},
+				both(num("iterations", 1), num("worst_rel_diff", 2), num("return_cpu", 3), num("return_cuda", 4)), last},
 		),
 	}, {
 		name:    "env-scaling",
 		what:    "environment steps/s as the number of envs grows (bash " + envScaling + ")",
 		limit:   120 * time.Second,
 		cmd:     []string{"bash", envScaling},
-		figures: scan(rule{`([\d.]+) +steps/s`, list("steps_per_second", 1)}),
+		figures: scan(rule{`([\d.]+) +steps/s`, list("steps_per_second", 1), all}),
 	}, {
 		name:    "bench",
 		what:    "bench/gpu.sh: PPO update against PyTorch eager on this GPU, pong-pixels end to end",
@@ -97,14 +98,25 @@ func checks(gpu bool, benchRounds int) []check {
 	return cs
 }
 
-// A rule picks figures out of the log lines its regular expression matches;
-// set may be nil when the line alone is the record.
+// A rule picks figures out of the log lines its regular expression matches
+// (set may be nil when the line alone is the record) and keeps the last of
+// them for the summary, or with all set every one up to maxLines; a rule
+// whose figure is the worst over many lines sets none.
 type rule struct {
-	re  string
-	set func(f map[string]any, m []string)
+	re   string
+	set  func(f map[string]any, m []string)
+	keep keep
 }
 
-const maxLines = 12 // log lines kept per check in the summary
+type keep int
+
+const (
+	last keep = iota
+	none
+	all
+)
+
+const maxLines = 12 // log lines kept per rule in the summary
 
 // scan returns a figures function applying the rules to every line.
 func scan(rules ...rule) func(string) (map[string]any, []string) {
@@ -114,22 +126,32 @@ func scan(rules ...rule) func(string) (map[string]any, []string) {
 	}
 	return func(log string) (map[string]any, []string) {
 		f := map[string]any{}
-		var kept []string
+		kept := make([][]string, len(rules))
 		for _, line := range lines(log) {
-			hit := false
 			for i, re := range res {
-				if m := re.FindStringSubmatch(line); m != nil {
-					hit = true
-					if rules[i].set != nil {
-						rules[i].set(f, m)
+				m := re.FindStringSubmatch(line)
+				if m == nil {
+					continue
+				}
+				if rules[i].set != nil {
+					rules[i].set(f, m)
+				}
+				l := clip(trimFileLine(line), 200)
+				switch rules[i].keep {
+				case last:
+					kept[i] = []string{l}
+				case all:
+					if len(kept[i]) < maxLines {
+						kept[i] = append(kept[i], l)
 					}
 				}
 			}
-			if hit && len(kept) < maxLines {
-				kept = append(kept, clip(trimFileLine(line), 200))
-			}
 		}
-		return f, kept
+		var out []string
+		for _, k := range kept {
+			out = append(out, k...)
+		}
+		return f, out
 	}
 }
 

@@ -4,7 +4,7 @@
 // most important first, the benchmark last; it prints one JSON summary at
 // the end and writes it, with every check's log, into one directory.
 //
-//	go run ./scripts/gpucheck
+//	make gpu-check     (scripts/gpu-check.sh builds bin/gpucheck and runs it from the repository's root)
 //
 // It reads:
 //
@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -52,7 +53,7 @@ type Result struct {
 	Status       string         `json:"status"`           // pass, fail or skip
 	Reason       string         `json:"reason,omitempty"` // why it failed or was skipped
 	Seconds      float64        `json:"seconds"`
-	LimitSeconds float64        `json:"limit_seconds"`
+	LimitSeconds float64        `json:"limit_seconds,omitempty"`
 	Command      string         `json:"command,omitempty"`
 	Log          string         `json:"log,omitempty"` // relative to the summary's directory
 	Figures      map[string]any `json:"figures,omitempty"`
@@ -82,6 +83,8 @@ type runner struct {
 	budget   time.Duration
 	grace    time.Duration // between SIGQUIT (a Go program prints its goroutines) and SIGKILL
 	progress io.Writer
+	stop     chan os.Signal // SIGINT or SIGTERM: stop the running check, skip the rest, write the summary
+	stopped  os.Signal
 }
 
 const minLimit = 10 * time.Second // a check is not started with less left than this
@@ -92,7 +95,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gpu-check:", err)
 		os.Exit(2)
 	}
-	r := runner{out: s.Out, budget: time.Duration(s.BudgetSeconds * float64(time.Second)), grace: 5 * time.Second, progress: os.Stderr}
+	r := runner{out: s.Out, budget: time.Duration(s.BudgetSeconds * float64(time.Second)), grace: 5 * time.Second,
+		progress: os.Stderr, stop: make(chan os.Signal, 1)}
+	// The checks run in their own process groups, out of reach of a terminal's ^C: gpucheck
+	// stops them itself, and still writes the summary.
+	signal.Notify(r.stop, os.Interrupt, syscall.SIGTERM)
 	rounds, err := envInt("GPU_CHECK_BENCH_ROUNDS", 2)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gpu-check:", err)
@@ -201,6 +208,8 @@ func (r *runner) run(s *Summary, cs []check) {
 		switch {
 		case c.skip != "":
 			res.Status, res.Reason = "skip", c.skip
+		case r.stopped != nil:
+			res.Status, res.Reason = "skip", "gpu-check was interrupted ("+r.stopped.String()+")"
 		case i > 0 && cs[0].name == "build" && s.Checks[0].Status == "fail":
 			res.Status, res.Reason = "skip", "the build failed: see "+s.Checks[0].Log
 		case limit < min(c.limit, minLimit):
@@ -235,7 +244,7 @@ func (r *runner) runOne(c check, limit time.Duration, res *Result) {
 	}
 	fmt.Fprintf(f, "$ %s\n", res.Command)
 	t0 := time.Now()
-	timedOut, err := r.exec(c, limit, f)
+	stopped, err := r.exec(c, limit, f)
 	res.Seconds = round(time.Since(t0).Seconds())
 	if err := f.Close(); err != nil {
 		res.Status, res.Reason = "fail", err.Error()
@@ -255,8 +264,8 @@ func (r *runner) runOne(c check, limit time.Duration, res *Result) {
 		res.Figures = nil
 	}
 	switch {
-	case timedOut:
-		res.Status, res.Reason = "fail", fmt.Sprintf("timed out after %.0f s (its limit; the log ends with where it was)", limit.Seconds())
+	case stopped != "":
+		res.Status, res.Reason = "fail", stopped
 	case err != nil:
 		res.Status, res.Reason = "fail", err.Error()+firstFailure(log)
 	case allSkipped(log):
@@ -270,22 +279,26 @@ func (r *runner) runOne(c check, limit time.Duration, res *Result) {
 }
 
 // exec runs c in its own process group with stdout and stderr into w. At
-// the limit the group gets SIGQUIT (a Go test prints every goroutine's
-// stack), then SIGKILL after r.grace.
-func (r *runner) exec(c check, limit time.Duration, w io.Writer) (timedOut bool, err error) {
+// the limit, or on a signal to gpucheck, the group gets SIGQUIT (a Go test
+// prints every goroutine's stack), then SIGKILL after r.grace; stopped says
+// which.
+func (r *runner) exec(c check, limit time.Duration, w io.Writer) (stopped string, err error) {
 	cmd := exec.Command(c.cmd[0], c.cmd[1:]...)
 	cmd.Env = append(os.Environ(), c.env...)
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return false, err
+		return "", err
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err = <-done:
-		return false, err
+		return "", err
 	case <-time.After(limit):
+		stopped = fmt.Sprintf("timed out after %.0f s (its limit; the log ends with where it was)", limit.Seconds())
+	case r.stopped = <-r.stop:
+		stopped = "interrupted (" + r.stopped.String() + ")"
 	}
 	pg := -cmd.Process.Pid
 	syscall.Kill(pg, syscall.SIGQUIT)
@@ -296,7 +309,7 @@ func (r *runner) exec(c check, limit time.Duration, w io.Writer) (timedOut bool,
 		err = <-done
 	}
 	syscall.Kill(pg, syscall.SIGKILL) // whatever of the group outlived its leader
-	return true, err
+	return stopped, err
 }
 
 // write puts the summary in r.out/summary.json and returns it.
