@@ -20,7 +20,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -158,15 +157,20 @@ func setup() (*Summary, error) {
 	return s, nil
 }
 
-// nvidiaSMI returns the GPUs nvidia-smi lists, one line each, or why none.
+// nvidiaSMI returns the GPUs nvidia-smi lists, one line each (name, driver,
+// memory and compute capability where the driver answers the query), or
+// why none.
 func nvidiaSMI() (string, error) {
-	out, err := exec.Command("nvidia-smi", "--query-gpu=name,driver_version,memory.total,compute_cap", "--format=csv,noheader").Output()
+	out, err := exec.Command("nvidia-smi", "-L").Output()
 	if err != nil {
-		return "", fmt.Errorf("no GPU found (nvidia-smi: %v)", err)
+		return "", fmt.Errorf("no GPU found (nvidia-smi -L: %v)", err)
 	}
 	gpus := strings.TrimSpace(string(out))
-	if gpus == "" {
-		return "", errors.New("no GPU found (nvidia-smi lists none)")
+	if !strings.HasPrefix(gpus, "GPU ") {
+		return "", fmt.Errorf("no GPU found (nvidia-smi -L lists none: %q)", clip(gpus, 200))
+	}
+	if q, err := exec.Command("nvidia-smi", "--query-gpu=name,driver_version,memory.total,compute_cap", "--format=csv,noheader").Output(); err == nil {
+		gpus = strings.TrimSpace(string(q))
 	}
 	return strings.ReplaceAll(gpus, "\n", "; "), nil
 }
@@ -213,7 +217,8 @@ func (r *runner) run(s *Summary, cs []check) {
 		case i > 0 && cs[0].name == "build" && s.Checks[0].Status == "fail":
 			res.Status, res.Reason = "skip", "the build failed: see "+s.Checks[0].Log
 		case limit < min(c.limit, minLimit):
-			res.Status, res.Reason = "skip", fmt.Sprintf("the budget of %.0f s is spent (%.0f s left)", r.budget.Seconds(), max(left, 0).Seconds())
+			res.Status, res.Reason = "skip", fmt.Sprintf("budget spent: %.0f s of %.0f s left, under the %.0f s a check needs to start",
+				max(left, 0).Seconds(), r.budget.Seconds(), min(c.limit, minLimit).Seconds())
 		default:
 			res.Log = fmt.Sprintf("%02d-%s.log", i+1, c.name)
 			res.LimitSeconds = limit.Seconds()

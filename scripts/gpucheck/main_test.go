@@ -82,7 +82,7 @@ func TestBudget(t *testing.T) {
 	r := runner{out: t.TempDir(), budget: 5 * time.Second, grace: time.Second, progress: io.Discard}
 	s := &Summary{}
 	r.run(s, []check{{name: "build", limit: time.Minute, cmd: sh("exit 0")}})
-	if c := s.Checks[0]; c.Status != "skip" || !strings.HasPrefix(c.Reason, "the budget of 5 s is spent") {
+	if c := s.Checks[0]; c.Status != "skip" || c.Reason != "budget spent: 5 s of 5 s left, under the 10 s a check needs to start" {
 		t.Errorf("%s: %s (%q), want a skip for the budget", c.Name, c.Status, c.Reason)
 	}
 	r.budget = time.Minute
@@ -126,8 +126,9 @@ func TestFigures(t *testing.T) {
 		check, log string
 		want       map[string]any
 	}{
-		{"device", "PPO update, ultra-cuda on NVIDIA H100 80GB HBM3 (79.1 GiB free, compute capability 9.0): 11×64-64 MLP, batch 2048, minibatch 64, 1 epochs: 0.052 s/update, 39385 samples/s\n",
-			map[string]any{"device": "NVIDIA H100 80GB HBM3 (79.1 GiB free, compute capability 9.0)", "update_seconds": 0.052, "samples_per_second": 39385.0}},
+		{"device", "PPO update, ultra-cuda on ultra CPU emulator (device 0, compute capability 9.0, 1 SMs, 16.0 GiB, driver 13.0, cuBLAS 130000 from /c/libultra_fakecuda-7f0fc5d4d27f9ae9.so), 16.0 GiB free: 11×64-64 MLP, batch 2048, minibatch 64, 1 epochs: 0.214 s/update, 9569 samples/s\n",
+			map[string]any{"device": "ultra CPU emulator (device 0, compute capability 9.0, 1 SMs, 16.0 GiB, driver 13.0, cuBLAS 130000 from /c/libultra_fakecuda-7f0fc5d4d27f9ae9.so), 16.0 GiB free",
+				"update_seconds": 0.214, "samples_per_second": 9569.0}},
 		{"prototypes", "    cuda_test.go:98: ucuda.h's driver and cuBLAS prototypes match the headers in /usr/local/cuda/include\n",
 			map[string]any{"headers": "/usr/local/cuda/include"}},
 		{"agreement", `    cuda_test.go:186: worst |diff|/max|x| = 2.1e-07
