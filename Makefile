@@ -88,7 +88,7 @@ build-cuda: deps
 	$(GO) build -tags ultracuda -o $(BIN) ./cmd/ultra
 
 ## gpu-check: on a machine with an NVIDIA GPU, every GPU check in one call (scripts/gpu-check.sh,
-## scripts/gpucheck), each under its own time limit within GPU_CHECK_BUDGET (450 s): the build, the
+## scripts/gpucheck), each under its own time limit within GPU_CHECK_BUDGET (420 s): the build, the
 ## device, prototypes against the installed CUDA headers, the kernels and the agreement tests on the
 ## GPU, a 20-iteration hopper run against the CPU, bench/env-scaling.sh if present, bench/gpu.sh.
 ## Prints one JSON summary and writes it with every log into GPU_CHECK_OUT (default: a temp dir).

@@ -7,7 +7,7 @@
 #   source .gpubundle/setup.sh && GPU_CHECK_OUT=$OUT make gpu-check
 #
 # scripts/gpucheck runs the checks, each under its own limit within a total budget (default
-# 450 s), cheapest and most telling first and bench/gpu.sh last: build, device, prototypes,
+# 420 s), cheapest and most telling first and bench/gpu.sh last: build, device, prototypes,
 # kernels, agreement, hopper, env-scaling (when bench/env-scaling.sh exists), bench. It prints
 # one JSON summary at the end (stdout; progress goes to stderr) and writes it, as
 # summary.json, with every check's log into GPU_CHECK_OUT (default: a new temporary folder,
@@ -16,7 +16,7 @@
 #   GPU_CHECK_EMULATOR=1  rehearse without a GPU: the checks run on the CPU emulator of the
 #                         driver and bench/gpu.sh is skipped (also chosen when nvidia-smi lists
 #                         no GPU; GPU_CHECK_EMULATOR=0 refuses to run without one)
-#   GPU_CHECK_BUDGET=450  seconds for all the checks;  GPU_CHECK_BENCH_ROUNDS=2  bench/gpu.sh's rounds
+#   GPU_CHECK_BUDGET=420  seconds for all the checks;  GPU_CHECK_BENCH_ROUNDS=2  bench/gpu.sh's rounds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f .gpubundle/setup.sh ] && ! command -v go >/dev/null; then

@@ -11,7 +11,7 @@
 //	GPU_CHECK_OUT=DIR          where summary.json and the logs go (default: a new temporary directory)
 //	GPU_CHECK_EMULATOR=1       run the GPU checks on the CPU emulator of the driver (cuda/cudatest);
 //	                           0 insists on a GPU; unset: the emulator when nvidia-smi lists no GPU
-//	GPU_CHECK_BUDGET=SECONDS   the total budget (default 450)
+//	GPU_CHECK_BUDGET=SECONDS   the total budget (default 420)
 //	GPU_CHECK_BENCH_ROUNDS=N   rounds of bench/gpu.sh (default 2)
 //
 // The exit status is 1 when a check failed, 2 when the checks could not start.
@@ -120,7 +120,7 @@ func main() {
 
 // setup reads the environment, picks the mode and makes the output directory.
 func setup() (*Summary, error) {
-	budget, err := envInt("GPU_CHECK_BUDGET", 450)
+	budget, err := envInt("GPU_CHECK_BUDGET", 420)
 	if err != nil {
 		return nil, err
 	}
