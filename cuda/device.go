@@ -100,7 +100,41 @@ type Device struct {
 	scratch    Buffer
 	normPart   Buffer // partial sums of squares of AdamStep
 	scalarsF64 Buffer // small double results (sums, norms)
-	closed     bool
+	// hosts are the live page-locked buffers (AllocHost); scalarsHost,
+	// the first, receives the results Stats and AdamStep read.
+	hosts       []HostBuffer
+	scalarsHost HostBuffer
+	closed      bool
+}
+
+// HostBuffer is page-locked ("pinned") host memory from cuMemHostAlloc,
+// owned by C and allocated once for reuse (Device.AllocHost). Copies
+// between it and the device (UploadAsync, DownloadAsync) are DMA transfers
+// at the bus's bandwidth that the host does not wait for, and overlap its
+// work; copies from Go memory (Upload, Download) go through the driver's
+// own staging, and Download waits. The price is the rule of asynchronous
+// copies: the host may write memory that an UploadAsync reads, or read
+// memory that a DownloadAsync writes, only after the device has run the
+// copy — after Sync, SyncPinned or any call that waits (Download, Stats,
+// AdamStep).
+type HostBuffer struct {
+	p     unsafe.Pointer
+	Bytes int
+}
+
+// Float32s returns n float32 values of h from byte offset off (a multiple
+// of 4), as a slice over the page-locked memory: valid until FreeHost.
+func (h HostBuffer) Float32s(off, n int) []float32 { return hostView[float32](h, off, n) }
+
+// Int32s is Float32s for int32 values.
+func (h HostBuffer) Int32s(off, n int) []int32 { return hostView[int32](h, off, n) }
+
+func hostView[T float32 | int32 | float64](h HostBuffer, off, n int) []T {
+	size := int(unsafe.Sizeof(T(0)))
+	if off < 0 || n < 0 || off%size != 0 || off+n*size > h.Bytes {
+		panic(fmt.Sprintf("cuda: HostBuffer view of %d values of %d bytes from byte %d: outside its %d bytes", n, size, off, h.Bytes))
+	}
+	return unsafe.Slice((*T)(unsafe.Add(h.p, off)), n)
 }
 
 // Open initialises the driver, opens device o.Ordinal and loads the kernels
@@ -205,6 +239,9 @@ func (d *Device) setup(o Options) error {
 	if d.scalarsF64, err = d.Alloc(8 * scalarSlots); err != nil {
 		return err
 	}
+	if d.scalarsHost, err = d.AllocHost(8 * scalarSlots); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -230,6 +267,10 @@ func (d *Device) Close() error {
 		errs = append(errs, d.s.destroyBlas(d.blas))
 	}
 	errs = append(errs, d.pool.releaseAll(&d.s))
+	for _, h := range d.hosts {
+		errs = append(errs, d.s.hostFree(h.p))
+	}
+	d.hosts = nil
 	if d.module != nil {
 		errs = append(errs, d.s.unloadModule(d.module))
 	}
@@ -278,6 +319,112 @@ func (d *Device) MemInfo() (free, total int64, err error) {
 		return 0, 0, errClosed
 	}
 	return d.s.memInfo()
+}
+
+// AllocHost returns bytes bytes of page-locked host memory, freed by
+// FreeHost or Close. Allocate staging buffers once and reuse them: the
+// allocation is slow (the driver maps the pages for the device).
+func (d *Device) AllocHost(bytes int) (HostBuffer, error) {
+	if d.closed {
+		return HostBuffer{}, errClosed
+	}
+	if bytes < 1 {
+		return HostBuffer{}, fmt.Errorf("cuda: AllocHost(%d): want at least 1 byte", bytes)
+	}
+	p, err := d.s.hostAlloc(bytes)
+	if err != nil {
+		return HostBuffer{}, fmt.Errorf("%w (allocating %d bytes of page-locked host memory)", err, bytes)
+	}
+	h := HostBuffer{p: p, Bytes: bytes}
+	d.hosts = append(d.hosts, h)
+	return h, nil
+}
+
+// FreeHost waits for the copies queued to or from h and frees it. Freeing
+// the zero HostBuffer, or anything after Close, does nothing.
+func (d *Device) FreeHost(h HostBuffer) error {
+	if h.p == nil || d.closed {
+		return nil
+	}
+	for i, x := range d.hosts {
+		if x.p == h.p {
+			if err := d.SyncPinned(); err != nil {
+				return err
+			}
+			d.hosts = append(d.hosts[:i], d.hosts[i+1:]...)
+			return d.s.hostFree(h.p)
+		}
+	}
+	return fmt.Errorf("cuda: FreeHost(%p): not a live HostBuffer of this Device; free each HostBuffer once, on the Device that allocated it", h.p)
+}
+
+// UploadAsync queues copying src, which must lie in one of d's
+// HostBuffers, to device address dst. The copy reads src when the device
+// runs it: do not write src before SyncPinned (or any call that waits).
+func (d *Device) UploadAsync(dst Ptr, src []float32) error { return uploadAsync(d, dst, src) }
+
+// UploadInt32Async is UploadAsync for int32 values.
+func (d *Device) UploadInt32Async(dst Ptr, src []int32) error { return uploadAsync(d, dst, src) }
+
+// DownloadAsync queues copying len(dst) float32 values from device address
+// src into dst, which must lie in one of d's HostBuffers, after the work
+// queued before it. dst holds them after SyncPinned (or any call that
+// waits), not before.
+func (d *Device) DownloadAsync(dst []float32, src Ptr) error { return downloadAsync(d, dst, src) }
+
+func downloadAsync[T float32 | float64](d *Device, dst []T, src Ptr) error {
+	if d.closed {
+		return errClosed
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	p, bytes := unsafe.Pointer(&dst[0]), int(unsafe.Sizeof(dst[0]))*len(dst)
+	if err := d.checkPinned("DownloadAsync", "destination", p, bytes); err != nil {
+		return err
+	}
+	return d.s.dtohPinned(p, src, bytes)
+}
+
+// SyncPinned waits for the queued work if a copy to or from page-locked
+// memory (UploadAsync, DownloadAsync) was queued since the host last
+// waited, and otherwise returns at once. Call it before writing a staging
+// buffer that an UploadAsync may still read and before reading one that a
+// DownloadAsync writes.
+func (d *Device) SyncPinned() error {
+	if d.closed {
+		return errClosed
+	}
+	if !d.s.pinned {
+		return nil
+	}
+	return d.s.sync()
+}
+
+func uploadAsync[T float32 | int32](d *Device, dst Ptr, src []T) error {
+	if d.closed {
+		return errClosed
+	}
+	if len(src) == 0 {
+		return nil
+	}
+	p, bytes := unsafe.Pointer(&src[0]), int(unsafe.Sizeof(src[0]))*len(src)
+	if err := d.checkPinned("UploadAsync", "source", p, bytes); err != nil {
+		return err
+	}
+	return d.s.htodPinned(dst, p, bytes)
+}
+
+// checkPinned reports a host range that is not inside one of d's
+// HostBuffers: an asynchronous copy of Go memory would read or write it
+// after the garbage collector may have moved or freed it.
+func (d *Device) checkPinned(call, what string, p unsafe.Pointer, bytes int) error {
+	for _, h := range d.hosts {
+		if uintptr(p) >= uintptr(h.p) && uintptr(p)+uintptr(bytes) <= uintptr(h.p)+uintptr(h.Bytes) {
+			return nil
+		}
+	}
+	return fmt.Errorf("cuda: %s: the %s (%d bytes at %p) is not in a HostBuffer of this Device; stage it in one from AllocHost, or use the synchronous copy", call, what, bytes, p)
 }
 
 // Upload copies src to device address dst.

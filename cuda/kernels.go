@@ -376,11 +376,25 @@ func (d *Device) PPOLossGrad(l PPOLoss) error {
 }
 
 // Stats waits for the queued work and returns the last PPOLossGrad's
-// statistics.
+// statistics (one copy into page-locked memory, one wait).
 func (d *Device) Stats() (LossStats, error) {
 	var s LossStats
-	err := d.DownloadFloat64(s[:], d.scalarsF64.Ptr.Off(8*slotLossOut))
+	err := d.readScalars(s[:], slotLossOut)
 	return s, err
+}
+
+// readScalars copies len(dst) values from slot of scalarsF64 through
+// scalarsHost and waits.
+func (d *Device) readScalars(dst []float64, slot int) error {
+	h := hostView[float64](d.scalarsHost, 8*slot, len(dst))
+	if err := downloadAsync(d, h, d.scalarsF64.Ptr.Off(8*slot)); err != nil {
+		return err
+	}
+	if err := d.SyncPinned(); err != nil {
+		return err
+	}
+	copy(dst, h)
+	return nil
 }
 
 func b2i(b bool) int {
@@ -431,7 +445,7 @@ func (d *Device) AdamStep(a Adam) (float64, error) {
 		return 0, err
 	}
 	var s [1]float64
-	if err := d.DownloadFloat64(s[:], sumsq); err != nil {
+	if err := d.readScalars(s[:], slotSumsq); err != nil {
 		return 0, err
 	}
 	return math.Sqrt(s[0]), nil

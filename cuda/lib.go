@@ -48,9 +48,10 @@ static ucu_result ucu_launch(const ucu_driver* d, ucu_context ctx, ucu_function 
 	return d->cuLaunchKernel(fn, grid, 1, 1, block, 1, 1, 0, s, NULL, extra);
 }
 
-// ucu_htod copies host memory to the device. From pageable memory the
-// driver returns once the source has been staged, so src may be reused (and
-// may be Go memory) after the call.
+// ucu_htod queues a copy of host memory to the device. From pageable
+// memory the driver returns once the source has been staged, so src may be
+// reused (and may be Go memory) after the call; from page-locked memory
+// (ucu_host_alloc) the copy reads src when it runs, after the call.
 static ucu_result ucu_htod(const ucu_driver* d, ucu_context ctx, ucu_stream s, ucu_deviceptr dst, const void* src,
                            size_t n) {
 	ucu_result r = ucu_use(d, ctx);
@@ -67,6 +68,28 @@ static ucu_result ucu_dtoh(const ucu_driver* d, ucu_context ctx, ucu_stream s, v
 	r = d->cuMemcpyDtoHAsync_v2(dst, src, n, s);
 	if (r) return r;
 	return d->cuStreamSynchronize(s);
+}
+
+// ucu_dtoh_async queues a copy of device memory into page-locked host
+// memory, which holds the data once the stream has run the copy.
+static ucu_result ucu_dtoh_async(const ucu_driver* d, ucu_context ctx, ucu_stream s, void* dst, ucu_deviceptr src,
+                                 size_t n) {
+	ucu_result r = ucu_use(d, ctx);
+	if (r) return r;
+	return d->cuMemcpyDtoHAsync_v2(dst, src, n, s);
+}
+
+// ucu_host_alloc allocates n bytes of page-locked host memory.
+static ucu_result ucu_host_alloc(const ucu_driver* d, ucu_context ctx, void** p, size_t n) {
+	ucu_result r = ucu_use(d, ctx);
+	if (r) return r;
+	return d->cuMemHostAlloc(p, n, 0);
+}
+
+static ucu_result ucu_host_free(const ucu_driver* d, ucu_context ctx, void* p) {
+	ucu_result r = ucu_use(d, ctx);
+	if (r) return r;
+	return d->cuMemFreeHost(p);
 }
 
 static ucu_result ucu_dtod(const ucu_driver* d, ucu_context ctx, ucu_stream s, ucu_deviceptr dst, ucu_deviceptr src,
@@ -352,11 +375,14 @@ type (
 	cHandle   = C.ucublas_handle
 )
 
-// session is what every call needs: the driver, the context and the stream.
+// session is what every call needs: the driver, the context and the
+// stream. pinned is set while a copy to or from page-locked memory may be
+// queued and not yet waited for.
 type session struct {
 	drv    *driverLib
 	ctx    cContext
 	stream cStream
+	pinned bool
 }
 
 func (d *driverLib) init() error {
@@ -461,8 +487,35 @@ func (s *session) htod(dst Ptr, src unsafe.Pointer, bytes int) error {
 	return s.drv.check(C.ucu_htod(s.drv.t, s.ctx, s.stream, C.ucu_deviceptr(dst), src, C.size_t(bytes)), "cuMemcpyHtoDAsync")
 }
 
+// htodPinned queues a copy from page-locked memory.
+func (s *session) htodPinned(dst Ptr, src unsafe.Pointer, bytes int) error {
+	s.pinned = true
+	return s.htod(dst, src, bytes)
+}
+
+// dtoh copies to the host and waits.
 func (s *session) dtoh(dst unsafe.Pointer, src Ptr, bytes int) error {
-	return s.drv.check(C.ucu_dtoh(s.drv.t, s.ctx, s.stream, dst, C.ucu_deviceptr(src), C.size_t(bytes)), "cuMemcpyDtoHAsync")
+	err := s.drv.check(C.ucu_dtoh(s.drv.t, s.ctx, s.stream, dst, C.ucu_deviceptr(src), C.size_t(bytes)), "cuMemcpyDtoHAsync")
+	if err == nil {
+		s.pinned = false
+	}
+	return err
+}
+
+// dtohPinned queues a copy into page-locked memory.
+func (s *session) dtohPinned(dst unsafe.Pointer, src Ptr, bytes int) error {
+	s.pinned = true
+	return s.drv.check(C.ucu_dtoh_async(s.drv.t, s.ctx, s.stream, dst, C.ucu_deviceptr(src), C.size_t(bytes)), "cuMemcpyDtoHAsync")
+}
+
+func (s *session) hostAlloc(bytes int) (unsafe.Pointer, error) {
+	var p unsafe.Pointer
+	err := s.drv.check(C.ucu_host_alloc(s.drv.t, s.ctx, &p, C.size_t(bytes)), "cuMemHostAlloc")
+	return p, err
+}
+
+func (s *session) hostFree(p unsafe.Pointer) error {
+	return s.drv.check(C.ucu_host_free(s.drv.t, s.ctx, p), "cuMemFreeHost")
 }
 
 func (s *session) dtod(dst, src Ptr, bytes int) error {
@@ -474,7 +527,11 @@ func (s *session) memset32(dst Ptr, v uint32, count int) error {
 }
 
 func (s *session) sync() error {
-	return s.drv.check(C.ucu_sync(s.drv.t, s.ctx, s.stream), "cuStreamSynchronize")
+	err := s.drv.check(C.ucu_sync(s.drv.t, s.ctx, s.stream), "cuStreamSynchronize")
+	if err == nil {
+		s.pinned = false
+	}
+	return err
 }
 
 // launch starts fn with the packed arguments args (copied by the driver

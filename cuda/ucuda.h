@@ -45,6 +45,8 @@ typedef unsigned int ucublas_math;        // cublasMath_t (an enum)
   X(cuMemAlloc_v2, (ucu_deviceptr * ptr, size_t bytes))                                                   \
   X(cuMemFree_v2, (ucu_deviceptr ptr))                                                                    \
   X(cuMemGetInfo_v2, (size_t * free_bytes, size_t * total_bytes))                                         \
+  X(cuMemHostAlloc, (void** ptr, size_t bytes, unsigned int flags))                                       \
+  X(cuMemFreeHost, (void* ptr))                                                                           \
   X(cuMemcpyHtoDAsync_v2, (ucu_deviceptr dst, const void* src, size_t bytes, ucu_stream stream))          \
   X(cuMemcpyDtoHAsync_v2, (void* dst, ucu_deviceptr src, size_t bytes, ucu_stream stream))                \
   X(cuMemcpyDtoDAsync_v2, (ucu_deviceptr dst, ucu_deviceptr src, size_t bytes, ucu_stream stream))        \

@@ -186,7 +186,9 @@ func open(tb testing.TB, o cuda.Options) *cuda.Device {
 type Counters struct {
 	Syncs           int64 // cuStreamSynchronize: the host waited for the device
 	HtoD, HtoDBytes int64 // host-to-device copies and their bytes
+	HtoDPageable    int64 // of which from pageable host memory, not page-locked (cuda.HostBuffer)
 	DtoH, DtoHBytes int64 // device-to-host copies and their bytes
+	DtoHPageable    int64 // of which into pageable host memory, which the driver makes wait for the stream
 	DtoD, DtoDBytes int64 // device-to-device copies and their bytes
 	Launches        int64 // kernel launches
 	BlasCalls       int64 // cuBLAS calls
@@ -195,7 +197,8 @@ type Counters struct {
 // Sub returns c minus an earlier reading.
 func (c Counters) Sub(earlier Counters) Counters {
 	return Counters{Syncs: c.Syncs - earlier.Syncs, HtoD: c.HtoD - earlier.HtoD, HtoDBytes: c.HtoDBytes - earlier.HtoDBytes,
-		DtoH: c.DtoH - earlier.DtoH, DtoHBytes: c.DtoHBytes - earlier.DtoHBytes, DtoD: c.DtoD - earlier.DtoD,
+		HtoDPageable: c.HtoDPageable - earlier.HtoDPageable, DtoH: c.DtoH - earlier.DtoH, DtoHBytes: c.DtoHBytes - earlier.DtoHBytes,
+		DtoHPageable: c.DtoHPageable - earlier.DtoHPageable, DtoD: c.DtoD - earlier.DtoD,
 		DtoDBytes: c.DtoDBytes - earlier.DtoDBytes, Launches: c.Launches - earlier.Launches, BlasCalls: c.BlasCalls - earlier.BlasCalls}
 }
 
@@ -211,7 +214,8 @@ func ReadCounters(tb testing.TB) Counters {
 	if C.ucu_counters(cp, &c) != 0 {
 		tb.Fatalf("cudatest: the emulator %s has no counters", p)
 	}
-	return Counters{Syncs: int64(c.syncs), HtoD: int64(c.htod), HtoDBytes: int64(c.htod_bytes), DtoH: int64(c.dtoh),
-		DtoHBytes: int64(c.dtoh_bytes), DtoD: int64(c.dtod), DtoDBytes: int64(c.dtod_bytes), Launches: int64(c.launches),
+	return Counters{Syncs: int64(c.syncs), HtoD: int64(c.htod), HtoDBytes: int64(c.htod_bytes),
+		HtoDPageable: int64(c.htod_pageable), DtoH: int64(c.dtoh), DtoHBytes: int64(c.dtoh_bytes),
+		DtoHPageable: int64(c.dtoh_pageable), DtoD: int64(c.dtod), DtoDBytes: int64(c.dtod_bytes), Launches: int64(c.launches),
 		BlasCalls: int64(c.blas_calls)}
 }

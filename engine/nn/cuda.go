@@ -32,6 +32,31 @@ import (
 // call is queued on one stream; the host waits only where it needs a
 // result (Forward's outputs, Grad's loss statistics, Step's gradient norm).
 //
+// Transfers per step and per update. The per-step and per-minibatch
+// copies go through page-locked staging (cuda.HostBuffer, allocated with
+// the workspace and reused), so they are asynchronous DMA transfers: the
+// host queues the upload, the kernels and the download, and waits once.
+// The policy outputs and the values of a call lie next to each other on
+// the device (cudaWork.head), so one download brings both. A staging
+// buffer is written only after cuda.Device.SyncPinned (a no-op when the
+// last call already waited) and read only after it. TestTransfersPerStep
+// pins these counts:
+//
+//   - an acting step (Forward): 1 upload and 1 download, page-locked, and
+//     1 wait; the first Forward after an update also downloads the
+//     parameters (2 downloads), in the same wait;
+//   - an update of E epochs of M minibatches (SetRollout, then E·M times
+//     GradMinibatch and Step): SetRollout's 3 uploads (pageable: the
+//     rollout, copied once; the driver stages it), then per minibatch 1
+//     upload (the indices) and 2 downloads (the loss statistics, the
+//     gradient norm), page-locked, and 2 waits (Grad returns the
+//     statistics and Step the norm): 3 + E·M uploads, 2·E·M downloads,
+//     2·E·M waits.
+//
+// The copies that are not per step or per minibatch are synchronous and
+// from Go memory: Grad's (a whole batch, for tests and imitation), the
+// host mirrors' (Params, AdamState, checkpoints) and SetRollout's.
+//
 // Host mirrors. Params, Grads and AdamState return host copies, because
 // callers hold and write their Data (checkpoint loading writes the
 // parameters; the trainer reads log_std while it samples). The backend
@@ -92,11 +117,21 @@ type cudaBackend struct {
 	hostMoments bool // AdamState was called: the host moments may have been written
 
 	ws    cudaWork
+	pin   pinned
 	rollN int // samples in the device rollout
 	roll  struct{ obs, act, scal cuda.Buffer }
-	idx   []int32   // host staging for GradMinibatch's indices
 	stage []float32 // host staging for Grad's and SetRollout's per-sample scalars
 	stats cuda.LossStats
+}
+
+// pinned is the page-locked staging of the per-step and per-minibatch
+// copies, sized with the workspace: views of one cuda.HostBuffer.
+type pinned struct {
+	buf    cuda.HostBuffer
+	obs    []float32 // Forward's observations, [rows, ObsDim]
+	out    []float32 // Forward's outputs: [r, ActDim] then [r] (cudaWork.head)
+	params []float32 // the parameters, read back after an update
+	idx    []int32   // GradMinibatch's indices, [rows]
 }
 
 // cudaWork is the device workspace for up to rows samples.
@@ -107,9 +142,12 @@ type cudaWork struct {
 	act  cuda.Ptr // [rows, ActDim] (or [rows]) actions
 	scal cuda.Ptr // [rows, cuda.ScalarsPerSample]: old log-prob, advantage, return, old value
 	idx  cuda.Ptr // [rows] int32 minibatch indices
-	// MLP: per net, per hidden layer [rows, width] activations; head outputs.
-	h    [2][]cuda.Ptr
-	head [2]cuda.Ptr // [rows, ActDim] and [rows]
+	// MLP: per net, per hidden layer [rows, width] activations.
+	h [2][]cuda.Ptr
+	// head holds the networks' outputs for r rows: the policy's [r,
+	// ActDim], then the values [r] (heads), so that Forward reads both
+	// with one copy.
+	head cuda.Ptr
 	// Backward.
 	dA, dB cuda.Ptr // [rows, maxWidth] ping-pong
 	dHead  cuda.Ptr // [rows, ActDim]
@@ -416,9 +454,10 @@ func (b *cudaBackend) Close() error {
 	return errors.Join(pullErr, b.dev.Close())
 }
 
-// ensure sizes the workspace for rows samples.
+// ensure sizes the workspace and the page-locked staging for rows
+// samples.
 func (b *cudaBackend) ensure(rows int) error {
-	if b.ws.rows >= rows {
+	if b.ws.rows >= rows && len(b.pin.idx) >= rows {
 		return nil
 	}
 	var freeErr error
@@ -447,7 +486,7 @@ func (b *cudaBackend) ensure(rows int) error {
 		aw = 1
 	}
 	w.x, w.act, w.scal, w.idx = f32(rows*s.ObsDim), f32(rows*aw), f32(rows*cuda.ScalarsPerSample), f32(rows)
-	w.head[0], w.head[1] = f32(rows*A), f32(rows)
+	w.head = f32(rows * (A + 1))
 	w.dHead, w.dV = f32(rows*A), f32(rows)
 	w.stats, w.dls, w.dlsSum = alloc(rows*cuda.StatsPerSample, 8), alloc(rows*A, 8), alloc(A, 8)
 	maxW := A
@@ -484,7 +523,30 @@ func (b *cudaBackend) ensure(rows int) error {
 		return fmt.Errorf("nn: GPU workspace for %d samples: %w", rows, err)
 	}
 	b.ws = w
+	return b.ensurePinned(rows)
+}
+
+// ensurePinned sizes the page-locked staging for rows samples.
+func (b *cudaBackend) ensurePinned(rows int) error {
+	s := b.spec
+	nObs, nOut := rows*s.ObsDim, rows*(s.ActDim+1)
+	if err := b.dev.FreeHost(b.pin.buf); err != nil {
+		return fmt.Errorf("nn: releasing the GPU's host staging: %w", err)
+	}
+	b.pin = pinned{}
+	buf, err := b.dev.AllocHost(4 * (nObs + nOut + b.total + rows))
+	if err != nil {
+		return fmt.Errorf("nn: host staging for %d samples: %w", rows, err)
+	}
+	b.pin = pinned{buf: buf, obs: buf.Float32s(0, nObs), out: buf.Float32s(4*nObs, nOut),
+		params: buf.Float32s(4*(nObs+nOut), b.total), idx: buf.Int32s(4*(nObs+nOut+b.total), rows)}
 	return nil
+}
+
+// heads returns where the policy outputs [r, ActDim] and the values [r]
+// of r rows lie in the workspace.
+func (b *cudaBackend) heads(r int) (dist, value cuda.Ptr) {
+	return b.ws.head, b.ws.head.F32(r * b.spec.ActDim)
 }
 
 // P returns the device address of the parameter element at offset off;
@@ -507,11 +569,16 @@ func (b *cudaBackend) forward(r int) error {
 	if b.conv != nil {
 		return b.cnnForward(r)
 	}
+	dist, value := b.heads(r)
 	for k, layers := range b.mlp {
 		h := ws.x
 		for l, ly := range layers {
 			if l+1 == len(layers) {
-				if err := b.linear(ly, h, r, ws.head[k], cuda.ActNone); err != nil {
+				out := dist
+				if k == 1 {
+					out = value
+				}
+				if err := b.linear(ly, h, r, out, cuda.ActNone); err != nil {
 					return err
 				}
 				break
@@ -548,8 +615,9 @@ func (b *cudaBackend) cnnForward(r int) error {
 	if err := b.linear(b.fc, ws.flat, r, ws.hid, cuda.ActReLU); err != nil {
 		return err
 	}
-	for k := range b.mlp {
-		if err := b.linear(b.mlp[k][0], ws.hid, r, ws.head[k], cuda.ActNone); err != nil {
+	dist, value := b.heads(r)
+	for k, out := range [2]cuda.Ptr{dist, value} {
+		if err := b.linear(b.mlp[k][0], ws.hid, r, out, cuda.ActNone); err != nil {
 			return err
 		}
 	}
@@ -561,23 +629,49 @@ func (b *cudaBackend) Forward(obs []float32, n int, dist, values []float32) erro
 	if err := b.spec.checkForward(b.closed, obs, n, dist, values); err != nil {
 		return err
 	}
-	if err := b.run(n, func() error {
-		if err := b.dev.Upload(b.ws.x, obs); err != nil {
-			return err
-		}
-		if err := b.forward(n); err != nil {
-			return err
-		}
-		if err := b.dev.Download(dist, b.ws.head[0]); err != nil {
-			return err
-		}
-		return b.dev.Download(values, b.ws.head[1])
-	}); err != nil {
+	if err := b.run(n, func() error { return b.forwardStaged(obs, n, dist, values) }); err != nil {
 		return fmt.Errorf("nn: Forward (n = %d) on the GPU: %w", n, err)
 	}
-	// Keep host copies current for callers holding Params slices (the
-	// trainer samples with log_std).
-	return b.pull(false)
+	return nil
+}
+
+// forwardStaged is Forward's device work: one upload and one download
+// through the page-locked staging, and one wait (see "Transfers per step
+// and per update"). When an update made the device's parameters newer, it
+// downloads them too, in the same wait, to keep the host copies current
+// for callers holding Params slices (the trainer samples with log_std).
+func (b *cudaBackend) forwardStaged(obs []float32, n int, dist, values []float32) error {
+	if err := b.dev.SyncPinned(); err != nil { // before writing the staging
+		return err
+	}
+	x := b.pin.obs[:len(obs)]
+	copy(x, obs)
+	if err := b.dev.UploadAsync(b.ws.x, x); err != nil {
+		return err
+	}
+	if err := b.forward(n); err != nil {
+		return err
+	}
+	out := b.pin.out[:len(dist)+len(values)]
+	if err := b.dev.DownloadAsync(out, b.ws.head); err != nil {
+		return err
+	}
+	params := b.devNewer
+	if params {
+		if err := b.dev.DownloadAsync(b.pin.params, b.p.Ptr); err != nil {
+			return err
+		}
+	}
+	if err := b.dev.SyncPinned(); err != nil { // before reading it
+		return err
+	}
+	copy(dist, out)
+	copy(values, out[len(dist):])
+	if params {
+		copy(b.hp, b.pin.params)
+		b.devNewer = false
+	}
+	return nil
 }
 
 // run sizes the workspace, uploads host-written state and runs f.
@@ -689,20 +783,20 @@ func (b *cudaBackend) GradMinibatch(idx []int, normAdv bool, c LossConfig) (Loss
 		return LossStats{}, err
 	}
 	n := len(idx)
-	if cap(b.idx) < n {
-		b.idx = make([]int32, n)
-	}
-	b.idx = b.idx[:n]
-	for i, k := range idx {
-		b.idx[i] = int32(k)
-	}
 	aw := b.spec.ActDim
 	if b.spec.Discrete {
 		aw = 1
 	}
 	st, err := b.gradRun(n, c, func() error {
 		ws := &b.ws
-		if err := b.dev.UploadInt32(ws.idx, b.idx); err != nil {
+		if err := b.dev.SyncPinned(); err != nil { // before writing the staging
+			return err
+		}
+		staged := b.pin.idx[:n]
+		for i, k := range idx {
+			staged[i] = int32(k)
+		}
+		if err := b.dev.UploadInt32Async(ws.idx, staged); err != nil {
 			return err
 		}
 		if err := b.dev.GatherRows(ws.x, b.roll.obs.Ptr, ws.idx, n, b.spec.ObsDim); err != nil {
@@ -744,8 +838,9 @@ func (b *cudaBackend) gradRun(n int, c LossConfig, load func() error) (LossStats
 		if !b.spec.Discrete {
 			logStd, gLogStd = b.P(b.logSO), b.G(b.logSO)
 		}
+		head, value := b.heads(n)
 		if err := b.dev.PPOLossGrad(cuda.PPOLoss{N: n, A: b.spec.ActDim, Discrete: b.spec.Discrete,
-			Head: ws.head[0], Value: ws.head[1], Act: ws.act, Scalars: ws.scal, LogStd: logStd,
+			Head: head, Value: value, Act: ws.act, Scalars: ws.scal, LogStd: logStd,
 			ClipCoef: c.ClipCoef, VfCoef: c.VfCoef, EntCoef: c.EntCoef, ClipVLoss: c.ClipVLoss,
 			DHead: ws.dHead, DValue: ws.dV, GLogStd: gLogStd, Stats: ws.stats, DLS: ws.dls, DLSSum: ws.dlsSum}); err != nil {
 			return err

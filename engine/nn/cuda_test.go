@@ -664,3 +664,78 @@ func TestCUDADeviceNameReportsFreeMemory(t *testing.T) {
 		t.Errorf("device name %q lacks the free memory or the device", name)
 	}
 }
+
+// TestTransfersPerStep pins the host's copies and waits per rollout step
+// and per update on the emulator's counters, as cuda.go's file comment
+// ("Transfers per step and per update") designs them, and that Forward
+// does not allocate.
+func TestTransfersPerStep(t *testing.T) {
+	if cudatest.OnGPU() {
+		t.Skip("the counters are the emulator's")
+	}
+	const (
+		n           = 6 // environments acting
+		epochs      = 2
+		minibatches = 2
+	)
+	for _, s := range []Spec{{ObsDim: 5, ActDim: 3, Hidden: []int{8}}, {ObsDim: 4, ActDim: 3, Hidden: []int{8}, Discrete: true}} {
+		t.Run(fmt.Sprintf("discrete=%v", s.Discrete), func(t *testing.T) {
+			b := newCUDABackend(t, s, 1)
+			rng := rand.New(rand.NewPCG(1, 2))
+			ro := makeBatch(b, rng, 32, 0.3, 0.3)
+			obs := ro.Obs[:n*s.ObsDim]
+			dist, values := make([]float32, n*s.ActDim), make([]float32, n)
+			count := func(f func() error) cudatest.Counters {
+				t.Helper()
+				before := cudatest.ReadCounters(t)
+				if err := f(); err != nil {
+					t.Fatal(err)
+				}
+				return cudatest.ReadCounters(t).Sub(before)
+			}
+			forward := func() error { return b.Forward(obs, n, dist, values) }
+			update := func() error {
+				if err := b.SetRollout(ro); err != nil {
+					return err
+				}
+				for range epochs * minibatches {
+					idx := rng.Perm(ro.N)[:ro.N/minibatches]
+					if _, err := b.GradMinibatch(idx, true, LossConfig{ClipCoef: 0.2, VfCoef: 0.5, EntCoef: 0.01}); err != nil {
+						return err
+					}
+					if _, err := b.Step(1e-3, 0.5); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			count(forward) // sizes the workspace and uploads the host-written parameters
+			type want struct{ htod, htodPageable, dtoh, dtohPageable, syncs int64 }
+			for _, tc := range []struct {
+				name string
+				f    func() error
+				want want
+			}{
+				{"acting step", forward, want{1, 0, 1, 0, 1}},
+				{"update", update, want{3 + epochs*minibatches, 3, 2 * epochs * minibatches, 0, 2 * epochs * minibatches}},
+				{"first acting step after an update", forward, want{1, 0, 2, 0, 1}},
+				{"next acting step", forward, want{1, 0, 1, 0, 1}},
+			} {
+				c := count(tc.f)
+				got := want{c.HtoD, c.HtoDPageable, c.DtoH, c.DtoHPageable, c.Syncs}
+				if got != tc.want {
+					t.Errorf("%s: %d uploads (%d pageable), %d downloads (%d pageable), %d waits; want %d (%d), %d (%d), %d",
+						tc.name, got.htod, got.htodPageable, got.dtoh, got.dtohPageable, got.syncs,
+						tc.want.htod, tc.want.htodPageable, tc.want.dtoh, tc.want.dtohPageable, tc.want.syncs)
+				}
+			}
+			if allocs := testing.AllocsPerRun(20, func() {
+				if err := forward(); err != nil {
+					t.Fatal(err)
+				}
+			}); allocs != 0 {
+				t.Errorf("Forward allocates %v times per call, want 0", allocs)
+			}
+		})
+	}
+}

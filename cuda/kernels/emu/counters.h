@@ -9,8 +9,10 @@ typedef struct {
   long long syncs;       // cuStreamSynchronize calls: the host waited for the device
   long long htod;        // host-to-device copies
   long long htod_bytes;  // their bytes
+  long long htod_pageable; // of which from pageable host memory (not cuMemHostAlloc's)
   long long dtoh;        // device-to-host copies
   long long dtoh_bytes;  // their bytes
+  long long dtoh_pageable; // of which into pageable host memory: the driver waits for the stream
   long long dtod;        // device-to-device copies
   long long dtod_bytes;  // their bytes
   long long launches;    // kernel launches
