@@ -420,17 +420,112 @@ func TestTransposeGatherAct(t *testing.T) {
 	}
 }
 
-// TestLaunchArgumentsChecked checks that the emulator rejects a pointer
-// argument outside every allocation, so a launcher that packs its
-// arguments wrongly fails the tests instead of corrupting memory.
+// TestLaunchArgumentsChecked checks that the emulator rejects a launch
+// whose pointer argument is outside every allocation, or whose allocation
+// is shorter than what the kernel indexes from it for the launch's sizes,
+// naming the kernel and the argument, so that a launcher that packs its
+// arguments wrongly or sizes a buffer short fails the tests instead of
+// corrupting memory.
 func TestLaunchArgumentsChecked(t *testing.T) {
 	d := device{cudatest.OpenEmulator(t), t}
-	err := d.BiasAct(cuda.Ptr(0x1000), 0, 1, 1, cuda.ActNone)
-	if err == nil || !strings.Contains(err.Error(), "cuLaunchKernel(ultra_bias_act): CUDA_ERROR_INVALID_VALUE") {
-		t.Errorf("launch with a wild pointer: %v", err)
+	short := d.up(make([]float32, 6)) // a block of 256 bytes: 64 floats
+	idx, err := d.Alloc(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.UploadInt32(idx.Ptr, []int32{0, 64}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		launch func() error
+		want   []string
+	}{
+		{"wild pointer", func() error { return d.BiasAct(cuda.Ptr(0x1000), 0, 1, 1, cuda.ActNone) },
+			[]string{"cuLaunchKernel(ultra_bias_act): CUDA_ERROR_INVALID_VALUE", "argument 0 (z)", "not in a live allocation"}},
+		{"matrix past its allocation", func() error { return d.BiasAct(short, 0, 13, 5, cuda.ActTanh) },
+			[]string{"cuLaunchKernel(ultra_bias_act)", "argument 0 (z), indexed for 65 elements", "spans 260 bytes, but only 256"}},
+		{"bias past its allocation", func() error { return d.BiasAct(short, short.F32(60), 2, 5, cuda.ActNone) },
+			[]string{"cuLaunchKernel(ultra_bias_act)", "argument 1 (bias), indexed for 5 elements", "only 16"}},
+		{"gathered row past the source", func() error { return d.GatherRows(short.F32(20), short, idx.Ptr, 2, 1) },
+			[]string{"cuLaunchKernel(ultra_gather_rows)", "argument 1 (src), indexed for 65 elements"}},
+		{"transposed past the destination", func() error { return d.Transpose(short, short.F32(1), 1, 8, 8) },
+			[]string{"cuLaunchKernel(ultra_transpose)", "argument 1 (dst), indexed for 64 elements", "only 252"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.launch()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v\nwant it to say %q", err, w)
+				}
+			}
+		})
 	}
 	if err := d.Upload(cuda.Ptr(0x1000), []float32{1}); err == nil {
 		t.Error("upload to a wild pointer: no error")
+	}
+}
+
+// TestPinnedCopies checks the asynchronous copies through page-locked
+// memory: they refuse Go memory, a DownloadAsync's data arrive only when
+// the host waits, and an UploadAsync reads its source when the device
+// runs it, so a host that writes the staging before waiting changes what
+// arrives (the emulator runs queued work when the host waits; on a GPU
+// that would be a race, so this runs on the emulator only).
+func TestPinnedCopies(t *testing.T) {
+	d := device{cudatest.OpenEmulator(t), t}
+	h, err := d.AllocHost(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := d.up([]float32{1, 2, 3, 4})
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"UploadAsync from Go memory", d.UploadAsync(buf, []float32{1})},
+		{"DownloadAsync into Go memory", d.DownloadAsync(make([]float32, 1), buf)},
+	} {
+		if tc.err == nil || !strings.Contains(tc.err.Error(), "not in a HostBuffer of this Device") {
+			t.Errorf("%s: %v", tc.name, tc.err)
+		}
+	}
+	x := h.Float32s(0, 4)
+	before := cudatest.ReadCounters(t)
+	if err := d.DownloadAsync(x, buf); err != nil {
+		t.Fatal(err)
+	}
+	if x[0] == 1 {
+		t.Error("the download arrived before the host waited")
+	}
+	if err := d.SyncPinned(); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "downloaded", x, []float64{1, 2, 3, 4}, 0)
+	copy(x, []float32{5, 6, 7, 8})
+	if err := d.UploadAsync(buf, x); err != nil {
+		t.Fatal(err)
+	}
+	x[3] = 9 // too early: the copy has not run
+	if err := d.SyncPinned(); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "uploaded", d.down(buf, 4), []float64{5, 6, 7, 9}, 0)
+	if err := d.SyncPinned(); err != nil {
+		t.Fatal(err)
+	}
+	c := cudatest.ReadCounters(t).Sub(before)
+	if c.HtoD != 1 || c.DtoH != 2 || c.HtoDPageable != 0 || c.DtoHPageable != 1 || c.Syncs != 3 {
+		t.Errorf("counters: %+v; want 1 upload and 2 downloads, of which 1 (down's) pageable, and 3 waits (the last SyncPinned follows down's wait and does not wait)", c)
+	}
+	if err := d.FreeHost(h); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.FreeHost(h); err == nil || !strings.Contains(err.Error(), "not a live HostBuffer") {
+		t.Errorf("second FreeHost: %v", err)
 	}
 }
 

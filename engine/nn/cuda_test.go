@@ -739,3 +739,91 @@ func TestTransfersPerStep(t *testing.T) {
 		})
 	}
 }
+
+// TestCUDAThreadOrders runs the same acting steps and updates with the
+// emulator running each launch's threads in index order, in reverse and
+// shuffled (ULTRA_FAKE_CUDA_ORDER), and wants bit-identical outputs,
+// statistics, parameters and moments: no kernel's result may depend on the
+// order of its threads, which a GPU does not promise. Every kernel runs
+// (the CNN's im2col, col2im and transpose too).
+func TestCUDAThreadOrders(t *testing.T) {
+	if cudatest.OnGPU() {
+		t.Skip("the thread order is the emulator's")
+	}
+	for _, s := range []Spec{{ObsDim: 5, ActDim: 3, Hidden: []int{8, 8}}, {ObsDim: 4, ActDim: 3, Hidden: []int{8}, Discrete: true},
+		tinyImageSpec} {
+		t.Run(fmt.Sprintf("obs=%d,discrete=%v", s.ObsDim, s.Discrete), func(t *testing.T) {
+			var want []float32
+			for _, order := range []string{"index", "reverse", "shuffle"} {
+				t.Setenv("ULTRA_FAKE_CUDA_ORDER", order)
+				got := orderRun(t, s)
+				if want == nil {
+					want = got
+					continue
+				}
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s order: value %d of %d is %.9g, %.9g in index order", order, i, len(want), got[i], want[i])
+					}
+				}
+			}
+		})
+	}
+	t.Setenv("ULTRA_FAKE_CUDA_ORDER", "sideways")
+	b := newCUDABackend(t, Spec{ObsDim: 1, ActDim: 1}, 1)
+	err := b.Forward([]float32{1}, 1, make([]float32, 1), make([]float32, 1))
+	if err == nil || !strings.Contains(err.Error(), "ULTRA_FAKE_CUDA_ORDER=sideways: want shuffle, reverse or index") {
+		t.Errorf("an unknown order: %v", err)
+	}
+}
+
+// orderRun acts and updates a new backend and returns everything it
+// computed, concatenated.
+func orderRun(t *testing.T, s Spec) []float32 {
+	b := newCUDABackend(t, s, 3)
+	rng := rand.New(rand.NewPCG(3, 3))
+	const n = 12
+	aw := s.ActDim
+	ro := Batch{N: n, Obs: randSlice(rng, n*s.ObsDim, -1, 1), LogProbs: randSlice(rng, n, -3, -1),
+		Advantages: randSlice(rng, n, -1.5, 1.5), Returns: randSlice(rng, n, -1, 1), Values: randSlice(rng, n, -1, 1)}
+	if s.Discrete {
+		aw = 1
+		ro.Actions = make([]float32, n)
+		for i := range ro.Actions {
+			ro.Actions[i] = float32(rng.IntN(s.ActDim))
+		}
+	} else {
+		ro.Actions = randSlice(rng, n*aw, -1, 1)
+	}
+	var out []float32
+	forward := func() {
+		dist, values := make([]float32, n*s.ActDim), make([]float32, n)
+		if err := b.Forward(ro.Obs, n, dist, values); err != nil {
+			t.Fatal(err)
+		}
+		out = append(append(out, dist...), values...)
+	}
+	forward()
+	if err := b.SetRollout(ro); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 2 {
+		st, err := b.GradMinibatch(rng.Perm(n)[:n/2], k == 0, LossConfig{ClipCoef: 0.2, VfCoef: 0.5, EntCoef: 0.01, ClipVLoss: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		norm, err := b.Step(1e-2, 0.5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, float32(st.Loss), float32(st.Entropy), float32(st.ApproxKL), norm)
+	}
+	forward()
+	m, v, _ := b.AdamState()
+	for _, l := range [][]Param{b.Params(), m, v} {
+		for _, p := range l {
+			out = append(out, p.Data...)
+		}
+	}
+	return out
+}
