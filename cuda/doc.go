@@ -79,9 +79,22 @@
 //
 // Package cudatest compiles kernels/emu/fake_driver.cc with g++ into a
 // stand-in for libcuda and libcublas that runs the same kernels.cu on the
-// CPU (emu/emu.h loops over the block and thread indices; no kernel shares
-// memory between threads, so that is exact), and the tests load it as the
-// driver: the binding, the argument packing, the allocator and every
-// kernel run for real. With ULTRA_TEST_GPU=1 (make gpu-check) the same
-// tests run on the GPU.
+// CPU (emu/emu.h runs the block and thread indices one after another,
+// shuffled by default; no kernel shares memory between threads, so that is
+// exact in any order), and the tests load it as the driver: the binding,
+// the argument packing, the allocator and every kernel run for real. The
+// emulator queues work on the stream until the host waits, as a GPU does,
+// checks every kernel pointer argument's span against the allocation
+// table, and counts waits and copies (pageable or page-locked). With
+// ULTRA_TEST_GPU=1 (make gpu-check) the same tests run on the GPU; make
+// cuda-asan runs them on the emulator built with AddressSanitizer.
+//
+// # Transfers
+//
+// Upload and Download copy Go memory: the driver stages it, and Download
+// waits. The copies of every step go through HostBuffer, page-locked
+// memory owned by C (cuMemHostAlloc), allocated once and reused:
+// UploadAsync and DownloadAsync queue DMA transfers the host does not wait
+// for, and SyncPinned waits before a staging buffer is written again or
+// read.
 package cuda

@@ -37,6 +37,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -61,8 +62,10 @@ func KernelsDir() string {
 var sources = []string{"emu/emu.h", "emu/fake_driver.cc", "emu/counters.h", "kernels.cu", "ops.cuh", "list.h", "../ucuda.h"}
 
 // build compiles the emulator library once per test binary, into a cache
-// directory keyed by the SHA-256 of its sources and the compiler, so that
-// later test runs reuse it and nothing piles up in /tmp.
+// directory keyed by the SHA-256 of its sources, the compiler and the extra
+// flags in $ULTRA_CUDATEST_CXXFLAGS (make cuda-asan sets
+// -fsanitize=address there), so that later test runs reuse it and nothing
+// piles up in /tmp.
 func build() (string, error) {
 	once.Do(func() {
 		cxx := os.Getenv("CXX")
@@ -70,8 +73,9 @@ func build() (string, error) {
 			cxx = "g++"
 		}
 		kd := KernelsDir()
+		flags := strings.Fields(os.Getenv("ULTRA_CUDATEST_CXXFLAGS"))
 		h := sha256.New()
-		fmt.Fprintln(h, cxx)
+		fmt.Fprintln(h, cxx, flags)
 		for _, f := range sources {
 			b, err := os.ReadFile(filepath.Join(kd, f))
 			if err != nil {
@@ -104,8 +108,9 @@ func build() (string, error) {
 		}
 		tmp.Close()
 		defer os.Remove(tmp.Name())
-		cmd := exec.Command(cxx, "-std=c++17", "-O1", "-g", "-shared", "-fPIC", "-Wall", "-Werror",
-			"-include", filepath.Join(kd, "emu", "emu.h"), "-o", tmp.Name(), filepath.Join(kd, "emu", "fake_driver.cc"))
+		args := append([]string{"-std=c++17", "-O1", "-g", "-shared", "-fPIC", "-Wall", "-Werror"}, flags...)
+		args = append(args, "-include", filepath.Join(kd, "emu", "emu.h"), "-o", tmp.Name(), filepath.Join(kd, "emu", "fake_driver.cc"))
+		cmd := exec.Command(cxx, args...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("cudatest: building the CUDA emulator failed: %s: %v\n%s", cmd, err, out)
 			return
