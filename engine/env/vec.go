@@ -101,17 +101,43 @@ type Pool struct {
 	steps   int64
 	started bool
 
-	// Parallel stepping: the caller and helper goroutines claim chunks of
-	// chunkSize instances from next until all are taken. A Step bumps gen;
-	// helpers spin briefly on it before parking, because waking a parked
-	// goroutine costs tens of microseconds on a VM — a large share of a step.
-	chunkSize int
-	nChunks   int32
-	next      atomic.Int32
-	gen       atomic.Uint64
-	remaining atomic.Int32 // helpers still working on this Step
+	// Parallel stepping. Worker k (the caller is worker 0, helper
+	// goroutines the others) owns blocks[k], a contiguous run of instances,
+	// and claims chunks of it first, so that an instance's simulator state
+	// stays in one core's cache from step to step; then it steals unclaimed
+	// chunks from the other blocks, which balances uneven step costs. A
+	// Step ends when all n instances are done, whoever stepped them: a
+	// helper that wakes late (descheduled, parked) holds nobody up. A Step
+	// bumps gen; helpers spin briefly on it before parking, because waking
+	// a parked goroutine costs tens of microseconds on a VM.
+	chunkSize int32
+	blocks    []block
+	done      paddedInt32 // instances stepped in this Step
+	gen       paddedUint64
 	helpers   []*helper
-	closed    bool
+	closed    atomic.Bool // read by helpers that may wake late
+}
+
+// block is one worker's share of the instances, [lo, hi), and the offset
+// of the next unclaimed chunk in it. It fills a cache line of its own, so
+// that workers claiming from different blocks do not share one.
+type block struct {
+	next   atomic.Int32
+	lo, hi int32
+	_      [64 - 12]byte
+}
+
+// paddedInt32 and paddedUint64 are counters alone on their cache line.
+type paddedInt32 struct {
+	_ [64]byte
+	atomic.Int32
+	_ [60]byte
+}
+
+type paddedUint64 struct {
+	_ [64]byte
+	atomic.Uint64
+	_ [56]byte
 }
 
 // helper is one persistent worker goroutine's parking spot.
@@ -172,13 +198,15 @@ func New(spec Spec, cfg Config) (*Pool, error) {
 		p.rngs = append(p.rngs, rand.New(pcg))
 	}
 	// Small chunks (about 8 per worker) balance uneven step costs — resets,
-	// contacts — since whoever is free claims the next one.
-	p.chunkSize = max(1, n/(8*w))
-	p.nChunks = int32((n + p.chunkSize - 1) / p.chunkSize)
-	for i := 1; i < w; i++ {
+	// contacts — since whoever is free steals the next one.
+	p.chunkSize = int32(max(1, n/(8*w)))
+	for k := 0; k < w; k++ {
+		p.blocks = append(p.blocks, block{lo: int32(k * n / w), hi: int32((k + 1) * n / w)})
+	}
+	for k := 1; k < w; k++ {
 		h := &helper{wake: make(chan struct{}, 1)}
 		p.helpers = append(p.helpers, h)
-		go p.work(h)
+		go p.work(k, h)
 	}
 	return p, nil
 }
@@ -204,9 +232,8 @@ func InstancesEstimate(spec Spec, e Env, n int) memlimit.Estimate {
 	}
 }
 
-// work is a helper goroutine's loop: wait for a new generation, claim
-// chunks, report done.
-func (p *Pool) work(h *helper) {
+// work is helper k's loop: wait for a new generation, step chunks, repeat.
+func (p *Pool) work(k int, h *helper) {
 	seen := uint64(0)
 	for {
 		if !p.spinUntil(func() bool { return p.gen.Load() != seen }) {
@@ -219,11 +246,10 @@ func (p *Pool) work(h *helper) {
 			}
 		}
 		seen = p.gen.Load()
-		if p.closed {
+		if p.closed.Load() {
 			return
 		}
-		p.claimChunks()
-		p.remaining.Add(-1)
+		p.claimChunks(k)
 	}
 }
 
@@ -253,15 +279,25 @@ func (p *Pool) bump() {
 	}
 }
 
-// claimChunks steps chunks until none is left.
-func (p *Pool) claimChunks() {
-	for {
-		c := int(p.next.Add(1) - 1)
-		if c >= int(p.nChunks) {
-			return
+// claimChunks steps chunks of worker k's own block until none is left,
+// then chunks of the others' blocks.
+//
+// A helper may call it late, after the Step it woke for has ended and the
+// next one has begun: it then claims chunks of that next Step, whose
+// actions were stored before the blocks were reset, which is right.
+func (p *Pool) claimChunks(k int) {
+	cs := p.chunkSize
+	for j := range p.blocks {
+		b := &p.blocks[(k+j)%len(p.blocks)]
+		for {
+			lo := b.lo + b.next.Add(cs) - cs
+			if lo >= b.hi {
+				break
+			}
+			hi := min(lo+cs, b.hi)
+			p.stepRange(int(lo), int(hi))
+			p.done.Add(hi - lo)
 		}
-		lo := c * p.chunkSize
-		p.stepRange(lo, min(lo+p.chunkSize, p.n))
 	}
 }
 
@@ -281,7 +317,7 @@ func splitmix64(x uint64) uint64 {
 
 // Reset seeds every instance and starts a new episode in each.
 func (p *Pool) Reset(seed uint64) ([]float32, error) {
-	if p.closed {
+	if p.closed.Load() {
 		return nil, errors.New("env: Reset on a closed VecEnv")
 	}
 	for i, e := range p.envs {
@@ -304,15 +340,19 @@ func (p *Pool) Step(actions []float32) (Result, error) {
 	if len(p.helpers) == 0 {
 		p.stepRange(0, p.n)
 	} else {
-		p.next.Store(0)
-		p.remaining.Store(int32(len(p.helpers)))
+		// Every claim of the previous Step failed, and its instances are
+		// all done, so the blocks can be reset: helpers still looking at
+		// them only find the chunks of this Step.
+		p.done.Store(0)
+		for k := range p.blocks {
+			p.blocks[k].next.Store(0)
+		}
 		p.bump()
-		p.claimChunks() // the caller works too instead of waiting idle
-		for p.remaining.Load() > 0 {
-			runtime.Gosched() // helpers are mid-chunk: at most one env step away
+		p.claimChunks(0) // the caller works too instead of waiting idle
+		for p.done.Load() < int32(p.n) {
+			runtime.Gosched() // helpers are mid-chunk: at most one chunk away
 		}
 	}
-	p.actions = nil
 	p.steps += int64(p.n)
 	return Result{
 		Obs: p.obs, Rewards: p.rew, Terminated: p.term, Truncated: p.trunc,
@@ -322,7 +362,7 @@ func (p *Pool) Step(actions []float32) (Result, error) {
 
 func (p *Pool) checkActions(actions []float32) error {
 	switch {
-	case p.closed:
+	case p.closed.Load():
 		return errors.New("env: Step on a closed VecEnv")
 	case !p.started:
 		return errors.New("env: Step before Reset: call Reset(seed) first")
@@ -403,10 +443,10 @@ func (p *Pool) Stats() Stats {
 
 // Close stops the workers and closes every instance.
 func (p *Pool) Close() error {
-	if p.closed {
+	if p.closed.Load() {
 		return nil
 	}
-	p.closed = true
+	p.closed.Store(true)
 	p.bump()
 	return p.closeEnvs()
 }
