@@ -114,8 +114,13 @@ type Pool struct {
 	blocks    []block
 	done      paddedInt32 // instances stepped in this Step
 	gen       paddedUint64
-	helpers   []*helper
-	closed    atomic.Bool // read by helpers that may wake late
+	helpers   []*parker
+	// The caller spins up to finishSpin for the chunks still in progress,
+	// then parks until whoever steps the last instance wakes it: that
+	// happens when a helper's thread was descheduled mid-chunk on a busy
+	// machine, or one instance's step is slow.
+	caller parker
+	closed atomic.Bool // read by helpers that may wake late
 }
 
 // block is one worker's share of the instances, [lo, hi), and the offset
@@ -140,14 +145,20 @@ type paddedUint64 struct {
 	_ [56]byte
 }
 
-// helper is one persistent worker goroutine's parking spot.
-type helper struct {
+// parker is where a goroutine of the pool (a helper, or the caller waiting
+// for the last chunks) parks.
+type parker struct {
 	sleeping atomic.Bool
 	wake     chan struct{}
 }
 
-// spinFor bounds busy-waiting for the next Step or for helpers to finish.
-const spinFor = 50 * time.Microsecond
+// spinFor bounds a helper's busy-waiting for the next Step; finishSpin the
+// caller's for the chunks other workers are still stepping, which can take
+// several times as long as one instance's step.
+const (
+	spinFor    = 50 * time.Microsecond
+	finishSpin = time.Millisecond
+)
 
 var _ VecEnv = (*Pool)(nil)
 
@@ -200,11 +211,12 @@ func New(spec Spec, cfg Config) (*Pool, error) {
 	// Small chunks (about 8 per worker) balance uneven step costs — resets,
 	// contacts — since whoever is free steals the next one.
 	p.chunkSize = int32(max(1, n/(8*w)))
+	p.caller.wake = make(chan struct{}, 1)
 	for k := 0; k < w; k++ {
 		p.blocks = append(p.blocks, block{lo: int32(k * n / w), hi: int32((k + 1) * n / w)})
 	}
 	for k := 1; k < w; k++ {
-		h := &helper{wake: make(chan struct{}, 1)}
+		h := &parker{wake: make(chan struct{}, 1)}
 		p.helpers = append(p.helpers, h)
 		go p.work(k, h)
 	}
@@ -233,17 +245,11 @@ func InstancesEstimate(spec Spec, e Env, n int) memlimit.Estimate {
 }
 
 // work is helper k's loop: wait for a new generation, step chunks, repeat.
-func (p *Pool) work(k int, h *helper) {
+func (p *Pool) work(k int, h *parker) {
 	seen := uint64(0)
 	for {
-		if !p.spinUntil(func() bool { return p.gen.Load() != seen }) {
-			// Park. Announce it, then re-check so a Step that bumped gen
-			// in between is not missed; if that Step already took the
-			// announcement, it has sent (or will send) a token.
-			h.sleeping.Store(true)
-			if p.gen.Load() == seen || !h.sleeping.Swap(false) {
-				<-h.wake
-			}
+		if !p.spinUntil(spinFor, func() bool { return p.gen.Load() != seen }) {
+			h.park(func() bool { return p.gen.Load() != seen })
 		}
 		seen = p.gen.Load()
 		if p.closed.Load() {
@@ -253,15 +259,32 @@ func (p *Pool) work(k int, h *helper) {
 	}
 }
 
-// spinUntil busy-waits up to spinFor for cond, yielding to the scheduler.
-func (p *Pool) spinUntil(cond func() bool) bool {
+// park blocks until wake is called or cond holds. It announces the park,
+// then re-checks cond so that a change made in between is not missed; if
+// wake already took the announcement, it has sent (or will send) a token.
+func (h *parker) park(cond func() bool) {
+	h.sleeping.Store(true)
+	if !cond() || !h.sleeping.Swap(false) {
+		<-h.wake
+	}
+}
+
+// wakeUp wakes h if it is parked or about to park.
+func (h *parker) wakeUp() {
+	if h.sleeping.Swap(false) {
+		h.wake <- struct{}{}
+	}
+}
+
+// spinUntil busy-waits up to d for cond, yielding to the scheduler.
+func (p *Pool) spinUntil(d time.Duration, cond func() bool) bool {
 	start := time.Now()
 	for i := 0; ; i++ {
 		if cond() {
 			return true
 		}
 		if i&63 == 63 {
-			if time.Since(start) > spinFor {
+			if time.Since(start) > d {
 				return false
 			}
 			runtime.Gosched()
@@ -273,9 +296,7 @@ func (p *Pool) spinUntil(cond func() bool) bool {
 func (p *Pool) bump() {
 	p.gen.Add(1)
 	for _, h := range p.helpers {
-		if h.sleeping.Swap(false) {
-			h.wake <- struct{}{}
-		}
+		h.wakeUp()
 	}
 }
 
@@ -296,7 +317,9 @@ func (p *Pool) claimChunks(k int) {
 			}
 			hi := min(lo+cs, b.hi)
 			p.stepRange(int(lo), int(hi))
-			p.done.Add(hi - lo)
+			if p.done.Add(hi-lo) == int32(p.n) && k != 0 {
+				p.caller.wakeUp()
+			}
 		}
 	}
 }
@@ -349,8 +372,10 @@ func (p *Pool) Step(actions []float32) (Result, error) {
 		}
 		p.bump()
 		p.claimChunks(0) // the caller works too instead of waiting idle
-		for p.done.Load() < int32(p.n) {
-			runtime.Gosched() // helpers are mid-chunk: at most one chunk away
+		// Helpers are mid-chunk: at most one chunk away.
+		finished := func() bool { return p.done.Load() == int32(p.n) }
+		if !p.spinUntil(finishSpin, finished) {
+			p.caller.park(finished)
 		}
 	}
 	p.steps += int64(p.n)
