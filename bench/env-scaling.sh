@@ -14,7 +14,9 @@
 #   env-scaling hopper workers=2 envs=8 steps_per_s=12345 ratio=1.87
 #
 # where envs is the total (workers × envs per worker) and ratio is the
-# median over rounds of the point's steps/s over the reference's.
+# median over rounds of the point's steps/s over the reference's. The table's
+# rows end in "N steps/s" (what scripts/gpucheck reads). ULTRA_BIN names a
+# built ultra binary to use instead of building bin/ultra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 task=${1:-hopper}
@@ -22,10 +24,14 @@ rounds=${2:-3}
 seconds=${3:-0.3}
 workers=${4:-}
 per=${5:-1,2,4,8}
-go build -o bin/ultra ./cmd/ultra
+bin=${ULTRA_BIN:-}
+if [[ -z $bin ]]; then
+  go build -o bin/ultra ./cmd/ultra
+  bin=bin/ultra
+fi
 args=(bench env-scaling --env "$task" --rounds "$rounds" --time "${seconds}s" --envs-per-worker "$per")
 if [[ -n $workers ]]; then
   args+=(--workers "$workers")
 fi
 echo "env-scaling: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-bin/ultra "${args[@]}"
+"$bin" "${args[@]}"

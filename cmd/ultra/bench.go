@@ -107,12 +107,16 @@ func benchEnvScaling(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "env-scaling: %s%s, GOMAXPROCS %d, %d interleaved rounds × %.2f s per point, medians\n",
 		res.Env, mj, res.GOMAXPROCS, res.Rounds, res.Seconds)
-	fmt.Fprintf(stdout, "%7s %12s %6s %20s %10s\n", "workers", "envs/worker", "envs", "steps/s", "ratio")
+	// Table rows end in "N steps/s", which is what scripts/gpucheck reads.
+	fmt.Fprintf(stdout, "%7s %12s %6s %10s %20s\n", "workers", "envs/worker", "envs", "× 1 env", "steps/s")
+	row := func(w, n int, ratio, sps float64) {
+		fmt.Fprintf(stdout, "%7d %12d %6d %9.2f× %12.0f steps/s\n", w, n/w, n, ratio, sps)
+	}
 	if len(res.Points) == 0 || res.Points[0].Envs > 1 {
-		fmt.Fprintf(stdout, "%7d %12d %6d %12.0f steps/s %10.2f  (reference)\n", 1, 1, 1, res.RefSPS, 1.0)
+		row(1, 1, 1, res.RefSPS)
 	}
 	for _, p := range res.Points {
-		fmt.Fprintf(stdout, "%7d %12d %6d %12.0f steps/s %10.2f\n", p.Workers, p.Envs/p.Workers, p.Envs, p.SPS, p.Ratio)
+		row(p.Workers, p.Envs, p.Ratio, p.SPS)
 	}
 	for _, p := range res.Points {
 		fmt.Fprintf(stdout, "env-scaling %s workers=%d envs=%d steps_per_s=%.0f ratio=%.2f\n", res.Env, p.Workers, p.Envs, p.SPS, p.Ratio)
