@@ -9,7 +9,8 @@
 #
 #   bash bench/train-envs.sh [TASK] [ROUNDS] [STEPS] [ENVS]   e.g. bash bench/train-envs.sh hopper 3 65536 "1 8"
 #
-# Writes to runs/train-envs/.
+# Writes to runs/train-envs/. ULTRA_BIN names a built ultra binary to use
+# instead of building bin/ultra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 task=${1:-hopper}
@@ -18,13 +19,17 @@ steps=${3:-65536}
 envs=${4:-"1 8"}
 out=runs/train-envs
 mkdir -p "$out" bin
-go build -o bin/ultra ./cmd/ultra
+bin=${ULTRA_BIN:-}
+if [[ -z $bin ]]; then
+  go build -o bin/ultra ./cmd/ultra
+  bin=bin/ultra
+fi
 echo "train-envs: $task, $steps steps per run, $rounds interleaved rounds, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$out/runs.txt"
 for r in $(seq "$rounds"); do
   for e in $envs; do
     rm -rf "$out/$task-$e"
-    bin/ultra train --env "$task" --envs "$e" --steps "$steps" --out "$out/$task-$e" --metrics-addr '' --progress log >"$out/$task-$e.log" 2>&1
+    "$bin" train --env "$task" --envs "$e" --steps "$steps" --out "$out/$task-$e" --metrics-addr '' --progress log >"$out/$task-$e.log" 2>&1
     python3 - "$out/$task-$e/metrics.csv" "$e" "$r" >>"$out/runs.txt" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -43,5 +48,5 @@ med = {e: statistics.median(float(r[2]) for r in runs if r[0] == e) for e in env
 for e in envs:
     share = statistics.median(float(r[3]) for r in runs if r[0] == e)
     per = ", ".join(f"{float(r[2]):.0f}" for r in runs if r[0] == e)
-    print(f"train-envs {e:>3} envs: {med[e]:8.0f} steps/s = {med[e] / med[envs[0]]:.2f}x {envs[0]} env(s)  (rounds: {per}; rollout {100 * share:.0f}% of the time)")
+    print(f"train-envs {e:>3} envs: {med[e]:8.0f} steps/s = {med[e] / med[envs[0]]:.2f}x the {envs[0]}-env run  (rounds: {per}; rollout {100 * share:.0f}% of the time)")
 PY
