@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/ultra-rl/ultra/engine/bench"
 	"github.com/ultra-rl/ultra/engine/ppo"
@@ -15,11 +18,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		switch args[0] {
 		case "env":
 			return benchEnv(args[1:], stdout, stderr)
+		case "env-scaling":
+			return benchEnvScaling(args[1:], stdout, stderr)
 		case "update":
 			return benchUpdate(args[1:], stdout, stderr)
 		}
 	}
-	return fmt.Errorf("bench: want a target: 'ultra bench env [flags]' or 'ultra bench update [flags]'")
+	return fmt.Errorf("bench: want a target: 'ultra bench env [flags]', 'ultra bench env-scaling [flags]' or 'ultra bench update [flags]'")
 }
 
 func benchEnv(args []string, stdout, stderr io.Writer) error {
@@ -60,6 +65,86 @@ func benchEnv(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "  VecEnv, %d envs, %d workers            %10.0f steps/s  = %.3f× 1 env\n", res.Envs, res.Workers, res.BatchSPS, res.BatchVsSingl)
 	return nil
+}
+
+func benchEnvScaling(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench env-scaling", stderr)
+	envID := fs.String("env", "hopper", "env id")
+	workers := fs.String("workers", "", "worker counts, e.g. 1,2,4 or 1-16 (default 1, 2, 4, … up to the cores, and the cores)")
+	perWorker := fs.String("envs-per-worker", "1,2,4,8", "instances per worker, e.g. 1,2,4,8")
+	var o bench.ScalingOptions
+	fs.IntVar(&o.Rounds, "rounds", 3, "interleaved measurement rounds, ≥ 1")
+	fs.DurationVar(&o.Time, "time", 300*time.Millisecond, "stepping time per point and round, ≥ 10ms")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if *workers != "" {
+		if o.Workers, err = intList(*workers); err != nil {
+			return fmt.Errorf("bench env-scaling: --workers: %w", err)
+		}
+	}
+	if o.PerWorker, err = intList(*perWorker); err != nil {
+		return fmt.Errorf("bench env-scaling: --envs-per-worker: %w", err)
+	}
+	spec, err := registry().Lookup(*envID)
+	if err != nil {
+		return fmt.Errorf("bench env-scaling: %w", err)
+	}
+	res, err := bench.Scaling(spec, o)
+	if err != nil {
+		return fmt.Errorf("bench env-scaling: %w", err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	mj := ""
+	if res.Mujoco != "" {
+		mj = ", MuJoCo " + res.Mujoco
+	}
+	fmt.Fprintf(stdout, "env-scaling: %s%s, GOMAXPROCS %d, %d interleaved rounds × %.2f s per point, medians\n",
+		res.Env, mj, res.GOMAXPROCS, res.Rounds, res.Seconds)
+	// Table rows end in "N steps/s", which is what scripts/gpucheck reads.
+	fmt.Fprintf(stdout, "%7s %12s %6s %10s %20s\n", "workers", "envs/worker", "envs", "× 1 env", "steps/s")
+	row := func(w, n int, ratio, sps float64) {
+		fmt.Fprintf(stdout, "%7d %12d %6d %9.2f× %12.0f steps/s\n", w, n/w, n, ratio, sps)
+	}
+	if len(res.Points) == 0 || res.Points[0].Envs > 1 {
+		row(1, 1, 1, res.RefSPS)
+	}
+	for _, p := range res.Points {
+		row(p.Workers, p.Envs, p.Ratio, p.SPS)
+	}
+	for _, p := range res.Points {
+		fmt.Fprintf(stdout, "env-scaling %s workers=%d envs=%d steps_per_s=%.0f ratio=%.2f\n", res.Env, p.Workers, p.Envs, p.SPS, p.Ratio)
+	}
+	return nil
+}
+
+// intList parses "1,2,4" or a range "1-16" (or a mix, "1-4,8,16") into
+// positive integers.
+func intList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(f), "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 1 {
+			return nil, fmt.Errorf("%q: want positive integers, e.g. 1,2,4 or 1-16", s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("%q: want ranges low-high with low ≤ high", s)
+			}
+		}
+		for x := a; x <= b; x++ {
+			out = append(out, x)
+		}
+	}
+	return out, nil
 }
 
 func benchUpdate(args []string, stdout, stderr io.Writer) error {

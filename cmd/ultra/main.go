@@ -12,7 +12,7 @@
 //	ultra sweep plan|unit|report|k8s|slurm   the experiment as cluster work units
 //	ultra report                one report across experiment directories
 //	ultra match                 measure the match spaces on a checkpoint's annotations
-//	ultra bench env|update      env steps per second, the PPO update's speed
+//	ultra bench env|env-scaling|update   env steps per second, their scaling over workers, the PPO update's speed
 package main
 
 import (
@@ -44,6 +44,7 @@ Usage:
   ultra report [flags] DIR... one report across experiment directories (one per task): normalised scores, IQM, profile
   ultra match [flags]        measure the match spaces on a checkpoint's annotations: hit rate and precision, before and after calibration
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
+  ultra bench env-scaling [flags]  env steps per second over workers × envs per worker
 
 Run 'ultra <command> -h' for the flags of a command.
 `

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -86,6 +87,9 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 		{[]string{"experiment", "--env", "pong-pixels", "--out", "unused"}, "run the experiment on a features env (pong, ale:pong)"},
 		{[]string{"bench"}, "ultra bench env"},
 		{[]string{"bench", "env", "--steps", "10"}, "--steps ≥ 1000"},
+		{[]string{"bench", "env-scaling", "--workers", "4-2"}, "low ≤ high"},
+		{[]string{"bench", "env-scaling", "--envs-per-worker", "0"}, "want positive integers"},
+		{[]string{"bench", "env-scaling", "--time", "1ms"}, "time ≥ 10ms"},
 		{[]string{"eval", "--env", "hopper", "extra"}, `unexpected argument "extra"`},
 	} {
 		out, err := runCLI(t, tc.args...)
@@ -106,6 +110,26 @@ func TestBenchEnvReportsRatios(t *testing.T) {
 	}
 	if b.CLoopSPS <= 0 || b.SingleSPS <= 0 || b.BatchSPS <= 0 || b.SingleVsC <= 0 || b.Envs != 2 {
 		t.Fatalf("%+v", b)
+	}
+}
+
+// TestBenchEnvScalingLines: the table has a steps/s figure per point (what
+// scripts/gpucheck reads) and a key=value line per point in sweep order.
+func TestBenchEnvScalingLines(t *testing.T) {
+	out, err := runCLI(t, "bench", "env-scaling", "--env", "halfcheetah", "--workers", "1-2", "--envs-per-worker", "1,2", "--rounds", "1", "--time", "10ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`(?m)^env-scaling halfcheetah workers=(\d+) envs=(\d+) steps_per_s=\d+ ratio=[\d.]+$`)
+	var got []string
+	for _, m := range line.FindAllStringSubmatch(out, -1) {
+		got = append(got, m[1]+"/"+m[2])
+	}
+	if want := "1/1 1/2 2/2 2/4"; strings.Join(got, " ") != want {
+		t.Errorf("points %q, want %q in\n%s", got, want, out)
+	}
+	if n := len(regexp.MustCompile(`[\d.]+ +steps/s`).FindAllString(out, -1)); n != 4 {
+		t.Errorf("%d figures followed by steps/s, want 4 (one per point) in\n%s", n, out)
 	}
 }
 

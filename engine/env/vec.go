@@ -101,27 +101,64 @@ type Pool struct {
 	steps   int64
 	started bool
 
-	// Parallel stepping: the caller and helper goroutines claim chunks of
-	// chunkSize instances from next until all are taken. A Step bumps gen;
-	// helpers spin briefly on it before parking, because waking a parked
-	// goroutine costs tens of microseconds on a VM — a large share of a step.
-	chunkSize int
-	nChunks   int32
-	next      atomic.Int32
-	gen       atomic.Uint64
-	remaining atomic.Int32 // helpers still working on this Step
-	helpers   []*helper
-	closed    bool
+	// Parallel stepping. Worker k (the caller is worker 0, helper
+	// goroutines the others) owns blocks[k], a contiguous run of instances,
+	// and claims chunks of it first, so that an instance's simulator state
+	// stays in one core's cache from step to step; then it steals unclaimed
+	// chunks from the other blocks, which balances uneven step costs. A
+	// Step ends when all n instances are done, whoever stepped them: a
+	// helper that wakes late (descheduled, parked) holds nobody up. A Step
+	// bumps gen; helpers spin briefly on it before parking, because waking
+	// a parked goroutine costs tens of microseconds on a VM.
+	chunkSize int32
+	blocks    []block
+	done      paddedInt32 // instances stepped in this Step
+	gen       paddedUint64
+	helpers   []*parker
+	// The caller spins up to finishSpin for the chunks still in progress,
+	// then parks until whoever steps the last instance wakes it: that
+	// happens when a helper's thread was descheduled mid-chunk on a busy
+	// machine, or one instance's step is slow.
+	caller parker
+	closed atomic.Bool // read by helpers that may wake late
 }
 
-// helper is one persistent worker goroutine's parking spot.
-type helper struct {
+// block is one worker's share of the instances, [lo, hi), and the offset
+// of the next unclaimed chunk in it. It fills a cache line of its own, so
+// that workers claiming from different blocks do not share one.
+type block struct {
+	next   atomic.Int32
+	lo, hi int32
+	_      [64 - 12]byte
+}
+
+// paddedInt32 and paddedUint64 are counters alone on their cache line.
+type paddedInt32 struct {
+	_ [64]byte
+	atomic.Int32
+	_ [60]byte
+}
+
+type paddedUint64 struct {
+	_ [64]byte
+	atomic.Uint64
+	_ [56]byte
+}
+
+// parker is where a goroutine of the pool (a helper, or the caller waiting
+// for the last chunks) parks.
+type parker struct {
 	sleeping atomic.Bool
 	wake     chan struct{}
 }
 
-// spinFor bounds busy-waiting for the next Step or for helpers to finish.
-const spinFor = 50 * time.Microsecond
+// spinFor bounds a helper's busy-waiting for the next Step; finishSpin the
+// caller's for the chunks other workers are still stepping, which can take
+// several times as long as one instance's step.
+const (
+	spinFor    = 50 * time.Microsecond
+	finishSpin = time.Millisecond
+)
 
 var _ VecEnv = (*Pool)(nil)
 
@@ -172,13 +209,16 @@ func New(spec Spec, cfg Config) (*Pool, error) {
 		p.rngs = append(p.rngs, rand.New(pcg))
 	}
 	// Small chunks (about 8 per worker) balance uneven step costs — resets,
-	// contacts — since whoever is free claims the next one.
-	p.chunkSize = max(1, n/(8*w))
-	p.nChunks = int32((n + p.chunkSize - 1) / p.chunkSize)
-	for i := 1; i < w; i++ {
-		h := &helper{wake: make(chan struct{}, 1)}
+	// contacts — since whoever is free steals the next one.
+	p.chunkSize = int32(max(1, n/(8*w)))
+	p.caller.wake = make(chan struct{}, 1)
+	for k := 0; k < w; k++ {
+		p.blocks = append(p.blocks, block{lo: int32(k * n / w), hi: int32((k + 1) * n / w)})
+	}
+	for k := 1; k < w; k++ {
+		h := &parker{wake: make(chan struct{}, 1)}
 		p.helpers = append(p.helpers, h)
-		go p.work(h)
+		go p.work(k, h)
 	}
 	return p, nil
 }
@@ -204,38 +244,47 @@ func InstancesEstimate(spec Spec, e Env, n int) memlimit.Estimate {
 	}
 }
 
-// work is a helper goroutine's loop: wait for a new generation, claim
-// chunks, report done.
-func (p *Pool) work(h *helper) {
+// work is helper k's loop: wait for a new generation, step chunks, repeat.
+func (p *Pool) work(k int, h *parker) {
 	seen := uint64(0)
 	for {
-		if !p.spinUntil(func() bool { return p.gen.Load() != seen }) {
-			// Park. Announce it, then re-check so a Step that bumped gen
-			// in between is not missed; if that Step already took the
-			// announcement, it has sent (or will send) a token.
-			h.sleeping.Store(true)
-			if p.gen.Load() == seen || !h.sleeping.Swap(false) {
-				<-h.wake
-			}
+		if !p.spinUntil(spinFor, func() bool { return p.gen.Load() != seen }) {
+			h.park(func() bool { return p.gen.Load() != seen })
 		}
 		seen = p.gen.Load()
-		if p.closed {
+		if p.closed.Load() {
 			return
 		}
-		p.claimChunks()
-		p.remaining.Add(-1)
+		p.claimChunks(k)
 	}
 }
 
-// spinUntil busy-waits up to spinFor for cond, yielding to the scheduler.
-func (p *Pool) spinUntil(cond func() bool) bool {
+// park blocks until wake is called or cond holds. It announces the park,
+// then re-checks cond so that a change made in between is not missed; if
+// wake already took the announcement, it has sent (or will send) a token.
+func (h *parker) park(cond func() bool) {
+	h.sleeping.Store(true)
+	if !cond() || !h.sleeping.Swap(false) {
+		<-h.wake
+	}
+}
+
+// wakeUp wakes h if it is parked or about to park.
+func (h *parker) wakeUp() {
+	if h.sleeping.Swap(false) {
+		h.wake <- struct{}{}
+	}
+}
+
+// spinUntil busy-waits up to d for cond, yielding to the scheduler.
+func (p *Pool) spinUntil(d time.Duration, cond func() bool) bool {
 	start := time.Now()
 	for i := 0; ; i++ {
 		if cond() {
 			return true
 		}
 		if i&63 == 63 {
-			if time.Since(start) > spinFor {
+			if time.Since(start) > d {
 				return false
 			}
 			runtime.Gosched()
@@ -247,21 +296,31 @@ func (p *Pool) spinUntil(cond func() bool) bool {
 func (p *Pool) bump() {
 	p.gen.Add(1)
 	for _, h := range p.helpers {
-		if h.sleeping.Swap(false) {
-			h.wake <- struct{}{}
-		}
+		h.wakeUp()
 	}
 }
 
-// claimChunks steps chunks until none is left.
-func (p *Pool) claimChunks() {
-	for {
-		c := int(p.next.Add(1) - 1)
-		if c >= int(p.nChunks) {
-			return
+// claimChunks steps chunks of worker k's own block until none is left,
+// then chunks of the others' blocks.
+//
+// A helper may call it late, after the Step it woke for has ended and the
+// next one has begun: it then claims chunks of that next Step, whose
+// actions were stored before the blocks were reset, which is right.
+func (p *Pool) claimChunks(k int) {
+	cs := p.chunkSize
+	for j := range p.blocks {
+		b := &p.blocks[(k+j)%len(p.blocks)]
+		for {
+			lo := b.lo + b.next.Add(cs) - cs
+			if lo >= b.hi {
+				break
+			}
+			hi := min(lo+cs, b.hi)
+			p.stepRange(int(lo), int(hi))
+			if p.done.Add(hi-lo) == int32(p.n) && k != 0 {
+				p.caller.wakeUp()
+			}
 		}
-		lo := c * p.chunkSize
-		p.stepRange(lo, min(lo+p.chunkSize, p.n))
 	}
 }
 
@@ -281,7 +340,7 @@ func splitmix64(x uint64) uint64 {
 
 // Reset seeds every instance and starts a new episode in each.
 func (p *Pool) Reset(seed uint64) ([]float32, error) {
-	if p.closed {
+	if p.closed.Load() {
 		return nil, errors.New("env: Reset on a closed VecEnv")
 	}
 	for i, e := range p.envs {
@@ -304,15 +363,21 @@ func (p *Pool) Step(actions []float32) (Result, error) {
 	if len(p.helpers) == 0 {
 		p.stepRange(0, p.n)
 	} else {
-		p.next.Store(0)
-		p.remaining.Store(int32(len(p.helpers)))
+		// Every claim of the previous Step failed, and its instances are
+		// all done, so the blocks can be reset: helpers still looking at
+		// them only find the chunks of this Step.
+		p.done.Store(0)
+		for k := range p.blocks {
+			p.blocks[k].next.Store(0)
+		}
 		p.bump()
-		p.claimChunks() // the caller works too instead of waiting idle
-		for p.remaining.Load() > 0 {
-			runtime.Gosched() // helpers are mid-chunk: at most one env step away
+		p.claimChunks(0) // the caller works too instead of waiting idle
+		// Helpers are mid-chunk: at most one chunk away.
+		finished := func() bool { return p.done.Load() == int32(p.n) }
+		if !p.spinUntil(finishSpin, finished) {
+			p.caller.park(finished)
 		}
 	}
-	p.actions = nil
 	p.steps += int64(p.n)
 	return Result{
 		Obs: p.obs, Rewards: p.rew, Terminated: p.term, Truncated: p.trunc,
@@ -322,7 +387,7 @@ func (p *Pool) Step(actions []float32) (Result, error) {
 
 func (p *Pool) checkActions(actions []float32) error {
 	switch {
-	case p.closed:
+	case p.closed.Load():
 		return errors.New("env: Step on a closed VecEnv")
 	case !p.started:
 		return errors.New("env: Step before Reset: call Reset(seed) first")
@@ -403,10 +468,10 @@ func (p *Pool) Stats() Stats {
 
 // Close stops the workers and closes every instance.
 func (p *Pool) Close() error {
-	if p.closed {
+	if p.closed.Load() {
 		return nil
 	}
-	p.closed = true
+	p.closed.Store(true)
 	p.bump()
 	return p.closeEnvs()
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/gob"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ultra-rl/ultra/internal/memlimit"
 )
@@ -283,5 +286,79 @@ func TestUnmarshalRefusesImpossibleProgress(t *testing.T) {
 	}
 	if err := p.UnmarshalBinary(good); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// slow is a counter whose steps take a while when its action is over 3,
+// so that the caller outlasts its spin and parks, and helpers park between
+// steps.
+type slow struct{ counter }
+
+func (c *slow) Step(a, obs []float32) (float64, bool, error) {
+	if a[0] > 3 {
+		time.Sleep(2 * finishSpin)
+	}
+	return c.counter.Step(a, obs)
+}
+
+// TestParkingKeepsResults: with slow instances in the helpers' blocks
+// (the caller parks until they finish) and pauses between steps longer
+// than a helper spins (helpers park), every worker count gives the
+// observations and rewards of one worker.
+func TestParkingKeepsResults(t *testing.T) {
+	spec := counterSpec(100)
+	spec.New = func(Options) (Env, error) { return &slow{}, nil }
+	const n = 6
+	var want []float32
+	for _, workers := range []int{1, 2, 3} {
+		v, err := New(spec, Config{NumEnvs: n, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Reset(1)
+		var got []float32
+		for k := 0; k < 12; k++ {
+			act := make([]float32, n)
+			for i := range act {
+				act[i] = float32((i + k) % 3)
+			}
+			act[n-1-k%3] = 4 // slow, and in a helper's block
+			res, err := v.Step(act)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(append(got, res.Obs...), res.Rewards...)
+			if k%4 == 3 {
+				time.Sleep(4 * spinFor)
+			}
+		}
+		v.Close()
+		if want == nil {
+			want = got
+		} else if !slices.Equal(got, want) {
+			t.Errorf("%d workers: results differ from 1 worker's", workers)
+		}
+	}
+}
+
+// BenchmarkStepSync measures what a Step costs beyond the instances' own
+// work: 8 counters, whose steps take nanoseconds, on 1 and 2 workers.
+func BenchmarkStepSync(b *testing.B) {
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			v, err := New(counterSpec(1<<30), Config{NumEnvs: 8, Workers: workers})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer v.Close()
+			v.Reset(1)
+			act := make([]float32, 8)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Step(act); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
