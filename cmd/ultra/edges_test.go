@@ -1,0 +1,168 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/ultra-rl/ultra/engine/ppo"
+)
+
+// TestVersion: ultra version and ultra --version print the module
+// version, the commit and the build tags this binary has (issue 30, rough
+// edge 1).
+func TestVersion(t *testing.T) {
+	a, err := runCLI(t, "version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := runCLI(t, "--version")
+	if err != nil || a != b {
+		t.Fatalf("--version gave %q (%v), version %q", b, err, a)
+	}
+	tags := "none"
+	if bt := buildTags(); len(bt) > 0 {
+		tags = strings.Join(bt, ", ")
+	}
+	for _, want := range []string{"ultra ", "\ncommit  ", "\ntags    " + tags + "\n", "\ngo      go1."} {
+		if !strings.Contains(a, want) {
+			t.Errorf("version lacks %q:\n%s", want, a)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		bi   *debug.BuildInfo
+		want []string
+	}{
+		{"none recorded", nil, []string{"ultra (devel)\n", "commit  unknown"}},
+		{"a release", &debug.BuildInfo{Main: debug.Module{Path: "github.com/ultra-rl/ultra", Version: "v1.2.3"}}, []string{"ultra v1.2.3\n"}},
+		{"a checkout", &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "c193f4a0"}, {Key: "vcs.time", Value: "2026-12-05T10:00:00Z"},
+			{Key: "vcs.modified", Value: "true"}, {Key: "-tags", Value: "ale"}}}, []string{"commit  c193f4a0 (2026-12-05T10:00:00Z), with uncommitted changes\n"}},
+		{"a clean checkout", &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc"}, {Key: "vcs.modified", Value: "false"}}}, []string{"commit  abc\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := versionText(tc.bi)
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+// TestHelpExitsZero: -h on every command and subcommand prints its usage
+// and exits 0, as ultra --help does; an error still exits 2 (issue 30,
+// rough edge 2).
+func TestHelpExitsZero(t *testing.T) {
+	cmds := [][]string{{}}
+	for _, c := range commands {
+		cmds = append(cmds, []string{c.name})
+	}
+	for _, sub := range []string{"plan", "unit", "report", "k8s", "slurm"} {
+		cmds = append(cmds, []string{"sweep", sub})
+	}
+	for _, sub := range []string{"env", "env-scaling", "update"} {
+		cmds = append(cmds, []string{"bench", sub})
+	}
+	for _, c := range cmds {
+		for _, h := range []string{"-h", "--help"} {
+			args := append(append([]string(nil), c...), h)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				out, err := runCLI(t, args...)
+				if st := exitStatus(err, io.Discard); st != 0 {
+					t.Errorf("exit status %d (%v), want 0", st, err)
+				}
+				want := "ultra " + strings.Join(c, " ")
+				if len(c) == 0 {
+					want = "Usage:"
+				}
+				if !strings.Contains(out, want) || !strings.Contains(strings.ToLower(out), "usage") && !strings.Contains(out, "  ultra ") {
+					t.Errorf("no usage naming %q:\n%s", want, out)
+				}
+			})
+		}
+	}
+	if st := exitStatus(errors.New("x"), io.Discard); st != 2 {
+		t.Errorf("an error exits %d, want 2", st)
+	}
+	if st := exitStatus(flag.ErrHelp, io.Discard); st != 0 {
+		t.Errorf("ErrHelp exits %d", st)
+	}
+}
+
+// TestUsageListsEveryCommand: ultra --help names every command and every
+// bench target, and bench update's default backend is train's (issue 30,
+// rough edge 3).
+func TestUsageListsEveryCommand(t *testing.T) {
+	out, err := runCLI(t, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commands {
+		if !strings.Contains(out, "\n  ultra "+c.name+" ") {
+			t.Errorf("usage lacks ultra %s:\n%s", c.name, out)
+		}
+	}
+	for _, target := range []string{"env", "env-scaling", "update"} {
+		if !strings.Contains(out, "ultra bench "+target+" [flags]") {
+			t.Errorf("usage lacks ultra bench %s", target)
+		}
+	}
+	want := "(default " + ppo.Defaults().Backend + ")"
+	for _, c := range [][]string{{"train"}, {"bench", "update"}} {
+		if got := helpOf(t, c...)["backend"]; !strings.HasSuffix(got, want) {
+			t.Errorf("%v --backend: %q, want the default %s", c, got, want)
+		}
+	}
+}
+
+// TestUnknownFlagNamesUltras: a flag ultra does not have is one error
+// line, without the usage before it, naming ultra's flag for CleanRL's
+// and SB3's names and for near spellings (issue 30, rough edge 11).
+func TestUnknownFlagNamesUltras(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--total-timesteps", "1000"}, "train: unknown flag --total-timesteps: ultra's name is --steps (CleanRL's and SB3's total-timesteps) (ultra train -h lists the flags)"},
+		{[]string{"train", "--num-envs", "4"}, "unknown flag --num-envs: ultra's name is --envs"},
+		{[]string{"train", "--env-id", "Hopper-v4"}, "unknown flag --env-id: ultra's name is --env"},
+		{[]string{"train", "--learning_rate", "1e-3"}, "unknown flag --learning_rate: ultra spells it --learning-rate"},
+		{[]string{"refine", "--varient", "ultra-a"}, "unknown flag --varient: did you mean --variant?"},
+		{[]string{"eval", "--wandb"}, "eval: unknown flag --wandb (ultra eval -h lists the flags)"},
+		{[]string{"eval", "--episodes", "x"}, `eval: invalid value "x" for flag -episodes`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, err := runCLI(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if out != "" {
+				t.Errorf("printed before the error:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestREADMEUnknownEnvExample: the README's example of an unknown env's
+// error is the command's own (issue 30, rough edge 4).
+func TestREADMEUnknownEnvExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("`(ultra: eval: unknown env \"([^\"]+)\"[^`]*)`").FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("README.md has no example error `ultra: eval: unknown env \"…\": …`")
+	}
+	_, err = runCLI(t, "eval", "--env", m[2])
+	if err == nil || "ultra: "+err.Error() != m[1] {
+		t.Errorf("README says\n  %s\nultra eval --env %s says\n  ultra: %v", m[1], m[2], err)
+	}
+}
