@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -164,5 +166,76 @@ func TestREADMEUnknownEnvExample(t *testing.T) {
 	_, err = runCLI(t, "eval", "--env", m[2])
 	if err == nil || "ultra: "+err.Error() != m[1] {
 		t.Errorf("README says\n  %s\nultra eval --env %s says\n  ultra: %v", m[1], m[2], err)
+	}
+}
+
+// TestTrainStepsBarAndExtension: --steps off the batch trains the whole
+// iterations below and says so in the log and the final line; the bar
+// reaches 100% of them and the log's last line starts a line of its own
+// (rough edges 5 and 6). Resuming the finished run has nothing to train
+// and says how to train longer; a longer plan is refused while the rate
+// annealed, allowed without annealing, and config.yaml records it (rough
+// edges 9 and 10).
+func TestTrainStepsBarAndExtension(t *testing.T) {
+	tmp := t.TempDir()
+	cfgFile := filepath.Join(tmp, "c.yaml")
+	os.WriteFile(cfgFile, []byte("num-steps: 256\nnum-minibatches: 4\nupdate-epochs: 1\nenvs: 2\n"), 0o644)
+	flat := filepath.Join(tmp, "flat.yaml")
+	os.WriteFile(flat, []byte("num-steps: 256\nnum-minibatches: 4\nupdate-epochs: 1\nenvs: 2\nanneal-lr: false\n"), 0o644)
+	annealed, constant := filepath.Join(tmp, "annealed"), filepath.Join(tmp, "constant")
+	train := func(args ...string) (string, string, error) {
+		var out, errb bytes.Buffer
+		err := runCommand(append(append([]string{"train"}, args...), "--metrics-addr", ""), &out, &errb)
+		return out.String(), errb.String(), err
+	}
+	out, log, err := train("--env", "hopper", "--steps", "1300", "--config", cfgFile, "--out", annealed, "--progress", "bar")
+	if err != nil {
+		t.Fatal(err, log)
+	}
+	for _, want := range []string{"--steps 1300 is not a multiple of the batch (envs × num-steps = 512): training 2 whole iterations, 1024 steps",
+		"100.0% 1024/1024 steps"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^time=\S+ level=INFO msg=done steps=1024`).MatchString(log) {
+		t.Errorf("msg=done is not on a line of its own:\n%q", log)
+	}
+	if want := "trained hopper for 1024 steps (--steps 1300 rounded down to whole iterations) in "; !strings.Contains(out, want) {
+		t.Errorf("final line %q, want %q", out, want)
+	}
+	if _, log, err := train("--env", "hopper", "--steps", "1024", "--config", flat, "--out", constant, "--progress", "log"); err != nil {
+		t.Fatal(err, log)
+	}
+	for _, tc := range []struct {
+		name, dir string
+		args      []string
+		want      string // on stdout when ok, else in the error
+		ok        bool
+	}{
+		{"finished, same steps", annealed, nil, "nothing to train: " + annealed + " finished its 1024 steps (mean return of the last", true},
+		{"finished, same steps (hint)", annealed, nil, "; to train longer, give the new total: ultra train --out " + annealed + " --resume --steps 2048", true},
+		{"finished and annealed, longer", annealed, []string{"--steps", "2048"}, "resuming it with --steps 2048 would restart the annealing at 0.00015, not continue it; " +
+			"to train on from it, fine-tune its checkpoint as a new run with a schedule of its own: ultra refine --checkpoint " + filepath.Join(annealed, "checkpoint.bin") +
+			" --variant ppo --steps 1024 --out " + annealed + "-more", false},
+		{"fewer than trained", annealed, []string{"--steps", "512"}, "--steps 512 is less than the 1024 steps the run has trained", false},
+		{"constant rate, longer", constant, []string{"--steps", "2048"}, "trained hopper for 2048 steps in", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, log, err := train(append([]string{"--out", tc.dir, "--resume", "--progress", "log"}, tc.args...)...)
+			if tc.ok && (err != nil || !strings.Contains(out, tc.want)) {
+				t.Fatalf("got %v, stdout %q, want %q\n%s", err, out, tc.want, log)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+			if strings.Contains(out+log, "NaN") {
+				t.Errorf("NaN in the output:\n%s%s", out, log)
+			}
+		})
+	}
+	b, _ := os.ReadFile(filepath.Join(constant, "config.yaml"))
+	if !strings.Contains(string(b), "steps: 2048\n") {
+		t.Errorf("config.yaml after the extension:\n%s", b)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,12 +34,50 @@ func progressBar(progress string, stderr io.Writer) (bool, error) {
 	return false, fmt.Errorf("--progress must be bar, log or auto, got %q", progress)
 }
 
-// barFor returns an iteration callback that redraws a progress bar towards
-// total steps, for a loop starting now at startStep.
-func barFor(w io.Writer, total, startStep int64) func(ppo.IterStats, float64) {
+// barFor returns an iteration callback that redraws a progress bar on w
+// towards the steps the run trains, for a loop starting now at startStep.
+func barFor(w *barWriter, startStep int64) func(ppo.IterStats, float64, int64) {
 	start := time.Now()
-	return func(st ppo.IterStats, lastReturn float64) {
-		drawBar(w, st.GlobalStep, total, startStep, start, lastReturn)
+	return func(st ppo.IterStats, lastReturn float64, planned int64) {
+		w.draw(func(w io.Writer) { drawBar(w, st.GlobalStep, planned, startStep, start, lastReturn) })
+	}
+}
+
+// barWriter is the stderr a progress bar and the log share: a log line
+// written while the bar is drawn starts on a line of its own.
+type barWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	open bool // a bar is drawn and its line not ended
+}
+
+// Write writes p (a log line) below the bar.
+func (b *barWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.breakLine()
+	return b.w.Write(p)
+}
+
+// draw redraws the bar with f.
+func (b *barWriter) draw(f func(io.Writer)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f(b.w)
+	b.open = true
+}
+
+// end ends the bar's line, if one is drawn.
+func (b *barWriter) end() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.breakLine()
+}
+
+func (b *barWriter) breakLine() {
+	if b.open {
+		fmt.Fprintln(b.w)
+		b.open = false
 	}
 }
 

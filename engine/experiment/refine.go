@@ -98,7 +98,7 @@ type Refinement struct {
 	// Quiet and OnIteration replace the per-iteration log line by a
 	// progress display (see run.Options).
 	Quiet       bool
-	OnIteration func(st ppo.IterStats, lastReturn float64)
+	OnIteration func(st ppo.IterStats, lastReturn float64, planned int64)
 	// Metrics, when set, receives the run's Prometheus series.
 	Metrics *prometheus.Registry
 	// Registry resolves the checkpoint's task id.

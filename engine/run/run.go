@@ -112,7 +112,8 @@ func Create(dir string, cfg ppo.Config) (*Lock, error) {
 }
 
 // Resume continues the run in dir from ck (its checkpoint): the device may
-// differ from the one the checkpoint was trained on, and the metric rows
+// differ from the one the checkpoint was trained on, the steps may grow
+// (see ppo.Checkpoint.Extend), config.yaml is rewritten to ck's config, and the metric rows
 // past the checkpoint's iteration are dropped, since those iterations are
 // redone.
 func Resume(dir string, ck *ppo.Checkpoint, spec env.Spec, hooks ppo.Hooks) (*Run, error) {
@@ -139,6 +140,15 @@ func ResumeWith(dir string, ck *ppo.Checkpoint, spec env.Spec, hooks ppo.Hooks,
 		return nil, err
 	}
 	if err := TrimMetrics(dir, ck.Iteration); err != nil {
+		lock.Release()
+		return nil, err
+	}
+	// config.yaml is the effective configuration: a resume may have
+	// changed the steps (an extension) or the device.
+	if b, err := yaml.Marshal(ck.Config); err != nil {
+		lock.Release()
+		return nil, err
+	} else if err := atomicfile.Write(filepath.Join(dir, ConfigFile), b); err != nil {
 		lock.Release()
 		return nil, err
 	}
