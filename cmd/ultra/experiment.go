@@ -44,7 +44,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	} else if _, err := c.Validate(); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
-	reg, stopMetrics, err := serveMetrics(ef.output.MetricsAddr, c.Logger)
+	reg, stopMetrics, err := serveMetrics(ef.output, fs, c.Logger)
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}

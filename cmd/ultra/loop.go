@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -81,15 +82,29 @@ func (b *barWriter) breakLine() {
 	}
 }
 
-// serveMetrics starts the /metrics server on addr and returns its registry
-// (nil, with a no-op stop, when addr is empty).
-func serveMetrics(addr string, logger *slog.Logger) (*prometheus.Registry, func(), error) {
+// serveMetrics starts the /metrics server on o's address and returns its
+// registry (nil, with a no-op stop, when the address is empty). The
+// default address (see configflags.Output.MetricsAddrDefault) falls back
+// to a free port when its port is busy, with a warning; a chosen one is
+// kept to.
+func serveMetrics(o configflags.Output, fs *flag.FlagSet, logger *slog.Logger) (*prometheus.Registry, func(), error) {
+	addr := o.MetricsAddr
 	if addr == "" {
 		return nil, func() {}, nil
 	}
 	reg := metrics.Registry()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := metrics.Serve(ctx, addr, reg)
+	var srv *http.Server
+	var err error
+	if o.MetricsAddrDefault(fs) {
+		var busy bool
+		if srv, busy, err = metrics.ServeDefault(ctx, addr, reg); busy {
+			logger.Warn("the default metrics port is in use (another ultra run?): serving on a free port instead; --metrics-addr chooses the address, empty serves none",
+				"busy", addr, "url", "http://"+srv.Addr+"/metrics")
+		}
+	} else {
+		srv, err = metrics.Serve(ctx, addr, reg)
+	}
 	if err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)

@@ -111,7 +111,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		reg, stop, err := serveMetrics(rf.output.MetricsAddr, r.Logger)
+		reg, stop, err := serveMetrics(rf.output, fs, r.Logger)
 		if err != nil {
 			return err
 		}

@@ -118,7 +118,7 @@ func sweepUnit(args []string, stderr io.Writer) error {
 	if c.Logger, err = newLogger(output.LogFormat, stderr); err != nil {
 		return fmt.Errorf("sweep unit: %w", err)
 	}
-	reg, stopMetrics, err := serveMetrics(output.MetricsAddr, c.Logger)
+	reg, stopMetrics, err := serveMetrics(output, fs, c.Logger)
 	if err != nil {
 		return fmt.Errorf("sweep unit: %w", err)
 	}

@@ -49,7 +49,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	stopMetrics := func() {}
 	// startMetrics runs once the config (and so the env) is known.
 	startMetrics := func() error {
-		reg, stop, err := serveMetrics(rf.output.MetricsAddr, logger)
+		reg, stop, err := serveMetrics(rf.output, fs, logger)
 		if err != nil {
 			return err
 		}
