@@ -159,7 +159,7 @@ func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experimen
 		c.Variants = append(c.Variants, v)
 	}
 	c.Advisor.Name = ef.af.Name
-	if c.Advisor, err = ef.af.config(); err != nil && c.UsesAdvisor(ef.af.Name) {
+	if c.Advisor, err = ef.af.config(); err != nil && c.AsksAdvisor(ef.af.Name) {
 		return c, err
 	}
 	c.Advisor.Name = ef.af.Name

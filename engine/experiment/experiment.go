@@ -147,6 +147,9 @@ func (c *Config) Validate() (env.Spec, error) {
 	}
 	for _, v := range c.Variants {
 		if name := v.Behaviour().AdvisorName(c.Advisor.Name); name != "" {
+			if name == "llm" && c.LLMAnnotations != "" {
+				continue // the llm stage imports them: no model is asked
+			}
 			ac := c.Advisor
 			ac.Name = name
 			if err := ac.Validate(); err != nil {
@@ -205,6 +208,19 @@ func (c *Config) Validate() (env.Spec, error) {
 		return spec, fmt.Errorf("experiment: refine steps %d is less than one iteration of %s (%d)", c.RefineSteps, spec.ID, batch)
 	}
 	return spec, ppo.CheckDevice(probe.Device, probe.TF32)
+}
+
+// AsksAdvisor is UsesAdvisor less the llm stage whose annotations are
+// imported (LLMAnnotations): whether the named advisor must be able to
+// answer, and so needs its settings (an llm model, an endpoint).
+func (c *Config) AsksAdvisor(name string) bool {
+	for _, v := range c.Variants {
+		a := v.Behaviour().AdvisorName(c.Advisor.Name)
+		if a == "random-"+name || (a == name && !(name == "llm" && c.LLMAnnotations != "")) {
+			return true
+		}
+	}
+	return false
 }
 
 // UsesAdvisor reports whether a variant's annotations come from the named
