@@ -238,4 +238,12 @@ func TestTrainStepsBarAndExtension(t *testing.T) {
 	if !strings.Contains(string(b), "steps: 2048\n") {
 		t.Errorf("config.yaml after the extension:\n%s", b)
 	}
+	// eval takes the run directory for its checkpoint.bin, and names it
+	// for the exported policy (rough edge 15).
+	if out, err := runCLI(t, "eval", "--checkpoint", constant, "--episodes", "1", "--mode", "deterministic"); err != nil || !strings.Contains(out, "checkpoint/deterministic") {
+		t.Errorf("eval --checkpoint DIR: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, "eval", "--checkpoint", filepath.Join(constant, "policy.safetensors")); err == nil || !strings.Contains(err.Error(), "exported policy") {
+		t.Errorf("eval --checkpoint policy.safetensors: %v", err)
+	}
 }

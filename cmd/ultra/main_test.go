@@ -78,7 +78,7 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 	}{
 		{[]string{"fly"}, "valid commands are envs, train, eval, collect, annotate, refine, experiment, sweep, report, match, bench"},
 		{[]string{"eval", "--env", "hoper"}, "valid envs are ant, halfcheetah, hopper, pong, pong-pixels, walker2d"},
-		{[]string{"eval"}, "--env is required"},
+		{[]string{"eval"}, "--env is required: valid envs are ant, halfcheetah, hopper, pong"},
 		{[]string{"eval", "--env", "ale:no_such_game-pixels"}, aleFix},
 		{[]string{"eval", "--env", "ale:breakout"}, "use ale:breakout-pixels or ale:breakout-ram"},
 		{[]string{"eval", "--env", "hopper", "--policy", "smart"}, "valid policies are zero, random"},

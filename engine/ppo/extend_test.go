@@ -1,7 +1,10 @@
 package ppo
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -70,6 +73,52 @@ func TestExtend(t *testing.T) {
 			}
 			if c.TotalSteps != tc.steps || tc.ck.Config.TotalSteps != 40000 {
 				t.Errorf("config steps %d (checkpoint's %d)", c.TotalSteps, tc.ck.Config.TotalSteps)
+			}
+		})
+	}
+}
+
+// TestLoadCheckpointPaths: a run directory stands for its checkpoint.bin;
+// an exported policy is refused naming the checkpoint to give (issue 30,
+// rough edge 15).
+func TestLoadCheckpointPaths(t *testing.T) {
+	tr, err := New(small(), hopper(t), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ck, _ := tr.Checkpoint()
+	dir := t.TempDir()
+	if err := ck.Save(filepath.Join(dir, CheckpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	var st bytes.Buffer
+	if err := ck.ExportSafetensors(&st); err != nil {
+		t.Fatal(err)
+	}
+	policy := filepath.Join(dir, "policy.safetensors")
+	os.WriteFile(policy, st.Bytes(), 0o644)
+	junk := filepath.Join(dir, "junk.bin")
+	os.WriteFile(junk, bytes.Repeat([]byte("0123456789abcdef"), 8), 0o644)
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"the file", filepath.Join(dir, CheckpointFile), ""},
+		{"the run directory", dir, ""},
+		{"the exported policy", policy, "it is an exported policy (safetensors: weights and normaliser only), not a checkpoint: give the run's checkpoint.bin, or its directory (" + filepath.Join(dir, CheckpointFile) + ")"},
+		{"anything else", junk, "bad magic"},
+		{"a directory without one", t.TempDir(), "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := LoadCheckpoint(tc.path)
+			if tc.want == "" {
+				if err != nil || got.Config.Env != ck.Config.Env {
+					t.Fatalf("%v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
 	}

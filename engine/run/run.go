@@ -30,7 +30,7 @@ import (
 // Files in a run directory.
 const (
 	ConfigFile     = "config.yaml"
-	CheckpointFile = "checkpoint.bin"
+	CheckpointFile = ppo.CheckpointFile
 	PrevCheckpoint = "checkpoint.prev.bin" // the checkpoint before the latest
 	MetricsJSONL   = "metrics.jsonl"
 	MetricsCSV     = "metrics.csv"
