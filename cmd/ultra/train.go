@@ -96,7 +96,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 
 func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func() error) (*run.Run, error) {
 	if _, err := os.Stat(filepath.Join(out, run.CheckpointFile)); err == nil {
-		return nil, fmt.Errorf("%s already holds a run: pass --resume to continue it, or choose another --out", out)
+		return nil, run.HoldsRunError(out)
 	}
 	if err := cf.Apply(configPath); err != nil { // learn the env
 		return nil, err

@@ -195,7 +195,7 @@ func (r Refinement) Prepare() (*Job, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(r.Out, run.CheckpointFile)); err == nil {
-		return nil, fmt.Errorf("%s already holds a run; resume it, or choose another directory", r.Out)
+		return nil, run.HoldsRunError(r.Out)
 	}
 	cfg := ck.Config
 	cfg.Seed, cfg.TotalSteps = r.Seed, r.Steps

@@ -165,7 +165,7 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 				"return", round(st.ReturnMean, 2), "return_last10", round(st.Return10, 2), "length", round(st.LengthMean, 1),
 				"pg_loss", round(st.PolicyLoss, 5), "v_loss", round(st.ValueLoss, 5), "entropy", round(st.Entropy, 4),
 				"approx_kl", round(st.ApproxKL, 5), "clipfrac", round(st.ClipFrac, 4),
-				"explained_var", round(st.ExplainedVar, 3), "lr", st.LearningRate}
+				"explained_var", round(st.ExplainedVar, 3), "lr", significant(st.LearningRate, 4)}
 			if o.Extension != nil {
 				fields = append(fields, o.Extension.LogFields()...)
 			}
@@ -218,6 +218,16 @@ func (o *Options) observe(st ppo.IterStats) {
 	if o.Extension != nil {
 		o.Extension.Export(o.Metrics)
 	}
+}
+
+// significant rounds x to n significant digits for log lines
+// (0.00028421052631578947 → 0.0002842).
+func significant(x float64, n int) float64 {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return x
+	}
+	p := math.Pow(10, float64(n)-math.Ceil(math.Log10(math.Abs(x))))
+	return math.Round(x*p) / p
 }
 
 // round rounds x to digits decimals for log lines.
