@@ -840,8 +840,10 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 			report.Resamples, report.Alpha, report.MinSeedsToCompare, report.TooFewText),
 		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),
 		"Table hits / lookups, overrides, bonuses and resets are per seed, from each run's modulator.json: how often the critical-state table matched the live state, and what the matches did.",
-		settingsNote(c.Settings, c.allVariants, runs) + " " + wallNote(wall) + ".",
-		"Training curves of rice include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.",
+		settingsNote(c.Settings, ranVariants(runs), runs) + " " + wallNote(wall) + ".",
+	}
+	if restarted := restartedVariants(runs); restarted != "" {
+		notes = append(notes, "Training curves of "+restarted+" include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.")
 	}
 	if ours != "" {
 		notes = append(notes, ours)
@@ -874,7 +876,7 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		return nil, err
 	}
 	res.Plots = []string{epng, esvg}
-	figures := []report.Figure{{Caption: "Each seed's final evaluation (points), each variant's IQM (bar) with its 95% interval; the shaded bands are ppo's and the placebo's intervals.", Path: esvg}}
+	figures := []report.Figure{{Caption: evalCaption(rows), Path: esvg}}
 	png, svg := filepath.Join(c.Out, "curves.png"), filepath.Join(c.Out, "curves.svg")
 	if res.PlotErr = report.PlotCurves(runs, c.Env+": training", png, svg); res.PlotErr != nil {
 		c.Logger.Warn("no learning-curve plot", "err", res.PlotErr, "fix", "refine for more steps, so every run finishes training episodes")
@@ -894,6 +896,65 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		}
 	}
 	return res, nil
+}
+
+// ranVariants are the variants with runs in the report, in their order:
+// what the notes may describe.
+func ranVariants(runs []report.Run) []ultra.Variant {
+	var vs []ultra.Variant
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if !seen[r.Variant] {
+			seen[r.Variant] = true
+			vs = append(vs, ultra.Variant(r.Variant))
+		}
+	}
+	return vs
+}
+
+// restartedVariants names the reported variants whose training restarts
+// episodes at critical states ("" when none ran).
+func restartedVariants(runs []report.Run) string {
+	var names []string
+	for _, v := range ranVariants(runs) {
+		if v.Behaviour().Resets {
+			names = append(names, string(v))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// evalCaption describes the evaluation plot as report.PlotEval draws it
+// for rows: intervals only where there are enough seeds, and a shaded
+// band for each of ppo and the placebo that has one.
+func evalCaption(rows []report.Row) string {
+	caption := "Each seed's final evaluation (points), each variant's IQM (bar)"
+	var bands []string
+	intervals := false
+	for _, r := range rows {
+		if math.IsNaN(r.IQMLow) {
+			continue
+		}
+		intervals = true
+		switch ultra.Variant(r.Variant) {
+		case ultra.PPO:
+			bands = append(bands, "ppo's")
+		case ultra.Placebo:
+			bands = append(bands, "the placebo's")
+		}
+	}
+	if intervals {
+		caption += " with its 95% interval"
+	} else {
+		caption += fmt.Sprintf("; no intervals with fewer than %d seeds", report.MinSeedsToCompare)
+	}
+	switch len(bands) {
+	case 1:
+		caption += "; the shaded band is " + bands[0] + " interval"
+	case 2:
+		caption += "; the shaded bands are " + bands[0] + " and " + bands[1] + " intervals"
+	}
+	return caption + "."
 }
 
 func (c *Config) describeStart() string {
@@ -962,7 +1023,11 @@ func settingsNote(t ultra.Settings, vs []ultra.Variant, runs []report.Run) strin
 	}
 	parts := []string{"radius " + radiusNote(t, runs)}
 	if bonus {
-		parts = append(parts, fmt.Sprintf("alpha %.3g (placebo %.0e)", t.Alpha, ultra.PlaceboAlpha))
+		alpha := fmt.Sprintf("alpha %.3g", t.Alpha)
+		if slices.Contains(vs, ultra.Placebo) {
+			alpha += fmt.Sprintf(" (placebo %.0e)", ultra.PlaceboAlpha)
+		}
+		parts = append(parts, alpha)
 	}
 	if rewards {
 		on := "the executed action (within " + strconv.FormatFloat(t.ActionTolerance, 'g', -1, 64) + " of the action range of the judged one)"
