@@ -203,10 +203,16 @@ func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
 // with an explicit --target-hit-rate as well it is an error. The result is
 // validated.
 func (sf *settingsFlags) resolve(spec env.Spec, steps int64, set map[string]bool) (ultra.Settings, error) {
+	return sf.resolveFrom(ultra.DefaultSettings(spec, steps), set)
+}
+
+// resolveFrom is resolve over base settings (a directory's recorded ones)
+// instead of the task's defaults.
+func (sf *settingsFlags) resolveFrom(base ultra.Settings, set map[string]bool) (ultra.Settings, error) {
 	if err := checkSettingFlags(set); err != nil {
 		return ultra.Settings{}, err
 	}
-	s := ultra.DefaultSettings(spec, steps)
+	s := base
 	if !set["target-hit-rate"] && (set["radius"] || set["radius-quantile"]) {
 		s.TargetHitRate = 0
 	}
