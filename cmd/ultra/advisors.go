@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
@@ -29,7 +30,7 @@ func (af advisorFlags) config() (experiment.AdvisorConfig, error) {
 		}
 		return ac, ac.Validate() // what the llm advisor needs: a model, and an endpoint unless it imports answers
 	}
-	return ac, fmt.Errorf("unknown --advisor %q: valid advisors are %v", af.Name, experiment.AdvisorNames)
+	return ac, fmt.Errorf("unknown --advisor %q: valid advisors are %s", af.Name, strings.Join(experiment.AdvisorNames, ", "))
 }
 
 // llmConfig merges the defaults, --llm-config and the flags.

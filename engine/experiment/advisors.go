@@ -78,7 +78,7 @@ func (ac AdvisorConfig) Validate() error {
 			return errors.New("the llm advisor needs an endpoint: --llm-url URL (or $ULTRA_LLM_URL, e.g. http://localhost:8000/v1); reading --batch-import answers needs none")
 		}
 	default:
-		return fmt.Errorf("unknown advisor %q: valid advisors are %v", ac.Name, AdvisorNames)
+		return fmt.Errorf("unknown advisor %q: valid advisors are %s", ac.Name, strings.Join(AdvisorNames, ", "))
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func NewAdvisor(ac AdvisorConfig, spec env.Spec, audit, cache string, log io.Wri
 		}
 		return a, nil
 	}
-	return nil, fmt.Errorf("unknown advisor %q: valid advisors are %v", ac.Name, AdvisorNames)
+	return nil, fmt.Errorf("unknown advisor %q: valid advisors are %s", ac.Name, strings.Join(AdvisorNames, ", "))
 }
 
 // ExportBatch writes the requests the llm advisor ac would send for trajs
