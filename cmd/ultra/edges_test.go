@@ -247,3 +247,54 @@ func TestTrainStepsBarAndExtension(t *testing.T) {
 		t.Errorf("eval --checkpoint policy.safetensors: %v", err)
 	}
 }
+
+// TestGymnasiumNames: Gymnasium's v4 ids name the tasks they match, runs
+// record the task's own id, v5 ids are refused with what differs, and
+// ultra envs lists both names (issue 30, Gymnasium names).
+func TestGymnasiumNames(t *testing.T) {
+	out, err := runCLI(t, "envs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"GYMNASIUM ID", "Hopper-v4", "Walker2d-v4", "HalfCheetah-v4", "Ant-v4"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("envs lacks %q:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct {
+		id, want string
+	}{
+		{"Hopper-v4", `"env": "hopper"`},
+		{"Walker2d-v4", `"env": "walker2d"`},
+		{"HalfCheetah-v4", `"env": "halfcheetah"`},
+		{"Ant-v4", `"env": "ant"`},
+		{"Hopper-v5", "pays the healthy reward only while the hopper is healthy"},
+		{"Walker2d-v5", "gives both feet friction 1.9"},
+		{"HalfCheetah-v5", "keeps v4's dynamics and reward but is another id"},
+		{"Ant-v5", "always charges the contact cost"},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			out, err := runCLI(t, "eval", "--env", tc.id, "--policy", "zero", "--episodes", "1", "--json")
+			if strings.HasSuffix(tc.id, "-v5") {
+				if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "use "+strings.ToLower(strings.TrimSuffix(tc.id, "-v5"))+" (or "+strings.TrimSuffix(tc.id, "5")+"4)") {
+					t.Errorf("got %v, want %q and the v4 name", err, tc.want)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out, tc.want) {
+				t.Errorf("got %v\n%s\nwant %q", err, out, tc.want)
+			}
+		})
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	if out, err := runCLI(t, "train", "--env", "Hopper-v4", "--steps", "512", "--num-steps", "256", "--envs", "2", "--num-minibatches", "2",
+		"--update-epochs", "1", "--out", dir, "--progress", "log", "--metrics-addr", ""); err != nil {
+		t.Fatal(err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "config.yaml")); !strings.Contains(string(b), "env: hopper\n") {
+		t.Errorf("config.yaml records another env than hopper:\n%s", b)
+	}
+	if out, err := runCLI(t, "eval", "--checkpoint", dir, "--episodes", "1", "--mode", "deterministic"); err != nil {
+		t.Errorf("eval of a run started as Hopper-v4: %v\n%s", err, out)
+	}
+}

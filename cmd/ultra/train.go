@@ -109,6 +109,7 @@ func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath strin
 	if err := cf.Apply(configPath); err != nil {
 		return nil, err
 	}
+	cfg.Env = spec.ID // not an alias (Hopper-v4): the run records the task's id
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -161,6 +161,7 @@ func (c *Config) Validate() (env.Spec, error) {
 	if err != nil {
 		return spec, err
 	}
+	c.Env = spec.ID // not an alias (Hopper-v4): the directory records the task's id
 	if c.Advisor.Expert != "" && c.UsesAdvisor(expert.Name) {
 		ck, err := ppo.LoadCheckpoint(c.Advisor.Expert)
 		if err != nil {
