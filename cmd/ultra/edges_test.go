@@ -214,12 +214,14 @@ func TestTrainStepsBarAndExtension(t *testing.T) {
 		ok        bool
 	}{
 		{"finished, same steps", annealed, nil, "nothing to train: " + annealed + " finished its 1024 steps (mean return of the last", true},
-		{"finished, same steps (hint)", annealed, nil, "; to train longer, give the new total: ultra train --out " + annealed + " --resume --steps 2048", true},
+		{"finished and annealed, same steps (hint)", annealed, nil, "; to train longer, fine-tune its checkpoint as a new run with a schedule of its own: ultra refine --checkpoint " +
+			filepath.Join(annealed, "checkpoint.bin") + " --variant ppo --steps 1024 --out " + annealed + "-more", true},
 		{"finished and annealed, longer", annealed, []string{"--steps", "2048"}, "resuming it with --steps 2048 would restart the annealing at 0.00015, not continue it; " +
 			"to train on from it, fine-tune its checkpoint as a new run with a schedule of its own: ultra refine --checkpoint " + filepath.Join(annealed, "checkpoint.bin") +
 			" --variant ppo --steps 1024 --out " + annealed + "-more", false},
 		{"fewer than trained", annealed, []string{"--steps", "512"}, "--steps 512 is less than the 1024 steps the run has trained", false},
 		{"constant rate, longer", constant, []string{"--steps", "2048"}, "trained hopper for 2048 steps in", true},
+		{"constant rate, finished, same steps (hint)", constant, nil, "; to train longer, give the new total: ultra train --out " + constant + " --resume --steps 3072", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, log, err := train(append([]string{"--out", tc.dir, "--resume", "--progress", "log"}, tc.args...)...)

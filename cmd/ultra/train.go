@@ -172,13 +172,23 @@ func extendError(out string, ck *ppo.Checkpoint, err error) error {
 			}
 			last = fmt.Sprintf("mean return of the last %d episodes %.2f", n, sum/float64(n))
 		}
-		return fmt.Errorf("%w: %s finished its %d steps (%s); to train longer, give the new total: ultra train --out %s --resume --steps %d",
-			errFinished, out, ck.GlobalStep, last, out, int(ck.GlobalStep)+2*ck.Config.BatchSize())
+		more := int(ck.GlobalStep) + 2*ck.Config.BatchSize()
+		how := fmt.Sprintf("give the new total: ultra train --out %s --resume --steps %d", out, more)
+		if ck.Config.AnnealLR { // its rate annealed: a longer plan is refused
+			how = fineTune(out, more-int(ck.GlobalStep))
+		}
+		return fmt.Errorf("%w: %s finished its %d steps (%s); to train longer, %s", errFinished, out, ck.GlobalStep, last, how)
 	case errors.As(err, &ext):
-		return fmt.Errorf("%w; to train on from it, fine-tune its checkpoint as a new run with a schedule of its own: ultra refine --checkpoint %s --variant ppo --steps %d --out %s-more",
-			err, filepath.Join(out, run.CheckpointFile), ext.Steps-ext.Done, strings.TrimRight(out, "/"))
+		return fmt.Errorf("%w; to train on from it, %s", err, fineTune(out, ext.Steps-ext.Done))
 	}
 	return err
+}
+
+// fineTune is the command that trains on from a finished run's checkpoint
+// for steps more, as a new run with a learning-rate schedule of its own.
+func fineTune(out string, steps int) string {
+	return fmt.Sprintf("fine-tune its checkpoint as a new run with a schedule of its own: ultra refine --checkpoint %s --variant ppo --steps %d --out %s-more",
+		filepath.Join(out, run.CheckpointFile), steps, strings.TrimRight(out, "/"))
 }
 
 // errFinished reports a resumed run with nothing left to train.
