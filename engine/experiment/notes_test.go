@@ -68,3 +68,20 @@ func TestNotesDescribeWhatRan(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateRecordsTheTaskID: an experiment named by a Gymnasium alias
+// records the task's own id, so that a rerun by either name matches the
+// directory's record (issue 30, Gymnasium names).
+func TestValidateRecordsTheTaskID(t *testing.T) {
+	var log strings.Builder
+	for _, id := range []string{"hopper", "Hopper-v4", "HOPPER-V4"} {
+		t.Run(id, func(t *testing.T) {
+			c := tiny(t, t.TempDir(), &log)
+			c.Env = id
+			spec, err := c.Validate()
+			if err != nil || c.Env != "hopper" || spec.ID != "hopper" || c.settings().Env != "hopper" {
+				t.Errorf("env %q, spec %q, err %v", c.Env, spec.ID, err)
+			}
+		})
+	}
+}
