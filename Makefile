@@ -5,12 +5,16 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # Packages whose concurrency the race detector checks in `make test`.
 RACE_PKGS   ?= ./engine/... ./mujoco/...
 
-.PHONY: all deps build test race lint bench demo clean ale-check build-ale test-ale cuda-kernels build-cuda gpu-check fuzz fuzz-corpus
+.PHONY: all deps test-deps build test race lint bench demo clean ale-check build-ale test-ale cuda-kernels build-cuda gpu-check fuzz fuzz-corpus
 
 all: build
 
+## deps: what building needs; test-deps: that and what the tests run (promtool).
 deps:
 	@bash scripts/deps.sh
+
+test-deps:
+	@bash scripts/deps.sh test
 
 build: deps
 	$(GO) build -o $(BIN) ./cmd/ultra
@@ -19,7 +23,7 @@ build: deps
 ## tested on the CPU emulator of the driver (no GPU or CUDA package needed); the pure-Go matrix
 ## kernel (build tag noblas) vetted and tested; then the race detector on the concurrent packages.
 CUDA_PKGS   ?= ./cuda/... ./engine/nn/ ./engine/ppo/ ./engine/run/ ./cmd/ultra/
-test: deps
+test: test-deps
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) vet -tags ultracuda ./...
 	$(GO) build -tags ultracuda -o /dev/null ./cmd/ultra
@@ -28,7 +32,7 @@ test: deps
 	$(GO) test -count=1 -timeout 15m -tags noblas ./bindings/blas/ ./engine/nn/
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 
-race: deps
+race: test-deps
 	$(GO) test -count=1 -race -timeout 30m ./...
 
 ## lint: gofmt, go vet and staticcheck (pinned) must all be clean.

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# deps.sh — make sure what ultra needs to build and test is installed.
+# deps.sh [build|test] — make sure what ultra needs to build (default) or to
+# build and test is installed.
 #
-# Needed: Go ≥ 1.24 and a C compiler (cgo), MuJoCo's C library and headers
-# (Debian/Ubuntu: libmujoco-dev) and OpenBLAS (libopenblas-dev). Optional extras are named with the feature
-# that wants them. As root on Debian/Ubuntu the missing packages are installed
-# with apt-get (running 'apt-get update' first); otherwise the exact command
-# to run is printed and the script fails.
+# Build: Go ≥ 1.24 and a C compiler (cgo), MuJoCo's C library and headers
+# (Debian/Ubuntu: libmujoco-dev) and OpenBLAS (libopenblas-dev). Test, in
+# addition: promtool (Debian package prometheus), which the tests run on the
+# /metrics exposition and the dashboard's queries. Optional extras are named
+# with the feature that wants them. As root on Debian/Ubuntu the missing
+# packages are installed with apt-get (running 'apt-get update' first);
+# otherwise the exact command to run is printed and the script fails.
 set -euo pipefail
+
+mode=${1:-build}
+case "$mode" in
+  build|test) ;;
+  *) echo "deps: unknown mode '$mode': use build (the default) or test" >&2; exit 2 ;;
+esac
 
 missing=()
 have_header() { printf '#include <%s>\n' "$1" | ${CC:-cc} -E -x c - >/dev/null 2>&1; }
@@ -25,8 +34,11 @@ fi
 if ! have_header cblas.h || ! have_lib 'libopenblas\.so'; then
   missing+=(libopenblas-dev)
 fi
-# promtool checks the /metrics exposition in the tests (prometheus package).
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# promtool checks the /metrics exposition in the tests (prometheus package);
+# building and running ultra do not need it.
+if [ "$mode" = test ]; then
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -51,4 +63,6 @@ if [ "$(printf '%s\n1.24\n' "$gov" | sort -V | head -1)" != "1.24" ]; then
   echo "deps: Go $gov is too old; ultra needs Go 1.24 or newer (https://go.dev/dl/)" >&2
   exit 1
 fi
-echo "deps: ok (go $gov, MuJoCo and OpenBLAS headers and libraries found)" >&2
+extra=""
+[ "$mode" = test ] && extra=", promtool"
+echo "deps: ok for $mode (go $gov, MuJoCo and OpenBLAS headers and libraries$extra found)" >&2

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/advisor/llm"
@@ -25,10 +25,12 @@ func (af advisorFlags) config() (experiment.AdvisorConfig, error) {
 		return ac, ac.Validate()
 	case "llm":
 		var err error
-		ac.LLM, err = llmConfig(af)
-		return ac, err
+		if ac.LLM, err = llmConfig(af); err != nil || af.offline {
+			return ac, err
+		}
+		return ac, ac.Validate() // what the llm advisor needs: a model, and an endpoint unless it imports answers
 	}
-	return ac, fmt.Errorf("unknown --advisor %q: valid advisors are %v", af.Name, experiment.AdvisorNames)
+	return ac, fmt.Errorf("unknown --advisor %q: valid advisors are %s", af.Name, strings.Join(experiment.AdvisorNames, ", "))
 }
 
 // llmConfig merges the defaults, --llm-config and the flags.
@@ -51,9 +53,6 @@ func llmConfig(af advisorFlags) (llm.Config, error) {
 			return cfg, err
 		}
 		cfg.Deadline = d
-	}
-	if (cfg.BaseURL == "" || cfg.Model == "") && !af.offline {
-		return cfg, errors.New("--advisor llm needs an endpoint and a model: --llm-url URL (or $ULTRA_LLM_URL, e.g. http://localhost:8000/v1) and --model NAME (or $ULTRA_LLM_MODEL)")
 	}
 	return cfg, nil
 }

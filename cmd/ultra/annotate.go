@@ -207,7 +207,10 @@ func printPromptsCmd(af advisorFlags, trajPath, dir, export, out string, force, 
 // annotateInputs reads the trajectories, looks up their task and builds the
 // advisor's configuration: what annotating and printing prompts both need.
 func annotateInputs(trajPath string, af advisorFlags) ([]traj.Trajectory, env.Spec, experiment.AdvisorConfig, error) {
-	var ac experiment.AdvisorConfig
+	ac, err := af.config() // the flags before the files
+	if err != nil {
+		return nil, env.Spec{}, ac, fmt.Errorf("annotate: %w", err)
+	}
 	trajs, err := traj.ReadJSONL[traj.Trajectory](trajPath)
 	if err != nil {
 		return nil, env.Spec{}, ac, fmt.Errorf("annotate: %w", err)
@@ -217,9 +220,6 @@ func annotateInputs(trajPath string, af advisorFlags) ([]traj.Trajectory, env.Sp
 	}
 	spec, err := registry().Lookup(trajs[0].Env)
 	if err != nil {
-		return nil, env.Spec{}, ac, fmt.Errorf("annotate: %w", err)
-	}
-	if ac, err = af.config(); err != nil {
 		return nil, env.Spec{}, ac, fmt.Errorf("annotate: %w", err)
 	}
 	return trajs, spec, ac, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -13,9 +14,22 @@ import (
 	"github.com/ultra-rl/ultra/internal/configflags"
 )
 
+// benchUsage lists bench's targets.
+const benchUsage = `ultra bench: measure the engine's speed
+
+  ultra bench env [flags]          env steps per second (MuJoCo tasks against a plain C loop)
+  ultra bench env-scaling [flags]  env steps per second over workers × envs per worker
+  ultra bench update [flags]       the PPO update's samples per second on one backend and device
+
+Run 'ultra bench TARGET -h' for its flags.
+`
+
 func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
+		case "-h", "-help", "--help", "--h":
+			fmt.Fprint(stderr, benchUsage)
+			return flag.ErrHelp
 		case "env":
 			return benchEnv(args[1:], stdout, stderr)
 		case "env-scaling":

@@ -24,15 +24,17 @@ func cmdEnvs(args []string, stdout, stderr io.Writer) error {
 			Name, Unit, Doc string
 		}
 		type row struct {
-			ID, Doc, Observation, Action string
-			MaxEpisodeSteps              int
-			ResetNoise                   float64
-			Layout                       []field
+			ID                       string
+			Aliases                  []string `json:",omitempty"`
+			Doc, Observation, Action string
+			MaxEpisodeSteps          int
+			ResetNoise               float64
+			Layout                   []field
 		}
 		var rows []row
 		for _, id := range reg.IDs() {
 			s, _ := reg.Lookup(id)
-			r := row{ID: id, Doc: s.Doc, Observation: s.Observation.String(), Action: s.Action.String(),
+			r := row{ID: id, Aliases: s.Aliases, Doc: s.Doc, Observation: s.Observation.String(), Action: s.Action.String(),
 				MaxEpisodeSteps: s.MaxEpisodeSteps, ResetNoise: s.DefaultNoise}
 			for i, f := range s.ObsLayout {
 				r.Layout = append(r.Layout, field{i, f.Name, f.Unit, f.Doc})
@@ -44,10 +46,14 @@ func cmdEnvs(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENV\tOBSERVATION\tACTION\tMAX STEPS\tRESET NOISE\tTASK")
+	fmt.Fprintln(tw, "ENV\tGYMNASIUM ID\tOBSERVATION\tACTION\tMAX STEPS\tRESET NOISE\tTASK")
 	for _, id := range reg.IDs() {
 		s, _ := reg.Lookup(id)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%g\t%s\n", id, s.Observation, s.Action, s.MaxEpisodeSteps, s.DefaultNoise, s.Doc)
+		alias := "-"
+		if len(s.Aliases) > 0 {
+			alias = strings.Join(s.Aliases, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%g\t%s\n", id, alias, s.Observation, s.Action, s.MaxEpisodeSteps, s.DefaultNoise, s.Doc)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

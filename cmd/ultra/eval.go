@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"strings"
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/eval"
@@ -18,7 +19,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stderr)
 	envID := fs.String("env", "", "task id (see 'ultra envs'); required")
 	policy := fs.String("policy", "random", "baseline policy: zero or random (ignored with --checkpoint)")
-	ckPath := fs.String("checkpoint", "", "evaluate the policy of this checkpoint (a run's checkpoint.bin) instead of a baseline")
+	ckPath := fs.String("checkpoint", "", "evaluate the policy of this checkpoint (a run's checkpoint.bin, or the run directory) instead of a baseline")
 	mode := fs.String("mode", "both", "with --checkpoint: deterministic (mean action), stochastic (sampled), or both")
 	episodes := fs.Int("episodes", 10, "number of episodes, ≥ 1")
 	seed := fs.Uint64("seed", 1, "seed for the environments and the policy")
@@ -39,7 +40,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *envID == "" {
-		return fmt.Errorf("eval: --env is required: valid envs are %v", registry().IDs())
+		return fmt.Errorf("eval: --env is required: valid envs are %s", strings.Join(registry().IDs(), ", "))
 	}
 	spec, err := registry().Lookup(*envID)
 	if err != nil {

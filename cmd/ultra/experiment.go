@@ -44,7 +44,7 @@ func cmdExperiment(args []string, stdout, stderr io.Writer) error {
 	} else if _, err := c.Validate(); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
-	reg, stopMetrics, err := serveMetrics(ef.output.MetricsAddr, c.Logger)
+	reg, stopMetrics, err := serveMetrics(ef.output, fs, c.Logger)
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
@@ -134,7 +134,35 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 	return ef
 }
 
-// config builds the Config from the parsed flags.
+// recordedFlags are the flags of ultra experiment that set a setting an
+// experiment directory records, each with the copy of that setting from
+// the directory's previous configuration (experiment.Previous): a rerun
+// into the directory takes what it does not give from there.
+var recordedFlags = []struct {
+	name string
+	copy func(dst, src *experiment.Config)
+}{
+	{"env", func(d, s *experiment.Config) { d.Env = s.Env }},
+	{"checkpoint", func(d, s *experiment.Config) { d.Checkpoint = s.Checkpoint }},
+	{"pretrain-steps", func(d, s *experiment.Config) { d.PretrainSteps = s.PretrainSteps }},
+	{"pretrain-seed", func(d, s *experiment.Config) { d.PretrainSeed = s.PretrainSeed }},
+	{"collect-episodes", func(d, s *experiment.Config) { d.CollectEpisodes = s.CollectEpisodes }},
+	{"seeds", func(d, s *experiment.Config) { d.Seeds = s.Seeds }},
+	{"refine-steps", func(d, s *experiment.Config) { d.RefineSteps = s.RefineSteps }},
+	{"eval-episodes", func(d, s *experiment.Config) { d.EvalEpisodes = s.EvalEpisodes }},
+	{"eval-seed", func(d, s *experiment.Config) { d.EvalSeed = s.EvalSeed }},
+	{"llm-annotations", func(d, s *experiment.Config) { d.LLMAnnotations = s.LLMAnnotations }},
+	{"note", func(d, s *experiment.Config) { d.Note = s.Note }},
+	{"device", func(d, s *experiment.Config) { d.Device = s.Device }},
+	{"tf32", func(d, s *experiment.Config) { d.TF32 = s.TF32 }},
+	{"variants", func(d, s *experiment.Config) { d.Variants = s.Variants }},
+}
+
+// config builds the Config from the parsed flags. When --out already
+// holds an experiment, what the flags do not give comes from its record
+// (experiment.Previous), so that `ultra experiment --out DIR --seeds 20`
+// adds seeds to DIR's experiment as it was run; the flags given are
+// checked against the record as any rerun's are.
 func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experiment.Config, error) {
 	c := ef.c
 	if err := errors.Join(ef.af.apply(), ef.devFlags.Apply(""), ef.outputFlags.Apply("")); err != nil {
@@ -144,13 +172,7 @@ func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experimen
 	if c.Out == "" {
 		return c, errors.New("--out DIR is required")
 	}
-	spec, err := c.Registry.Lookup(c.Env)
-	if err != nil {
-		return c, err
-	}
-	if c.Settings, err = ef.settings.resolve(spec, int64(c.RefineSteps), givenFlags(fs)); err != nil {
-		return c, err
-	}
+	given := givenFlags(fs)
 	for _, s := range strings.Split(*ef.variants, ",") {
 		v, err := ultra.ParseVariant(strings.TrimSpace(s))
 		if err != nil {
@@ -158,11 +180,51 @@ func (ef *experimentFlags) config(fs *flag.FlagSet, stderr io.Writer) (experimen
 		}
 		c.Variants = append(c.Variants, v)
 	}
-	c.Advisor.Name = ef.af.Name
-	if c.Advisor, err = ef.af.config(); err != nil && c.UsesAdvisor(ef.af.Name) {
+	var prev *experiment.Config
+	if *ef.dose == "" {
+		p, ok, err := experiment.Previous(c.Out, c.Registry)
+		if err != nil {
+			return c, fmt.Errorf("%s holds an experiment whose record is unreadable (%w): use another --out", c.Out, err)
+		}
+		if ok {
+			prev = &p
+			for _, f := range recordedFlags {
+				if !given[f.name] {
+					f.copy(&c, prev)
+				}
+			}
+		}
+	}
+	spec, err := c.Registry.Lookup(c.Env)
+	if err != nil {
 		return c, err
 	}
-	c.Advisor.Name = ef.af.Name
+	base := ultra.DefaultSettings(spec, int64(c.RefineSteps))
+	if prev != nil {
+		base = prev.Settings
+	}
+	if c.Settings, err = ef.settings.resolveFrom(base, given); err != nil {
+		return c, err
+	}
+	advisorGiven := false
+	for _, name := range advisorFlagNames() {
+		advisorGiven = advisorGiven || given[name]
+	}
+	if prev != nil && !advisorGiven {
+		c.Advisor = prev.Advisor
+	} else {
+		if c.Advisor, err = ef.af.config(); err != nil && c.AsksAdvisor(ef.af.Name) {
+			return c, err
+		}
+		c.Advisor.Name = ef.af.Name
+	}
 	c.Logger, err = newLogger(ef.output.LogFormat, stderr)
 	return c, err
+}
+
+// advisorFlagNames are the flags of the advisor group.
+func advisorFlagNames() []string {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	configflags.New(fs, &configflags.Advisor{})
+	return flagNames(fs)
 }

@@ -104,6 +104,27 @@ func TestExperimentWritesEveryRunAndResumes(t *testing.T) {
 			t.Errorf("rerun with %s %s: %v, want %q", tc.flag, tc.value, err, tc.want)
 		}
 	}
+
+	// More seeds need only --seeds: the rest comes from the directory's
+	// record, and only the new seed's runs are refined (issue 30, rough
+	// edge 18); a flag given is still checked against the record.
+	if err := runCommand([]string{"experiment", "--out", dir, "--pretrain-seed", "7", "--seeds", "3", "--metrics-addr", ""}, &out, &log); err == nil ||
+		!strings.Contains(err.Error(), "pretrain seed 1 (now 7)") {
+		t.Errorf("--seeds with another --pretrain-seed: %v", err)
+	}
+	out.Reset()
+	log.Reset()
+	if err := runCommand([]string{"experiment", "--out", dir, "--seeds", "3", "--metrics-addr", ""}, &out, &log); err != nil {
+		t.Fatal(err, log.String())
+	}
+	if n := strings.Count(log.String(), "refining"); n != 3 {
+		t.Errorf("--seeds 3 refined %d runs, want 3 (seed 3 of ppo, ultra-ra, rice):\n%s", n, log.String())
+	}
+	for _, want := range []string{"| ppo | 3 |", "| ultra-ra | 3 |", "| rice | 3 |", "seeds 3..3 were added later"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--seeds 3: the table lacks %q:\n%s", want, out.String())
+		}
+	}
 }
 
 // TestExperimentWithoutCurves: refinements too short to finish a training

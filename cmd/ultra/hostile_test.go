@@ -382,8 +382,16 @@ func TestBatchAPIRoundTrip(t *testing.T) {
 		t.Fatalf("collect: %v\n%s", err, o)
 	}
 	reqs := filepath.Join(dir, "requests.jsonl")
-	llmArgs := []string{"--advisor", "llm", "--llm-url", "http://127.0.0.1:1/v1", "--model", "gpt-test"}
-	if o, err := runCLI(t, append([]string{"annotate", "--traj", trajPath, "--batch-export", reqs}, llmArgs...)...); err != nil || !strings.Contains(o, "wrote 1 Batch API requests") {
+	// Neither file needs an endpoint or a key, and neither mentions one
+	// (issue 30, rough edges 12 and 13); the export needs the model.
+	t.Setenv("ULTRA_LLM_URL", "")
+	t.Setenv("ULTRA_LLM_MODEL", "")
+	if o, err := runCLI(t, "annotate", "--traj", trajPath, "--batch-export", reqs, "--advisor", "llm"); err == nil ||
+		!strings.Contains(err.Error(), "needs a model: --model NAME") || strings.Contains(err.Error(), "llm-url") {
+		t.Fatalf("export without a model: %v\n%s", err, o)
+	}
+	llmArgs := []string{"--advisor", "llm", "--model", "gpt-test"}
+	if o, err := runCLI(t, append([]string{"annotate", "--traj", trajPath, "--batch-export", reqs}, llmArgs...)...); err != nil || !strings.Contains(o, "wrote 1 Batch API requests") || strings.Contains(o, "API key") {
 		t.Fatalf("export: %v\n%s", err, o)
 	}
 	b, err := os.ReadFile(reqs)
@@ -404,13 +412,14 @@ func TestBatchAPIRoundTrip(t *testing.T) {
 	results := filepath.Join(dir, "results.jsonl")
 	os.WriteFile(results, []byte(outLine+"\n"), 0o600)
 	anns := filepath.Join(dir, "llm.jsonl")
-	if o, err := runCLI(t, append([]string{"annotate", "--traj", trajPath, "--batch-import", results, "--out", anns}, llmArgs...)...); err != nil || !strings.Contains(o, "1 critical states") {
+	if o, err := runCLI(t, append([]string{"annotate", "--traj", trajPath, "--batch-import", results, "--out", anns}, llmArgs...)...); err != nil || !strings.Contains(o, "1 critical states") || strings.Contains(o, "API key") {
 		t.Fatalf("import: %v\n%s", err, o)
 	}
-	// An experiment refuses annotations of episodes it did not collect.
+	// An experiment refuses annotations of episodes it did not collect;
+	// it asks the llm advisor nothing, so it needs no endpoint or model.
 	if o, err := runCLI(t, "experiment", "--env", "hopper", "--out", filepath.Join(dir, "ex"), "--pretrain-steps", "2048", "--collect-episodes", "2",
-		"--variants", "ppo,ultra-a", "--seeds", "1", "--refine-steps", "2048", "--advisor", "llm", "--llm-url", "http://127.0.0.1:1/v1",
-		"--model", "gpt-test", "--llm-annotations", anns); err == nil || !strings.Contains(err.Error(), "made from other episodes") {
+		"--variants", "ppo,ultra-a", "--seeds", "1", "--refine-steps", "2048", "--advisor", "llm",
+		"--llm-annotations", anns); err == nil || !strings.Contains(err.Error(), "made from other episodes") {
 		t.Fatalf("foreign annotations: %v\n%s", err, o)
 	}
 }

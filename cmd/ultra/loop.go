@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,24 +35,76 @@ func progressBar(progress string, stderr io.Writer) (bool, error) {
 	return false, fmt.Errorf("--progress must be bar, log or auto, got %q", progress)
 }
 
-// barFor returns an iteration callback that redraws a progress bar towards
-// total steps, for a loop starting now at startStep.
-func barFor(w io.Writer, total, startStep int64) func(ppo.IterStats, float64) {
+// barFor returns an iteration callback that redraws a progress bar on w
+// towards the steps the run trains, for a loop starting now at startStep.
+func barFor(w *barWriter, startStep int64) func(ppo.IterStats, float64, int64) {
 	start := time.Now()
-	return func(st ppo.IterStats, lastReturn float64) {
-		drawBar(w, st.GlobalStep, total, startStep, start, lastReturn)
+	return func(st ppo.IterStats, lastReturn float64, planned int64) {
+		w.draw(func(w io.Writer) { drawBar(w, st.GlobalStep, planned, startStep, start, lastReturn) })
 	}
 }
 
-// serveMetrics starts the /metrics server on addr and returns its registry
-// (nil, with a no-op stop, when addr is empty).
-func serveMetrics(addr string, logger *slog.Logger) (*prometheus.Registry, func(), error) {
+// barWriter is the stderr a progress bar and the log share: a log line
+// written while the bar is drawn starts on a line of its own.
+type barWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	open bool // a bar is drawn and its line not ended
+}
+
+// Write writes p (a log line) below the bar.
+func (b *barWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.breakLine()
+	return b.w.Write(p)
+}
+
+// draw redraws the bar with f.
+func (b *barWriter) draw(f func(io.Writer)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f(b.w)
+	b.open = true
+}
+
+// end ends the bar's line, if one is drawn.
+func (b *barWriter) end() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.breakLine()
+}
+
+func (b *barWriter) breakLine() {
+	if b.open {
+		fmt.Fprintln(b.w)
+		b.open = false
+	}
+}
+
+// serveMetrics starts the /metrics server on o's address and returns its
+// registry (nil, with a no-op stop, when the address is empty). The
+// default address (see configflags.Output.MetricsAddrDefault) falls back
+// to a free port when its port is busy, with a warning; a chosen one is
+// kept to.
+func serveMetrics(o configflags.Output, fs *flag.FlagSet, logger *slog.Logger) (*prometheus.Registry, func(), error) {
+	addr := o.MetricsAddr
 	if addr == "" {
 		return nil, func() {}, nil
 	}
 	reg := metrics.Registry()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := metrics.Serve(ctx, addr, reg)
+	var srv *http.Server
+	var err error
+	if o.MetricsAddrDefault(fs) {
+		var busy bool
+		if srv, busy, err = metrics.ServeDefault(ctx, addr, reg); busy {
+			logger.Warn("the default metrics port is in use (another ultra run?): serving on a free port instead; --metrics-addr chooses the address, empty serves none",
+				"busy", addr, "url", "http://"+srv.Addr+"/metrics")
+		}
+	} else {
+		srv, err = metrics.Serve(ctx, addr, reg)
+	}
 	if err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)

@@ -13,6 +13,7 @@
 //	ultra report                one report across experiment directories
 //	ultra match                 measure the match spaces on a checkpoint's annotations
 //	ultra bench env|env-scaling|update   env steps per second, their scaling over workers, the PPO update's speed
+//	ultra version               the module version, commit and build tags
 package main
 
 import (
@@ -26,6 +27,7 @@ import (
 	"github.com/ultra-rl/ultra/bindings/ale"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/pong"
+	"github.com/ultra-rl/ultra/internal/configflags"
 	"github.com/ultra-rl/ultra/internal/memlimit"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
@@ -45,6 +47,8 @@ Usage:
   ultra match [flags]        measure the match spaces on a checkpoint's annotations: hit rate and precision, before and after calibration
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
   ultra bench env-scaling [flags]  env steps per second over workers × envs per worker
+  ultra bench update [flags] the PPO update's speed (samples per second) on one backend and device
+  ultra version              the module version, VCS commit and build tags (also ultra --version)
 
 Run 'ultra <command> -h' for the flags of a command.
 `
@@ -55,15 +59,20 @@ func registry() *env.Registry {
 }
 
 func main() {
-	if err := runCommand(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "ultra:", err)
-		}
-		if errors.Is(err, memlimit.ErrExceeded) {
-			fmt.Fprintln(os.Stderr, "ultra: --memory-limit SIZE sets the limit for one command")
-		}
-		os.Exit(2)
+	os.Exit(exitStatus(runCommand(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+// exitStatus prints a command's error and returns the process's exit
+// status: 0 for success and for -h (the usage was printed), 2 otherwise.
+func exitStatus(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(stderr, "ultra:", err)
+	if errors.Is(err, memlimit.ErrExceeded) {
+		fmt.Fprintln(stderr, "ultra: --memory-limit SIZE sets the limit for one command")
+	}
+	return 2
 }
 
 func runCommand(args []string, stdout, stderr io.Writer) error {
@@ -71,9 +80,12 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
-	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+	if isHelp(args[0]) || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		return nil
+	}
+	if args[0] == "-version" || args[0] == "--version" {
+		return cmdVersion(args[1:], stdout, stderr)
 	}
 	names := make([]string, len(commands))
 	for i, c := range commands {
@@ -102,7 +114,11 @@ var commands = []struct {
 	{"report", cmdReport},
 	{"match", cmdMatch},
 	{"bench", cmdBench},
+	{"version", cmdVersion},
 }
+
+// isHelp reports whether arg asks for help, as the flag package reads it.
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" || arg == "--h" }
 
 // newFlags makes a flag set that reports errors instead of exiting. Every
 // command takes --memory-limit, which [parse] applies.
@@ -116,7 +132,7 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 // parse parses args, rejects stray positional arguments and applies
 // --memory-limit for this command.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -130,7 +146,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 func parseOperands(fs *flag.FlagSet, args []string) ([]string, error) {
 	var ops []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		if fs.NArg() == 0 {
@@ -139,6 +155,44 @@ func parseOperands(fs *flag.FlagSet, args []string) ([]string, error) {
 		ops, args = append(ops, fs.Arg(0)), fs.Args()[1:]
 	}
 	return ops, applyMemoryLimit(fs)
+}
+
+// parseFlags is fs.Parse with the usage printed only for -h: a bad flag is
+// one error, naming the flag and, for a misspelt one or CleanRL's name of
+// an ultra option, the flag that exists (not the whole usage before it).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		if fs.Usage != nil {
+			fs.Usage()
+		} else {
+			fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+		return err
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		msg = "unknown flag --" + name
+		if s := configflags.Suggest(name, flagNames(fs), "--"); s != "" {
+			msg += ": " + s
+		}
+	}
+	return fmt.Errorf("%s: %s (%s -h lists the flags)", strings.TrimPrefix(fs.Name(), "ultra "), msg, fs.Name())
+}
+
+// flagNames lists fs's flags.
+func flagNames(fs *flag.FlagSet) []string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
 }
 
 // applyMemoryLimit applies the parsed --memory-limit for this command.

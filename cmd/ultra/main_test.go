@@ -78,7 +78,7 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 	}{
 		{[]string{"fly"}, "valid commands are envs, train, eval, collect, annotate, refine, experiment, sweep, report, match, bench"},
 		{[]string{"eval", "--env", "hoper"}, "valid envs are ant, halfcheetah, hopper, pong, pong-pixels, walker2d"},
-		{[]string{"eval"}, "--env is required"},
+		{[]string{"eval"}, "--env is required: valid envs are ant, halfcheetah, hopper, pong"},
 		{[]string{"eval", "--env", "ale:no_such_game-pixels"}, aleFix},
 		{[]string{"eval", "--env", "ale:breakout"}, "use ale:breakout-pixels or ale:breakout-ram"},
 		{[]string{"eval", "--env", "hopper", "--policy", "smart"}, "valid policies are zero, random"},
@@ -91,6 +91,8 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 		{[]string{"bench", "env-scaling", "--envs-per-worker", "0"}, "want positive integers"},
 		{[]string{"bench", "env-scaling", "--time", "1ms"}, "time ≥ 10ms"},
 		{[]string{"eval", "--env", "hopper", "extra"}, `unexpected argument "extra"`},
+		// Lists as text, not Go slices (issue 30, rough edge 20).
+		{[]string{"annotate", "--traj", "t.jsonl", "--out", "a.jsonl", "--advisor", "oracle"}, `unknown --advisor "oracle": valid advisors are llm, scripted, expert, random,`},
 	} {
 		out, err := runCLI(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error()+out, tc.want) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,5 +81,46 @@ func TestImageBuilds(t *testing.T) {
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("tags %q: %v\n%s", tags, err, b)
 		}
+	}
+}
+
+// TestMetricsDefaultPortBusy: a second run while the default port is
+// taken warns and serves on a free port; an address given with
+// --metrics-addr or $ULTRA_METRICS_ADDR stays strict (issue 30, rough
+// edge 8).
+func TestMetricsDefaultPortBusy(t *testing.T) {
+	t.Setenv("ULTRA_METRICS_ADDR", "")
+	os.Unsetenv("ULTRA_METRICS_ADDR")
+	if ln, err := net.Listen("tcp", metrics.DefaultAddr); err == nil { // else someone holds it already
+		defer ln.Close()
+	}
+	train := func(extra ...string) (string, error) {
+		return runCLI(t, append([]string{"train", "--env", "hopper", "--steps", "128", "--num-steps", "64", "--envs", "2",
+			"--num-minibatches", "2", "--update-epochs", "1", "--progress", "log", "--out", filepath.Join(t.TempDir(), "r")}, extra...)...)
+	}
+	served := regexp.MustCompile(`serving Prometheus metrics"? url=http://([^/]+)/metrics`)
+	out, err := train()
+	if err != nil {
+		t.Fatalf("default port busy: %v\n%s", err, out)
+	}
+	if m := served.FindStringSubmatch(out); m == nil || m[1] == metrics.DefaultAddr || !strings.Contains(out, "the default metrics port is in use") {
+		t.Errorf("default port busy: no warning or no other port:\n%s", out)
+	}
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+	}{
+		{"--metrics-addr", "-", []string{"--metrics-addr", metrics.DefaultAddr}},
+		{"ULTRA_METRICS_ADDR", metrics.DefaultAddr, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "-" {
+				t.Setenv("ULTRA_METRICS_ADDR", tc.env)
+			}
+			if _, err := train(tc.args...); err == nil || !strings.Contains(err.Error(), "port in use") {
+				t.Errorf("a chosen busy address: %v, want the port-in-use error", err)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/run"
 	"github.com/ultra-rl/ultra/engine/ultra"
 	"github.com/ultra-rl/ultra/internal/configflags"
 	"github.com/ultra-rl/ultra/internal/interrupt"
@@ -94,13 +95,15 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if bar && !r.Resume { // a resumed run's length is known only once loaded
-			r.Quiet, r.OnIteration = true, barFor(stderr, int64(r.Steps), 0)
+		bw := &barWriter{w: stderr}
+		defer bw.end()
+		if bar && !r.Resume { // a resumed run's start step is known only once loaded
+			r.Quiet, r.OnIteration = true, barFor(bw, 0)
 		}
 		if r.Out == "" {
 			return errors.New("--out DIR is required")
 		}
-		if r.Logger, err = newLogger(rf.output.LogFormat, stderr); err != nil {
+		if r.Logger, err = newLogger(rf.output.LogFormat, bw); err != nil {
 			return err
 		}
 		r.AdvisorLog = stderr
@@ -108,7 +111,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		reg, stop, err := serveMetrics(rf.output.MetricsAddr, r.Logger)
+		reg, stop, err := serveMetrics(rf.output, fs, r.Logger)
 		if err != nil {
 			return err
 		}
@@ -117,13 +120,11 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		ctx, stopSig := interrupt.Context(stderr)
 		defer stopSig()
 		res, err := job.Run(ctx)
-		if bar {
-			fmt.Fprintln(stderr)
-		}
+		bw.end()
 		if err != nil {
 			return err
 		}
-		printTrained(stdout, res.Env, res.Loop.Steps, res.Loop.Wall, res.Loop.LastReturn)
+		printTrained(stdout, res.Env, res.Loop)
 		return nil
 	}()
 	if errors.Is(err, errInterrupted) {
@@ -202,10 +203,16 @@ func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
 // with an explicit --target-hit-rate as well it is an error. The result is
 // validated.
 func (sf *settingsFlags) resolve(spec env.Spec, steps int64, set map[string]bool) (ultra.Settings, error) {
+	return sf.resolveFrom(ultra.DefaultSettings(spec, steps), set)
+}
+
+// resolveFrom is resolve over base settings (a directory's recorded ones)
+// instead of the task's defaults.
+func (sf *settingsFlags) resolveFrom(base ultra.Settings, set map[string]bool) (ultra.Settings, error) {
 	if err := checkSettingFlags(set); err != nil {
 		return ultra.Settings{}, err
 	}
-	s := ultra.DefaultSettings(spec, steps)
+	s := base
 	if !set["target-hit-rate"] && (set["radius"] || set["radius-quantile"]) {
 		s.TargetHitRate = 0
 	}
@@ -255,10 +262,14 @@ func percent(x float64) string {
 }
 
 // printTrained prints the line that ends train and refine.
-func printTrained(w io.Writer, what string, steps int64, wall time.Duration, lastReturn float64) {
-	summary := fmt.Sprintf("mean return of the last 10 episodes: %.2f", lastReturn)
-	if math.IsNaN(lastReturn) {
+func printTrained(w io.Writer, what string, res run.Result) {
+	summary := fmt.Sprintf("mean return of the last 10 episodes: %.2f", res.LastReturn)
+	if math.IsNaN(res.LastReturn) {
 		summary = "no episode finished yet (train longer for a return)"
 	}
-	fmt.Fprintf(w, "trained %s for %d steps in %s; %s\n", what, steps, wall.Round(time.Second), summary)
+	steps := fmt.Sprintf("%d steps", res.Steps)
+	if res.Asked > res.Steps {
+		steps += fmt.Sprintf(" (--steps %d rounded down to whole iterations)", res.Asked)
+	}
+	fmt.Fprintf(w, "trained %s for %s in %s; %s\n", what, steps, res.Wall.Round(time.Second), summary)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -66,5 +67,26 @@ func TestReportAcrossTasks(t *testing.T) {
 				t.Errorf("err %v, want it to contain %q\n%s", err, tc.want, got)
 			}
 		})
+	}
+}
+
+// TestReportTooFewSeeds: ultra report over 2-seed experiments prints no
+// intervals, as ultra experiment compares nothing below 5 seeds (issue 30,
+// rough edge 16).
+func TestReportTooFewSeeds(t *testing.T) {
+	dir := t.TempDir()
+	hopper, out := filepath.Join(dir, "hopper"), filepath.Join(dir, "agg")
+	publishedDir(t, hopper, "hopper", []float64{900, 1100}, []float64{1000, 1200})
+	got, err := runCLI(t, "report", hopper, "--out", out, "--random-episodes", "5")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, got)
+	}
+	for _, want := range []string{"| ultra-a | 2 | ", "| too few seeds to compare |", "ppo, ultra-a: fewer than 5 seeds on some task"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if regexp.MustCompile(`\| ultra-a \| 2 \| [^|]*\[`).MatchString(got) {
+		t.Errorf("an interval with 2 seeds:\n%s", got)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +29,10 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, sweepUsage)
 		return errors.New("sweep: no subcommand given")
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stderr, sweepUsage)
+		return flag.ErrHelp
 	}
 	switch args[0] {
 	case "plan":
@@ -113,7 +118,7 @@ func sweepUnit(args []string, stderr io.Writer) error {
 	if c.Logger, err = newLogger(output.LogFormat, stderr); err != nil {
 		return fmt.Errorf("sweep unit: %w", err)
 	}
-	reg, stopMetrics, err := serveMetrics(output.MetricsAddr, c.Logger)
+	reg, stopMetrics, err := serveMetrics(output, fs, c.Logger)
 	if err != nil {
 		return fmt.Errorf("sweep unit: %w", err)
 	}

@@ -35,11 +35,12 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("train: --out DIR is required")
 	}
-	logger, err := newLogger(rf.output.LogFormat, stderr)
+	bar, err := progressBar(rf.loop.Progress, stderr)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	bar, err := progressBar(rf.loop.Progress, stderr)
+	bw := &barWriter{w: stderr}
+	logger, err := newLogger(rf.output.LogFormat, bw)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -48,7 +49,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	stopMetrics := func() {}
 	// startMetrics runs once the config (and so the env) is known.
 	startMetrics := func() error {
-		reg, stop, err := serveMetrics(rf.output.MetricsAddr, logger)
+		reg, stop, err := serveMetrics(rf.output, fs, logger)
 		if err != nil {
 			return err
 		}
@@ -62,6 +63,10 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		rr, err = startRun(*out, &cfg, cf, *configPath, startMetrics)
 	}
 	defer func() { stopMetrics() }()
+	if errors.Is(err, errFinished) {
+		fmt.Fprintln(stdout, err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -70,16 +75,14 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 
 	ro := run.Options{Dir: *out, Every: rf.loop.Every, Shutdown: rf.output.Shutdown, Logger: logger, Metrics: met}
 	if bar {
-		ro.Quiet, ro.OnIteration = true, barFor(stderr, int64(tr.Config().TotalSteps), tr.GlobalStep())
+		ro.Quiet, ro.OnIteration = true, barFor(bw, tr.GlobalStep())
 	}
 	ctx, stop := interrupt.Context(stderr)
 	defer stop()
 	res, err := run.Loop(ctx, tr, ro)
-	if bar {
-		fmt.Fprintln(stderr)
-	}
+	bw.end()
 	if err == nil {
-		printTrained(stdout, tr.Config().Env, res.Steps, res.Wall, res.LastReturn)
+		printTrained(stdout, tr.Config().Env, res)
 	}
 	if errors.Is(err, errInterrupted) {
 		logger.Info("continue the run with: ultra train --out " + *out + " --resume")
@@ -93,7 +96,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 
 func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func() error) (*run.Run, error) {
 	if _, err := os.Stat(filepath.Join(out, run.CheckpointFile)); err == nil {
-		return nil, fmt.Errorf("%s already holds a run: pass --resume to continue it, or choose another --out", out)
+		return nil, run.HoldsRunError(out)
 	}
 	if err := cf.Apply(configPath); err != nil { // learn the env
 		return nil, err
@@ -106,6 +109,7 @@ func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath strin
 	if err := cf.Apply(configPath); err != nil {
 		return nil, err
 	}
+	cfg.Env = spec.ID // not an alias (Hopper-v4): the run records the task's id
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -130,8 +134,13 @@ func resumeRun(bad []string, out string, cfg *ppo.Config, cf *configflags.Set, l
 	if err := cf.Apply(""); err != nil { // picks up an explicit --steps, --device, --tf32
 		return nil, err
 	}
+	if cfg.TotalSteps != ck.Config.TotalSteps || ck.Iteration >= ck.Config.Iterations() {
+		if _, err := ck.Extend(cfg.TotalSteps); err != nil {
+			return nil, extendError(out, ck, err)
+		}
+	}
 	if cfg.TotalSteps != ck.Config.TotalSteps {
-		logger.Warn("--steps changed on resume: the learning-rate schedule is stretched to the new total", "was", ck.Config.TotalSteps, "now", cfg.TotalSteps)
+		logger.Info("--steps changed on resume: the learning rate anneals over the new total from the next iteration on", "was", ck.Config.TotalSteps, "now", cfg.TotalSteps)
 	}
 	// --device (and --tf32) may change on resume: they choose where the
 	// maths runs, not what it computes.
@@ -148,6 +157,42 @@ func resumeRun(bad []string, out string, cfg *ppo.Config, cf *configflags.Set, l
 	}
 	return run.Resume(out, ck, spec, ppo.Hooks{})
 }
+
+// extendError is ppo.Checkpoint.Extend's refusal with the command that
+// does what was asked.
+func extendError(out string, ck *ppo.Checkpoint, err error) error {
+	var ext *ppo.ExtensionError
+	switch {
+	case errors.Is(err, ppo.ErrNothingToTrain):
+		last := "no episode finished"
+		if n := len(ck.Last10); n > 0 {
+			sum := 0.0
+			for _, r := range ck.Last10 {
+				sum += r
+			}
+			last = fmt.Sprintf("mean return of the last %d episodes %.2f", n, sum/float64(n))
+		}
+		more := int(ck.GlobalStep) + 2*ck.Config.BatchSize()
+		how := fmt.Sprintf("give the new total: ultra train --out %s --resume --steps %d", out, more)
+		if ck.Config.AnnealLR { // its rate annealed: a longer plan is refused
+			how = fineTune(out, more-int(ck.GlobalStep))
+		}
+		return fmt.Errorf("%w: %s finished its %d steps (%s); to train longer, %s", errFinished, out, ck.GlobalStep, last, how)
+	case errors.As(err, &ext):
+		return fmt.Errorf("%w; to train on from it, %s", err, fineTune(out, ext.Steps-ext.Done))
+	}
+	return err
+}
+
+// fineTune is the command that trains on from a finished run's checkpoint
+// for steps more, as a new run with a learning-rate schedule of its own.
+func fineTune(out string, steps int) string {
+	return fmt.Sprintf("fine-tune its checkpoint as a new run with a schedule of its own: ultra refine --checkpoint %s --variant ppo --steps %d --out %s-more",
+		filepath.Join(out, run.CheckpointFile), steps, strings.TrimRight(out, "/"))
+}
+
+// errFinished reports a resumed run with nothing left to train.
+var errFinished = errors.New("nothing to train")
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 	switch format {

@@ -13,7 +13,8 @@ import (
 func TestTrainResumeAndEvalCheckpoint(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(cfg, []byte("num-steps: 256\nnum-minibatches: 4\nupdate-epochs: 2\nenvs: 2\n"), 0o644)
+	// A constant rate: a finished annealed run refuses a longer plan (TestTrainStepsBarAndExtension).
+	os.WriteFile(cfg, []byte("num-steps: 256\nnum-minibatches: 4\nupdate-epochs: 2\nenvs: 2\nanneal-lr: false\n"), 0o644)
 	common := []string{"--env", "hopper", "--seed", "5", "--out", dir, "--config", cfg, "--progress", "log", "--checkpoint-every", "1", "--metrics-addr", ""}
 	if out, err := runCLI(t, append([]string{"train", "--steps", "1024"}, common...)...); err != nil {
 		t.Fatal(err, out)

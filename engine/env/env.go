@@ -117,6 +117,14 @@ type Spec struct {
 	// New makes one instance. Instances of one VecEnv may share read-only
 	// state (a compiled model); New must be safe to call repeatedly.
 	New func(opts Options) (Env, error)
+	// Aliases are other ids the task answers to in a Registry: the
+	// Gymnasium id of what it implements ("Hopper-v4"). Lookup by an alias
+	// returns the spec under its ID.
+	Aliases []string
+	// Refuses maps ids of neighbouring tasks the task does not implement
+	// (Gymnasium's next version, "Hopper-v5") to what differs; Lookup
+	// answers them with an error that says so and names the ID instead.
+	Refuses map[string]string
 }
 
 // Env is one instance of a task. It is used by one goroutine at a time.
@@ -143,11 +151,16 @@ type Env interface {
 // ErrUnstable marks a physics blow-up (NaN or huge state) inside Env.Step.
 var ErrUnstable = errors.New("unstable simulation")
 
-// Registry maps task ids to specs.
+// Registry maps task ids (and their aliases) to specs.
 type Registry struct {
 	specs     map[string]Spec
+	aliases   map[string]string // lower-case alias → id
+	refused   map[string]refusal
 	resolvers map[string]func(id string) (Spec, error) // id prefix → maker of specs for such ids
 }
+
+// refusal is an id a task refuses, with why.
+type refusal struct{ id, why string }
 
 // WithResolver makes Lookup of an unregistered id starting with prefix
 // answer with resolve(id): for families of ids made on demand (Atari games
@@ -164,12 +177,34 @@ func (r *Registry) WithResolver(prefix string, resolve func(id string) (Spec, er
 // NewRegistry returns a registry holding specs. Duplicate ids panic: they
 // are programming errors.
 func NewRegistry(specs ...Spec) *Registry {
-	r := &Registry{specs: map[string]Spec{}}
+	r := &Registry{specs: map[string]Spec{}, aliases: map[string]string{}, refused: map[string]refusal{}}
+	taken := func(key string) bool {
+		_, a := r.specs[key]
+		_, b := r.aliases[key]
+		_, c := r.refused[key]
+		return a || b || c
+	}
 	for _, s := range specs {
-		if _, dup := r.specs[s.ID]; dup {
+		if taken(s.ID) {
 			panic("env: duplicate task id " + s.ID)
 		}
 		r.specs[s.ID] = s
+	}
+	for _, s := range specs {
+		for _, a := range s.Aliases {
+			if key := strings.ToLower(a); taken(key) {
+				panic("env: alias " + a + " of " + s.ID + " is taken")
+			} else {
+				r.aliases[key] = s.ID
+			}
+		}
+		for other, why := range s.Refuses {
+			if key := strings.ToLower(other); taken(key) {
+				panic("env: refused id " + other + " of " + s.ID + " is taken")
+			} else {
+				r.refused[key] = refusal{s.ID, why}
+			}
+		}
 	}
 	return r
 }
@@ -184,9 +219,22 @@ func (r *Registry) IDs() []string {
 	return ids
 }
 
-// Lookup returns the spec for id. An unknown id's error lists the valid ones.
+// Lookup returns the spec for id or one of its aliases (case aside). A
+// refused id's error says what differs; an unknown id's lists the valid
+// ones.
 func (r *Registry) Lookup(id string) (Spec, error) {
-	s, ok := r.specs[strings.ToLower(strings.TrimSpace(id))]
+	key := strings.ToLower(strings.TrimSpace(id))
+	if canon, ok := r.aliases[key]; ok {
+		key = canon
+	}
+	if rf, ok := r.refused[key]; ok {
+		alias := ""
+		if a := r.specs[rf.id].Aliases; len(a) > 0 {
+			alias = " (or " + a[0] + ")"
+		}
+		return Spec{}, fmt.Errorf("env %q is not implemented: %s; use %s%s", id, rf.why, rf.id, alias)
+	}
+	s, ok := r.specs[key]
 	if !ok {
 		for prefix, resolve := range r.resolvers {
 			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(id)), prefix) {

@@ -71,11 +71,14 @@ func (ac AdvisorConfig) Validate() error {
 			return errors.New("the expert advisor needs the expert's checkpoint (--expert CHECKPOINT: a stronger policy of the same task, e.g. the sub-optimal agent continued to 1M steps, bash bench/expert.sh TASK)")
 		}
 	case "llm":
-		if ac.LLM.BaseURL == "" || ac.LLM.Model == "" {
-			return fmt.Errorf("the llm advisor needs an endpoint and a model (base URL %q, model %q)", ac.LLM.BaseURL, ac.LLM.Model)
+		if strings.TrimSpace(ac.LLM.Model) == "" {
+			return errors.New("the llm advisor needs a model: --model NAME (or $ULTRA_LLM_MODEL)")
+		}
+		if ac.LLM.BaseURL == "" && ac.BatchImport == "" {
+			return errors.New("the llm advisor needs an endpoint: --llm-url URL (or $ULTRA_LLM_URL, e.g. http://localhost:8000/v1); reading --batch-import answers needs none")
 		}
 	default:
-		return fmt.Errorf("unknown advisor %q: valid advisors are %v", ac.Name, AdvisorNames)
+		return fmt.Errorf("unknown advisor %q: valid advisors are %s", ac.Name, strings.Join(AdvisorNames, ", "))
 	}
 	return nil
 }
@@ -113,17 +116,24 @@ func NewAdvisor(ac AdvisorConfig, spec env.Spec, audit, cache string, log io.Wri
 		cfg.MaxCritical = ac.PerEpisode
 		return expert.New(spec, ck, cfg)
 	case "llm":
-		cfg := ac.LLM
-		if cfg.BaseURL == "" || cfg.Model == "" {
-			return nil, fmt.Errorf("the llm advisor needs an endpoint and a model (base URL %q, model %q)", cfg.BaseURL, cfg.Model)
+		if err := ac.Validate(); err != nil {
+			return nil, err
 		}
+		cfg := ac.LLM
 		if cfg.AuditLog == "" {
 			cfg.AuditLog = audit
 		}
 		if cfg.CacheDir == "" {
 			cfg.CacheDir = cache
 		}
-		a, err := llm.New(cfg, spec, slog.New(slog.NewTextHandler(log, nil)))
+		build := llm.New
+		if ac.BatchImport != "" { // reads answers, sends nothing: no key
+			build = llm.NewForBatch
+			if cfg.BaseURL == "" {
+				cfg.BaseURL = llm.DefaultConfig().BaseURL // not used, and not part of the requests' identity
+			}
+		}
+		a, err := build(cfg, spec, slog.New(slog.NewTextHandler(log, nil)))
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +142,7 @@ func NewAdvisor(ac AdvisorConfig, spec env.Spec, audit, cache string, log io.Wri
 		}
 		return a, nil
 	}
-	return nil, fmt.Errorf("unknown advisor %q: valid advisors are %v", ac.Name, AdvisorNames)
+	return nil, fmt.Errorf("unknown advisor %q: valid advisors are %s", ac.Name, strings.Join(AdvisorNames, ", "))
 }
 
 // ExportBatch writes the requests the llm advisor ac would send for trajs
@@ -155,5 +165,12 @@ func batchAdvisor(ac AdvisorConfig, spec env.Spec, log io.Writer) (*llm.Advisor,
 	if ac.Name != "llm" {
 		return nil, fmt.Errorf("batch files are for the llm advisor, not %s", ac.Name)
 	}
-	return llm.New(ac.LLM, spec, slog.New(slog.NewTextHandler(log, nil)))
+	cfg := ac.LLM
+	if strings.TrimSpace(cfg.Model) == "" {
+		return nil, errors.New("batch requests name the model: give --model NAME (or $ULTRA_LLM_MODEL); no endpoint is needed")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = llm.DefaultConfig().BaseURL // not written into the requests
+	}
+	return llm.NewForBatch(cfg, spec, slog.New(slog.NewTextHandler(log, nil)))
 }

@@ -107,6 +107,16 @@ func Aggregate(c AggregateConfig) (*AggregateResult, error) {
 	for _, v := range a.Left {
 		notes = append(notes, fmt.Sprintf("%s is left out: not every task has it.", v))
 	}
+	var few []string
+	for _, r := range a.Rows {
+		if r.TooFew {
+			few = append(few, r.Variant)
+		}
+	}
+	if len(few) > 0 {
+		notes = append(notes, fmt.Sprintf("%s: fewer than %d seeds on some task (of the variant or of ppo), so no intervals and no P(improve) (%s), as ultra experiment compares nothing below %d seeds.",
+			strings.Join(few, ", "), report.MinSeedsToCompare, report.TooFewText, report.MinSeedsToCompare))
+	}
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
 	}

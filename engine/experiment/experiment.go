@@ -147,6 +147,9 @@ func (c *Config) Validate() (env.Spec, error) {
 	}
 	for _, v := range c.Variants {
 		if name := v.Behaviour().AdvisorName(c.Advisor.Name); name != "" {
+			if name == "llm" && c.LLMAnnotations != "" {
+				continue // the llm stage imports them: no model is asked
+			}
 			ac := c.Advisor
 			ac.Name = name
 			if err := ac.Validate(); err != nil {
@@ -158,6 +161,7 @@ func (c *Config) Validate() (env.Spec, error) {
 	if err != nil {
 		return spec, err
 	}
+	c.Env = spec.ID // not an alias (Hopper-v4): the directory records the task's id
 	if c.Advisor.Expert != "" && c.UsesAdvisor(expert.Name) {
 		ck, err := ppo.LoadCheckpoint(c.Advisor.Expert)
 		if err != nil {
@@ -205,6 +209,19 @@ func (c *Config) Validate() (env.Spec, error) {
 		return spec, fmt.Errorf("experiment: refine steps %d is less than one iteration of %s (%d)", c.RefineSteps, spec.ID, batch)
 	}
 	return spec, ppo.CheckDevice(probe.Device, probe.TF32)
+}
+
+// AsksAdvisor is UsesAdvisor less the llm stage whose annotations are
+// imported (LLMAnnotations): whether the named advisor must be able to
+// answer, and so needs its settings (an llm model, an endpoint).
+func (c *Config) AsksAdvisor(name string) bool {
+	for _, v := range c.Variants {
+		a := v.Behaviour().AdvisorName(c.Advisor.Name)
+		if a == "random-"+name || (a == name && !(name == "llm" && c.LLMAnnotations != "")) {
+			return true
+		}
+	}
+	return false
 }
 
 // UsesAdvisor reports whether a variant's annotations come from the named
@@ -824,8 +841,10 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 			report.Resamples, report.Alpha, report.MinSeedsToCompare, report.TooFewText),
 		fmt.Sprintf("Advisor: %s.", advisorNote(c.Advisor)),
 		"Table hits / lookups, overrides, bonuses and resets are per seed, from each run's modulator.json: how often the critical-state table matched the live state, and what the matches did.",
-		settingsNote(c.Settings, c.allVariants, runs) + " " + wallNote(wall) + ".",
-		"Training curves of rice include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.",
+		settingsNote(c.Settings, ranVariants(runs), runs) + " " + wallNote(wall) + ".",
+	}
+	if restarted := restartedVariants(runs); restarted != "" {
+		notes = append(notes, "Training curves of "+restarted+" include episodes restarted at critical states, so they read lower than the others; the evaluation above starts every policy alike.")
 	}
 	if ours != "" {
 		notes = append(notes, ours)
@@ -858,7 +877,7 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		return nil, err
 	}
 	res.Plots = []string{epng, esvg}
-	figures := []report.Figure{{Caption: "Each seed's final evaluation (points), each variant's IQM (bar) with its 95% interval; the shaded bands are ppo's and the placebo's intervals.", Path: esvg}}
+	figures := []report.Figure{{Caption: evalCaption(rows), Path: esvg}}
 	png, svg := filepath.Join(c.Out, "curves.png"), filepath.Join(c.Out, "curves.svg")
 	if res.PlotErr = report.PlotCurves(runs, c.Env+": training", png, svg); res.PlotErr != nil {
 		c.Logger.Warn("no learning-curve plot", "err", res.PlotErr, "fix", "refine for more steps, so every run finishes training episodes")
@@ -878,6 +897,65 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		}
 	}
 	return res, nil
+}
+
+// ranVariants are the variants with runs in the report, in their order:
+// what the notes may describe.
+func ranVariants(runs []report.Run) []ultra.Variant {
+	var vs []ultra.Variant
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if !seen[r.Variant] {
+			seen[r.Variant] = true
+			vs = append(vs, ultra.Variant(r.Variant))
+		}
+	}
+	return vs
+}
+
+// restartedVariants names the reported variants whose training restarts
+// episodes at critical states ("" when none ran).
+func restartedVariants(runs []report.Run) string {
+	var names []string
+	for _, v := range ranVariants(runs) {
+		if v.Behaviour().Resets {
+			names = append(names, string(v))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// evalCaption describes the evaluation plot as report.PlotEval draws it
+// for rows: intervals only where there are enough seeds, and a shaded
+// band for each of ppo and the placebo that has one.
+func evalCaption(rows []report.Row) string {
+	caption := "Each seed's final evaluation (points), each variant's IQM (bar)"
+	var bands []string
+	intervals := false
+	for _, r := range rows {
+		if math.IsNaN(r.IQMLow) {
+			continue
+		}
+		intervals = true
+		switch ultra.Variant(r.Variant) {
+		case ultra.PPO:
+			bands = append(bands, "ppo's")
+		case ultra.Placebo:
+			bands = append(bands, "the placebo's")
+		}
+	}
+	if intervals {
+		caption += " with its 95% interval"
+	} else {
+		caption += fmt.Sprintf("; no intervals with fewer than %d seeds", report.MinSeedsToCompare)
+	}
+	switch len(bands) {
+	case 1:
+		caption += "; the shaded band is " + bands[0] + " interval"
+	case 2:
+		caption += "; the shaded bands are " + bands[0] + " and " + bands[1] + " intervals"
+	}
+	return caption + "."
 }
 
 func (c *Config) describeStart() string {
@@ -946,7 +1024,11 @@ func settingsNote(t ultra.Settings, vs []ultra.Variant, runs []report.Run) strin
 	}
 	parts := []string{"radius " + radiusNote(t, runs)}
 	if bonus {
-		parts = append(parts, fmt.Sprintf("alpha %.3g (placebo %.0e)", t.Alpha, ultra.PlaceboAlpha))
+		alpha := fmt.Sprintf("alpha %.3g", t.Alpha)
+		if slices.Contains(vs, ultra.Placebo) {
+			alpha += fmt.Sprintf(" (placebo %.0e)", ultra.PlaceboAlpha)
+		}
+		parts = append(parts, alpha)
 	}
 	if rewards {
 		on := "the executed action (within " + strconv.FormatFloat(t.ActionTolerance, 'g', -1, 64) + " of the action range of the judged one)"

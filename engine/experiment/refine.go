@@ -98,7 +98,7 @@ type Refinement struct {
 	// Quiet and OnIteration replace the per-iteration log line by a
 	// progress display (see run.Options).
 	Quiet       bool
-	OnIteration func(st ppo.IterStats, lastReturn float64)
+	OnIteration func(st ppo.IterStats, lastReturn float64, planned int64)
 	// Metrics, when set, receives the run's Prometheus series.
 	Metrics *prometheus.Registry
 	// Registry resolves the checkpoint's task id.
@@ -195,7 +195,7 @@ func (r Refinement) Prepare() (*Job, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(r.Out, run.CheckpointFile)); err == nil {
-		return nil, fmt.Errorf("%s already holds a run; resume it, or choose another directory", r.Out)
+		return nil, run.HoldsRunError(r.Out)
 	}
 	cfg := ck.Config
 	cfg.Seed, cfg.TotalSteps = r.Seed, r.Steps

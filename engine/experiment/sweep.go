@@ -158,6 +158,29 @@ func LoadPlan(dir string, reg *env.Registry) (Config, []Unit, error) {
 	return c, pf.Units, nil
 }
 
+// Previous reads an experiment directory's recorded configuration, so that
+// a rerun need name only what it changes (more seeds, more variants, more
+// jobs): its plan.json, checked as LoadPlan checks it, with every variant
+// the directory has been run with and the most seeds it has had. ok is
+// false when dir holds no experiment yet. What the rerun then changes is
+// validated as any configuration is (Validate, and the record's check
+// when it runs).
+func Previous(dir string, reg *env.Registry) (c Config, ok bool, err error) {
+	rec, ok, err := loadSettings(dir, reg)
+	if err != nil || !ok {
+		return Config{}, ok, err
+	}
+	if c, _, err = LoadPlan(dir, reg); err != nil {
+		return Config{}, true, err
+	}
+	c.Variants = c.Variants[:0]
+	for _, v := range rec.Variants {
+		c.Variants = append(c.Variants, ultra.Variant(v))
+	}
+	c.Seeds = max(c.Seeds, rec.Seeds)
+	return c, true, nil
+}
+
 // shared is where the shared stages left their outputs.
 type shared struct {
 	ckPath, trajPath string

@@ -17,6 +17,23 @@ import (
 // DefaultAddr is the conventional metrics address of ultra.
 const DefaultAddr = "127.0.0.1:9464"
 
+// ServeDefault is Serve for an address the user did not choose (ultra's
+// default): when its port is taken — another run on the same machine —
+// it serves on a free port of the same host instead and reports busy.
+// Any other error is Serve's.
+func ServeDefault(ctx context.Context, addr string, reg *prometheus.Registry) (srv *http.Server, busy bool, err error) {
+	srv, err = Serve(ctx, addr, reg)
+	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+		return srv, false, err
+	}
+	host, _, serr := net.SplitHostPort(addr)
+	if serr != nil {
+		return nil, false, err
+	}
+	srv, err = Serve(ctx, net.JoinHostPort(host, "0"), reg)
+	return srv, err == nil, err
+}
+
 // Registry returns a new registry with the Go runtime and process collectors registered.
 func Registry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()

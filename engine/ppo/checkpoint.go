@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ultra-rl/ultra/engine/env"
@@ -278,17 +279,40 @@ func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 	return c, nil
 }
 
-// LoadCheckpoint reads and verifies a checkpoint file.
+// CheckpointFile is the name of a run directory's latest checkpoint.
+const CheckpointFile = "checkpoint.bin"
+
+// LoadCheckpoint reads and verifies a checkpoint file. A run directory
+// stands for its CheckpointFile; an exported policy (safetensors) is an
+// error that names the checkpoint to give instead.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, CheckpointFile)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint: %w", err)
 	}
 	c, err := DecodeCheckpoint(b)
+	if err != nil && isSafetensors(b) {
+		return nil, fmt.Errorf("load checkpoint %s: it is an exported policy (safetensors: weights and normaliser only), not a checkpoint: give the run's %s, or its directory (%s)",
+			path, CheckpointFile, filepath.Join(filepath.Dir(path), CheckpointFile))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// isSafetensors reports whether b starts as a safetensors file does: a
+// little-endian uint64 header length that fits the file, then a JSON
+// object.
+func isSafetensors(b []byte) bool {
+	if len(b) < 10 {
+		return false
+	}
+	n := binary.LittleEndian.Uint64(b)
+	return n >= 2 && n <= uint64(len(b)-8) && b[8] == '{'
 }
 
 // Save writes the checkpoint to path atomically: a temporary file in the

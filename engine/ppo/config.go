@@ -79,8 +79,27 @@ func (c Config) BatchSize() int { return c.NumEnvs * c.NumSteps }
 // MinibatchSize is the number of samples per gradient step.
 func (c Config) MinibatchSize() int { return c.BatchSize() / c.NumMinibatches }
 
-// Iterations is the number of rollout+update iterations TotalSteps needs.
+// Iterations is the number of rollout+update iterations TotalSteps needs:
+// whole iterations only, as CleanRL's total_timesteps // batch_size, so a
+// TotalSteps that is not a multiple of the batch trains [Config.PlannedSteps].
 func (c Config) Iterations() int { return c.TotalSteps / c.BatchSize() }
+
+// PlannedSteps is the number of env steps the run trains: its whole
+// iterations, TotalSteps rounded down to a multiple of the batch.
+func (c Config) PlannedSteps() int { return c.Iterations() * c.BatchSize() }
+
+// StepsNote says, when TotalSteps is not a multiple of the batch, what
+// the run trains instead and the --steps values on either side that are
+// multiples; it is "" otherwise.
+func (c Config) StepsNote() string {
+	b := c.BatchSize()
+	if b < 1 || c.TotalSteps%b == 0 {
+		return ""
+	}
+	n := c.Iterations()
+	return fmt.Sprintf("--steps %d is not a multiple of the batch (envs × num-steps = %d): training %d whole iterations, %d steps, as CleanRL does (--steps %d trains %d iterations)",
+		c.TotalSteps, b, n, n*b, (n+1)*b, n+1)
+}
 
 // Validate names every bad value with its valid range.
 func (c Config) Validate() error {

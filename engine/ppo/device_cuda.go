@@ -10,6 +10,10 @@ import (
 	"github.com/ultra-rl/ultra/engine/nn"
 )
 
+// CUDABuild reports whether this binary was built with the ultracuda tag,
+// that is, whether --device cuda can run at all.
+const CUDABuild = true
+
 // newCUDABackend builds the networks on GPU 0 (CUDA_VISIBLE_DEVICES picks
 // which one that is).
 func newCUDABackend(ns nn.Spec, cfg Config) (nn.Backend, error) {

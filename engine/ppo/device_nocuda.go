@@ -8,6 +8,10 @@ import (
 	"github.com/ultra-rl/ultra/engine/nn"
 )
 
+// CUDABuild reports whether this binary was built with the ultracuda tag,
+// that is, whether --device cuda can run at all.
+const CUDABuild = false
+
 // errNoCUDABuild says why a binary built without the ultracuda tag cannot
 // train on a GPU, and how to get one that can.
 var errNoCUDABuild = errors.New("--device cuda: this ultra binary was built without the CUDA backend; " +

@@ -39,6 +39,11 @@ type AggregateRow struct {
 	// over tasks, with its stratified-bootstrap 95% interval. NaN for the
 	// baseline itself.
 	PImprove, PImproveLow, PImproveHigh float64
+	// TooFew is set when the variant, or the baseline, has fewer than
+	// MinSeedsToCompare runs on some task: as in an experiment's table,
+	// nothing is compared then — the intervals and P(improve) are NaN,
+	// and the IQM and mean are the estimates alone.
+	TooFew bool
 }
 
 // Aggregate is the cross-task summary NewAggregate computes.
@@ -123,14 +128,29 @@ func NewAggregate(tasks []TaskScores, baseline string, seed uint64) (*Aggregate,
 		}
 		r.Runs = len(pooled)
 		r.IQM, r.Mean = IQM(pooled), mean(pooled)
-		r.IQMLow, r.IQMHigh = StratifiedBootstrap(per, IQM, newRand(seed, v))
-		r.MeanLow, r.MeanHigh = StratifiedBootstrap(per, mean, newRand(seed^0x6d65616e, v))
-		if v != baseline {
-			r.PImprove, r.PImproveLow, r.PImproveHigh = taskPImprove(per, a.Normalised[baseline], newRand(seed^0x706f69, v))
+		r.TooFew = tooFew(per) || tooFew(a.Normalised[baseline])
+		nan := math.NaN()
+		r.IQMLow, r.IQMHigh, r.MeanLow, r.MeanHigh = nan, nan, nan, nan
+		if !r.TooFew {
+			r.IQMLow, r.IQMHigh = StratifiedBootstrap(per, IQM, newRand(seed, v))
+			r.MeanLow, r.MeanHigh = StratifiedBootstrap(per, mean, newRand(seed^0x6d65616e, v))
+			if v != baseline {
+				r.PImprove, r.PImproveLow, r.PImproveHigh = taskPImprove(per, a.Normalised[baseline], newRand(seed^0x706f69, v))
+			}
 		}
 		a.Rows = append(a.Rows, r)
 	}
 	return a, nil
+}
+
+// tooFew reports whether some task has fewer than MinSeedsToCompare runs.
+func tooFew(perTask [][]float64) bool {
+	for _, s := range perTask {
+		if len(s) < MinSeedsToCompare {
+			return true
+		}
+	}
+	return false
 }
 
 // StratifiedBootstrap returns the 95% percentile interval of stat over the

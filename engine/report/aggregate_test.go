@@ -232,3 +232,53 @@ func TestReadPerSeed(t *testing.T) {
 		}
 	}
 }
+
+// TestAggregateTooFewSeeds: below MinSeedsToCompare seeds on a task — the
+// variant's or the baseline's — the aggregate compares nothing, as an
+// experiment's table does: no intervals, no P(improve), and the table
+// says why (issue 30, rough edge 16).
+func TestAggregateTooFewSeeds(t *testing.T) {
+	cut := func(drop map[string]int) []TaskScores {
+		ts := twoTasks()
+		for v, n := range drop {
+			ts[1].Scores[v] = ts[1].Scores[v][:n]
+		}
+		return ts
+	}
+	for _, tc := range []struct {
+		name   string
+		tasks  []TaskScores
+		tooFew map[string]bool
+	}{
+		{"five seeds everywhere", twoTasks(), map[string]bool{}},
+		{"two seeds of one variant on one task", cut(map[string]int{"better": 2}), map[string]bool{"better": true}},
+		{"four seeds of ppo", cut(map[string]int{"ppo": 4}), map[string]bool{"ppo": true, "same": true, "flat": true, "better": true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := NewAggregate(tc.tasks, "ppo", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var md bytes.Buffer
+			if err := WriteAggregateMarkdown(&md, "", a, nil); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range a.Rows {
+				few := tc.tooFew[r.Variant]
+				if r.TooFew != few || math.IsNaN(r.IQMLow) != few || math.IsNaN(r.MeanHigh) != few || math.IsNaN(r.IQM) {
+					t.Errorf("%s: too few %v, IQM %v [%v, %v], mean [%v, %v]; want too few %v", r.Variant, r.TooFew, r.IQM, r.IQMLow, r.IQMHigh, r.MeanLow, r.MeanHigh, few)
+				}
+				if few && r.Variant != "ppo" && (!math.IsNaN(r.PImprove) || !strings.Contains(md.String(), "| "+r.Variant+" | ") ||
+					!strings.Contains(md.String(), TooFewText)) {
+					t.Errorf("%s: P(improve) %v with too few seeds:\n%s", r.Variant, r.PImprove, md.String())
+				}
+			}
+			if len(tc.tooFew) == 0 && strings.Contains(md.String(), TooFewText) {
+				t.Errorf("five seeds each, yet:\n%s", md.String())
+			}
+			if err := PlotAggregate(a, filepath.Join(t.TempDir(), "a.png"), ""); err != nil {
+				t.Errorf("plot: %v", err)
+			}
+		})
+	}
+}

@@ -58,6 +58,9 @@ func PlotAggregate(a *Aggregate, pngPath, svgPath string) error {
 			}
 			y := float64(n - 1 - i)
 			c := styleOf(r.Variant).color
+			if math.IsNaN(lo) { // too few seeds for an interval: the estimate alone
+				lo, hi = v, v
+			}
 			bar, err := plotter.NewPolygon(plotter.XYs{{X: lo, Y: y - 0.3}, {X: hi, Y: y - 0.3}, {X: hi, Y: y + 0.3}, {X: lo, Y: y + 0.3}})
 			if err != nil {
 				return err
@@ -139,16 +142,25 @@ var aggregateHeaders = []string{"variant", "runs", "IQM [95% CI]", "mean [95% CI
 // aggregateCells are one row's texts: the summary columns, then the IQM
 // on each task.
 func aggregateCells(r AggregateRow) []string {
-	c := []string{r.Variant, fmt.Sprint(r.Runs), est(r.IQM, r.IQMLow, r.IQMHigh), est(r.Mean, r.MeanLow, r.MeanHigh), est(r.PImprove, r.PImproveLow, r.PImproveHigh)}
+	pi := est(r.PImprove, r.PImproveLow, r.PImproveHigh)
+	if r.TooFew && math.IsNaN(r.PImprove) {
+		pi = TooFewText
+	}
+	c := []string{r.Variant, fmt.Sprint(r.Runs), est(r.IQM, r.IQMLow, r.IQMHigh), est(r.Mean, r.MeanLow, r.MeanHigh), pi}
 	for _, x := range r.PerTask {
 		c = append(c, fmt.Sprintf("%.2f", x))
 	}
 	return c
 }
 
+// est is an estimate with its interval; without one (too few seeds) the
+// estimate alone.
 func est(v, lo, hi float64) string {
-	if math.IsNaN(v) {
+	switch {
+	case math.IsNaN(v):
 		return "—"
+	case math.IsNaN(lo) || math.IsNaN(hi):
+		return num(v)
 	}
 	return num(v) + " " + interval(lo, hi)
 }

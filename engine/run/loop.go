@@ -31,9 +31,9 @@ type Options struct {
 	// progress instead).
 	Quiet bool
 	// OnIteration, when set, is called after each iteration with its
-	// statistics and the latest mean return of the last 10 episodes (a
-	// progress display).
-	OnIteration func(st ppo.IterStats, lastReturn float64)
+	// statistics, the latest mean return of the last 10 episodes and the
+	// steps the run trains in all (a progress display's 100%).
+	OnIteration func(st ppo.IterStats, lastReturn float64, planned int64)
 	// Metrics, when set, receives every iteration's statistics, each
 	// finished episode, the checkpoint writes and the extension's series.
 	Metrics *metrics.Metrics
@@ -57,6 +57,7 @@ type Extension interface {
 // Result summarises a finished (or stopped) loop.
 type Result struct {
 	Steps      int64         // the trainer's global step at the end
+	Asked      int64         // the steps asked for (TotalSteps): more than Steps when not a multiple of the batch
 	Wall       time.Duration // time spent in the loop
 	LastReturn float64       // mean return of the last 10 episodes (NaN: none finished)
 }
@@ -110,8 +111,11 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 	}
 	o.Logger.Info("training", "env", cfg.Env, "steps", cfg.TotalSteps, "envs", cfg.NumEnvs, "seed", cfg.Seed,
 		"backend", backend, "out", o.Dir, "start_step", tr.GlobalStep())
+	if note := cfg.StepsNote(); note != "" {
+		o.Logger.Warn(note)
+	}
 	start := time.Now()
-	res := Result{LastReturn: math.NaN()}
+	res := Result{LastReturn: math.NaN(), Asked: int64(cfg.TotalSteps)}
 	finish := func() Result {
 		res.Steps, res.Wall = tr.GlobalStep(), time.Since(start)
 		return res
@@ -154,14 +158,14 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 		}
 		o.observe(st)
 		if o.OnIteration != nil {
-			o.OnIteration(st, res.LastReturn)
+			o.OnIteration(st, res.LastReturn, int64(cfg.PlannedSteps()))
 		}
 		if !o.Quiet {
 			fields := []any{"iter", st.Iteration, "step", st.GlobalStep, "sps", round(st.SPS, 0),
 				"return", round(st.ReturnMean, 2), "return_last10", round(st.Return10, 2), "length", round(st.LengthMean, 1),
 				"pg_loss", round(st.PolicyLoss, 5), "v_loss", round(st.ValueLoss, 5), "entropy", round(st.Entropy, 4),
 				"approx_kl", round(st.ApproxKL, 5), "clipfrac", round(st.ClipFrac, 4),
-				"explained_var", round(st.ExplainedVar, 3), "lr", st.LearningRate}
+				"explained_var", round(st.ExplainedVar, 3), "lr", significant(st.LearningRate, 4)}
 			if o.Extension != nil {
 				fields = append(fields, o.Extension.LogFields()...)
 			}
@@ -214,6 +218,16 @@ func (o *Options) observe(st ppo.IterStats) {
 	if o.Extension != nil {
 		o.Extension.Export(o.Metrics)
 	}
+}
+
+// significant rounds x to n significant digits for log lines
+// (0.00028421052631578947 → 0.0002842).
+func significant(x float64, n int) float64 {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return x
+	}
+	p := math.Pow(10, float64(n)-math.Ceil(math.Log10(math.Abs(x))))
+	return math.Round(x*p) / p
 }
 
 // round rounds x to digits decimals for log lines.

@@ -30,7 +30,7 @@ import (
 // Files in a run directory.
 const (
 	ConfigFile     = "config.yaml"
-	CheckpointFile = "checkpoint.bin"
+	CheckpointFile = ppo.CheckpointFile
 	PrevCheckpoint = "checkpoint.prev.bin" // the checkpoint before the latest
 	MetricsJSONL   = "metrics.jsonl"
 	MetricsCSV     = "metrics.csv"
@@ -63,7 +63,7 @@ func (r *Run) Close() error {
 // failed earlier start may have left).
 func Start(dir string, cfg ppo.Config, spec env.Spec, hooks ppo.Hooks) (*Run, error) {
 	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
-		return nil, fmt.Errorf("%s already holds a run: resume it, or choose another directory", dir)
+		return nil, HoldsRunError(dir)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -83,6 +83,12 @@ func Start(dir string, cfg ppo.Config, spec env.Spec, hooks ppo.Hooks) (*Run, er
 	return &Run{Trainer: tr, Dir: dir, lock: lock}, nil
 }
 
+// HoldsRunError is the one wording of "this directory already holds a
+// run", for every command that starts one.
+func HoldsRunError(dir string) error {
+	return fmt.Errorf("%s already holds a run: pass --resume to continue it, or choose another --out", dir)
+}
+
 // Create makes dir, takes its lock, and writes cfg as its config.yaml,
 // clearing metric files left from an earlier attempt.
 func Create(dir string, cfg ppo.Config) (*Lock, error) {
@@ -99,7 +105,7 @@ func Create(dir string, cfg ppo.Config) (*Lock, error) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
 		lock.Release()
-		return nil, fmt.Errorf("%s already holds a run: resume it, or choose another directory", dir)
+		return nil, HoldsRunError(dir)
 	}
 	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), b); err != nil {
 		lock.Release()
@@ -112,12 +118,13 @@ func Create(dir string, cfg ppo.Config) (*Lock, error) {
 }
 
 // Resume continues the run in dir from ck (its checkpoint): the device may
-// differ from the one the checkpoint was trained on, and the metric rows
+// differ from the one the checkpoint was trained on, the steps may grow
+// (see ppo.Checkpoint.Extend), config.yaml is rewritten to ck's config, and the metric rows
 // past the checkpoint's iteration are dropped, since those iterations are
 // redone.
 func Resume(dir string, ck *ppo.Checkpoint, spec env.Spec, hooks ppo.Hooks) (*Run, error) {
 	if _, err := os.Stat(filepath.Join(dir, RefineFile)); err == nil {
-		return nil, fmt.Errorf("%s is a refinement run: resume it as a refinement, so that its ULTRA variant keeps acting", dir)
+		return nil, fmt.Errorf("%s is a refinement run: continue it with ultra refine --out %s --resume, so that its ULTRA variant keeps acting", dir, dir)
 	}
 	return ResumeWith(dir, ck, spec, hooks, func(ck *ppo.Checkpoint, spec env.Spec, hooks ppo.Hooks) (*ppo.Trainer, error) {
 		return ppo.Resume(ck, spec, hooks)
@@ -139,6 +146,15 @@ func ResumeWith(dir string, ck *ppo.Checkpoint, spec env.Spec, hooks ppo.Hooks,
 		return nil, err
 	}
 	if err := TrimMetrics(dir, ck.Iteration); err != nil {
+		lock.Release()
+		return nil, err
+	}
+	// config.yaml is the effective configuration: a resume may have
+	// changed the steps (an extension) or the device.
+	if b, err := yaml.Marshal(ck.Config); err != nil {
+		lock.Release()
+		return nil, err
+	} else if err := atomicfile.Write(filepath.Join(dir, ConfigFile), b); err != nil {
 		lock.Release()
 		return nil, err
 	}

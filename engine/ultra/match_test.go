@@ -268,3 +268,25 @@ func TestUltraRARICEActsOnResetVisits(t *testing.T) {
 		t.Errorf("summary %+v lacks the reset visits", sum)
 	}
 }
+
+// TestRICENeedsSnapshotsNamesCollect: annotations without simulator
+// snapshots are refused for the variants that restart at them, naming the
+// command that records them (issue 30, rough edge 19).
+func TestRICENeedsSnapshotsNamesCollect(t *testing.T) {
+	spec, _, anns := hopperAnnotations(t)
+	for i := range anns {
+		anns[i].Snapshot = nil // as collected without --snapshots
+	}
+	rms := ppo.RMSState{Mean: make([]float64, 11), Var: ones(11), Count: 1}
+	for _, v := range []Variant{RICE, UltraRA} {
+		t.Run(string(v), func(t *testing.T) {
+			_, err := NewSetup(rms, spec, Options{Variant: v, Settings: with(Settings{Alpha: 0.1, Radius: 0.5, OverrideProb: 1, ResetProb: 1}), Seed: 1, Annotations: anns})
+			if v.Behaviour().Resets != (err != nil) {
+				t.Fatalf("resets %v, err %v", v.Behaviour().Resets, err)
+			}
+			if err != nil && !strings.Contains(err.Error(), "needs annotations with simulator snapshots: collect the trajectories with them (ultra collect --snapshots)") {
+				t.Errorf("err %v", err)
+			}
+		})
+	}
+}

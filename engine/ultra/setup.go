@@ -185,7 +185,7 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 			return nil, err
 		}
 		if !live && !s.Table.hasSnapshots() {
-			return nil, fmt.Errorf("%s needs annotations with simulator snapshots: collect the trajectories with snapshots", o.Variant)
+			return nil, fmt.Errorf("%s needs annotations with simulator snapshots: collect the trajectories with them (ultra collect --snapshots), annotate those, and pass both (--traj and --annotations)", o.Variant)
 		}
 		if b.Acts() {
 			s.Modulator.resets = s.Resetter

@@ -253,5 +253,20 @@ func set(target any, key, x string) error {
 		}
 		return nil
 	}
+	if hint := Suggest(key, keys(target), ""); hint != "" {
+		return fmt.Errorf("unknown option %q: %s", key, hint)
+	}
 	return fmt.Errorf("unknown option %q", key)
+}
+
+// keys lists the yaml keys of target's fields.
+func keys(target any) []string {
+	var out []string
+	t := reflect.TypeOf(target).Elem()
+	for i := 0; i < t.NumField(); i++ {
+		if k := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; k != "" && k != "-" {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -56,7 +56,11 @@ func TestApply(t *testing.T) {
 		{name: "a fraction on the command line", yaml: "-", args: []string{"--num-steps", "2048.5"}, want: `--num-steps "2048.5": want an integer`},
 		{name: "a negative seed", yaml: "seed: -1\n", want: `seed "-1": want a non-negative integer`},
 		{name: "yes for a bool", yaml: "norm-obs: yes\n", want: "want true or false"},
-		{name: "an unknown key", yaml: "lerning-rate: 1\n", want: `line 1: unknown option "lerning-rate"`},
+		{name: "an unknown key", yaml: "lerning-rate: 1\n", want: `line 1: unknown option "lerning-rate": did you mean learning-rate?`},
+		// Issue 30, rough edge 7: CleanRL's spelling names ultra's.
+		{name: "underscores", yaml: "learning_rate: 1\n", want: `unknown option "learning_rate": ultra spells it learning-rate (hyphens, not underscores)`},
+		{name: "SB3's name", yaml: "n_steps: 64\n", want: `unknown option "n_steps": ultra's name is num-steps (SB3's n-steps)`},
+		{name: "nothing close", yaml: "wandb-entity: me\n", want: `unknown option "wandb-entity"` + "\n"},
 		{name: "a key twice", yaml: "seed: 1\nseed: 2\n", want: "seed is given twice"},
 		{name: "a nested map", yaml: "hidden:\n  a: 1\n", want: "want a single value or a list"},
 		{name: "a list of lists", yaml: "hidden: [[1]]\n", want: "want a list of numbers"},
@@ -66,7 +70,7 @@ func TestApply(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := apply(t, tc.yaml, tc.args...)
 			if tc.want != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.want) {
+				if err == nil || !strings.Contains(err.Error()+"\n", tc.want) {
 					t.Fatalf("got %v, want an error containing %q", err, tc.want)
 				}
 				return
@@ -105,5 +109,32 @@ func TestFixedAndOnly(t *testing.T) {
 	New(fs2, &g, "device")
 	if fs2.Lookup("device") == nil || fs2.Lookup("steps") != nil || fs2.Lookup("seed") != nil {
 		t.Error("only: bound other keys than device")
+	}
+}
+
+// TestSuggest: an unknown option is answered with the one that exists:
+// hyphens for underscores, ultra's name for CleanRL's and SB3's, a near
+// spelling; nothing when nothing is close (issue 30, rough edges 7 and 11).
+func TestSuggest(t *testing.T) {
+	known := []string{"steps", "envs", "env", "num-steps", "learning-rate", "device", "num-minibatches", "update-epochs", "seed"}
+	for _, tc := range []struct{ name, prefix, want string }{
+		{"total-timesteps", "--", "ultra's name is --steps (CleanRL's and SB3's total-timesteps)"},
+		{"total_timesteps", "", "ultra's name is steps (CleanRL's and SB3's total-timesteps)"},
+		{"num-envs", "--", "ultra's name is --envs (CleanRL's num-envs)"},
+		{"env-id", "--", "ultra's name is --env (CleanRL's env-id)"},
+		{"cuda", "--", "ultra's name is --device (CleanRL's cuda: device cuda)"},
+		{"batch-size", "--", "ultra's name is --num-minibatches (SB3's batch-size is the minibatch size; ultra divides envs × num-steps into num-minibatches)"},
+		{"learning_rate", "--", "ultra spells it --learning-rate (hyphens, not underscores)"},
+		{"Learning_Rate", "", "ultra spells it learning-rate (hyphens, not underscores)"},
+		{"lerning-rate", "--", "did you mean --learning-rate?"},
+		{"sed", "--", "did you mean --seed?"},
+		{"track", "--", ""},
+		{"x", "--", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Suggest(tc.name, known, tc.prefix); got != tc.want {
+				t.Errorf("Suggest(%q) = %q, want %q", tc.name, got, tc.want)
+			}
+		})
 	}
 }

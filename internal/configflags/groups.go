@@ -1,6 +1,7 @@
 package configflags
 
 import (
+	"flag"
 	"os"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // of it may change when a run resumes.
 type Output struct {
 	LogFormat   string        `yaml:"log-format" help:"log format: text or json" resume:"ok"`
-	MetricsAddr string        `yaml:"metrics-addr" help:"serve Prometheus /metrics on this address (empty disables; default $ULTRA_METRICS_ADDR if set, else 127.0.0.1:9464; one endpoint for every run of the process)" resume:"ok"`
+	MetricsAddr string        `yaml:"metrics-addr" help:"serve Prometheus /metrics on this address (empty disables; default $ULTRA_METRICS_ADDR if set, else 127.0.0.1:9464, or a free port when that one is taken; one endpoint for every run of the process)" resume:"ok"`
 	Shutdown    time.Duration `yaml:"shutdown-timeout" help:"on SIGTERM/SIGINT, how long to let running iterations finish before abandoning them for the checkpoint taken before" resume:"ok"`
 }
 
@@ -30,6 +31,17 @@ func DefaultOutput() Output {
 		addr = a
 	}
 	return Output{LogFormat: "text", MetricsAddr: addr, Shutdown: 30 * time.Second}
+}
+
+// MetricsAddrDefault reports whether o.MetricsAddr is ultra's default
+// address, which neither --metrics-addr (given on fs) nor
+// $ULTRA_METRICS_ADDR chose: a busy default port may fall back to a free
+// one, a chosen address is kept to.
+func (o Output) MetricsAddrDefault(fs *flag.FlagSet) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "metrics-addr" })
+	_, env := os.LookupEnv("ULTRA_METRICS_ADDR")
+	return !given && !env && o.MetricsAddr == metrics.DefaultAddr
 }
 
 // Loop is how one run's training loop checkpoints and shows progress; it

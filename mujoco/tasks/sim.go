@@ -26,10 +26,16 @@ import (
 //go:embed assets/*.xml
 var assets embed.FS
 
-// Specs returns the specs of every MuJoCo task, with Gymnasium v4 defaults.
+// Specs returns the specs of every MuJoCo task, with Gymnasium v4 defaults
+// and so Gymnasium's v4 ids as aliases (Hopper-v4, …; v5 ids are refused
+// with what differs).
 func Specs() []env.Spec {
-	return []env.Spec{HopperSpec(DefaultHopper()), Walker2dSpec(DefaultWalker2d()),
+	specs := []env.Spec{HopperSpec(DefaultHopper()), Walker2dSpec(DefaultWalker2d()),
 		HalfCheetahSpec(DefaultHalfCheetah()), AntSpec(DefaultAnt())}
+	for i := range specs {
+		specs[i] = withGymnasiumNames(specs[i])
+	}
+	return specs
 }
 
 // MJCF returns the embedded model file of a task ("hopper.xml", …).

@@ -53,6 +53,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -83,6 +84,7 @@ type Advisor struct {
 	audit    *auditLog
 
 	noJSONMode atomic.Bool // the server rejected response_format
+	reached    atomic.Bool // some request got an answer (any HTTP status)
 	instance   string      // random prefix of request ids
 	seq        atomic.Uint64
 
@@ -101,6 +103,18 @@ var _ advisor.Advisor = (*Advisor)(nil)
 func New(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
 	return buildAdvisor(cfg, spec, logger, true)
 }
+
+// NewForBatch is New for an advisor that only reads Batch API answers
+// (ImportBatch) or writes requests (ExportBatch): it sends nothing, so it
+// reads no API key and says nothing about one.
+func NewForBatch(cfg Config, spec env.Spec, logger *slog.Logger) (*Advisor, error) {
+	return buildAdvisor(cfg, spec, logger, false)
+}
+
+// ErrUnreachable reports an endpoint that refused the connection before
+// any request of the advisor was answered: nothing listens there, and
+// retrying would only wait.
+var ErrUnreachable = errors.New("llm: endpoint unreachable")
 
 func buildAdvisor(cfg Config, spec env.Spec, logger *slog.Logger, readKey bool) (*Advisor, error) {
 	if err := cfg.Validate(); err != nil {
@@ -364,11 +378,14 @@ func (a *Advisor) annotate(parent context.Context, trajs []traj.Trajectory, give
 
 	var anns []advisor.Annotation
 	budget := false
+	var unreachable error
 	for i, r := range results {
 		anns = append(anns, r.anns...)
 		rep.Add(r.rep)
 		switch {
 		case r.err == nil:
+		case errors.Is(r.err, ErrUnreachable):
+			unreachable = r.err
 		case errors.Is(r.err, advisor.ErrBudget):
 			budget = true
 		default:
@@ -379,6 +396,9 @@ func (a *Advisor) annotate(parent context.Context, trajs []traj.Trajectory, give
 	rep.BudgetExhausted = a.exhausted()
 	for _, err := range errs {
 		a.log.Warn("llm: annotate", "err", err.Error())
+	}
+	if unreachable != nil && len(anns) == 0 {
+		return anns, rep, a.scrubErr(unreachable) // one error, not one per batch
 	}
 	if budget {
 		rep.BudgetExhausted = true
@@ -762,6 +782,7 @@ func (a *Advisor) callMsg(ctx context.Context, batchID, step string, msgs []open
 		r.Attempt, r.JSONMode = attempt, jsonMode
 		r.LatencyMS = float64(latency.Microseconds()) / 1000
 		if err == nil {
+			a.reached.Store(true)
 			var answer, finish string
 			var calls []openai.ToolCall
 			if len(resp.Choices) > 0 {
@@ -820,6 +841,12 @@ func (a *Advisor) callMsg(ctx context.Context, batchID, step string, msgs []open
 			a.log.Info("llm: endpoint rejects response_format; retrying without JSON mode", "request_id", id)
 			attempt-- // does not count as a retry; happens at most once
 			continue
+		}
+		if statusOf(err, info) > 0 {
+			a.reached.Store(true)
+		} else if errors.Is(err, syscall.ECONNREFUSED) && !a.reached.Load() {
+			return openai.ChatCompletionMessage{}, fmt.Errorf("%w: nothing listens at %s (connection refused); start the server there, or give its address with --llm-url (llm-config base_url)",
+				ErrUnreachable, cfg.BaseURL)
 		}
 		retry, wait := retryDecision(err, info)
 		if !retry || attempt >= cfg.MaxRetries {

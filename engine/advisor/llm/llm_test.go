@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/ultra-rl/ultra/engine/advisor"
+	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/traj"
 )
 
@@ -985,6 +988,72 @@ func TestUnusableAnswerIsNotCached(t *testing.T) {
 			anns, rep, err := annotate(t, newAdvisor(t, cfg, nil), trajs)
 			if err != nil || len(anns) == 0 || rep.CacheHits != 0 || srv.count() == n {
 				t.Errorf("rerun after an unusable answer: %d annotations, %d cache hits, %d new requests, %v", len(anns), rep.CacheHits, srv.count()-n, err)
+			}
+		})
+	}
+}
+
+// TestRefusedConnectionFailsFast: an endpoint that refuses the connection
+// before any request was answered is one quick error naming the address,
+// not six retries per batch; one that answered once is retried as before
+// (issue 30, rough edge 14).
+func TestRefusedConnectionFailsFast(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request, q request) {
+		apiError(w, http.StatusInternalServerError, "down")
+	})
+	for _, tc := range []struct {
+		name, url   string
+		unreachable bool
+	}{
+		{"refused", refused, true},
+		{"answers 500", srv.URL, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(tc.url)
+			cfg.MaxRetries, cfg.BackoffBase, cfg.BackoffMax = 5, 200*time.Millisecond, 200*time.Millisecond
+			logger, logs := captureLogs()
+			a := newAdvisor(t, cfg, logger)
+			start := time.Now()
+			_, _, err := annotate(t, a, hopperTrajs(t, 8))
+			took := time.Since(start)
+			if err == nil || errors.Is(err, ErrUnreachable) != tc.unreachable {
+				t.Fatalf("err %v, want unreachable %v", err, tc.unreachable)
+			}
+			if tc.unreachable {
+				if took > time.Second || strings.Count(err.Error(), "connection refused") != 1 || !strings.Contains(err.Error(), "nothing listens at "+refused+"/v1") ||
+					strings.Contains(logs.String(), "retrying") {
+					t.Errorf("took %v, err %v, logs:\n%s", took, err, logs)
+				}
+			} else if !strings.Contains(logs.String(), "retrying") {
+				t.Errorf("a server that answers was not retried: %v", err)
+			}
+		})
+	}
+}
+
+// TestNewForBatchReadsNoKey: an advisor that only handles Batch API
+// files says nothing about an API key (issue 30, rough edge 13).
+func TestNewForBatchReadsNoKey(t *testing.T) {
+	t.Setenv("ULTRA_LLM_API_KEY", "")
+	t.Setenv("OPENAI_API_KEY", "")
+	for _, tc := range []struct {
+		name  string
+		build func(Config, env.Spec, *slog.Logger) (*Advisor, error)
+		say   bool
+	}{{"New", New, true}, {"NewForBatch", NewForBatch, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			logger, logs := captureLogs()
+			if _, err := tc.build(testConfig("http://127.0.0.1:1"), hopper(t), logger); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(logs.String(), "no API key found"); got != tc.say {
+				t.Errorf("mentions the key: %v, want %v:\n%s", got, tc.say, logs)
 			}
 		})
 	}
