@@ -92,8 +92,12 @@ func Aggregate(c AggregateConfig) (*AggregateResult, error) {
 		}
 		c.Logger.Info("random policy scored", "task", s.Env, "episodes", c.RandomEpisodes, "mean_return", roundTo(random, 2), "took", time.Since(t0).Round(time.Millisecond))
 		tasks = append(tasks, report.TaskScores{Task: s.Env, Random: random, Variants: variants, Scores: scores})
-		notes = append(notes, fmt.Sprintf("%s: %s (advisor %s; %d seeds planned; pretrain %d, refine %d steps; %d evaluation episodes per seed).",
-			s.Env, dir, s.Advisor, s.PlannedSeeds, s.PretrainSteps, s.RefineSteps, s.EvalEpisodes))
+		agent := fmt.Sprintf("pretrain %d", s.PretrainSteps)
+		if s.Checkpoint != "" { // the experiment refined a given agent and pretrained nothing
+			agent = "agent " + s.Checkpoint
+		}
+		notes = append(notes, fmt.Sprintf("%s: %s (advisor %s; %d seeds planned; %s, refine %d steps; %d evaluation episodes per seed).",
+			s.Env, dir, s.Advisor, s.PlannedSeeds, agent, s.RefineSteps, s.EvalEpisodes))
 	}
 	a, err := report.NewAggregate(tasks, string(ultra.PPO), 1)
 	if err != nil {
