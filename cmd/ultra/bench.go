@@ -122,18 +122,29 @@ func benchEnvScaling(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "env-scaling: %s%s, GOMAXPROCS %d, %d interleaved rounds × %.2f s per point, medians\n",
 		res.Env, mj, res.GOMAXPROCS, res.Rounds, res.Seconds)
 	// Table rows end in "N steps/s", which is what scripts/gpucheck reads.
-	fmt.Fprintf(stdout, "%7s %12s %6s %10s %20s\n", "workers", "envs/worker", "envs", "× 1 env", "steps/s")
-	row := func(w, n int, ratio, sps float64) {
-		fmt.Fprintf(stdout, "%7d %12d %6d %9.2f× %12.0f steps/s\n", w, n/w, n, ratio, sps)
+	// "C loops" is the machine's ceiling for that many workers (as many
+	// plain C loops at once, against one), "of C loops" the share of it the
+	// VecEnv reaches; both are blank for envs without MuJoCo physics.
+	fmt.Fprintf(stdout, "%7s %12s %6s %10s %9s %11s %20s\n", "workers", "envs/worker", "envs", "× 1 env", "C loops", "of C loops", "steps/s")
+	row := func(p bench.ScalingPoint) {
+		c, of := "", ""
+		if p.CLoops > 0 {
+			c, of = fmt.Sprintf("%.2f×", p.CLoops), fmt.Sprintf("%.0f%%", 100*p.OfCLoops)
+		}
+		fmt.Fprintf(stdout, "%7d %12d %6d %9.2f× %9s %11s %12.0f steps/s\n", p.Workers, p.Envs/p.Workers, p.Envs, p.Ratio, c, of, p.SPS)
 	}
 	if len(res.Points) == 0 || res.Points[0].Envs > 1 {
-		row(1, 1, 1, res.RefSPS)
+		row(bench.ScalingPoint{Workers: 1, Envs: 1, Ratio: 1, SPS: res.RefSPS})
 	}
 	for _, p := range res.Points {
-		row(p.Workers, p.Envs, p.Ratio, p.SPS)
+		row(p)
 	}
 	for _, p := range res.Points {
-		fmt.Fprintf(stdout, "env-scaling %s workers=%d envs=%d steps_per_s=%.0f ratio=%.2f\n", res.Env, p.Workers, p.Envs, p.SPS, p.Ratio)
+		fmt.Fprintf(stdout, "env-scaling %s workers=%d envs=%d steps_per_s=%.0f ratio=%.2f", res.Env, p.Workers, p.Envs, p.SPS, p.Ratio)
+		if p.CLoops > 0 {
+			fmt.Fprintf(stdout, " c_loops_ratio=%.2f of_c_loops=%.2f", p.CLoops, p.OfCLoops)
+		}
+		fmt.Fprintln(stdout)
 	}
 	return nil
 }

@@ -48,12 +48,13 @@ func TestDeviceCUDAWithoutGPU(t *testing.T) {
 	}
 }
 
-// trainSmall trains hopper for two short iterations on device and returns
+// trainSmall trains hopper for two short iterations on device, at a fixed
+// learning rate (so that the run can be extended on resume), and returns
 // the checkpoint.
 func trainSmall(t *testing.T, out, device string) string {
 	t.Helper()
 	if o, err := runCLI(t, "train", "--env", "hopper", "--steps", "256", "--num-steps", "128", "--num-minibatches", "2",
-		"--update-epochs", "2", "--device", device, "--out", out, "--metrics-addr", "", "--progress", "log"); err != nil {
+		"--update-epochs", "2", "--anneal-lr=false", "--device", device, "--out", out, "--metrics-addr", "", "--progress", "log"); err != nil {
 		t.Fatalf("train on %s: %v\n%s", device, err, o)
 	}
 	return filepath.Join(out, run.CheckpointFile)

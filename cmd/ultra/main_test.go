@@ -122,7 +122,7 @@ func TestBenchEnvScalingLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := regexp.MustCompile(`(?m)^env-scaling halfcheetah workers=(\d+) envs=(\d+) steps_per_s=\d+ ratio=[\d.]+$`)
+	line := regexp.MustCompile(`(?m)^env-scaling halfcheetah workers=(\d+) envs=(\d+) steps_per_s=\d+ ratio=[\d.]+ c_loops_ratio=[\d.]+ of_c_loops=[\d.]+$`)
 	var got []string
 	for _, m := range line.FindAllStringSubmatch(out, -1) {
 		got = append(got, m[1]+"/"+m[2])

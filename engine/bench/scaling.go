@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/env"
@@ -27,6 +28,13 @@ type ScalingPoint struct {
 	Envs    int     `json:"envs"`          // instances, Workers × instances per worker
 	SPS     float64 `json:"steps_per_s"`   // instance steps per second, median over rounds
 	Ratio   float64 `json:"ratio_to_1env"` // median over rounds of SPS / the reference's SPS in that round
+	// CLoops is the machine's ceiling for Workers cores (MuJoCo tasks):
+	// Workers plain C loops, one Data each, run at once on as many
+	// threads, their summed steps/s over one C loop's, median over rounds.
+	// OfCLoops is Ratio / CLoops: the share of that ceiling the VecEnv
+	// reaches (1: it scales as well as independent C loops).
+	CLoops   float64 `json:"c_loops_ratio,omitempty"`
+	OfCLoops float64 `json:"of_c_loops,omitempty"`
 }
 
 // ScalingResult is the result of 'ultra bench env-scaling'.
@@ -91,7 +99,15 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 		defer v.Close()
 		p.v = v
 	}
+	ceil, err := newCLoops(spec, o.Workers, o.Time)
+	if err != nil {
+		return ScalingResult{}, err
+	}
+	defer ceil.close()
 	for r := 0; r < o.Rounds; r++ {
+		if err := ceil.round(); err != nil {
+			return ScalingResult{}, err
+		}
 		for _, p := range pts {
 			if _, err := vecFor(p.v, o.Time/10); err != nil { // wake the helpers, warm the caches
 				return ScalingResult{}, err
@@ -113,9 +129,108 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 		for r, x := range p.sps {
 			ratios[r] = x / ref.sps[r]
 		}
-		res.Points = append(res.Points, ScalingPoint{Workers: p.w, Envs: p.n, SPS: median(p.sps), Ratio: median(ratios)})
+		pt := ScalingPoint{Workers: p.w, Envs: p.n, SPS: median(p.sps), Ratio: median(ratios)}
+		if c := ceil.ratio(p.w); c > 0 {
+			pt.CLoops, pt.OfCLoops = c, pt.Ratio/c
+		}
+		res.Points = append(res.Points, pt)
 	}
 	return res, nil
+}
+
+// cLoops measures the machine's own scaling for a MuJoCo task: w plain C
+// loops (Data.CLoop, one cgo call each, so each holds its own OS thread)
+// run at once, against one. What a VecEnv loses beyond that is its own
+// (the step barrier, the Go scheduler); what the C loops lose too is the
+// machine's (shared caches, memory bandwidth, a VM's vCPUs).
+type cLoops struct {
+	data  []*mujoco.Data
+	skip  int
+	reset int
+	steps int               // per loop and round: about the sweep's time per point
+	sps   map[int][]float64 // summed steps/s per worker count, per round
+	ws    []int             // worker counts measured, 1 first
+}
+
+// newCLoops prepares the C loops for the worker counts ws; for a task
+// without MuJoCo physics it returns a cLoops that measures nothing.
+func newCLoops(spec env.Spec, ws []int, d time.Duration) (*cLoops, error) {
+	c := &cLoops{sps: map[int][]float64{}}
+	model, skip, err := tasks.Physics(spec.ID)
+	if err != nil {
+		return c, nil // not a MuJoCo task: no C loop to compare with
+	}
+	n := 1
+	c.ws = []int{1}
+	for _, w := range ws {
+		if w > 1 {
+			c.ws = append(c.ws, w)
+		}
+		n = max(n, w)
+	}
+	for range n {
+		dt, err := mujoco.NewData(model)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.data = append(c.data, dt)
+	}
+	c.skip, c.reset = skip, spec.MaxEpisodeSteps // as 'ultra bench env' resets its C loop
+	// Size each loop to about d: time a short one first.
+	const probe = 2000
+	t0 := time.Now()
+	if err := c.data[0].CLoop(probe, skip, c.reset, 12345); err != nil {
+		c.close()
+		return nil, fmt.Errorf("bench: C loop: %w", err)
+	}
+	c.steps = max(probe, int(float64(probe)*d.Seconds()/time.Since(t0).Seconds()))
+	return c, nil
+}
+
+// round measures every worker count once.
+func (c *cLoops) round() error {
+	for _, w := range c.ws {
+		errs := make([]error, w)
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for i := range w {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = c.data[i].CLoop(c.steps, c.skip, c.reset, uint64(12345+i))
+			}()
+		}
+		wg.Wait()
+		el := time.Since(t0).Seconds()
+		for _, err := range errs {
+			if err != nil {
+				return fmt.Errorf("bench: C loop: %w", err)
+			}
+		}
+		c.sps[w] = append(c.sps[w], float64(w*c.steps)/el)
+	}
+	return nil
+}
+
+// ratio is the median over rounds of w loops' summed steps/s over one
+// loop's in the same round; 0 when not measured.
+func (c *cLoops) ratio(w int) float64 {
+	ws, one := c.sps[w], c.sps[1]
+	if len(ws) == 0 || len(ws) != len(one) {
+		return 0
+	}
+	r := make([]float64, len(ws))
+	for i := range ws {
+		r[i] = ws[i] / one[i]
+	}
+	return median(r)
+}
+
+func (c *cLoops) close() {
+	for _, d := range c.data {
+		d.Close()
+	}
 }
 
 // vecFor steps v with uniform random actions (drawn before timing) for
