@@ -36,8 +36,12 @@ if ! have_header cblas.h || ! have_lib 'libopenblas\.so'; then
 fi
 # promtool checks the /metrics exposition in the tests (prometheus package);
 # building and running ultra do not need it.
+# protoc and python3-protobuf read the TensorBoard event files back in the
+# tests, independently of the writer (internal/tfevents/testdata).
 if [ "$mode" = test ]; then
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+  /usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || missing+=(python3-protobuf)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -13,12 +13,16 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
+	"github.com/ultra-rl/ultra/internal/tfevents"
 )
 
-// metricsWriter appends one row per iteration to metrics.jsonl and metrics.csv.
+// metricsWriter appends one row per iteration to metrics.jsonl and
+// metrics.csv, and one event to a TensorBoard event file.
 type metricsWriter struct {
 	jsonl, csvf *os.File
 	csv         *csv.Writer
+	tb          *tfevents.Writer
+	scalars     []tfevents.Scalar // reused
 }
 
 var csvColumns = []string{"iteration", "global_step", "sps", "episodic_return", "episodic_length", "episodes", "return_last10",
@@ -42,7 +46,40 @@ func openMetrics(dir string) (*metricsWriter, error) {
 		m.csv.Write(csvColumns)
 		m.csv.Flush()
 	}
+	// TensorBoard: a new event file per process (a resumed run adds one
+	// to the same directory, which TensorBoard reads as one run).
+	if m.tb, err = tfevents.Create(dir); err != nil {
+		m.Close()
+		return nil, err
+	}
 	return m, m.csv.Error()
+}
+
+// tensorBoard returns st's series under CleanRL's TensorBoard tags (charts/
+// and losses/, so that runs of both read alike), and ULTRA's own under
+// ultra/. A series that is NaN this iteration (no episode finished) is left
+// out by the writer.
+func (m *metricsWriter) tensorBoard(st ppo.IterStats) []tfevents.Scalar {
+	return append(m.scalars[:0],
+		tfevents.Scalar{Tag: "charts/episodic_return", Value: st.ReturnMean},
+		tfevents.Scalar{Tag: "charts/episodic_length", Value: st.LengthMean},
+		tfevents.Scalar{Tag: "charts/return_last10", Value: st.Return10},
+		tfevents.Scalar{Tag: "charts/learning_rate", Value: st.LearningRate},
+		tfevents.Scalar{Tag: "charts/SPS", Value: st.SPS},
+		tfevents.Scalar{Tag: "losses/value_loss", Value: st.ValueLoss},
+		tfevents.Scalar{Tag: "losses/policy_loss", Value: st.PolicyLoss},
+		tfevents.Scalar{Tag: "losses/entropy", Value: st.Entropy},
+		tfevents.Scalar{Tag: "losses/approx_kl", Value: st.ApproxKL},
+		tfevents.Scalar{Tag: "losses/clipfrac", Value: st.ClipFrac},
+		tfevents.Scalar{Tag: "losses/explained_variance", Value: st.ExplainedVar},
+		tfevents.Scalar{Tag: "losses/grad_norm", Value: st.GradNorm},
+		tfevents.Scalar{Tag: "losses/imitation_loss", Value: st.ImitationLoss},
+		tfevents.Scalar{Tag: "ultra/overrides", Value: float64(st.Overrides)},
+		tfevents.Scalar{Tag: "ultra/bonuses", Value: float64(st.Bonuses)},
+		tfevents.Scalar{Tag: "ultra/resets", Value: float64(st.Resets)},
+		tfevents.Scalar{Tag: "perf/rollout_seconds", Value: st.RolloutSec},
+		tfevents.Scalar{Tag: "perf/update_seconds", Value: st.UpdateSec},
+	)
 }
 
 func (m *metricsWriter) write(st ppo.IterStats) error {
@@ -60,10 +97,23 @@ func (m *metricsWriter) write(st ppo.IterStats) error {
 	}
 	m.csv.Write(rec)
 	m.csv.Flush()
-	return m.csv.Error()
+	if err := m.csv.Error(); err != nil {
+		return err
+	}
+	m.scalars = m.tensorBoard(st)
+	if err := m.tb.Write(st.GlobalStep, m.scalars...); err != nil {
+		return err
+	}
+	return m.tb.Flush()
 }
 
-func (m *metricsWriter) Close() error { return errors.Join(m.jsonl.Close(), m.csvf.Close()) }
+func (m *metricsWriter) Close() error {
+	err := errors.Join(m.jsonl.Close(), m.csvf.Close())
+	if m.tb != nil {
+		err = errors.Join(err, m.tb.Close())
+	}
+	return err
+}
 
 // jsonSafe maps NaN (no episode finished) to null, which JSON can carry.
 func jsonSafe(st ppo.IterStats) map[string]any {
