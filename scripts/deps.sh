@@ -68,5 +68,5 @@ if [ "$(printf '%s\n1.24\n' "$gov" | sort -V | head -1)" != "1.24" ]; then
   exit 1
 fi
 extra=""
-[ "$mode" = test ] && extra=", promtool"
+[ "$mode" = test ] && extra=", promtool, protoc and python3-protobuf"
 echo "deps: ok for $mode (go $gov, MuJoCo and OpenBLAS headers and libraries$extra found)" >&2
