@@ -42,6 +42,7 @@ if [ "$mode" = test ]; then
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
   /usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || missing+=(python3-protobuf)
+  /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || missing+=(python3-numpy) # python/ultra_policy.py's test
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -68,5 +69,5 @@ if [ "$(printf '%s\n1.24\n' "$gov" | sort -V | head -1)" != "1.24" ]; then
   exit 1
 fi
 extra=""
-[ "$mode" = test ] && extra=", promtool, protoc and python3-protobuf"
+[ "$mode" = test ] && extra=", promtool, protoc, python3-protobuf and python3-numpy"
 echo "deps: ok for $mode (go $gov, MuJoCo and OpenBLAS headers and libraries$extra found)" >&2

@@ -93,7 +93,7 @@ func TestLoadCheckpointPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st bytes.Buffer
-	if err := ck.ExportSafetensors(&st); err != nil {
+	if err := ck.ExportSafetensors(&st, tr.Spec().Action); err != nil {
 		t.Fatal(err)
 	}
 	policy := filepath.Join(dir, "policy.safetensors")

@@ -49,7 +49,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			if err := ck.ExportSafetensors(io.Discard); err != nil {
+			if err := ck.ExportSafetensors(io.Discard, spec.Action); err != nil {
 				t.Logf("export: %v", err)
 			}
 			p, err := NewPolicy(ck, spec, true, 1)

@@ -130,12 +130,17 @@ func (p *Policy) Act(obs []float32, n int, actions []float32) {
 
 // ExportSafetensors writes the policy and value networks and the
 // observation normaliser as a safetensors file (https://huggingface.co/docs/safetensors):
-// tensors "policy.*", "value.*" (weights [out, in], PyTorch's nn.Linear
-// layout), "policy.log_std" for continuous actions, "obs_rms.mean" and
-// "obs_rms.var" (float32); the metadata names the env, activation, hidden
-// sizes and observation clipping. To act outside Go:
-// a = policy_net(clip((obs − mean)/sqrt(var + 1e-8), ±obs_clip)).
-func (c *Checkpoint) ExportSafetensors(w io.Writer) error {
+// tensors "policy.*", "value.*" (float32; weights [out, in], PyTorch's
+// nn.Linear layout), "policy.log_std" for continuous actions, and
+// "obs_rms.mean" and "obs_rms.var" in float64, as the trainer holds them, so
+// that a reader normalises exactly as ultra does. The metadata names the
+// env, activation, hidden sizes, observation clipping, the image layout of a
+// CNN policy ("image": "C,H,W") and, when action has a dimension, the action
+// space ("action_low"/"action_high" as comma-separated numbers for a box,
+// "action_n" for a discrete space). To act outside Go (python/ultra_policy.py
+// does): a = clip(policy_net(clip((obs − mean)/sqrt(var + 1e-8), ±obs_clip)),
+// action_low, action_high), or the argmax of the logits.
+func (c *Checkpoint) ExportSafetensors(w io.Writer, action env.Space) error {
 	type entry struct {
 		DType   string `json:"dtype"`
 		Shape   []int  `json:"shape"`
@@ -162,25 +167,42 @@ func (c *Checkpoint) ExportSafetensors(w io.Writer) error {
 	for _, n := range names {
 		add(n, shapes[n], c.data[n])
 	}
-	to32 := func(x []float64) []float32 {
-		out := make([]float32, len(x))
-		for i, v := range x {
-			out[i] = float32(v)
+	add64 := func(name string, vals []float64) {
+		start := len(data)
+		for _, f := range vals {
+			data = binary.LittleEndian.AppendUint64(data, math.Float64bits(f))
 		}
-		return out
+		header[name] = entry{DType: "F64", Shape: []int{len(vals)}, Offsets: [2]int{start, len(data)}}
 	}
-	add("obs_rms.mean", []int{len(c.ObsRMS.Mean)}, to32(c.ObsRMS.Mean))
-	add("obs_rms.var", []int{len(c.ObsRMS.Var)}, to32(c.ObsRMS.Var))
+	add64("obs_rms.mean", c.ObsRMS.Mean)
+	add64("obs_rms.var", c.ObsRMS.Var)
 	hidden := make([]string, len(c.Net.Hidden))
 	for i, h := range c.Net.Hidden {
 		hidden[i] = strconv.Itoa(h)
 	}
-	header["__metadata__"] = map[string]string{
+	meta := map[string]string{
 		"format": "ultra-ppo-v1", "env": c.Config.Env, "activation": c.Config.Activation,
 		"hidden": strings.Join(hidden, ","), "norm_obs": strconv.FormatBool(c.Config.NormObs),
 		"obs_clip": strconv.FormatFloat(c.Config.ClipObs, 'g', -1, 64), "obs_eps": "1e-8",
 		"discrete": strconv.FormatBool(c.Net.Discrete), "global_step": strconv.FormatInt(c.GlobalStep, 10),
 	}
+	if im := c.Net.Image; im != ([3]int{}) {
+		meta["image"] = fmt.Sprintf("%d,%d,%d", im[0], im[1], im[2])
+	}
+	switch {
+	case action.IsDiscrete():
+		meta["action_n"] = strconv.Itoa(action.N)
+	case action.Dim > 0:
+		list := func(v []float32) string {
+			s := make([]string, len(v))
+			for i, x := range v {
+				s[i] = strconv.FormatFloat(float64(x), 'g', -1, 32) // ±Inf for an unbounded dimension
+			}
+			return strings.Join(s, ",")
+		}
+		meta["action_low"], meta["action_high"] = list(action.Low), list(action.High)
+	}
+	header["__metadata__"] = meta
 	hb, err := json.Marshal(header)
 	if err != nil {
 		return err

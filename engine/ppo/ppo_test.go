@@ -345,7 +345,7 @@ func TestSafetensorsExport(t *testing.T) {
 	defer tr.Close()
 	ck, _ := tr.Checkpoint()
 	var buf bytes.Buffer
-	if err := ck.ExportSafetensors(&buf); err != nil {
+	if err := ck.ExportSafetensors(&buf, tr.Spec().Action); err != nil {
 		t.Fatal(err)
 	}
 	b := buf.Bytes()
@@ -369,11 +369,14 @@ func TestSafetensorsExport(t *testing.T) {
 			Offsets [2]int `json:"data_offsets"`
 		}
 		json.Unmarshal(raw, &e)
-		size := 4
+		size, dtype := 4, "F32"
+		if strings.HasPrefix(name, "obs_rms.") { // the normaliser as the trainer holds it
+			size, dtype = 8, "F64"
+		}
 		for _, d := range e.Shape {
 			size *= d
 		}
-		if e.DType != "F32" || e.Offsets[1]-e.Offsets[0] != size || e.Offsets[1] > len(data) {
+		if e.DType != dtype || e.Offsets[1]-e.Offsets[0] != size || e.Offsets[1] > len(data) {
 			t.Errorf("%s: %+v", name, e)
 		}
 		total += size
@@ -384,7 +387,8 @@ func TestSafetensorsExport(t *testing.T) {
 			}
 		}
 	}
-	if total != len(data) || hdr["obs_rms.mean"] == nil || !strings.Contains(string(hdr["__metadata__"]), `"env":"hopper"`) {
+	if total != len(data) || hdr["obs_rms.mean"] == nil || !strings.Contains(string(hdr["__metadata__"]), `"env":"hopper"`) ||
+		!strings.Contains(string(hdr["__metadata__"]), `"action_low":"-1,-1,-1"`) {
 		t.Errorf("total %d data %d; header %s", total, len(data), b[8:8+n])
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 )
@@ -135,7 +136,7 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			if err != nil {
 				return finish(), err
 			}
-			if err := o.save(ck); err != nil {
+			if err := o.save(ck, tr.Spec().Action); err != nil {
 				return finish(), err
 			}
 			o.Logger.Warn("stop outlasted the shutdown timeout: iteration abandoned, the checkpoint before it written",
@@ -177,7 +178,7 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			if err != nil {
 				return finish(), err
 			}
-			if err := o.save(ck); err != nil {
+			if err := o.save(ck, tr.Spec().Action); err != nil {
 				return finish(), err
 			}
 		}
@@ -193,9 +194,9 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 }
 
 // save writes a checkpoint and the exported policy, timing it for metrics.
-func (o *Options) save(ck *ppo.Checkpoint) error {
+func (o *Options) save(ck *ppo.Checkpoint, action env.Space) error {
 	t0 := time.Now()
-	err := SaveCheckpoint(o.Dir, ck)
+	err := SaveCheckpoint(o.Dir, ck, action)
 	if o.Metrics != nil {
 		o.Metrics.Checkpoint(time.Since(t0), err)
 	}

@@ -179,9 +179,10 @@ func LoadCheckpoint(dir string) (*ppo.Checkpoint, error) {
 	return ck, err
 }
 
-// SaveCheckpoint writes the checkpoint and the exported policy into dir,
+// SaveCheckpoint writes the checkpoint and the exported policy (with the
+// env's action space, see ppo.Checkpoint.ExportSafetensors) into dir,
 // keeping the checkpoint it replaces as checkpoint.prev.bin.
-func SaveCheckpoint(dir string, ck *ppo.Checkpoint) error {
+func SaveCheckpoint(dir string, ck *ppo.Checkpoint, action env.Space) error {
 	path, prev := filepath.Join(dir, CheckpointFile), filepath.Join(dir, PrevCheckpoint)
 	if _, err := os.Stat(path); err == nil {
 		// A hard link keeps checkpoint.bin in place until the atomic
@@ -195,7 +196,7 @@ func SaveCheckpoint(dir string, ck *ppo.Checkpoint) error {
 		return err
 	}
 	var buf strings.Builder
-	if err := ck.ExportSafetensors(&buf); err != nil {
+	if err := ck.ExportSafetensors(&buf, action); err != nil {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(dir, PolicyFile), []byte(buf.String()))
