@@ -12,6 +12,7 @@ package env
 import (
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -117,6 +118,31 @@ type Spec struct {
 	// New makes one instance. Instances of one VecEnv may share read-only
 	// state (a compiled model); New must be safe to call repeatedly.
 	New func(opts Options) (Env, error)
+	// NewRenderer makes a [Renderer] of the task's snapshots at width ×
+	// height pixels (0: the task's default size). Nil for tasks that cannot
+	// be drawn.
+	NewRenderer func(width, height int) (Renderer, error)
+}
+
+// Renderer draws a task's states: a snapshot (as [Env.Snapshot] writes it)
+// in, an image out. The image depends on the snapshot alone.
+type Renderer interface {
+	// Render draws snap into dst, reused when it has the renderer's size
+	// (allocated otherwise), and returns the image.
+	Render(snap []float64, dst *image.RGBA) (*image.RGBA, error)
+	// Close releases the renderer's resources.
+	Close() error
+}
+
+// ErrNotRenderable is returned for a task whose Spec has no NewRenderer.
+var ErrNotRenderable = errors.New("this task cannot be drawn")
+
+// NewRenderer makes spec's renderer, or says that the task has none.
+func NewRenderer(spec Spec, width, height int) (Renderer, error) {
+	if spec.NewRenderer == nil {
+		return nil, fmt.Errorf("%s: %w", spec.ID, ErrNotRenderable)
+	}
+	return spec.NewRenderer(width, height)
 }
 
 // Env is one instance of a task. It is used by one goroutine at a time.
