@@ -34,7 +34,7 @@ test: deps
 ## render: `ultra video`), which links OSMesa (Debian: libosmesa6-dev, installed by make deps as root).
 ## `make test` runs test-render when OSMesa is installed and says so when it is not.
 HAVE_OSMESA := $(shell printf '\043include <GL/osmesa.h>\n' | $${CC:-cc} -E -x c - >/dev/null 2>&1 && echo yes)
-RENDER_PKGS ?= ./mujoco/ ./mujoco/tasks/ ./engine/pong/
+RENDER_PKGS ?= ./mujoco/ ./mujoco/tasks/ ./engine/pong/ ./engine/video/
 render-check:
 	@test -n "$(HAVE_OSMESA)" || { echo "OSMesa is not installed: run  sudo apt-get install libosmesa6-dev  (or make deps as root)"; exit 1; }
 
@@ -42,8 +42,9 @@ build-render: deps render-check
 	$(GO) build -tags render -o $(BIN) ./cmd/ultra
 
 test-render: render-check
-	$(GO) vet -tags render $(RENDER_PKGS)
+	$(GO) vet -tags render $(RENDER_PKGS) ./cmd/ultra/
 	$(GO) test -count=1 -timeout 15m -tags render $(RENDER_PKGS)
+	$(GO) test -count=1 -timeout 15m -tags render -run 'Video' ./cmd/ultra/
 
 race: deps
 	$(GO) test -count=1 -race -timeout 30m ./...

@@ -110,6 +110,10 @@ type Spec struct {
 	Image [3]int
 	// Family is the task's family, for presets.
 	Family Family
+	// StepSeconds is the game time one step covers (Atari: frame skip ×
+	// 1/60 s), for tasks without an Info that says it; videos play at this
+	// pace. 0: see [Spec.Seconds].
+	StepSeconds float64
 	// Info describes the task for what explains or judges it (the
 	// interpretation, the scripted expert), filled by the task from the
 	// configuration and model it actually runs with. Nil for tasks nothing
@@ -122,6 +126,18 @@ type Spec struct {
 	// height pixels (0: the task's default size). Nil for tasks that cannot
 	// be drawn.
 	NewRenderer func(width, height int) (Renderer, error)
+}
+
+// Seconds is the game time one step covers: StepSeconds, else Info's
+// frame skip × timestep, else 0 (unknown).
+func (s Spec) Seconds() float64 {
+	if s.StepSeconds > 0 {
+		return s.StepSeconds
+	}
+	if s.Info != nil {
+		return s.Info.StepSeconds()
+	}
+	return 0
 }
 
 // Renderer draws a task's states: a snapshot (as [Env.Snapshot] writes it)
