@@ -3,12 +3,14 @@
 package tasks
 
 import (
+	"fmt"
 	"image"
 	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/mujoco"
@@ -161,6 +163,67 @@ func TestFallingHopperImages(t *testing.T) {
 				t.Errorf("the robot's top row %v (torso at %v m) does not fall down the image", tops, heights)
 			}
 			t.Logf("torso heights %.2f m, robot's top rows %v", heights, tops)
+		})
+	}
+}
+
+// BenchmarkRender measures one image of a hopper state against env steps
+// in the same run, interleaved so that the load of a shared machine falls
+// on both: each iteration times 100 Env.Step calls with random actions
+// (resetting a fallen hopper) and then one Renderer.Render of a
+// mid-episode snapshot (restore, mj_forward, MuJoCo's scene and OpenGL
+// rendering in OSMesa, readback, copy into an image). It reports ns/step,
+// ns/frame and their ratio, steps/frame: what drawing one frame costs in
+// env steps.
+func BenchmarkRender(b *testing.B) {
+	s := spec(&testing.T{}, "hopper")
+	e, err := s.New(env.DefaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	obs, act := make([]float32, 11), make([]float32, 3)
+	e.Reset(rng, obs)
+	for k := 0; k < 20; k++ {
+		e.Step(act, obs)
+	}
+	snap := e.Snapshot(nil)
+	for _, side := range []int{480, 240} {
+		b.Run(fmt.Sprintf("hopper-%dx%d", side, side), func(b *testing.B) {
+			r, err := s.NewRenderer(side, side)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			img, err := r.Render(snap, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			const steps = 100
+			var stepping, drawing time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				for k := 0; k < steps; k++ {
+					for j := range act {
+						act[j] = float32(2*rng.Float64() - 1)
+					}
+					if _, done, err := e.Step(act, obs); done || err != nil {
+						e.Reset(rng, obs)
+					}
+				}
+				t1 := time.Now()
+				if img, err = r.Render(snap, img); err != nil {
+					b.Fatal(err)
+				}
+				stepping, drawing = stepping+t1.Sub(t0), drawing+time.Since(t1)
+			}
+			perStep := float64(stepping.Nanoseconds()) / float64(steps*b.N)
+			perFrame := float64(drawing.Nanoseconds()) / float64(b.N)
+			b.ReportMetric(perStep, "ns/step")
+			b.ReportMetric(perFrame, "ns/frame")
+			b.ReportMetric(perFrame/perStep, "steps/frame")
 		})
 	}
 }
