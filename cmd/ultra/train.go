@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/run"
@@ -46,8 +47,12 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	var rr *run.Run
 	var met *metrics.Metrics
 	stopMetrics := func() {}
-	// startMetrics runs once the config (and so the env) is known.
-	startMetrics := func() error {
+	// startMetrics runs once the config (and so the env) is known, before
+	// the run directory is written; it checks --capture-video first.
+	startMetrics := func(spec env.Spec) error {
+		if err := rf.capture().Check(spec); err != nil {
+			return err
+		}
 		reg, stop, err := serveMetrics(rf.output.MetricsAddr, logger)
 		if err != nil {
 			return err
@@ -68,7 +73,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	defer rr.Close()
 	tr := rr.Trainer
 
-	ro := run.Options{Dir: *out, Every: rf.loop.Every, Shutdown: rf.output.Shutdown, Logger: logger, Metrics: met}
+	ro := run.Options{Dir: *out, Every: rf.loop.Every, Shutdown: rf.output.Shutdown, Logger: logger, Metrics: met, Video: rf.capture()}
 	if bar {
 		ro.Quiet, ro.OnIteration = true, barFor(stderr, int64(tr.Config().TotalSteps), tr.GlobalStep())
 	}
@@ -91,7 +96,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func() error) (*run.Run, error) {
+func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func(env.Spec) error) (*run.Run, error) {
 	if _, err := os.Stat(filepath.Join(out, run.CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run: pass --resume to continue it, or choose another --out", out)
 	}
@@ -109,13 +114,13 @@ func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath strin
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := startMetrics(); err != nil {
+	if err := startMetrics(spec); err != nil {
 		return nil, err
 	}
 	return run.Start(out, *cfg, spec, ppo.Hooks{})
 }
 
-func resumeRun(bad []string, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func() error) (*run.Run, error) {
+func resumeRun(bad []string, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func(env.Spec) error) (*run.Run, error) {
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("--resume continues the saved configuration; %s cannot change (only --steps can extend the run)", strings.Join(bad, ", "))
 	}
@@ -143,7 +148,7 @@ func resumeRun(bad []string, out string, cfg *ppo.Config, cf *configflags.Set, l
 	if err != nil {
 		return nil, err
 	}
-	if err := startMetrics(); err != nil {
+	if err := startMetrics(spec); err != nil {
 		return nil, err
 	}
 	return run.Resume(out, ck, spec, ppo.Hooks{})

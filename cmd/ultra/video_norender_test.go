@@ -3,6 +3,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,5 +18,16 @@ func TestVideoWithoutRendererSaysHowToGetIt(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+func TestVideoCaptureWithoutRendererRefusedBeforeTheRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	_, err := runCLI(t, "train", "--env", "hopper", "--steps", "512", "--num-steps", "256", "--capture-video", "--out", dir, "--metrics-addr", "")
+	if err == nil || !strings.Contains(err.Error(), "libosmesa6-dev") {
+		t.Fatalf("train --capture-video without the renderer: %v", err)
+	}
+	if _, serr := os.Stat(dir); serr == nil {
+		t.Errorf("the refused run left %s behind", dir)
 	}
 }

@@ -52,3 +52,18 @@ func TestVideoPong(t *testing.T) {
 		t.Error("a refused command wrote x.gif")
 	}
 }
+
+func TestVideoCaptureDuringTraining(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if out, err := runCLI(t, "train", "--env", "pong", "--steps", "512", "--envs", "2", "--num-steps", "128", "--num-minibatches", "2",
+		"--update-epochs", "1", "--capture-video", "--capture-every", "1", "--out", dir, "--progress", "log", "--metrics-addr", ""); err != nil {
+		t.Fatal(err, out)
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, "videos"))
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("videos: %v %v, want clips of iterations 1 and 2", ents, err)
+	}
+	if _, err := runCLI(t, "train", "--env", "pong", "--capture-every", "0", "--out", filepath.Join(t.TempDir(), "r")); err == nil || !strings.Contains(err.Error(), "--capture-every must be ≥ 1") {
+		t.Errorf("--capture-every 0: %v", err)
+	}
+}

@@ -39,6 +39,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Extension, when set, is what the run adds to PPO (ultra.Setup).
 	Extension Extension
+	// Video, when set, records a clip of the current policy every
+	// Video.Every iterations and after the last one, into Dir/videos/.
+	Video *Capture
 }
 
 // Extension is what a run adds to the training loop beyond PPO — ULTRA's
@@ -76,6 +79,9 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if err := o.Video.Check(tr.Spec()); err != nil {
+		return Result{}, err
 	}
 	mw, err := openMetrics(o.Dir)
 	if err != nil {
@@ -166,6 +172,9 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 				fields = append(fields, o.Extension.LogFields()...)
 			}
 			o.Logger.Info("iteration", fields...)
+		}
+		if o.Video != nil && (st.Iteration%o.Video.Every == 0 || tr.Done()) {
+			o.capture(tr, st.Iteration)
 		}
 		interrupted := ctx.Err() != nil
 		if st.Iteration%o.Every == 0 || tr.Done() || interrupted {

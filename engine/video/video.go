@@ -33,6 +33,10 @@ type Options struct {
 	// MaxSteps draws at most this many steps of each episode (the episode
 	// still runs to its end, for its return); 0: every step.
 	MaxSteps int
+	// Cut, with MaxSteps and one episode, stops the episode after MaxSteps
+	// steps: its Return and Length are then of the steps run. For clips
+	// during training, where the rest of the episode would cost time.
+	Cut bool
 	// Overlay writes the episode, step, reward and return so far on each
 	// frame.
 	Overlay bool
@@ -84,6 +88,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("video: every must be ≥ 0 (0: automatic), got %d", o.Every)
 	case o.MaxSteps < 0:
 		return fmt.Errorf("video: max steps must be ≥ 0 (0: whole episodes), got %d", o.MaxSteps)
+	case o.Cut && (o.MaxSteps == 0 || o.Episodes != 1):
+		return fmt.Errorf("video: cutting episodes needs max steps > 0 and one episode, got %d and %d", o.MaxSteps, o.Episodes)
 	}
 	return nil
 }
@@ -174,10 +180,13 @@ func (rec *recorder) run(v env.VecEnv, p eval.Policy, o Options, every int, res 
 			res.Frames++
 			res.Width, res.Height = rec.img.Rect.Dx(), rec.img.Rect.Dy()
 		}
-		if done {
+		switch {
+		case done:
 			k := len(res.Episodes)
 			res.Episodes = append(res.Episodes, eval.Episode{Index: k, Return: out.EpisodeReturn[0], Length: out.EpisodeLength[0]})
 			step, ret = 0, 0
+		case o.Cut && step == o.MaxSteps:
+			res.Episodes = append(res.Episodes, eval.Episode{Return: ret, Length: step})
 		}
 		obs = out.Obs
 	}

@@ -187,6 +187,7 @@ func TestRecordPong(t *testing.T) {
 	}{
 		{"first 40 steps, overlay", Options{Episodes: 1, Seed: 7, MaxSteps: 40, Overlay: true}, 480, 630, 40},
 		{"every 500th step, small", Options{Episodes: 1, Seed: 7, Every: 500, Width: 80}, 80, 105, 0},
+		{"cut after 25 steps", Options{Episodes: 1, Seed: 7, MaxSteps: 25, Cut: true}, 480, 630, 25},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,11 +196,17 @@ func TestRecordPong(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Episodes) != 1 || res.Episodes[0].Return != want[0].Return || res.Episodes[0].Length != want[0].Length {
+			length := want[0].Length
+			if tc.o.Cut {
+				length = tc.o.MaxSteps
+				if len(res.Episodes) != 1 || res.Episodes[0].Length != length {
+					t.Errorf("episodes %+v, want one cut at %d steps", res.Episodes, length)
+				}
+			} else if len(res.Episodes) != 1 || res.Episodes[0].Return != want[0].Return || res.Episodes[0].Length != want[0].Length {
 				t.Errorf("episodes %+v, want eval.Run's %+v", res.Episodes, want)
 			}
 			every := max(tc.o.Every, 1)
-			if n := stepsDrawn(want[0].Length, every, tc.maxSteps); res.Frames != n {
+			if n := stepsDrawn(length, every, tc.maxSteps); res.Frames != n {
 				t.Errorf("%d frames, want %d", res.Frames, n)
 			}
 			if math.Abs(res.FPS-15/float64(every)) > 1e-9 || res.StepSeconds != 4.0/60 {
@@ -247,6 +254,7 @@ func TestRecordRefuses(t *testing.T) {
 		{"no episodes", spec, Options{}, "episodes must be ≥ 1"},
 		{"negative size", spec, Options{Episodes: 1, Width: -1}, "width and height"},
 		{"negative stride", spec, Options{Episodes: 1, Every: -2}, "every must be"},
+		{"cut without max steps", spec, Options{Episodes: 1, Cut: true}, "cutting episodes needs"},
 		{"huge image", spec, Options{Episodes: 1, Width: 9000}, "must be in [1, 4096]"},
 		{"a task without a renderer", env.Spec{ID: "blind"}, Options{Episodes: 1}, "blind: this task cannot be drawn"},
 	}

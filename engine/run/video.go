@@ -1,0 +1,94 @@
+package run
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ultra-rl/ultra/engine/env"
+	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/video"
+)
+
+// VideoDir is the run directory's folder of captured clips.
+const VideoDir = "videos"
+
+// Capture records short clips of the policy as it trains, as CleanRL's
+// --capture-video does: after every Every-th iteration (and the last) one
+// episode of the current deterministic policy, from the same seed each
+// time so that the clips compare, its first Steps steps run and drawn, into
+// DIR/videos/iter-NNNNNN.mp4 (ffmpeg) or .gif. Drawing is synchronous:
+// training waits for the clip.
+type Capture struct {
+	Every         int // iterations between clips, ≥ 1
+	Steps         int // steps drawn of the episode (0: DefaultCaptureSteps)
+	Width, Height int // frame size (0: the task's default)
+}
+
+// DefaultCaptureSteps is the length of a captured clip in steps (hopper:
+// 2.4 s of game time, 60 frames).
+const DefaultCaptureSteps = 300
+
+// Check refuses a capture that cannot work, before a run starts: a period
+// below 1, a task without a renderer, a build without MuJoCo's (the error
+// says how to get it). A nil Capture is fine. [Loop] checks too.
+func (c *Capture) Check(spec env.Spec) error {
+	if c == nil {
+		return nil
+	}
+	if c.Every < 1 {
+		return fmt.Errorf("run: video capture every %d iterations: must be ≥ 1", c.Every)
+	}
+	if c.Steps < 0 {
+		return fmt.Errorf("run: video capture of %d steps: must be ≥ 0 (0: %d)", c.Steps, DefaultCaptureSteps)
+	}
+	r, err := env.NewRenderer(spec, c.Width, c.Height)
+	if err != nil {
+		return fmt.Errorf("run: video capture: %w", err)
+	}
+	return r.Close()
+}
+
+// capture records the clip after iteration it. A failure is logged and
+// training goes on.
+func (o *Options) capture(tr *ppo.Trainer, it int) {
+	t0 := time.Now()
+	path, err := o.captureClip(tr, it)
+	if err != nil {
+		o.Logger.Warn("video capture failed", "iter", it, "err", err)
+		return
+	}
+	o.Logger.Info("video", "iter", it, "path", path, "seconds", time.Since(t0).Seconds())
+}
+
+func (o *Options) captureClip(tr *ppo.Trainer, it int) (string, error) {
+	ck, err := tr.Checkpoint()
+	if err != nil {
+		return "", err
+	}
+	cfg := tr.Config()
+	p, err := ppo.NewPolicy(ck, tr.Spec(), true, cfg.Seed)
+	if err != nil {
+		return "", err
+	}
+	defer p.Close()
+	dir := filepath.Join(o.Dir, VideoDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path, f, _, err := video.Target(filepath.Join(dir, fmt.Sprintf("iter-%06d.mp4", it)))
+	if err != nil {
+		return "", err
+	}
+	steps := o.Video.Steps
+	if steps == 0 {
+		steps = DefaultCaptureSteps
+	}
+	res, err := video.Record(tr.Spec(), p, path, f, video.Options{Episodes: 1, Seed: cfg.Seed, MaxSteps: steps, Cut: true,
+		Width: o.Video.Width, Height: o.Video.Height, Overlay: true})
+	if err != nil {
+		return "", err
+	}
+	return res.Path, nil
+}
