@@ -83,6 +83,8 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 	if err := o.Video.Check(tr.Spec()); err != nil {
 		return Result{}, err
 	}
+	clips := capturer{o: &o}
+	defer clips.wait()
 	mw, err := openMetrics(o.Dir)
 	if err != nil {
 		return Result{}, err
@@ -174,7 +176,7 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			o.Logger.Info("iteration", fields...)
 		}
 		if o.Video != nil && (st.Iteration%o.Video.Every == 0 || tr.Done()) {
-			o.capture(tr, st.Iteration)
+			clips.start(tr, st.Iteration, tr.Done())
 		}
 		interrupted := ctx.Err() != nil
 		if st.Iteration%o.Every == 0 || tr.Done() || interrupted {
@@ -191,6 +193,7 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			return finish(), ErrInterrupted
 		}
 	}
+	clips.wait()
 	o.Logger.Info("done", "steps", tr.GlobalStep(), "last_return", round(res.LastReturn, 2),
 		"wall", time.Since(start).Round(time.Second).String(), "checkpoint", filepath.Join(o.Dir, CheckpointFile),
 		"policy", filepath.Join(o.Dir, PolicyFile))

@@ -18,8 +18,10 @@ const VideoDir = "videos"
 // --capture-video does: after every Every-th iteration (and the last) one
 // episode of the current deterministic policy, from the same seed each
 // time so that the clips compare, its first Steps steps run and drawn, into
-// DIR/videos/iter-NNNNNN.mp4 (ffmpeg) or .gif. Drawing is synchronous:
-// training waits for the clip.
+// DIR/videos/iter-NNNNNN.mp4 (ffmpeg) or .gif. The policy is copied at the
+// iteration's end and the clip drawn beside training, one at a time: a
+// clip due while the previous one is still being drawn is skipped (and
+// logged); the last is waited for before the loop returns.
 type Capture struct {
 	Every         int // iterations between clips, ≥ 1
 	Steps         int // steps drawn of the episode (0: DefaultCaptureSteps)
@@ -50,25 +52,55 @@ func (c *Capture) Check(spec env.Spec) error {
 	return r.Close()
 }
 
-// capture records the clip after iteration it. A failure is logged and
-// training goes on.
-func (o *Options) capture(tr *ppo.Trainer, it int) {
-	t0 := time.Now()
-	path, err := o.captureClip(tr, it)
-	if err != nil {
-		o.Logger.Warn("video capture failed", "iter", it, "err", err)
-		return
-	}
-	o.Logger.Info("video", "iter", it, "path", path, "seconds", time.Since(t0).Seconds())
+// capturer draws the run's clips in the background, one at a time.
+type capturer struct {
+	o    *Options
+	done chan struct{} // closed when the clip in flight is written; nil: none started
 }
 
-func (o *Options) captureClip(tr *ppo.Trainer, it int) (string, error) {
-	ck, err := tr.Checkpoint()
-	if err != nil {
-		return "", err
+// start begins the clip of iteration it. A clip still in flight makes it
+// skip, unless final, which waits for it.
+func (c *capturer) start(tr *ppo.Trainer, it int, final bool) {
+	if c.done != nil {
+		select {
+		case <-c.done:
+		default:
+			if !final {
+				c.o.Logger.Info("video capture skipped: the previous clip is still being drawn", "iter", it)
+				return
+			}
+			<-c.done
+		}
 	}
-	cfg := tr.Config()
-	p, err := ppo.NewPolicy(ck, tr.Spec(), true, cfg.Seed)
+	t0 := time.Now()
+	ck, err := tr.Checkpoint() // a copy: training goes on
+	if err != nil {
+		c.o.Logger.Warn("video capture failed", "iter", it, "err", err)
+		return
+	}
+	spec, seed := tr.Spec(), tr.Config().Seed
+	done := make(chan struct{})
+	c.done = done
+	go func() {
+		defer close(done)
+		path, err := c.o.captureClip(ck, spec, seed, it)
+		if err != nil {
+			c.o.Logger.Warn("video capture failed", "iter", it, "err", err)
+			return
+		}
+		c.o.Logger.Info("video", "iter", it, "path", path, "seconds", round(time.Since(t0).Seconds(), 2))
+	}()
+}
+
+// wait returns once no clip is being drawn.
+func (c *capturer) wait() {
+	if c.done != nil {
+		<-c.done
+	}
+}
+
+func (o *Options) captureClip(ck *ppo.Checkpoint, spec env.Spec, seed uint64, it int) (string, error) {
+	p, err := ppo.NewPolicy(ck, spec, true, seed)
 	if err != nil {
 		return "", err
 	}
@@ -85,7 +117,7 @@ func (o *Options) captureClip(tr *ppo.Trainer, it int) (string, error) {
 	if steps == 0 {
 		steps = DefaultCaptureSteps
 	}
-	res, err := video.Record(tr.Spec(), p, path, f, video.Options{Episodes: 1, Seed: cfg.Seed, MaxSteps: steps, Cut: true,
+	res, err := video.Record(spec, p, path, f, video.Options{Episodes: 1, Seed: seed, MaxSteps: steps, Cut: true,
 		Width: o.Video.Width, Height: o.Video.Height, Overlay: true})
 	if err != nil {
 		return "", err
