@@ -19,9 +19,10 @@ const VideoDir = "videos"
 // episode of the current deterministic policy, from the same seed each
 // time so that the clips compare, its first Steps steps run and drawn, into
 // DIR/videos/iter-NNNNNN.mp4 (ffmpeg) or .gif. The policy is copied at the
-// iteration's end and the clip drawn beside training, one at a time: a
-// clip due while the previous one is still being drawn is skipped (and
-// logged); the last is waited for before the loop returns.
+// iteration's end and the clip drawn beside training, at the lowest
+// priority and one at a time: a clip due while the previous one is still
+// being drawn is skipped (and logged); the last is waited for before the
+// loop returns.
 type Capture struct {
 	Every         int // iterations between clips, ≥ 1
 	Steps         int // steps drawn of the episode (0: DefaultCaptureSteps)
@@ -83,6 +84,9 @@ func (c *capturer) start(tr *ppo.Trainer, it int, final bool) {
 	c.done = done
 	go func() {
 		defer close(done)
+		if !final {
+			lowerPriority()
+		}
 		path, err := c.o.captureClip(ck, spec, seed, it)
 		if err != nil {
 			c.o.Logger.Warn("video capture failed", "iter", it, "err", err)
