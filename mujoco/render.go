@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -152,4 +153,25 @@ func (r *Renderer) Close() error {
 	r.model.Close()
 	runtime.SetFinalizer(r, nil)
 	return nil
+}
+
+func (o RenderOptions) validate() error {
+	if o.Width < 1 || o.Height < 1 || o.Width > MaxRenderSide || o.Height > MaxRenderSide {
+		return fmt.Errorf("mujoco: render size %d×%d: width and height must be in [1, %d]", o.Width, o.Height, MaxRenderSide)
+	}
+	if o.Camera.Distance < 0 {
+		return fmt.Errorf("mujoco: camera distance %g: must be ≥ 0 (0: MuJoCo's default)", o.Camera.Distance)
+	}
+	return nil
+}
+
+// glBackend reads MUJOCO_GL as Gymnasium and dm_control name it. This build
+// renders with OSMesa only; any other choice is refused with what to do.
+func glBackend() error {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("MUJOCO_GL"))); v {
+	case "", "osmesa":
+		return nil
+	default:
+		return fmt.Errorf("mujoco: MUJOCO_GL=%s: ultra renders offscreen with OSMesa only (EGL and GLFW are not built in): unset MUJOCO_GL or set MUJOCO_GL=osmesa", v)
+	}
 }

@@ -1,11 +1,6 @@
 package mujoco
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"strings"
-)
+import "errors"
 
 // ErrNoRenderer is returned by [NewRenderer] in a build without the
 // offscreen renderer (the default build: it needs no OpenGL library).
@@ -42,24 +37,3 @@ const MaxRenderSide = 4096
 // DefaultRenderSide is the image side Gymnasium's MuJoCo tasks render at
 // by default (480×480).
 const DefaultRenderSide = 480
-
-func (o RenderOptions) validate() error {
-	if o.Width < 1 || o.Height < 1 || o.Width > MaxRenderSide || o.Height > MaxRenderSide {
-		return fmt.Errorf("mujoco: render size %d×%d: width and height must be in [1, %d]", o.Width, o.Height, MaxRenderSide)
-	}
-	if o.Camera.Distance < 0 {
-		return fmt.Errorf("mujoco: camera distance %g: must be ≥ 0 (0: MuJoCo's default)", o.Camera.Distance)
-	}
-	return nil
-}
-
-// glBackend reads MUJOCO_GL as Gymnasium and dm_control name it. This build
-// renders with OSMesa only; any other choice is refused with what to do.
-func glBackend() error {
-	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("MUJOCO_GL"))); v {
-	case "", "osmesa":
-		return nil
-	default:
-		return fmt.Errorf("mujoco: MUJOCO_GL=%s: ultra renders offscreen with OSMesa only (EGL and GLFW are not built in): unset MUJOCO_GL or set MUJOCO_GL=osmesa", v)
-	}
-}
