@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"image/gif"
 	"os"
 	"path/filepath"
@@ -65,5 +66,31 @@ func TestVideoCaptureDuringTraining(t *testing.T) {
 	}
 	if _, err := runCLI(t, "train", "--env", "pong", "--capture-every", "0", "--out", filepath.Join(t.TempDir(), "r")); err == nil || !strings.Contains(err.Error(), "--capture-every must be ≥ 1") {
 		t.Errorf("--capture-every 0: %v", err)
+	}
+}
+
+func TestVideoJSON(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "pong.gif")
+	got, err := runCLI(t, "video", "--env", "pong", "--policy", "random", "--seed", "3", "--max-steps", "5", "--width", "160", "--json", "--out", out)
+	if err != nil {
+		t.Fatal(err, got)
+	}
+	var res struct {
+		Env, Policy string
+		Video       struct {
+			Path     string
+			Format   string
+			Frames   int
+			Width    int
+			Height   int
+			Episodes []struct{ Return float64 }
+		}
+	}
+	if err := json.Unmarshal([]byte(got), &res); err != nil {
+		t.Fatalf("%v in %s", err, got)
+	}
+	if res.Env != "pong" || res.Policy != "random" || res.Video.Path != out || res.Video.Format != "gif" ||
+		res.Video.Frames != 5 || res.Video.Width != 160 || res.Video.Height != 210 || len(res.Video.Episodes) != 1 {
+		t.Errorf("%+v", res)
 	}
 }

@@ -299,3 +299,23 @@ func TestRecordMP4(t *testing.T) {
 		}
 	}
 }
+
+func TestFFmpegFailureLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "ffmpeg")
+	// An ffmpeg that reads a little, complains and fails.
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nhead -c 100 >/dev/null\necho 'Unknown encoder libx264' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func(f string) { FFmpeg = f }(FFmpeg)
+	FFmpeg = fake
+	path := filepath.Join(dir, "out", "pong.mp4")
+	os.Mkdir(filepath.Dir(path), 0o755)
+	_, err := Record(pong.Spec(pong.DefaultConfig()), eval.Zero{}, path, MP4, Options{Episodes: 1, MaxSteps: 30})
+	if err == nil || !strings.Contains(err.Error(), "Unknown encoder libx264") {
+		t.Fatalf("err %v, want ffmpeg's own complaint", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
+	}
+}
