@@ -11,16 +11,18 @@
 ARG GO_VERSION=1.26
 
 FROM golang:${GO_VERSION}-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libmujoco-dev libopenblas-dev \
+RUN apt-get update && apt-get install -y --no-install-recommends libmujoco-dev libopenblas-dev libosmesa6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN bash scripts/build-image-binary.sh /out
+# render: MuJoCo's offscreen renderer through OSMesa, for `ultra video`.
+ARG GO_TAGS=render
+RUN bash scripts/build-image-binary.sh /out "${GO_TAGS}"
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libmujoco2.2.2 libopenblas0 ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends libmujoco2.2.2 libopenblas0 libosmesa6 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 ultra && mkdir -p /runs && chown ultra /runs
 COPY --from=build /out/ultra /usr/local/bin/ultra

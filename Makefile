@@ -5,7 +5,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # Packages whose concurrency the race detector checks in `make test`.
 RACE_PKGS   ?= ./engine/... ./mujoco/...
 
-.PHONY: all deps test-deps build test race lint bench demo clean ale-check build-ale test-ale cuda-kernels build-cuda gpu-check fuzz fuzz-corpus
+.PHONY: all deps test-deps build test race lint bench demo clean ale-check build-ale test-ale cuda-kernels build-cuda gpu-check fuzz fuzz-corpus build-render test-render render-check
 
 all: build
 
@@ -31,6 +31,25 @@ test: test-deps
 	$(GO) vet -tags noblas ./...
 	$(GO) test -count=1 -timeout 15m -tags noblas ./bindings/blas/ ./engine/nn/
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+	@if $(HAVE_OSMESA); then $(MAKE) --no-print-directory test-render; \
+	else echo "test: no OSMesa (sudo apt-get install libosmesa6-dev): the offscreen renderer's tests (build tag render) were not run"; fi
+
+## build-render / test-render: the binary and the tests with MuJoCo's offscreen renderer (build tag
+## render: `ultra video`), which links OSMesa (Debian: libosmesa6-dev, installed by make deps as root).
+## `make test` runs test-render when OSMesa is installed and says so when it is not.
+# A shell test, run when a recipe runs (after `deps` may have installed OSMesa).
+HAVE_OSMESA  = printf '\043include <GL/osmesa.h>\n' | $${CC:-cc} -E -x c - >/dev/null 2>&1
+RENDER_PKGS ?= ./mujoco/ ./mujoco/tasks/ ./engine/pong/ ./engine/video/
+render-check:
+	@$(HAVE_OSMESA) || { echo "OSMesa is not installed: run  sudo apt-get install libosmesa6-dev  (or make deps as root)"; exit 1; }
+
+build-render: deps render-check
+	$(GO) build -tags render -o $(BIN) ./cmd/ultra
+
+test-render: render-check
+	$(GO) vet -tags render $(RENDER_PKGS) ./cmd/ultra/
+	$(GO) test -count=1 -timeout 15m -tags render $(RENDER_PKGS)
+	$(GO) test -count=1 -timeout 15m -tags render -run 'Video' ./cmd/ultra/
 
 race: test-deps
 	$(GO) test -count=1 -race -timeout 30m ./...
@@ -42,6 +61,9 @@ lint: deps
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) vet -tags ultracuda ./...
 	$(GO) run $(STATICCHECK) -tags ultracuda ./...
+	@if $(HAVE_OSMESA); then echo "vet + staticcheck with -tags render"; \
+		$(GO) vet -tags render ./... && $(GO) run $(STATICCHECK) -tags render ./...; \
+	else echo "lint: no OSMesa: the files behind the render tag were not vetted"; fi
 	@if [ -f $(ALE_PREFIX)/include/ale/ale_interface.hpp ]; then \
 		echo "vet + staticcheck with -tags ale"; \
 		$(ALE_ENV) $(GO) vet -tags ale ./bindings/ale/ ./cmd/ultra/ && $(ALE_ENV) $(GO) run $(STATICCHECK) -tags ale ./bindings/ale/ ./cmd/ultra/; \

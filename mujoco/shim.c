@@ -1,4 +1,5 @@
 #include "shim.h"
+#include "guard.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -18,8 +19,8 @@ static void ultra_warning_hook(const char* msg) { ultraGoWarning((char*)msg); }
 // one OS thread from start to end, so a thread-local target is exact. An
 // error outside any guard cannot be returned, so it aborts with the text on
 // stderr; it never waits on stdin.
-static __thread jmp_buf* ultra_jmp;
-static __thread char ultra_errmsg[1000];
+__thread jmp_buf* ultra_jmp;
+__thread char ultra_errmsg[ULTRA_ERRMSG_SIZE];
 
 static void ultra_error_hook(const char* msg) {
   if (ultra_jmp != NULL) {
@@ -36,25 +37,6 @@ void ultra_install_hooks(void) {
   mju_user_warning = ultra_warning_hook;
   mju_user_error = ultra_error_hook;
 }
-
-// ULTRA_GUARD runs body with the error hook's jump target set. If MuJoCo
-// raises an error, MuJoCo's text goes to err (of size errn), on_error runs,
-// and the enclosing function returns fail. Only locals that body does not
-// modify may be read in on_error (setjmp rules).
-#define ULTRA_GUARD(err, errn, fail, on_error, body)                 \
-  do {                                                               \
-    jmp_buf ultra_jb;                                                \
-    jmp_buf* ultra_prev = ultra_jmp;                                 \
-    if (setjmp(ultra_jb) != 0) {                                     \
-      ultra_jmp = ultra_prev;                                        \
-      snprintf((err), (size_t)(errn), "%s", ultra_errmsg);           \
-      on_error;                                                      \
-      return (fail);                                                 \
-    }                                                                \
-    ultra_jmp = &ultra_jb;                                           \
-    body;                                                            \
-    ultra_jmp = ultra_prev;                                          \
-  } while (0)
 
 mjModel* ultra_load_xml(const char* path, char* err, int errn) {
   mjModel* m = NULL;

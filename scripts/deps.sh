@@ -5,8 +5,11 @@
 # Build: Go ≥ 1.24 and a C compiler (cgo), MuJoCo's C library and headers
 # (Debian/Ubuntu: libmujoco-dev) and OpenBLAS (libopenblas-dev). Test, in
 # addition: promtool (Debian package prometheus), which the tests run on the
-# /metrics exposition and the dashboard's queries. Optional extras are named
-# with the feature that wants them. As root on Debian/Ubuntu the missing
+# /metrics exposition and the dashboard's queries; protoc, python3-protobuf
+# and python3-numpy, the independent readers of the TensorBoard files and the
+# exported policy. Optional extras are named with the feature that wants
+# them: OSMesa (libosmesa6-dev) for the offscreen renderer; ffmpeg lets
+# `ultra video` write MP4 instead of GIF. As root on Debian/Ubuntu the missing
 # packages are installed with apt-get (running 'apt-get update' first);
 # otherwise the exact command to run is printed and the script fails.
 set -euo pipefail
@@ -44,13 +47,23 @@ if [ "$mode" = test ]; then
   /usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || missing+=(python3-protobuf)
   /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || missing+=(python3-numpy) # python/ultra_policy.py's test
 fi
+# OSMesa is the OpenGL of MuJoCo's offscreen renderer (build tag render:
+# `ultra video`, make build-render, make test-render). Optional: the default
+# build does without it. Installed when we can; otherwise named below.
+optional=()
+if ! have_header GL/osmesa.h || ! have_lib 'libOSMesa\.so'; then
+  optional+=(libosmesa6-dev)
+fi
 
-if [ ${#missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "deps: installing ${missing[*]}" >&2
+    echo "deps: installing ${missing[*]} ${optional[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" "${optional[@]}" >/dev/null
+  elif [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: optional ${optional[*]} missing (MuJoCo's offscreen renderer for 'ultra video', build tag render); install it with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${optional[*]}" >&2
   else
     echo "deps: missing ${missing[*]}; install them with:" >&2
     echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2

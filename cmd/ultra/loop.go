@@ -148,7 +148,18 @@ func (rf *runFlags) apply() error {
 	if rf.loop.Every < 1 {
 		return fmt.Errorf("--checkpoint-every must be ≥ 1, got %d", rf.loop.Every)
 	}
+	if rf.loop.CaptureEvery < 1 {
+		return fmt.Errorf("--capture-every must be ≥ 1, got %d", rf.loop.CaptureEvery)
+	}
 	return nil
+}
+
+// capture is the loop's video capture (nil without --capture-video).
+func (rf *runFlags) capture() *run.Capture {
+	if !rf.loop.CaptureVideo {
+		return nil
+	}
+	return &run.Capture{Every: rf.loop.CaptureEvery}
 }
 
 // fixed lists the flags given that a resumed run cannot change: all but

@@ -5,6 +5,7 @@
 //	ultra envs                  the tasks, their spaces and limits
 //	ultra train                 train a PPO agent
 //	ultra eval                  evaluate a baseline policy or a checkpoint
+//	ultra video                 record a policy's episodes as a video (MP4 or GIF)
 //	ultra collect               record a policy's episodes as trajectories
 //	ultra annotate              have an advisor mark critical states
 //	ultra refine                fine-tune a checkpoint under one ULTRA variant
@@ -38,6 +39,7 @@ Usage:
   ultra envs                 list the tasks with their observation and action spaces
   ultra train [flags]        train a PPO agent (checkpoints, metrics and the policy go to --out)
   ultra eval [flags]         evaluate a baseline policy or a checkpoint: per-episode return and length
+  ultra video [flags]        record a checkpoint's (or a baseline's) episodes as a video: --out clip.mp4 or clip.gif
   ultra collect [flags]      record a policy's episodes as trajectories (JSONL)
   ultra annotate [flags]     have an advisor (llm, scripted, random) mark critical states in trajectories
   ultra refine [flags]       fine-tune a checkpoint with annotations (variants: ultra refine -h)
@@ -106,6 +108,7 @@ var commands = []struct {
 	{"envs", cmdEnvs},
 	{"train", cmdTrain},
 	{"eval", cmdEval},
+	{"video", cmdVideo},
 	{"collect", cmdCollect},
 	{"annotate", cmdAnnotate},
 	{"refine", cmdRefine},

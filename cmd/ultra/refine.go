@@ -48,7 +48,7 @@ func cmdRefine(args []string, stdout, stderr io.Writer) error {
 		if err := errors.Join(rf.apply(), devFlags.Apply(""), af.apply()); err != nil {
 			return err
 		}
-		r.Every, r.Shutdown = rf.loop.Every, rf.output.Shutdown
+		r.Every, r.Shutdown, r.Video = rf.loop.Every, rf.output.Shutdown, rf.capture()
 		if set["device"] || set["tf32"] { // else the checkpoint's
 			r.Device, r.TF32 = dev.Device, dev.TF32
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/metrics"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/run"
@@ -47,8 +48,12 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	var rr *run.Run
 	var met *metrics.Metrics
 	stopMetrics := func() {}
-	// startMetrics runs once the config (and so the env) is known.
-	startMetrics := func() error {
+	// startMetrics runs once the config (and so the env) is known, before
+	// the run directory is written; it checks --capture-video first.
+	startMetrics := func(spec env.Spec) error {
+		if err := rf.capture().Check(spec); err != nil {
+			return err
+		}
 		reg, stop, err := serveMetrics(rf.output, fs, logger)
 		if err != nil {
 			return err
@@ -73,7 +78,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	defer rr.Close()
 	tr := rr.Trainer
 
-	ro := run.Options{Dir: *out, Every: rf.loop.Every, Shutdown: rf.output.Shutdown, Logger: logger, Metrics: met}
+	ro := run.Options{Dir: *out, Every: rf.loop.Every, Shutdown: rf.output.Shutdown, Logger: logger, Metrics: met, Video: rf.capture()}
 	if bar {
 		ro.Quiet, ro.OnIteration = true, barFor(bw, tr.GlobalStep())
 	}
@@ -94,7 +99,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func() error) (*run.Run, error) {
+func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath string, startMetrics func(env.Spec) error) (*run.Run, error) {
 	if _, err := os.Stat(filepath.Join(out, run.CheckpointFile)); err == nil {
 		return nil, run.HoldsRunError(out)
 	}
@@ -113,13 +118,13 @@ func startRun(out string, cfg *ppo.Config, cf *configflags.Set, configPath strin
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := startMetrics(); err != nil {
+	if err := startMetrics(spec); err != nil {
 		return nil, err
 	}
 	return run.Start(out, *cfg, spec, ppo.Hooks{})
 }
 
-func resumeRun(bad []string, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func() error) (*run.Run, error) {
+func resumeRun(bad []string, out string, cfg *ppo.Config, cf *configflags.Set, logger *slog.Logger, startMetrics func(env.Spec) error) (*run.Run, error) {
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("--resume continues the saved configuration; %s cannot change (only --steps can extend the run)", strings.Join(bad, ", "))
 	}
@@ -152,7 +157,7 @@ func resumeRun(bad []string, out string, cfg *ppo.Config, cf *configflags.Set, l
 	if err != nil {
 		return nil, err
 	}
-	if err := startMetrics(); err != nil {
+	if err := startMetrics(spec); err != nil {
 		return nil, err
 	}
 	return run.Resume(out, ck, spec, ppo.Hooks{})

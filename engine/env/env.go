@@ -12,6 +12,7 @@ package env
 import (
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -109,6 +110,10 @@ type Spec struct {
 	Image [3]int
 	// Family is the task's family, for presets.
 	Family Family
+	// StepSeconds is the game time one step covers (Atari: frame skip ×
+	// 1/60 s), for tasks without an Info that says it; videos play at this
+	// pace. 0: see [Spec.Seconds].
+	StepSeconds float64
 	// Info describes the task for what explains or judges it (the
 	// interpretation, the scripted expert), filled by the task from the
 	// configuration and model it actually runs with. Nil for tasks nothing
@@ -125,6 +130,43 @@ type Spec struct {
 	// (Gymnasium's next version, "Hopper-v5") to what differs; Lookup
 	// answers them with an error that says so and names the ID instead.
 	Refuses map[string]string
+	// NewRenderer makes a [Renderer] of the task's snapshots at width ×
+	// height pixels (0: the task's default size). Nil for tasks that cannot
+	// be drawn.
+	NewRenderer func(width, height int) (Renderer, error)
+}
+
+// Seconds is the game time one step covers: StepSeconds, else Info's
+// frame skip × timestep, else 0 (unknown).
+func (s Spec) Seconds() float64 {
+	if s.StepSeconds > 0 {
+		return s.StepSeconds
+	}
+	if s.Info != nil {
+		return s.Info.StepSeconds()
+	}
+	return 0
+}
+
+// Renderer draws a task's states: a snapshot (as [Env.Snapshot] writes it)
+// in, an image out. The image depends on the snapshot alone.
+type Renderer interface {
+	// Render draws snap into dst, reused when it has the renderer's size
+	// (allocated otherwise), and returns the image.
+	Render(snap []float64, dst *image.RGBA) (*image.RGBA, error)
+	// Close releases the renderer's resources.
+	Close() error
+}
+
+// ErrNotRenderable is returned for a task whose Spec has no NewRenderer.
+var ErrNotRenderable = errors.New("this task cannot be drawn")
+
+// NewRenderer makes spec's renderer, or says that the task has none.
+func NewRenderer(spec Spec, width, height int) (Renderer, error) {
+	if spec.NewRenderer == nil {
+		return nil, fmt.Errorf("%s: %w", spec.ID, ErrNotRenderable)
+	}
+	return spec.NewRenderer(width, height)
 }
 
 // Env is one instance of a task. It is used by one goroutine at a time.

@@ -92,6 +92,8 @@ type Refinement struct {
 	// bounds how long a stop waits for the running iteration.
 	Every    int
 	Shutdown time.Duration
+	// Video, when set, records clips of the policy as it refines.
+	Video *run.Capture
 	// Logger receives the run's log; AdvisorLog an llm advisor's warnings.
 	Logger     *slog.Logger
 	AdvisorLog io.Writer
@@ -194,6 +196,9 @@ func (r Refinement) Prepare() (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.Video.Check(spec); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(filepath.Join(r.Out, run.CheckpointFile)); err == nil {
 		return nil, run.HoldsRunError(r.Out)
 	}
@@ -240,6 +245,9 @@ func (r Refinement) prepareResume() (*Job, error) {
 	}
 	spec, err := r.Registry.Lookup(ck.Config.Env)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.Video.Check(spec); err != nil {
 		return nil, err
 	}
 	cfg := ck.Config
@@ -405,7 +413,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 	}
 	r.Logger.Info("refining", fields...)
 	res.Loop, err = run.Loop(ctx, rr.Trainer, run.Options{Dir: r.Out, Every: r.Every, Shutdown: r.Shutdown, Logger: r.Logger,
-		Quiet: r.Quiet, OnIteration: r.OnIteration, Metrics: met, Extension: setup})
+		Quiet: r.Quiet, OnIteration: r.OnIteration, Metrics: met, Extension: setup, Video: r.Video})
 	res.Summary = setup.Summary()
 	if werr := ultra.WriteSummary(filepath.Join(r.Out, ultra.SummaryFile), res.Summary); werr != nil {
 		err = errors.Join(err, fmt.Errorf("refine: %w", werr))

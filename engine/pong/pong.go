@@ -201,7 +201,15 @@ func Spec(cfg Config) env.Spec {
 		Action:          env.Discrete(NumActions),
 		MaxEpisodeSteps: cfg.MaxFrames / max(cfg.FrameSkip, 1),
 		DefaultNoise:    0,
+		StepSeconds:     float64(cfg.FrameSkip) / framesPerSecond,
 		New:             func(opts env.Options) (env.Env, error) { return newEnv(cfg, opts) },
+		NewRenderer: func(width, height int) (env.Renderer, error) {
+			r, err := NewRenderer(cfg, width, height)
+			if err != nil {
+				return nil, err
+			}
+			return r, nil
+		},
 	}
 	if cfg.Obs == ObsPixels {
 		s.ID = "pong-pixels"

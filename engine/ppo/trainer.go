@@ -330,7 +330,7 @@ func (t *Trainer) normalize(dst, raw []float32, n int) {
 // Config returns the trainer's configuration.
 func (t *Trainer) Config() Config { return t.cfg }
 
-// Spec is the env the trainer acts on.
+// Spec returns the task the trainer trains on.
 func (t *Trainer) Spec() env.Spec { return t.spec }
 
 // Backend returns the networks.

@@ -40,6 +40,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Extension, when set, is what the run adds to PPO (ultra.Setup).
 	Extension Extension
+	// Video, when set, records a clip of the current policy every
+	// Video.Every iterations and after the last one, into Dir/videos/.
+	Video *Capture
 }
 
 // Extension is what a run adds to the training loop beyond PPO — ULTRA's
@@ -79,6 +82,11 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if err := o.Video.Check(tr.Spec()); err != nil {
+		return Result{}, err
+	}
+	clips := capturer{o: &o}
+	defer clips.wait()
 	mw, err := openMetrics(o.Dir)
 	if err != nil {
 		return Result{}, err
@@ -172,6 +180,9 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			}
 			o.Logger.Info("iteration", fields...)
 		}
+		if o.Video != nil && (st.Iteration%o.Video.Every == 0 || tr.Done()) {
+			clips.start(tr, st.Iteration, tr.Done())
+		}
 		interrupted := ctx.Err() != nil
 		if st.Iteration%o.Every == 0 || tr.Done() || interrupted {
 			ck, err := tr.Checkpoint()
@@ -187,6 +198,7 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			return finish(), ErrInterrupted
 		}
 	}
+	clips.wait()
 	o.Logger.Info("done", "steps", tr.GlobalStep(), "last_return", round(res.LastReturn, 2),
 		"wall", time.Since(start).Round(time.Second).String(), "checkpoint", filepath.Join(o.Dir, CheckpointFile),
 		"policy", filepath.Join(o.Dir, PolicyFile))

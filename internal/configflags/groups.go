@@ -49,10 +49,14 @@ func (o Output) MetricsAddrDefault(fs *flag.FlagSet) bool {
 type Loop struct {
 	Every    int    `yaml:"checkpoint-every" help:"write a checkpoint every N iterations (and always at the end), ≥ 1" resume:"ok"`
 	Progress string `yaml:"progress" help:"progress display: bar, log or auto (bar on a terminal)" resume:"ok"`
+	// CaptureVideo and CaptureEvery: clips of the policy as it trains
+	// (run.Capture), as CleanRL's --capture-video.
+	CaptureVideo bool `yaml:"capture-video" help:"record a clip of the current policy (its first 300 steps, deterministic, the run's seed) every --capture-every iterations and at the end into DIR/videos/ (MP4 with ffmpeg, else GIF); needs the render build for MuJoCo tasks" resume:"ok"`
+	CaptureEvery int  `yaml:"capture-every" help:"iterations between --capture-video clips, ≥ 1" resume:"ok"`
 }
 
 // DefaultLoop is Loop's defaults.
-func DefaultLoop() Loop { return Loop{Every: 10, Progress: "auto"} }
+func DefaultLoop() Loop { return Loop{Every: 10, Progress: "auto", CaptureEvery: 100} }
 
 // Advisor chooses the advisor that annotates and configures it (annotate,
 // refine's live annotation, experiment and sweep plan).

@@ -141,6 +141,7 @@ func AntSpec(cfg AntConfig) env.Spec {
 		Observation: env.UnboundedBox(27), Action: unitBox(8),
 		ObsLayout:       layout,
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,
+		NewRenderer: newRenderer(cfg.Asset, antCamera),
 		New: func(opts env.Options) (env.Env, error) {
 			s, err := newSim(cfg.Asset, cfg.FrameSkip)
 			if err != nil {

@@ -78,6 +78,7 @@ func HalfCheetahSpec(cfg HalfCheetahConfig) env.Spec {
 		Observation: env.UnboundedBox(17), Action: unitBox(6),
 		ObsLayout:       layout,
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,
+		NewRenderer: newRenderer(cfg.Asset, halfCheetahCamera),
 		New: func(opts env.Options) (env.Env, error) {
 			s, err := newSim(cfg.Asset, cfg.FrameSkip)
 			if err != nil {

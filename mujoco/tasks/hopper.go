@@ -42,6 +42,7 @@ func HopperSpec(cfg PlanarConfig) env.Spec {
 		ObsLayout:       layout,
 		MatchDims:       planarMatchDims(layout),
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,
-		New: func(opts env.Options) (env.Env, error) { return newPlanar(cfg, opts) },
+		New:         func(opts env.Options) (env.Env, error) { return newPlanar(cfg, opts) },
+		NewRenderer: newRenderer(cfg.Asset, hopperCamera),
 	}
 }

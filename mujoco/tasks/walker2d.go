@@ -44,6 +44,7 @@ func Walker2dSpec(cfg PlanarConfig) env.Spec {
 		ObsLayout:       layout,
 		MatchDims:       planarMatchDims(layout),
 		MaxEpisodeSteps: cfg.MaxEpisodeSteps, DefaultNoise: cfg.ResetNoiseScale,
-		New: func(opts env.Options) (env.Env, error) { return newPlanar(cfg, opts) },
+		New:         func(opts env.Options) (env.Env, error) { return newPlanar(cfg, opts) },
+		NewRenderer: newRenderer(cfg.Asset, walker2dCamera),
 	}
 }
