@@ -6,8 +6,8 @@
 # (Debian/Ubuntu: libmujoco-dev) and OpenBLAS (libopenblas-dev). Test, in
 # addition: promtool (Debian package prometheus), which the tests run on the
 # /metrics exposition and the dashboard's queries; protoc, python3-protobuf
-# and python3-numpy, the independent readers of the TensorBoard files and the
-# exported policy. Optional extras are named with the feature that wants
+# python3-numpy and python3-onnx, the independent readers of the TensorBoard
+# files and the exported policies. Optional extras are named with the feature that wants
 # them: OSMesa (libosmesa6-dev) for the offscreen renderer; ffmpeg lets
 # `ultra video` write MP4 instead of GIF. As root on Debian/Ubuntu the missing
 # packages are installed with apt-get (running 'apt-get update' first);
@@ -46,6 +46,7 @@ if [ "$mode" = test ]; then
   command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
   /usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || missing+=(python3-protobuf)
   /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || missing+=(python3-numpy) # python/ultra_policy.py's test
+  /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || missing+=(python3-onnx) # the ONNX export's checker
 fi
 # OSMesa is the OpenGL of MuJoCo's offscreen renderer (build tag render:
 # `ultra video`, make build-render, make test-render). Optional: the default
@@ -82,5 +83,5 @@ if [ "$(printf '%s\n1.24\n' "$gov" | sort -V | head -1)" != "1.24" ]; then
   exit 1
 fi
 extra=""
-[ "$mode" = test ] && extra=", promtool, protoc, python3-protobuf and python3-numpy"
+[ "$mode" = test ] && extra=", promtool, protoc, python3-protobuf, python3-numpy and python3-onnx"
 echo "deps: ok for $mode (go $gov, MuJoCo and OpenBLAS headers and libraries$extra found)" >&2

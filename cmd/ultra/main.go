@@ -6,6 +6,7 @@
 //	ultra train                 train a PPO agent
 //	ultra eval                  evaluate a baseline policy or a checkpoint
 //	ultra video                 record a policy's episodes as a video (MP4 or GIF)
+//	ultra export                a checkpoint's policy as ONNX or safetensors
 //	ultra collect               record a policy's episodes as trajectories
 //	ultra annotate              have an advisor mark critical states
 //	ultra refine                fine-tune a checkpoint under one ULTRA variant
@@ -40,6 +41,7 @@ Usage:
   ultra train [flags]        train a PPO agent (checkpoints, metrics and the policy go to --out)
   ultra eval [flags]         evaluate a baseline policy or a checkpoint: per-episode return and length
   ultra video [flags]        record a checkpoint's (or a baseline's) episodes as a video: --out clip.mp4 or clip.gif
+  ultra export [flags]       a checkpoint's policy as ONNX (opset 13) or safetensors
   ultra collect [flags]      record a policy's episodes as trajectories (JSONL)
   ultra annotate [flags]     have an advisor (llm, scripted, random) mark critical states in trajectories
   ultra refine [flags]       fine-tune a checkpoint with annotations (variants: ultra refine -h)
@@ -109,6 +111,7 @@ var commands = []struct {
 	{"train", cmdTrain},
 	{"eval", cmdEval},
 	{"video", cmdVideo},
+	{"export", cmdExport},
 	{"collect", cmdCollect},
 	{"annotate", cmdAnnotate},
 	{"refine", cmdRefine},

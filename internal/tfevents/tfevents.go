@@ -29,6 +29,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/ultra-rl/ultra/internal/protowire"
 )
 
 // FileVersion is the file_version of a file's first event.
@@ -77,8 +79,8 @@ func Create(dir string) (*Writer, error) {
 		return nil, fmt.Errorf("tfevents: %w", err)
 	}
 	w := &Writer{f: f, w: bufio.NewWriter(f), path: path, now: time.Now}
-	w.buf = appendDouble(w.buf[:0], 1, seconds(now))
-	w.buf = appendString(w.buf, 3, FileVersion)
+	w.buf = protowire.Double(w.buf[:0], 1, seconds(now))
+	w.buf = protowire.String(w.buf, 3, FileVersion)
 	if err := w.record(w.buf); err != nil {
 		f.Close()
 		return nil, err
@@ -99,18 +101,17 @@ func (w *Writer) Write(step int64, scalars ...Scalar) error {
 			continue
 		}
 		// Summary.Value{tag: 1, simple_value: 2}, its length known ahead.
-		n := 1 + uvarintLen(uint64(len(s.Tag))) + len(s.Tag) + 1 + 4
-		w.sum = binary.AppendUvarint(w.sum, 1<<3|2)
-		w.sum = binary.AppendUvarint(w.sum, uint64(n))
-		w.sum = appendString(w.sum, 1, s.Tag)
-		w.sum = appendFloat(w.sum, 2, float32(s.Value))
+		n := 1 + protowire.SizeVarint(uint64(len(s.Tag))) + len(s.Tag) + 1 + 4
+		w.sum = protowire.Header(w.sum, 1, n)
+		w.sum = protowire.String(w.sum, 1, s.Tag)
+		w.sum = protowire.Float(w.sum, 2, float32(s.Value))
 	}
 	if len(w.sum) == 0 {
 		return nil
 	}
-	w.buf = appendDouble(w.buf[:0], 1, seconds(w.now()))
-	w.buf = appendVarint(w.buf, 2, uint64(step))
-	w.buf = appendBytes(w.buf, 5, w.sum)
+	w.buf = protowire.Double(w.buf[:0], 1, seconds(w.now()))
+	w.buf = protowire.Varint(w.buf, 2, uint64(step))
+	w.buf = protowire.Bytes(w.buf, 5, w.sum)
 	return w.record(w.buf)
 }
 
@@ -141,42 +142,3 @@ func (w *Writer) record(data []byte) error {
 }
 
 func seconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
-// Protocol buffer wire encoding: a key is field<<3 | wire type (0 varint,
-// 1 64-bit, 2 length-delimited, 5 32-bit).
-
-func appendVarint(b []byte, field int, v uint64) []byte {
-	b = binary.AppendUvarint(b, uint64(field)<<3|0)
-	return binary.AppendUvarint(b, v)
-}
-
-func appendDouble(b []byte, field int, v float64) []byte {
-	b = binary.AppendUvarint(b, uint64(field)<<3|1)
-	return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
-}
-
-func appendFloat(b []byte, field int, v float32) []byte {
-	b = binary.AppendUvarint(b, uint64(field)<<3|5)
-	return binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-}
-
-func appendString(b []byte, field int, v string) []byte {
-	b = binary.AppendUvarint(b, uint64(field)<<3|2)
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
-}
-
-// uvarintLen is the length of v's varint encoding.
-func uvarintLen(v uint64) int {
-	n := 1
-	for ; v >= 0x80; v >>= 7 {
-		n++
-	}
-	return n
-}
-
-func appendBytes(b []byte, field int, v []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(field)<<3|2)
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
-}

@@ -1,0 +1,104 @@
+package ppo
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestONNXMatchesEval: the exported ONNX model passes onnx's full checker
+// (Debian's python3-onnx) and, evaluated by a numpy implementation of its
+// operators written from the ONNX specification (testdata/onnx_check.py),
+// gives the deterministic actions ultra eval takes to 1e-5, with two
+// action dimensions pushed past the bounds and observations far from the
+// normaliser's mean.
+func TestONNXMatchesEval(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import onnx, numpy").Run(); err != nil {
+		t.Skip("python3-onnx not found: apt-get install python3-onnx python3-numpy (make test installs them)")
+	}
+	for _, act := range []string{"tanh", "relu"} {
+		t.Run(act, func(t *testing.T) {
+			c := small()
+			c.Activation = act
+			tr, err := New(c, hopper(t), Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			if _, err := tr.Iterate(); err != nil {
+				t.Fatal(err)
+			}
+			ck, err := tr.Checkpoint()
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := ck.Tensor("policy.4.bias")
+			last[0], last[1] = last[0]+1.5, last[1]-1.5
+			dir := t.TempDir()
+			var b bytes.Buffer
+			if err := ck.ExportONNX(&b, tr.Spec().Action); err != nil {
+				t.Fatal(err)
+			}
+			model := filepath.Join(dir, "policy.onnx")
+			os.WriteFile(model, b.Bytes(), 0o644)
+			p, err := NewPolicy(ck, tr.Spec(), true, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			od, ad := tr.Spec().Observation.Dim, tr.Spec().Action.Dim
+			rng := rand.New(rand.NewPCG(5, 6))
+			const n = 48
+			obs := make([][]float32, n)
+			var flat []float32
+			for i := range obs {
+				scale := []float64{0.1, 1, 100}[i%3]
+				obs[i] = make([]float32, od)
+				for j := range obs[i] {
+					obs[i][j] = float32(ck.ObsRMS.Mean[j] + scale*math.Sqrt(ck.ObsRMS.Var[j])*rng.NormFloat64())
+				}
+				flat = append(flat, obs[i]...)
+			}
+			want := make([]float32, n*ad)
+			p.Act(flat, n, want)
+			js, _ := json.Marshal(obs)
+			obsFile := filepath.Join(dir, "obs.json")
+			os.WriteFile(obsFile, js, 0o644)
+			cmd := exec.Command("/usr/bin/python3", "testdata/onnx_check.py", model, obsFile)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("onnx_check.py: %v\n%s", err, stderr.String())
+			}
+			var got struct {
+				Opset  int         `json:"opset"`
+				Ops    []string    `json:"ops"`
+				Action [][]float64 `json:"action"`
+			}
+			if err := json.Unmarshal(out, &got); err != nil || len(got.Action) != n {
+				t.Fatalf("onnx_check.py printed %s (%v)", out, err)
+			}
+			worst := 0.0
+			for i := range got.Action {
+				for j := range got.Action[i] {
+					worst = math.Max(worst, math.Abs(got.Action[i][j]-float64(want[i*ad+j])))
+				}
+			}
+			if worst > 1e-5 {
+				t.Errorf("largest difference from eval's actions %g, want ≤ 1e-5", worst)
+			}
+			wantAct := map[string]string{"tanh": "Tanh", "relu": "Relu"}[act]
+			if got.Opset != onnxOpset || !strings.Contains(strings.Join(got.Ops, " "), wantAct) {
+				t.Errorf("opset %d, ops %v", got.Opset, got.Ops)
+			}
+			t.Logf("%s: %d observations, largest difference %g, ops %v", act, n, worst, got.Ops)
+		})
+	}
+}
