@@ -39,7 +39,7 @@ test: test-deps
 ## `make test` runs test-render when OSMesa is installed and says so when it is not.
 # A shell test, run when a recipe runs (after `deps` may have installed OSMesa).
 HAVE_OSMESA  = printf '\043include <GL/osmesa.h>\n' | $${CC:-cc} -E -x c - >/dev/null 2>&1
-RENDER_PKGS ?= ./mujoco/ ./mujoco/tasks/ ./engine/pong/ ./engine/video/
+RENDER_PKGS ?= ./mujoco/ ./mujoco/tasks/ ./engine/pong/ ./engine/video/ ./engine/gallery/
 render-check:
 	@$(HAVE_OSMESA) || { echo "OSMesa is not installed: run  sudo apt-get install libosmesa6-dev  (or make deps as root)"; exit 1; }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/experiment"
+	"github.com/ultra-rl/ultra/engine/gallery"
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
@@ -109,6 +110,7 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	force := fs.Bool("force", false, "replace --out if it exists")
 	export := fs.String("batch-export", "", "llm: write the requests as OpenAI Batch API input lines to this file instead of sending them (then --batch-import the output)")
 	fs.StringVar(&af.batchImport, "batch-import", "", "llm: read the answers from this file of OpenAI Batch API output lines, for the requests --batch-export wrote")
+	galleryDir := fs.String("gallery", "", "also draw each annotated state (from the trajectories' snapshots: collect --snapshots) into this directory, with the advisor's reason and actions, as index.html and PNGs")
 	printPrompts := fs.String("print-prompts", "", "llm: write every request (messages and settings) as JSON and plain text into this directory and measure what they show; sends nothing, needs no key, endpoint or model")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -132,6 +134,11 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 	trajs, spec, ac, err := annotateInputs(*trajPath, af)
 	if err != nil {
 		return err
+	}
+	if *galleryDir != "" {
+		if err := checkGalleryDir(*galleryDir, *force, spec); err != nil {
+			return fmt.Errorf("annotate: --gallery: %w", err)
+		}
 	}
 	if *export != "" {
 		n, err := experiment.ExportBatch(trajs, spec, ac, *export, stderr)
@@ -166,7 +173,27 @@ func cmdAnnotate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, " (budget exhausted)")
 	}
 	fmt.Fprintln(stdout)
+	if *galleryDir != "" && len(anns) > 0 {
+		g, err := gallery.Write(*galleryDir, spec, anns, trajs, gallery.Options{})
+		if err != nil {
+			return fmt.Errorf("annotate: --gallery: %w", err)
+		}
+		fmt.Fprintf(stdout, "gallery: %d critical states drawn → %s", g.Drawn, g.Index)
+		if g.Missing > 0 {
+			fmt.Fprintf(stdout, " (%d without a snapshot: collect with --snapshots)", g.Missing)
+		}
+		fmt.Fprintln(stdout)
+	}
 	return nil
+}
+
+// checkGalleryDir refuses a gallery that cannot be drawn or would mix
+// with other files, before any annotation is asked for.
+func checkGalleryDir(dir string, force bool, spec env.Spec) error {
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 && !force {
+		return fmt.Errorf("directory %s is not empty (choose another, or --force to write into it)", dir)
+	}
+	return gallery.Check(spec)
 }
 
 // printPromptsCmd is annotate --print-prompts DIR.

@@ -31,3 +31,18 @@ func TestVideoCaptureWithoutRendererRefusedBeforeTheRun(t *testing.T) {
 		t.Errorf("the refused run left %s behind", dir)
 	}
 }
+
+func TestVideoGalleryWithoutRendererRefusedBeforeAnnotating(t *testing.T) {
+	dir := t.TempDir()
+	tr, ann := filepath.Join(dir, "t.jsonl"), filepath.Join(dir, "a.jsonl")
+	if out, err := runCLI(t, "collect", "--env", "hopper", "--policy", "zero", "--episodes", "1", "--snapshots", "--out", tr); err != nil {
+		t.Fatal(err, out)
+	}
+	_, err := runCLI(t, "annotate", "--traj", tr, "--advisor", "scripted", "--out", ann, "--gallery", filepath.Join(dir, "g"))
+	if err == nil || !strings.Contains(err.Error(), "libosmesa6-dev") {
+		t.Fatalf("annotate --gallery without the renderer: %v", err)
+	}
+	if _, serr := os.Stat(ann); serr == nil {
+		t.Error("the annotations were made although the gallery could not be drawn")
+	}
+}

@@ -94,3 +94,26 @@ func TestVideoJSON(t *testing.T) {
 		t.Errorf("%+v", res)
 	}
 }
+
+func TestVideoGalleryOfAnnotations(t *testing.T) {
+	dir := t.TempDir()
+	tr, ann, gal := filepath.Join(dir, "t.jsonl"), filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "gallery")
+	if out, err := runCLI(t, "collect", "--env", "pong", "--policy", "random", "--episodes", "1", "--snapshots", "--out", tr); err != nil {
+		t.Fatal(err, out)
+	}
+	out, err := runCLI(t, "annotate", "--traj", tr, "--advisor", "scripted", "--critical", "3", "--out", ann, "--gallery", gal)
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	if !strings.Contains(out, "gallery: 3 critical states drawn → "+filepath.Join(gal, "index.html")) {
+		t.Errorf("output: %s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(gal, "index.html"))
+	if err != nil || strings.Count(string(b), `<img src="state-`) != 3 {
+		t.Errorf("index.html: %v, %d pictures, want 3", err, strings.Count(string(b), `<img src="state-`))
+	}
+	if _, err := runCLI(t, "annotate", "--traj", tr, "--advisor", "scripted", "--out", filepath.Join(dir, "b.jsonl"), "--gallery", gal); err == nil ||
+		!strings.Contains(err.Error(), "is not empty") {
+		t.Errorf("a gallery into a full directory: %v", err)
+	}
+}
