@@ -556,7 +556,8 @@ func (t *Trainer) bootstrapTruncated(res env.Result, rew []float32) error {
 		return nil
 	}
 	t.normalize(t.truncObs, t.truncObs, m)
-	if err := t.net.Forward(t.truncObs[:m*t.obsDim], m, t.truncD, t.truncV); err != nil {
+	dd := len(t.truncD) / t.numEnvs // the distribution's values per observation
+	if err := t.net.Forward(t.truncObs[:m*t.obsDim], m, t.truncD[:m*dd], t.truncV[:m]); err != nil {
 		return fmt.Errorf("ppo: value of final observations: %w", err)
 	}
 	for j, i := range t.truncIdx {
