@@ -6,7 +6,7 @@
 // (shim.h, shim.cc: extern "C" over ale::ALEInterface: open a ROM, reset,
 // step with frame skip, screen RGB and grayscale, RAM, clone and
 // restore the state with its RNG) and the Go [Game] on top of it. It is
-// written and tested against ALE 0.12.1 built from source; see the README's
+// written and tested against ALE 0.12.1 built from source; see docs/building.md's
 // "Atari through ALE" section for the install and the ROMs. Without the tag
 // this package still builds: ids are parsed, ROMs looked up and Pong's RAM
 // decoded, and [Resolve] explains how to enable the binding.

@@ -18,7 +18,7 @@ func Resolve(id string) (env.Spec, error) {
 		return env.Spec{}, err
 	}
 	return env.Spec{}, fmt.Errorf("env %q: Atari games through ALE are not in this build: install the Arcade Learning "+
-		"Environment's C++ library (README, \"Atari through ALE\") and build with `go build -tags ale ./cmd/ultra`; "+
+		"Environment's C++ library (docs/building.md, \"Atari through ALE\") and build with `go build -tags ale ./cmd/ultra`; "+
 		"the native `pong` and `pong-pixels` envs need neither", id)
 }
 

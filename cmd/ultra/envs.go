@@ -66,7 +66,7 @@ func cmdEnvs(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "\nAtari through ALE %s: %sGAME-pixels and %sGAME-ram for any ROM, %spong from RAM features; ROMs (GAME.bin) are looked for in %s; found: %s\n",
 			ale.Version(), ale.Prefix, ale.Prefix, ale.Prefix, strings.Join(ale.ROMDirs(), ", "), found)
 	} else {
-		fmt.Fprintf(stdout, "\nAtari through ALE (%sGAME-pixels, %sGAME-ram, %spong): not in this build; see the README, \"Atari through ALE\"\n", ale.Prefix, ale.Prefix, ale.Prefix)
+		fmt.Fprintf(stdout, "\nAtari through ALE (%sGAME-pixels, %sGAME-ram, %spong): not in this build; see docs/building.md, \"Atari through ALE\"\n", ale.Prefix, ale.Prefix, ale.Prefix)
 	}
 	if *verbose {
 		for _, id := range reg.IDs() {

@@ -28,7 +28,7 @@ const (
 // DefaultRewardOn is the default of Settings.RewardOn: action, the
 // paper's definition, kept by bench/reward-on.sh's rule fixed before its
 // run (action unless state measures better by both tests); the measurement
-// is in the README ("What the implicit reward judges").
+// is in docs/ultra.md ("What the implicit reward judges").
 const DefaultRewardOn = RewardOnAction
 
 // DefaultActionTolerance is the default of Settings.ActionTolerance:

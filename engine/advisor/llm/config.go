@@ -12,7 +12,7 @@ import (
 )
 
 // DefaultSummaryTokens is the default per-episode summary budget, chosen by
-// the cost table in the README (LLM section, bench/prompt-coverage.sh):
+// the cost table in docs/ultra.md (LLM section, bench/prompt-coverage.sh):
 // about 27 000 prompt tokens per request of 4 episodes and 108 000 per
 // annotate of 16 hopper episodes, about US$0.33 on gpt-4o and US$0.02 on
 // gpt-4o-mini at the list prices assumed there.
