@@ -19,7 +19,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stderr)
 	envID := fs.String("env", "", "task id (see 'ultra envs'); required")
 	policy := fs.String("policy", "random", "baseline policy: zero or random (ignored with --checkpoint)")
-	ckPath := fs.String("checkpoint", "", "evaluate the policy of this checkpoint (a run's checkpoint.bin, or the run directory) instead of a baseline")
+	ckPath := fs.String("checkpoint", "", "evaluate the policy of this checkpoint (a run's checkpoint.bin, the run directory, or its exported policy.safetensors) instead of a baseline")
 	mode := fs.String("mode", "both", "with --checkpoint: deterministic (mean action), stochastic (sampled), or both")
 	episodes := fs.Int("episodes", 10, "number of episodes, ≥ 1")
 	seed := fs.Uint64("seed", 1, "seed for the environments and the policy")
@@ -32,7 +32,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	var ck *ppo.Checkpoint
 	if *ckPath != "" {
 		var err error
-		if ck, err = ppo.LoadCheckpoint(*ckPath); err != nil {
+		if ck, err = ppo.LoadPolicy(*ckPath); err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
 		if *envID == "" {

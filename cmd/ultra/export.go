@@ -33,7 +33,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 	if err := atomicfile.CheckOutput(*out, *force, *ckPath); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	ck, err := ppo.LoadCheckpoint(*ckPath)
+	ck, err := ppo.LoadPolicy(*ckPath)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

@@ -41,7 +41,7 @@ func cmdVideo(args []string, stdout, stderr io.Writer) error {
 	var ck *ppo.Checkpoint
 	if *ckPath != "" {
 		var err error
-		if ck, err = ppo.LoadCheckpoint(*ckPath); err != nil {
+		if ck, err = ppo.LoadPolicy(*ckPath); err != nil {
 			return fmt.Errorf("video: %w", err)
 		}
 		if *envID == "" {
