@@ -191,7 +191,7 @@ func (s *Setup) restoreState(b []byte) error {
 func (r *RND) restore(st rndState) error {
 	n := len(r.pred.params)
 	if len(st.Pred) != n || len(st.Grad) != n || len(st.M) != n || len(st.V) != n {
-		return fmt.Errorf("RND predictor of %d parameters, this one has %d", len(st.Pred), n)
+		return fmt.Errorf("RND predictor of %d parameters (gradient %d, moments %d and %d), this one has %d", len(st.Pred), len(st.Grad), len(st.M), len(st.V), n)
 	}
 	if st.T < 0 || st.Pending < 0 || st.Pending >= r.cfg.Batch || !(st.N >= 0) || !finite64(st.Pred, st.Grad, st.M, st.V, []float64{st.N, st.Mean, st.M2}) {
 		return fmt.Errorf("RND state out of range (step %d, %d pending of a batch of %d, %v errors seen)", st.T, st.Pending, r.cfg.Batch, st.N)

@@ -2,9 +2,11 @@ package ultra
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 
+	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/ppo"
 )
 
@@ -83,4 +85,57 @@ func TestStateRoundTripAndRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRestoreState: the machinery's state is read from checkpoints, which
+// are outside data. Any bytes given to RestoreState are accepted or refused
+// with an error, never a panic, and what is accepted keeps the modulator
+// answering without a panic or a NaN bonus.
+func FuzzRestoreState(f *testing.F) {
+	spec := fuzzSpec(f)
+	trajs := seedTrajectories(f, spec)
+	var anns []advisor.Annotation
+	for i, tr := range trajs {
+		for _, k := range []int{0, tr.Len() / 2} {
+			anns = append(anns, advisor.Annotation{Episode: tr.ID, Step: k, Obs: tr.ObsAt(k), Action: tr.ActionAt(k), Reward: 0.5,
+				Taken: tr.ActionAt(k), Snapshot: tr.Snapshots[k], Reason: "seed " + string(rune('a'+i))})
+		}
+	}
+	rms := ppo.RMSState{Mean: make([]float64, 11), Var: ones(11), Count: 1}
+	mk := func(t testing.TB) *Setup {
+		s, err := NewSetup(rms, spec, Options{Variant: RICE, Settings: with(Settings{Alpha: 0.1, Radius: 0.5, ResetProb: 0.5}), Annotations: anns, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := mk(f)
+	for _, a := range anns {
+		s.Modulator.Modulate(0, a.Obs, make([]float32, 3))
+		s.Resetter.ResetState(0)
+	}
+	s.Observe(ppo.IterStats{GlobalStep: 10})
+	b, err := s.MarshalState()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add(b[:len(b)-7])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := mk(t)
+		if s.RestoreState(b) != nil {
+			return
+		}
+		act := make([]float32, 3)
+		for _, a := range anns {
+			if _, bonus := s.Modulator.Modulate(0, a.Obs, act); math.IsNaN(bonus) {
+				t.Fatalf("a NaN bonus after restoring %d bytes of state", len(b))
+			}
+			if snap := s.Resetter.ResetState(0); snap != nil {
+				s.Resetter.Restored(0, true)
+			}
+		}
+		s.Observe(ppo.IterStats{GlobalStep: 20})
+		s.Summary()
+	})
 }
