@@ -113,6 +113,25 @@ func TestResumedRefinementIsExact(t *testing.T) {
 			if err := os.Rename(filepath.Join(prev, run.PrevCheckpoint), filepath.Join(prev, run.CheckpointFile)); err != nil {
 				t.Fatal(err)
 			}
+			if v == ultra.UltraA {
+				// A checkpoint written before it held the machinery's state
+				// still resumes, saying the resume is not exact.
+				legacy := filepath.Join(base, "legacy")
+				copyDir(t, cut, legacy)
+				ck, err := ppo.LoadCheckpoint(filepath.Join(legacy, run.CheckpointFile))
+				if err != nil || len(ck.Extension) == 0 {
+					t.Fatalf("the interruption's checkpoint holds no machinery state (%v)", err)
+				}
+				ck.Extension = nil
+				if err := ck.Save(filepath.Join(legacy, run.CheckpointFile)); err != nil {
+					t.Fatal(err)
+				}
+				var log strings.Builder
+				if _, err := Refine(t.Context(), Refinement{Out: legacy, Resume: true, Registry: c.Registry,
+					Logger: slog.New(slog.NewTextHandler(&log, nil))}); err != nil || !strings.Contains(log.String(), "will not be the run an uninterrupted one is") {
+					t.Errorf("resuming a checkpoint without the machinery's state: %v, log:\n%s", err, log.String())
+				}
+			}
 			for _, out := range []string{cut, prev} {
 				if _, err := Refine(t.Context(), Refinement{Out: out, Resume: true, Registry: c.Registry, Logger: quiet}); err != nil {
 					t.Fatalf("resuming %s: %v", filepath.Base(out), err)
