@@ -85,11 +85,6 @@ func (s *Setup) marshalState() ([]byte, error) {
 	st := setupState{Version: stateVersion, Variant: s.Variant, Radius: s.Radius, TableRadius: s.Table.Radius(),
 		Trace: s.trace, LastHits: s.lastHits, LastLooks: s.lastLooks, Iterations: s.iterations}
 	st.Hits, st.Lookups = s.Table.HitRate()
-	// The table's lock keeps the live stage's additions out until the
-	// state is encoded.
-	s.Table.mu.RLock()
-	defer s.Table.mu.RUnlock()
-	st.Added, st.Dropped = s.Table.entries[s.base:], s.Table.dropped
 	if m := s.Modulator; m != nil {
 		rng, err := m.pcg.MarshalBinary()
 		if err != nil {
@@ -101,16 +96,25 @@ func (s *Setup) marshalState() ([]byte, error) {
 	}
 	if r := s.Resetter; r != nil {
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		rng, err := r.pcg.MarshalBinary()
+		fresh := append([]bool(nil), r.fresh...)
+		r.mu.Unlock()
 		if err != nil {
 			return nil, err
 		}
-		st.Resetter = &resetterState{RNG: rng, Resets: r.Resets.Load(), FailedResets: r.FailedResets.Load(), Fresh: r.fresh}
+		st.Resetter = &resetterState{RNG: rng, Resets: r.Resets.Load(), FailedResets: r.FailedResets.Load(), Fresh: fresh}
 	}
 	if r := s.rnd; r != nil {
 		st.RND = &rndState{Pred: r.pred.params, Grad: r.grad, M: r.m, V: r.v, T: r.t, Pending: r.pending, N: r.n, Mean: r.mean, M2: r.m2}
 	}
+	// The live stage may be adding to the table: entries are never changed
+	// once added, so the ones held now can be encoded outside the lock.
+	s.Table.mu.RLock()
+	st.Added, st.Dropped = s.Table.entries[s.base:], advisor.Drops{}
+	for k, n := range s.Table.dropped {
+		st.Dropped[k] = n
+	}
+	s.Table.mu.RUnlock()
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
 		return nil, err
