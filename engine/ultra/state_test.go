@@ -42,6 +42,12 @@ func TestStateRoundTripAndRefusals(t *testing.T) {
 	a := mk(RICE)
 	drive(a, 0, 100)
 	a.Observe(ppo.IterStats{GlobalStep: 100})
+	// A critical state the live stage added during the run.
+	live := anns[0]
+	live.Episode = "live-" + live.Episode
+	if a.Table.Add(live) != 1 {
+		t.Fatalf("the live annotation was refused: %v", a.Table.Dropped())
+	}
 	b1, err := a.MarshalState()
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +62,9 @@ func TestStateRoundTripAndRefusals(t *testing.T) {
 	}
 	if !bytes.Equal(b1, b2) {
 		t.Fatal("the restored machinery saves other state than it was given")
+	}
+	if b.Table.Len() != a.Table.Len() || b.Table.Add(live) != 0 {
+		t.Fatalf("the restored table holds %d entries, the saved one %d (the live addition lost or addable twice)", b.Table.Len(), a.Table.Len())
 	}
 	if x, y := drive(a, 100, 100), drive(b, 100, 100); len(x) != len(y) || a.Resetter.Resets.Load() != b.Resetter.Resets.Load() {
 		t.Fatalf("restarts after the restore: %d, uninterrupted %d", b.Resetter.Resets.Load(), a.Resetter.Resets.Load())
