@@ -141,7 +141,8 @@ gpu-check:
 ## every new input stalls the run.
 FUZZTIME    ?= 1m
 FUZZ_TARGETS = ./engine/experiment/:FuzzLoadPlan ./engine/advisor/llm/:FuzzImportBatch ./engine/ppo/:FuzzDecodeCheckpoint ./engine/ultra/:FuzzTrajectoriesJSONL ./engine/ultra/:FuzzAnnotationsJSONL \
-	./engine/advisor/llm/:FuzzParseAnswer ./internal/configflags/:FuzzDecode ./engine/env/:FuzzPoolUnmarshalBinary ./mujoco/:FuzzRestore
+	./engine/advisor/llm/:FuzzParseAnswer ./internal/configflags/:FuzzDecode ./engine/env/:FuzzPoolUnmarshalBinary ./mujoco/:FuzzRestore \
+	./engine/ultra/:FuzzRestoreState
 fuzz: deps
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg; done

@@ -270,12 +270,26 @@ func (d *Data) Restore(snap []float64) error {
 			return fmt.Errorf("mujoco: Restore: snapshot value %d is %v, beyond MuJoCo's limit ±%g: the snapshot is corrupt", i, v, maxVal)
 		}
 	}
+	d.set(snap)
+	if err := d.Forward(); err != nil {
+		return err
+	}
+	// mj_forward changes the state it derives from — it leaves its own
+	// solution as the constraint solver's warm start and normalises free
+	// joints' quaternions in qpos — so the state is set again: the next
+	// mj_step starts from exactly the snapshot's, as the original run did,
+	// instead of one a few bits off.
+	d.set(snap)
+	return nil
+}
+
+// set copies a checked snapshot into the state.
+func (d *Data) set(snap []float64) {
 	d.d.time = C.mjtNum(snap[0])
 	off := 1
 	for _, p := range d.stateParts() {
 		off += copy(p, snap[off:])
 	}
-	return d.Forward()
 }
 
 // maxVal is MuJoCo's mjMAXVAL: a position, velocity or acceleration beyond

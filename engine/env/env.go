@@ -190,6 +190,20 @@ type Env interface {
 	Close() error
 }
 
+// StepStater is an Env whose next Step reads state beyond its simulator
+// snapshot: a value the simulator left from the previous step that
+// restoring the snapshot recomputes differently (ant's torso x, which MuJoCo
+// leaves from the last integration stage). VecEnv.MarshalBinary saves it
+// and UnmarshalBinary gives it back after the snapshot, so that a resumed
+// run continues bit for bit.
+type StepStater interface {
+	// StepState returns the state (a new slice).
+	StepState() []float64
+	// SetStepState sets it after Restore; a slice StepState could not have
+	// returned is an error.
+	SetStepState(s []float64) error
+}
+
 // ErrUnstable marks a physics blow-up (NaN or huge state) inside Env.Step.
 var ErrUnstable = errors.New("unstable simulation")
 

@@ -494,6 +494,10 @@ type poolState struct {
 	Steps     int64
 	Episodes  []int64
 	Physics   []int64
+	// StepStates are the instances' StepStater states (nil for other
+	// tasks, and in states saved before it existed: those resume with
+	// what Restore recomputes).
+	StepStates [][]float64
 }
 
 // check refuses episode progress no run can have: a non-finite return, or
@@ -529,6 +533,12 @@ func (p *Pool) MarshalBinary() ([]byte, error) {
 			return nil, fmt.Errorf("env: marshal RNG %d: %w", i, err)
 		}
 		st.RNGs = append(st.RNGs, b)
+		if ss, ok := e.(StepStater); ok {
+			if st.StepStates == nil {
+				st.StepStates = make([][]float64, p.n)
+			}
+			st.StepStates[i] = ss.StepState()
+		}
 	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(st); err != nil {
@@ -549,9 +559,17 @@ func (p *Pool) UnmarshalBinary(b []byte) error {
 	if err := st.check(); err != nil {
 		return fmt.Errorf("env: saved state: %w", err)
 	}
+	if st.StepStates != nil && len(st.StepStates) != p.n {
+		return fmt.Errorf("env: saved state has step states for %d instances, this VecEnv has %d", len(st.StepStates), p.n)
+	}
 	for i, e := range p.envs {
 		if err := e.Restore(st.Snapshots[i], p.obsRow(p.obs, i)); err != nil {
 			return fmt.Errorf("env: restore instance %d: %w", i, err)
+		}
+		if ss, ok := e.(StepStater); ok && st.StepStates != nil {
+			if err := ss.SetStepState(st.StepStates[i]); err != nil {
+				return fmt.Errorf("env: restore instance %d: %w", i, err)
+			}
 		}
 		if err := p.pcgs[i].UnmarshalBinary(st.RNGs[i]); err != nil {
 			return fmt.Errorf("env: restore RNG %d: %w", i, err)

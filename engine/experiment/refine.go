@@ -376,6 +376,19 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 	if setup.Calibration == nil {
 		setup.Calibration = st.Calibration // a resumed run's
 	}
+	if r.Resume {
+		// The machinery's state saved in the checkpoint, at its iteration:
+		// the resumed run computes what the uninterrupted one does.
+		if len(j.ck.Extension) > 0 {
+			if err := setup.RestoreState(j.ck.Extension); err != nil {
+				return res, fmt.Errorf("refine: %s: %w", r.Out, err)
+			}
+		} else {
+			r.Logger.Warn("the checkpoint holds no state of the ULTRA machinery (written by an older build): the refinement resumes "+
+				"with fresh random streams, an untrained RND predictor and counters from zero, so it will not be the run an uninterrupted one is, "+
+				"and modulator.json will count only the resumed part", "checkpoint", filepath.Join(r.Out, run.CheckpointFile), "step", j.ck.GlobalStep)
+		}
+	}
 	hooks := setup.Hooks
 	setup.AdvisorObserved = r.Live != nil && r.Live.Name == "llm"
 	var rr *run.Run
@@ -420,6 +433,9 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 	}
 	return res, err
 }
+
+// The ULTRA machinery's state goes into every checkpoint of a refinement.
+var _ run.Stateful = (*ultra.Setup)(nil)
 
 // logTo is w, or io.Discard when w is nil.
 func logTo(w io.Writer) io.Writer {

@@ -60,6 +60,13 @@ type Checkpoint struct {
 	AdamT         int          `json:"adam_t"`
 	Last10        []float64    `json:"last10_returns"`
 	Tensors       []TensorInfo `json:"tensors"`
+	// Extension is the state of what the run adds to PPO (ULTRA's
+	// machinery: its random streams, counters and models), opaque to this
+	// package, taken at the same iteration boundary as the rest so that a
+	// resumed run continues it exactly. The run loop fills it (see
+	// run.Stateful); the trainer neither writes nor reads it. Empty in
+	// plain PPO runs and in checkpoints written before it existed.
+	Extension []byte `json:"extension,omitempty"`
 
 	data map[string][]float32
 }

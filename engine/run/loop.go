@@ -58,6 +58,20 @@ type Extension interface {
 	Export(m *metrics.Metrics)
 }
 
+// Stateful is an Extension with state of its own that a resumed run needs
+// to continue exactly (ultra.Setup: its random streams, counters, hit-rate
+// trace and models). Loop stores MarshalState's bytes in every checkpoint it
+// writes (ppo.Checkpoint.Extension), taken at the same iteration boundary as
+// the trainer's state, so that the checkpoint file — and so
+// checkpoint.prev.bin, and a crash between two writes — never pairs one
+// iteration's trainer with another's extension. Whoever rebuilds the
+// extension for a resume restores it from the checkpoint.
+type Stateful interface {
+	Extension
+	// MarshalState returns the extension's state now, between iterations.
+	MarshalState() ([]byte, error)
+}
+
 // Result summarises a finished (or stopped) loop.
 type Result struct {
 	Steps      int64         // the trainer's global step at the end
@@ -133,8 +147,12 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 		// The state before the iteration, read back (on a GPU) only if a
 		// stop abandons the iteration.
 		var before *ppo.LazyCheckpoint
+		var extBefore []byte
 		if o.Shutdown > 0 {
 			if before, err = tr.CheckpointLazy(); err != nil {
+				return finish(), err
+			}
+			if extBefore, err = o.extensionState(); err != nil {
 				return finish(), err
 			}
 		}
@@ -144,6 +162,7 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			if err != nil {
 				return finish(), err
 			}
+			ck.Extension = extBefore
 			if err := o.save(ck, tr.Spec().Action); err != nil {
 				return finish(), err
 			}
@@ -189,6 +208,9 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			if err != nil {
 				return finish(), err
 			}
+			if ck.Extension, err = o.extensionState(); err != nil {
+				return finish(), err
+			}
 			if err := o.save(ck, tr.Spec().Action); err != nil {
 				return finish(), err
 			}
@@ -203,6 +225,20 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 		"wall", time.Since(start).Round(time.Second).String(), "checkpoint", filepath.Join(o.Dir, CheckpointFile),
 		"policy", filepath.Join(o.Dir, PolicyFile))
 	return finish(), nil
+}
+
+// extensionState is the extension's state for a checkpoint (nil when it
+// has none: see Stateful).
+func (o *Options) extensionState() ([]byte, error) {
+	s, ok := o.Extension.(Stateful)
+	if !ok {
+		return nil, nil
+	}
+	b, err := s.MarshalState()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: the extension's state: %w", err)
+	}
+	return b, nil
 }
 
 // save writes a checkpoint and the exported policy, timing it for metrics.

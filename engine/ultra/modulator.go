@@ -54,7 +54,9 @@ type ModulatorConfig struct {
 	Seed     uint64
 	// StartStep is the number of env steps already taken (a resumed
 	// refinement): the annealing schedule continues from there, and the
-	// random stream is a fresh one derived from Seed and StartStep.
+	// random stream is one derived from Seed and StartStep until the saved
+	// one replaces it (Setup.RestoreState; a checkpoint without it resumes
+	// with this stream, not exactly).
 	StartStep int64
 	// RND scores novelty for the variants that use it (Behaviour.Novelty);
 	// it is trained on every state the modulator sees.
@@ -76,6 +78,7 @@ type Modulator struct {
 	cfg   ModulatorConfig
 	b     Behaviour
 	alpha float64
+	pcg   *rand.PCG // rng's source, saved with each checkpoint (Setup.MarshalState)
 	rng   *rand.Rand
 	step  atomic.Int64 // env steps seen, for the annealing schedule
 	norm  []float32    // the state normalised for RND
@@ -108,8 +111,9 @@ func NewModulator(table *Table, cfg ModulatorConfig) (*Modulator, error) {
 	if b.Novelty != NoNovelty && cfg.RND == nil {
 		return nil, fmt.Errorf("ultra: variant %s needs an RND novelty model", cfg.Variant)
 	}
-	m := &Modulator{table: table, cfg: cfg, b: b, alpha: b.AlphaOf(cfg.Settings),
-		rng: rand.New(rand.NewPCG(cfg.Seed, 0x30d^uint64(cfg.StartStep))), norm: make([]float32, len(table.mean))}
+	pcg := rand.NewPCG(cfg.Seed, 0x30d^uint64(cfg.StartStep))
+	m := &Modulator{table: table, cfg: cfg, b: b, alpha: b.AlphaOf(cfg.Settings), pcg: pcg,
+		rng: rand.New(pcg), norm: make([]float32, len(table.mean))}
 	m.step.Store(cfg.StartStep)
 	return m, nil
 }

@@ -14,6 +14,7 @@ type Resetter struct {
 	table *Table
 	prob  float64
 	mu    sync.Mutex
+	pcg   *rand.PCG // rng's source, saved with each checkpoint (Setup.MarshalState)
 	rng   *rand.Rand
 	// Resets counts the episodes restarted at a stored state: the
 	// snapshots the trainer restored. FailedResets counts the snapshots it
@@ -39,7 +40,8 @@ func NewResetter(table *Table, prob float64, seed uint64) (*Resetter, error) {
 	if !(prob >= 0 && prob <= 1) {
 		return nil, fmt.Errorf("ultra: reset probability must lie in [0, 1], got %v", prob)
 	}
-	return &Resetter{table: table, prob: prob, rng: rand.New(rand.NewPCG(seed, 0x71ce))}, nil
+	pcg := rand.NewPCG(seed, 0x71ce)
+	return &Resetter{table: table, prob: prob, pcg: pcg, rng: rand.New(pcg)}, nil
 }
 
 // ResetState returns a snapshot to start env's next episode from, or nil.

@@ -32,7 +32,10 @@ type Options struct {
 	Seed       uint64
 	// StartStep is the env steps already taken when a refinement resumes,
 	// and ResumeRadius the radius it matched at (deriving or calibrating it
-	// again is skipped).
+	// again is skipped). The resumed machinery is exact once
+	// Setup.RestoreState has given it the state saved in the checkpoint;
+	// without it (a checkpoint of an older build), its random streams are
+	// derived from Seed and StartStep and its counters start from zero.
 	StartStep    int64
 	ResumeRadius float64
 	// Annotations are the critical states known before training.
@@ -69,6 +72,8 @@ type Setup struct {
 	AdvisorObserved bool
 
 	actDim     int
+	base       int  // the table's entries before training (the rest came from live annotation)
+	rnd        *RND // the novelty model of the variants that use one
 	trace      []HitWindow
 	lastHits   int64
 	lastLooks  int64
@@ -157,15 +162,14 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	if d := s.Table.Dropped(); len(d) > 0 && o.Logger != nil {
 		o.Logger.Warn("annotations dropped", "kept", s.Table.Len(), "dropped", d.String())
 	}
+	s.base = s.Table.Len()
 	var rnd *RND
 	if b.Novelty != NoNovelty {
-		// A resumed refinement starts a fresh predictor: its training is
-		// not in the checkpoint (the score is normalised, so the scale
-		// of the bonus carries over).
 		if rnd, err = NewRND(spec.Observation.Dim, RNDConfig{Seed: o.Seed}); err != nil {
 			return nil, err
 		}
 	}
+	s.rnd = rnd
 	if b.Modulates() {
 		s.Modulator, err = NewModulator(s.Table, ModulatorConfig{Variant: o.Variant, Settings: st, Action: spec.Action, RND: rnd,
 			Seed: o.Seed, StartStep: o.StartStep})

@@ -306,3 +306,26 @@ func (t *Table) hasSnapshots() bool {
 	}
 	return false
 }
+
+// restore gives a table rebuilt from the run's annotations what it had at
+// a checkpoint (Setup.RestoreState): the entries added since (live
+// annotation, already checked when they were added), the refusals and the
+// lookup counters.
+func (t *Table) restore(added []Entry, dropped advisor.Drops, hits, lookups int64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range added {
+		if len(e.Key) != len(t.mean) || len(e.Obs) != len(t.mean) {
+			return fmt.Errorf("a saved table entry has %d observation values, the table %d", len(e.Obs), len(t.mean))
+		}
+		t.seen[fmt.Sprintf("%s#%d", e.Episode, e.Step)] = true
+		t.entries = append(t.entries, e)
+	}
+	t.dropped = advisor.Drops{}
+	for k, v := range dropped {
+		t.dropped[k] = v
+	}
+	t.hits.Store(hits)
+	t.lookups.Store(lookups)
+	return nil
+}

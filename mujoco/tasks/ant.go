@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -158,25 +159,33 @@ type ant struct {
 	cfg   AntConfig
 	noise float64
 	torso int // body id whose xpos gives the forward velocity
+	// xLast is the torso's x as MuJoCo left it in xpos: after the last
+	// Step, the value of its last integration stage (not recomputed at the
+	// final state); after a Reset or Restore, mj_forward's. The next Step's
+	// forward velocity starts from it, so a resumed run gets it back
+	// (StepState) to continue bit for bit.
+	xLast float64
 }
 
 // Reset implements env.Env.
 func (t *ant) Reset(rng *rand.Rand, obs []float32) {
 	t.resetNoise(rng, t.noise, true)
 	t.terms = Terms{}
+	t.xLast = t.data.XPos()[3*t.torso]
 	t.writeObs(obs)
 }
 
 // Step implements env.Env. As in Gymnasium, the forward velocity comes from
-// the torso body's xpos, which MuJoCo computes at the start of each mj_step.
+// the torso body's xpos, which MuJoCo computes at the start of each mj_step:
+// the x the previous Step left (xLast) to the one this Step leaves.
 func (t *ant) Step(action, obs []float32) (float64, bool, error) {
-	xpos := t.data.XPos()
-	xBefore := xpos[3*t.torso]
+	xBefore := t.xLast
 	if err := t.step(action); err != nil {
 		return 0, false, err
 	}
 	c := &t.cfg
-	xVel := (xpos[3*t.torso] - xBefore) / t.dt
+	t.xLast = t.data.XPos()[3*t.torso]
+	xVel := (t.xLast - xBefore) / t.dt
 	healthy := t.healthy()
 	t.terms = Terms{XVelocity: xVel, Forward: xVel, Ctrl: c.CtrlCostWeight * sumSquares(action), IsHealthy: healthy}
 	if healthy || c.TerminateWhenUnhealthy {
@@ -209,4 +218,25 @@ func (t *ant) writeObs(obs []float32) {
 }
 
 // Restore implements env.Env.
-func (t *ant) Restore(snap []float64, obs []float32) error { return t.restore(snap, obs, t.writeObs) }
+func (t *ant) Restore(snap []float64, obs []float32) error {
+	if err := t.restore(snap, obs, t.writeObs); err != nil {
+		return err
+	}
+	t.xLast = t.data.XPos()[3*t.torso]
+	return nil
+}
+
+var _ env.StepStater = (*ant)(nil)
+
+// StepState implements env.StepStater: the torso's x the next Step starts
+// from, which a snapshot's mj_forward would recompute differently.
+func (t *ant) StepState() []float64 { return []float64{t.xLast} }
+
+// SetStepState implements env.StepStater.
+func (t *ant) SetStepState(s []float64) error {
+	if len(s) != 1 || math.IsNaN(s[0]) || math.IsInf(s[0], 0) {
+		return fmt.Errorf("ant: step state %v, want one finite torso x", s)
+	}
+	t.xLast = s[0]
+	return nil
+}

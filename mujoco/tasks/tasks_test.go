@@ -630,3 +630,85 @@ func stepDigest(t *testing.T, s env.Spec, n, workers, steps int) []uint64 {
 	}
 	return out
 }
+
+// TestMarshalContinuesExactlyEveryTask checks that a VecEnv's saved state
+// (what a checkpoint holds) continues bit for bit in a new VecEnv — rewards,
+// observations, episode returns and the full physics state after every step
+// — mid-episode and across resets, for every task and several cut points: a
+// resumed run must compute what the uninterrupted one computes. It failed
+// on ant (the torso x its reward starts from) and, at some cuts, on hopper
+// (the solver's warm start, which mj_forward replaced on restore).
+func TestMarshalContinuesExactlyEveryTask(t *testing.T) {
+	for _, id := range []string{"hopper", "walker2d", "halfcheetah", "ant"} {
+		t.Run(id, func(t *testing.T) {
+			s := spec(t, id)
+			rng := rand.New(rand.NewPCG(1, 2))
+			acts := make([]float32, 400*2*s.Action.Dim)
+			for i := range acts {
+				acts[i] = float32(rng.NormFloat64())
+			}
+			at := func(k int) []float32 { return acts[k*2*s.Action.Dim : (k+1)*2*s.Action.Dim] }
+			// step returns everything a step produced, float64 values as
+			// their bits.
+			step := func(v env.VecEnv, k int) []uint64 {
+				res, err := v.Step(at(k))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []uint64
+				for _, x := range append(append([]float32(nil), res.Rewards...), res.Obs...) {
+					out = append(out, uint64(math.Float32bits(x)))
+				}
+				for i := range 2 {
+					if res.Done(i) {
+						out = append(out, math.Float64bits(res.EpisodeReturn[i]))
+					}
+					for _, x := range v.Snapshot(i, nil) {
+						out = append(out, math.Float64bits(x))
+					}
+				}
+				return out
+			}
+			for _, cut := range []int{13, 20, 50} {
+				v, err := env.New(s, env.Config{NumEnvs: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer v.Close()
+				if _, err := v.Reset(7); err != nil {
+					t.Fatal(err)
+				}
+				for k := 0; k < cut; k++ {
+					step(v, k)
+				}
+				b, err := v.MarshalBinary()
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, err := env.New(s, env.Config{NumEnvs: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close()
+				if _, err := w.Reset(99); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.UnmarshalBinary(b); err != nil {
+					t.Fatal(err)
+				}
+				for k := cut; k < cut+100; k++ {
+					a, c := step(v, k), step(w, k)
+					if len(a) != len(c) {
+						t.Fatalf("cut at step %d: step %d after the restore ends episodes the uninterrupted one does not", cut, k-cut)
+					}
+					for i := range a {
+						if a[i] != c[i] {
+							t.Fatalf("cut at step %d: step %d after the restore, value %d (rewards, observations, returns, states): bits %x uninterrupted, %x restored",
+								cut, k-cut, i, a[i], c[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
