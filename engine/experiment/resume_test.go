@@ -101,7 +101,7 @@ func TestResumedRefinementIsExact(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			r := refinement(cut)
-			r.OnIteration = func(st ppo.IterStats, _ float64) {
+			r.OnIteration = func(st ppo.IterStats, _ float64, _ int64) {
 				if st.Iteration == iters-1 {
 					cancel()
 				}
