@@ -95,3 +95,51 @@ func TestExportONNXDiscrete(t *testing.T) {
 	}
 	t.Logf("%d observations, actions taken %v, ops %v", n, distinct, got.Ops)
 }
+
+// TestReportComparesRuns: ultra report over plain run directories draws
+// their training curves together and tabulates them; mixing runs with
+// experiments, or two runs of one name, is refused naming the fix (issue
+// 30, comparing plain runs).
+func TestReportComparesRuns(t *testing.T) {
+	dir := t.TempDir()
+	var runs []string
+	for _, name := range []string{"lr-a", "lr-b"} {
+		out := filepath.Join(dir, name)
+		lr := map[string]string{"lr-a": "3e-4", "lr-b": "1e-3"}[name]
+		if o, err := runCLI(t, "train", "--env", "hopper", "--steps", "1024", "--num-steps", "256", "--num-minibatches", "4",
+			"--update-epochs", "1", "--learning-rate", lr, "--out", out, "--metrics-addr", "", "--progress", "log"); err != nil {
+			t.Fatalf("train: %v\n%s", err, o)
+		}
+		runs = append(runs, out)
+	}
+	rep := filepath.Join(dir, "cmp")
+	out, err := runCLI(t, append([]string{"report", "--out", rep}, runs...)...)
+	if err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	for _, want := range []string{"| lr-a | hopper | 1 | 1024 |", "| lr-b | hopper | 1 | 1024 |", "wrote " + filepath.Join(rep, "curves.png")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report output lacks %q:\n%s", want, out)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(rep, "curves.png")); err != nil || st.Size() < 1000 {
+		t.Errorf("curves.png: %v", err)
+	}
+	exp := filepath.Join(dir, "exp")
+	os.MkdirAll(exp, 0o755)
+	os.WriteFile(filepath.Join(exp, "experiment.json"), []byte("{}"), 0o644)
+	twin := filepath.Join(dir, "other", "lr-a")
+	os.MkdirAll(filepath.Dir(twin), 0o755)
+	os.Rename(runs[1], twin)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "--out", rep, runs[0], exp}, "not both"},
+		{[]string{"report", "--out", rep, runs[0], twin}, "the same name"},
+	} {
+		if _, err := runCLI(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
