@@ -51,6 +51,22 @@ type cnnConv struct{ out, kernel, stride int }
 // cnnConvs is the Nature-CNN convolution stack.
 var cnnConvs = [...]cnnConv{{32, 8, 4}, {64, 4, 2}, {64, 3, 1}}
 
+// Conv describes one convolution of the Nature-CNN's torso (valid
+// padding, square kernels): what exporters of the network need beyond the
+// parameters' shapes.
+type Conv struct{ Out, Kernel, Stride int }
+
+// CNNConvs returns the Nature-CNN's convolutions in order; their parameters
+// are "torso.0.*", "torso.2.*", …, and the Linear after them is
+// "torso.<2·len>+1.*" (CleanRL's nn.Sequential indices).
+func CNNConvs() []Conv {
+	out := make([]Conv, len(cnnConvs))
+	for i, c := range cnnConvs {
+		out[i] = Conv{Out: c.out, Kernel: c.kernel, Stride: c.stride}
+	}
+	return out
+}
+
 // cnnHidden is the width of the Linear layer after the convolutions.
 const cnnHidden = 512
 

@@ -36,7 +36,34 @@ def argmax(x, axis=0, keepdims=1, select_last_index=0):
     return np.expand_dims(out, axis) if keepdims else out
 
 
+def conv(x, w, b, kernel_shape=None, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1, auto_pad="NOTSET"):
+    # NCHW, valid padding, no dilation, one group: what the export uses.
+    assert tuple(pads) == (0, 0, 0, 0) and tuple(dilations) == (1, 1) and group == 1
+    n, c, h, wd = x.shape
+    m, _, kh, kw = w.shape
+    sh, sw = strides
+    oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
+    out = np.zeros((n, m, oh, ow), dtype=np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            out += np.einsum("nchw,mc->nmhw", patch, w[:, :, i, j], optimize=True)
+    return (out + b[None, :, None, None]).astype(np.float32)
+
+
+def reshape(x, shape, allowzero=0):
+    return x.reshape([int(d) for d in shape])
+
+
+def flatten(x, axis=1):
+    return x.reshape(int(np.prod(x.shape[:axis])), -1)
+
+
 OPS = {
+    "Conv": conv,
+    "Reshape": reshape,
+    "Flatten": flatten,
+    "Identity": lambda x: x,
     "Sub": lambda a, b: (a - b).astype(np.float32),
     "Div": lambda a, b: (a / b).astype(np.float32),
     "Max": lambda a, b: np.maximum(a, b),
@@ -54,6 +81,6 @@ for node in model.graph.node:
     if op is None:
         sys.exit("operator %s is not implemented by this checker" % node.op_type)
     env[node.output[0]] = op(*[env[i] for i in node.input], **attrs(node))
-out = env[model.graph.output[0].name]
+outputs = {o.name: env[o.name].tolist() for o in model.graph.output}
 print(json.dumps({"opset": model.opset_import[0].version, "ops": sorted({n.op_type for n in model.graph.node}),
-                  "action": out.tolist()}))
+                  "action": outputs["action"], "logits": outputs.get("logits")}))
