@@ -80,8 +80,8 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("judge: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "judged %d %s annotations (%d rollouts of each arm to %d steps, suggestion held %d step(s)) in %s:\n\n",
-		len(res.Verdicts), res.Env, res.Rollouts, res.Horizon, res.Follow, time.Duration(res.WallSeconds*float64(time.Second)).Round(100*time.Millisecond))
+	fmt.Fprintf(stdout, "judged %d %s annotations (%d rollouts of each arm to %d steps, suggestion held %d step(s)) in %s, %d env steps:\n\n",
+		len(res.Verdicts), res.Env, res.Rollouts, res.Horizon, res.Follow, time.Duration(res.WallSeconds*float64(time.Second)).Round(100*time.Millisecond), res.EnvSteps)
 	if err := res.WriteSummary(stdout); err != nil {
 		return err
 	}

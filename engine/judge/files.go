@@ -164,7 +164,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		notes = append(notes, "Agent: "+r.Checkpoint+"; annotations: "+strings.Join(r.Inputs, ", ")+".")
 	}
 	if r.WallSeconds > 0 {
-		notes = append(notes, fmt.Sprintf("Wall time %.1f s.", r.WallSeconds))
+		notes = append(notes, fmt.Sprintf("Wall time %.1f s for %d env steps (%.0f steps/s, loading included).", r.WallSeconds, r.EnvSteps, float64(r.EnvSteps)/r.WallSeconds))
 	}
 	for _, n := range notes {
 		fmt.Fprintf(bw, "- %s\n", n)

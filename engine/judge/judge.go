@@ -152,9 +152,11 @@ type Verdict struct {
 	Reward float64 `json:"reward"`
 	// Steps is the most steps an arm could run: the horizon, or fewer
 	// where the episode's time limit comes first.
-	Steps     int `json:"steps"`
-	Suggested Arm `json:"suggested"`
-	Taken     Arm `json:"taken"`
+	Steps int `json:"steps"`
+	// EnvSteps is the number of env steps both arms simulated in all.
+	EnvSteps  int64 `json:"env_steps"`
+	Suggested Arm   `json:"suggested"`
+	Taken     Arm   `json:"taken"`
 	// Diffs are the per-rollout differences return(suggested) −
 	// return(taken); Diff their mean and CI its t interval (nil for one
 	// rollout).
@@ -197,11 +199,13 @@ type Summary struct {
 
 // Result is a whole judgement.
 type Result struct {
-	Env      string    `json:"env"`
-	Horizon  int       `json:"horizon"`
-	Rollouts int       `json:"rollouts"`
-	Follow   int       `json:"follow"`
-	Seed     uint64    `json:"seed"`
+	Env      string `json:"env"`
+	Horizon  int    `json:"horizon"`
+	Rollouts int    `json:"rollouts"`
+	Follow   int    `json:"follow"`
+	Seed     uint64 `json:"seed"`
+	// EnvSteps is the number of env steps simulated in all.
+	EnvSteps int64     `json:"env_steps"`
 	Advisors []Summary `json:"advisors"`
 	Verdicts []Verdict `json:"annotations"`
 	// Provenance, filled by callers that read files.
@@ -295,8 +299,12 @@ func Judge(ctx context.Context, spec env.Spec, newPolicy func() (Policy, error),
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("judge: %w", err)
 	}
-	return &Result{Env: spec.ID, Horizon: cfg.Horizon, Rollouts: cfg.Rollouts, Follow: cfg.Follow, Seed: cfg.Seed,
-		Advisors: Summarize(verdicts, cfg.Seed), Verdicts: verdicts}, nil
+	res := &Result{Env: spec.ID, Horizon: cfg.Horizon, Rollouts: cfg.Rollouts, Follow: cfg.Follow, Seed: cfg.Seed,
+		Advisors: Summarize(verdicts, cfg.Seed), Verdicts: verdicts}
+	for i := range verdicts {
+		res.EnvSteps += verdicts[i].EnvSteps
+	}
+	return res, nil
 }
 
 // worker owns one env instance, one policy and the rollout buffers.
@@ -349,14 +357,15 @@ func (w *worker) judge(i int, a *advisor.Annotation, v *Verdict) error {
 	var fs, ft int
 	for j := 0; j < n; j++ {
 		base := mix(mix(w.cfg.Seed, uint64(i)), uint64(j))
-		s, fellS, unstS, err := w.rollout(a.Snapshot, w.sugg, w.cfg.Follow, steps, base)
+		s, ns, fellS, unstS, err := w.rollout(a.Snapshot, w.sugg, w.cfg.Follow, steps, base)
 		if err != nil {
 			return err
 		}
-		t, fellT, unstT, err := w.rollout(a.Snapshot, w.taken, 1, steps, base)
+		t, nt, fellT, unstT, err := w.rollout(a.Snapshot, w.taken, 1, steps, base)
 		if err != nil {
 			return err
 		}
+		v.EnvSteps += int64(ns + nt)
 		v.Diffs[j] = s - t
 		rs, rt = rs+s, rt+t
 		fs, ft = fs+b2i(fellS), ft+b2i(fellT)
@@ -380,11 +389,11 @@ func (w *worker) judge(i int, a *advisor.Annotation, v *Verdict) error {
 
 // rollout restores snap, executes first for hold steps, then the policy,
 // for at most steps steps; the policy's noise at step t is seeded from
-// (base, t). It returns the return, whether the arm terminated and
-// whether a physics blow-up cut it.
-func (w *worker) rollout(snap []float64, first []float32, hold, steps int, base uint64) (ret float64, fell, unstable bool, err error) {
+// (base, t). It returns the return, the steps run, whether the arm
+// terminated and whether a physics blow-up cut it.
+func (w *worker) rollout(snap []float64, first []float32, hold, steps int, base uint64) (ret float64, n int, fell, unstable bool, err error) {
 	if err := w.e.Restore(snap, w.obs); err != nil {
-		return 0, false, false, fmt.Errorf("restore the snapshot: %w", err)
+		return 0, 0, false, false, fmt.Errorf("restore the snapshot: %w", err)
 	}
 	for t := 0; t < steps; t++ {
 		act := first
@@ -395,16 +404,16 @@ func (w *worker) rollout(snap []float64, first []float32, hold, steps int, base 
 		}
 		r, term, err := w.e.Step(act, w.obs)
 		if errors.Is(err, env.ErrUnstable) {
-			return ret, false, true, nil
+			return ret, t + 1, false, true, nil
 		} else if err != nil {
-			return 0, false, false, err
+			return 0, 0, false, false, err
 		}
 		ret += r
 		if term {
-			return ret, true, false, nil
+			return ret, t + 1, true, false, nil
 		}
 	}
-	return ret, false, false, nil
+	return ret, steps, false, false, nil
 }
 
 // Summarize summarises verdicts per advisor, in order of first

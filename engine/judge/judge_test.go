@@ -271,8 +271,8 @@ func TestEpisodeLimitShortensTheHorizon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := res.Verdicts[0]; v.Steps != 5 || v.Suggested.MeanReturn != 5 {
-		t.Errorf("steps %d, return %v; want 5 and 5", v.Steps, v.Suggested.MeanReturn)
+	if v := res.Verdicts[0]; v.Steps != 5 || v.Suggested.MeanReturn != 5 || v.EnvSteps != 2*2*5 || res.EnvSteps != v.EnvSteps {
+		t.Errorf("steps %d, return %v, env steps %d (in all %d); want 5, 5 and 20", v.Steps, v.Suggested.MeanReturn, v.EnvSteps, res.EnvSteps)
 	}
 }
 
