@@ -12,7 +12,8 @@
 # Where RESULTS/expert/TASK/checkpoint.bin exists, the expert advisor
 # annotates the same episodes first (into OUT/TASK/expert.jsonl) and is
 # judged beside them. Writes OUT/TASK/judge.{md,json} and appends the
-# commands and wall times to OUT/RUN.md.
+# commands and wall times to OUT/RUN.md. $JUDGE_ARGS adds flags to every
+# judge command (e.g. JUDGE_ARGS="--follow 10").
 set -euo pipefail
 results=${1:?usage: bash bench/judge.sh RESULTS OUT TASK...}
 out=${2:?usage: bash bench/judge.sh RESULTS OUT TASK...}
@@ -30,7 +31,7 @@ for task in "$@"; do
 		anns="$anns,$out/$task/expert.jsonl"
 	fi
 	cmd=(bin/ultra judge --checkpoint "$results/pre/$task/checkpoint.bin" --annotations "$anns"
-		--traj "$results/$task/collect/episodes.jsonl" --progress log --out "$out/$task" --force)
+		--traj "$results/$task/collect/episodes.jsonl" --progress log --out "$out/$task" --force ${JUDGE_ARGS:-})
 	start=$(date +%s.%N)
 	"${cmd[@]}" | tee "$out/$task/summary.txt"
 	wall=$(echo "$(date +%s.%N) - $start" | bc)
