@@ -856,10 +856,13 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		notes = append(notes, fmt.Sprintf("Seeds 1..%d were fixed when this directory was created; seeds %d..%d were added later. Read comparisons with that in mind: adding seeds until a result looks good invalidates the tests.",
 			c.plannedSeeds, c.plannedSeeds+1, c.Seeds))
 	}
+	var quality strings.Builder
+	notes = append(notes, adviceQuality(&quality, c.Out)...)
 	var md, csvb strings.Builder
 	if err := report.WriteMarkdown(&md, title, rows, notes); err != nil {
 		return nil, err
 	}
+	md.WriteString(quality.String())
 	if err := placeboTable(&md, runs); err != nil {
 		return nil, err
 	}

@@ -69,9 +69,15 @@ func TestRunStagesResumeAndRefusals(t *testing.T) {
 		t.Errorf("the pretraining did not resume:\n%s", log.String())
 	}
 	for _, f := range []string{"experiment.json", "plan.json", "collect/episodes.jsonl", "annotate/scripted.jsonl",
-		"refine/ppo-s1/eval.json", "refine/ultra-a-s1/eval.json", "refine/ultra-a-s1/modulator.json", "results.md", "results.csv", "report.html"} {
+		"refine/ppo-s1/eval.json", "refine/ultra-a-s1/eval.json", "refine/ultra-a-s1/modulator.json", "results.md", "results.csv", "report.html", "judge/judge.json", "judge/judge.md"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("stage output %s: %v", f, err)
+		}
+	}
+	// The advice is judged after annotate, its summary beside the table.
+	for _, want := range []string{"### Advice quality, judged in the simulator (judge/judge.md)", "| scripted | 6 | ", "Advice quality (judge/judge.md): the scripted advisor's suggestion beat the agent's own action in "} {
+		if !strings.Contains(res.Markdown, want) {
+			t.Errorf("results.md lacks %q:\n%s", want, res.Markdown)
 		}
 	}
 	sum, err := ultra.ReadSummary(filepath.Join(dir, "refine", "ultra-a-s1", ultra.SummaryFile))
@@ -84,8 +90,8 @@ func TestRunStagesResumeAndRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(log.String(), "skipping"); n != 1+1+1+2 || strings.Contains(log.String(), "msg=refining") {
-		t.Errorf("the rerun skipped %d stages, want 5:\n%s", n, log.String())
+	if n := strings.Count(log.String(), "skipping"); n != 1+1+1+1+2 || strings.Contains(log.String(), "msg=refining") {
+		t.Errorf("the rerun skipped %d stages, want 6 (pretrain, collect, annotate, judge, 2 refinements):\n%s", n, log.String())
 	}
 	table := func(md string) string { return md[:strings.Index(md, "- Sub-optimal")] }
 	if table(again.Markdown) != table(res.Markdown) {

@@ -217,6 +217,7 @@ func (c *Config) sharedStages(ctx context.Context, spec env.Spec, wait time.Dura
 			return sh, fmt.Errorf("annotate with %s: %w", name, err)
 		}
 	}
+	c.judgeStage(ctx, sh)
 	return sh, nil
 }
 
