@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/judge"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
 	"github.com/ultra-rl/ultra/internal/interrupt"
 )
@@ -63,8 +64,12 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := interrupt.Context(stderr)
 	defer stop()
-	res, err := judge.Run(ctx, in, cfg)
+	res, judged, err := judge.Run(ctx, in, cfg)
 	bw.end()
+	if err != nil {
+		return err
+	}
+	verified, err := res.Verified(judged)
 	if err != nil {
 		return err
 	}
@@ -75,7 +80,15 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("judge: %w", err)
 	}
-	for name, b := range map[string][]byte{judgeJSON: js.Bytes(), judgeMD: md.Bytes()} {
+	files := map[string][]byte{judgeJSON: js.Bytes(), judgeMD: md.Bytes()}
+	for name, anns := range verified {
+		var b bytes.Buffer
+		if err := traj.WriteJSONL(&b, anns); err != nil {
+			return fmt.Errorf("judge: %w", err)
+		}
+		files[judge.VerifiedFile(name)] = b.Bytes()
+	}
+	for name, b := range files {
 		if err := atomicfile.Write(filepath.Join(*out, name), b); err != nil {
 			return fmt.Errorf("judge: %w", err)
 		}
@@ -85,7 +98,11 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 	if err := res.WriteSummary(stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nwrote %s and %s\n", filepath.Join(*out, judgeMD), filepath.Join(*out, judgeJSON))
+	fmt.Fprintf(stdout, "\nverified advice (%s), for ultra refine --annotations:\n", judge.VerifiedThreshold)
+	for _, s := range res.Advisors {
+		fmt.Fprintf(stdout, "  %s: %d of %d kept in %s\n", s.Advisor, len(verified[s.Advisor]), s.Annotations, filepath.Join(*out, judge.VerifiedFile(s.Advisor)))
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(*out, judgeMD), filepath.Join(*out, judgeJSON))
 	return nil
 }
 

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/judge"
+	"github.com/ultra-rl/ultra/engine/traj"
 )
 
 // TestJudge runs ultra judge on a small hopper checkpoint's scripted
@@ -40,6 +42,14 @@ func TestJudge(t *testing.T) {
 	}
 	if md, err := os.ReadFile(filepath.Join(out, "judge.md")); err != nil || !strings.Contains(string(md), "### Per annotation") {
 		t.Errorf("judge.md: %v\n%s", err, md)
+	}
+	// The verified annotations: those whose verdict helps, ready for refine.
+	verified, err := traj.ReadJSONL[advisor.Annotation](filepath.Join(out, "verified-scripted.jsonl"))
+	if err != nil || len(verified) != res.Advisors[0].Helps.Count {
+		t.Errorf("verified-scripted.jsonl: %d annotations (%v), want the %d that help", len(verified), err, res.Advisors[0].Helps.Count)
+	}
+	if !strings.Contains(o, "scripted: "+strconv.Itoa(res.Advisors[0].Helps.Count)+" of "+strconv.Itoa(len(f.anns))+" kept in ") {
+		t.Errorf("output does not say how many annotations were verified:\n%s", o)
 	}
 
 	// Annotations of episodes collected without snapshots.

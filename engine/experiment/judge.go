@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/judge"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
@@ -45,9 +46,9 @@ func (c *Config) judgeStage(ctx context.Context, sh shared) {
 	}
 	cfg := judge.DefaultConfig()
 	cfg.Jobs = c.Jobs
-	res, err := judge.Run(ctx, in, cfg)
+	res, judged, err := judge.Run(ctx, in, cfg)
 	if err == nil {
-		err = writeJudge(dir, res)
+		err = writeJudge(dir, res, judged)
 	}
 	if err != nil {
 		c.Logger.Warn("advice not judged: the report goes without advice quality", "err", err, "fix", "ultra judge --checkpoint "+sh.ckPath+" --traj "+sh.trajPath+" --annotations ... --out "+dir)
@@ -56,19 +57,30 @@ func (c *Config) judgeStage(ctx context.Context, sh shared) {
 	c.Logger.Info("stage", "stage", "judge", "annotations", len(res.Verdicts), "env_steps", res.EnvSteps, "dir", dir)
 }
 
-// writeJudge writes judge.json and judge.md into dir.
-func writeJudge(dir string, res *judge.Result) error {
+// writeJudge writes each advisor's verified annotations
+// (judge.VerifiedFile), then judge.md and judge.json into dir: judge.json,
+// which marks the stage done, last.
+func writeJudge(dir string, res *judge.Result, judged []advisor.Annotation) error {
 	var js, md bytes.Buffer
 	if err := errors.Join(res.WriteJSON(&js), res.WriteMarkdown(&md)); err != nil {
+		return err
+	}
+	verified, err := res.Verified(judged)
+	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(dir, "judge.json"), js.Bytes()); err != nil {
+	for name, anns := range verified {
+		if err := WriteJSONL(filepath.Join(dir, judge.VerifiedFile(name)), anns); err != nil {
+			return err
+		}
+	}
+	if err := atomicfile.Write(filepath.Join(dir, "judge.md"), md.Bytes()); err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, "judge.md"), md.Bytes())
+	return atomicfile.Write(filepath.Join(dir, "judge.json"), js.Bytes())
 }
 
 // LoadJudge reads the judgement of experiment directory dir's annotations.

@@ -31,31 +31,33 @@ type Inputs struct {
 }
 
 // Run reads the inputs, checks them (every problem named with its fix)
-// and judges every annotation.
-func Run(ctx context.Context, in Inputs, cfg Config) (*Result, error) {
+// and judges every annotation. It returns the annotations as judged (with
+// snapshots and taken actions filled in from the trajectories), in the
+// order of the verdicts.
+func Run(ctx context.Context, in Inputs, cfg Config) (*Result, []advisor.Annotation, error) {
 	start := time.Now()
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("judge: %w", err)
+		return nil, nil, fmt.Errorf("judge: %w", err)
 	}
 	if in.Checkpoint == "" || len(in.Annotations) == 0 {
-		return nil, errors.New("judge: a checkpoint and annotations are required")
+		return nil, nil, errors.New("judge: a checkpoint and annotations are required")
 	}
 	ck, err := ppo.LoadCheckpoint(in.Checkpoint)
 	if err != nil {
-		return nil, fmt.Errorf("judge: %w", err)
+		return nil, nil, fmt.Errorf("judge: %w", err)
 	}
 	spec, err := in.Registry.Lookup(ck.Config.Env)
 	if err != nil {
-		return nil, fmt.Errorf("judge: %w", err)
+		return nil, nil, fmt.Errorf("judge: %w", err)
 	}
 	anns, err := ReadAnnotations(spec, in.Annotations, in.Trajectories)
 	if err != nil {
-		return nil, fmt.Errorf("judge: %w", err)
+		return nil, nil, fmt.Errorf("judge: %w", err)
 	}
 	newPolicy := func() (Policy, error) { return ppo.NewPolicy(ck, spec, false, cfg.Seed) }
 	res, err := Judge(ctx, spec, newPolicy, anns, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res.Checkpoint = in.Checkpoint
 	res.Inputs = append(append([]string(nil), in.Annotations...), in.Trajectories)
@@ -63,7 +65,7 @@ func Run(ctx context.Context, in Inputs, cfg Config) (*Result, error) {
 		res.Inputs = res.Inputs[:len(res.Inputs)-1]
 	}
 	res.WallSeconds = time.Since(start).Seconds()
-	return res, nil
+	return res, anns, nil
 }
 
 // ReadAnnotations reads the annotation files for spec's task, checks
@@ -119,6 +121,45 @@ func ReadAnnotations(spec env.Spec, paths []string, trajPath string) ([]advisor.
 		all = append(all, anns...)
 	}
 	return all, nil
+}
+
+// VerifiedThreshold says which annotations Verified keeps.
+const VerifiedThreshold = "the 95% Student-t interval of the difference (suggested − taken) over the rollouts lies above 0"
+
+// Verified returns, per advisor, the annotations the simulator confirms:
+// those whose verdict Helps (VerifiedThreshold). anns are the annotations
+// r judged, in its order (as Run returns them).
+func (r *Result) Verified(anns []advisor.Annotation) (map[string][]advisor.Annotation, error) {
+	if len(anns) != len(r.Verdicts) {
+		return nil, fmt.Errorf("judge: %d annotations for %d verdicts", len(anns), len(r.Verdicts))
+	}
+	out := map[string][]advisor.Annotation{}
+	for i, v := range r.Verdicts {
+		a := anns[i]
+		if a.Source != v.Advisor || a.Episode != v.Episode || a.Step != v.Step {
+			return nil, fmt.Errorf("judge: annotation %d (%s, %s step %d) is not the one verdict %d judged (%s, %s step %d)",
+				i+1, a.Source, a.Episode, a.Step, i+1, v.Advisor, v.Episode, v.Step)
+		}
+		if _, ok := out[a.Source]; !ok {
+			out[a.Source] = nil
+		}
+		if v.Helps {
+			out[a.Source] = append(out[a.Source], a)
+		}
+	}
+	return out, nil
+}
+
+// VerifiedFile is the name of the file an advisor's verified annotations
+// are written to beside judge.json.
+func VerifiedFile(advisorName string) string {
+	clean := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, advisorName)
+	return "verified-" + clean + ".jsonl"
 }
 
 // WriteJSON writes the result as indented JSON.

@@ -325,3 +325,35 @@ func TestShareAndTInterval(t *testing.T) {
 		t.Error("an interval from one value")
 	}
 }
+
+// TestVerifiedKeepsWhatHelps: of advice that helps, advice that hurts and
+// advice equal to the taken action, only the first is verified; an
+// advisor whose advice never helps is listed with none.
+func TestVerifiedKeepsWhatHelps(t *testing.T) {
+	spec := ledgeSpec()
+	ann := func(src string, sugg, taken float32) advisor.Annotation {
+		return advisor.Annotation{Episode: "e", Step: 10, Action: []float32{sugg}, Taken: []float32{taken}, Reward: -1,
+			Obs: []float32{0.05}, Snapshot: []float64{0.05}, Source: src, Env: "ledge"}
+	}
+	anns := []advisor.Annotation{ann("a", 1, -1), ann("a", -1, 1), ann("a", 1, 1), ann("b", -1, 1)}
+	res, err := Judge(context.Background(), spec, newNoisy(spec.Action), anns, Config{Horizon: 50, Rollouts: 8, Follow: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := res.Verified(anns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v) != 2 || len(v["a"]) != 1 || v["a"][0].Action[0] != 1 || v["a"][0].Taken[0] != -1 || len(v["b"]) != 0 {
+		t.Errorf("verified %+v, want a's first annotation only, and b with none", v)
+	}
+	if _, err := res.Verified(anns[1:]); err == nil {
+		t.Error("annotations that are not the judged ones were accepted")
+	}
+	if got := VerifiedFile("random-scripted"); got != "verified-random-scripted.jsonl" {
+		t.Errorf("VerifiedFile = %q", got)
+	}
+	if got := VerifiedFile("../x y"); got != "verified-.._x_y.jsonl" {
+		t.Errorf("VerifiedFile = %q, want the path separator and space replaced", got)
+	}
+}
