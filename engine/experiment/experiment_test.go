@@ -107,6 +107,7 @@ func TestRunStagesResumeAndRefusals(t *testing.T) {
 		{"imitation and target", func(c *Config) { c.Settings.Imitation, c.Settings.TargetHitRate = 2, 0.05 }, "imitation 1 (now 2)"},
 		{"refine steps", func(c *Config) { c.RefineSteps = 4096 }, "refine steps 2048 (now 4096)"},
 		{"advisor", func(c *Config) { c.Advisor.Name = "random" }, "advisor scripted (now random)"},
+		{"verified advice only", func(c *Config) { c.Verified = true }, "verified false (now true)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c2 := c
@@ -419,5 +420,37 @@ func TestReportOfHugeReturns(t *testing.T) {
 	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
 	if strings.Contains(string(md), "Inf") || strings.Contains(string(md), "NaN") || string(page) == "stale" {
 		t.Errorf("results.md:\n%s\nreport.html fresh: %v", md, string(page) != "stale")
+	}
+}
+
+// TestVerifiedAdviceOnly: with Verified, every refinement reads the
+// annotations the judge stage confirmed (judge/verified-scripted.jsonl),
+// and the report says how many there were.
+func TestVerifiedAdviceOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("experiment run skipped in -short mode")
+	}
+	dir := t.TempDir()
+	var log strings.Builder
+	c := tiny(t, dir, &log)
+	c.CollectEpisodes, c.Variants, c.Verified = 4, []ultra.Variant{ultra.UltraA}, true
+	res, err := Run(t.Context(), c)
+	if err != nil {
+		t.Fatal(err, log.String())
+	}
+	jr, err := LoadJudge(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := jr.Advisors[0].Helps.Count
+	verified, err := traj.ReadJSONL[advisor.Annotation](filepath.Join(dir, "judge", "verified-scripted.jsonl"))
+	if err != nil || len(verified) != kept || kept == 0 || kept == jr.Advisors[0].Annotations {
+		t.Fatalf("%d verified annotations (%v), the judge kept %d of %d: want some, not all", len(verified), err, kept, jr.Advisors[0].Annotations)
+	}
+	if !strings.Contains(log.String(), fmt.Sprintf("refining with verified advice\" advisor=scripted annotations=%d", kept)) {
+		t.Errorf("the log does not say the verified advice is used:\n%s", log.String())
+	}
+	if want := fmt.Sprintf("--verified: refinement used only those %d (judge/verified-scripted.jsonl).", kept); !strings.Contains(res.Markdown, want) {
+		t.Errorf("results.md lacks %q:\n%s", want, res.Markdown)
 	}
 }

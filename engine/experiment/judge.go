@@ -14,6 +14,7 @@ import (
 
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/judge"
+	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
@@ -23,10 +24,10 @@ const JudgeDir = "judge"
 
 // judgeStage judges every advisor's annotations in the simulator
 // (engine/judge, its defaults, Jobs workers) into DIR/judge, after the
-// annotate stage. It is done when judge.json judged the same files; it
-// decides no refinement's result, so a failure is logged with its cause
-// and the experiment goes on without it.
-func (c *Config) judgeStage(ctx context.Context, sh shared) {
+// annotate stage. It is done when judge.json judged the same files.
+// Without Verified it decides no refinement's result, and the caller logs
+// a failure and goes on without it.
+func (c *Config) judgeStage(ctx context.Context, sh shared) error {
 	names := make([]string, 0, len(sh.annPaths))
 	for name := range sh.annPaths {
 		names = append(names, name)
@@ -37,12 +38,12 @@ func (c *Config) judgeStage(ctx context.Context, sh shared) {
 		in.Annotations = append(in.Annotations, sh.annPaths[n])
 	}
 	if len(in.Annotations) == 0 {
-		return
+		return nil
 	}
 	dir := filepath.Join(c.Out, JudgeDir)
 	if prev, err := LoadJudge(c.Out); err == nil && slices.Equal(prev.Inputs, append(slices.Clone(in.Annotations), in.Trajectories)) {
 		c.Logger.Info("stage done, skipping", "stage", "judge", "dir", dir)
-		return
+		return nil
 	}
 	cfg := judge.DefaultConfig()
 	cfg.Jobs = c.Jobs
@@ -51,10 +52,29 @@ func (c *Config) judgeStage(ctx context.Context, sh shared) {
 		err = writeJudge(dir, res, judged)
 	}
 	if err != nil {
-		c.Logger.Warn("advice not judged: the report goes without advice quality", "err", err, "fix", "ultra judge --checkpoint "+sh.ckPath+" --traj "+sh.trajPath+" --annotations ... --out "+dir)
-		return
+		return err
 	}
 	c.Logger.Info("stage", "stage", "judge", "annotations", len(res.Verdicts), "env_steps", res.EnvSteps, "dir", dir)
+	return nil
+}
+
+// useVerified points each advisor's annotations (advisor name → path) at
+// its verified ones, refusing an advisor none of whose advice was
+// verified.
+func (c *Config) useVerified(annPaths map[string]string) error {
+	for name, all := range annPaths {
+		p := filepath.Join(c.Out, JudgeDir, judge.VerifiedFile(name))
+		anns, err := traj.ReadJSONL[advisor.Annotation](p)
+		if err != nil {
+			return fmt.Errorf("judge: %w", err)
+		}
+		if len(anns) == 0 {
+			return fmt.Errorf("judge: none of the %s advisor's annotations (%s) was verified (%s), so --verified leaves nothing to refine with: run without --verified, or annotate more episodes", name, all, judge.VerifiedThreshold)
+		}
+		annPaths[name] = p
+		c.Logger.Info("refining with verified advice", "advisor", name, "annotations", len(anns), "file", p)
+	}
+	return nil
 }
 
 // writeJudge writes each advisor's verified annotations
@@ -100,7 +120,7 @@ func LoadJudge(dir string) (*judge.Result, error) {
 // summary, and returns one note per advisor for the notes list: how often
 // the advice beat the agent's own action in the simulator, beside what
 // refinement did with it. Nothing when the directory has no judgement.
-func adviceQuality(w io.Writer, dir string) []string {
+func adviceQuality(w io.Writer, dir string, verified bool) []string {
 	res, err := LoadJudge(dir)
 	if err != nil {
 		return nil
@@ -114,8 +134,12 @@ func adviceQuality(w io.Writer, dir string) []string {
 		if s.CI != nil {
 			ci = fmt.Sprintf(" [%+.2f, %+.2f]", s.CI.Lo, s.CI.Hi)
 		}
-		notes = append(notes, fmt.Sprintf("Advice quality (%s/judge.md): the %s advisor's suggestion beat the agent's own action in %d of %d annotated states (%.0f%%) and lost in %d, mean Δ return %+.2f%s over up to %d steps.",
-			JudgeDir, s.Advisor, s.Helps.Count, s.Annotations, 100*s.Helps.Share, s.Hurts.Count, s.MeanDiff, ci, res.Horizon))
+		n := fmt.Sprintf("Advice quality (%s/judge.md): the %s advisor's suggestion beat the agent's own action in %d of %d annotated states (%.0f%%) and lost in %d, mean Δ return %+.2f%s over up to %d steps.",
+			JudgeDir, s.Advisor, s.Helps.Count, s.Annotations, 100*s.Helps.Share, s.Hurts.Count, s.MeanDiff, ci, res.Horizon)
+		if verified {
+			n += fmt.Sprintf(" --verified: refinement used only those %d (%s/%s).", s.Helps.Count, JudgeDir, judge.VerifiedFile(s.Advisor))
+		}
+		notes = append(notes, n)
 	}
 	return notes
 }
