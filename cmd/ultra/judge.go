@@ -73,11 +73,16 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var js, md bytes.Buffer
-	if err := errors.Join(res.WriteJSON(&js), res.WriteMarkdown(&md)); err != nil {
+	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("judge: %w", err)
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := res.Plot(filepath.Join(*out, "judge.png"), filepath.Join(*out, "judge.svg")); err != nil {
+		fmt.Fprintf(stderr, "ultra: judge: no figure: %v\n", err)
+	} else {
+		res.Figure = "judge.svg"
+	}
+	var js, md bytes.Buffer
+	if err := errors.Join(res.WriteJSON(&js), res.WriteMarkdown(&md)); err != nil {
 		return fmt.Errorf("judge: %w", err)
 	}
 	files := map[string][]byte{judgeJSON: js.Bytes(), judgeMD: md.Bytes()}
@@ -102,7 +107,11 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 	for _, s := range res.Advisors {
 		fmt.Fprintf(stdout, "  %s: %d of %d kept in %s\n", s.Advisor, len(verified[s.Advisor]), s.Annotations, filepath.Join(*out, judge.VerifiedFile(s.Advisor)))
 	}
-	fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(*out, judgeMD), filepath.Join(*out, judgeJSON))
+	fig := ""
+	if res.Figure != "" {
+		fig = " and the figure " + filepath.Join(*out, "judge.png")
+	}
+	fmt.Fprintf(stdout, "wrote %s, %s%s\n", filepath.Join(*out, judgeMD), filepath.Join(*out, judgeJSON), fig)
 	return nil
 }
 

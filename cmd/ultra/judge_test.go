@@ -40,7 +40,12 @@ func TestJudge(t *testing.T) {
 	if res.Env != "hopper" || len(res.Verdicts) != len(f.anns) || len(res.Advisors) != 1 || res.Advisors[0].Annotations != len(f.anns) {
 		t.Errorf("judge.json: env %q, %d verdicts, advisors %+v; want hopper and %d", res.Env, len(res.Verdicts), res.Advisors, len(f.anns))
 	}
-	if md, err := os.ReadFile(filepath.Join(out, "judge.md")); err != nil || !strings.Contains(string(md), "### Per annotation") {
+	for _, fig := range []string{"judge.png", "judge.svg"} {
+		if st, err := os.Stat(filepath.Join(out, fig)); err != nil || st.Size() == 0 {
+			t.Errorf("figure %s: %v", fig, err)
+		}
+	}
+	if md, err := os.ReadFile(filepath.Join(out, "judge.md")); err != nil || !strings.Contains(string(md), "### Per annotation") || !strings.Contains(string(md), "](judge.svg)") {
 		t.Errorf("judge.md: %v\n%s", err, md)
 	}
 	// The verified annotations: those whose verdict helps, ready for refine.

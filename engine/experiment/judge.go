@@ -81,6 +81,12 @@ func (c *Config) useVerified(annPaths map[string]string) error {
 // (judge.VerifiedFile), then judge.md and judge.json into dir: judge.json,
 // which marks the stage done, last.
 func writeJudge(dir string, res *judge.Result, judged []advisor.Annotation) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if res.Plot(filepath.Join(dir, "judge.png"), filepath.Join(dir, "judge.svg")) == nil {
+		res.Figure = "judge.svg"
+	}
 	var js, md bytes.Buffer
 	if err := errors.Join(res.WriteJSON(&js), res.WriteMarkdown(&md)); err != nil {
 		return err

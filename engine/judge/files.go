@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/report"
 	"github.com/ultra-rl/ultra/engine/traj"
 )
 
@@ -162,6 +164,28 @@ func VerifiedFile(advisorName string) string {
 	return "verified-" + clean + ".jsonl"
 }
 
+// Plot draws the distribution of the annotations' mean differences per
+// advisor, with each advisor's mean and bootstrap interval, as PNG and
+// SVG.
+func (r *Result) Plot(pngPath, svgPath string) error {
+	strips := make([]report.Strip, len(r.Advisors))
+	for i, s := range r.Advisors {
+		st := report.Strip{Name: s.Advisor, Mean: s.MeanDiff, Lo: math.NaN(), Hi: math.NaN(),
+			What: "one annotation's mean Δ", Estimate: "mean over annotations"}
+		if s.CI != nil {
+			st.Lo, st.Hi = s.CI.Lo, s.CI.Hi
+		}
+		for _, v := range r.Verdicts {
+			if v.Advisor == s.Advisor {
+				st.Values = append(st.Values, v.Diff)
+			}
+		}
+		strips[i] = st
+	}
+	return report.PlotStrips(strips, fmt.Sprintf("%s: is the advice good? (%d rollouts, %d steps, held %d)", r.Env, r.Rollouts, r.Horizon, r.Follow),
+		"Δ return, suggested − taken action", pngPath, svgPath)
+}
+
 // WriteJSON writes the result as indented JSON.
 func (r *Result) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
@@ -195,6 +219,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(bw)
+	if r.Figure != "" {
+		fmt.Fprintf(bw, "![The mean difference of each annotation, per advisor](%s)\n\n", r.Figure)
+	}
 	notes := []string{
 		fmt.Sprintf("Each annotation's simulator snapshot is restored and two arms run from it, %d rollouts each, to %d steps or the episode's end: the suggested action (held %d step%s), then the agent's policy; the action the agent took, then the agent's policy. Δ return = return(suggested) − return(taken), undiscounted.", r.Rollouts, r.Horizon, r.Follow, plural(r.Follow)),
 		fmt.Sprintf("Common random numbers: rollout j of both arms draws the same policy noise at each step (seed %d) and the environment's noise is the snapshot's own, so identical actions give identical returns.", r.Seed),

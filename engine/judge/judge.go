@@ -212,6 +212,9 @@ type Result struct {
 	Checkpoint  string   `json:"checkpoint,omitempty"`
 	Inputs      []string `json:"inputs,omitempty"`
 	WallSeconds float64  `json:"wall_seconds,omitempty"`
+	// Figure, when set, is the file name of the figure Plot wrote beside
+	// judge.md (its SVG), which WriteMarkdown shows.
+	Figure string `json:"figure,omitempty"`
 }
 
 // Check returns an error naming the first annotation that cannot be judged
