@@ -171,7 +171,7 @@ func (r *Result) Plot(pngPath, svgPath string) error {
 	strips := make([]report.Strip, len(r.Advisors))
 	for i, s := range r.Advisors {
 		st := report.Strip{Name: s.Advisor, Mean: s.MeanDiff, Lo: math.NaN(), Hi: math.NaN(),
-			What: "one annotation's mean Δ", Estimate: "mean over annotations"}
+			What: "one annotation (mean Δ)", Estimate: "mean"}
 		if s.CI != nil {
 			st.Lo, st.Hi = s.CI.Lo, s.CI.Hi
 		}
