@@ -9,9 +9,10 @@
 # for, RESULTS/pre/TASK/checkpoint.bin, with the episodes they came from
 # (RESULTS/TASK/collect/episodes.jsonl), at the judge's defaults (8
 # rollouts of each arm to 200 steps, the suggestion held 1 step, seed 1).
-# Where RESULTS/expert/TASK/checkpoint.bin exists, the expert advisor
-# annotates the same episodes first (into OUT/TASK/expert.jsonl) and is
-# judged beside them. Writes OUT/TASK/judge.{md,json} and appends the
+# The random advisor (OUT/TASK/random.jsonl) and, where
+# RESULTS/expert/TASK/checkpoint.bin exists, the expert advisor
+# (OUT/TASK/expert.jsonl) annotate the same episodes first and are judged
+# beside them. Writes OUT/TASK/judge.{md,json} and appends the
 # commands and wall times to OUT/RUN.md. $JUDGE_ARGS adds flags to every
 # judge command (e.g. JUDGE_ARGS="--follow 10").
 set -euo pipefail
@@ -25,6 +26,10 @@ mkdir -p "$out"
 for task in "$@"; do
 	mkdir -p "$out/$task"
 	anns=$(ls "$results/$task"/annotate/*.jsonl | paste -sd, -)
+	# The random advisor (random steps, in-space actions and rewards, seed 1): advice of no quality.
+	bin/ultra annotate --traj "$results/$task/collect/episodes.jsonl" --advisor random --advisor-seed 1 \
+		--out "$out/$task/random.jsonl" --force >/dev/null
+	anns="$anns,$out/$task/random.jsonl"
 	if [ -f "$results/expert/$task/checkpoint.bin" ]; then
 		bin/ultra annotate --traj "$results/$task/collect/episodes.jsonl" --advisor expert \
 			--expert "$results/expert/$task/checkpoint.bin" --out "$out/$task/expert.jsonl" --force >/dev/null

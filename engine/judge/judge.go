@@ -20,14 +20,18 @@
 // # Common random numbers
 //
 // Both arms of rollout j share every random number: at step t the
-// policy's generator is reseeded from (Seed, i, j, t) before it acts, so
-// an arm draws the same noise at step t whatever it did before, and the
+// policy's generator is reseeded from (Seed, state, j, t) before it acts,
+// the state named by the annotation's episode and step, so an arm draws
+// the same noise at step t whatever it did before, and the
 // environment's noise is the snapshot's own (MuJoCo steps are
 // deterministic; Pong's sticky-action generator is part of its snapshot).
 // Identical actions therefore give identical returns: an annotation whose
 // suggestion equals the taken action (with Follow 1) has a difference of
-// exactly 0 in every rollout. The seeds depend on the annotation's index
-// and the rollout, never on the worker, so results do not depend on Jobs.
+// exactly 0 in every rollout. The seeds depend on the state and the
+// rollout, never on the worker or the annotation's place in the input, so
+// results do not depend on Jobs or on which other annotations are judged
+// with them, and annotations of different advisors at the same state are
+// judged on the same noise (their taken arms are identical).
 //
 // # Statistics
 //
@@ -354,12 +358,15 @@ func (w *worker) judge(i int, a *advisor.Annotation, v *Verdict) error {
 		steps = min(steps, m-a.Step)
 	}
 	n := w.cfg.Rollouts
+	h := fnv.New64a()
+	h.Write([]byte(a.Episode))
+	state := mix(h.Sum64(), uint64(a.Step))
 	*v = Verdict{Index: i, Advisor: a.Source, Episode: a.Episode, Step: a.Step, Reward: a.Reward, Steps: steps,
 		Diffs: make([]float64, n)}
 	var rs, rt float64
 	var fs, ft int
 	for j := 0; j < n; j++ {
-		base := mix(mix(w.cfg.Seed, uint64(i)), uint64(j))
+		base := mix(mix(w.cfg.Seed, state), uint64(j))
 		s, ns, fellS, unstS, err := w.rollout(a.Snapshot, w.sugg, w.cfg.Follow, steps, base)
 		if err != nil {
 			return err

@@ -357,3 +357,42 @@ func TestVerifiedKeepsWhatHelps(t *testing.T) {
 		t.Errorf("VerifiedFile = %q, want the path separator and space replaced", got)
 	}
 }
+
+// TestSeedsFollowTheState: an annotation's verdict does not depend on
+// which other annotations are judged with it or where it stands in the
+// input, and two advisors' annotations of the same state share the taken
+// arm.
+func TestSeedsFollowTheState(t *testing.T) {
+	spec := lookup(t, "hopper")
+	tr := episode(t, spec)
+	steps := spread(tr.Len(), 4)
+	rng := rand.New(rand.NewPCG(3, 3))
+	randomAction := func(_ int, taken []float32) []float32 {
+		a := make([]float32, len(taken))
+		for j := range a {
+			a[j] = float32(2*rng.Float64() - 1)
+		}
+		return a
+	}
+	a := annotate(&tr, steps, "a", randomAction)
+	b := annotate(&tr, steps, "b", randomAction)
+	cfg := Config{Horizon: 25, Rollouts: 3, Follow: 1, Jobs: 1, Seed: 4}
+	alone, err := Judge(context.Background(), spec, newNoisy(spec.Action), a, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := Judge(context.Background(), spec, newNoisy(spec.Action), append(append([]advisor.Annotation(nil), b...), a...), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range alone.Verdicts {
+		w := both.Verdicts[len(b)+i]
+		v.Index, w.Index = 0, 0
+		if !reflect.DeepEqual(v, w) {
+			t.Errorf("step %d: judged alone %+v, after b's %+v", v.Step, v, w)
+		}
+		if u := both.Verdicts[i]; u.Taken != w.Taken {
+			t.Errorf("step %d: the taken arm differs between advisors: %+v vs %+v", v.Step, u.Taken, w.Taken)
+		}
+	}
+}
