@@ -37,8 +37,8 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Follow, "follow", cfg.Follow, "steps the suggested action is held before the agent's policy takes over")
 	fs.IntVar(&cfg.Jobs, "jobs", 0, "worker goroutines, each with its own env instance (0: every core); results do not depend on it")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the common random numbers and the bootstrap")
-	out := fs.String("out", "", "directory for judge.json and judge.md (required)")
-	force := fs.Bool("force", false, "replace judge.json and judge.md in --out if they exist")
+	out := fs.String("out", "", "directory for judge.json, judge.md, the figure judge.png/svg and each advisor's verified annotations verified-ADVISOR.jsonl (required)")
+	force := fs.Bool("force", false, "replace the files of an earlier judgement in --out")
 	progress := fs.String("progress", "auto", "progress display: bar, log (none) or auto (bar on a terminal)")
 	if err := parse(fs, args); err != nil {
 		return err
