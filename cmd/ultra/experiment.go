@@ -123,6 +123,7 @@ func addExperimentFlags(fs *flag.FlagSet, stderr io.Writer) *experimentFlags {
 	fs.Uint64Var(&c.EvalSeed, "eval-seed", 1000, "seed of the evaluation episodes (the same for every run)")
 	fs.IntVar(&c.Jobs, "jobs", runtime.GOMAXPROCS(0), "refinement runs executed in parallel")
 	fs.StringVar(&c.Note, "note", "", "how the settings were chosen, in your words: the report shows it with the settings")
+	fs.BoolVar(&c.Verified, "verified", false, "refine with verified advice only: the annotations whose judged difference (suggested − taken, in the simulator) has its 95% t interval above 0 (the judge stage's judge/verified-ADVISOR.jsonl)")
 	ef.settings = addSettingsFlags(fs)
 	ef.dev, ef.devFlags = addDeviceFlags(fs)
 	fs.StringVar(&c.LLMAnnotations, "llm-annotations", "", "annotations for the llm stage made elsewhere for this experiment's collect/episodes.jsonl (ultra annotate --batch-import)")
@@ -156,6 +157,7 @@ var recordedFlags = []struct {
 	{"device", func(d, s *experiment.Config) { d.Device = s.Device }},
 	{"tf32", func(d, s *experiment.Config) { d.TF32 = s.TF32 }},
 	{"variants", func(d, s *experiment.Config) { d.Variants = s.Variants }},
+	{"verified", func(d, s *experiment.Config) { d.Verified = s.Verified }},
 }
 
 // config builds the Config from the parsed flags. When --out already

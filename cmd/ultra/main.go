@@ -14,6 +14,7 @@
 //	ultra sweep plan|unit|report|k8s|slurm   the experiment as cluster work units
 //	ultra report                one report across experiment directories
 //	ultra match                 measure the match spaces on a checkpoint's annotations
+//	ultra judge                 judge annotations in the simulator: is the advice better than what the agent did?
 //	ultra bench env|env-scaling|update   env steps per second, their scaling over workers, the PPO update's speed
 //	ultra version               the module version, commit and build tags
 package main
@@ -49,6 +50,7 @@ Usage:
   ultra sweep ...            the same as numbered work units for a cluster (plan, unit, report, k8s, slurm)
   ultra report [flags] DIR... one report across experiment directories (one per task): normalised scores, IQM, profile
   ultra match [flags]        measure the match spaces on a checkpoint's annotations: hit rate and precision, before and after calibration
+  ultra judge [flags]        judge annotations in the simulator: the suggested against the taken action from each snapshot
   ultra bench env [flags]    measure env steps per second against a plain C MuJoCo loop
   ultra bench env-scaling [flags]  env steps per second over workers × envs per worker
   ultra bench update [flags] the PPO update's speed (samples per second) on one backend and device
@@ -119,6 +121,7 @@ var commands = []struct {
 	{"sweep", cmdSweep},
 	{"report", cmdReport},
 	{"match", cmdMatch},
+	{"judge", cmdJudge},
 	{"bench", cmdBench},
 	{"version", cmdVersion},
 }

@@ -76,7 +76,7 @@ func TestCLIErrorsNameTheFix(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"fly"}, "valid commands are envs, train, eval, video, export, collect, annotate, refine, experiment, sweep, report, match, bench, version"},
+		{[]string{"fly"}, "valid commands are envs, train, eval, video, export, collect, annotate, refine, experiment, sweep, report, match, judge, bench, version"},
 		{[]string{"eval", "--env", "hoper"}, "valid envs are ant, halfcheetah, hopper, pong, pong-pixels, walker2d"},
 		{[]string{"eval"}, "--env is required: valid envs are ant, halfcheetah, hopper, pong"},
 		{[]string{"eval", "--env", "ale:no_such_game-pixels"}, aleFix},

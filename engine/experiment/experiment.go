@@ -95,6 +95,11 @@ type Config struct {
 	// report shows it with the settings.
 	Note string `json:"note,omitempty"`
 
+	// Verified refines with the verified advice only: each advisor's
+	// annotations that the judge stage confirms in the simulator
+	// (judge.VerifiedThreshold), from judge/verified-ADVISOR.jsonl.
+	Verified bool `json:"verified,omitempty"`
+
 	plannedSeeds int             // from the directory's record
 	allVariants  []ultra.Variant // every variant the directory has been run with
 	allSeeds     int             // and the most seeds
@@ -358,6 +363,7 @@ func (was settings) differences(now settings) []string {
 	diff("eval episodes", was.EvalEpisodes, now.EvalEpisodes)
 	diff("eval seed", was.EvalSeed, now.EvalSeed)
 	diffSettings(diff, was.Settings, now.Settings)
+	diff("verified", was.Verified, now.Verified)
 	return diffs
 }
 
@@ -399,6 +405,7 @@ type settings struct {
 	EvalEpisodes    int            `json:"eval_episodes"`
 	EvalSeed        uint64         `json:"eval_seed"`
 	Settings        ultra.Settings `json:"settings"`
+	Verified        bool           `json:"verified,omitempty"`
 	Variants        []string       `json:"variants"`
 	Seeds           int            `json:"seeds"`
 	// PlannedSeeds is the seed count the directory was created with; seeds
@@ -412,7 +419,7 @@ type settings struct {
 func (c *Config) settings() settings {
 	s := settings{Env: c.Env, Checkpoint: c.Checkpoint, PretrainSteps: c.PretrainSteps, PretrainSeed: c.PretrainSeed,
 		CollectEpisodes: c.CollectEpisodes, Advisor: c.Advisor.Name, Expert: c.Advisor.Expert, PerEpisode: c.Advisor.PerEpisode, Model: c.Advisor.LLM.Model,
-		RefineSteps: c.RefineSteps, EvalEpisodes: c.EvalEpisodes, EvalSeed: c.EvalSeed, Settings: c.Settings, Seeds: c.Seeds, PlannedSeeds: c.Seeds}
+		RefineSteps: c.RefineSteps, EvalEpisodes: c.EvalEpisodes, EvalSeed: c.EvalSeed, Settings: c.Settings, Verified: c.Verified, Seeds: c.Seeds, PlannedSeeds: c.Seeds}
 	if c.Advisor.Name != "llm" {
 		s.Model = ""
 	}
@@ -856,10 +863,13 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		notes = append(notes, fmt.Sprintf("Seeds 1..%d were fixed when this directory was created; seeds %d..%d were added later. Read comparisons with that in mind: adding seeds until a result looks good invalidates the tests.",
 			c.plannedSeeds, c.plannedSeeds+1, c.Seeds))
 	}
+	var quality strings.Builder
+	notes = append(notes, adviceQuality(&quality, c.Out, c.Verified)...)
 	var md, csvb strings.Builder
 	if err := report.WriteMarkdown(&md, title, rows, notes); err != nil {
 		return nil, err
 	}
+	md.WriteString(quality.String())
 	if err := placeboTable(&md, runs); err != nil {
 		return nil, err
 	}

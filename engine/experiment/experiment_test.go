@@ -69,9 +69,15 @@ func TestRunStagesResumeAndRefusals(t *testing.T) {
 		t.Errorf("the pretraining did not resume:\n%s", log.String())
 	}
 	for _, f := range []string{"experiment.json", "plan.json", "collect/episodes.jsonl", "annotate/scripted.jsonl",
-		"refine/ppo-s1/eval.json", "refine/ultra-a-s1/eval.json", "refine/ultra-a-s1/modulator.json", "results.md", "results.csv", "report.html"} {
+		"refine/ppo-s1/eval.json", "refine/ultra-a-s1/eval.json", "refine/ultra-a-s1/modulator.json", "results.md", "results.csv", "report.html", "judge/judge.json", "judge/judge.md"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("stage output %s: %v", f, err)
+		}
+	}
+	// The advice is judged after annotate, its summary beside the table.
+	for _, want := range []string{"### Advice quality, judged in the simulator (judge/judge.md)", "| scripted | 6 | ", "Advice quality (judge/judge.md): the scripted advisor's suggestion beat the agent's own action in "} {
+		if !strings.Contains(res.Markdown, want) {
+			t.Errorf("results.md lacks %q:\n%s", want, res.Markdown)
 		}
 	}
 	sum, err := ultra.ReadSummary(filepath.Join(dir, "refine", "ultra-a-s1", ultra.SummaryFile))
@@ -84,8 +90,8 @@ func TestRunStagesResumeAndRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(log.String(), "skipping"); n != 1+1+1+2 || strings.Contains(log.String(), "msg=refining") {
-		t.Errorf("the rerun skipped %d stages, want 5:\n%s", n, log.String())
+	if n := strings.Count(log.String(), "skipping"); n != 1+1+1+1+2 || strings.Contains(log.String(), "msg=refining") {
+		t.Errorf("the rerun skipped %d stages, want 6 (pretrain, collect, annotate, judge, 2 refinements):\n%s", n, log.String())
 	}
 	table := func(md string) string { return md[:strings.Index(md, "- Sub-optimal")] }
 	if table(again.Markdown) != table(res.Markdown) {
@@ -101,6 +107,7 @@ func TestRunStagesResumeAndRefusals(t *testing.T) {
 		{"imitation and target", func(c *Config) { c.Settings.Imitation, c.Settings.TargetHitRate = 2, 0.05 }, "imitation 1 (now 2)"},
 		{"refine steps", func(c *Config) { c.RefineSteps = 4096 }, "refine steps 2048 (now 4096)"},
 		{"advisor", func(c *Config) { c.Advisor.Name = "random" }, "advisor scripted (now random)"},
+		{"verified advice only", func(c *Config) { c.Verified = true }, "verified false (now true)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c2 := c
@@ -413,5 +420,37 @@ func TestReportOfHugeReturns(t *testing.T) {
 	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
 	if strings.Contains(string(md), "Inf") || strings.Contains(string(md), "NaN") || string(page) == "stale" {
 		t.Errorf("results.md:\n%s\nreport.html fresh: %v", md, string(page) != "stale")
+	}
+}
+
+// TestVerifiedAdviceOnly: with Verified, every refinement reads the
+// annotations the judge stage confirmed (judge/verified-scripted.jsonl),
+// and the report says how many there were.
+func TestVerifiedAdviceOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("experiment run skipped in -short mode")
+	}
+	dir := t.TempDir()
+	var log strings.Builder
+	c := tiny(t, dir, &log)
+	c.CollectEpisodes, c.Variants, c.Verified = 4, []ultra.Variant{ultra.UltraA}, true
+	res, err := Run(t.Context(), c)
+	if err != nil {
+		t.Fatal(err, log.String())
+	}
+	jr, err := LoadJudge(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := jr.Advisors[0].Helps.Count
+	verified, err := traj.ReadJSONL[advisor.Annotation](filepath.Join(dir, "judge", "verified-scripted.jsonl"))
+	if err != nil || len(verified) != kept || kept == 0 || kept == jr.Advisors[0].Annotations {
+		t.Fatalf("%d verified annotations (%v), the judge kept %d of %d: want some, not all", len(verified), err, kept, jr.Advisors[0].Annotations)
+	}
+	if !strings.Contains(log.String(), fmt.Sprintf("refining with verified advice\" advisor=scripted annotations=%d", kept)) {
+		t.Errorf("the log does not say the verified advice is used:\n%s", log.String())
+	}
+	if want := fmt.Sprintf("--verified: refinement used only those %d (judge/verified-scripted.jsonl).", kept); !strings.Contains(res.Markdown, want) {
+		t.Errorf("results.md lacks %q:\n%s", want, res.Markdown)
 	}
 }

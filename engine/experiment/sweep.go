@@ -217,7 +217,18 @@ func (c *Config) sharedStages(ctx context.Context, spec env.Spec, wait time.Dura
 			return sh, fmt.Errorf("annotate with %s: %w", name, err)
 		}
 	}
-	return sh, nil
+	err = c.judgeStage(ctx, sh)
+	if !c.Verified {
+		if err != nil {
+			c.Logger.Warn("advice not judged: the report goes without advice quality", "err", err,
+				"fix", "ultra judge --checkpoint "+sh.ckPath+" --traj "+sh.trajPath+" --annotations ANNOTATIONS --out "+filepath.Join(c.Out, JudgeDir))
+		}
+		return sh, nil
+	}
+	if err != nil {
+		return sh, fmt.Errorf("judge (--verified refines with the advice the judge confirms): %w", err)
+	}
+	return sh, c.useVerified(sh.annPaths)
 }
 
 // failedFile marks a unit that ended with an error, holding the error.

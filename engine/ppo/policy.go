@@ -24,6 +24,7 @@ type Policy struct {
 	rms           *RunningMeanStd
 	Deterministic bool // take the mean action (argmax for discrete) instead of sampling
 	rng           *rand.Rand
+	pcg           *rand.PCG // rng's source, for Seed
 	logStd        []float32
 	norm, dist    []float32
 	val           []float32
@@ -46,8 +47,9 @@ func NewPolicy(ck *Checkpoint, spec env.Spec, deterministic bool, seed uint64) (
 		net.Close()
 		return nil, err
 	}
+	pcg := rand.NewPCG(seed, 0xac7)
 	p := &Policy{net: net, spec: spec, cfg: ck.Config, rms: NewRunningMeanStd(spec.Observation.Dim),
-		Deterministic: deterministic, rng: rand.New(rand.NewPCG(seed, 0xac7))}
+		Deterministic: deterministic, rng: rand.New(pcg), pcg: pcg}
 	if err := ck.ObsRMS.restore(p.rms); err != nil {
 		net.Close()
 		return nil, fmt.Errorf("ppo: observation normaliser: %w", err)
@@ -62,6 +64,11 @@ func NewPolicy(ck *Checkpoint, spec env.Spec, deterministic bool, seed uint64) (
 
 // Close releases the networks.
 func (p *Policy) Close() error { return p.net.Close() }
+
+// Seed restarts the generator the policy samples its actions from, as
+// NewPolicy's seed does, without allocating: two policies seeded alike draw
+// the same noise (the common random numbers of engine/judge's rollouts).
+func (p *Policy) Seed(seed uint64) { p.pcg.Seed(seed, 0xac7) }
 
 // Dist writes the policy's distribution at the n raw observations obs
 // into dist: n × ActDim Gaussian means, or n × N logits for a Discrete

@@ -197,3 +197,28 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 }
+
+func TestPlotStrips(t *testing.T) {
+	dir := t.TempDir()
+	pngPath, svgPath := filepath.Join(dir, "strips.png"), filepath.Join(dir, "strips.svg")
+	strips := []Strip{
+		{Name: "scripted", Values: []float64{-1, 0, 0.5, 2, math.NaN()}, Mean: 0.375, Lo: -0.5, Hi: 1.5, What: "one annotation", Estimate: "mean"},
+		{Name: "random", Values: []float64{0, 0, 0}, Mean: 0, Lo: math.NaN(), Hi: math.NaN()},
+	}
+	if err := PlotStrips(strips, "hopper: Δ return", "Δ return (suggested − taken)", pngPath, svgPath); err != nil {
+		t.Fatal(err)
+	}
+	checkFigures(t, pngPath, svgPath)
+	svg, _ := os.ReadFile(svgPath)
+	for _, want := range []string{"Δ return (suggested − taken)", "scripted (4)", "random (3)", "point: one annotation", "bar: mean; line: its 95% CI"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+	if err := PlotStrips([]Strip{{Name: "x", Values: []float64{math.NaN()}}}, "", "", pngPath, svgPath); err == nil {
+		t.Error("a strip without a finite value was drawn")
+	}
+	if err := PlotStrips(nil, "", "", pngPath, svgPath); err == nil {
+		t.Error("nothing was drawn without an error")
+	}
+}
