@@ -322,7 +322,6 @@ type worker struct {
 	cfg              Config
 	obs              []float32
 	act, sugg, taken []float32
-	seed             uint64
 }
 
 func newWorker(spec env.Spec, newPolicy func() (Policy, error), cfg Config) (*worker, error) {

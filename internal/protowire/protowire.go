@@ -12,7 +12,7 @@ import (
 
 // Varint appends field as a varint (int32, int64, uint64, bool, enum).
 func Varint(b []byte, field int, v uint64) []byte {
-	b = binary.AppendUvarint(b, uint64(field)<<3|0)
+	b = binary.AppendUvarint(b, uint64(field)<<3) // wire type 0
 	return binary.AppendUvarint(b, v)
 }
 
