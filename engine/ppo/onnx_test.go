@@ -2,7 +2,6 @@ package ppo
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -56,38 +55,19 @@ func TestONNXMatchesEval(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			od, ad := tr.Spec().Observation.Dim, tr.Spec().Action.Dim
-			rng := rand.New(rand.NewPCG(5, 6))
+			ad := tr.Spec().Action.Dim
 			const n = 48
-			obs := make([][]float32, n)
-			var flat []float32
-			for i := range obs {
-				scale := []float64{0.1, 1, 100}[i%3]
-				obs[i] = make([]float32, od)
-				for j := range obs[i] {
-					obs[i][j] = float32(ck.ObsRMS.Mean[j] + scale*math.Sqrt(ck.ObsRMS.Var[j])*rng.NormFloat64())
-				}
-				flat = append(flat, obs[i]...)
-			}
+			obs, flat := obsAround(ck, n, rand.New(rand.NewPCG(5, 6)))
 			want := make([]float32, n*ad)
 			p.Act(flat, n, want)
-			js, _ := json.Marshal(obs)
-			obsFile := filepath.Join(dir, "obs.json")
-			os.WriteFile(obsFile, js, 0o644)
-			cmd := exec.Command("/usr/bin/python3", "testdata/onnx_check.py", model, obsFile)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("onnx_check.py: %v\n%s", err, stderr.String())
-			}
 			var got struct {
 				Opset  int         `json:"opset"`
 				Ops    []string    `json:"ops"`
 				Action [][]float64 `json:"action"`
 			}
-			if err := json.Unmarshal(out, &got); err != nil || len(got.Action) != n {
-				t.Fatalf("onnx_check.py printed %s (%v)", out, err)
+			runPython(t, dir, obs, &got, "testdata/onnx_check.py", model)
+			if len(got.Action) != n {
+				t.Fatalf("onnx_check.py printed %d actions, want %d", len(got.Action), n)
 			}
 			worst := 0.0
 			for i := range got.Action {
@@ -167,23 +147,14 @@ func TestONNXNatureCNN(t *testing.T) {
 	}
 	actions := make([]float32, n)
 	p.Act(flat, n, actions)
-	js, _ := json.Marshal(obs)
-	obsFile := filepath.Join(dir, "obs.json")
-	os.WriteFile(obsFile, js, 0o644)
-	cmd := exec.Command("/usr/bin/python3", "testdata/onnx_check.py", model, obsFile)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("onnx_check.py: %v\n%s", err, stderr.String())
-	}
 	var got struct {
 		Ops    []string    `json:"ops"`
 		Action []int64     `json:"action"`
 		Logits [][]float64 `json:"logits"`
 	}
-	if err := json.Unmarshal(out, &got); err != nil || len(got.Action) != n || len(got.Logits) != n {
-		t.Fatalf("onnx_check.py printed %.300s (%v)", out, err)
+	runPython(t, dir, obs, &got, "testdata/onnx_check.py", model)
+	if len(got.Action) != n || len(got.Logits) != n {
+		t.Fatalf("onnx_check.py printed %d actions and %d logit rows, want %d", len(got.Action), len(got.Logits), n)
 	}
 	worst := 0.0
 	for i := range got.Logits {

@@ -2,7 +2,6 @@ package ppo
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -55,34 +54,15 @@ func TestPythonPolicyMatchesEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	od, ad := tr.Spec().Observation.Dim, tr.Spec().Action.Dim
-	rng := rand.New(rand.NewPCG(3, 4))
+	ad := tr.Spec().Action.Dim
 	const n = 64
-	obs := make([][]float32, n)
-	flat := make([]float32, 0, n*od)
-	for i := range obs {
-		scale := []float64{0.1, 1, 100}[i%3] // near the mean, typical, far (clipped)
-		obs[i] = make([]float32, od)
-		for j := range obs[i] {
-			obs[i][j] = float32(ck.ObsRMS.Mean[j] + scale*math.Sqrt(ck.ObsRMS.Var[j])*rng.NormFloat64())
-		}
-		flat = append(flat, obs[i]...)
-	}
+	obs, flat := obsAround(ck, n, rand.New(rand.NewPCG(3, 4)))
 	want := make([]float32, n*ad)
 	p.Act(flat, n, want)
-	b, _ := json.Marshal(obs)
-	obsFile := filepath.Join(dir, "obs.json")
-	os.WriteFile(obsFile, b, 0o644)
-	cmd := exec.Command("/usr/bin/python3", "../../python/ultra_policy.py", policy, obsFile)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ultra_policy.py: %v\n%s", err, stderr.String())
-	}
 	var got [][]float64
-	if err := json.Unmarshal(out, &got); err != nil || len(got) != n {
-		t.Fatalf("ultra_policy.py printed %d actions (%v): %s", len(got), err, out)
+	runPython(t, dir, obs, &got, "../../python/ultra_policy.py", policy)
+	if len(got) != n {
+		t.Fatalf("ultra_policy.py printed %d actions, want %d", len(got), n)
 	}
 	worst, clipped := 0.0, 0
 	for i := range got {
