@@ -35,7 +35,9 @@ func TestSpread(t *testing.T) {
 // best and median seed by mean evaluation return (one clip when they are
 // the same seed).
 func TestClipRuns(t *testing.T) {
-	run := func(v string, seed uint64, ret ...float64) report.Run { return report.Run{Variant: v, Seed: seed, Eval: ret} }
+	run := func(v string, seed uint64, ret ...float64) report.Run {
+		return report.Run{Variant: v, Seed: seed, Eval: ret}
+	}
 	for _, tc := range []struct {
 		name string
 		runs []report.Run
