@@ -47,9 +47,10 @@ build-render: deps render-check
 	$(GO) build -tags render -o $(BIN) ./cmd/ultra
 
 test-render: render-check
-	$(GO) vet -tags render $(RENDER_PKGS) ./cmd/ultra/
+	$(GO) vet -tags render $(RENDER_PKGS) ./cmd/ultra/ ./engine/experiment/
 	$(GO) test -count=1 -timeout 15m -tags render $(RENDER_PKGS)
 	$(GO) test -count=1 -timeout 15m -tags render -run 'Video' ./cmd/ultra/
+	$(GO) test -count=1 -timeout 15m -tags render -run 'Seeing' ./engine/experiment/
 
 race: test-deps
 	$(GO) test -count=1 -race -timeout 30m ./...

@@ -47,6 +47,9 @@ if [ "$mode" = test ]; then
   /usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || missing+=(python3-protobuf)
   /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || missing+=(python3-numpy) # python/ultra_policy.py's test
   /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || missing+=(python3-onnx) # the ONNX export's checker
+  # headless Chromium opens the report pages (engine/report, and with -tags render
+  # engine/experiment's pictures and clips) and checks every image loads
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 fi
 # OSMesa is the OpenGL of MuJoCo's offscreen renderer (build tag render:
 # `ultra video`, make build-render, make test-render). Optional: the default
@@ -83,5 +86,5 @@ if [ "$(printf '%s\n1.24\n' "$gov" | sort -V | head -1)" != "1.24" ]; then
   exit 1
 fi
 extra=""
-[ "$mode" = test ] && extra=", promtool, protoc, python3-protobuf, python3-numpy and python3-onnx"
+[ "$mode" = test ] && extra=", promtool, protoc, python3-protobuf, python3-numpy, python3-onnx and chromium"
 echo "deps: ok for $mode (go $gov, MuJoCo and OpenBLAS headers and libraries$extra found)" >&2

@@ -14,6 +14,7 @@
 //	annotate/NAME.jsonl      each advisor's annotations (+ .report.json, llm audit and cache)
 //	refine/VARIANT-sSEED/    one run per variant × seed, with eval.json
 //	results.md, results.csv, curves.png, curves.svg, report.html
+//	clips/NAME.gif           before and after: one evaluation episode each (with the renderer)
 package experiment
 
 import (
@@ -895,8 +896,9 @@ func (c *Config) report(runs []report.Run, wall time.Duration) (*Result, error) 
 		res.Plots = append(res.Plots, png, svg)
 		figures = append(figures, report.Figure{Caption: "Training return of each variant: mean over seeds, band from the lowest to the highest seed.", Path: svg})
 	}
+	sections, seeNotes := c.seeing(runs)
 	var html strings.Builder
-	if err := report.WriteHTML(&html, title, rows, notes, figures); err != nil {
+	if err := report.WriteHTMLSections(&html, title, rows, append(notes, seeNotes...), figures, sections); err != nil {
 		return nil, err
 	}
 	// Written together once everything is computed: a report that fails

@@ -56,22 +56,31 @@ func Check(spec env.Spec) error {
 	return r.Close()
 }
 
-// card is one annotated state on the page.
-type card struct {
-	Image, Episode, Reason, Taken, Suggested, Source string
-	Step                                             int
-	Reward                                           string
-	SuggestedReward                                  string
+// Card is one annotated state as the gallery shows it: its picture (PNG,
+// nil when the state had no snapshot) and the advisor's words and
+// actions as text.
+type Card struct {
+	PNG                                       []byte
+	Episode, Reason, Taken, Suggested, Source string
+	Step                                      int
+	Reward                                    string
+	SuggestedReward                           string // "" when the advisor gave none
 }
 
-// Write draws each annotation's state into dir (created if needed) and
-// writes its index.html. The state is the annotation's own snapshot, or
-// else the snapshot its trajectory recorded at the annotated step (trajs
-// may be nil). Annotations with neither are listed on the page without a
-// picture and counted as missing.
-func Write(dir string, spec env.Spec, anns []advisor.Annotation, trajs []traj.Trajectory, o Options) (Result, error) {
+// card is one annotated state on the page.
+type card struct {
+	Card
+	Image string
+}
+
+// Draw renders each annotation's state: its own snapshot, or else the
+// snapshot its trajectory recorded at the annotated step (trajs may be
+// nil). Annotations with neither get a card without a picture. It fails
+// with [ErrNoSnapshots] when no state can be drawn, and says how to get a
+// renderer when the build or the task has none.
+func Draw(spec env.Spec, anns []advisor.Annotation, trajs []traj.Trajectory, o Options) ([]Card, error) {
 	if len(anns) == 0 {
-		return Result{}, errors.New("gallery: no annotations to show")
+		return nil, errors.New("gallery: no annotations to show")
 	}
 	byID := make(map[string]*traj.Trajectory, len(trajs))
 	for i := range trajs {
@@ -93,21 +102,16 @@ func Write(dir string, spec env.Spec, anns []advisor.Annotation, trajs []traj.Tr
 		}
 	}
 	if have == 0 {
-		return Result{}, ErrNoSnapshots
+		return nil, ErrNoSnapshots
 	}
 	r, err := env.NewRenderer(spec, o.Width, o.Height)
 	if err != nil {
-		return Result{}, fmt.Errorf("gallery: %w", err)
+		return nil, fmt.Errorf("gallery: %w", err)
 	}
 	defer r.Close()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Result{}, fmt.Errorf("gallery: %w", err)
-	}
-	res := Result{Index: filepath.Join(dir, IndexFile)}
-	cards := make([]card, len(anns))
-	var buf bytes.Buffer
+	cards := make([]Card, len(anns))
 	for i, a := range anns {
-		c := card{Episode: a.Episode, Step: a.Step, Reason: a.Reason, Source: a.Source,
+		c := Card{Episode: a.Episode, Step: a.Step, Reason: a.Reason, Source: a.Source,
 			Taken: actionText(spec, a.Taken), Suggested: actionText(spec, a.Action), Reward: strconv.FormatFloat(a.Reward, 'f', 2, 64)}
 		if a.SuggestedReward != nil {
 			c.SuggestedReward = strconv.FormatFloat(*a.SuggestedReward, 'f', 2, 64)
@@ -115,27 +119,50 @@ func Write(dir string, spec env.Spec, anns []advisor.Annotation, trajs []traj.Tr
 		if snap := snapshot(a); snap != nil {
 			img, err := r.Render(snap, nil)
 			if err != nil {
-				return Result{}, fmt.Errorf("gallery: annotation %d (%s step %d): %w", i+1, a.Episode, a.Step, err)
+				return nil, fmt.Errorf("gallery: annotation %d (%s step %d): %w", i+1, a.Episode, a.Step, err)
 			}
-			buf.Reset()
+			var buf bytes.Buffer
 			if err := png.Encode(&buf, img); err != nil {
-				return Result{}, fmt.Errorf("gallery: %w", err)
+				return nil, fmt.Errorf("gallery: %w", err)
 			}
-			c.Image = fmt.Sprintf("state-%03d.png", i+1)
-			if err := atomicfile.Write(filepath.Join(dir, c.Image), buf.Bytes()); err != nil {
-				return Result{}, fmt.Errorf("gallery: %w", err)
-			}
-			res.Drawn++
-		} else {
-			res.Missing++
+			c.PNG = buf.Bytes()
 		}
 		cards[i] = c
+	}
+	return cards, nil
+}
+
+// Write draws each annotation's state into dir (created if needed) and
+// writes its index.html (see [Draw] for where the states come from).
+// Annotations without a snapshot are listed on the page without a picture
+// and counted as missing.
+func Write(dir string, spec env.Spec, anns []advisor.Annotation, trajs []traj.Trajectory, o Options) (Result, error) {
+	drawn, err := Draw(spec, anns, trajs, o)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{}, fmt.Errorf("gallery: %w", err)
+	}
+	res := Result{Index: filepath.Join(dir, IndexFile)}
+	cards := make([]card, len(drawn))
+	for i, c := range drawn {
+		cards[i] = card{Card: c}
+		if c.PNG == nil {
+			res.Missing++
+			continue
+		}
+		cards[i].Image = fmt.Sprintf("state-%03d.png", i+1)
+		if err := atomicfile.Write(filepath.Join(dir, cards[i].Image), c.PNG); err != nil {
+			return Result{}, fmt.Errorf("gallery: %w", err)
+		}
+		res.Drawn++
 	}
 	title := o.Title
 	if title == "" {
 		title = fmt.Sprintf("Critical states: %s, %s advisor", spec.ID, anns[0].Source)
 	}
-	buf.Reset()
+	var buf bytes.Buffer
 	if err := page.Execute(&buf, map[string]any{"Title": title, "Cards": cards, "Missing": res.Missing}); err != nil {
 		return Result{}, fmt.Errorf("gallery: %w", err)
 	}
