@@ -426,7 +426,7 @@ func (j *Job) Run(ctx context.Context) (res RefineResult, err error) {
 	}
 	r.Logger.Info("refining", fields...)
 	res.Loop, err = run.Loop(ctx, rr.Trainer, run.Options{Dir: r.Out, Every: r.Every, Shutdown: r.Shutdown, Logger: r.Logger,
-		Quiet: r.Quiet, OnIteration: r.OnIteration, Metrics: met, Extension: setup, Video: r.Video})
+		Quiet: r.Quiet, OnIteration: r.OnIteration, Metrics: met, Extension: setup, Video: markedCapture(r.Video, setup)})
 	res.Summary = setup.Summary()
 	if werr := ultra.WriteSummary(filepath.Join(r.Out, ultra.SummaryFile), res.Summary); werr != nil {
 		err = errors.Join(err, fmt.Errorf("refine: %w", werr))
@@ -443,4 +443,15 @@ func logTo(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// markedCapture is the refinement's clip settings with each frame's state
+// labelled by the ULTRA table (Setup.Mark); nil stays nil.
+func markedCapture(c *run.Capture, setup *ultra.Setup) *run.Capture {
+	if c == nil {
+		return nil
+	}
+	m := *c
+	m.Mark = setup.Mark
+	return &m
 }

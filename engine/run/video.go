@@ -27,6 +27,10 @@ type Capture struct {
 	Every         int // iterations between clips, ≥ 1
 	Steps         int // steps drawn of the episode (0: DefaultCaptureSteps)
 	Width, Height int // frame size (0: the task's default)
+	// Mark labels each frame's state on the overlay (video.Options.Mark):
+	// a refinement sets it to say where ULTRA's table matched and whether
+	// the variant overrides there. Nil: no label.
+	Mark func(obs []float32) string
 }
 
 // DefaultCaptureSteps is the length of a captured clip in steps (hopper:
@@ -87,12 +91,16 @@ func (c *capturer) start(tr *ppo.Trainer, it int, final bool) {
 		if !final {
 			lowerPriority()
 		}
-		path, err := c.o.captureClip(ck, spec, seed, it)
+		res, err := c.o.captureClip(ck, spec, seed, it)
 		if err != nil {
 			c.o.Logger.Warn("video capture failed", "iter", it, "err", err)
 			return
 		}
-		c.o.Logger.Info("video", "iter", it, "path", path, "seconds", round(time.Since(t0).Seconds(), 2))
+		fields := []any{"iter", it, "path", res.Path, "seconds", round(time.Since(t0).Seconds(), 2)}
+		if c.o.Video.Mark != nil {
+			fields = append(fields, "frames", res.Frames, "marked", res.Marked)
+		}
+		c.o.Logger.Info("video", fields...)
 	}()
 }
 
@@ -103,28 +111,25 @@ func (c *capturer) wait() {
 	}
 }
 
-func (o *Options) captureClip(ck *ppo.Checkpoint, spec env.Spec, seed uint64, it int) (string, error) {
+func (o *Options) captureClip(ck *ppo.Checkpoint, spec env.Spec, seed uint64, it int) (video.Result, error) {
 	p, err := ppo.NewPolicy(ck, spec, true, seed)
 	if err != nil {
-		return "", err
+		return video.Result{}, err
 	}
 	defer p.Close()
 	dir := filepath.Join(o.Dir, VideoDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+		return video.Result{}, err
 	}
 	path, f, _, err := video.Target(filepath.Join(dir, fmt.Sprintf("iter-%06d.mp4", it)))
 	if err != nil {
-		return "", err
+		return video.Result{}, err
 	}
 	steps := o.Video.Steps
 	if steps == 0 {
 		steps = DefaultCaptureSteps
 	}
 	res, err := video.Record(spec, p, path, f, video.Options{Episodes: 1, Seed: seed, MaxSteps: steps, Cut: true,
-		Width: o.Video.Width, Height: o.Video.Height, Overlay: true})
-	if err != nil {
-		return "", err
-	}
-	return res.Path, nil
+		Width: o.Video.Width, Height: o.Video.Height, Overlay: true, Mark: o.Video.Mark})
+	return res, err
 }

@@ -211,6 +211,26 @@ func NewSetup(obs ppo.RMSState, spec env.Spec, o Options) (*Setup, error) {
 	return s, nil
 }
 
+// Mark labels a state for the frames of a refinement's clips: "table
+// match" where the table of critical states matches obs (a raw
+// observation), with the probability that the variant overrides the action
+// there now when it overrides, and "" elsewhere. A clip's policy acts
+// without the modulator, so the label says what refinement does at that
+// state, not what the clip shows. Safe beside training (the table is read
+// under its lock, the probability from the modulator's step counter).
+func (s *Setup) Mark(obs []float32) string {
+	if s.Table == nil || s.Table.Len() == 0 {
+		return ""
+	}
+	if _, _, ok := s.Table.Lookup(obs); !ok {
+		return ""
+	}
+	if s.Modulator != nil && s.Variant.Behaviour().Overrides {
+		return fmt.Sprintf("table match, override p %.2f", s.Modulator.overrideProb())
+	}
+	return "table match"
+}
+
 // Observe implements run.Extension: it closes a hit-rate window at the
 // iteration's env step (Summary reports each window, so the hit rate can be
 // followed as the policy moves away from the one the radius was fitted to)

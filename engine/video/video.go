@@ -40,6 +40,12 @@ type Options struct {
 	// Overlay writes the episode, step, reward and return so far on each
 	// frame.
 	Overlay bool
+	// Mark, with Overlay, labels each drawn frame's state: its result is
+	// appended to the overlay's line (a refinement's clips say whether
+	// ULTRA's table matched the state and whether the variant overrides
+	// there). It is called with the observation the step's action was
+	// taken in; nil or "": no label.
+	Mark func(obs []float32) string
 	// Env are the env's options (reset noise).
 	Env env.Options
 }
@@ -55,6 +61,8 @@ type Result struct {
 	FPS         float64        `json:"fps"`   // frames a second; real time when the task's step time is known
 	StepSeconds float64        `json:"step_seconds"`
 	Episodes    []eval.Episode `json:"episodes"`
+	// Marked counts the drawn frames that Options.Mark labelled.
+	Marked int `json:"marked,omitempty"`
 }
 
 // DefaultStepSeconds is the pace assumed for a task that does not say how
@@ -156,6 +164,10 @@ func (rec *recorder) run(v env.VecEnv, p eval.Policy, o Options, every int, res 
 	step, ret := 0, 0.0
 	for len(res.Episodes) < o.Episodes {
 		snap = v.Snapshot(0, snap)
+		mark := ""
+		if rec.overlay && o.Mark != nil {
+			mark = o.Mark(obs)
+		}
 		p.Act(obs, 1, actions)
 		out, err := v.Step(actions)
 		if err != nil {
@@ -171,8 +183,13 @@ func (rec *recorder) run(v env.VecEnv, p eval.Policy, o Options, every int, res 
 				return fmt.Errorf("video: episode %d step %d: %w", len(res.Episodes)+1, step, err)
 			}
 			if rec.overlay {
-				rec.ov.draw(rec.img, fmt.Sprintf("ep %d/%d  step %d  reward %+.2f  return %.1f",
-					len(res.Episodes)+1, o.Episodes, step, reward, ret))
+				line := fmt.Sprintf("ep %d/%d  step %d  reward %+.2f  return %.1f",
+					len(res.Episodes)+1, o.Episodes, step, reward, ret)
+				if mark != "" {
+					line += "  " + mark
+					res.Marked++
+				}
+				rec.ov.draw(rec.img, line)
 			}
 			if err := rec.enc.Frame(rec.img); err != nil {
 				return err

@@ -319,3 +319,36 @@ func TestFFmpegFailureLeavesNoFile(t *testing.T) {
 		t.Errorf("left behind: %v", ents)
 	}
 }
+
+// TestRecordMarks: Options.Mark labels the drawn frames (with the overlay
+// only), each called with the observation the step's action was taken in.
+func TestRecordMarks(t *testing.T) {
+	spec := pong.Spec(pong.DefaultConfig())
+	for _, tc := range []struct {
+		name    string
+		overlay bool
+		want    int
+	}{
+		{"with the overlay", true, 10},
+		{"without it", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			mark := func(obs []float32) string {
+				calls++
+				if len(obs) != spec.Observation.Dim {
+					t.Errorf("Mark got %d observation values, want %d", len(obs), spec.Observation.Dim)
+				}
+				return "table match"
+			}
+			res, err := Record(spec, eval.Zero{}, filepath.Join(t.TempDir(), "m.gif"), GIF,
+				Options{Episodes: 1, Seed: 7, MaxSteps: 10, Cut: true, Every: 1, Width: 80, Overlay: tc.overlay, Mark: mark})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Marked != tc.want || (tc.overlay && calls < res.Frames) {
+				t.Errorf("%d frames marked (Mark called %d times, %d frames), want %d", res.Marked, calls, res.Frames, tc.want)
+			}
+		})
+	}
+}
