@@ -12,13 +12,10 @@
 package main
 
 import (
-	"encoding/csv"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/ultra-rl/ultra/engine/report"
 )
@@ -64,58 +61,26 @@ func contrast(args []string) error {
 }
 
 // loadTable reads the per-seed values of the baseline and the compared
-// variants from a results.csv: column variant, and per_seed holding the
-// seeds' values in seed order, separated by ';'.
+// variants from a results.csv written by bench/results.sh.
 func loadTable(path string) ([]report.Run, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%v (run bash bench/results.sh TASK first)", err)
 	}
 	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	_, scores, err := report.ReadPerSeed(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	if len(recs) == 0 {
-		return nil, fmt.Errorf("%s: empty", path)
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
-	}
-	vi, ok1 := col["variant"]
-	pi, ok2 := col["per_seed"]
-	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("%s: want the columns variant and per_seed of bench/results.sh's results.csv", path)
-	}
-	want := map[string]bool{baseline: true}
-	for _, v := range compared {
-		want[v] = true
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var runs []report.Run
-	for _, r := range recs[1:] {
-		if !want[r[vi]] {
-			continue
+	for _, v := range append([]string{baseline}, compared...) {
+		vals, ok := scores[v]
+		if !ok {
+			return nil, fmt.Errorf("%s: no row for %s", path, v)
 		}
-		delete(want, r[vi])
-		for s, field := range strings.Split(r[pi], ";") {
-			v, err := strconv.ParseFloat(field, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s seed %d: %v", path, r[vi], s+1, err)
-			}
-			runs = append(runs, report.Run{Variant: r[vi], Seed: uint64(s + 1), Eval: []float64{v}})
+		for s, x := range vals {
+			runs = append(runs, report.Run{Variant: v, Seed: uint64(s + 1), Eval: []float64{x}})
 		}
-	}
-	if len(want) > 0 {
-		return nil, fmt.Errorf("%s: no row for %v", path, keys(want))
 	}
 	return runs, nil
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

@@ -21,11 +21,8 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/ultra-rl/ultra/engine/ppo"
+	"github.com/ultra-rl/ultra/engine/experiment"
 	"github.com/ultra-rl/ultra/engine/report"
-	"github.com/ultra-rl/ultra/engine/run"
 )
 
 func main() {
@@ -98,20 +95,9 @@ func onlyDirs(paths []string) []string {
 // loadRun reads one `ultra train` directory: its seed and its final
 // return_last10.
 func loadRun(group, dir string) (report.Run, error) {
-	b, err := os.ReadFile(filepath.Join(dir, run.ConfigFile))
+	cfg, curve, err := experiment.LoadTrainRun(dir)
 	if err != nil {
-		return report.Run{}, fmt.Errorf("group %s: %s is not an ultra train directory: %v", group, dir, err)
-	}
-	var cfg ppo.Config
-	if err := yaml.Unmarshal(b, &cfg); err != nil {
-		return report.Run{}, fmt.Errorf("group %s: %s/%s: %v", group, dir, run.ConfigFile, err)
-	}
-	curve, err := report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
-	if err != nil {
-		return report.Run{}, fmt.Errorf("group %s: %v", group, err)
-	}
-	if len(curve) == 0 {
-		return report.Run{}, fmt.Errorf("group %s: %s/%s has no episode returns", group, dir, run.MetricsJSONL)
+		return report.Run{}, fmt.Errorf("group %s: %w", group, err)
 	}
 	return report.Run{Variant: group, Seed: cfg.Seed, Curve: curve, Eval: []float64{curve[len(curve)-1].Return}}, nil
 }

@@ -28,6 +28,28 @@ func IsTrainRun(dir string) bool {
 	return os.IsNotExist(err)
 }
 
+// LoadTrainRun reads a run directory's configuration and training curve
+// (return_last10 against global_step); a curve without a finished episode
+// is an error.
+func LoadTrainRun(dir string) (ppo.Config, []report.Point, error) {
+	var cfg ppo.Config
+	b, err := os.ReadFile(filepath.Join(dir, run.ConfigFile))
+	if err != nil {
+		return cfg, nil, fmt.Errorf("%s is not an ultra train or refine directory: %w", dir, err)
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		return cfg, nil, fmt.Errorf("%s: %w", filepath.Join(dir, run.ConfigFile), err)
+	}
+	curve, err := report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
+	if err != nil {
+		return cfg, nil, err
+	}
+	if len(curve) == 0 {
+		return cfg, nil, fmt.Errorf("%s has no finished episode yet", filepath.Join(dir, run.MetricsJSONL))
+	}
+	return cfg, curve, nil
+}
+
 // CompareConfig names the run directories to draw together.
 type CompareConfig struct {
 	Dirs  []string // run directories (IsTrainRun)
@@ -64,20 +86,9 @@ func CompareRuns(c CompareConfig) (*CompareResult, error) {
 			return nil, fmt.Errorf("report: %s and %s have the same name %q: the legend could not tell them apart; rename one or copy it", other, dir, name)
 		}
 		names[name] = dir
-		cb, err := os.ReadFile(filepath.Join(dir, run.ConfigFile))
+		cfg, curve, err := LoadTrainRun(dir)
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)
-		}
-		var cfg ppo.Config
-		if err := yaml.Unmarshal(cb, &cfg); err != nil {
-			return nil, fmt.Errorf("report: %s: %w", filepath.Join(dir, run.ConfigFile), err)
-		}
-		curve, err := report.LoadCurve(filepath.Join(dir, run.MetricsJSONL))
-		if err != nil {
-			return nil, err
-		}
-		if len(curve) == 0 {
-			return nil, fmt.Errorf("report: %s has no finished episode yet: nothing to draw", filepath.Join(dir, run.MetricsJSONL))
 		}
 		best := math.Inf(-1)
 		for _, p := range curve {
