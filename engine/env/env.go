@@ -126,7 +126,7 @@ type Spec struct {
 	// Gymnasium id of what it implements ("Hopper-v4"). Lookup by an alias
 	// returns the spec under its ID.
 	Aliases []string
-	// Refuses maps ids of neighbouring tasks the task does not implement
+	// Refuses maps ids of neighbouring tasks that differ from this one
 	// (Gymnasium's next version, "Hopper-v5") to what differs; Lookup
 	// answers them with an error that says so and names the ID instead.
 	Refuses map[string]string
@@ -288,7 +288,7 @@ func (r *Registry) Lookup(id string) (Spec, error) {
 		if a := r.specs[rf.id].Aliases; len(a) > 0 {
 			alias = " (or " + a[0] + ")"
 		}
-		return Spec{}, fmt.Errorf("env %q is not implemented: %s; use %s%s", id, rf.why, rf.id, alias)
+		return Spec{}, fmt.Errorf("env %q differs from ultra's %s: %s; use %s%s", id, rf.id, rf.why, rf.id, alias)
 	}
 	s, ok := r.specs[key]
 	if !ok {

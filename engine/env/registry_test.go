@@ -21,7 +21,7 @@ func TestRegistryAliases(t *testing.T) {
 		{"Hopper-v4", "hopper", ""},
 		{" hopper-V4 ", "hopper", ""},
 		{"pong", "pong", ""},
-		{"Hopper-v5", "", `env "Hopper-v5" is not implemented: v5 pays the healthy reward only while healthy; use hopper (or Hopper-v4)`},
+		{"Hopper-v5", "", `env "Hopper-v5" differs from ultra's hopper: v5 pays the healthy reward only while healthy; use hopper (or Hopper-v4)`},
 		{"Hopper-v3", "", `unknown env "Hopper-v3": valid envs are hopper, pong`},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
