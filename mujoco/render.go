@@ -2,9 +2,10 @@
 
 package mujoco
 
-// #cgo LDFLAGS: -lOSMesa
+// #cgo LDFLAGS: -lOSMesa -ldl -lpthread
 // #include <stdlib.h>
 // #include "render.h"
+// #include "render_egl.h"
 import "C"
 
 import (
@@ -13,6 +14,7 @@ import (
 	"image"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -23,8 +25,9 @@ import (
 const RendererBuilt = true
 
 // Renderer draws states of a model offscreen with MuJoCo's own renderer
-// (mjv_updateScene, mjr_render, mjr_readPixels) in an OSMesa OpenGL context,
-// so it needs no display and no GPU. It holds a private copy of the model
+// (mjv_updateScene, mjr_render, mjr_readPixels) in an OpenGL context that
+// needs no display: OSMesa (software, the default) or EGL (MUJOCO_GL=egl:
+// the GPU with an NVIDIA driver, see [GLBackend]). It holds a private copy of the model
 // (with an offscreen buffer of its size, no multisampling and a shadow map
 // of at most 2048², for speed in software) and its own data, into which
 // [Renderer.Render] restores the snapshot it draws: the image depends on
@@ -38,11 +41,11 @@ type Renderer struct {
 	w, h  int
 	rgb   []byte // w×h×3, C memory
 	err   *C.char
+	desc  string
 }
 
-// NewRenderer makes a renderer of m's states at o's size and camera. The
-// environment variable MUJOCO_GL may be unset or "osmesa"; other values
-// are refused.
+// NewRenderer makes a renderer of m's states at o's size and camera, in
+// the OpenGL backend that MUJOCO_GL names (see [GLBackend]).
 func NewRenderer(m *Model, o RenderOptions) (*Renderer, error) {
 	if m == nil || m.m == nil {
 		return nil, errors.New("mujoco: NewRenderer: model is nil or closed")
@@ -50,7 +53,8 @@ func NewRenderer(m *Model, o RenderOptions) (*Renderer, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	if err := glBackend(); err != nil {
+	gl, err := GLBackend()
+	if err != nil {
 		return nil, err
 	}
 	body := -1
@@ -83,26 +87,35 @@ func NewRenderer(m *Model, o RenderOptions) (*Renderer, error) {
 	}
 	errBuf := (*C.char)(C.calloc(errSize, 1))
 	rgb := C.malloc(C.size_t(o.Width * o.Height * 3))
-	if errBuf == nil || rgb == nil {
+	fail := func(err error) (*Renderer, error) {
 		C.free(unsafe.Pointer(errBuf))
 		C.free(rgb)
 		d.Close()
 		own.Close()
-		return nil, errors.New("mujoco: NewRenderer: out of memory")
+		return nil, err
 	}
-	cr := C.ultra_render_new(cp, C.int(o.Width), C.int(o.Height), errBuf, errSize)
+	if errBuf == nil || rgb == nil {
+		return fail(errors.New("mujoco: NewRenderer: out of memory"))
+	}
+	backend, device := C.int(C.ULTRA_GL_OSMESA), C.int(-1)
+	if gl.Name == "egl" {
+		lib := C.CString(eglLibrary)
+		device = C.ultra_egl_open(lib, C.int(gl.Device), errBuf, errSize)
+		C.free(unsafe.Pointer(lib))
+		if device < 0 {
+			return fail(fmt.Errorf("mujoco: offscreen renderer (MUJOCO_GL=egl): %s", strings.TrimSpace(C.GoString(errBuf))))
+		}
+		backend = C.ULTRA_GL_EGL
+	}
+	cr := C.ultra_render_new(cp, C.int(o.Width), C.int(o.Height), backend, device, errBuf, errSize)
 	if cr == nil {
-		msg := strings.TrimSpace(C.GoString(errBuf))
-		C.free(unsafe.Pointer(errBuf))
-		C.free(rgb)
-		d.Close()
-		own.Close()
-		return nil, fmt.Errorf("mujoco: offscreen renderer (OSMesa): %s", msg)
+		return fail(fmt.Errorf("mujoco: offscreen renderer (%s): %s", gl, strings.TrimSpace(C.GoString(errBuf))))
 	}
 	c := o.Camera
 	C.ultra_render_camera(cr, C.int(body), C.double(c.Distance), C.double(c.Azimuth), C.double(c.Elevation))
 	r := &Renderer{r: cr, model: own, data: d, w: o.Width, h: o.Height,
-		rgb: unsafe.Slice((*byte)(rgb), o.Width*o.Height*3), err: errBuf}
+		rgb: unsafe.Slice((*byte)(rgb), o.Width*o.Height*3), err: errBuf,
+		desc: C.GoString(C.ultra_render_describe(cr))}
 	runtime.SetFinalizer(r, (*Renderer).Close)
 	return r, nil
 }
@@ -165,13 +178,56 @@ func (o RenderOptions) validate() error {
 	return nil
 }
 
-// glBackend reads MUJOCO_GL as Gymnasium and dm_control name it. This build
-// renders with OSMesa only; any other choice is refused with what to do.
-func glBackend() error {
-	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("MUJOCO_GL"))); v {
+// String names the renderer's OpenGL backend and renderer, as logs show
+// it: "OSMesa: llvmpipe (LLVM 15.0.6, 256 bits)", or "EGL device 0 of 2,
+// NVIDIA: NVIDIA H100 80GB HBM3/PCIe/SSE2" when EGL renders on a GPU.
+func (r *Renderer) String() string { return r.desc }
+
+// eglLibrary is the EGL library opened for MUJOCO_GL=egl (a variable for
+// the test of a machine without it).
+var eglLibrary = "libEGL.so.1"
+
+// GL is an OpenGL backend for the offscreen renderer.
+type GL struct {
+	// Name is "osmesa" or "egl".
+	Name string
+	// Device is the EGL device (MUJOCO_EGL_DEVICE_ID), or -1: the first
+	// that opens. Unused by OSMesa.
+	Device int
+}
+
+func (g GL) String() string {
+	if g.Name == "egl" && g.Device >= 0 {
+		return fmt.Sprintf("MUJOCO_GL=egl, MUJOCO_EGL_DEVICE_ID=%d", g.Device)
+	}
+	return "MUJOCO_GL=" + g.Name
+}
+
+// GLBackend reads the environment as Gymnasium and dm_control name it:
+// MUJOCO_GL unset or "osmesa" renders in software with OSMesa; "egl"
+// renders through EGL without a display, on the GPU where an NVIDIA driver
+// provides EGL (libEGL.so.1 is opened at run time; a build needs nothing
+// more than OSMesa), on the first EGL device that opens or on
+// MUJOCO_EGL_DEVICE_ID. "glfw" (a window) and anything else are refused
+// with what to do.
+func GLBackend() (GL, error) {
+	v := strings.ToLower(strings.TrimSpace(os.Getenv("MUJOCO_GL")))
+	switch v {
 	case "", "osmesa":
-		return nil
+		return GL{Name: "osmesa", Device: -1}, nil
+	case "egl":
+		g := GL{Name: "egl", Device: -1}
+		if id, ok := os.LookupEnv("MUJOCO_EGL_DEVICE_ID"); ok && strings.TrimSpace(id) != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(id))
+			if err != nil || n < 0 {
+				return GL{}, fmt.Errorf("mujoco: MUJOCO_EGL_DEVICE_ID=%q: must be an EGL device index ≥ 0 (unset: the first device that opens)", id)
+			}
+			g.Device = n
+		}
+		return g, nil
+	case "glfw":
+		return GL{}, errors.New("mujoco: MUJOCO_GL=glfw: ultra renders offscreen and opens no window: set MUJOCO_GL=egl (GPU, no display needed) or osmesa (software), or unset it")
 	default:
-		return fmt.Errorf("mujoco: MUJOCO_GL=%s: ultra renders offscreen with OSMesa only (EGL and GLFW are not built in): unset MUJOCO_GL or set MUJOCO_GL=osmesa", v)
+		return GL{}, fmt.Errorf("mujoco: MUJOCO_GL=%s: unknown OpenGL backend: set MUJOCO_GL=egl or osmesa, or unset it (osmesa)", v)
 	}
 }

@@ -8,7 +8,8 @@
 # /metrics exposition and the dashboard's queries; protoc, python3-protobuf
 # python3-numpy and python3-onnx, the independent readers of the TensorBoard
 # files and the exported policies. Optional extras are named with the feature that wants
-# them: OSMesa (libosmesa6-dev) for the offscreen renderer; ffmpeg lets
+# them: OSMesa (libosmesa6-dev) for the offscreen renderer, and for its tests
+# Mesa's EGL (libegl1 libegl-mesa0, for MUJOCO_GL=egl); ffmpeg lets
 # `ultra video` write MP4 instead of GIF. As root on Debian/Ubuntu the missing
 # packages are installed with apt-get (running 'apt-get update' first);
 # otherwise the exact command to run is printed and the script fails.
@@ -57,6 +58,11 @@ fi
 optional=()
 if ! have_header GL/osmesa.h || ! have_lib 'libOSMesa\.so'; then
   optional+=(libosmesa6-dev)
+fi
+# EGL (MUJOCO_GL=egl) is opened at run time, so no build needs it; the
+# tests draw through Mesa's EGL (its software device) to check that path.
+if [ "$mode" = test ] && { ! have_lib 'libEGL\.so\.1' || ! have_lib 'libEGL_mesa\.so\.0'; }; then
+  optional+=(libegl1 libegl-mesa0)
 fi
 
 if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then

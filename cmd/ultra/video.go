@@ -103,7 +103,11 @@ func cmdVideo(args []string, stdout, stderr io.Writer) error {
 	if res.Every > 1 {
 		stride = fmt.Sprintf("one step in %d", res.Every)
 	}
-	fmt.Fprintf(stdout, "wrote %s: %s %s policy, %d episode(s), returns %s; %d frames of %d×%d at %.3g frames/s (%s, real time)\n",
-		res.Path, spec.ID, policies[0].Name, len(res.Episodes), strings.Join(returns, ", "), res.Frames, res.Width, res.Height, res.FPS, stride)
+	drawn := ""
+	if res.Renderer != "" {
+		drawn = "; drawn by " + res.Renderer
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s %s policy, %d episode(s), returns %s; %d frames of %d×%d at %.3g frames/s (%s, real time)%s\n",
+		res.Path, spec.ID, policies[0].Name, len(res.Episodes), strings.Join(returns, ", "), res.Frames, res.Width, res.Height, res.FPS, stride, drawn)
 	return nil
 }

@@ -63,6 +63,9 @@ type Result struct {
 	Episodes    []eval.Episode `json:"episodes"`
 	// Marked counts the drawn frames that Options.Mark labelled.
 	Marked int `json:"marked,omitempty"`
+	// Renderer names what drew the frames when the renderer says
+	// (fmt.Stringer): MuJoCo's gives its OpenGL backend and renderer.
+	Renderer string `json:"renderer,omitempty"`
 }
 
 // DefaultStepSeconds is the pace assumed for a task that does not say how
@@ -131,6 +134,9 @@ func Record(spec env.Spec, p eval.Policy, path string, f Format, o Options) (Res
 		every = AutoEvery(dt)
 	}
 	res := Result{Path: path, Format: f, Every: every, StepSeconds: dt, FPS: 1 / (float64(every) * dt)}
+	if s, ok := r.(fmt.Stringer); ok {
+		res.Renderer = s.String()
+	}
 	enc, err := Create(path, f, res.FPS)
 	if err != nil {
 		return Result{}, err

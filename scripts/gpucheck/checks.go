@@ -75,6 +75,13 @@ func checks(gpu bool, benchRounds int) []check {
 				both(num("iterations", 1), num("worst_rel_diff", 2), num("return_cpu", 3), num("return_cuda", 4)), last},
 		),
 	}, {
+		name:  "render",
+		what:  "MuJoCo's renderer through EGL (MUJOCO_GL=egl: on the GPU with NVIDIA's EGL) against OSMesa: the same images, ms per 480×480 hopper frame each",
+		limit: 120 * time.Second,
+		cmd: []string{"bash", "-c", "MUJOCO_GL=egl go test -tags render -count=1 -v -run '^TestRendererEGL$' ./mujoco/ && " +
+			"for gl in egl osmesa; do echo \"== render: $gl\"; MUJOCO_GL=$gl go test -tags render -count=1 -run '^$' -bench 'Render$' -benchtime 40x ./mujoco/tasks/ || exit 1; done"},
+		figures: renderFigures,
+	}, {
 		name:    "env-scaling",
 		what:    "environment steps/s as the number of envs grows (bash " + envScaling + ")",
 		limit:   120 * time.Second,
@@ -87,15 +94,64 @@ func checks(gpu bool, benchRounds int) []check {
 		cmd:     []string{"bash", "bench/gpu.sh", strconv.Itoa(benchRounds)},
 		figures: benchFigures,
 	}}
+	byName := func(name string) *check {
+		for i := range cs {
+			if cs[i].name == name {
+				return &cs[i]
+			}
+		}
+		panic("gpucheck: no check " + name)
+	}
 	if _, err := os.Stat(envScaling); err != nil {
-		cs[6].skip = envScaling + " not present"
+		byName("env-scaling").skip = envScaling + " not present"
+	}
+	if _, err := os.Stat(osmesaHeader); err != nil {
+		byName("render").skip = "no " + osmesaHeader + ": the render build links OSMesa (Debian/Ubuntu: libosmesa6-dev)"
 	}
 	if !gpu {
-		cs[1].what = "the ultra binary trains on the emulated GPU and resumes on the CPU (TestTrainOnEmulatedGPU)"
-		cs[1].cmd, cs[1].figures = goTest("./cmd/ultra/", "^TestTrainOnEmulatedGPU$"), nil
-		cs[7].skip = "emulator mode: bench/gpu.sh needs a GPU and python3 with CUDA-enabled PyTorch"
+		d := byName("device")
+		d.what = "the ultra binary trains on the emulated GPU and resumes on the CPU (TestTrainOnEmulatedGPU)"
+		d.cmd, d.figures = goTest("./cmd/ultra/", "^TestTrainOnEmulatedGPU$"), nil
+		byName("bench").skip = "emulator mode: bench/gpu.sh needs a GPU and python3 with CUDA-enabled PyTorch"
 	}
 	return cs
+}
+
+// osmesaHeader is what the render build needs besides MuJoCo.
+const osmesaHeader = "/usr/include/GL/osmesa.h"
+
+var (
+	renderSection = regexp.MustCompile(`^== render: (\S+)`)
+	renderEGL     = regexp.MustCompile(`; (EGL device [^;]*); mean \|EGL-OSMesa\| ([\d.]+)`)
+	renderFrame   = regexp.MustCompile(`^BenchmarkRender/hopper-(\d+)x\d+\S*\s+\d+\s+\d+ ns/op\s+([\d.]+) ns/frame\s+([\d.]+) ns/step`)
+)
+
+// renderFigures reads the render check's log: the EGL device and OpenGL
+// renderer, how far its image is from OSMesa's, and ms per frame for each
+// backend and size.
+func renderFigures(log string) (map[string]any, []string) {
+	f := map[string]any{}
+	var kept []string
+	gl := ""
+	for _, line := range lines(log) {
+		line = strings.TrimSpace(line)
+		var hit bool
+		if m := renderSection.FindStringSubmatch(line); m != nil {
+			gl = m[1]
+		} else if m := renderEGL.FindStringSubmatch(line); m != nil {
+			f["egl_renderer"], hit = m[1], true
+			num("egl_vs_osmesa_mean_abs_diff", 2)(f, m)
+		} else if m := renderFrame.FindStringSubmatch(line); m != nil && gl != "" {
+			if x, ok := parseNum(m[2]); ok {
+				f[gl+"_"+m[1]+"_ms_per_frame"] = x / 1e6
+			}
+			hit = true
+		}
+		if hit && len(kept) < maxLines {
+			kept = append(kept, clip(trimFileLine(line), 200))
+		}
+	}
+	return f, kept
 }
 
 // A rule picks figures out of the log lines its regular expression matches

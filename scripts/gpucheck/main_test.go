@@ -142,6 +142,14 @@ func TestFigures(t *testing.T) {
 		{"hopper", `    device_cuda_test.go:70: iteration  1: pg_loss -0.010000 / -0.010000, v_loss 1.00000 / 1.00000, return 20.00 / 20.00 (cpu / cuda); worst rel diff 3e-07
     device_cuda_test.go:76: worst relative difference over 20 iterations: 0.41; return of the last 10 episodes 310.2 (cpu), 298.7 (cuda)
 `, map[string]any{"first_iteration_rel_diff": 3e-07, "iterations": 20.0, "worst_rel_diff": 0.41, "return_cpu": 310.2, "return_cuda": 298.7}},
+		{"render", `    render_test.go:193: OSMesa: llvmpipe (LLVM 15.0.6, 256 bits); EGL device 0 of 2, NVIDIA: NVIDIA H100 80GB HBM3/PCIe/SSE2; mean |EGL-OSMesa| 0.412 per channel, between the two states 2.991
+== render: egl
+BenchmarkRender/hopper-480x480-16         	      40	  1180048 ns/op	  1324292 ns/frame	     42824 ns/step	       30.9 steps/frame
+BenchmarkRender/hopper-240x240-16         	      40	  1034798 ns/op	  836834 ns/frame	     40953 ns/step	       20.4 steps/frame
+== render: osmesa
+BenchmarkRender/hopper-480x480-16         	      40	  30529380 ns/op	  21741277 ns/frame	     81693 ns/step	       266.1 steps/frame
+`, map[string]any{"egl_renderer": "EGL device 0 of 2, NVIDIA: NVIDIA H100 80GB HBM3/PCIe/SSE2", "egl_vs_osmesa_mean_abs_diff": 0.412,
+			"egl_480_ms_per_frame": 1.324292, "egl_240_ms_per_frame": 0.836834, "osmesa_480_ms_per_frame": 21.741277}},
 		{"env-scaling", "hopper,  8 envs:   41000 steps/s\nhopper, 16 envs:   80000.5 steps/s\n",
 			map[string]any{"steps_per_second": []float64{41000, 80000.5}}},
 		{"bench", `GPU: NVIDIA H100 80GB HBM3 (79.1 GiB free, compute capability 9.0)
@@ -199,9 +207,19 @@ func TestChecks(t *testing.T) {
 			t.Error("on the emulator bench/gpu.sh is run, not skipped")
 		}
 	}
-	_, err := os.Stat(envScaling)
-	if skip := checks(true, 2)[6].skip; (err == nil) != (skip == "") {
-		t.Errorf("%s exists: %v; the check's skip: %q", envScaling, err == nil, skip)
+	for _, c := range checks(true, 2) {
+		var file string
+		switch c.name {
+		case "env-scaling":
+			file = envScaling
+		case "render":
+			file = osmesaHeader
+		default:
+			continue
+		}
+		if _, err := os.Stat(file); (err == nil) != (c.skip == "") {
+			t.Errorf("%s: %s exists: %v; the check's skip: %q", c.name, file, err == nil, c.skip)
+		}
 	}
 	if bash, err := exec.LookPath("bash"); err == nil {
 		if out, err := exec.Command(bash, "-n", "scripts/gpu-check.sh").CombinedOutput(); err != nil {
