@@ -11,10 +11,13 @@
 # cores after the build; pass fewer rounds or seconds to shorten it. Besides
 # the table it prints one line per point for parsers:
 #
-#   env-scaling hopper workers=2 envs=8 steps_per_s=12345 ratio=1.87
+#   env-scaling hopper workers=2 envs=8 steps_per_s=12345 ratio=1.87 busy=0.920 step_cost=1.050
 #
-# where envs is the total (workers × envs per worker) and ratio is the
-# median over rounds of the point's steps/s over the reference's. The table's
+# where envs is the total (workers × envs per worker), ratio is the median
+# over rounds of the point's steps/s over the reference's, busy the share of
+# the workers' time in Step spent stepping instances (the rest waits at the
+# step barrier) and step_cost what one instance step costs there against the
+# reference's (ratio ≈ workers × busy / step_cost). The table's
 # rows end in "N steps/s" (what scripts/gpucheck reads). ULTRA_BIN names a
 # built ultra binary to use instead of building bin/ultra.
 set -euo pipefail

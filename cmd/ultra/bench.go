@@ -125,22 +125,27 @@ func benchEnvScaling(args []string, stdout, stderr io.Writer) error {
 	// "C loops" is the machine's ceiling for that many workers (as many
 	// plain C loops at once, against one), "of C loops" the share of it the
 	// VecEnv reaches; both are blank for envs without MuJoCo physics.
-	fmt.Fprintf(stdout, "%7s %12s %6s %10s %9s %11s %20s\n", "workers", "envs/worker", "envs", "× 1 env", "C loops", "of C loops", "steps/s")
+	// "busy" and "step cost" say where the rest goes: the workers' share of
+	// time stepping instances (the rest waits at the step barrier) and an
+	// instance step's cost against one env's (caches, contending cores).
+	fmt.Fprintf(stdout, "%7s %12s %6s %10s %9s %11s %6s %10s %20s\n", "workers", "envs/worker", "envs", "× 1 env", "C loops", "of C loops", "busy", "step cost", "steps/s")
 	row := func(p bench.ScalingPoint) {
 		c, of := "", ""
 		if p.CLoops > 0 {
 			c, of = fmt.Sprintf("%.2f×", p.CLoops), fmt.Sprintf("%.0f%%", 100*p.OfCLoops)
 		}
-		fmt.Fprintf(stdout, "%7d %12d %6d %9.2f× %9s %11s %12.0f steps/s\n", p.Workers, p.Envs/p.Workers, p.Envs, p.Ratio, c, of, p.SPS)
+		fmt.Fprintf(stdout, "%7d %12d %6d %9.2f× %9s %11s %5.0f%% %9.3f× %12.0f steps/s\n",
+			p.Workers, p.Envs/p.Workers, p.Envs, p.Ratio, c, of, 100*p.Busy, p.StepCost, p.SPS)
 	}
 	if len(res.Points) == 0 || res.Points[0].Envs > 1 {
-		row(bench.ScalingPoint{Workers: 1, Envs: 1, Ratio: 1, SPS: res.RefSPS})
+		row(bench.ScalingPoint{Workers: 1, Envs: 1, Ratio: 1, SPS: res.RefSPS, Busy: res.RefBusy, StepCost: 1})
 	}
 	for _, p := range res.Points {
 		row(p)
 	}
 	for _, p := range res.Points {
-		fmt.Fprintf(stdout, "env-scaling %s workers=%d envs=%d steps_per_s=%.0f ratio=%.2f", res.Env, p.Workers, p.Envs, p.SPS, p.Ratio)
+		fmt.Fprintf(stdout, "env-scaling %s workers=%d envs=%d steps_per_s=%.0f ratio=%.2f busy=%.3f step_cost=%.3f",
+			res.Env, p.Workers, p.Envs, p.SPS, p.Ratio, p.Busy, p.StepCost)
 		if p.CLoops > 0 {
 			fmt.Fprintf(stdout, " c_loops_ratio=%.2f of_c_loops=%.2f", p.CLoops, p.OfCLoops)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -122,10 +123,18 @@ func TestBenchEnvScalingLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := regexp.MustCompile(`(?m)^env-scaling halfcheetah workers=(\d+) envs=(\d+) steps_per_s=\d+ ratio=[\d.]+ c_loops_ratio=[\d.]+ of_c_loops=[\d.]+$`)
+	line := regexp.MustCompile(`(?m)^env-scaling halfcheetah workers=(\d+) envs=(\d+) steps_per_s=\d+ ratio=[\d.]+ busy=([\d.]+) step_cost=([\d.]+) c_loops_ratio=[\d.]+ of_c_loops=[\d.]+$`)
 	var got []string
 	for _, m := range line.FindAllStringSubmatch(out, -1) {
 		got = append(got, m[1]+"/"+m[2])
+		busy, _ := strconv.ParseFloat(m[3], 64)
+		cost, _ := strconv.ParseFloat(m[4], 64)
+		// One worker steps for the whole of every Step (more workers: up
+		// to a helper chunk's time read late); the reference's
+		// step cost is the unit.
+		if busy <= 0 || busy > 1.05 || (m[1] == "1" && busy != 1) || cost <= 0 || (m[2] == "1" && cost != 1) {
+			t.Errorf("workers %s, envs %s: busy %s, step cost %s", m[1], m[2], m[3], m[4])
+		}
 	}
 	if want := "1/1 1/2 2/2 2/4"; strings.Join(got, " ") != want {
 		t.Errorf("points %q, want %q in\n%s", got, want, out)

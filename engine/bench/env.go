@@ -124,28 +124,35 @@ func Env(spec env.Spec, o EnvOptions) (EnvResult, error) {
 	return res, nil
 }
 
-// vecSPS steps v with uniform random actions (drawn before timing) for about
-// `steps` instance steps and returns instance steps per second.
+// vecSPS steps v for about `steps` instance steps and returns instance
+// steps per second.
 func vecSPS(v env.VecEnv, steps int) (float64, error) {
+	return randomSteps(v, max(1, steps/v.NumEnvs()), 0)
+}
+
+// randomSteps resets v, then calls Step at least calls times and for at
+// least d, and returns instance steps per second. The actions are uniform
+// random, drawn afresh for every instance and step inside the timed loop
+// (a few ns per value; every configuration pays the same per instance
+// step): actions replayed from a short list would make each instance
+// follow a periodic policy, whose states, and so whose step cost, depend
+// on the list rather than on the configuration being measured.
+func randomSteps(v env.VecEnv, calls int, d time.Duration) (float64, error) {
 	n, ad := v.NumEnvs(), v.Spec().Action.Dim
-	const pool = 16
-	acts := make([][]float32, pool)
+	acts := make([]float32, n*ad)
 	p := eval.Random{Space: v.Spec().Action, Rng: rand.New(rand.NewPCG(1, 2))}
-	for i := range acts {
-		acts[i] = make([]float32, n*ad)
-		p.Act(nil, n, acts[i])
-	}
 	if _, err := v.Reset(3); err != nil {
 		return 0, err
 	}
-	calls := max(1, steps/n)
 	t0 := time.Now()
-	for k := 0; k < calls; k++ {
-		if _, err := v.Step(acts[k%pool]); err != nil {
+	k := 0
+	for ; k < calls || time.Since(t0) < d; k++ {
+		p.Act(nil, n, acts)
+		if _, err := v.Step(acts); err != nil {
 			return 0, err
 		}
 	}
-	return float64(calls*n) / time.Since(t0).Seconds(), nil
+	return float64(k*n) / time.Since(t0).Seconds(), nil
 }
 
 func median(x []float64) float64 {

@@ -2,13 +2,11 @@ package bench
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/env"
-	"github.com/ultra-rl/ultra/engine/eval"
 	"github.com/ultra-rl/ultra/mujoco"
 	"github.com/ultra-rl/ultra/mujoco/tasks"
 )
@@ -35,6 +33,15 @@ type ScalingPoint struct {
 	// reaches (1: it scales as well as independent C loops).
 	CLoops   float64 `json:"c_loops_ratio,omitempty"`
 	OfCLoops float64 `json:"of_c_loops,omitempty"`
+	// Where the rest goes (env.Stats with Config.Account), medians over
+	// rounds. Busy is the share of the workers' time in Step spent stepping
+	// instances (1 − Busy: waiting at the step barrier, for the last
+	// instances of a Step or for the next Step). StepCost is what one
+	// instance step costs here against the reference's in the same round
+	// (above 1: the cost of many instances' states in the caches, of cores
+	// contending, of the Go scheduler). Ratio ≈ Workers × Busy / StepCost.
+	Busy     float64 `json:"busy"`
+	StepCost float64 `json:"step_cost"`
 }
 
 // ScalingResult is the result of 'ultra bench env-scaling'.
@@ -44,8 +51,9 @@ type ScalingResult struct {
 	GOMAXPROCS int            `json:"gomaxprocs"`
 	Rounds     int            `json:"rounds"`
 	Seconds    float64        `json:"seconds_per_point"`
-	RefSPS     float64        `json:"ref_sps"` // 1 instance, 1 worker, median over rounds
-	Points     []ScalingPoint `json:"points"`  // in the order of the sweep, workers first; the reference too if swept
+	RefSPS     float64        `json:"ref_sps"`  // 1 instance, 1 worker, median over rounds
+	RefBusy    float64        `json:"ref_busy"` // its ScalingPoint.Busy
+	Points     []ScalingPoint `json:"points"`   // in the order of the sweep, workers first; the reference too if swept
 }
 
 // DefaultWorkers returns 1, 2, 4, … below n, and n.
@@ -72,9 +80,10 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 		return ScalingResult{}, fmt.Errorf("bench: want rounds ≥ 1 and time ≥ 10ms (got %d, %v)", o.Rounds, o.Time)
 	}
 	type point struct {
-		w, n int
-		v    *env.Pool
-		sps  []float64
+		w, n       int
+		v          *env.Pool
+		sps        []float64
+		busy, cost []float64 // per round: busy share, busy ns per instance step
 	}
 	ref := &point{w: 1, n: 1}
 	pts, sweep := []*point{ref}, []*point(nil) // measured; reported
@@ -92,7 +101,7 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 		}
 	}
 	for _, p := range pts {
-		v, err := env.New(spec, env.Config{NumEnvs: p.n, Workers: p.w})
+		v, err := env.New(spec, env.Config{NumEnvs: p.n, Workers: p.w, Account: true})
 		if err != nil {
 			return ScalingResult{}, err
 		}
@@ -112,24 +121,31 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 			if _, err := vecFor(p.v, o.Time/10); err != nil { // wake the helpers, warm the caches
 				return ScalingResult{}, err
 			}
+			before := p.v.Stats()
 			sps, err := vecFor(p.v, o.Time)
 			if err != nil {
 				return ScalingResult{}, err
 			}
+			after := p.v.Stats()
+			busy, stepping := after.Busy-before.Busy, after.Stepping-before.Stepping
 			p.sps = append(p.sps, sps)
+			p.busy = append(p.busy, float64(busy)/(float64(after.Workers)*float64(stepping)))
+			p.cost = append(p.cost, float64(busy)/float64(after.Steps-before.Steps))
 		}
 	}
 	res := ScalingResult{Env: spec.ID, GOMAXPROCS: runtime.GOMAXPROCS(0), Rounds: o.Rounds,
-		Seconds: o.Time.Seconds(), RefSPS: median(ref.sps)}
+		Seconds: o.Time.Seconds(), RefSPS: median(ref.sps), RefBusy: median(ref.busy)}
 	if _, _, err := tasks.Physics(spec.ID); err == nil {
 		res.Mujoco = mujoco.Version()
 	}
 	for _, p := range sweep {
-		ratios := make([]float64, len(p.sps))
+		ratios, costs := make([]float64, len(p.sps)), make([]float64, len(p.sps))
 		for r, x := range p.sps {
 			ratios[r] = x / ref.sps[r]
+			costs[r] = p.cost[r] / ref.cost[r]
 		}
-		pt := ScalingPoint{Workers: p.w, Envs: p.n, SPS: median(p.sps), Ratio: median(ratios)}
+		pt := ScalingPoint{Workers: p.w, Envs: p.n, SPS: median(p.sps), Ratio: median(ratios),
+			Busy: median(p.busy), StepCost: median(costs)}
 		if c := ceil.ratio(p.w); c > 0 {
 			pt.CLoops, pt.OfCLoops = c, pt.Ratio/c
 		}
@@ -233,26 +249,5 @@ func (c *cLoops) close() {
 	}
 }
 
-// vecFor steps v with uniform random actions (drawn before timing) for
-// about d and returns instance steps per second.
-func vecFor(v env.VecEnv, d time.Duration) (float64, error) {
-	n, ad := v.NumEnvs(), v.Spec().Action.Dim
-	const pool = 16
-	acts := make([][]float32, pool)
-	p := eval.Random{Space: v.Spec().Action, Rng: rand.New(rand.NewPCG(1, 2))}
-	for i := range acts {
-		acts[i] = make([]float32, n*ad)
-		p.Act(nil, n, acts[i])
-	}
-	if _, err := v.Reset(3); err != nil {
-		return 0, err
-	}
-	t0 := time.Now()
-	k := 0
-	for ; k == 0 || time.Since(t0) < d; k++ {
-		if _, err := v.Step(acts[k%pool]); err != nil {
-			return 0, err
-		}
-	}
-	return float64(k*n) / time.Since(t0).Seconds(), nil
-}
+// vecFor steps v for about d and returns instance steps per second.
+func vecFor(v env.VecEnv, d time.Duration) (float64, error) { return randomSteps(v, 1, d) }

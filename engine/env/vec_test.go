@@ -341,6 +341,62 @@ func TestParkingKeepsResults(t *testing.T) {
 	}
 }
 
+// TestStatsAccountTime: Stats splits the time of Steps into the workers'
+// stepping and their waiting. One slow instance a Step (2 ms, in the last
+// worker's block) leaves one worker stepping it while the others wait.
+func TestStatsAccountTime(t *testing.T) {
+	spec := counterSpec(1 << 30)
+	spec.New = func(Options) (Env, error) { return &slow{}, nil }
+	const n, steps = 4, 5
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			v, err := New(spec, Config{NumEnvs: n, Workers: workers, Account: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer v.Close()
+			v.Reset(1)
+			if st := v.Stats(); st.Workers != workers || st.Busy != 0 || st.Stepping != 0 {
+				t.Fatalf("before any Step: %+v", st)
+			}
+			act := make([]float32, n)
+			act[n-1] = 4
+			for range steps {
+				if _, err := v.Step(act); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(time.Millisecond) // let a helper add the time of its last chunk
+			st := v.Stats()
+			slept := steps * 2 * finishSpin
+			share := float64(st.Busy) / (float64(workers) * float64(st.Stepping))
+			t.Logf("stepping %v, busy %v, share %.2f", st.Stepping, st.Busy, share)
+			if st.Stepping < slept || st.Busy < slept {
+				t.Errorf("stepping %v and busy %v, want both ≥ the %v the slow instance slept", st.Stepping, st.Busy, slept)
+			}
+			if st.Busy > time.Duration(workers)*st.Stepping+time.Millisecond {
+				t.Errorf("busy %v over %d workers × stepping %v", st.Busy, workers, st.Stepping)
+			}
+			if workers == 1 && share < 0.9 {
+				t.Errorf("one worker steps all the time of a Step, but its share is %.2f", share)
+			}
+			if workers == 2 && share > 0.8 {
+				t.Errorf("two workers, one waiting for the slow instance: share %.2f, want about 0.5", share)
+			}
+		})
+	}
+	v, err := New(counterSpec(100), Config{NumEnvs: 2, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	v.Reset(1)
+	v.Step(make([]float32, 2))
+	if st := v.Stats(); st.Busy != 0 || st.Stepping != 0 {
+		t.Errorf("without Config.Account: busy %v, stepping %v, want 0", st.Busy, st.Stepping)
+	}
+}
+
 // BenchmarkStepSync measures what a Step costs beyond the instances' own
 // work: 8 counters, whose steps take nanoseconds, on 1 and 2 workers.
 func BenchmarkStepSync(b *testing.B) {
