@@ -230,3 +230,55 @@ func TestDataBytes(t *testing.T) {
 		t.Fatalf("Bytes() = %d, want a plausible size", b)
 	}
 }
+
+// TestCLoopInTurn: the in-turn C loop advances every data by the steps
+// asked, refuses an empty list and datas of two models, and resets every
+// data when MuJoCo raises an error.
+func TestCLoopInTurn(t *testing.T) {
+	m, a := mustLoad(t)
+	b, err := NewData(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const steps, skip = 7, 3
+	if err := CLoopInTurn([]*Data{a, b}, steps, skip, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	want := steps * skip * m.Timestep()
+	for i, d := range []*Data{a, b} {
+		if got := d.Time(); math.Abs(got-want) > 1e-9 {
+			t.Errorf("data %d: time %v after the loop, want %v", i, got, want)
+		}
+	}
+	if err := CLoopInTurn(nil, 1, 1, 0, 1); err == nil || !strings.Contains(err.Error(), "no data") {
+		t.Errorf("no data: %v", err)
+	}
+	_, other := mustLoad(t)
+	if err := CLoopInTurn([]*Data{a, other}, 1, 1, 0, 1); err == nil || !strings.Contains(err.Error(), "another model") {
+		t.Errorf("two models: %v", err)
+	}
+
+	boxes, err := LoadXML(fallingBoxes)
+	if err != nil {
+		t.Skipf("this MuJoCo has no nstack attribute: %v", err)
+	}
+	defer boxes.Close()
+	var ds []*Data
+	for range 2 {
+		d, err := NewData(boxes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		ds = append(ds, d)
+	}
+	if err := CLoopInTurn(ds, 300, 1, 0, 1); err == nil || !strings.Contains(err.Error(), "Stack overflow") {
+		t.Fatalf("want the stack overflow, got %v", err)
+	}
+	for i, d := range ds {
+		if d.Time() != 0 {
+			t.Errorf("data %d was not reset after the error (t=%v)", i, d.Time())
+		}
+	}
+}

@@ -16,6 +16,7 @@ int ultra_warning_info(const mjData* d, int w);
 const char* ultra_warning_text(int w, int info);
 double ultra_timestep(const mjModel* m);
 void ultra_data_bytes(const mjData* d, long long* buffer, long long* reserved, long long* used);
-int ultra_cloop(const mjModel* m, mjData* d, long steps, int frameskip, int reset_every,
+void ultra_reset_state(const mjModel* m, mjData* d);
+int ultra_cloop(const mjModel* m, mjData* const* ds, int n, long steps, int frameskip, int reset_every,
                 unsigned long long seed, char* err, int errn);
 #endif

@@ -38,8 +38,8 @@ type EnvResult struct {
 	CLoopSPS     float64 `json:"c_loop_sps"`      // plain C mj_step loop, one core (MuJoCo tasks only)
 	SingleSPS    float64 `json:"vecenv_1_sps"`    // VecEnv with one instance
 	BatchSPS     float64 `json:"vecenv_n_sps"`    // VecEnv with Envs instances
-	SingleVsC    float64 `json:"single_vs_c"`     // SingleSPS / CLoopSPS (MuJoCo tasks only)
-	BatchVsSingl float64 `json:"batch_vs_single"` // BatchSPS / SingleSPS
+	SingleVsC    float64 `json:"single_vs_c"`     // median over rounds of the round's VecEnv-1 / C loop steps/s (MuJoCo tasks only)
+	BatchVsSingl float64 `json:"batch_vs_single"` // median over rounds of the round's VecEnv-N / VecEnv-1 steps/s
 	Mujoco       string  `json:"mujoco_version,omitempty"`
 	FrameSkip    int     `json:"frame_skip,omitempty"` // the C loop's physics steps per env step
 	GOMAXPROCS   int     `json:"gomaxprocs"`
@@ -115,11 +115,20 @@ func Env(spec env.Spec, o EnvOptions) (EnvResult, error) {
 	}
 	res := EnvResult{Env: spec.ID, Envs: o.Envs, Workers: w, Steps: o.Steps, Rounds: o.Rounds,
 		CLoopSPS: median(c), SingleSPS: median(s), BatchSPS: median(b), GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	// Ratios are taken within each round, where the load of a shared
+	// machine falls on both sides alike, then the median over rounds.
+	perRound := func(num, den []float64) float64 {
+		r := make([]float64, len(num))
+		for i := range num {
+			r[i] = num[i] / den[i]
+		}
+		return median(r)
+	}
 	if data != nil {
 		res.Mujoco = mujoco.Version()
-		res.SingleVsC = res.SingleSPS / res.CLoopSPS
+		res.SingleVsC = perRound(s, c)
 	}
-	res.BatchVsSingl = res.BatchSPS / res.SingleSPS
+	res.BatchVsSingl = perRound(b, s)
 	res.FrameSkip = skip
 	return res, nil
 }

@@ -26,9 +26,10 @@ type ScalingPoint struct {
 	Envs    int     `json:"envs"`          // instances, Workers × instances per worker
 	SPS     float64 `json:"steps_per_s"`   // instance steps per second, median over rounds
 	Ratio   float64 `json:"ratio_to_1env"` // median over rounds of SPS / the reference's SPS in that round
-	// CLoops is the machine's ceiling for Workers cores (MuJoCo tasks):
-	// Workers plain C loops, one Data each, run at once on as many
-	// threads, their summed steps/s over one C loop's, median over rounds.
+	// CLoops is the machine's ceiling for the point (MuJoCo tasks):
+	// Workers plain C loops, each stepping Envs/Workers datas in turn, run
+	// at once on as many threads, their summed steps/s over one C loop's
+	// over one data, median over rounds.
 	// OfCLoops is Ratio / CLoops: the share of that ceiling the VecEnv
 	// reaches (1: it scales as well as independent C loops).
 	CLoops   float64 `json:"c_loops_ratio,omitempty"`
@@ -108,7 +109,11 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 		defer v.Close()
 		p.v = v
 	}
-	ceil, err := newCLoops(spec, o.Workers, o.Time)
+	var shapes [][2]int
+	for _, p := range sweep {
+		shapes = append(shapes, [2]int{p.w, p.n / p.w})
+	}
+	ceil, err := newCLoops(spec, shapes, o.Time)
 	if err != nil {
 		return ScalingResult{}, err
 	}
@@ -146,7 +151,7 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 		}
 		pt := ScalingPoint{Workers: p.w, Envs: p.n, SPS: median(p.sps), Ratio: median(ratios),
 			Busy: median(p.busy), StepCost: median(costs)}
-		if c := ceil.ratio(p.w); c > 0 {
+		if c := ceil.ratio(p.w, p.n/p.w); c > 0 {
 			pt.CLoops, pt.OfCLoops = c, pt.Ratio/c
 		}
 		res.Points = append(res.Points, pt)
@@ -154,49 +159,56 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 	return res, nil
 }
 
-// cLoops measures the machine's own scaling for a MuJoCo task: w plain C
-// loops (Data.CLoop, one cgo call each, so each holds its own OS thread)
-// run at once, against one. What a VecEnv loses beyond that is its own
-// (the step barrier, the Go scheduler); what the C loops lose too is the
-// machine's (shared caches, memory bandwidth, a VM's vCPUs).
+// cLoops measures the machine's own scaling for a MuJoCo task: for each
+// point, as many plain C loops as the point has workers, each stepping as
+// many datas in turn as the point has instances per worker
+// (mujoco.CLoopInTurn, one cgo call, so each holds its own OS thread), run at
+// once, against one loop over one data. What a VecEnv loses beyond that is
+// its own (the step barrier, stealing, the Go scheduler); what the C loops
+// lose too is the machine's (shared caches, many states in one core's
+// caches, memory bandwidth, a VM's vCPUs).
 type cLoops struct {
-	data  []*mujoco.Data
+	data  [][]*mujoco.Data // per loop, the datas it steps in turn
 	skip  int
 	reset int
-	steps int               // per loop and round: about the sweep's time per point
-	sps   map[int][]float64 // summed steps/s per worker count, per round
-	ws    []int             // worker counts measured, 1 first
+	steps int                  // per loop and round with one data: about the sweep's time per point
+	sps   map[[2]int][]float64 // summed steps/s per (loops, datas per loop), per round
+	pts   [][2]int             // (loops, datas per loop) measured, (1, 1) first
 }
 
-// newCLoops prepares the C loops for the worker counts ws; for a task
-// without MuJoCo physics it returns a cLoops that measures nothing.
-func newCLoops(spec env.Spec, ws []int, d time.Duration) (*cLoops, error) {
-	c := &cLoops{sps: map[int][]float64{}}
+// newCLoops prepares the C loops for the points pts (workers, instances per
+// worker); for a task without MuJoCo physics it returns a cLoops that
+// measures nothing.
+func newCLoops(spec env.Spec, pts [][2]int, d time.Duration) (*cLoops, error) {
+	c := &cLoops{sps: map[[2]int][]float64{}}
 	model, skip, err := tasks.Physics(spec.ID)
 	if err != nil {
 		return c, nil // not a MuJoCo task: no C loop to compare with
 	}
-	n := 1
-	c.ws = []int{1}
-	for _, w := range ws {
-		if w > 1 {
-			c.ws = append(c.ws, w)
+	c.pts = [][2]int{{1, 1}}
+	loops, per := 1, 1
+	for _, p := range pts {
+		if p != [2]int{1, 1} {
+			c.pts = append(c.pts, p)
 		}
-		n = max(n, w)
+		loops, per = max(loops, p[0]), max(per, p[1])
 	}
-	for range n {
-		dt, err := mujoco.NewData(model)
-		if err != nil {
-			c.close()
-			return nil, err
+	c.data = make([][]*mujoco.Data, loops)
+	for k := range c.data {
+		for range per {
+			dt, err := mujoco.NewData(model)
+			if err != nil {
+				c.close()
+				return nil, err
+			}
+			c.data[k] = append(c.data[k], dt)
 		}
-		c.data = append(c.data, dt)
 	}
 	c.skip, c.reset = skip, spec.MaxEpisodeSteps // as 'ultra bench env' resets its C loop
 	// Size each loop to about d: time a short one first.
 	const probe = 2000
 	t0 := time.Now()
-	if err := c.data[0].CLoop(probe, skip, c.reset, 12345); err != nil {
+	if err := c.data[0][0].CLoop(probe, skip, c.reset, 12345); err != nil {
 		c.close()
 		return nil, fmt.Errorf("bench: C loop: %w", err)
 	}
@@ -204,9 +216,11 @@ func newCLoops(spec env.Spec, ws []int, d time.Duration) (*cLoops, error) {
 	return c, nil
 }
 
-// round measures every worker count once.
+// round measures every point once.
 func (c *cLoops) round() error {
-	for _, w := range c.ws {
+	for _, p := range c.pts {
+		w, e := p[0], p[1]
+		iters := max(1, c.steps/e)
 		errs := make([]error, w)
 		var wg sync.WaitGroup
 		t0 := time.Now()
@@ -214,7 +228,7 @@ func (c *cLoops) round() error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = c.data[i].CLoop(c.steps, c.skip, c.reset, uint64(12345+i))
+				errs[i] = mujoco.CLoopInTurn(c.data[i][:e], iters, c.skip, c.reset, uint64(12345+i))
 			}()
 		}
 		wg.Wait()
@@ -224,15 +238,15 @@ func (c *cLoops) round() error {
 				return fmt.Errorf("bench: C loop: %w", err)
 			}
 		}
-		c.sps[w] = append(c.sps[w], float64(w*c.steps)/el)
+		c.sps[p] = append(c.sps[p], float64(w*e*iters)/el)
 	}
 	return nil
 }
 
-// ratio is the median over rounds of w loops' summed steps/s over one
-// loop's in the same round; 0 when not measured.
-func (c *cLoops) ratio(w int) float64 {
-	ws, one := c.sps[w], c.sps[1]
+// ratio is the median over rounds of the point's summed steps/s over one
+// loop's over one data in the same round; 0 when not measured.
+func (c *cLoops) ratio(w, e int) float64 {
+	ws, one := c.sps[[2]int{w, e}], c.sps[[2]int{1, 1}]
 	if len(ws) == 0 || len(ws) != len(one) {
 		return 0
 	}
@@ -244,8 +258,10 @@ func (c *cLoops) ratio(w int) float64 {
 }
 
 func (c *cLoops) close() {
-	for _, d := range c.data {
-		d.Close()
+	for _, l := range c.data {
+		for _, d := range l {
+			d.Close()
+		}
 	}
 }
 

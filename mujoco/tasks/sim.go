@@ -116,7 +116,9 @@ func newSim(asset string, frameSkip int) (sim, error) {
 // error here (the data is then at its reference state) is kept and ends the
 // next step as unstable.
 func (s *sim) resetNoise(rng *rand.Rand, scale float64, normalVel bool) {
-	s.resetErr = s.data.Reset()
+	// ResetState, not Reset: the same trajectory without clearing MuJoCo's
+	// whole buffer (TestResetStateMatchesResetData).
+	s.data.ResetState()
 	for i := range s.qpos {
 		s.qpos[i] = s.qpos0[i] + scale*(2*rng.Float64()-1)
 	}
@@ -127,9 +129,7 @@ func (s *sim) resetNoise(rng *rand.Rand, scale float64, normalVel bool) {
 			s.qvel[i] = scale * (2*rng.Float64() - 1)
 		}
 	}
-	if err := s.data.Forward(); err != nil && s.resetErr == nil {
-		s.resetErr = err
-	}
+	s.resetErr = s.data.Forward()
 }
 
 // step writes the action into ctrl and advances frameSkip physics steps.

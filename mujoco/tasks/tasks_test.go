@@ -712,3 +712,75 @@ func TestMarshalContinuesExactlyEveryTask(t *testing.T) {
 		})
 	}
 }
+
+// TestResetStateMatchesResetData: an instance reset by Data.ResetState (the
+// envs' reset) follows exactly the trajectory of one reset by mj_resetData
+// (Data.Reset), for every task: the same random controls, the same reset
+// noise, resets from contact-rich states, every state compared bit for bit.
+func TestResetStateMatchesResetData(t *testing.T) {
+	for _, id := range []string{"hopper", "walker2d", "halfcheetah", "ant"} {
+		t.Run(id, func(t *testing.T) {
+			m, skip, err := Physics(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ds [2]*mujoco.Data
+			var rngs [2]*rand.Rand
+			for i := range ds {
+				if ds[i], err = mujoco.NewData(m); err != nil {
+					t.Fatal(err)
+				}
+				defer ds[i].Close()
+				rngs[i] = rand.New(rand.NewPCG(7, 8))
+			}
+			reset := [2]func(d *mujoco.Data) error{
+				func(d *mujoco.Data) error { return d.Reset() },
+				func(d *mujoco.Data) error { d.ResetState(); return nil },
+			}
+			var snaps [2][]float64
+			pick := rand.New(rand.NewPCG(9, 10))
+			const steps = 1500
+			resets := 0
+			for k := 0; k < steps; k++ {
+				doReset := k > 0 && pick.IntN(20) == 0 // every 20 steps on average, the first after stepping
+				for i, d := range ds {
+					r := rngs[i]
+					if doReset {
+						if err := reset[i](d); err != nil {
+							t.Fatal(err)
+						}
+						for j := range d.QPos() {
+							d.QPos()[j] += 0.1 * (2*r.Float64() - 1)
+						}
+						for j := range d.QVel() {
+							d.QVel()[j] = 0.1 * r.NormFloat64()
+						}
+						if err := d.Forward(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					for j := range d.Ctrl() {
+						d.Ctrl()[j] = 2*r.Float64() - 1
+					}
+					if err := d.Step(skip); err != nil {
+						t.Fatalf("step %d: %v", k, err)
+					}
+					snaps[i] = d.Snapshot(snaps[i])
+				}
+				if doReset {
+					resets++
+				}
+				for j := range snaps[0] {
+					if math.Float64bits(snaps[0][j]) != math.Float64bits(snaps[1][j]) {
+						t.Fatalf("step %d (after %d resets): snapshot value %d is %v after mj_resetData, %v after ResetState",
+							k, resets, j, snaps[0][j], snaps[1][j])
+					}
+				}
+			}
+			if resets < 30 {
+				t.Fatalf("only %d resets in %d steps", resets, steps)
+			}
+			t.Logf("%d steps, %d resets: identical", steps, resets)
+		})
+	}
+}
