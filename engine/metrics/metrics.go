@@ -75,6 +75,7 @@ const (
 	nameEnvSteps         = "ultra_env_steps_total"
 	nameEnvEpisodes      = "ultra_env_episodes_total"
 	nameEnvPhysicsResets = "ultra_env_physics_resets_total"
+	nameEnvWorkersBusy   = "ultra_env_workers_busy_ratio"
 
 	nameTrainIteration    = "ultra_train_iteration"
 	nameTrainSPS          = "ultra_train_steps_per_second"
@@ -119,7 +120,7 @@ const (
 
 // names is every family this package defines.
 var names = []string{
-	nameEnvSteps, nameEnvEpisodes, nameEnvPhysicsResets,
+	nameEnvSteps, nameEnvEpisodes, nameEnvPhysicsResets, nameEnvWorkersBusy,
 	nameTrainIteration, nameTrainSPS, nameTrainRolloutSec, nameTrainUpdateSec,
 	nameTrainReturn, nameTrainLength, nameTrainReturnLast10,
 	namePPOPolicyLoss, namePPOValueLoss, namePPOEntropy, namePPOApproxKL, namePPOClipFraction,
@@ -160,6 +161,7 @@ type IterationStats struct {
 	SPS           float64 // environment steps per second over this iteration
 	RolloutSec    float64 // wall time of this iteration's rollout, in seconds
 	UpdateSec     float64 // wall time of this iteration's PPO update, in seconds
+	EnvBusy       float64 // share of the env workers' time in Step spent stepping during the rollout (0: not measured)
 	Return10      float64 // mean return of the last 10 finished episodes (NaN before any)
 	Episodes      int     // training episodes finished this iteration
 	Overrides     int     // steps whose action the modulator replaced this iteration
@@ -204,6 +206,7 @@ type AdvisorReport struct {
 // Create it with New; its methods are safe for concurrent use.
 type Metrics struct {
 	envSteps, episodes, physicsResets prometheus.Counter
+	envBusy                           prometheus.Gauge
 
 	iteration, sps, rolloutSec, updateSec, returnLast10 prometheus.Gauge
 	episodicReturn, episodeLength                       prometheus.Histogram
@@ -279,6 +282,7 @@ func New(reg prometheus.Registerer, l Labels) (*Metrics, error) {
 	m.envSteps = counter(nameEnvSteps, "Environment steps taken (all parallel envs).")
 	m.episodes = counter(nameEnvEpisodes, "Training episodes finished.")
 	m.physicsResets = counter(nameEnvPhysicsResets, "Episodes cut short because the physics simulation became unstable.")
+	m.envBusy = gauge(nameEnvWorkersBusy, "Share of the env workers' time in VecEnv.Step spent stepping instances in the last rollout; the rest waited at the step barrier.")
 
 	m.iteration = gauge(nameTrainIteration, "PPO iterations done (rollout plus update).")
 	m.sps = gauge(nameTrainSPS, "Environment steps per second over the last iteration.")
@@ -336,7 +340,7 @@ func New(reg prometheus.Registerer, l Labels) (*Metrics, error) {
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"run": l.Run, "env": l.Env, "variant": l.Variant}, reg)
 	var done []prometheus.Collector
 	for _, c := range []prometheus.Collector{
-		m.envSteps, m.episodes, m.physicsResets,
+		m.envSteps, m.episodes, m.physicsResets, m.envBusy,
 		m.iteration, m.sps, m.rolloutSec, m.updateSec, m.returnLast10, m.episodicReturn, m.episodeLength,
 		m.policyLoss, m.valueLoss, m.entropy, m.approxKL, m.clipFrac, m.explainedVar, m.learningRate, m.gradNorm, m.epochs, m.imitationLoss,
 		m.modEvents, m.modLookups, m.modHits,
@@ -419,6 +423,9 @@ func (m *Metrics) Iteration(st IterationStats) {
 	m.iteration.Set(float64(st.Iteration))
 	m.sps.Set(st.SPS)
 	m.rolloutSec.Set(st.RolloutSec)
+	if st.EnvBusy > 0 {
+		m.envBusy.Set(st.EnvBusy)
+	}
 	m.updateSec.Set(st.UpdateSec)
 	m.returnLast10.Set(st.Return10)
 	m.policyLoss.Set(st.PolicyLoss)

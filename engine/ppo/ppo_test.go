@@ -620,3 +620,25 @@ func (r *badResetter) Restored(_ int, ok bool) {
 		r.failed++
 	}
 }
+
+// TestEnvBusyIsReported: an iteration reports its env workers' busy share,
+// exactly 1 with one worker (it steps for the whole of every Step), within
+// (0, 1] with two.
+func TestEnvBusyIsReported(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		c := small()
+		c.Workers = workers
+		tr, err := New(c, hopper(t), Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := tr.Iterate()
+		tr.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.EnvBusy <= 0 || st.EnvBusy > 1 || (workers == 1 && st.EnvBusy != 1) {
+			t.Errorf("%d workers: env busy %v", workers, st.EnvBusy)
+		}
+	}
+}

@@ -117,6 +117,12 @@ type IterStats struct {
 	PhysicsResets int64        `json:"physics_resets"` // cumulative
 	RolloutSec    float64      `json:"rollout_seconds"`
 	UpdateSec     float64      `json:"update_seconds"`
+	// EnvBusy is the share of the env workers' time inside VecEnv.Step
+	// that stepped instances during the rollout (env.Stats.Busy over
+	// Workers × Stepping): 1 with one worker; below, the rest waited at the
+	// step barrier. Low values on a many-core machine say fewer workers
+	// (--workers) or more envs per worker would do. 0: not measured.
+	EnvBusy float64 `json:"env_busy"`
 }
 
 // EpisodeEnd is one finished training episode.
@@ -189,7 +195,9 @@ func New(cfg Config, spec env.Spec, hooks Hooks) (*Trainer, error) {
 	if err := memlimit.Check(rolloutEstimate(cfg, spec)); err != nil {
 		return nil, fmt.Errorf("ppo: envs × num-steps = %d: %w", cfg.BatchSize(), err)
 	}
-	v, err := env.New(spec, env.Config{NumEnvs: cfg.NumEnvs, Workers: cfg.Workers})
+	// Account: the workers' busy share (IterStats.EnvBusy), for two or three
+	// clock reads a Step and worker.
+	v, err := env.New(spec, env.Config{NumEnvs: cfg.NumEnvs, Workers: cfg.Workers, Account: true})
 	if err != nil {
 		return nil, err
 	}
@@ -400,6 +408,7 @@ func (t *Trainer) Iterate() (IterStats, error) {
 	st := IterStats{Iteration: t.iteration + 1}
 	t.finished = t.finished[:0]
 	start := time.Now()
+	envBefore := t.env.Stats()
 	var retSum, lenSum float64
 	for s := 0; s < t.numSteps; s++ {
 		if t.stop.Load() {
@@ -410,6 +419,9 @@ func (t *Trainer) Iterate() (IterStats, error) {
 		}
 	}
 	st.RolloutSec = time.Since(start).Seconds()
+	if envAfter := t.env.Stats(); envAfter.Stepping > envBefore.Stepping && envAfter.Workers > 0 {
+		st.EnvBusy = float64(envAfter.Busy-envBefore.Busy) / (float64(envAfter.Workers) * float64(envAfter.Stepping-envBefore.Stepping))
+	}
 	if st.Episodes > 0 {
 		st.ReturnMean, st.LengthMean = retSum/float64(st.Episodes), lenSum/float64(st.Episodes)
 	} else {

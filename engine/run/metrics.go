@@ -79,6 +79,7 @@ func (m *metricsWriter) tensorBoard(st ppo.IterStats) []tfevents.Scalar {
 		tfevents.Scalar{Tag: "ultra/resets", Value: float64(st.Resets)},
 		tfevents.Scalar{Tag: "perf/rollout_seconds", Value: st.RolloutSec},
 		tfevents.Scalar{Tag: "perf/update_seconds", Value: st.UpdateSec},
+		tfevents.Scalar{Tag: "perf/env_busy", Value: st.EnvBusy},
 	)
 }
 
