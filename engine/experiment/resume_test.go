@@ -169,6 +169,7 @@ func metricRows(t *testing.T, dir string) string {
 		delete(row, "sps")
 		delete(row, "rollout_seconds")
 		delete(row, "update_seconds")
+		delete(row, "env_busy")
 		b, _ := json.Marshal(row)
 		out = append(out, string(b))
 	}
