@@ -7,8 +7,10 @@
 #   bash bench/env-scaling.sh [TASK] [ROUNDS] [SECONDS] [WORKERS] [ENVS_PER_WORKER]
 #   e.g. bash bench/env-scaling.sh hopper 3 0.3 1-16 1,2,4,8
 #
-# Defaults: hopper, 3 rounds, 0.3 s per point and round — about 30 s on 16
-# cores after the build; pass fewer rounds or seconds to shorten it. Besides
+# Defaults: hopper, 3 rounds, 0.3 s per point and round, each point timed
+# twice (the VecEnv and its C-loop ceiling): 17 s on a 2-core VM (8 points),
+# about 40 s on 16 cores by that arithmetic (20 points), after the build;
+# pass fewer rounds or seconds to shorten it. Besides
 # the table it prints one line per point for parsers:
 #
 #   env-scaling hopper workers=2 envs=8 steps_per_s=12345 ratio=1.87 busy=0.920 step_cost=1.050
