@@ -175,8 +175,8 @@ int ultra_egl_open(const char* lib, int device, char* err, int errn) {
   } else if (rc == 0 && device >= 0) {
     rc = egl_display(device, err, errn);
   } else if (rc == 0) {
-    // The first device that opens: with an NVIDIA driver its GPUs come
-    // first; Mesa's software device is a fallback.
+    // The first device that opens: libglvnd lists vendors in the order
+    // of their files, NVIDIA's (10_nvidia.json) before Mesa's (50_mesa).
     char tried[400] = "";
     rc = -1;
     for (int i = 0; i < egl.ndevices && rc != 0; i++) {
