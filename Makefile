@@ -71,12 +71,14 @@ lint: deps
 	else echo "lint: no ALE under $(ALE_PREFIX): the files behind the ale tag were not vetted"; fi
 
 ## bench: Go micro-benchmarks, the env benchmark against a plain C MuJoCo loop, and the env's
-## scaling over workers × envs per worker (bench/env-scaling.sh).
+## scaling over workers × envs per worker (bench/env-scaling.sh) and the ceiling the step barrier puts on
+## it (bench/stepcosts).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(BIN) bench env --env hopper --envs 1
 	$(BIN) bench env --env hopper --envs 8
 	ULTRA_BIN=$(BIN) bash bench/env-scaling.sh
+	$(GO) run ./bench/stepcosts
 
 ## demo: the main job — a quick ULTRA experiment on hopper: pretrain a sub-optimal PPO agent,
 ## annotate its episodes (scripted advisor, or the LLM when ULTRA_LLM_URL/ULTRA_LLM_MODEL are set),
