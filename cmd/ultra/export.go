@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/ultra-rl/ultra/engine/ppo"
@@ -27,7 +28,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("export: --checkpoint is required (a run's checkpoint.bin, or its directory)")
 	case *out == "":
 		return fmt.Errorf("export: --out is required, e.g. --out policy.onnx")
-	case *format != "onnx" && *format != "safetensors":
+	case !slices.Contains(exportFormats, *format):
 		return fmt.Errorf("export: unknown --format %q: valid formats are %s", *format, strings.Join(exportFormats, ", "))
 	}
 	if err := atomicfile.CheckOutput(*out, *force, *ckPath); err != nil {

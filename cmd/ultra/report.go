@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -40,7 +39,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	}
 	if plain := countTrainRuns(dirs); plain == len(dirs) {
 		title := *title
-		if !titleSet(fs) {
+		if !givenFlags(fs)["title"] {
 			title = "training curves"
 		}
 		res, err := experiment.CompareRuns(experiment.CompareConfig{Dirs: dirs, Out: *out, Title: title})
@@ -90,11 +89,4 @@ func describeDirs(dirs []string) string {
 		parts[i] = d + " (" + kind + ")"
 	}
 	return strings.Join(parts, ", ")
-}
-
-// titleSet reports whether --title was given.
-func titleSet(fs *flag.FlagSet) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "title" })
-	return set
 }

@@ -216,37 +216,35 @@ func (g *graph) node(op string, in []string, out string, attrs ...attr) {
 	g.nodes = append(g.nodes, b)
 }
 
-// init appends a float32 initializer: TensorProto dims 1, data_type 2,
-// name 8, raw_data 9 (little-endian). nil dims is a scalar.
-func (g *graph) init(name string, dims []int64, vals []float32) {
+// tensor appends an initializer: TensorProto dims 1, data_type 2, name 8,
+// raw_data 9 (little-endian values). nil dims is a scalar.
+func (g *graph) tensor(name string, dims []int64, dtype uint64, raw []byte) {
 	var b []byte
 	for _, d := range dims {
 		b = protowire.Varint(b, 1, uint64(d))
 	}
-	b = protowire.Varint(b, 2, onnxFloat)
+	b = protowire.Varint(b, 2, dtype)
 	b = protowire.String(b, 8, name)
-	raw := make([]byte, 0, 4*len(vals))
-	for _, v := range vals {
-		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
-	}
 	b = protowire.Bytes(b, 9, raw)
 	g.inits = append(g.inits, b)
 }
 
+// init appends a float32 initializer.
+func (g *graph) init(name string, dims []int64, vals []float32) {
+	raw := make([]byte, 0, 4*len(vals))
+	for _, v := range vals {
+		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
+	}
+	g.tensor(name, dims, onnxFloat, raw)
+}
+
 // initInt64 appends an int64 initializer (a Reshape's shape).
 func (g *graph) initInt64(name string, dims, vals []int64) {
-	var b []byte
-	for _, d := range dims {
-		b = protowire.Varint(b, 1, uint64(d))
-	}
-	b = protowire.Varint(b, 2, onnxInt64)
-	b = protowire.String(b, 8, name)
 	raw := make([]byte, 0, 8*len(vals))
 	for _, v := range vals {
 		raw = binary.LittleEndian.AppendUint64(raw, uint64(v))
 	}
-	b = protowire.Bytes(b, 9, raw)
-	g.inits = append(g.inits, b)
+	g.tensor(name, dims, onnxInt64, raw)
 }
 
 // valueInfo is a ValueInfoProto (name 1, type 2) of a tensor (TypeProto

@@ -148,11 +148,6 @@ func (p *Policy) Act(obs []float32, n int, actions []float32) {
 // does): a = clip(policy_net(clip((obs − mean)/sqrt(var + 1e-8), ±obs_clip)),
 // action_low, action_high), or the argmax of the logits.
 func (c *Checkpoint) ExportSafetensors(w io.Writer, action env.Space) error {
-	type entry struct {
-		DType   string `json:"dtype"`
-		Shape   []int  `json:"shape"`
-		Offsets [2]int `json:"data_offsets"`
-	}
 	header := map[string]any{}
 	var data []byte
 	add := func(name string, shape []int, vals []float32) {
@@ -160,7 +155,7 @@ func (c *Checkpoint) ExportSafetensors(w io.Writer, action env.Space) error {
 		for _, f := range vals {
 			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(f))
 		}
-		header[name] = entry{DType: "F32", Shape: shape, Offsets: [2]int{start, len(data)}}
+		header[name] = safetensorsEntry{DType: "F32", Shape: shape, Offsets: [2]int{start, len(data)}}
 	}
 	names := make([]string, 0, len(c.Tensors))
 	shapes := map[string][]int{}
@@ -179,7 +174,7 @@ func (c *Checkpoint) ExportSafetensors(w io.Writer, action env.Space) error {
 		for _, f := range vals {
 			data = binary.LittleEndian.AppendUint64(data, math.Float64bits(f))
 		}
-		header[name] = entry{DType: "F64", Shape: []int{len(vals)}, Offsets: [2]int{start, len(data)}}
+		header[name] = safetensorsEntry{DType: "F64", Shape: []int{len(vals)}, Offsets: [2]int{start, len(data)}}
 	}
 	add64("obs_rms.mean", c.ObsRMS.Mean)
 	add64("obs_rms.var", c.ObsRMS.Var)
@@ -193,7 +188,8 @@ func (c *Checkpoint) ExportSafetensors(w io.Writer, action env.Space) error {
 		"obs_clip": strconv.FormatFloat(c.Config.ClipObs, 'g', -1, 64), "obs_eps": "1e-8",
 		"discrete": strconv.FormatBool(c.Net.Discrete), "global_step": strconv.FormatInt(c.GlobalStep, 10),
 	}
-	if im := c.Net.Image; im != ([3]int{}) {
+	if c.Net.IsImage() {
+		im := c.Net.Image
 		meta["image"] = fmt.Sprintf("%d,%d,%d", im[0], im[1], im[2])
 	}
 	switch {

@@ -27,13 +27,24 @@ func LoadPolicy(path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
 	if !isSafetensors(b) {
-		return LoadCheckpoint(path)
+		c, err := DecodeCheckpoint(b)
+		if err != nil {
+			return nil, fmt.Errorf("load checkpoint %s: %w", p, err)
+		}
+		return c, nil
 	}
 	c, err := decodePolicySafetensors(b)
 	if err != nil {
 		return nil, fmt.Errorf("load policy %s: %w", p, err)
 	}
 	return c, nil
+}
+
+// safetensorsEntry is one tensor's entry in a safetensors header.
+type safetensorsEntry struct {
+	DType   string `json:"dtype"`
+	Shape   []int  `json:"shape"`
+	Offsets [2]int `json:"data_offsets"`
 }
 
 // decodePolicySafetensors rebuilds a policy-only checkpoint from an
@@ -72,11 +83,6 @@ func decodePolicySafetensors(b []byte) (*Checkpoint, error) {
 	data := b[8+n:]
 	c := &Checkpoint{Version: ckptVersion, Config: cfg, data: map[string][]float32{}}
 	c.GlobalStep, _ = strconv.ParseInt(meta["global_step"], 10, 64)
-	type entry struct {
-		DType   string `json:"dtype"`
-		Shape   []int  `json:"shape"`
-		Offsets [2]int `json:"data_offsets"`
-	}
 	names := make([]string, 0, len(header))
 	for name := range header {
 		if name != "__metadata__" {
@@ -85,7 +91,7 @@ func decodePolicySafetensors(b []byte) (*Checkpoint, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		var e entry
+		var e safetensorsEntry
 		if err := json.Unmarshal(header[name], &e); err != nil {
 			return nil, fmt.Errorf("tensor %s: %w", name, err)
 		}
@@ -106,23 +112,28 @@ func decodePolicySafetensors(b []byte) (*Checkpoint, error) {
 		if size == 0 || count < 0 || lo < 0 || hi < lo || hi > len(data) || hi-lo != size*count {
 			return nil, fmt.Errorf("tensor %s: dtype %s, shape %v, bytes [%d, %d) of %d: damaged or not ultra's", name, e.DType, e.Shape, lo, hi, len(data))
 		}
-		vals := make([]float64, count)
-		for i := range vals {
+		// at reads value i as float64 (exact for F32).
+		at := func(i int) float64 {
 			if size == 8 {
-				vals[i] = math.Float64frombits(binary.LittleEndian.Uint64(data[lo+8*i:]))
-			} else {
-				vals[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(data[lo+4*i:])))
+				return math.Float64frombits(binary.LittleEndian.Uint64(data[lo+8*i:]))
 			}
+			return float64(math.Float32frombits(binary.LittleEndian.Uint32(data[lo+4*i:])))
 		}
 		switch name {
-		case "obs_rms.mean":
-			c.ObsRMS.Mean = vals
-		case "obs_rms.var":
-			c.ObsRMS.Var = vals
+		case "obs_rms.mean", "obs_rms.var":
+			vals := make([]float64, count)
+			for i := range vals {
+				vals[i] = at(i)
+			}
+			if name == "obs_rms.mean" {
+				c.ObsRMS.Mean = vals
+			} else {
+				c.ObsRMS.Var = vals
+			}
 		default:
 			f := make([]float32, count)
-			for i, v := range vals {
-				f[i] = float32(v)
+			for i := range f {
+				f[i] = float32(at(i))
 			}
 			c.data[name] = f
 			c.Tensors = append(c.Tensors, TensorInfo{Name: name, Shape: e.Shape, Len: count})
