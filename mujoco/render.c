@@ -131,7 +131,6 @@ ultra_renderer* ultra_render_new(const mjModel* m, int w, int h, int backend, in
     ultra_render_destroy(r);
     return NULL;
   }
-  mjv_defaultFreeCamera(m, &r->cam);
   return r;
 }
 

@@ -13,6 +13,7 @@ enum { ULTRA_GL_OSMESA = 0, ULTRA_GL_EGL = 1 };
 // ultra_render_new makes a w×h renderer of m, which must stay alive (and
 // have vis.global.offwidth/offheight ≥ w, h) until ultra_render_free, in a
 // context of backend: OSMesa, or EGL on device (opened by ultra_egl_open).
+// Set its camera with ultra_render_camera before the first ultra_render.
 ultra_renderer* ultra_render_new(const mjModel* m, int w, int h, int backend, int device, char* err, int errn);
 // ultra_render_describe names the backend and OpenGL renderer.
 const char* ultra_render_describe(ultra_renderer* r);

@@ -30,14 +30,10 @@
 #define U_EGL_NONE 0x3038
 #define U_EGL_RENDERABLE_TYPE 0x3040
 #define U_EGL_VENDOR 0x3053
-#define U_EGL_VERSION 0x3054
-#define U_EGL_EXTENSIONS 0x3055
 #define U_EGL_OPENGL_API 0x30A2
 #define U_EGL_PBUFFER_BIT 0x0001
 #define U_EGL_OPENGL_BIT 0x0008
 #define U_EGL_PLATFORM_DEVICE_EXT 0x313F
-#define U_GL_VENDOR 0x1F00
-#define U_GL_RENDERER 0x1F01
 
 #if defined(__has_include)
 #if __has_include(<EGL/egl.h>) && __has_include(<EGL/eglext.h>)
@@ -48,8 +44,7 @@ _Static_assert(U_EGL_SUCCESS == EGL_SUCCESS && U_EGL_ALPHA_SIZE == EGL_ALPHA_SIZ
                    U_EGL_RED_SIZE == EGL_RED_SIZE && U_EGL_DEPTH_SIZE == EGL_DEPTH_SIZE &&
                    U_EGL_STENCIL_SIZE == EGL_STENCIL_SIZE && U_EGL_SURFACE_TYPE == EGL_SURFACE_TYPE &&
                    U_EGL_NONE == EGL_NONE && U_EGL_RENDERABLE_TYPE == EGL_RENDERABLE_TYPE &&
-                   U_EGL_VENDOR == EGL_VENDOR && U_EGL_VERSION == EGL_VERSION &&
-                   U_EGL_EXTENSIONS == EGL_EXTENSIONS && U_EGL_OPENGL_API == EGL_OPENGL_API &&
+                   U_EGL_VENDOR == EGL_VENDOR && U_EGL_OPENGL_API == EGL_OPENGL_API &&
                    U_EGL_PBUFFER_BIT == EGL_PBUFFER_BIT && U_EGL_OPENGL_BIT == EGL_OPENGL_BIT &&
                    U_EGL_PLATFORM_DEVICE_EXT == EGL_PLATFORM_DEVICE_EXT,
                "an EGL constant in render_egl.c differs from <EGL/egl.h>");

@@ -25,11 +25,12 @@ Run 'ultra bench TARGET -h' for its flags.
 `
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stderr, benchUsage)
+		return flag.ErrHelp
+	}
 	if len(args) > 0 {
 		switch args[0] {
-		case "-h", "-help", "--help", "--h":
-			fmt.Fprint(stderr, benchUsage)
-			return flag.ErrHelp
 		case "env":
 			return benchEnv(args[1:], stdout, stderr)
 		case "env-scaling":

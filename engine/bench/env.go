@@ -115,20 +115,11 @@ func Env(spec env.Spec, o EnvOptions) (EnvResult, error) {
 	}
 	res := EnvResult{Env: spec.ID, Envs: o.Envs, Workers: w, Steps: o.Steps, Rounds: o.Rounds,
 		CLoopSPS: median(c), SingleSPS: median(s), BatchSPS: median(b), GOMAXPROCS: runtime.GOMAXPROCS(0)}
-	// Ratios are taken within each round, where the load of a shared
-	// machine falls on both sides alike, then the median over rounds.
-	perRound := func(num, den []float64) float64 {
-		r := make([]float64, len(num))
-		for i := range num {
-			r[i] = num[i] / den[i]
-		}
-		return median(r)
-	}
 	if data != nil {
 		res.Mujoco = mujoco.Version()
-		res.SingleVsC = perRound(s, c)
+		res.SingleVsC = medianRatio(s, c)
 	}
-	res.BatchVsSingl = perRound(b, s)
+	res.BatchVsSingl = medianRatio(b, s)
 	res.FrameSkip = skip
 	return res, nil
 }
@@ -162,6 +153,17 @@ func randomSteps(v env.VecEnv, calls int, d time.Duration) (float64, error) {
 		}
 	}
 	return float64(k*n) / time.Since(t0).Seconds(), nil
+}
+
+// medianRatio is the median over rounds of each round's num / den: ratios
+// are taken within a round, where the load of a shared machine falls on
+// both sides alike.
+func medianRatio(num, den []float64) float64 {
+	r := make([]float64, len(num))
+	for i := range num {
+		r[i] = num[i] / den[i]
+	}
+	return median(r)
 }
 
 func median(x []float64) float64 {

@@ -132,10 +132,9 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 				return ScalingResult{}, err
 			}
 			after := p.v.Stats()
-			busy, stepping := after.Busy-before.Busy, after.Stepping-before.Stepping
 			p.sps = append(p.sps, sps)
-			p.busy = append(p.busy, float64(busy)/(float64(after.Workers)*float64(stepping)))
-			p.cost = append(p.cost, float64(busy)/float64(after.Steps-before.Steps))
+			p.busy = append(p.busy, after.BusyShare(before))
+			p.cost = append(p.cost, float64(after.Busy-before.Busy)/float64(after.Steps-before.Steps))
 		}
 	}
 	res := ScalingResult{Env: spec.ID, GOMAXPROCS: runtime.GOMAXPROCS(0), Rounds: o.Rounds,
@@ -144,13 +143,8 @@ func Scaling(spec env.Spec, o ScalingOptions) (ScalingResult, error) {
 		res.Mujoco = mujoco.Version()
 	}
 	for _, p := range sweep {
-		ratios, costs := make([]float64, len(p.sps)), make([]float64, len(p.sps))
-		for r, x := range p.sps {
-			ratios[r] = x / ref.sps[r]
-			costs[r] = p.cost[r] / ref.cost[r]
-		}
-		pt := ScalingPoint{Workers: p.w, Envs: p.n, SPS: median(p.sps), Ratio: median(ratios),
-			Busy: median(p.busy), StepCost: median(costs)}
+		pt := ScalingPoint{Workers: p.w, Envs: p.n, SPS: median(p.sps), Ratio: medianRatio(p.sps, ref.sps),
+			Busy: median(p.busy), StepCost: medianRatio(p.cost, ref.cost)}
 		if c := ceil.ratio(p.w, p.n/p.w); c > 0 {
 			pt.CLoops, pt.OfCLoops = c, pt.Ratio/c
 		}
@@ -250,11 +244,7 @@ func (c *cLoops) ratio(w, e int) float64 {
 	if len(ws) == 0 || len(ws) != len(one) {
 		return 0
 	}
-	r := make([]float64, len(ws))
-	for i := range ws {
-		r[i] = ws[i] / one[i]
-	}
-	return median(r)
+	return medianRatio(ws, one)
 }
 
 func (c *cLoops) close() {

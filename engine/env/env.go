@@ -293,7 +293,7 @@ func (r *Registry) Lookup(id string) (Spec, error) {
 	s, ok := r.specs[key]
 	if !ok {
 		for prefix, resolve := range r.resolvers {
-			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(id)), prefix) {
+			if strings.HasPrefix(key, prefix) {
 				return resolve(id)
 			}
 		}

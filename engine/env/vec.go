@@ -84,6 +84,17 @@ type Stats struct {
 	Busy     time.Duration
 }
 
+// BusyShare is the share of the workers' time inside Step that stepped
+// instances between the Stats before and s (Config.Account): Busy over
+// Workers × Stepping, of their growth. 0 when no Step was timed.
+func (s Stats) BusyShare(before Stats) float64 {
+	stepping := s.Stepping - before.Stepping
+	if stepping <= 0 || s.Workers == 0 {
+		return 0
+	}
+	return float64(s.Busy-before.Busy) / (float64(s.Workers) * float64(stepping))
+}
+
 // Config sizes a VecEnv.
 type Config struct {
 	NumEnvs int     // instances, ≥ 1
@@ -288,13 +299,14 @@ func (p *Pool) work(k int, h *parker) {
 		if p.closed.Load() {
 			return
 		}
-		if !p.account {
-			p.claimChunks(k)
-			continue
+		var t0 time.Time
+		if p.account {
+			t0 = time.Now()
 		}
-		t0 := time.Now()
 		p.claimChunks(k)
-		p.busy[k].Add(int64(time.Since(t0)))
+		if p.account {
+			p.busy[k].Add(int64(time.Since(t0)))
+		}
 	}
 }
 

@@ -419,9 +419,7 @@ func (t *Trainer) Iterate() (IterStats, error) {
 		}
 	}
 	st.RolloutSec = time.Since(start).Seconds()
-	if envAfter := t.env.Stats(); envAfter.Stepping > envBefore.Stepping && envAfter.Workers > 0 {
-		st.EnvBusy = float64(envAfter.Busy-envBefore.Busy) / (float64(envAfter.Workers) * float64(envAfter.Stepping-envBefore.Stepping))
-	}
+	st.EnvBusy = t.env.Stats().BusyShare(envBefore)
 	if st.Episodes > 0 {
 		st.ReturnMean, st.LengthMean = retSum/float64(st.Episodes), lenSum/float64(st.Episodes)
 	} else {
