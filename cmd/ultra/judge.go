@@ -1,26 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ultra-rl/ultra/engine/judge"
-	"github.com/ultra-rl/ultra/engine/traj"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
 	"github.com/ultra-rl/ultra/internal/interrupt"
-)
-
-// Files judge writes into --out.
-const (
-	judgeJSON = "judge.json"
-	judgeMD   = "judge.md"
 )
 
 // cmdJudge judges annotations in the simulator (engine/judge) and writes
@@ -55,10 +46,7 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 	bw := &barWriter{w: stderr}
 	if bar {
 		start := time.Now()
-		var mu sync.Mutex
 		cfg.Progress = func(done, total int) {
-			mu.Lock()
-			defer mu.Unlock()
 			bw.draw(func(w io.Writer) { drawCount(w, done, total, "annotations", start) })
 		}
 	}
@@ -69,34 +57,12 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	verified, err := res.Verified(judged)
+	verified, plotErr, err := res.Write(*out, judged)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("judge: %w", err)
 	}
-	if err := res.Plot(filepath.Join(*out, "judge.png"), filepath.Join(*out, "judge.svg")); err != nil {
-		fmt.Fprintf(stderr, "ultra: judge: no figure: %v\n", err)
-	} else {
-		res.Figure = "judge.svg"
-	}
-	var js, md bytes.Buffer
-	if err := errors.Join(res.WriteJSON(&js), res.WriteMarkdown(&md)); err != nil {
-		return fmt.Errorf("judge: %w", err)
-	}
-	files := map[string][]byte{judgeJSON: js.Bytes(), judgeMD: md.Bytes()}
-	for name, anns := range verified {
-		var b bytes.Buffer
-		if err := traj.WriteJSONL(&b, anns); err != nil {
-			return fmt.Errorf("judge: %w", err)
-		}
-		files[judge.VerifiedFile(name)] = b.Bytes()
-	}
-	for name, b := range files {
-		if err := atomicfile.Write(filepath.Join(*out, name), b); err != nil {
-			return fmt.Errorf("judge: %w", err)
-		}
+	if plotErr != nil {
+		fmt.Fprintf(stderr, "ultra: judge: no figure: %v\n", plotErr)
 	}
 	fmt.Fprintf(stdout, "judged %d %s annotations (%d rollouts of each arm to %d steps, suggestion held %d step(s)) in %s, %d env steps:\n\n",
 		len(res.Verdicts), res.Env, res.Rollouts, res.Horizon, res.Follow, time.Duration(res.WallSeconds*float64(time.Second)).Round(100*time.Millisecond), res.EnvSteps)
@@ -109,9 +75,9 @@ func cmdJudge(args []string, stdout, stderr io.Writer) error {
 	}
 	fig := ""
 	if res.Figure != "" {
-		fig = " and the figure " + filepath.Join(*out, "judge.png")
+		fig = " and the figure " + filepath.Join(*out, judge.PNGFile)
 	}
-	fmt.Fprintf(stdout, "wrote %s, %s%s\n", filepath.Join(*out, judgeMD), filepath.Join(*out, judgeJSON), fig)
+	fmt.Fprintf(stdout, "wrote %s, %s%s\n", filepath.Join(*out, judge.MarkdownFile), filepath.Join(*out, judge.JSONFile), fig)
 	return nil
 }
 
@@ -146,7 +112,7 @@ func checkJudgeFlags(in judge.Inputs, cfg judge.Config, out string, force bool, 
 		if st, err := os.Stat(out); err == nil && !st.IsDir() {
 			errs = append(errs, fmt.Errorf("--out %s is a file: give a directory", out))
 		} else if err == nil {
-			for _, name := range []string{judgeJSON, judgeMD} {
+			for _, name := range []string{judge.JSONFile, judge.MarkdownFile} {
 				errs = append(errs, atomicfile.CheckOutput(filepath.Join(out, name), force, inputs...))
 			}
 		}

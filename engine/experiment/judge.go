@@ -1,10 +1,8 @@
 package experiment
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"github.com/ultra-rl/ultra/engine/advisor"
 	"github.com/ultra-rl/ultra/engine/judge"
 	"github.com/ultra-rl/ultra/engine/traj"
-	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
 // JudgeDir is the directory of an experiment that holds the judgement of
@@ -41,7 +38,7 @@ func (c *Config) judgeStage(ctx context.Context, sh shared) error {
 		return nil
 	}
 	dir := filepath.Join(c.Out, JudgeDir)
-	if prev, err := LoadJudge(c.Out); err == nil && slices.Equal(prev.Inputs, append(slices.Clone(in.Annotations), in.Trajectories)) {
+	if prev, err := LoadJudge(c.Out); err == nil && slices.Equal(prev.Inputs, in.Files()) {
 		c.Logger.Info("stage done, skipping", "stage", "judge", "dir", dir)
 		return nil
 	}
@@ -49,7 +46,7 @@ func (c *Config) judgeStage(ctx context.Context, sh shared) error {
 	cfg.Jobs = c.Jobs
 	res, judged, err := judge.Run(ctx, in, cfg)
 	if err == nil {
-		err = writeJudge(dir, res, judged)
+		_, _, err = res.Write(dir, judged) // without a figure, the report says so
 	}
 	if err != nil {
 		return err
@@ -77,47 +74,15 @@ func (c *Config) useVerified(annPaths map[string]string) error {
 	return nil
 }
 
-// writeJudge writes each advisor's verified annotations
-// (judge.VerifiedFile), then judge.md and judge.json into dir: judge.json,
-// which marks the stage done, last.
-func writeJudge(dir string, res *judge.Result, judged []advisor.Annotation) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if res.Plot(filepath.Join(dir, "judge.png"), filepath.Join(dir, "judge.svg")) == nil {
-		res.Figure = "judge.svg"
-	}
-	var js, md bytes.Buffer
-	if err := errors.Join(res.WriteJSON(&js), res.WriteMarkdown(&md)); err != nil {
-		return err
-	}
-	verified, err := res.Verified(judged)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for name, anns := range verified {
-		if err := WriteJSONL(filepath.Join(dir, judge.VerifiedFile(name)), anns); err != nil {
-			return err
-		}
-	}
-	if err := atomicfile.Write(filepath.Join(dir, "judge.md"), md.Bytes()); err != nil {
-		return err
-	}
-	return atomicfile.Write(filepath.Join(dir, "judge.json"), js.Bytes())
-}
-
 // LoadJudge reads the judgement of experiment directory dir's annotations.
 func LoadJudge(dir string) (*judge.Result, error) {
-	b, err := os.ReadFile(filepath.Join(dir, JudgeDir, "judge.json"))
+	b, err := os.ReadFile(filepath.Join(dir, JudgeDir, judge.JSONFile))
 	if err != nil {
 		return nil, err
 	}
 	var r judge.Result
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, JudgeDir, "judge.json"), err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, JudgeDir, judge.JSONFile), err)
 	}
 	return &r, nil
 }

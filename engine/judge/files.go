@@ -2,12 +2,16 @@ package judge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +21,7 @@ import (
 	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/report"
 	"github.com/ultra-rl/ultra/engine/traj"
+	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
 // Inputs names the files a judgement reads.
@@ -30,6 +35,16 @@ type Inputs struct {
 	// snapshot or a taken action take them from the episode's step.
 	Trajectories string
 	Registry     *env.Registry
+}
+
+// Files lists the input files a judgement depends on: the annotations, then
+// the trajectories when given (Result.Inputs).
+func (in Inputs) Files() []string {
+	files := slices.Clone(in.Annotations)
+	if in.Trajectories != "" {
+		files = append(files, in.Trajectories)
+	}
+	return files
 }
 
 // Run reads the inputs, checks them (every problem named with its fix)
@@ -57,15 +72,12 @@ func Run(ctx context.Context, in Inputs, cfg Config) (*Result, []advisor.Annotat
 		return nil, nil, fmt.Errorf("judge: %w", err)
 	}
 	newPolicy := func() (Policy, error) { return ppo.NewPolicy(ck, spec, false, cfg.Seed) }
-	res, err := Judge(ctx, spec, newPolicy, anns, cfg)
+	res, err := judgeChecked(ctx, spec, newPolicy, anns, cfg) // ReadAnnotations checked them
 	if err != nil {
 		return nil, nil, err
 	}
 	res.Checkpoint = in.Checkpoint
-	res.Inputs = append(append([]string(nil), in.Annotations...), in.Trajectories)
-	if in.Trajectories == "" {
-		res.Inputs = res.Inputs[:len(res.Inputs)-1]
-	}
+	res.Inputs = in.Files()
 	res.WallSeconds = time.Since(start).Seconds()
 	return res, anns, nil
 }
@@ -150,6 +162,49 @@ func (r *Result) Verified(anns []advisor.Annotation) (map[string][]advisor.Annot
 		}
 	}
 	return out, nil
+}
+
+// The files a judgement writes into its directory (Result.Write), beside
+// each advisor's VerifiedFile.
+const (
+	JSONFile     = "judge.json" // the Result; written last
+	MarkdownFile = "judge.md"
+	PNGFile      = "judge.png" // the figure (Result.Plot)
+	SVGFile      = "judge.svg"
+)
+
+// Write writes the judgement into dir: the figure (a failure to draw it is
+// returned as plotErr and writes nothing else less), each advisor's
+// verified annotations (VerifiedFile), judge.md, and judge.json last, so
+// that judge.json marks a complete judgement. It returns the verified
+// annotations by advisor.
+func (r *Result) Write(dir string, judged []advisor.Annotation) (verified map[string][]advisor.Annotation, plotErr, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	if plotErr = r.Plot(filepath.Join(dir, PNGFile), filepath.Join(dir, SVGFile)); plotErr == nil {
+		r.Figure = SVGFile
+	}
+	var js, md bytes.Buffer
+	if err := errors.Join(r.WriteJSON(&js), r.WriteMarkdown(&md)); err != nil {
+		return nil, plotErr, err
+	}
+	if verified, err = r.Verified(judged); err != nil {
+		return nil, plotErr, err
+	}
+	for name, anns := range verified {
+		var b bytes.Buffer
+		if err := traj.WriteJSONL(&b, anns); err != nil {
+			return nil, plotErr, err
+		}
+		if err := atomicfile.Write(filepath.Join(dir, VerifiedFile(name)), b.Bytes()); err != nil {
+			return nil, plotErr, err
+		}
+	}
+	if err := atomicfile.Write(filepath.Join(dir, MarkdownFile), md.Bytes()); err != nil {
+		return nil, plotErr, err
+	}
+	return verified, plotErr, atomicfile.Write(filepath.Join(dir, JSONFile), js.Bytes())
 }
 
 // VerifiedFile is the name of the file an advisor's verified annotations

@@ -261,6 +261,12 @@ func Judge(ctx context.Context, spec env.Spec, newPolicy func() (Policy, error),
 	if err := Check(spec, anns, snapLen, "annotations"); err != nil {
 		return nil, fmt.Errorf("judge: %w", err)
 	}
+	return judgeChecked(ctx, spec, newPolicy, anns, cfg)
+}
+
+// judgeChecked is Judge on annotations already checked against spec (Run's
+// came through ReadAnnotations, which checks them).
+func judgeChecked(ctx context.Context, spec env.Spec, newPolicy func() (Policy, error), anns []advisor.Annotation, cfg Config) (*Result, error) {
 	jobs := cfg.Jobs
 	if jobs == 0 {
 		jobs = runtime.GOMAXPROCS(0)
