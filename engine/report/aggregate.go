@@ -118,6 +118,7 @@ func NewAggregate(tasks []TaskScores, baseline string, seed uint64) (*Aggregate,
 		}
 		a.Normalised[v] = per
 	}
+	baseFew := tooFew(a.Normalised[baseline]) // the same for every variant
 	for _, v := range order {
 		per := a.Normalised[v]
 		r := AggregateRow{Variant: v, PImprove: math.NaN(), PImproveLow: math.NaN(), PImproveHigh: math.NaN()}
@@ -128,7 +129,7 @@ func NewAggregate(tasks []TaskScores, baseline string, seed uint64) (*Aggregate,
 		}
 		r.Runs = len(pooled)
 		r.IQM, r.Mean = IQM(pooled), mean(pooled)
-		r.TooFew = tooFew(per) || tooFew(a.Normalised[baseline])
+		r.TooFew = tooFew(per) || baseFew
 		nan := math.NaN()
 		r.IQMLow, r.IQMHigh, r.MeanLow, r.MeanHigh = nan, nan, nan, nan
 		if !r.TooFew {

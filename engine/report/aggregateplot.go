@@ -143,7 +143,7 @@ var aggregateHeaders = []string{"variant", "runs", "IQM [95% CI]", "mean [95% CI
 // on each task.
 func aggregateCells(r AggregateRow) []string {
 	pi := est(r.PImprove, r.PImproveLow, r.PImproveHigh)
-	if r.TooFew && math.IsNaN(r.PImprove) {
+	if r.TooFew { // PImprove is NaN then
 		pi = TooFewText
 	}
 	c := []string{r.Variant, fmt.Sprint(r.Runs), est(r.IQM, r.IQMLow, r.IQMHigh), est(r.Mean, r.MeanLow, r.MeanHigh), pi}

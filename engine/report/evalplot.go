@@ -8,7 +8,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
@@ -61,37 +60,12 @@ func PlotEval(rows []Row, title, pngPath, svgPath string) error {
 	}
 	var ymin, ymax = math.Inf(1), math.Inf(-1)
 	for i, r := range rows {
-		st := styleOf(r.Variant)
-		pts := make(plotter.XYs, 0, len(r.PerSeed))
-		for j, y := range r.PerSeed {
-			if math.IsNaN(y) || math.IsInf(y, 0) {
-				continue
-			}
-			pts = append(pts, plotter.XY{X: float64(i) + jitter(j+1, 0.18), Y: y})
-			ymin, ymax = math.Min(ymin, y), math.Max(ymax, y)
+		sc, n, err := addStrip(p, float64(i), r.Variant, r.PerSeed, r.IQM, r.IQMLow, r.IQMHigh, stripLook{jitter: 0.18, radius: 3, half: 0.32}, &ymin, &ymax)
+		if err != nil {
+			return err
 		}
-		if len(pts) == 0 {
+		if n == 0 {
 			return fmt.Errorf("report: variant %q has no finite evaluation", r.Variant)
-		}
-		sc, err := plotter.NewScatter(pts)
-		if err != nil {
-			return err
-		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(3), Shape: st.glyph}
-		p.Add(sc)
-		bar, err := plotter.NewLine(plotter.XYs{{X: float64(i) - 0.32, Y: r.IQM}, {X: float64(i) + 0.32, Y: r.IQM}})
-		if err != nil {
-			return err
-		}
-		bar.Color, bar.Width = st.color, vg.Points(2.5)
-		p.Add(bar)
-		if !math.IsNaN(r.IQMLow) {
-			ci, err := plotter.NewLine(plotter.XYs{{X: float64(i), Y: r.IQMLow}, {X: float64(i), Y: r.IQMHigh}})
-			if err != nil {
-				return err
-			}
-			ci.Color, ci.Width = st.color, vg.Points(1.5)
-			p.Add(ci)
 		}
 		leg.Add(fmt.Sprintf("%s (%d seed%s)", r.Variant, r.Seeds, plural(r.Seeds)), sc)
 	}

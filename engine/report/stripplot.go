@@ -52,39 +52,14 @@ func PlotStrips(strips []Strip, title, ylabel, pngPath, svgPath string) error {
 	leg := newLegend()
 	ymin, ymax := 0.0, 0.0
 	for i, s := range strips {
-		st := styleOf(s.Name)
-		pts := make(plotter.XYs, 0, len(s.Values))
-		for j, y := range s.Values {
-			if math.IsNaN(y) || math.IsInf(y, 0) {
-				continue
-			}
-			pts = append(pts, plotter.XY{X: float64(i) + jitter(j+1, 0.3), Y: y})
-			ymin, ymax = math.Min(ymin, y), math.Max(ymax, y)
+		sc, n, err := addStrip(p, float64(i), s.Name, s.Values, s.Mean, s.Lo, s.Hi, stripLook{jitter: 0.3, radius: 2, half: 0.4}, &ymin, &ymax)
+		if err != nil {
+			return err
 		}
-		if len(pts) == 0 {
+		if n == 0 {
 			return fmt.Errorf("report: strip %q has no finite value", s.Name)
 		}
-		sc, err := plotter.NewScatter(pts)
-		if err != nil {
-			return err
-		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(2), Shape: st.glyph}
-		p.Add(sc)
-		bar, err := plotter.NewLine(plotter.XYs{{X: float64(i) - 0.4, Y: s.Mean}, {X: float64(i) + 0.4, Y: s.Mean}})
-		if err != nil {
-			return err
-		}
-		bar.Color, bar.Width = st.color, vg.Points(2.5)
-		p.Add(bar)
-		if !math.IsNaN(s.Lo) {
-			ci, err := plotter.NewLine(plotter.XYs{{X: float64(i), Y: s.Lo}, {X: float64(i), Y: s.Hi}})
-			if err != nil {
-				return err
-			}
-			ci.Color, ci.Width = st.color, vg.Points(1.5)
-			p.Add(ci)
-		}
-		leg.Add(fmt.Sprintf("%s (%d)", s.Name, len(pts)), sc)
+		leg.Add(fmt.Sprintf("%s (%d)", s.Name, n), sc)
 	}
 	if ymin == ymax {
 		ymin, ymax = ymin-1, ymax+1
@@ -98,4 +73,53 @@ func PlotStrips(strips []Strip, title, ylabel, pngPath, svgPath string) error {
 		leg.Add("bar: " + e + "; line: its 95% CI")
 	}
 	return figure(p, leg, pngPath, svgPath)
+}
+
+// stripLook sizes a strip: the points' horizontal jitter and radius (in
+// points), and the half-width of the estimate's bar.
+type stripLook struct {
+	jitter float64
+	radius float64
+	half   float64
+}
+
+// addStrip draws one column of a strip plot at x: the finite values as
+// jittered points in name's style, the estimate as a bar, and [lo, hi] as
+// a line unless lo is NaN. It widens [*ymin, *ymax] to the values and
+// returns the points (for the legend) and how many were finite; with none
+// it draws nothing.
+func addStrip(p *plot.Plot, x float64, name string, values []float64, est, lo, hi float64, look stripLook, ymin, ymax *float64) (*plotter.Scatter, int, error) {
+	st := styleOf(name)
+	pts := make(plotter.XYs, 0, len(values))
+	for j, y := range values {
+		if math.IsNaN(y) || math.IsInf(y, 0) {
+			continue
+		}
+		pts = append(pts, plotter.XY{X: x + jitter(j+1, look.jitter), Y: y})
+		*ymin, *ymax = math.Min(*ymin, y), math.Max(*ymax, y)
+	}
+	if len(pts) == 0 {
+		return nil, 0, nil
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return nil, 0, err
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(look.radius), Shape: st.glyph}
+	p.Add(sc)
+	bar, err := plotter.NewLine(plotter.XYs{{X: x - look.half, Y: est}, {X: x + look.half, Y: est}})
+	if err != nil {
+		return nil, 0, err
+	}
+	bar.Color, bar.Width = st.color, vg.Points(2.5)
+	p.Add(bar)
+	if !math.IsNaN(lo) {
+		ci, err := plotter.NewLine(plotter.XYs{{X: x, Y: lo}, {X: x, Y: hi}})
+		if err != nil {
+			return nil, 0, err
+		}
+		ci.Color, ci.Width = st.color, vg.Points(1.5)
+		p.Add(ci)
+	}
+	return sc, len(pts), nil
 }
