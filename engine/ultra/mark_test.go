@@ -52,6 +52,9 @@ func TestMark(t *testing.T) {
 			if got := s.Mark(obs); got != "" {
 				t.Errorf("far from every annotation: %q, want none", got)
 			}
+			if hits, lookups := s.Table.HitRate(); hits != 0 || lookups != 0 {
+				t.Errorf("labelling counted %d hits of %d lookups in the table's hit rate, want none", hits, lookups)
+			}
 		})
 	}
 }

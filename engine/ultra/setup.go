@@ -222,7 +222,7 @@ func (s *Setup) Mark(obs []float32) string {
 	if s.Table == nil || s.Table.Len() == 0 {
 		return ""
 	}
-	if _, _, ok := s.Table.Lookup(obs); !ok {
+	if !s.Table.Matches(obs) { // not Lookup: the hit rate counts what refinement looked up
 		return ""
 	}
 	if s.Modulator != nil && s.Variant.Behaviour().Overrides {

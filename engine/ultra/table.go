@@ -292,6 +292,16 @@ func (t *Table) Lookup(obs []float32) (Entry, float64, bool) {
 	return t.entries[best], math.Sqrt(bestD), true
 }
 
+// Matches reports whether an entry lies within the radius of obs, as
+// Lookup does, without counting a lookup: for looking on (a clip's
+// labels), not for acting.
+func (t *Table) Matches(obs []float32) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	best, _ := t.nearest(obs, t.radius*t.radius)
+	return best >= 0
+}
+
 // HitRate returns lookups that matched and all lookups so far.
 func (t *Table) HitRate() (hits, lookups int64) { return t.hits.Load(), t.lookups.Load() }
 
