@@ -199,9 +199,7 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			}
 			o.Logger.Info("iteration", fields...)
 		}
-		if o.Video != nil && (st.Iteration%o.Video.Every == 0 || tr.Done()) {
-			clips.start(tr, st.Iteration, tr.Done())
-		}
+		capture := o.Video != nil && (st.Iteration%o.Video.Every == 0 || tr.Done())
 		interrupted := ctx.Err() != nil
 		if st.Iteration%o.Every == 0 || tr.Done() || interrupted {
 			ck, err := tr.Checkpoint()
@@ -211,9 +209,16 @@ func Loop(ctx context.Context, tr *ppo.Trainer, o Options) (Result, error) {
 			if ck.Extension, err = o.extensionState(); err != nil {
 				return finish(), err
 			}
+			if capture { // the clip reads the same copy: one download of the networks
+				clips.start(tr, st.Iteration, tr.Done(), ck)
+				capture = false
+			}
 			if err := o.save(ck, tr.Spec().Action); err != nil {
 				return finish(), err
 			}
+		}
+		if capture {
+			clips.start(tr, st.Iteration, tr.Done(), nil)
 		}
 		if interrupted {
 			o.Logger.Info("interrupted: checkpoint written", "step", tr.GlobalStep(), "out", o.Dir)

@@ -63,9 +63,10 @@ type capturer struct {
 	done chan struct{} // closed when the clip in flight is written; nil: none started
 }
 
-// start begins the clip of iteration it. A clip still in flight makes it
-// skip, unless final, which waits for it.
-func (c *capturer) start(tr *ppo.Trainer, it int, final bool) {
+// start begins the clip of iteration it, of ck when the caller took a
+// checkpoint of this iteration anyway (it is only read), else of a new one.
+// A clip still in flight makes it skip, unless final, which waits for it.
+func (c *capturer) start(tr *ppo.Trainer, it int, final bool, ck *ppo.Checkpoint) {
 	if c.done != nil {
 		select {
 		case <-c.done:
@@ -78,10 +79,12 @@ func (c *capturer) start(tr *ppo.Trainer, it int, final bool) {
 		}
 	}
 	t0 := time.Now()
-	ck, err := tr.Checkpoint() // a copy: training goes on
-	if err != nil {
-		c.o.Logger.Warn("video capture failed", "iter", it, "err", err)
-		return
+	if ck == nil {
+		var err error
+		if ck, err = tr.Checkpoint(); err != nil { // a copy: training goes on
+			c.o.Logger.Warn("video capture failed", "iter", it, "err", err)
+			return
+		}
 	}
 	spec, seed := tr.Spec(), tr.Config().Seed
 	done := make(chan struct{})
