@@ -29,22 +29,10 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var ck *ppo.Checkpoint
-	if *ckPath != "" {
-		var err error
-		if ck, err = ppo.LoadPolicy(*ckPath); err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
-		if *envID == "" {
-			*envID = ck.Config.Env
-		}
-	}
-	if *envID == "" {
-		return fmt.Errorf("eval: --env is required: valid envs are %s", strings.Join(registry().IDs(), ", "))
-	}
-	spec, err := registry().Lookup(*envID)
+	ck, spec, err := policyAndSpec("eval", *ckPath, *envID,
+		fmt.Errorf("eval: --env is required: valid envs are %s", strings.Join(registry().IDs(), ", ")))
 	if err != nil {
-		return fmt.Errorf("eval: %w", err)
+		return err
 	}
 	if *episodes < 1 {
 		return fmt.Errorf("eval: --episodes must be ≥ 1, got %d", *episodes)
@@ -60,14 +48,9 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	} else if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	opts := env.DefaultOptions()
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "reset-noise" {
-			opts = env.WithResetNoise(*noise)
-		}
-	})
-	if opts.ResetNoise != nil && !(*opts.ResetNoise >= 0 && !math.IsInf(*opts.ResetNoise, 0)) {
-		return fmt.Errorf("eval: --reset-noise must be a finite scale ≥ 0, got %g", *noise)
+	opts, err := resetNoiseOption("eval", fs, *noise)
+	if err != nil {
+		return err
 	}
 	if *envs < 0 {
 		return fmt.Errorf("eval: --envs must be ≥ 0 (0: automatic), got %d", *envs)
@@ -114,4 +97,43 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(reports)
 	}
 	return nil
+}
+
+// policyAndSpec loads --checkpoint when given (a checkpoint, a run
+// directory or an exported policy) and looks up --env, which defaults to
+// the checkpoint's; noEnv is the error when neither names an env. Errors
+// carry the command's name.
+func policyAndSpec(cmd, ckPath, envID string, noEnv error) (*ppo.Checkpoint, env.Spec, error) {
+	var ck *ppo.Checkpoint
+	if ckPath != "" {
+		var err error
+		if ck, err = ppo.LoadPolicy(ckPath); err != nil {
+			return nil, env.Spec{}, fmt.Errorf("%s: %w", cmd, err)
+		}
+		if envID == "" {
+			envID = ck.Config.Env
+		}
+	}
+	if envID == "" {
+		return nil, env.Spec{}, noEnv
+	}
+	spec, err := registry().Lookup(envID)
+	if err != nil {
+		return nil, env.Spec{}, fmt.Errorf("%s: %w", cmd, err)
+	}
+	return ck, spec, nil
+}
+
+// resetNoiseOption is the env options with --reset-noise when it was given
+// (the task's own scale otherwise), refusing a scale that is not finite
+// and ≥ 0.
+func resetNoiseOption(cmd string, fs *flag.FlagSet, noise float64) (env.Options, error) {
+	opts := env.DefaultOptions()
+	if givenFlags(fs)["reset-noise"] {
+		opts = env.WithResetNoise(noise)
+	}
+	if opts.ResetNoise != nil && !(*opts.ResetNoise >= 0 && !math.IsInf(*opts.ResetNoise, 0)) {
+		return env.Options{}, fmt.Errorf("%s: --reset-noise must be a finite scale ≥ 0, got %g", cmd, noise)
+	}
+	return opts, nil
 }

@@ -2,15 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 
-	"github.com/ultra-rl/ultra/engine/env"
 	"github.com/ultra-rl/ultra/engine/experiment"
-	"github.com/ultra-rl/ultra/engine/ppo"
 	"github.com/ultra-rl/ultra/engine/video"
 	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
@@ -38,37 +34,21 @@ func cmdVideo(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return fmt.Errorf("video: --out is required (e.g. --out clip.mp4 or --out clip.gif)")
 	}
-	var ck *ppo.Checkpoint
-	if *ckPath != "" {
-		var err error
-		if ck, err = ppo.LoadPolicy(*ckPath); err != nil {
-			return fmt.Errorf("video: %w", err)
-		}
-		if *envID == "" {
-			*envID = ck.Config.Env
-		}
-	}
-	if *envID == "" {
-		return fmt.Errorf("video: give --checkpoint, or --env with --policy zero|random: valid envs are %v", registry().IDs())
-	}
-	spec, err := registry().Lookup(*envID)
+	ck, spec, err := policyAndSpec("video", *ckPath, *envID,
+		fmt.Errorf("video: give --checkpoint, or --env with --policy zero|random: valid envs are %v", registry().IDs()))
 	if err != nil {
-		return fmt.Errorf("video: %w", err)
+		return err
 	}
 	det, ok := map[string]bool{"deterministic": true, "stochastic": false}[*mode]
 	if !ok {
 		return fmt.Errorf("video: --mode must be deterministic or stochastic, got %q", *mode)
 	}
-	o := video.Options{Episodes: *episodes, Seed: *seed, Width: *width, Height: *height,
-		Every: *every, MaxSteps: *maxSteps, Overlay: *overlay, Env: env.DefaultOptions()}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "reset-noise" {
-			o.Env = env.WithResetNoise(*noise)
-		}
-	})
-	if o.Env.ResetNoise != nil && !(*o.Env.ResetNoise >= 0 && !math.IsInf(*o.Env.ResetNoise, 0)) {
-		return fmt.Errorf("video: --reset-noise must be a finite scale ≥ 0, got %g", *noise)
+	envOpts, err := resetNoiseOption("video", fs, *noise)
+	if err != nil {
+		return err
 	}
+	o := video.Options{Episodes: *episodes, Seed: *seed, Width: *width, Height: *height,
+		Every: *every, MaxSteps: *maxSteps, Overlay: *overlay, Env: envOpts}
 	path, format, note, err := video.Target(*out)
 	if err != nil {
 		return err
