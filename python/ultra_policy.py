@@ -67,7 +67,8 @@ class Policy:
         self.layers = []
         i = 0
         while "policy.%d.weight" % i in t:
-            self.layers.append((t["policy.%d.weight" % i], t["policy.%d.bias" % i]))
+            # weights in float64 once, not on every act
+            self.layers.append((t["policy.%d.weight" % i].astype(np.float64), t["policy.%d.bias" % i]))
             i += 2
         if not self.layers:
             raise ValueError("%s: no policy.0.weight: not an ultra policy" % path)
@@ -85,7 +86,7 @@ class Policy:
             x = np.clip(z, -self.obs_clip, self.obs_clip).astype(np.float32)
         h = x.astype(np.float64)
         for k, (w, b) in enumerate(self.layers):
-            h = h @ w.astype(np.float64).T + b
+            h = h @ w.T + b
             if k < len(self.layers) - 1:
                 h = self.activation(h)
         return h

@@ -40,8 +40,8 @@ func New(fs *flag.FlagSet, target any, only ...string) *Set {
 	v := reflect.ValueOf(target).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
-		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if key == "" || key == "-" || (len(only) > 0 && !slices.Contains(only, key)) {
+		key := yamlKey(f)
+		if key == "" || (len(only) > 0 && !slices.Contains(only, key)) {
 			continue
 		}
 		def := formatValue(v.Field(i))
@@ -185,7 +185,7 @@ func Decode(b []byte, target any) error {
 func set(target any, key, x string) error {
 	v := reflect.ValueOf(target).Elem()
 	for i := 0; i < v.NumField(); i++ {
-		if strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0] != key {
+		if yamlKey(v.Type().Field(i)) != key {
 			continue
 		}
 		fv := v.Field(i)
@@ -264,9 +264,18 @@ func keys(target any) []string {
 	var out []string
 	t := reflect.TypeOf(target).Elem()
 	for i := 0; i < t.NumField(); i++ {
-		if k := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; k != "" && k != "-" {
+		if k := yamlKey(t.Field(i)); k != "" {
 			out = append(out, k)
 		}
 	}
 	return out
+}
+
+// yamlKey is f's yaml key, or "" for a field without one (untagged or "-").
+func yamlKey(f reflect.StructField) string {
+	k := strings.Split(f.Tag.Get("yaml"), ",")[0]
+	if k == "-" {
+		return ""
+	}
+	return k
 }

@@ -2,6 +2,7 @@ package configflags
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -26,14 +27,7 @@ var otherNames = map[string]struct{ name, note string }{
 // name of it, or a near spelling. prefix is how the names are written
 // ("--" for flags, "" for YAML keys). It returns "" when nothing is close.
 func Suggest(name string, known []string, prefix string) string {
-	has := func(k string) bool {
-		for _, x := range known {
-			if x == k {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(k string) bool { return slices.Contains(known, k) }
 	norm := strings.ToLower(strings.ReplaceAll(strings.TrimLeft(name, "-"), "_", "-"))
 	if norm != name && has(norm) {
 		return fmt.Sprintf("ultra spells it %s%s (hyphens, not underscores)", prefix, norm)
