@@ -148,15 +148,13 @@ func (c *Config) clipRuns(runs []report.Run) []clipRun {
 		}
 		slices.SortStableFunc(seeds, func(a, b report.Run) int { return cmp.Compare(mean(b.Eval), mean(a.Eval)) })
 		best, median := seeds[0], seeds[len(seeds)/2]
-		picks := []struct {
+		type pick struct {
 			r    report.Run
 			role string
-		}{{best, "best"}}
+		}
+		picks := []pick{{best, "best"}}
 		if median.Seed != best.Seed {
-			picks = append(picks, struct {
-				r    report.Run
-				role string
-			}{median, "median"})
+			picks = append(picks, pick{median, "median"})
 		}
 		for _, p := range picks {
 			name := fmt.Sprintf("%s-s%d", v, p.r.Seed)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -110,6 +111,7 @@ func Draw(spec env.Spec, anns []advisor.Annotation, trajs []traj.Trajectory, o O
 	}
 	defer r.Close()
 	cards := make([]Card, len(anns))
+	var img *image.RGBA // reused: png.Encode has copied the last one out
 	for i, a := range anns {
 		c := Card{Episode: a.Episode, Step: a.Step, Reason: a.Reason, Source: a.Source,
 			Taken: actionText(spec, a.Taken), Suggested: actionText(spec, a.Action), Reward: strconv.FormatFloat(a.Reward, 'f', 2, 64)}
@@ -117,8 +119,7 @@ func Draw(spec env.Spec, anns []advisor.Annotation, trajs []traj.Trajectory, o O
 			c.SuggestedReward = strconv.FormatFloat(*a.SuggestedReward, 'f', 2, 64)
 		}
 		if snap := snapshot(a); snap != nil {
-			img, err := r.Render(snap, nil)
-			if err != nil {
+			if img, err = r.Render(snap, img); err != nil {
 				return nil, fmt.Errorf("gallery: annotation %d (%s step %d): %w", i+1, a.Episode, a.Step, err)
 			}
 			var buf bytes.Buffer

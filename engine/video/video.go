@@ -141,8 +141,8 @@ func Record(spec env.Spec, p eval.Policy, path string, f Format, o Options) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	rec := recorder{r: r, enc: enc, overlay: o.Overlay}
-	if err := rec.run(v, p, o, every, &res); err != nil {
+	rec := recorder{r: r, enc: enc}
+	if err := rec.run(v, p, o, &res); err != nil {
 		enc.Abort()
 		return Result{}, err
 	}
@@ -153,14 +153,15 @@ func Record(spec env.Spec, p eval.Policy, path string, f Format, o Options) (Res
 }
 
 type recorder struct {
-	r       env.Renderer
-	enc     Encoder
-	overlay bool
-	ov      overlayer
-	img     *image.RGBA
+	r   env.Renderer
+	enc Encoder
+	ov  overlayer
+	img *image.RGBA
 }
 
-func (rec *recorder) run(v env.VecEnv, p eval.Policy, o Options, every int, res *Result) error {
+// run records o.Episodes episodes, drawing one step in res.Every.
+func (rec *recorder) run(v env.VecEnv, p eval.Policy, o Options, res *Result) error {
+	every := res.Every
 	obs, err := v.Reset(o.Seed)
 	if err != nil {
 		return fmt.Errorf("video: %w", err)
@@ -171,7 +172,7 @@ func (rec *recorder) run(v env.VecEnv, p eval.Policy, o Options, every int, res 
 	for len(res.Episodes) < o.Episodes {
 		snap = v.Snapshot(0, snap)
 		mark := ""
-		if rec.overlay && o.Mark != nil {
+		if o.Overlay && o.Mark != nil {
 			mark = o.Mark(obs)
 		}
 		p.Act(obs, 1, actions)
@@ -188,7 +189,7 @@ func (rec *recorder) run(v env.VecEnv, p eval.Policy, o Options, every int, res 
 			if rec.img, err = rec.r.Render(snap, rec.img); err != nil {
 				return fmt.Errorf("video: episode %d step %d: %w", len(res.Episodes)+1, step, err)
 			}
-			if rec.overlay {
+			if o.Overlay {
 				line := fmt.Sprintf("ep %d/%d  step %d  reward %+.2f  return %.1f",
 					len(res.Episodes)+1, o.Episodes, step, reward, ret)
 				if mark != "" {
