@@ -949,6 +949,9 @@ func evalCaption(rows []report.Row) string {
 			continue
 		}
 		intervals = true
+		if !report.Banded(r) {
+			continue
+		}
 		switch ultra.Variant(r.Variant) {
 		case ultra.PPO:
 			bands = append(bands, "ppo's")

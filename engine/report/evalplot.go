@@ -48,7 +48,7 @@ func PlotEval(rows []Row, title, pngPath, svgPath string) error {
 
 	// Reference bands first, under everything.
 	for _, r := range rows {
-		if (r.Variant != "ppo" && r.Variant != "placebo") || math.IsNaN(r.IQMLow) {
+		if !Banded(r) {
 			continue
 		}
 		band, err := referenceBand(p, r.Variant, r.IQMLow, r.IQMHigh)
@@ -88,4 +88,10 @@ func (c categoryTicks) Ticks(min, max float64) []plot.Tick {
 		out[i] = plot.Tick{Value: float64(i), Label: n}
 	}
 	return out
+}
+
+// Banded reports whether PlotEval shades r's IQM interval behind every
+// variant: the references ppo and placebo do, when they have an interval.
+func Banded(r Row) bool {
+	return (r.Variant == "ppo" || r.Variant == "placebo") && !math.IsNaN(r.IQMLow)
 }
