@@ -153,7 +153,7 @@ func (c *Config) Validate() (env.Spec, error) {
 	}
 	for _, v := range c.Variants {
 		if name := v.Behaviour().AdvisorName(c.Advisor.Name); name != "" {
-			if name == "llm" && c.LLMAnnotations != "" {
+			if c.importsLLM(name) {
 				continue // the llm stage imports them: no model is asked
 			}
 			ac := c.Advisor
@@ -223,12 +223,16 @@ func (c *Config) Validate() (env.Spec, error) {
 func (c *Config) AsksAdvisor(name string) bool {
 	for _, v := range c.Variants {
 		a := v.Behaviour().AdvisorName(c.Advisor.Name)
-		if a == "random-"+name || (a == name && !(name == "llm" && c.LLMAnnotations != "")) {
+		if a == "random-"+name || (a == name && !c.importsLLM(name)) {
 			return true
 		}
 	}
 	return false
 }
+
+// importsLLM reports whether advisor name's annotations are imported
+// (--llm-annotations: Batch API answers) rather than asked for.
+func (c *Config) importsLLM(name string) bool { return name == "llm" && c.LLMAnnotations != "" }
 
 // UsesAdvisor reports whether a variant's annotations come from the named
 // advisor, itself or judging random states.
@@ -576,7 +580,7 @@ func (c *Config) annotate(ctx context.Context, name, trajPath string, spec env.S
 	}
 	ac := c.Advisor
 	ac.Name, ac.Seed = name, c.PretrainSeed
-	if name == "llm" && c.LLMAnnotations != "" {
+	if c.importsLLM(name) {
 		return path, importAnnotations(c.LLMAnnotations, path, trajs, spec)
 	}
 	anns, res, err := Annotate(ctx, trajs, spec, path, ac, logTo(c.AdvisorLog))
