@@ -6,10 +6,11 @@ import (
 	"image"
 	"io"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/ultra-rl/ultra/internal/atomicfile"
 )
 
 // Format is a video file format.
@@ -60,7 +61,7 @@ func Create(path string, f Format, fps float64) (Encoder, error) {
 	if !(fps > 0) || math.IsInf(fps, 0) {
 		return nil, fmt.Errorf("video: %g frames per second: must be finite and > 0", fps)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	tmp, err := atomicfile.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("video: %w", err)
 	}
@@ -76,37 +77,22 @@ func Create(path string, f Format, fps float64) (Encoder, error) {
 	return nil, fmt.Errorf("video: unknown format %q: valid formats are gif, mp4", f)
 }
 
-// fileOut is a file written under a temporary name and renamed at Close.
+// fileOut is a file written under a temporary name and put in place at
+// Close (atomicfile).
 type fileOut struct {
 	path string
-	tmp  *os.File
+	tmp  *atomicfile.File
 }
 
 func (o fileOut) finish() error {
-	if err := o.tmp.Sync(); err != nil {
-		o.Abort()
-		return fmt.Errorf("video: write %s: %w", o.path, err)
-	}
-	if err := o.tmp.Close(); err != nil {
-		os.Remove(o.tmp.Name())
-		return fmt.Errorf("video: write %s: %w", o.path, err)
-	}
-	if err := os.Chmod(o.tmp.Name(), 0o644); err != nil {
-		os.Remove(o.tmp.Name())
-		return fmt.Errorf("video: write %s: %w", o.path, err)
-	}
-	if err := os.Rename(o.tmp.Name(), o.path); err != nil {
-		os.Remove(o.tmp.Name())
-		return fmt.Errorf("video: write %s: %w", o.path, err)
+	if err := o.tmp.Commit(); err != nil {
+		return fmt.Errorf("video: %w", err)
 	}
 	return nil
 }
 
 // Abort removes the temporary file.
-func (o fileOut) Abort() {
-	o.tmp.Close()
-	os.Remove(o.tmp.Name())
-}
+func (o fileOut) Abort() { o.tmp.Abort() }
 
 type gifFile struct {
 	fileOut
